@@ -1,0 +1,20 @@
+//! netdiscover: ESCU detection YAML compiled to native matchers, run inside Splunk as the
+//! `| netdiscover` chunked custom search command, as the `netdiscover_input` modular input,
+//! and offline over EVTX/XML/JSON/CSV exports with `netdiscover scan`.
+//!
+//! Dependencies between modules go one way only:
+//!
+//! ```text
+//!   cli ──► protocol      (SCP v2 framing, CSV, __mv_; knows nothing of rules or ingest)
+//!    │ └──► rules         (parse/compile/match/risk; knows neither protocol nor ingest)
+//!    └───► ingest         (file formats → CIM Endpoint.Processes rows; knows nothing of protocol)
+//!   modinput ──► ingest, rules
+//!   app ──► rules         (renders the shipped .conf files from the detection YAML)
+//! ```
+
+pub mod app;
+pub mod cli;
+pub mod ingest;
+pub mod modinput;
+pub mod protocol;
+pub mod rules;

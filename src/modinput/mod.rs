@@ -1,0 +1,2 @@
+//! The `netdiscover_input` modular input: scheme, argument validation, checkpointed
+//! streaming of process events into Splunk.
