@@ -1,2 +1,52 @@
-//! Command-line front ends: `netdiscover` (SCP v2 when stdin is a pipe and no arguments are
-//! given, `netdiscover scan` offline) and `netdiscover_input`.
+//! Command-line front ends. `netdiscover` with no arguments and a non-terminal stdin speaks
+//! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
+
+pub mod command;
+pub mod scan;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
+/// Entry point of the `netdiscover` executable; returns the process exit code.
+pub fn run_netdiscover() -> i32 {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let Some(first) = args.first() else {
+        if std::io::stdin().is_terminal() {
+            print!("{}", help_text());
+            return 0;
+        }
+        return command::run_scp();
+    };
+    match first.to_str() {
+        Some("scan") => scan::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{}", help_text());
+            0
+        }
+        Some("-V" | "--version") => {
+            println!("netdiscover {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => {
+            eprintln!(
+                "netdiscover: unknown command {:?}; run `netdiscover --help`",
+                first.to_string_lossy()
+            );
+            2
+        }
+    }
+}
+
+fn help_text() -> String {
+    format!(
+        "netdiscover {version}: ESCU detections compiled to native matchers\n\n\
+         USAGE:\n\
+         \x20 netdiscover                 (stdin a pipe) speak Splunk's chunked protocol v2: `| netdiscover`\n\
+         \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
+         \x20 netdiscover --help          this text\n\n\
+         {command}\n{scan}",
+        version = env!("CARGO_PKG_VERSION"),
+        command = command::HELP,
+        scan = scan::HELP,
+    )
+}
