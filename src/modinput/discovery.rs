@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 use std::fs::{File, Metadata};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+#[cfg(not(unix))]
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::params::{is_glob, Params};
@@ -73,8 +75,11 @@ pub fn discover(params: &Params) -> (Vec<Candidate>, Vec<String>) {
             &mut problems,
         );
     }
+    // A file reached twice (through a symlink, or listed under its old and new name while
+    // being renamed) is kept once.
+    let mut ids = HashSet::new();
+    found.retain(|c| (c.dev, c.ino) == (0, 0) || ids.insert((c.dev, c.ino)));
     found.sort_by(|a: &Candidate, b| a.path.cmp(&b.path));
-    found.dedup_by(|a, b| a.dev == b.dev && a.ino == b.ino && (a.dev, a.ino) != (0, 0));
     (found, problems)
 }
 
@@ -138,10 +143,7 @@ fn visit(
 
 /// CRC-32 of the first `len` bytes of `file`, or `None` if it has fewer.
 pub fn head_crc(file: &File, len: u64) -> io::Result<Option<u32>> {
-    let mut reader = file;
-    reader.seek(SeekFrom::Start(0))?;
-    let mut buf = Vec::with_capacity(len as usize);
-    reader.take(len).read_to_end(&mut buf)?;
+    let buf = read_head(file, len)?;
     if (buf.len() as u64) < len {
         return Ok(None);
     }
@@ -151,9 +153,39 @@ pub fn head_crc(file: &File, len: u64) -> io::Result<Option<u32>> {
 /// `(head_len, crc)` over the first `min(file length, HEAD_BYTES)` bytes, measured on the
 /// open file itself so a concurrent truncation cannot make the two disagree.
 pub fn fingerprint(file: &File) -> io::Result<(u64, u32)> {
-    let mut reader = file;
-    reader.seek(SeekFrom::Start(0))?;
-    let mut buf = Vec::with_capacity(HEAD_BYTES as usize);
-    reader.take(HEAD_BYTES).read_to_end(&mut buf)?;
+    let buf = read_head(file, HEAD_BYTES)?;
     Ok((buf.len() as u64, crc32fast::hash(&buf)))
+}
+
+/// Reads up to `len` bytes from the start of `file` with positional reads, leaving the file
+/// offset alone: a reader working on a clone of this handle shares that offset.
+#[cfg(unix)]
+fn read_head(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// Without positional reads: seek, read, and put the offset back. The follow loop is single
+/// threaded, so no read on the shared offset happens in between.
+#[cfg(not(unix))]
+fn read_head(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    let mut reader = file;
+    let saved = reader.stream_position()?;
+    reader.seek(SeekFrom::Start(0))?;
+    let mut buf = Vec::with_capacity(len as usize);
+    let result = reader.take(len).read_to_end(&mut buf);
+    reader.seek(SeekFrom::Start(saved))?;
+    result?;
+    Ok(buf)
 }

@@ -266,6 +266,10 @@ impl<W: Write> Follower<W> {
             return;
         }
         let (dev, ino) = discovery::file_id(&meta);
+        // The path may have been renamed onto a file already followed since it was listed.
+        if (dev, ino) != (0, 0) && self.tracked.iter().any(|t| (t.dev, t.ino) == (dev, ino)) {
+            return;
+        }
         let (head_len, head_crc) = match discovery::fingerprint(&file) {
             Ok(fp) => fp,
             Err(e) => {

@@ -110,6 +110,8 @@ fn annotator() -> Result<follow::Annotator, String> {
 }
 
 fn run() -> i32 {
+    // First thing, so a stop request during start-up is honoured rather than fatal.
+    signals::install();
     let input = match read_stdin() {
         Ok(input) => input,
         Err(e) => {
@@ -155,7 +157,6 @@ fn run() -> i32 {
             return 1;
         }
     };
-    signals::install();
     log::info(&format!(
         "{stanza}: starting; path={} format={:?} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
         params.path,
