@@ -54,32 +54,51 @@ impl Rng {
     }
 }
 
-fn record_line(stream: usize, seq: usize) -> String {
-    // A realistic CIM process row; the GUID is the record's identity for the test.
+/// One Sysmon EID 1 event as XmlWinEventLog renders it (written by us for this test; every
+/// fifth one has a command line spanning two lines, as real PowerShell command lines do).
+/// The ProcessId `stream * 1_000_000 + seq` is the record's identity for the test.
+fn record(stream: usize, seq: usize) -> String {
+    let pid = stream * 1_000_000 + seq;
+    let command_line = if seq % 5 == 0 {
+        format!("powershell.exe -c \"Get-Process\n| Select -First {seq}\"")
+    } else {
+        format!("netstat -ano {seq}")
+    };
     format!(
-        "{{\"_time\":\"2024-10-23T18:{:02}:{:02}.{:03}Z\",\"dest\":\"WIN-{stream}\",\"process_guid\":\"s{stream}-{seq}\",\
-         \"process_name\":\"netstat.exe\",\"process_path\":\"C:\\\\Windows\\\\System32\\\\NETSTAT.EXE\",\
-         \"process\":\"netstat -ano {seq}\",\"process_id\":\"{}\",\"parent_process_name\":\"cmd.exe\",\
-         \"user\":\"CORP\\\\analyst\",\"vendor_product\":\"Microsoft Sysmon\",\"action\":\"allowed\"}}\n",
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+         <Provider Name='Microsoft-Windows-Sysmon' Guid='5770385F-C22A-43E0-BF4C-06F5698FFBD9'/>\
+         <EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode>\
+         <Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime='2024-10-23T18:{:02}:{:02}.{:06}Z'/>\
+         <EventRecordID>{}</EventRecordID><Correlation/><Execution ProcessID='3180' ThreadID='4224'/>\
+         <Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WIN-{stream}</Computer>\
+         <Security UserID='S-1-5-18'/></System><EventData><Data Name='RuleName'/>\
+         <Data Name='ProcessGuid'>747F3D96-DB7C-5DBE-0000-{:012}</Data><Data Name='ProcessId'>{pid}</Data>\
+         <Data Name='Image'>C:\\Windows\\System32\\NETSTAT.EXE</Data>\
+         <Data Name='CommandLine'>{}</Data><Data Name='User'>CORP\\analyst</Data>\
+         <Data Name='IntegrityLevel'>High</Data><Data Name='ParentProcessId'>3936</Data>\
+         <Data Name='ParentImage'>C:\\Windows\\System32\\cmd.exe</Data>\
+         <Data Name='ParentCommandLine'>cmd.exe /c netstat &amp;amp; net use</Data></EventData></Event>\n",
         seq / 600 % 60,
         seq / 10 % 60,
-        seq % 1000,
-        1000 + seq
+        seq,
+        seq + 1,
+        pid,
+        command_line
     )
 }
 
-/// Appends records to `s<N>.json`, each line in two writes with a pause between them, and
-/// rotates `s<N>.json` to `s<N>.json.<k>` (same directory) every [`ROTATE_EVERY`] records.
+/// Appends records to `s<N>.xml`, each in two writes with a pause between them, and
+/// rotates `s<N>.xml` to `s<N>.xml.<k>` (same directory) every [`ROTATE_EVERY`] records.
 fn generate(dir: PathBuf, pause: Duration, done: Arc<AtomicBool>) {
-    let mut rotations = vec![0usize; STREAMS];
+    let mut rotations = [0usize; STREAMS];
     for seq in 0..RECORDS_PER_STREAM {
         for (stream, rotation) in rotations.iter_mut().enumerate() {
-            let path = dir.join(format!("s{stream}.json"));
+            let path = dir.join(format!("s{stream}.xml"));
             if seq > 0 && seq % ROTATE_EVERY == 0 {
                 *rotation += 1;
-                fs::rename(&path, dir.join(format!("s{stream}.json.{rotation}"))).expect("rotate");
+                fs::rename(&path, dir.join(format!("s{stream}.xml.{rotation}"))).expect("rotate");
             }
-            let line = record_line(stream, seq);
+            let line = record(stream, seq);
             let (a, b) = line.as_bytes().split_at(line.len() / 2);
             let mut f = OpenOptions::new()
                 .create(true)
@@ -150,7 +169,7 @@ fn start(xml: &str) -> Run {
     }
 }
 
-/// The GUIDs of the complete `<event>` elements in one run's stdout, in order. A kill can cut
+/// The process ids of the complete `<event>` elements in one run's stdout, in order. A kill can cut
 /// the last event short; an incomplete event was not delivered and is not counted.
 fn complete_events(stdout: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(stdout);
@@ -173,18 +192,18 @@ fn complete_events(stdout: &[u8]) -> Vec<String> {
             .replace("&gt;", ">")
             .replace("&amp;", "&");
         let value: serde_json::Value = serde_json::from_str(&json).expect("event data is JSON");
-        let guid = value["process_guid"]
+        let pid = value["process_id"]
             .as_str()
-            .unwrap_or_else(|| panic!("event without process_guid: {json}"))
+            .unwrap_or_else(|| panic!("event without process_id: {json}"))
             .to_string();
-        ids.push(guid);
+        ids.push(pid);
     }
     ids
 }
 
 fn all_ids() -> HashSet<String> {
     (0..STREAMS)
-        .flat_map(|s| (0..RECORDS_PER_STREAM).map(move |q| format!("s{s}-{q}")))
+        .flat_map(|s| (0..RECORDS_PER_STREAM).map(move |q| (s * 1_000_000 + q).to_string()))
         .collect()
 }
 
@@ -324,7 +343,19 @@ fn crash_loop(stop: Stop, seed_rng: &mut Rng) -> Report {
     // Wait until the checkpoint covers every file to its end.
     loop {
         thread::sleep(Duration::from_millis(100));
-        if caught_up(&state_file, &data) || Instant::now() > deadline {
+        if caught_up(&state_file, &data) {
+            break;
+        }
+        if Instant::now() > deadline {
+            println!(
+                "final run did not catch up within 60 s; state: {}",
+                fs::read_to_string(&state_file).unwrap_or_default()
+            );
+            for entry in fs::read_dir(&data).expect("read data dir").flatten() {
+                use std::os::unix::fs::MetadataExt;
+                let meta = entry.metadata().expect("metadata");
+                println!("{:?} ino {} len {}", entry.path(), meta.ino(), meta.len());
+            }
             break;
         }
     }
@@ -387,7 +418,12 @@ fn caught_up(state_file: &Path, data: &Path) -> bool {
         let Ok(meta) = entry.and_then(|e| e.metadata()) else {
             return false;
         };
-        offsets.get(&(meta.dev(), meta.ino())) == Some(&meta.len())
+        // The XML reader's resume point is just after `</Event>`; the newline after it is
+        // no record.
+        let Some(&offset) = offsets.get(&(meta.dev(), meta.ino())) else {
+            return false;
+        };
+        meta.len() >= offset && meta.len() - offset <= 1
     })
 }
 

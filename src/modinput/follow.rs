@@ -13,7 +13,7 @@ use super::event_writer::{json_body, EventWriter, OutEvent};
 use super::log;
 use super::params::Params;
 use super::signals;
-use super::source::{self, Item, Position, ProcessRecord, RecordReader, SourceError};
+use super::source::{self, Item, Position, ProcessRecord, Source};
 
 /// A renamed copy is only recognised by its head CRC when the CRC covers at least this many
 /// bytes; shorter heads collide too easily (Splunk's monitor has the same floor).
@@ -22,6 +22,9 @@ const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
 /// unmounted share, say) is not read again from the start.
 const RETIRED_RETENTION_SECS: u64 = 7 * 24 * 3600;
 const RETIRED_MAX: usize = 10_000;
+/// A file whose format cannot be recognised is reported once it holds at least this much;
+/// shorter ones may simply not have their first record yet.
+const UNRECOGNISED_GRACE_BYTES: u64 = 4096;
 
 /// Adds detection fields to a process record (`annotate = true`); returns `(field, values)`.
 pub type Annotator = Box<dyn FnMut(&ProcessRecord) -> Vec<(String, Vec<String>)>>;
@@ -62,7 +65,9 @@ struct Tracked {
     position: Position,
     resumes_by_offset: bool,
     last_record_id: Option<String>,
-    reader: Option<Box<dyn RecordReader>>,
+    reader: Option<Source>,
+    /// An error opening this file was logged; not repeated until a read succeeds.
+    reported: bool,
     /// File length when reading last ran out of complete records; nothing to do until it
     /// changes.
     idle_len: Option<u64>,
@@ -310,6 +315,7 @@ impl<W: Write> Follower<W> {
             resumes_by_offset,
             last_record_id,
             reader: None,
+            reported: false,
             idle_len: None,
             present: true,
         });
@@ -375,18 +381,28 @@ impl<W: Write> Follower<W> {
                 t.idle_len = Some(len);
                 return Ok(false);
             }
-            match source::open(&t.file, &t.path, self.params.format, t.position) {
-                Ok(Some(reader)) => {
-                    t.resumes_by_offset = reader.resumes_by_offset();
+            t.idle_len = Some(len);
+            match source::open(
+                &t.file,
+                &t.path,
+                self.params.format,
+                Some((t.position, t.resumes_by_offset)),
+            ) {
+                Ok(reader) => {
+                    if !opened_the_tracked_file(t) {
+                        return Ok(false);
+                    }
                     t.reader = Some(reader);
                 }
-                Ok(None) => {
-                    t.idle_len = Some(len);
-                    return Ok(false);
-                }
                 Err(e) => {
-                    report_source_error(&e, t.idle_len.is_none());
-                    t.idle_len = Some(len);
+                    // A file too new to recognise gets another chance when it grows.
+                    let too_short = matches!(e, crate::ingest::IngestError::UnknownFormat { .. })
+                        && len < UNRECOGNISED_GRACE_BYTES;
+                    if !t.reported && !too_short {
+                        let opened_as = source::opened_as(&t.file, &t.path);
+                        log::error(&source::describe(&e, &opened_as, &t.path.to_string_lossy()));
+                        t.reported = true;
+                    }
                     return Ok(false);
                 }
             }
@@ -394,55 +410,64 @@ impl<W: Write> Follower<W> {
         let source_text = t.path.to_string_lossy().into_owned();
         let mut consumed = 0usize;
         let mut last_record_id = None;
-        let mut new_position = t.position;
-        while consumed < batch_size {
+        let (mut new_position, mut by_offset) = (t.position, t.resumes_by_offset);
+        // The batch may only end after a process or skipped record: an ingest reader yields
+        // the malformed pieces of a frame before the frame's own record and has already
+        // moved its resume point past all of them.
+        let mut may_stop = true;
+        while consumed < batch_size || !may_stop {
             let Some(reader) = t.reader.as_mut() else {
                 break;
             };
-            match reader.next_item() {
-                Ok(Some(item)) => {
-                    consumed += 1;
-                    new_position = reader.position();
-                    match item {
-                        Item::Process(record) => {
-                            let extra = match self.annotator.as_mut() {
-                                Some(annotate) => annotate(&record),
-                                None => Vec::new(),
-                            };
-                            write_event(
-                                &mut self.writer,
-                                &self.params,
-                                &source_text,
-                                &record,
-                                &extra,
-                            );
-                            self.stats.events += 1;
-                            last_record_id = Some(record.record_id);
-                        }
-                        Item::Skipped { event_id } => {
-                            *self.stats.skipped_by_event_id.entry(event_id).or_default() += 1;
-                        }
-                        Item::Malformed { position, message } => {
-                            self.stats.malformed += 1;
-                            log::error(&format!(
-                                "{source_text}: malformed record at {position}: {message}"
-                            ));
-                        }
+            let item = reader.next_item();
+            (new_position, by_offset) = reader.position();
+            let Some(item) = item else {
+                t.reader = None;
+                break;
+            };
+            consumed += 1;
+            t.reported = false;
+            may_stop = !matches!(item, Item::Malformed { .. });
+            match item {
+                Item::Process(record) => {
+                    let extra = match self.annotator.as_mut() {
+                        Some(annotate) => annotate(&record),
+                        None => Vec::new(),
+                    };
+                    write_event(
+                        &mut self.writer,
+                        &self.params,
+                        &source_text,
+                        &record,
+                        &extra,
+                    );
+                    self.stats.events += 1;
+                    last_record_id = Some(record.record_id);
+                }
+                Item::Skipped { event_id } => {
+                    *self.stats.skipped_by_event_id.entry(event_id).or_default() += 1;
+                }
+                Item::Malformed {
+                    position,
+                    message,
+                    ends_file,
+                } => {
+                    self.stats.malformed += 1;
+                    log::error(&format!(
+                        "{source_text}: malformed record at {position}: {message}"
+                    ));
+                    if ends_file {
+                        t.reader = None;
+                        may_stop = true;
                     }
-                }
-                Ok(None) => {
-                    new_position = reader.position();
-                    t.reader = None;
-                    t.idle_len = Some(len);
-                }
-                Err(e) => {
-                    report_source_error(&e, true);
-                    t.reader = None;
-                    t.idle_len = Some(len);
                 }
             }
         }
-        if new_position == t.position {
+        if t.reader.is_some() {
+            // More may follow at once; do not wait for the file to change.
+            t.idle_len = None;
+        }
+        if new_position == t.position && by_offset == t.resumes_by_offset {
             return Ok(false);
         }
         match self.writer.flush() {
@@ -451,6 +476,7 @@ impl<W: Write> Follower<W> {
             Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
         }
         t.position = new_position;
+        t.resumes_by_offset = by_offset;
         if last_record_id.is_some() {
             t.last_record_id = last_record_id;
         }
@@ -509,10 +535,14 @@ enum Interrupt {
     Error(FollowError),
 }
 
-fn report_source_error(e: &SourceError, first_time: bool) {
-    if first_time {
-        log::error(&e.to_string());
+/// Where the reader opened the file by name (no `/proc/self/fd` outside Linux), checks that
+/// the name still leads to the file being followed; a rotation in between is caught here and
+/// the file is opened again at the next poll.
+fn opened_the_tracked_file(t: &Tracked) -> bool {
+    if source::opened_as(&t.file, &t.path) != t.path || (t.dev, t.ino) == (0, 0) {
+        return true;
     }
+    matches!(std::fs::metadata(&t.path), Ok(meta) if discovery::file_id(&meta) == (t.dev, t.ino))
 }
 
 fn write_event<W: Write>(
@@ -522,21 +552,17 @@ fn write_event<W: Write>(
     record: &ProcessRecord,
     extra: &[(String, Vec<String>)],
 ) {
-    let singles: Vec<(String, Vec<String>)> = record
-        .fields
-        .iter()
-        .map(|(k, v)| (k.clone(), vec![v.clone()]))
-        .collect();
     let data = json_body(
-        singles
+        record
+            .fields
             .iter()
-            .chain(extra.iter())
-            .map(|(k, v)| (k.as_str(), v.as_slice())),
+            .map(|(k, v)| (*k, std::slice::from_ref(v)))
+            .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
     );
     let host = record
         .fields
         .iter()
-        .find(|(k, _)| k == "dest")
+        .find(|(k, _)| *k == "dest")
         .map(|(_, v)| v.as_str());
     writer.push(&OutEvent {
         time: record.time,
