@@ -36,7 +36,7 @@ pub struct Argument {
 
 pub const TITLE: &str = "netdiscover process telemetry";
 pub const DESCRIPTION: &str = "Follows exported process-creation telemetry (Sysmon EID 1 and Security 4688 as \
-XmlWinEventLog XML or EVTX, publisher JSON, CrowdStrike ProcessRollup2, CIM CSV/JSON) and indexes one CIM \
+XmlWinEventLog XML or EVTX, publisher JSON, CrowdStrike ProcessRollup2, CIM CSV; gzip too) and indexes one CIM \
 Endpoint.Processes event per process launch, optionally annotated by the netdiscover detections.";
 
 /// Every argument the input accepts besides splunkd's own (`index`, `host`, `sourcetype`, ...).
