@@ -283,14 +283,17 @@ impl<W: Write> Follower<W> {
             }
         };
         let present: Vec<(u64, u64)> = all.iter().map(|c| (c.dev, c.ino)).collect();
-        let saved = self.take_saved_entry(&file, meta.len(), dev, ino, &present);
+        let saved = self.take_saved_entry(&candidate.path, &file, meta.len(), (dev, ino), &present);
         let (position, resumes_by_offset, last_record_id) = match saved {
             Some(entry) => {
+                let at = if entry.resumes_by_offset {
+                    format!("at byte {}", entry.position.offset)
+                } else {
+                    format!("after record {}", entry.position.records)
+                };
                 log::info(&format!(
-                    "{}: resuming at byte {} / record {} (last record id {})",
+                    "{}: resuming {at} (last record id {})",
                     candidate.path.display(),
-                    entry.position.offset,
-                    entry.position.records,
                     entry.last_record_id.as_deref().unwrap_or("-")
                 ));
                 (
@@ -327,10 +330,10 @@ impl<W: Write> Follower<W> {
     /// whose offset is past the end, belongs to a file that was rewritten: start over.
     fn take_saved_entry(
         &mut self,
+        path: &std::path::Path,
         file: &File,
         len: u64,
-        dev: u64,
-        ino: u64,
+        (dev, ino): (u64, u64),
         present: &[(u64, u64)],
     ) -> Option<FileState> {
         let head_matches = |e: &FileState| {
@@ -351,7 +354,7 @@ impl<W: Write> Follower<W> {
                 }
                 log::warn(&format!(
                     "{}: same inode as the checkpointed {} but different content; reading from the start",
-                    entry.path, entry.path
+                    path.display(), entry.path
                 ));
                 return None;
             }
