@@ -38,11 +38,14 @@ fn run_bin(args: &[&str], stdin: &str) -> (i32, String, String) {
     )
 }
 
-/// `(element path, text)` for every text node, and `(name, attributes)` for every element.
-fn xml_elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+/// An element: its path from the root (`/scheme/title`), its attributes, its text.
+type Element = (String, Vec<(String, String)>, String);
+
+/// Every element of a document, in the order they close.
+fn xml_elements(xml: &str) -> Vec<Element> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    let mut stack: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+    let mut stack: Vec<Element> = Vec::new();
     let mut done = Vec::new();
     loop {
         match reader.read_event().expect("well-formed XML") {
@@ -99,7 +102,7 @@ fn scheme_is_well_formed_and_declares_every_argument() {
     assert_eq!(text("/scheme/use_external_validation"), "true");
     assert_eq!(text("/scheme/use_single_instance"), "false");
     assert_eq!(text("/scheme/streaming_mode"), "xml");
-    let args: Vec<&(String, Vec<(String, String)>, String)> = elements
+    let args: Vec<&Element> = elements
         .iter()
         .filter(|(p, _, _)| p == "/scheme/endpoint/args/arg")
         .collect();
