@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::pcre::Pcre;
+
 use super::error::SplError;
 use super::eval_lang::{parse_assignments, parse_expr, BinOp, EvalAst};
 use super::expr::{Cond, Ex, Func, Src};
@@ -262,12 +264,17 @@ fn compile_tstats(
         let fields = &mut out.fields;
         let cond = search_to_cond(&ast, &mut |name, pos| {
             let bare = name.strip_prefix("Processes.").unwrap_or(name);
-            if bare.contains('.') || bare.contains('*') || bare.is_empty() {
+            if bare.contains('*') || bare.is_empty() {
                 return Err(SplError::unsupported(
                     name,
                     pos,
-                    "field is not an Endpoint.Processes field",
+                    "wildcard field names are not supported",
                 ));
+            }
+            if bare.contains('.') {
+                // Not a field of the data set (Splunk field names are case-sensitive, so
+                // `processes.x` is not `Processes.x`): it is null in every row.
+                return Ok(Src::Expr(Box::new(Ex::Null)));
             }
             Ok(Src::Slot(local_slot(fields, bare)))
         })?;
@@ -349,6 +356,18 @@ fn compile_stage(
         "rex" => compile_rex(args, base, out)?,
         "rename" => compile_rename(args, base, out)?,
         "fields" | "table" => compile_fields(cmd, args, out),
+        "sort" => {
+            // Without a count, sort only reorders rows (the row set is the same); `sort N` or
+            // `limit=` keeps the first N rows, which depends on the other rows.
+            let first = args.split_whitespace().next().unwrap_or("");
+            if first.parse::<u64>().is_ok() || args.contains("limit=") {
+                return Err(SplError::not_row_level(
+                    "sort N",
+                    stage.offset,
+                    "sort with a count keeps only the first rows",
+                ));
+            }
+        }
         "convert" => {
             // `convert [timeformat=...] ctime(x) [as y]`: the converted field is a formatted value.
             for part in args.split_whitespace() {
@@ -492,26 +511,9 @@ fn search_to_cond(
     })
 }
 
-/// Compiles a PCRE pattern as used by Splunk (`regex`, `rex`, `match()`) with the `regex`
-/// crate; constructs it lacks (look-around, back-references) are reported as unsupported.
-fn compile_pcre(pattern: &str, pos: usize) -> Result<Regex, SplError> {
-    RegexBuilder::new(pattern)
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|e| {
-            let first_line = e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            SplError::unsupported(
-                format!("regex {pattern}"),
-                pos,
-                format!("not supported by the native regex engine: {first_line}"),
-            )
-        })
+/// Compiles a PCRE pattern as used by Splunk (`regex`, `rex`, `match()`, `replace()`).
+fn compile_pcre(pattern: &str, pos: usize) -> Result<Pcre, SplError> {
+    Pcre::new(pattern, pos)
 }
 
 fn like_to_regex(pattern: &str, pos: usize) -> Result<Regex, SplError> {
@@ -524,7 +526,9 @@ fn like_to_regex(pattern: &str, pos: usize) -> Result<Regex, SplError> {
         }
     }
     re.push('$');
-    compile_pcre(&re, pos)
+    RegexBuilder::new(&re)
+        .build()
+        .map_err(|e| SplError::unsupported(format!("like {pattern}"), pos, e.to_string()))
 }
 
 fn literal_str(ast: &EvalAst, what: &str, pos: usize) -> Result<String, SplError> {
@@ -741,7 +745,7 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
     };
     let groups: Vec<String> = match compile_pcre(&pattern, base) {
         Ok(re) => {
-            let names: Vec<String> = re.capture_names().flatten().map(str::to_string).collect();
+            let names: Vec<String> = re.group_names();
             let src = resolve_ex(out, &field, base);
             for g in &names {
                 let binding = match &src {

@@ -211,6 +211,36 @@ impl<'a> Parser<'a> {
     fn comparison(&mut self) -> Result<EvalAst, SplError> {
         let left = self.concat()?;
         self.skip_ws();
+        if self.word_at().eq_ignore_ascii_case("IN") {
+            let save = self.i;
+            self.i += 2;
+            if self.sym("(") {
+                // `x IN (a, b)` ≡ `x == a OR x == b`
+                let mut alternatives: Option<EvalAst> = None;
+                loop {
+                    let item = self.concat()?;
+                    let test = bin(BinOp::Eq, left.clone(), item);
+                    alternatives = Some(match alternatives {
+                        None => test,
+                        Some(prev) => bin(BinOp::Or, prev, test),
+                    });
+                    if self.sym(",") {
+                        continue;
+                    }
+                    if self.sym(")") {
+                        break;
+                    }
+                    return Err(SplError::unsupported(
+                        "IN (",
+                        self.pos(),
+                        "`,` or `)` expected",
+                    ));
+                }
+                return alternatives
+                    .ok_or_else(|| SplError::unsupported("IN ()", self.pos(), "empty IN list"));
+            }
+            self.i = save;
+        }
         let rest = &self.s[self.i..];
         let (op, len) = if rest.starts_with(b"==") {
             (BinOp::Eq, 2)

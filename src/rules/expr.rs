@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use regex::bytes::Regex;
 
+use super::pcre::Pcre;
+
 use super::eval_lang::BinOp;
 use super::glob::Glob;
 use super::row::Row;
@@ -47,7 +49,7 @@ pub enum Cond {
     /// `regex field="re"` / `regex field!="re"`: any value matches (case-sensitive, as PCRE).
     Regex {
         src: Src,
-        re: Regex,
+        re: Pcre,
         negate: bool,
     },
     /// `where <expr>`: the expression is true.
@@ -139,15 +141,15 @@ pub enum Ex {
     Neg(Box<Ex>),
     Call(Func, Vec<Ex>),
     /// `match(x, "re")`: true if any value matches.
-    Match(Box<Ex>, Regex),
+    Match(Box<Ex>, Pcre),
     /// `like(x, "pat")` / `x LIKE "pat"`: SQL-style `%` and `_`, whole value.
     Like(Box<Ex>, Regex),
     /// `replace(x, "re", "repl")`.
-    Replace(Box<Ex>, Regex, Vec<u8>),
+    Replace(Box<Ex>, Pcre, Vec<u8>),
     /// A named group extracted by an earlier `rex field=x "(?<g>...)"`.
     RexGroup {
         src: Box<Ex>,
-        re: Regex,
+        re: Pcre,
         group: String,
     },
 }
@@ -420,16 +422,10 @@ pub fn eval<'r>(ex: &Ex, row: &'r dyn Row) -> Val<'r> {
             Val::Null => Val::Null,
             v => Val::Bool(v.values().iter().any(|s| re.is_match(s))),
         },
-        Ex::Replace(e, re, rep) => map_str(eval(e, row), |s| {
-            re.replace_all(s, rep.as_slice()).into_owned()
-        }),
+        Ex::Replace(e, re, rep) => map_str(eval(e, row), |s| re.replace_all(s, rep)),
         Ex::RexGroup { src, re, group } => {
             let v = eval(src, row);
-            let found = v.values().iter().find_map(|s| {
-                re.captures(s)
-                    .and_then(|c| c.name(group))
-                    .map(|m| m.as_bytes().to_vec())
-            });
+            let found = v.values().iter().find_map(|s| re.capture(s, group));
             found.map_or(Val::Null, |s| Val::Str(Cow::Owned(s)))
         }
         Ex::Call(f, args) => eval_call(*f, args, row),

@@ -21,6 +21,7 @@ mod locate;
 mod macros;
 mod matcher;
 mod model;
+mod pcre;
 mod pipeline;
 mod prefilter;
 mod row;

@@ -186,13 +186,36 @@ impl<'a> Parser<'a> {
                 self.pos(),
                 "a subsearch needs other rows or a lookup",
             )),
-            b'"' => Err(SplError::unsupported(
-                self.snippet(),
-                self.pos(),
-                "free-text search term (matches _raw, not a field)",
-            )),
+            b'"' => self.quoted_field_comparison(),
             _ => self.comparison(),
         }
+    }
+
+    /// `"field name"=value`: a quoted string directly followed by an operator is a field name.
+    fn quoted_field_comparison(&mut self) -> Result<SearchAst, SplError> {
+        let start = self.pos();
+        let end = quoted_end(self.s, self.i)
+            .ok_or_else(|| SplError::unsupported("\"", start, "unterminated quoted string"))?;
+        let field = unescape_quoted(&self.text[self.i + 1..end - 1]);
+        let save = self.i;
+        self.i = end;
+        self.skip_ws();
+        let Some(op) = self.operator() else {
+            self.i = save;
+            return Err(SplError::unsupported(
+                self.snippet(),
+                start,
+                "free-text search term (matches _raw, not a field)",
+            ));
+        };
+        self.skip_ws();
+        let value = self.value(false)?;
+        Ok(SearchAst::Cmp {
+            field,
+            op,
+            value,
+            position: start,
+        })
     }
 
     fn comparison(&mut self) -> Result<SearchAst, SplError> {
