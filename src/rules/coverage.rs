@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use super::compile::later_stages_are_formatting_only;
 use super::error::{RuleError, Warning};
-use super::model::rule_meta;
 use super::ruleset::{compile_rule, Sources};
 
 /// The outcome for one detection.
@@ -152,27 +151,20 @@ pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
             .expand(doc.search.as_deref().unwrap_or(""))
             .map(|s| later_stages_are_formatting_only(&s))
             .unwrap_or(false);
-        let (outcome, construct) = match rule_meta(doc).map_err(|m| m.to_string()).and_then(|_| {
-            compile_rule(path, doc, &sources.macros)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }) {
-            Ok(()) => (Outcome::Compiled, String::new()),
-            Err(_) => match compile_rule(path, doc, &sources.macros) {
-                Err(RuleError::Spl { source, .. }) if source.is_not_row_level() => (
-                    Outcome::NotRowLevel(source.to_string()),
-                    source.construct().to_string(),
-                ),
-                Err(RuleError::Spl { source, .. }) => (
-                    Outcome::Unsupported(source.to_string()),
-                    source.construct().to_string(),
-                ),
-                Err(RuleError::Macro { source, .. }) => {
-                    (Outcome::Invalid(source.to_string()), "macro".to_string())
-                }
-                Err(other) => (Outcome::Invalid(other.to_string()), "yaml".to_string()),
-                Ok(_) => (Outcome::Compiled, String::new()),
-            },
+        let (outcome, construct) = match compile_rule(path, doc, &sources.macros) {
+            Ok(_) => (Outcome::Compiled, String::new()),
+            Err(RuleError::Spl { source, .. }) if source.is_not_row_level() => (
+                Outcome::NotRowLevel(source.to_string()),
+                source.construct().to_string(),
+            ),
+            Err(RuleError::Spl { source, .. }) => (
+                Outcome::Unsupported(source.to_string()),
+                source.construct().to_string(),
+            ),
+            Err(RuleError::Macro { source, .. }) => {
+                (Outcome::Invalid(source.to_string()), "macro".to_string())
+            }
+            Err(other) => (Outcome::Invalid(other.to_string()), "yaml".to_string()),
         };
         report.entries.push(CoverageEntry {
             file: path.clone(),

@@ -16,17 +16,20 @@ pub struct Glob {
 }
 
 #[derive(Debug, Clone)]
+struct General {
+    first: Vec<u8>,
+    middles: Vec<Finder<'static>>,
+    last: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
 enum Kind {
     Any,
     Exact(Vec<u8>),
     Prefix(Vec<u8>),
     Suffix(Vec<u8>),
-    Contains(Finder<'static>),
-    General {
-        first: Vec<u8>,
-        middles: Vec<Finder<'static>>,
-        last: Vec<u8>,
-    },
+    Contains(Box<Finder<'static>>),
+    General(Box<General>),
 }
 
 impl Glob {
@@ -47,15 +50,15 @@ impl Glob {
                 (true, 0, true) => Kind::Any,
                 (false, 0, true) => Kind::Prefix(first.to_vec()),
                 (true, 0, false) => Kind::Suffix(last.to_vec()),
-                (true, 1, true) => Kind::Contains(Finder::new(middles[0]).into_owned()),
-                _ => Kind::General {
+                (true, 1, true) => Kind::Contains(Box::new(Finder::new(middles[0]).into_owned())),
+                _ => Kind::General(Box::new(General {
                     first: first.to_vec(),
                     middles: middles
                         .iter()
                         .map(|m| Finder::new(m).into_owned())
                         .collect(),
                     last: last.to_vec(),
-                },
+                })),
             }
         };
         Glob {
@@ -72,11 +75,12 @@ impl Glob {
             Kind::Prefix(p) => v.starts_with(p),
             Kind::Suffix(s) => v.ends_with(s),
             Kind::Contains(f) => f.find(v).is_some(),
-            Kind::General {
-                first,
-                middles,
-                last,
-            } => {
+            Kind::General(g) => {
+                let General {
+                    first,
+                    middles,
+                    last,
+                } = g.as_ref();
                 if v.len() < first.len() + last.len() || !v.starts_with(first) || !v.ends_with(last)
                 {
                     return false;
@@ -101,11 +105,12 @@ impl Glob {
             Kind::Prefix(p) => p,
             Kind::Suffix(s) => s,
             Kind::Contains(f) => f.needle(),
-            Kind::General {
-                first,
-                middles,
-                last,
-            } => {
+            Kind::General(g) => {
+                let General {
+                    first,
+                    middles,
+                    last,
+                } = g.as_ref();
                 let mut best: &[u8] = first;
                 for m in middles {
                     if m.needle().len() > best.len() {

@@ -25,6 +25,9 @@ pub struct MacroTable {
 
 const MAX_DEPTH: usize = 64;
 
+/// A `macros.conf` stanza being read: (name, arity, line, args, definition).
+type Stanza = (String, usize, usize, Vec<String>, Option<String>);
+
 impl MacroTable {
     /// A table with the macros ESCU content assumes from other apps: `drop_dm_object_name(1)`
     /// from Splunk_SA_CIM (contentctl deliberately does not ship it; definition from
@@ -55,11 +58,9 @@ impl MacroTable {
     /// `definition = ...` (lines ending in `\` continue). Bad stanzas are returned as errors.
     pub fn add_conf(&mut self, text: &str, path: &Path) -> Vec<RuleError> {
         let mut errors = Vec::new();
-        let mut current: Option<(String, usize, usize, Vec<String>, Option<String>)> = None;
+        let mut current: Option<Stanza> = None;
         let mut lines = text.lines().enumerate().peekable();
-        let finish = |cur: Option<(String, usize, usize, Vec<String>, Option<String>)>,
-                      table: &mut MacroTable,
-                      errors: &mut Vec<RuleError>| {
+        let finish = |cur: Option<Stanza>, table: &mut MacroTable, errors: &mut Vec<RuleError>| {
             if let Some((name, arity, line, args, def)) = cur {
                 match def {
                     None => errors.push(RuleError::Conf {

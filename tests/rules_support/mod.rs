@@ -67,7 +67,7 @@ fn element<'a>(event: &'a str, tag: &str) -> Option<&'a str> {
     Some(&event[start..end])
 }
 
-fn data<'a>(event: &'a str, name: &str) -> Option<String> {
+fn data(event: &str, name: &str) -> Option<String> {
     let key = format!("<Data Name='{name}'>");
     let start = event.find(&key)? + key.len();
     let end = event[start..].find("</Data>")? + start;
