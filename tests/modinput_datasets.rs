@@ -248,3 +248,63 @@ fn the_seed_netsh_positive_arrives_with_its_fields() {
     let pid = data["process_id"].as_str().expect("process_id");
     assert!(pid.chars().all(|c| c.is_ascii_digit()), "{pid}");
 }
+
+#[test]
+fn annotate_adds_detection_fields_to_matching_events_only() {
+    let Some(datasets) = datasets() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let places = netdiscover::rules::RulePlaces {
+        shipped: vec![root.join("app/detections"), root.join("app/macros")],
+        user: Vec::new(),
+    };
+    let (detections, warnings) =
+        netdiscover::modinput::annotate::Detections::load(&places).expect("shipped rules load");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mut total_hits = 0;
+    for (file, hits) in [
+        (
+            "xml/mdecrevoisier__ID4688-netsh_RDP_port_forwarding_abuse.xml",
+            1,
+        ),
+        (
+            "evtx/sbousseaden__panache_sysmon_vs_EDRTestingScript.evtx",
+            2,
+        ),
+        ("xml/sbousseaden__powercat_revShell_sysmon_1_3.xml", 0),
+        ("xml/atomic-evtx__T1049-1_Sysmon.xml", 0),
+    ] {
+        let (detections, _) =
+            netdiscover::modinput::annotate::Detections::load(&places).expect("shipped rules load");
+        let path = datasets.join(file);
+        let checkpoints = tempfile::tempdir().expect("tempdir");
+        let stanza = stanza(&path, &[("annotate", "true")]);
+        let params = Params::from_stanza(&stanza).expect("params");
+        assert!(params.annotate);
+        let store = Store::open(checkpoints.path(), &stanza.name).expect("store");
+        let mut follower =
+            Follower::new(params, store, Vec::new(), Some(detections.into_annotator()))
+                .expect("follower");
+        follower.run_until_idle().expect("run");
+        let xml = String::from_utf8(follower.into_output()).expect("UTF-8");
+        let events = parse_stream(&xml);
+        let annotated: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.data.contains_key("detection"))
+            .collect();
+        assert_eq!(annotated.len(), hits, "{file}");
+        for event in annotated {
+            assert_eq!(event.data["detection"], "Windows Proxy Via Netsh", "{file}");
+            assert_eq!(event.data["detection_type"], "Anomaly");
+            assert_eq!(event.data["mitre_attack_id"], "T1090.001");
+            assert!(event.data["risk_score"].to_string().contains("49"));
+            assert!(event.data["process"]
+                .as_str()
+                .is_some_and(|p| p.contains("portproxy")));
+        }
+        total_hits += hits;
+    }
+    assert_eq!(total_hits, 3);
+    drop(detections);
+}
