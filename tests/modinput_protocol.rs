@@ -188,6 +188,11 @@ fn validation_accepts_good_parameters_silently() {
             ("path", file.display().to_string()),
             ("format", "xml".into()),
         ],
+        // The dev-tree binary finds the shipped rules in app/ (rules::locate).
+        vec![
+            ("path", file.display().to_string()),
+            ("annotate", "yes".into()),
+        ],
         vec![
             ("path", format!("{}/*.xml", dir.path().display())),
             ("format", "auto".into()),
