@@ -216,8 +216,13 @@ impl<W: Write> Follower<W> {
             t.present = false;
         }
         for candidate in &candidates {
+            // Without device/inode numbers (non-Unix) a file is known by its path.
             let known = self.tracked.iter().position(|t| {
-                (t.dev, t.ino) == (candidate.dev, candidate.ino) && (t.dev, t.ino) != (0, 0)
+                if (candidate.dev, candidate.ino) == (0, 0) {
+                    t.path == candidate.path
+                } else {
+                    (t.dev, t.ino) == (candidate.dev, candidate.ino)
+                }
             });
             match known {
                 Some(i) => self.recheck(i, candidate),
@@ -359,11 +364,15 @@ impl<W: Write> Follower<W> {
                 return None;
             }
         }
+        let path_text = path.display().to_string();
         let i = self.retired.iter().position(|e| {
-            e.head_len >= MIN_HEAD_FOR_COPY_MATCH
-                && !present.contains(&(e.dev, e.ino))
-                && head_matches(e)
-                && fits(e)
+            let unix_copy = (dev, ino) != (0, 0)
+                && e.head_len >= MIN_HEAD_FOR_COPY_MATCH
+                && !present.contains(&(e.dev, e.ino));
+            // Without inode numbers: the same path, or a head long enough to be trusted.
+            let no_inode = (dev, ino) == (0, 0)
+                && (e.path == path_text || e.head_len >= MIN_HEAD_FOR_COPY_MATCH);
+            (unix_copy || no_inode) && head_matches(e) && fits(e)
         })?;
         Some(self.retired.remove(i))
     }
