@@ -394,6 +394,24 @@ fn partial_records_wait_truncation_restarts_rotation_is_not_reread() {
 }
 
 #[test]
+fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let checkpoints = dir.path().join("ckpt");
+    fs::create_dir_all(&data).expect("mkdir");
+    let original = data.join("a.xml");
+    append(&original, &sysmon_event(1, "netsh one"));
+    append(&original, &sysmon_event(2, "netsh two"));
+    assert_eq!(follow_once(&data, &checkpoints).0, ["1", "2"]);
+    // A move across filesystems: new inode, same bytes, the old inode gone.
+    let moved = data.join("b.xml");
+    fs::copy(&original, &moved).expect("copy");
+    fs::remove_file(&original).expect("remove");
+    append(&moved, &sysmon_event(3, "netsh three"));
+    assert_eq!(follow_once(&data, &checkpoints).0, ["3"]);
+}
+
+#[test]
 fn hostile_content_still_gives_well_formed_utf8_xml() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
