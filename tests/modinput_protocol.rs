@@ -394,6 +394,42 @@ fn partial_records_wait_truncation_restarts_rotation_is_not_reread() {
 }
 
 #[test]
+fn one_running_input_restarts_a_truncated_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("sysmon.xml");
+    // Long enough that the identity covers the full 1024-byte head.
+    for pid in 1..=4 {
+        append(&log, &sysmon_event(pid, "netsh before"));
+    }
+    let stanza = Stanza {
+        name: "netdiscover_input://t".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    follower.run_until_idle().expect("first pass");
+    fs::write(&log, sysmon_event(10, "netsh after truncation")).expect("truncate");
+    for pid in 11..=13 {
+        append(&log, &sysmon_event(pid, "netsh after truncation"));
+    }
+    // Bounded, so a file restarted at every poll fails the test instead of hanging it.
+    let mut polls = 0;
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 20, "the truncated file keeps being restarted");
+    }
+    follower.run_until_idle().expect("finish");
+    assert_eq!(follower.stats.events, 8);
+    let xml = String::from_utf8(follower.into_output()).expect("UTF-8");
+    assert_eq!(xml.matches("<event>").count(), 8, "{xml}");
+}
+
+#[test]
 fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");

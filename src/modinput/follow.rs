@@ -91,12 +91,17 @@ impl Tracked {
         }
     }
 
+    /// Starts the file over, with a fresh fingerprint of its new content.
     fn restart(&mut self, why: &str) {
         log::warn(&format!(
             "{}: {why}; reading it again from the start",
             self.path.display()
         ));
+        if let Ok((len, crc)) = discovery::fingerprint(&self.file) {
+            (self.head_len, self.head_crc) = (len, crc);
+        }
         self.position = Position::default();
+        self.resumes_by_offset = true;
         self.last_record_id = None;
         self.reader = None;
         self.idle_len = None;
@@ -172,6 +177,18 @@ impl<W: Write> Follower<W> {
                 Err(Interrupt::OutputClosed) => return Ok(Outcome::OutputClosed),
                 Err(Interrupt::Error(e)) => return Err(e),
             }
+        }
+    }
+
+    /// One poll (rediscover, one batch per file with new data); returns whether any record
+    /// was consumed. Lets callers bound how long they drive the loop.
+    pub fn poll_once(&mut self) -> Result<bool, FollowError> {
+        match self.poll() {
+            Ok(progressed) => Ok(progressed),
+            Err(Interrupt::OutputClosed) => Err(FollowError::Output(io::Error::from(
+                io::ErrorKind::BrokenPipe,
+            ))),
+            Err(Interrupt::Error(e)) => Err(e),
         }
     }
 
