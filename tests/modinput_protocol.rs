@@ -430,6 +430,56 @@ fn one_running_input_restarts_a_truncated_file_once() {
 }
 
 #[test]
+fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    for pid in 0..300 {
+        append(
+            &data.join(format!("f{pid:03}.xml")),
+            &sysmon_event(pid, "netsh x"),
+        );
+    }
+    let stanza = Stanza {
+        name: "netdiscover_input://many".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut polls = 0;
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 20);
+    }
+    assert_eq!(follower.stats.events, 300);
+    assert!(
+        follower.open_files() <= 256,
+        "{} open",
+        follower.open_files()
+    );
+    // A closed (dormant) file that grows is reopened and resumed, not re-read.
+    append(&data.join("f000.xml"), &sysmon_event(1000, "netsh y"));
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 40);
+    }
+    assert_eq!(follower.stats.events, 301);
+    follower.run_until_idle().expect("finish");
+    // After a restart nothing is read again, and unchanged files are not even opened.
+    let (pids, _) = follow_once(&data, &dir.path().join("ckpt2"));
+    assert_eq!(pids.len(), 301, "a fresh checkpoint reads everything");
+    let stanza_again = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut again = Follower::new(stanza_again, store, Vec::new(), None).expect("follower");
+    again.run_until_idle().expect("run");
+    assert_eq!(again.stats.events, 0);
+    assert!(again.open_files() < 256, "{} open", again.open_files());
+}
+
+#[test]
 fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");

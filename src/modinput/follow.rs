@@ -2,7 +2,7 @@
 //! flush stdout, then save the checkpoint. Keeps following files that grow, picks up new ones,
 //! recognises renamed (rotated) files by identity, and starts over on truncated ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -22,6 +22,10 @@ const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
 /// unmounted share, say) is not read again from the start.
 const RETIRED_RETENTION_SECS: u64 = 7 * 24 * 3600;
 const RETIRED_MAX: usize = 10_000;
+/// Files held open at once. Beyond this, files read to their end are closed and kept as
+/// saved entries; an unchanged one then costs one `stat` per poll, and one that grows is
+/// reopened and resumed like after a restart.
+const MAX_OPEN_FILES: usize = 256;
 /// A file whose format cannot be recognised is reported once it holds at least this much;
 /// shorter ones may simply not have their first record yet.
 const UNRECOGNISED_GRACE_BYTES: u64 = 4096;
@@ -87,6 +91,11 @@ impl Tracked {
             position: self.position,
             resumes_by_offset: self.resumes_by_offset,
             last_record_id: self.last_record_id.clone(),
+            size: if self.reader.is_none() {
+                self.idle_len.unwrap_or(0)
+            } else {
+                0
+            },
             last_seen: now,
         }
     }
@@ -211,14 +220,49 @@ impl<W: Write> Follower<W> {
     fn poll(&mut self) -> Result<bool, Interrupt> {
         self.rescan();
         let mut progressed = false;
+        let mut pending = Vec::new();
+        let mut budget = self.params.batch_size;
         for i in 0..self.tracked.len() {
             if signals::stop_requested() {
                 break;
             }
-            progressed |= self.read_batch(i)?;
+            let (consumed, update) = self.read_batch(i, budget);
+            progressed |= consumed > 0;
+            pending.extend(update);
+            budget = budget.saturating_sub(consumed);
+            if budget == 0 {
+                self.commit(&mut pending)?;
+                budget = self.params.batch_size;
+            }
         }
+        self.commit(&mut pending)?;
         self.drop_finished()?;
         Ok(progressed)
+    }
+
+    /// Delivers the batch (flush stdout), then records the new positions and saves them. If
+    /// the flush fails nothing is recorded: the batch will be read again.
+    fn commit(&mut self, pending: &mut Vec<Progress>) -> Result<(), Interrupt> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        match self.writer.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Interrupt::OutputClosed),
+            Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
+        }
+        for progress in pending.drain(..) {
+            let Some(t) = self.tracked.get_mut(progress.file) else {
+                continue;
+            };
+            t.position = progress.position;
+            t.resumes_by_offset = progress.by_offset;
+            if progress.last_record_id.is_some() {
+                t.last_record_id = progress.last_record_id;
+            }
+        }
+        self.stats.batches += 1;
+        self.save().map_err(Interrupt::Error)
     }
 
     fn rescan(&mut self) {
@@ -232,7 +276,19 @@ impl<W: Write> Follower<W> {
         for t in &mut self.tracked {
             t.present = false;
         }
-        for candidate in &candidates {
+        let now = unix_now();
+        let retired_index: HashMap<(u64, u64), usize> = self
+            .retired
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| (e.dev, e.ino) != (0, 0))
+            .map(|(i, e)| ((e.dev, e.ino), i))
+            .collect();
+        let active: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| !self.is_dormant(c, &retired_index, now))
+            .collect();
+        for candidate in active {
             // Without device/inode numbers (non-Unix) a file is known by its path.
             let known = self.tracked.iter().position(|t| {
                 if (candidate.dev, candidate.ino) == (0, 0) {
@@ -246,6 +302,34 @@ impl<W: Write> Follower<W> {
                 None => self.start_tracking(candidate, &candidates),
             }
         }
+    }
+
+    /// True for a closed file read to its end whose length has not changed since: nothing
+    /// to do but note that it is still there (under which name).
+    fn is_dormant(
+        &mut self,
+        candidate: &Candidate,
+        retired_index: &HashMap<(u64, u64), usize>,
+        now: u64,
+    ) -> bool {
+        let id = (candidate.dev, candidate.ino);
+        let Some(&i) = retired_index.get(&id) else {
+            return false;
+        };
+        if candidate.size == 0 || self.tracked.iter().any(|t| (t.dev, t.ino) == id) {
+            return false;
+        }
+        let Some(entry) = self.retired.get_mut(i).filter(|e| e.size == candidate.size) else {
+            return false;
+        };
+        entry.last_seen = now;
+        entry.path = candidate.path.display().to_string();
+        true
+    }
+
+    /// Open files (for tests and the closing log line).
+    pub fn open_files(&self) -> usize {
+        self.tracked.len()
     }
 
     /// A file already open: follow a rename, notice truncation or rewrite, extend the head
@@ -394,21 +478,21 @@ impl<W: Write> Follower<W> {
         Some(self.retired.remove(i))
     }
 
-    /// Reads one batch from file `i`; writes, flushes, checkpoints.
-    fn read_batch(&mut self, i: usize) -> Result<bool, Interrupt> {
-        let batch_size = self.params.batch_size;
+    /// Reads up to `batch_size` records from file `i` into the pending batch; returns how
+    /// many it consumed and where the file will stand once the batch is delivered.
+    fn read_batch(&mut self, i: usize, batch_size: usize) -> (usize, Option<Progress>) {
         let t = &mut self.tracked[i];
         let len = match t.file.metadata() {
             Ok(meta) => meta.len(),
             Err(e) => {
                 log::warn(&format!("{}: {e}", t.path.display()));
-                return Ok(false);
+                return (0, None);
             }
         };
         if t.reader.is_none() {
             if t.idle_len == Some(len) || (t.resumes_by_offset && len <= t.position.offset) {
                 t.idle_len = Some(len);
-                return Ok(false);
+                return (0, None);
             }
             t.idle_len = Some(len);
             match source::open(
@@ -419,7 +503,7 @@ impl<W: Write> Follower<W> {
             ) {
                 Ok(reader) => {
                     if !opened_the_tracked_file(t) {
-                        return Ok(false);
+                        return (0, None);
                     }
                     t.reader = Some(reader);
                 }
@@ -432,7 +516,7 @@ impl<W: Write> Follower<W> {
                         log::error(&source::describe(&e, &opened_as, &t.path.to_string_lossy()));
                         t.reported = true;
                     }
-                    return Ok(false);
+                    return (0, None);
                 }
             }
         }
@@ -497,26 +581,24 @@ impl<W: Write> Follower<W> {
             t.idle_len = None;
         }
         if new_position == t.position && by_offset == t.resumes_by_offset {
-            return Ok(false);
+            return (consumed, None);
         }
-        match self.writer.flush() {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Interrupt::OutputClosed),
-            Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
-        }
-        t.position = new_position;
-        t.resumes_by_offset = by_offset;
-        if last_record_id.is_some() {
-            t.last_record_id = last_record_id;
-        }
-        self.stats.batches += 1;
-        self.save().map_err(Interrupt::Error)?;
-        Ok(consumed > 0)
+        (
+            consumed,
+            Some(Progress {
+                file: i,
+                position: new_position,
+                by_offset,
+                last_record_id,
+            }),
+        )
     }
 
-    /// Forgets open files that left the pattern and have been read to their end.
+    /// Closes files read to their end that left the pattern, and — beyond
+    /// [`MAX_OPEN_FILES`] — present ones too (they become dormant saved entries).
     fn drop_finished(&mut self) -> Result<(), Interrupt> {
         let before = self.tracked.len();
+        let mut excess = before.saturating_sub(MAX_OPEN_FILES);
         let now = unix_now();
         let mut kept = Vec::with_capacity(before);
         for t in self.tracked.drain(..) {
@@ -526,7 +608,8 @@ impl<W: Write> Follower<W> {
                     .metadata()
                     .map(|m| Some(m.len()) == t.idle_len)
                     .unwrap_or(true);
-            if !t.present && drained {
+            if drained && (!t.present || excess > 0) {
+                excess = excess.saturating_sub(1);
                 self.retired.push(t.to_state(now));
             } else {
                 kept.push(t);
@@ -562,6 +645,14 @@ impl<W: Write> Follower<W> {
 enum Interrupt {
     OutputClosed,
     Error(FollowError),
+}
+
+/// Where a file will stand once the pending batch is delivered.
+struct Progress {
+    file: usize,
+    position: Position,
+    by_offset: bool,
+    last_record_id: Option<String>,
 }
 
 /// Where the reader opened the file by name (no `/proc/self/fd` outside Linux), checks that
