@@ -97,11 +97,11 @@ pub fn ustar(entries: &[Entry], mtime: u64) -> Result<Vec<u8>, AppError> {
                 out.extend_from_slice(&header(path, *mode, data.len() as u64, mtime, false)?);
                 out.extend_from_slice(data);
                 let pad = (512 - data.len() % 512) % 512;
-                out.extend(std::iter::repeat_n(0u8, pad));
+                out.resize(out.len() + pad, 0);
             }
         }
     }
-    out.extend(std::iter::repeat_n(0u8, 1024));
+    out.resize(out.len() + 1024, 0);
     Ok(out)
 }
 

@@ -113,8 +113,7 @@ fn zigbuild_available() -> bool {
 fn build_release(root: &Path) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root);
-    let out_dir;
-    if zigbuild_available() {
+    let out_dir = if zigbuild_available() {
         cmd.args([
             "zigbuild",
             "--release",
@@ -123,15 +122,15 @@ fn build_release(root: &Path) -> Result<PathBuf> {
             "--target",
             ZIG_TARGET,
         ]);
-        out_dir = root.join("target").join(ZIG_TARGET_DIR).join("release");
+        root.join("target").join(ZIG_TARGET_DIR).join("release")
     } else {
         eprintln!(
             "xtask: cargo-zigbuild not found (pip install ziglang cargo-zigbuild); \
              building against the host glibc, the GLIBC check decides if that is portable"
         );
         cmd.args(["build", "--release", "-p", "netdiscover"]);
-        out_dir = root.join("target").join("release");
-    }
+        root.join("target").join("release")
+    };
     for bin in BINARIES {
         cmd.args(["--bin", bin]);
     }
