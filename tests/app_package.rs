@@ -289,3 +289,72 @@ fn built_package_is_complete_and_its_binaries_need_at_most_glibc_2_17() {
         assert_eq!(&bytes[18..20], &[0x3e, 0x00], "{bin} is not x86-64");
     }
 }
+
+#[test]
+fn layout_rules_hidden_files_bin_scripts_deployments_and_symlinks() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let write = |rel: &str, mode: u32| {
+        let path = t.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, rel).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("default/app.conf", 0o600);
+    write("default/.app.conf.swp", 0o644);
+    write("app/metadata/default.meta", 0o777);
+    write("app/app.manifest", 0o644);
+    write("app/detections/endpoint/a.yml", 0o644);
+    write("app/macros/m.yml", 0o644);
+    write("app/deployments/d.yml", 0o644);
+    write("bin/helper.sh", 0o755);
+    write("bin/notes.txt", 0o644);
+    let entries = package::entries(t, &fake_binaries()).unwrap();
+    let listing: Vec<(String, u32, bool)> = entries
+        .iter()
+        .map(|e| match e {
+            tar::Entry::Dir { path, mode } => (path.clone(), *mode, true),
+            tar::Entry::File { path, mode, .. } => (path.clone(), *mode, false),
+        })
+        .collect();
+    let files: Vec<(&str, u32)> = listing
+        .iter()
+        .filter(|(_, _, dir)| !dir)
+        .map(|(p, m, _)| (p.as_str(), *m))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("netdiscover/app.manifest", 0o644),
+            ("netdiscover/bin/helper.sh", 0o755),
+            ("netdiscover/bin/netdiscover", 0o755),
+            ("netdiscover/bin/netdiscover_input", 0o755),
+            ("netdiscover/bin/notes.txt", 0o644),
+            ("netdiscover/bin/rules/detections/endpoint/a.yml", 0o644),
+            ("netdiscover/bin/rules/macros/m.yml", 0o644),
+            ("netdiscover/default/app.conf", 0o644),
+            ("netdiscover/metadata/default.meta", 0o644),
+        ]
+    );
+    assert!(listing
+        .iter()
+        .filter(|(_, _, d)| *d)
+        .all(|(_, m, _)| *m == 0o755));
+
+    std::os::unix::fs::symlink("/etc/passwd", t.join("default/evil.conf")).unwrap();
+    let err = package::entries(t, &fake_binaries())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("evil.conf") && err.contains("symlink"),
+        "{err}"
+    );
+    std::fs::remove_file(t.join("default/evil.conf")).unwrap();
+
+    write("bin/netdiscover", 0o755);
+    let err = package::entries(t, &fake_binaries())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("netdiscover/bin/netdiscover"), "{err}");
+}

@@ -339,3 +339,56 @@ fn icons_are_pngs_of_the_sizes_splunk_expects() {
         assert_eq!(u32::from_be_bytes(bytes[20..24].try_into().unwrap()), size);
     }
 }
+
+/// A scratch `app/` tree holding the shipped YAML, for tests that break one file.
+fn scratch_app() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in ["detections/endpoint", "macros", "deployments"] {
+        let src = root().join("app").join(dir);
+        let dst = tmp.path().join("app").join(dir);
+        std::fs::create_dir_all(&dst).unwrap();
+        for entry in std::fs::read_dir(src).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    tmp
+}
+
+#[test]
+fn bad_yaml_is_reported_with_its_file_and_what_is_wrong() {
+    let tmp = scratch_app();
+    let netsh = tmp
+        .path()
+        .join("app/detections/endpoint/windows_proxy_via_netsh.yml");
+    let text = std::fs::read_to_string(&netsh).unwrap();
+
+    std::fs::write(&netsh, text.replace("\nrba:", "\nnot_rba:")).unwrap();
+    let err = render::render_all(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("windows_proxy_via_netsh.yml"), "{err}");
+    assert!(err.contains("rba"), "{err}");
+
+    std::fs::write(
+        &netsh,
+        text.replace("date: '2025-05-02'", "date: 'May 2nd'"),
+    )
+    .unwrap();
+    let err = render::render_all(tmp.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("windows_proxy_via_netsh.yml") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+
+    std::fs::write(&netsh, "name: [unclosed").unwrap();
+    let err = render::render_all(tmp.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("windows_proxy_via_netsh.yml") && err.contains("invalid YAML"),
+        "{err}"
+    );
+
+    std::fs::write(&netsh, text.replace("type: Anomaly", "type: Baseline")).unwrap();
+    let err = render::render_all(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("no deployment of type \"Baseline\""), "{err}");
+}
