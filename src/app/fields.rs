@@ -4,11 +4,12 @@
 //! names the search computes itself (`... as firstTime`). The combined search groups its one
 //! `tstats` pass by exactly these fields, so every rule sees every field it needs.
 //!
-//! The rules module will publish `RuleSet::fields()` (the fields compiled rules read); this
-//! YAML-level computation is a superset of it, because it also keeps the ESCU by-clause
-//! context fields analysts expect on each result.
+//! The rules engine's own answer, `RuleSet::fields()` (every field a compiled rule reads), is
+//! added to the union, so the by-clause can never miss a field the matchers need; the
+//! YAML-level part adds the ESCU by-clause context fields analysts expect on each result.
 
 use super::model::{Content, Macro};
+use crate::rules::RuleSet;
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -76,8 +77,28 @@ pub fn expand_macros(search: &str, macros: &[Macro]) -> String {
     text
 }
 
-/// The union of CIM field names (no `Processes.` prefix) the detections in `content` read.
+/// The fields the compiled rules of the shipped `detections` and `macros` read, as the rules
+/// engine reports them (rules it cannot compile are left out; `| netdiscover` warns about them).
+pub fn compiled_rule_fields(content: &Content) -> BTreeSet<String> {
+    let places = [
+        content.app_dir.join("detections"),
+        content.app_dir.join("macros"),
+    ];
+    let (set, _warnings) = RuleSet::load(&places);
+    set.fields().iter().cloned().collect()
+}
+
+/// The union of CIM field names (no `Processes.` prefix) the detections in `content` read:
+/// the YAML-level fields and [`compiled_rule_fields`].
 pub fn rule_fields(content: &Content) -> BTreeSet<String> {
+    let mut fields = yaml_fields(content);
+    fields.extend(compiled_rule_fields(content));
+    fields
+}
+
+/// The YAML-level fields: `Processes.<field>` names in the (macro-expanded) searches, risk
+/// message tokens, risk and threat object fields.
+pub fn yaml_fields(content: &Content) -> BTreeSet<String> {
     let macros: Vec<Macro> = content.macros.iter().map(|m| m.item.clone()).collect();
     let mut fields = BTreeSet::new();
     for detection in &content.detections {

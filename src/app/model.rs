@@ -183,6 +183,8 @@ pub fn load_dir<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<Loaded
 /// The detections, macros and deployments the app is rendered from.
 #[derive(Debug, Clone)]
 pub struct Content {
+    /// The `app/` directory the content was loaded from.
+    pub app_dir: PathBuf,
     pub detections: Vec<Loaded<Detection>>,
     pub macros: Vec<Loaded<Macro>>,
     pub deployments: Vec<Loaded<Deployment>>,
@@ -192,6 +194,7 @@ impl Content {
     /// Loads `<app>/detections`, `<app>/macros` and `<app>/deployments`.
     pub fn load(app_dir: &Path) -> Result<Self, AppError> {
         Ok(Content {
+            app_dir: app_dir.to_path_buf(),
             detections: load_dir(&app_dir.join("detections"))?,
             macros: load_dir(&app_dir.join("macros"))?,
             deployments: load_dir(&app_dir.join("deployments"))?,
