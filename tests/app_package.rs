@@ -282,6 +282,15 @@ fn built_package_is_complete_and_its_binaries_need_at_most_glibc_2_17() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    let version = Command::new(tmp.path().join("netdiscover/bin/netdiscover"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("netdiscover {}", env!("CARGO_PKG_VERSION")),
+        "the packaged binary runs here and reports Cargo's version"
+    );
     for bin in ["netdiscover", "netdiscover_input"] {
         let bytes = std::fs::read(tmp.path().join("netdiscover/bin").join(bin)).unwrap();
         let too_new = elf::glibc_too_new(&bytes).unwrap();
