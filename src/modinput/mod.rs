@@ -167,7 +167,7 @@ fn run() -> i32 {
         }
     };
     log::info(&format!(
-        "{stanza}: starting; path={} format={:?} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
+        "{stanza}: starting; path={} format={} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
         params.path,
         params.format,
         params.recursive,
