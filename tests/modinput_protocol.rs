@@ -467,6 +467,16 @@ fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
         assert!(polls < 40);
     }
     assert_eq!(follower.stats.events, 301);
+    // A closed file rewritten in place to the same length is noticed (by its mtime).
+    std::thread::sleep(Duration::from_millis(20));
+    let rewritten = sysmon_event(9, "netsh z");
+    assert_eq!(rewritten.len(), sysmon_event(1, "netsh x").len());
+    fs::write(data.join("f001.xml"), rewritten).expect("rewrite");
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 60);
+    }
+    assert_eq!(follower.stats.events, 302);
     follower.run_until_idle().expect("finish");
     // After a restart nothing is read again, and unchanged files are not even opened.
     let (pids, _) = follow_once(&data, &dir.path().join("ckpt2"));

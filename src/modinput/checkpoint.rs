@@ -39,6 +39,10 @@ pub struct FileState {
     /// While the file keeps this length it needs no reading and is not even opened.
     #[serde(default)]
     pub size: u64,
+    /// The file's modification time (ns since the epoch) when `size` was recorded; a file
+    /// rewritten in place to the same length is told apart by it.
+    #[serde(default)]
+    pub mtime_ns: u64,
     /// Unix seconds when the file was last seen; entries unseen for long are dropped.
     pub last_seen: u64,
 }
@@ -227,6 +231,7 @@ mod tests {
             resumes_by_offset: true,
             last_record_id: Some("7".into()),
             size: 9,
+            mtime_ns: 10,
             last_seen: 8,
         });
         a.save(&state).unwrap();

@@ -96,6 +96,11 @@ impl Tracked {
             } else {
                 0
             },
+            mtime_ns: self
+                .file
+                .metadata()
+                .map(|m| discovery::mtime_ns(&m))
+                .unwrap_or(0),
             last_seen: now,
         }
     }
@@ -319,7 +324,11 @@ impl<W: Write> Follower<W> {
         if candidate.size == 0 || self.tracked.iter().any(|t| (t.dev, t.ino) == id) {
             return false;
         }
-        let Some(entry) = self.retired.get_mut(i).filter(|e| e.size == candidate.size) else {
+        let Some(entry) = self
+            .retired
+            .get_mut(i)
+            .filter(|e| e.size == candidate.size && e.mtime_ns == candidate.mtime_ns)
+        else {
             return false;
         };
         entry.last_seen = now;
