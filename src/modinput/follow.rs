@@ -2,7 +2,7 @@
 //! flush stdout, then save the checkpoint. Keeps following files that grow, picks up new ones,
 //! recognises renamed (rotated) files by identity, and starts over on truncated ones.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,16 +12,10 @@ use super::discovery::{self, Candidate, HEAD_BYTES};
 use super::event_writer::{json_body, EventWriter, OutEvent};
 use super::log;
 use super::params::Params;
+use super::saved::{Match, SavedFiles};
 use super::signals;
 use super::source::{self, Item, Position, ProcessRecord, Source};
 
-/// A renamed copy is only recognised by its head CRC when the CRC covers at least this many
-/// bytes; shorter heads collide too easily (Splunk's monitor has the same floor).
-const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
-/// Saved entries of files no longer seen are kept this long, so a file that comes back (an
-/// unmounted share, say) is not read again from the start.
-const RETIRED_RETENTION_SECS: u64 = 7 * 24 * 3600;
-const RETIRED_MAX: usize = 10_000;
 /// Files held open at once. Beyond this, files read to their end are closed and kept as
 /// saved entries; an unchanged one then costs one `stat` per poll, and one that grows is
 /// reopened and resumed like after a restart.
@@ -126,8 +120,8 @@ pub struct Follower<W: Write> {
     params: Params,
     store: Store,
     tracked: Vec<Tracked>,
-    /// Saved entries not matched to any open file.
-    retired: Vec<FileState>,
+    /// Saved entries of files not open.
+    saved: SavedFiles,
     writer: EventWriter<W>,
     annotator: Option<Annotator>,
     last_problems: Vec<String>,
@@ -156,7 +150,7 @@ impl<W: Write> Follower<W> {
             params,
             store,
             tracked: Vec::new(),
-            retired: state.files,
+            saved: SavedFiles::new(state.files),
             writer: EventWriter::new(out),
             annotator,
             last_problems: Vec::new(),
@@ -282,17 +276,14 @@ impl<W: Write> Follower<W> {
             t.present = false;
         }
         let now = unix_now();
-        let retired_index: HashMap<(u64, u64), usize> = self
-            .retired
+        let open: HashSet<(u64, u64)> = self
+            .tracked
             .iter()
-            .enumerate()
-            .filter(|(_, e)| (e.dev, e.ino) != (0, 0))
-            .map(|(i, e)| ((e.dev, e.ino), i))
+            .map(|t| (t.dev, t.ino))
+            .filter(|id| *id != (0, 0))
             .collect();
-        let active: Vec<&Candidate> = candidates
-            .iter()
-            .filter(|c| !self.is_dormant(c, &retired_index, now))
-            .collect();
+        let present: HashSet<(u64, u64)> = candidates.iter().map(|c| (c.dev, c.ino)).collect();
+        let active = self.saved.active(&candidates, &open, now);
         for candidate in active {
             // Without device/inode numbers (non-Unix) a file is known by its path.
             let known = self.tracked.iter().position(|t| {
@@ -304,36 +295,9 @@ impl<W: Write> Follower<W> {
             });
             match known {
                 Some(i) => self.recheck(i, candidate),
-                None => self.start_tracking(candidate, &candidates),
+                None => self.start_tracking(candidate, &present),
             }
         }
-    }
-
-    /// True for a closed file read to its end whose length has not changed since: nothing
-    /// to do but note that it is still there (under which name).
-    fn is_dormant(
-        &mut self,
-        candidate: &Candidate,
-        retired_index: &HashMap<(u64, u64), usize>,
-        now: u64,
-    ) -> bool {
-        let id = (candidate.dev, candidate.ino);
-        let Some(&i) = retired_index.get(&id) else {
-            return false;
-        };
-        if candidate.size == 0 || self.tracked.iter().any(|t| (t.dev, t.ino) == id) {
-            return false;
-        }
-        let Some(entry) = self
-            .retired
-            .get_mut(i)
-            .filter(|e| e.size == candidate.size && e.mtime_ns == candidate.mtime_ns)
-        else {
-            return false;
-        };
-        entry.last_seen = now;
-        entry.path = candidate.path.display().to_string();
-        true
     }
 
     /// Open files (for tests and the closing log line).
@@ -370,7 +334,7 @@ impl<W: Write> Follower<W> {
         }
     }
 
-    fn start_tracking(&mut self, candidate: &Candidate, all: &[Candidate]) {
+    fn start_tracking(&mut self, candidate: &Candidate, present: &HashSet<(u64, u64)>) {
         let file = match File::open(&candidate.path) {
             Ok(file) => file,
             Err(e) => {
@@ -397,10 +361,11 @@ impl<W: Write> Follower<W> {
                 return;
             }
         };
-        let present: Vec<(u64, u64)> = all.iter().map(|c| (c.dev, c.ino)).collect();
-        let saved = self.take_saved_entry(&candidate.path, &file, meta.len(), (dev, ino), &present);
-        let (position, resumes_by_offset, last_record_id) = match saved {
-            Some(entry) => {
+        let found = self
+            .saved
+            .take_match(&candidate.path, &file, meta.len(), (dev, ino), present);
+        let (position, resumes_by_offset, last_record_id) = match found {
+            Match::Resume(entry) => {
                 let at = if entry.resumes_by_offset {
                     format!("at byte {}", entry.position.offset)
                 } else {
@@ -417,7 +382,16 @@ impl<W: Write> Follower<W> {
                     entry.last_record_id,
                 )
             }
-            None => {
+            Match::Rewritten(entry) => {
+                log::warn(&format!(
+                    "{}: same inode as the checkpointed {} but different content; reading it \
+                     from the start",
+                    candidate.path.display(),
+                    entry.path
+                ));
+                (Position::default(), true, None)
+            }
+            Match::New => {
                 log::info(&format!("{}: new file", candidate.path.display()));
                 (Position::default(), true, None)
             }
@@ -437,54 +411,6 @@ impl<W: Write> Follower<W> {
             idle_len: None,
             present: true,
         });
-    }
-
-    /// Finds (and removes from `retired`) the saved entry describing this file: same device
-    /// and inode with the same head, or — for a copy made by rotation — the same head on a
-    /// file whose saved inode is gone. A saved entry for this inode whose head differs, or
-    /// whose offset is past the end, belongs to a file that was rewritten: start over.
-    fn take_saved_entry(
-        &mut self,
-        path: &std::path::Path,
-        file: &File,
-        len: u64,
-        (dev, ino): (u64, u64),
-        present: &[(u64, u64)],
-    ) -> Option<FileState> {
-        let head_matches = |e: &FileState| {
-            e.head_len > 0
-                && e.head_len <= len
-                && matches!(discovery::head_crc(file, e.head_len), Ok(Some(crc)) if crc == e.head_crc)
-        };
-        let fits = |e: &FileState| !e.resumes_by_offset || e.position.offset <= len;
-        if (dev, ino) != (0, 0) {
-            if let Some(i) = self
-                .retired
-                .iter()
-                .position(|e| (e.dev, e.ino) == (dev, ino))
-            {
-                let entry = self.retired.remove(i);
-                if head_matches(&entry) && fits(&entry) {
-                    return Some(entry);
-                }
-                log::warn(&format!(
-                    "{}: same inode as the checkpointed {} but different content; reading from the start",
-                    path.display(), entry.path
-                ));
-                return None;
-            }
-        }
-        let path_text = path.display().to_string();
-        let i = self.retired.iter().position(|e| {
-            let unix_copy = (dev, ino) != (0, 0)
-                && e.head_len >= MIN_HEAD_FOR_COPY_MATCH
-                && !present.contains(&(e.dev, e.ino));
-            // Without inode numbers: the same path, or a head long enough to be trusted.
-            let no_inode = (dev, ino) == (0, 0)
-                && (e.path == path_text || e.head_len >= MIN_HEAD_FOR_COPY_MATCH);
-            (unix_copy || no_inode) && head_matches(e) && fits(e)
-        })?;
-        Some(self.retired.remove(i))
     }
 
     /// Reads up to `batch_size` records from file `i` into the pending batch; returns how
@@ -619,7 +545,7 @@ impl<W: Write> Follower<W> {
                     .unwrap_or(true);
             if drained && (!t.present || excess > 0) {
                 excess = excess.saturating_sub(1);
-                self.retired.push(t.to_state(now));
+                self.saved.push(t.to_state(now));
             } else {
                 kept.push(t);
             }
@@ -633,14 +559,9 @@ impl<W: Write> Follower<W> {
 
     fn save(&mut self) -> Result<(), FollowError> {
         let now = unix_now();
-        self.retired
-            .retain(|e| now.saturating_sub(e.last_seen) < RETIRED_RETENTION_SECS);
-        if self.retired.len() > RETIRED_MAX {
-            self.retired.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
-            self.retired.truncate(RETIRED_MAX);
-        }
+        self.saved.prune(now);
         let mut files: Vec<FileState> = self.tracked.iter().map(|t| t.to_state(now)).collect();
-        files.extend(self.retired.iter().cloned());
+        files.extend(self.saved.entries().iter().cloned());
         let state = State {
             version: super::checkpoint::STATE_VERSION,
             stanza: self.store.stanza().to_string(),

@@ -15,6 +15,7 @@ pub mod event_writer;
 pub mod follow;
 pub mod log;
 pub mod params;
+pub mod saved;
 pub mod scheme;
 pub mod signals;
 pub mod source;
