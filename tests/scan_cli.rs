@@ -35,6 +35,74 @@ fn summary_number(err: &str, line_start: &str, label: &str) -> u64 {
     words[at - 1].parse().unwrap()
 }
 
+const NETSTAT: &str = "Network Connection Discovery With Netstat";
+const NETSH: &str = "Windows Proxy Via Netsh";
+
+/// The match count of `rule` in the summary's "matches per rule" list.
+fn rule_count(err: &str, rule: &str) -> u64 {
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with(rule))
+        .unwrap_or_else(|| panic!("{rule:?} not in the summary:\n{err}"));
+    line.trim_start()[rule.len()..].trim().parse().unwrap()
+}
+
+/// (NETSTAT, NETSH) hits and the matching rows, from an `--output ndjson` run.
+fn hits(out: &Output) -> (usize, usize, Vec<serde_json::Value>) {
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |rule: &str| {
+        rows.iter()
+            .filter(|r| r["detection"].as_array().unwrap().iter().any(|d| d == rule))
+            .count()
+    };
+    (count(NETSTAT), count(NETSH), rows)
+}
+
+#[test]
+fn examples_hits_per_file_match_the_examples_readme() {
+    for (file, netstat, netsh) in [
+        ("examples/windows_process_creation.xml", 2, 2),
+        ("examples/crowdstrike_processrollup2.ndjson", 1, 2),
+        ("examples/processes.csv", 1, 1),
+    ] {
+        let out = scan(&[file, "--output", "ndjson"]);
+        let (a, b, rows) = hits(&out);
+        assert_eq!((a, b), (netstat, netsh), "{file}");
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        for row in rows {
+            // Every netsh hit is netsh by name or by original file name; cmd.exe never is.
+            assert_ne!(row["process_name"], "cmd.exe", "{row}");
+        }
+    }
+    let out = scan(&[
+        "examples/windows_process_creation.xml",
+        "--output",
+        "ndjson",
+    ]);
+    let (_, _, rows) = hits(&out);
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1001", "1007", "1010", "5001"]);
+    let netsh = &rows[1];
+    assert_eq!(
+        netsh["risk_object"],
+        serde_json::json!(["ws-fin-07.corp.example", "CORP\\alice"])
+    );
+    assert_eq!(netsh["risk_score"], serde_json::json!(["49", "49"]));
+    assert!(
+        netsh["risk_message"][0]
+            .as_str()
+            .unwrap()
+            .contains("netsh.exe has launched netsh"),
+        "{netsh}"
+    );
+}
+
 #[test]
 fn examples_summary_counts_every_record() {
     let out = scan(&["examples/", "--output", "ndjson"]);
@@ -153,6 +221,30 @@ fn unreadable_inputs_and_bad_arguments_exit_2() {
 }
 
 #[test]
+fn rules_option_adds_user_rules_to_the_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("route.yml"),
+        "name: Route Table Discovery\nid: 0f6a3b1e-0000-4000-8000-000000000001\ntype: Hunting\n\
+         search: '| tstats count from datamodel=Endpoint.Processes where Processes.process_name=\"netstat.exe\" \
+         Processes.process=\"*-r*\" by Processes.dest Processes.process | `drop_dm_object_name(Processes)`'\n\
+         tags:\n  analytic_story:\n  - Local\n  mitre_attack_id:\n  - T1016\n",
+    )
+    .unwrap();
+    let out = scan(&[
+        "examples/processes.csv",
+        "--rules",
+        dir.path().to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(rule_count(&err, "Route Table Discovery"), 1, "{err}");
+    assert_eq!(rule_count(&err, NETSTAT), 1, "{err}");
+    let missing = scan(&["examples/processes.csv", "--rules", "no/such/dir"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("--rules no/such/dir: no such directory"));
+}
+
+#[test]
 fn forced_format_applies_to_every_file() {
     let out = scan(&["examples/processes.csv", "--format", "xml"]);
     let err = stderr(&out);
@@ -161,11 +253,7 @@ fn forced_format_applies_to_every_file() {
 
 #[test]
 fn shared_datasets_scan_counts() {
-    let shared = root().join("../shared/datasets");
-    if !shared.is_dir() {
-        eprintln!("SKIPPED: {} is absent", shared.display());
-        return;
-    }
+    let Some(shared) = shared() else { return };
     for (sub, records, process) in [
         // Sums of SOURCES.md's per-file counts.
         ("evtx", 2135, 617),
@@ -191,4 +279,93 @@ fn shared_datasets_scan_counts() {
             "{sub}: {err}"
         );
     }
+}
+
+fn shared() -> Option<PathBuf> {
+    let shared = root().join("../shared/datasets");
+    if shared.is_dir() {
+        Some(shared)
+    } else {
+        eprintln!("SKIPPED: {} is absent", shared.display());
+        None
+    }
+}
+
+/// Per file: (stem, NETSTAT hits, NETSH hits) from SOURCES.md; both renderings must agree.
+#[test]
+fn shared_datasets_hits_per_file() {
+    let Some(shared) = shared() else { return };
+    let expected = [
+        ("sbousseaden__panache_sysmon_vs_EDRTestingScript", 0, 2),
+        (
+            "mdecrevoisier__ID4688-netsh_RDP_port_forwarding_abuse",
+            0,
+            1,
+        ),
+        ("sbousseaden__de_portforward_netsh_rdp_sysmon_13_1", 0, 0),
+        ("sbousseaden__powercat_revShell_sysmon_1_3", 0, 0),
+        ("sbousseaden__sysmon_1_exec_via_sql_xpcmdshell", 0, 0),
+        ("sbousseaden__sysmon_13_rdp_settings_tampering", 0, 0),
+        (
+            "mdecrevoisier__ID4688-Firewall_configuration_enumerated_command",
+            0,
+            0,
+        ),
+        ("mdecrevoisier__ID4688-netsh_helper_DLL", 0, 0),
+        (
+            "mdecrevoisier__ID4688-5447-4950-Firewall_disabled_command",
+            0,
+            0,
+        ),
+        ("atomic-evtx__T1049-1_Sysmon", 0, 0),
+        ("atomic-evtx__System_Information_Discovery_2_Sysmon", 0, 0),
+    ];
+    for (stem, netstat, netsh) in expected {
+        for ext in ["evtx", "xml"] {
+            let path = shared.join(ext).join(format!("{stem}.{ext}"));
+            let out = scan(&[path.to_str().unwrap(), "--output", "ndjson"]);
+            let (a, b, rows) = hits(&out);
+            assert_eq!((a, b), (netstat, netsh), "{}", path.display());
+            let expected_status = if netstat + netsh > 0 { 1 } else { 0 };
+            assert_eq!(
+                out.status.code(),
+                Some(expected_status),
+                "{}",
+                path.display()
+            );
+            for row in &rows {
+                // The parent `cmd /c netsh ... portproxy ...` rows are cmd.exe and must not fire.
+                assert_eq!(
+                    row["process_name"].as_str().unwrap().to_ascii_lowercase(),
+                    "netsh.exe",
+                    "{row}"
+                );
+                assert!(
+                    row["process"].as_str().unwrap().contains(" v4tov4 "),
+                    "{row}"
+                );
+            }
+        }
+    }
+    for stem in [
+        "atomic-evtx__T1049-1_Sysmon",
+        "atomic-evtx__System_Information_Discovery_2_Sysmon",
+    ] {
+        let path = shared.join("json").join(format!("{stem}.json"));
+        let out = scan(&[path.to_str().unwrap(), "--output", "ndjson"]);
+        assert_eq!(hits(&out).0 + hits(&out).1, 0, "{}", path.display());
+        assert_eq!(out.status.code(), Some(0));
+    }
+}
+
+#[test]
+fn shared_bulk_gzip_has_no_hits_among_31448_process_events() {
+    let Some(shared) = shared() else { return };
+    let out = scan(&[shared.join("bulk").to_str().unwrap(), "--output", "ndjson"]);
+    let err = stderr(&out);
+    assert_eq!(summary_number(&err, "events:", "records"), 64_767, "{err}");
+    assert_eq!(summary_number(&err, "events:", "process"), 31_448, "{err}");
+    assert_eq!(rule_count(&err, NETSTAT), 0, "{err}");
+    assert_eq!(rule_count(&err, NETSH), 0, "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }

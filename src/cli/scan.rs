@@ -106,7 +106,11 @@ pub fn run(args: &[OsString]) -> i32 {
         all: args.all,
         show_progress,
     };
-    let mut writer = Writer::new(std::io::BufWriter::new(stdout), args.output);
+    let mut writer = Writer::new(
+        std::io::BufWriter::new(stdout),
+        args.output,
+        loaded.detector.rule_names(),
+    );
     let outcome = scan(&args.paths, &options, loaded, &mut writer);
     if let Err(e) = writer.finish() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -147,7 +151,15 @@ fn scan<W: Write>(
     for warning in &loaded.warnings {
         eprintln!("netdiscover scan: warning: {warning}");
     }
+    for error in &loaded.errors {
+        eprintln!("netdiscover scan: error: {error}");
+        errors += 1;
+    }
     let mut detector = loaded.detector;
+    if let Some(why) = &loaded.unavailable {
+        eprintln!("netdiscover scan: error: {why}");
+        errors += 1;
+    }
     summary.rules_note = loaded.unavailable;
     let mut per_rule = vec![0u64; detector.rule_names().len()];
 

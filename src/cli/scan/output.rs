@@ -43,23 +43,35 @@ pub(super) struct Writer<W: Write> {
     out: W,
     format: OutputFormat,
     rows: u64,
+    /// Table only: width of the detection column (the longest rule name).
+    detection_width: usize,
 }
 
-/// Table columns: (title, field, width). The command line gets what is left of the line.
-const TABLE: [(&str, CimField, usize); 5] = [
+/// Table columns before the detection column: (title, field, width).
+const TABLE: [(&str, CimField, usize); 4] = [
     ("_time", CimField::Time, 27),
     ("dest", CimField::Dest, 22),
     ("user", CimField::User, 18),
     ("process_name", CimField::ProcessName, 14),
-    ("process", CimField::Process, 60),
 ];
 
+/// Width of the command-line column, after the detection column.
+const PROCESS_WIDTH: usize = 64;
+
 impl<W: Write> Writer<W> {
-    pub(super) fn new(out: W, format: OutputFormat) -> Self {
+    /// `rule_names` sizes the table's detection column.
+    pub(super) fn new(out: W, format: OutputFormat, rule_names: &[String]) -> Self {
+        let detection_width = rule_names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(9);
         Writer {
             out,
             format,
             rows: 0,
+            detection_width,
         }
     }
 
@@ -97,8 +109,12 @@ impl<W: Write> Writer<W> {
                 for (title, _, width) in TABLE {
                     line.push_str(&format!("{title:<width$}  "));
                 }
-                line.push_str("detection  source");
-                writeln!(self.out, "{line}")
+                let width = self.detection_width;
+                line.push_str(&format!(
+                    "{:<width$}  {:<PROCESS_WIDTH$}  source",
+                    "detection", "process"
+                ));
+                writeln!(self.out, "{}", line.trim_end())
             }
             OutputFormat::Csv => {
                 let mut header: Vec<&str> = vec!["source", "offset", "record", "record_id"];
@@ -121,14 +137,22 @@ impl<W: Write> Writer<W> {
             let value = printable(hit.row.get(field));
             line.push_str(&format!("{:<width$}  ", clip(&value, width)));
         }
-        let detection = hit.annotation("detection").join("; ");
-        line.push_str(if detection.is_empty() {
-            "-"
-        } else {
-            &detection
-        });
-        line.push_str(&format!("  {} @ {}", hit.file.display(), hit.position));
-        writeln!(self.out, "{line}")
+        // Several matched rules take one line each, aligned under the first.
+        let names = hit.annotation("detection");
+        let first = names.first().map_or("-", String::as_str);
+        let width = self.detection_width;
+        let process = clip(&printable(hit.row.get(CimField::Process)), PROCESS_WIDTH);
+        line.push_str(&format!(
+            "{first:<width$}  {process:<PROCESS_WIDTH$}  {} @ {}",
+            hit.file.display(),
+            hit.position
+        ));
+        writeln!(self.out, "{line}")?;
+        let indent: usize = TABLE.iter().map(|(_, _, w)| w + 2).sum();
+        for name in names.iter().skip(1) {
+            writeln!(self.out, "{:indent$}{name}", "")?;
+        }
+        Ok(())
     }
 
     fn csv_row(&mut self, hit: &Hit<'_>) -> io::Result<()> {
