@@ -3,6 +3,7 @@
 //! on the same machine, so the ratio says what our parsing costs:
 //! - gzip XML: baseline = decompressing the files to nowhere (flate2 alone);
 //! - EVTX: baseline = the `evtx` crate rendering every record to XML (no CIM mapping).
+//!
 //! Not a test: it prints numbers and never fails on them.
 
 use std::io::Read;

@@ -114,7 +114,7 @@ fn follow_mode_waits_for_an_incomplete_trailing_event() {
         .append(true)
         .open(&path)
         .unwrap();
-    file.write_all(SYSMON_NETSH[100..].as_bytes()).unwrap();
+    file.write_all(&SYSMON_NETSH.as_bytes()[100..]).unwrap();
     file.write_all(b"\n").unwrap();
     let rest = items(
         &path,

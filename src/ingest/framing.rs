@@ -22,7 +22,7 @@ enum Search {
     Line,
     CsvRow,
     Pattern {
-        finder: memmem::Finder<'static>,
+        finder: Box<memmem::Finder<'static>>,
         unit: usize,
     },
 }
@@ -67,7 +67,7 @@ impl<R: Read> Framer<R> {
             Delimiter::Line => Search::Line,
             Delimiter::CsvRow => Search::CsvRow,
             Delimiter::Pattern { pattern, unit } => Search::Pattern {
-                finder: memmem::Finder::new(&pattern).into_owned(),
+                finder: Box::new(memmem::Finder::new(&pattern).into_owned()),
                 unit,
             },
         };

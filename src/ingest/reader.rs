@@ -89,7 +89,7 @@ pub struct FileReader {
 
 enum Inner {
     Text(TextSource),
-    Evtx(EvtxRecords),
+    Evtx(Box<EvtxRecords>),
 }
 
 struct TextSource {
@@ -207,7 +207,7 @@ impl FileReader {
                     path: path.to_path_buf(),
                     message,
                 })?;
-            Inner::Evtx(records)
+            Inner::Evtx(Box::new(records))
         } else {
             let (encoding, bom) = TextEncoding::sniff(&head);
             let mut file = file;

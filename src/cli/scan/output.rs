@@ -126,7 +126,7 @@ impl<W: Write> Writer<W> {
                     csv_line(header.iter().map(|s| s.to_string()))
                 )
             }
-            OutputFormat::Json => write!(self.out, "[\n"),
+            OutputFormat::Json => writeln!(self.out, "["),
             OutputFormat::Ndjson => Ok(()),
         }
     }
