@@ -36,7 +36,8 @@ SCAN: netdiscover scan [OPTIONS] PATH...
   Malformed records are reported on stderr with file and byte offset (or record number for
   EVTX and .gz) and counted; they never stop the scan. The summary goes to stderr.
   Exit status: 0 no match, 1 at least one match, 2 error (bad arguments, a file that could
-  not be read, rules that could not be loaded; with --strict also malformed records).
+  not be read, no rule loaded, a missing --rules directory; with --strict also malformed
+  records). A single rule that fails to load is only a warning.
 ";
 
 #[derive(Parser, Debug)]
