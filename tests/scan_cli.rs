@@ -245,6 +245,24 @@ fn rules_option_adds_user_rules_to_the_shipped_ones() {
 }
 
 #[test]
+fn no_rule_loaded_is_an_error_but_events_are_still_counted() {
+    // A copy of the binary outside the tree finds no shipped rules next to it.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("netdiscover");
+    std::fs::copy(env!("CARGO_BIN_EXE_netdiscover"), &exe).unwrap();
+    let out = Command::new(&exe)
+        .args(["scan", "examples/processes.csv"])
+        .current_dir(root())
+        .env_remove("NETDISCOVER_RULES_DIR")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("error: no rule loaded"), "{err}");
+    assert_eq!(summary_number(&err, "events:", "process"), 4, "{err}");
+}
+
+#[test]
 fn forced_format_applies_to_every_file() {
     let out = scan(&["examples/processes.csv", "--format", "xml"]);
     let err = stderr(&out);
