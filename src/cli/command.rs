@@ -1,16 +1,19 @@
 //! `| netdiscover`: the SCP v2 front end. Parses and validates the search command's options at
 //! getinfo and runs the protocol loop on stdin/stdout.
 //!
-//! The rules engine plugs in at [`NetdiscoverCommand::start`]: it receives the parsed
-//! [`CommandOptions`] (mode and rule selection) and returns the row processor. Until then the
-//! command passes every row through unchanged.
+//! At getinfo the options are parsed, the rules are loaded (shipped ones relative to the
+//! executable, then the user places: see `rules::locate`) and the selection is applied, so a
+//! typo in `rule=` fails the search before any row moves. The first execute builds the
+//! [`RulesProcessor`], which evaluates every selected rule once per row.
 
 use std::fmt;
 use std::io::{self, BufReader};
 
 use crate::protocol::{
-    run_session, CommandError, GetInfo, GetInfoReply, Passthrough, SearchCommand,
+    self, run_session, Columns, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message,
+    ProcessError, RowProcessor, SearchCommand, SlotColumns, Verdict,
 };
+use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection};
 
 /// The search command's options as `--help` shows them.
 pub const HELP: &str = "\
@@ -133,6 +136,7 @@ impl CommandOptions {
 #[derive(Debug, Default)]
 pub struct NetdiscoverCommand {
     options: CommandOptions,
+    loaded: Option<(RuleSet, Selected)>,
 }
 
 impl NetdiscoverCommand {
@@ -143,18 +147,146 @@ impl NetdiscoverCommand {
 }
 
 impl SearchCommand for NetdiscoverCommand {
-    type Processor = Passthrough;
+    type Processor = RulesProcessor;
 
     fn getinfo(&mut self, request: &GetInfo) -> Result<GetInfoReply, CommandError> {
         self.options = CommandOptions::parse(&request.searchinfo.args)
             .map_err(|e| CommandError(e.to_string()))?;
+        let (rules, warnings) = rules::locate(&[]).load();
+        let load_messages: Vec<Message> = warnings
+            .iter()
+            .map(|w| Message {
+                level: Level::Warn,
+                text: format!("netdiscover: {w}"),
+            })
+            .collect();
+        if rules.is_empty() {
+            return Err(CommandError(
+                "netdiscover: no detection rules could be loaded (looked next to the executable \
+                 in rules/ and in the app's local/rules/)"
+                    .to_string(),
+            ));
+        }
+        let selection = Selection {
+            rules: self.options.rules.clone(),
+            types: self.options.types.clone(),
+            stories: self.options.stories.clone(),
+        };
+        let selected = rules
+            .select(&selection)
+            .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
+        self.loaded = Some((rules, selected));
         // Every field is requested: see the README (protocol section) for why `required_fields`
         // is not declared.
-        Ok(GetInfoReply::streaming())
+        let mut reply = GetInfoReply::streaming();
+        reply.messages = load_messages;
+        Ok(reply)
     }
 
-    fn start(&mut self) -> Result<Passthrough, CommandError> {
-        Ok(Passthrough)
+    fn start(&mut self) -> Result<RulesProcessor, CommandError> {
+        let (rules, selected) = self
+            .loaded
+            .take()
+            .ok_or_else(|| CommandError("netdiscover: execute before getinfo".to_string()))?;
+        Ok(RulesProcessor::new(rules, selected, self.options.mode))
+    }
+}
+
+/// Evaluates the selected rules on every row and writes the annotation fields.
+#[derive(Debug)]
+pub struct RulesProcessor {
+    rules: RuleSet,
+    selected: Selected,
+    matcher: Matcher,
+    mode: Mode,
+    fields: Vec<String>,
+    appended: Vec<String>,
+}
+
+impl RulesProcessor {
+    pub fn new(rules: RuleSet, selected: Selected, mode: Mode) -> RulesProcessor {
+        RulesProcessor {
+            matcher: Matcher::new(&rules),
+            fields: rules.fields().to_vec(),
+            appended: Annotation::FIELDS.iter().map(|f| f.to_string()).collect(),
+            rules,
+            selected,
+            mode,
+        }
+    }
+}
+
+impl RowProcessor for RulesProcessor {
+    fn input_fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    fn appended_columns(&self) -> &[String] {
+        &self.appended
+    }
+
+    /// Binds each field to its bare column (`process`, after `drop_dm_object_name`) or, when
+    /// the chunk has none, to the data-model column (`Processes.process`, straight from tstats).
+    fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
+        slots.clear();
+        for field in &self.fields {
+            let bare = columns.field(field);
+            if bare.plain.is_some() || bare.mv.is_some() {
+                slots.push(bare);
+            } else {
+                slots.push(columns.field(&format!("Processes.{field}")));
+            }
+        }
+    }
+
+    fn process_row(
+        &mut self,
+        row: &protocol::Row<'_>,
+        emit: &mut Emitter,
+    ) -> Result<Verdict, ProcessError> {
+        let view = SlotView(row);
+        let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
+        if matched.is_empty() {
+            return Ok(match self.mode {
+                Mode::Annotate => Verdict::Pass,
+                Mode::Filter | Mode::Risk => Verdict::Drop,
+            });
+        }
+        match self.mode {
+            Mode::Annotate | Mode::Filter => {
+                push_annotation(emit, &self.rules.annotate(matched, &view));
+            }
+            Mode::Risk => {
+                for event in self.rules.risk_events(matched, &view) {
+                    push_annotation(emit, &event);
+                }
+            }
+        }
+        Ok(Verdict::Emit)
+    }
+}
+
+/// Writes one output row: every annotation field in [`Annotation::FIELDS`] order, which is the
+/// order of [`RulesProcessor::appended_columns`].
+fn push_annotation(emit: &mut Emitter, annotation: &Annotation) {
+    for (column, (_, values)) in annotation.fields().iter().enumerate() {
+        for value in values.iter() {
+            emit.push(column, value.as_bytes());
+        }
+    }
+    emit.end_row();
+}
+
+/// The protocol's slot-bound row seen through the rules' [`rules::Row`] trait.
+struct SlotView<'r, 'a>(&'r protocol::Row<'a>);
+
+impl rules::Row for SlotView<'_, '_> {
+    fn value_count(&self, slot: usize) -> usize {
+        self.0.values(slot).len()
+    }
+
+    fn value(&self, slot: usize, index: usize) -> &[u8] {
+        self.0.values(slot).nth(index).unwrap_or(&[])
     }
 }
 

@@ -130,3 +130,56 @@ pub fn getinfo(args: &[&str]) -> Vec<u8> {
 pub fn execute(finished: bool) -> Vec<u8> {
     format!("{{\"action\":\"execute\",\"finished\":{finished}}}").into_bytes()
 }
+
+/// Asserts that `reply_body` is what `| netdiscover` (annotate mode) makes of a chunk in which no
+/// rule matched: every input column and field value byte-for-byte, then the annotation columns
+/// and their `__mv_` companions, empty on every row. An empty request gets an empty reply.
+pub fn assert_unmatched_rows_returned(request_body: &[u8], reply_body: &[u8], what: &str) {
+    if request_body.is_empty() {
+        assert!(
+            reply_body.is_empty(),
+            "{what}: empty request, non-empty reply"
+        );
+        return;
+    }
+    let appended: Vec<Vec<u8>> = netdiscover::rules::Annotation::FIELDS
+        .iter()
+        .map(|f| f.as_bytes().to_vec())
+        .chain(
+            netdiscover::rules::Annotation::FIELDS
+                .iter()
+                .map(|f| format!("__mv_{f}").into_bytes()),
+        )
+        .collect();
+    let (in_header, in_rows) = parse_csv(request_body);
+    let (out_header, out_rows) = parse_csv(reply_body);
+    assert_eq!(
+        out_header.len(),
+        in_header.len() + appended.len(),
+        "{what}: header width"
+    );
+    assert_eq!(
+        &out_header[..in_header.len()],
+        &in_header[..],
+        "{what}: input columns"
+    );
+    assert_eq!(
+        &out_header[in_header.len()..],
+        &appended[..],
+        "{what}: appended columns"
+    );
+    assert_eq!(out_rows.len(), in_rows.len(), "{what}: row count");
+    for (n, (input, output)) in in_rows.iter().zip(&out_rows).enumerate() {
+        assert_eq!(
+            &output[..input.len()],
+            &input[..],
+            "{what}: row {} values",
+            n + 1
+        );
+        assert!(
+            output[input.len()..].iter().all(|v| v.is_empty()),
+            "{what}: row {} has annotation values but matches no rule",
+            n + 1
+        );
+    }
+}
