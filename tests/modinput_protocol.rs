@@ -508,6 +508,34 @@ fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
 }
 
 #[test]
+fn a_malformed_record_is_counted_and_reading_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("x.xml");
+    append(&log, &sysmon_event(1, "netsh one"));
+    append(
+        &log,
+        "<Event><System><EventID>1</EventID></Broken></Event>\n",
+    );
+    append(&log, &sysmon_event(3, "netsh three"));
+    let stanza = Stanza {
+        name: "netdiscover_input://t".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    follower.run_until_idle().expect("run");
+    assert_eq!(follower.stats.events, 2);
+    assert_eq!(follower.stats.malformed, 1);
+    // The checkpoint moved past it: a restart reads nothing again.
+    assert!(follow_once(&data, &dir.path().join("ckpt")).0.is_empty());
+}
+
+#[test]
 fn hostile_content_still_gives_well_formed_utf8_xml() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
