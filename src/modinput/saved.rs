@@ -12,12 +12,12 @@ use super::discovery::{self, Candidate};
 
 /// A renamed copy is only recognised by its head CRC when the CRC covers at least this many
 /// bytes; shorter heads collide too easily (Splunk's monitor has the same floor).
-const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
+pub const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
 /// Entries of files no longer seen are kept this long, so a file that comes back (an
 /// unmounted share, say) is not read again from the start.
-const RETENTION_SECS: u64 = 7 * 24 * 3600;
+pub const RETENTION_SECS: u64 = 7 * 24 * 3600;
 /// At most this many entries are kept per stanza (the most recently seen).
-const MAX_ENTRIES: usize = 10_000;
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// What the saved entries say about a file just opened.
 #[derive(Debug)]
