@@ -21,6 +21,7 @@ mod locate;
 mod macros;
 mod matcher;
 mod model;
+mod optimize;
 mod pcre;
 mod pipeline;
 mod prefilter;
