@@ -35,41 +35,46 @@ pub fn optimize(cond: Cond) -> Cond {
     }
 }
 
-/// Merges OR-ed globs over the same slot; other alternatives are kept in order.
+/// Merges OR-ed globs (and already merged sets) over the same slot; other alternatives are
+/// kept in order.
 fn merge_globs(items: Vec<Cond>) -> Cond {
     let mut out: Vec<Cond> = Vec::new();
     for c in items {
-        let Cond::Glob {
-            src: Src::Slot(slot),
-            pat,
-        } = c
-        else {
-            out.push(c);
-            continue;
+        let (slot, new_exact, new_globs) = match c {
+            Cond::Glob {
+                src: Src::Slot(slot),
+                pat,
+            } => match pat.exact() {
+                Some(e) => (slot, vec![e.to_vec()], Vec::new()),
+                None => (slot, Vec::new(), vec![pat]),
+            },
+            Cond::AnyGlob { slot, exact, globs } => (slot, exact, globs),
+            other => {
+                out.push(other);
+                continue;
+            }
         };
-        let existing = out
-            .iter_mut()
-            .find(|o| matches!(o, Cond::AnyGlob { slot: s, .. } if *s == slot));
-        let target = match existing {
-            Some(t) => t,
+        let at = match out
+            .iter()
+            .position(|o| matches!(o, Cond::AnyGlob { slot: s, .. } if *s == slot))
+        {
+            Some(at) => at,
             None => {
                 out.push(Cond::AnyGlob {
                     slot,
                     exact: Vec::new(),
                     globs: Vec::new(),
                 });
-                out.last_mut().expect("just pushed")
+                out.len() - 1
             }
         };
-        if let Cond::AnyGlob { exact, globs, .. } = target {
-            match pat.exact() {
-                Some(e) => {
-                    if let Err(at) = exact.binary_search_by(|x| x.as_slice().cmp(e)) {
-                        exact.insert(at, e.to_vec());
-                    }
+        if let Cond::AnyGlob { exact, globs, .. } = &mut out[at] {
+            for e in new_exact {
+                if let Err(pos) = exact.binary_search(&e) {
+                    exact.insert(pos, e);
                 }
-                None => globs.push(pat),
             }
+            globs.extend(new_globs);
         }
     }
     match out.len() {
