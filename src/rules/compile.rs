@@ -858,13 +858,16 @@ fn tokenize_words(args: &str) -> Vec<String> {
                 out.push(",".to_string());
                 i += 1;
             }
-            b'"' => {
-                let end = quoted_end(b, i).unwrap_or(b.len());
-                out.push(unescape_quoted(
-                    &args[i + 1..end.saturating_sub(1).max(i + 1)],
-                ));
-                i = end;
-            }
+            b'"' => match quoted_end(b, i) {
+                Some(end) => {
+                    out.push(unescape_quoted(&args[i + 1..end - 1]));
+                    i = end;
+                }
+                None => {
+                    out.push(unescape_quoted(&args[i + 1..]));
+                    i = b.len();
+                }
+            },
             _ => {
                 let end = args[i..]
                     .find(|c: char| c.is_whitespace() || c == ',')
