@@ -1,0 +1,117 @@
+//! EVTX binaries through the `evtx` crate, one 64 KiB chunk in memory at a time. Each
+//! record is rendered to XML and read by the same parser as XmlWinEventLog files, so an
+//! EVTX file and its XML rendering give the same rows.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::sync::Arc;
+
+use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
+
+/// One record: its 1-based number in read order and its XML (or why it could not be read).
+pub(crate) type RenderedRecord = (u64, Result<String, String>);
+
+const HEADER_SIZE: u64 = 4096;
+const CHUNK_SIZE: u64 = 65536;
+
+pub(crate) struct EvtxRecords {
+    chunks: IntoIterChunks<File>,
+    settings: Arc<ParserSettings>,
+    queue: VecDeque<RenderedRecord>,
+    /// Records seen so far (rendered or skipped).
+    seen: u64,
+    /// Records to pass over without rendering (resume).
+    skip: u64,
+    chunks_read: u64,
+    /// Bytes after the last whole chunk, which the `evtx` crate passes over in silence; they
+    /// are reported once at the end (a truncated copy of a log).
+    trailing_bytes: u64,
+}
+
+impl EvtxRecords {
+    pub(crate) fn open(file: File, skip: u64) -> Result<Self, String> {
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let trailing_bytes = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
+        let parser = EvtxParser::from_read_seek(file).map_err(|e| e.to_string())?;
+        let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
+        Ok(EvtxRecords {
+            chunks: parser.with_configuration((*settings).clone()).into_chunks(),
+            settings,
+            queue: VecDeque::new(),
+            seen: 0,
+            skip,
+            chunks_read: 0,
+            trailing_bytes,
+        })
+    }
+
+    /// Bytes of the file read so far (header plus whole chunks), for progress.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        HEADER_SIZE + self.chunks_read * CHUNK_SIZE
+    }
+
+    fn load_next_chunk(&mut self) -> bool {
+        let Some(chunk) = self.chunks.next() else {
+            if self.trailing_bytes > 0 {
+                let bytes = std::mem::take(&mut self.trailing_bytes);
+                self.seen += 1;
+                let message = format!("the file ends {bytes} bytes into a 64 KiB chunk (truncated copy?); that chunk is not read");
+                if self.seen > self.skip {
+                    self.queue.push_back((self.seen, Err(message)));
+                }
+                return true;
+            }
+            return false;
+        };
+        self.chunks_read += 1;
+        let mut data = match chunk {
+            Ok(data) => data,
+            Err(e) => {
+                self.seen += 1;
+                if self.seen > self.skip {
+                    self.queue
+                        .push_back((self.seen, Err(format!("unreadable chunk: {e}"))));
+                }
+                return true;
+            }
+        };
+        let mut chunk = match data.parse(Arc::clone(&self.settings)) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                self.seen += 1;
+                if self.seen > self.skip {
+                    self.queue
+                        .push_back((self.seen, Err(format!("unparsable chunk: {e}"))));
+                }
+                return true;
+            }
+        };
+        for record in chunk.iter() {
+            self.seen += 1;
+            if self.seen <= self.skip {
+                continue;
+            }
+            let rendered = record
+                .and_then(|r| r.into_xml())
+                .map(|r| r.data)
+                .map_err(|e| e.to_string());
+            self.queue.push_back((self.seen, rendered));
+        }
+        true
+    }
+}
+
+impl Iterator for EvtxRecords {
+    type Item = RenderedRecord;
+
+    fn next(&mut self) -> Option<RenderedRecord> {
+        loop {
+            if let Some(record) = self.queue.pop_front() {
+                return Some(record);
+            }
+            if !self.load_next_chunk() {
+                return None;
+            }
+        }
+    }
+}

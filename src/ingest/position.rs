@@ -1,0 +1,35 @@
+//! Where a record sits in its file, and where a reader can resume.
+
+use std::fmt;
+
+/// A place in an input file. Plain text files (XML, NDJSON, CSV) are addressed by byte
+/// offset; EVTX and gzip-compressed files, where a byte offset cannot be seeked to, by
+/// record number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Position {
+    /// Byte offset in the file as stored on disk.
+    Offset(u64),
+    /// For an item: its 1-based record number in the file. As a resume point: the number of
+    /// records already consumed (the next record read is number `n + 1`).
+    Record(u64),
+}
+
+impl Position {
+    /// The start of a file, in the addressing its format uses.
+    pub fn start(by_record: bool) -> Position {
+        if by_record {
+            Position::Record(0)
+        } else {
+            Position::Offset(0)
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Offset(o) => write!(f, "byte offset {o}"),
+            Position::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
