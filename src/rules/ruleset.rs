@@ -87,7 +87,7 @@ impl Sources {
             }
             return;
         }
-        let doc: RawDoc = match serde_yaml::from_str(&text) {
+        let doc: RawDoc = match super::model::parse_doc(&text) {
             Ok(d) => d,
             Err(e) => {
                 warnings.push(Warning {
