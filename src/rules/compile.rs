@@ -232,12 +232,15 @@ fn compile_tstats(
                     Binding::Aggregate(name.to_string(), source),
                 );
             }
-        } else if !w.contains('=')
-            && !(i > 0 && words[i - 1].eq_ignore_ascii_case("as"))
-            && !words
+        } else {
+            let is_option = w.contains('=');
+            let is_alias = i > 0 && words[i - 1].eq_ignore_ascii_case("as");
+            let has_alias = words
                 .get(i + 1)
-                .is_some_and(|n| n.eq_ignore_ascii_case("as"))
-        {
+                .is_some_and(|n| n.eq_ignore_ascii_case("as"));
+            if is_option || is_alias || has_alias {
+                continue;
+            }
             out.env
                 .insert(w.to_string(), Binding::Aggregate(w.to_string(), None));
         }
