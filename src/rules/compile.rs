@@ -766,11 +766,10 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
             "rex without a quoted regex",
         ));
     };
-    let groups: Vec<String> = match compile_pcre(&pattern, base) {
+    match compile_pcre(&pattern, base) {
         Ok(re) => {
-            let names: Vec<String> = re.group_names();
             let src = resolve_ex(out, &field, base);
-            for g in &names {
+            for g in re.group_names() {
                 let binding = match &src {
                     Ok(ex) => Binding::Expr(Ex::RexGroup {
                         src: Box::new(ex.clone()),
@@ -779,20 +778,16 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
                     }),
                     Err(e) => Binding::Invalid(e.clone()),
                 };
-                out.env.insert(g.clone(), binding);
+                out.env.insert(g, binding);
             }
-            return Ok(());
         }
         Err(e) => {
             // Keep going: the groups are only an error if a later stage reads them.
-            let names = named_groups(&pattern);
-            for g in &names {
-                out.env.insert(g.clone(), Binding::Invalid(e.clone()));
+            for g in named_groups(&pattern) {
+                out.env.insert(g, Binding::Invalid(e.clone()));
             }
-            names
         }
-    };
-    let _ = groups;
+    }
     Ok(())
 }
 
