@@ -143,3 +143,60 @@ proptest! {
         prop_assert_eq!(out, body);
     }
 }
+
+/// Command used by the no-panic property: passthrough with options validated like netdiscover.
+struct Plain;
+
+impl netdiscover::protocol::SearchCommand for Plain {
+    type Processor = ReadAll;
+    fn getinfo(
+        &mut self,
+        _: &netdiscover::protocol::GetInfo,
+    ) -> Result<netdiscover::protocol::GetInfoReply, netdiscover::protocol::CommandError> {
+        Ok(netdiscover::protocol::GetInfoReply::streaming())
+    }
+    fn start(&mut self) -> Result<ReadAll, netdiscover::protocol::CommandError> {
+        Ok(ReadAll {
+            fields: vec!["a".into(), "b".into()],
+            seen: Vec::new(),
+        })
+    }
+}
+
+proptest! {
+    /// Arbitrary bytes after a valid getinfo, or arbitrary bodies in well-framed execute
+    /// chunks: the session never panics, exits 0 or 1, and its output is valid framing whose
+    /// last chunk is an error exactly when it exits 1.
+    #[test]
+    fn any_input_gets_framed_replies_and_no_panic(
+        garbage in prop::collection::vec(any::<u8>(), 0..200),
+        bodies in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'"'), Just(b','), Just(b'\n'), Just(b'$'), any::<u8>()], 0..80), 0..4),
+        framed in any::<bool>(),
+    ) {
+        let getinfo = br#"{"action":"getinfo","searchinfo":{"args":[]}}"#;
+        let mut input = encode_chunk(getinfo, b"");
+        if framed {
+            for body in &bodies {
+                input.extend(encode_chunk(br#"{"action":"execute","finished":false}"#, body));
+            }
+        } else {
+            input.extend_from_slice(&garbage);
+        }
+        let mut output = Vec::new();
+        let end = netdiscover::protocol::run_session(&mut &input[..], &mut output, &mut Plain);
+        prop_assert!(end.exit_code == 0 || end.exit_code == 1);
+        let mut reader = &output[..];
+        let (mut meta, mut body) = (Vec::new(), Vec::new());
+        let mut last_meta = Vec::new();
+        let mut replies = 0;
+        while read_chunk(&mut reader, &mut meta, &mut body).unwrap().is_some() {
+            replies += 1;
+            last_meta = meta.clone();
+        }
+        let last: serde_json::Value = serde_json::from_slice(&last_meta).unwrap();
+        prop_assert_eq!(end.exit_code == 1, last.get("error").is_some());
+        if framed && end.exit_code == 0 {
+            prop_assert_eq!(replies, 1 + bodies.len());
+        }
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded};
+use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded, FieldSpan};
 use super::mv;
 use super::processor::{
     Columns, Emitter, Message, Row, RowProcessor, SlotColumns, ValueRef, Verdict,
@@ -49,8 +49,8 @@ pub struct BodyStats {
 #[derive(Debug, Default)]
 pub struct BodyProcessor {
     columns: Columns,
-    header_spans: Vec<Range<usize>>,
-    field_spans: Vec<Range<usize>>,
+    header_spans: Vec<FieldSpan>,
+    field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
     slot_ranges: Vec<Range<usize>>,
     values: Vec<ValueRef>,
@@ -85,8 +85,7 @@ impl BodyProcessor {
         let header_end = scan_record(body, 0, &mut self.header_spans).map_err(BodyError::Header)?;
         self.columns.clear();
         for span in &self.header_spans {
-            self.columns
-                .push(super::csv::decode_owned(body, span.clone()));
+            self.columns.push(super::csv::decode_owned(body, *span));
         }
         processor.bind_columns(&self.columns, &mut self.slots);
 
@@ -210,7 +209,7 @@ impl BodyProcessor {
                 out.push(b',');
             }
             if let Some(span) = self.field_spans.get(column) {
-                out.extend_from_slice(&body[span.clone()]);
+                out.extend_from_slice(&body[span.range()]);
             }
         }
     }
@@ -247,11 +246,11 @@ impl BodyProcessor {
             let start = self.values.len();
             let mv_span = binding
                 .mv
-                .and_then(|c| self.field_spans.get(c).cloned())
+                .and_then(|c| self.field_spans.get(c).copied())
                 .filter(|s| !s.is_empty());
             if let Some(span) = mv_span {
                 self.decode_mv(body, span);
-            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).cloned())
+            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).copied())
             {
                 match decode_field(body, span, &mut self.scratch) {
                     Decoded::Borrowed(s, e) if e > s => self.values.push(ValueRef::Body(s, e)),
@@ -264,7 +263,7 @@ impl BodyProcessor {
     }
 
     /// Splits a non-empty `__mv_` field into its items.
-    fn decode_mv(&mut self, body: &[u8], span: Range<usize>) {
+    fn decode_mv(&mut self, body: &[u8], span: FieldSpan) {
         self.mv_text.clear();
         let (text, in_body): (&[u8], Option<usize>) =
             match decode_field(body, span, &mut self.mv_text) {
@@ -294,13 +293,13 @@ impl BodyProcessor {
 }
 
 /// Writes the raw fields `spans[kept]` joined by commas.
-fn write_raw_fields(body: &[u8], spans: &[Range<usize>], kept: &[usize], out: &mut Vec<u8>) {
+fn write_raw_fields(body: &[u8], spans: &[FieldSpan], kept: &[usize], out: &mut Vec<u8>) {
     for (n, &column) in kept.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
         if let Some(span) = spans.get(column) {
-            out.extend_from_slice(&body[span.clone()]);
+            out.extend_from_slice(&body[span.range()]);
         }
     }
 }
