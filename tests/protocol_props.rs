@@ -200,3 +200,46 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Feeding a body in arbitrary pieces (as the session does while it arrives) gives exactly
+    /// the reply of processing it whole.
+    #[test]
+    fn incremental_feeding_equals_whole_body(
+        cells in prop::collection::vec(tricky_bytes(), 0..30),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        writer.write_record(["a", "b", "__mv_a"]).unwrap();
+        for row in cells.chunks(3) {
+            let mut record = row.to_vec();
+            record.resize(3, b"x".to_vec());
+            writer.write_record(&record).unwrap();
+        }
+        let body = writer.into_inner().unwrap();
+        let new = || ReadAll { fields: vec!["a".into(), "b".into()], seen: Vec::new() };
+        let (mut whole, mut messages) = (Vec::new(), Vec::new());
+        let mut p1 = new();
+        let whole_result = BodyProcessor::new().process(&body, &mut p1, &mut whole, &mut messages).map(|s| s.rows_in);
+
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
+        points.sort();
+        let mut p2 = new();
+        let mut bodies = BodyProcessor::new();
+        let mut pieces = Vec::new();
+        bodies.begin(&mut pieces);
+        let mut result = Ok(());
+        for &p in &points {
+            result = result.and_then(|_| bodies.feed(&body[..p], false, &mut p2, &mut pieces));
+        }
+        let result = result
+            .and_then(|_| bodies.feed(&body, true, &mut p2, &mut pieces))
+            .map(|_| bodies.finish(&mut p2, &mut messages).rows_in);
+        prop_assert_eq!(result.is_ok(), whole_result.is_ok());
+        if let (Ok(a), Ok(b)) = (result, whole_result) {
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(&pieces, &whole);
+            prop_assert_eq!(p2.seen, p1.seen);
+        }
+    }
+}

@@ -142,7 +142,7 @@ pub fn parse_header(line: &[u8]) -> Result<ChunkHeader, FrameError> {
 
 /// Reads exactly `len` bytes into `buf` (cleared first), reserving at most [`READ_STEP`] bytes
 /// ahead of the data received. `read_to_end` fills the reserved capacity without zeroing it.
-fn read_exact_into<R: Read>(
+pub fn read_exact_into<R: Read>(
     input: &mut R,
     len: u64,
     buf: &mut Vec<u8>,
