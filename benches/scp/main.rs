@@ -43,7 +43,7 @@ impl Config {
             peer_startup_runs: 20,
             rss_short: 100_000,
             rss_long: 2_000_000,
-            repeats: 3,
+            repeats: 5,
             python: std::env::var_os("NETDISCOVER_BENCH_PYTHON").map(PathBuf::from),
             seed: 0x5eed_2026,
         };
@@ -237,17 +237,6 @@ fn count_detections(body: &[u8]) -> (Option<usize>, (u64, u64)) {
     (Some(col), (a, b))
 }
 
-fn best_of(repeats: usize, mut f: impl FnMut() -> Result<Run, String>) -> Result<Run, String> {
-    let mut best: Option<Run> = None;
-    for _ in 0..repeats.max(1) {
-        let run = f()?;
-        if best.as_ref().map_or(true, |b| run.wall < b.wall) {
-            best = Some(run);
-        }
-    }
-    best.ok_or_else(|| "no run".to_string())
-}
-
 /// Median process start → getinfo reply latency.
 fn startup_median(exe: &Path, args: &[&str], runs: usize) -> Result<Duration, String> {
     let getinfo = support::getinfo(&[]);
@@ -321,54 +310,32 @@ fn main() {
         eprintln!("{what} failed: {e}");
         std::process::exit(1)
     };
-    let copy = best_of(config.repeats, || {
-        drive(
-            &me,
-            &["--copy-back"],
-            &stream.getinfo,
-            &requests,
-            rows,
-            in_bytes,
-            false,
-        )
-    })
-    .unwrap_or_else(|e| fail("copy limit", e));
-    let csv = best_of(config.repeats, || {
-        drive(
-            &me,
-            &["--csv-baseline"],
-            &stream.getinfo,
-            &requests,
-            rows,
-            in_bytes,
-            false,
-        )
-    })
-    .unwrap_or_else(|e| fail("csv baseline", e));
-    let nd = best_of(config.repeats, || {
-        drive(
-            &netdiscover,
-            &[],
-            &stream.getinfo,
-            &requests,
-            rows,
-            in_bytes,
-            false,
-        )
-    })
-    .unwrap_or_else(|e| fail("netdiscover", e));
-    let seam = best_of(config.repeats, || {
-        drive(
-            &me,
-            &["--seam-rules"],
-            &stream.getinfo,
-            &requests,
-            rows,
-            in_bytes,
-            false,
-        )
-    })
-    .unwrap_or_else(|e| fail("seam reference", e));
+    // The fast contenders run interleaved (copy, csv, netdiscover, seam, copy, …) and each keeps
+    // its best run, so a burst of load from elsewhere does not land on one contender only.
+    let me_str = me.clone();
+    let contenders: [(&Path, &[&str], &str); 4] = [
+        (&me_str, &["--copy-back"], "copy limit"),
+        (&me_str, &["--csv-baseline"], "csv baseline"),
+        (&netdiscover, &[], "netdiscover"),
+        (&me_str, &["--seam-rules"], "seam reference"),
+    ];
+    let mut best: Vec<Option<Run>> = (0..contenders.len()).map(|_| None).collect();
+    for _ in 0..config.repeats.max(1) {
+        for (slot, (exe, args, name)) in best.iter_mut().zip(&contenders) {
+            let run = drive(exe, args, &stream.getinfo, &requests, rows, in_bytes, false)
+                .unwrap_or_else(|e| fail(name, e));
+            if slot.as_ref().map_or(true, |b| run.wall < b.wall) {
+                *slot = Some(run);
+            }
+        }
+    }
+    let mut best = best.into_iter().map(|r| r.expect("at least one run"));
+    let (copy, csv, nd, seam) = (
+        best.next().expect("copy"),
+        best.next().expect("csv"),
+        best.next().expect("netdiscover"),
+        best.next().expect("seam"),
+    );
     let seam_checked = drive(
         &me,
         &["--seam-rules"],

@@ -161,7 +161,6 @@ impl SearchCommand for NetdiscoverCommand {
 /// Runs the SCP v2 session on stdin/stdout; returns the exit code. stderr gets one line, only
 /// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
-    enlarge_stdin_pipe();
     let stdin = io::stdin();
     let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
     let mut output = raw_stdout();
@@ -172,20 +171,6 @@ pub fn run_scp() -> i32 {
     }
     end.exit_code
 }
-
-/// Asks for a 1 MiB stdin pipe (Linux; best effort, the default is 64 KiB) so splunkd can keep
-/// writing a request while rows already received are being processed.
-#[cfg(target_os = "linux")]
-fn enlarge_stdin_pipe() {
-    // SAFETY: fcntl on fd 0 with an integer argument; failure (not a pipe, over the system
-    // limit) is harmless and ignored.
-    unsafe {
-        libc::fcntl(0, libc::F_SETPIPE_SZ, 1 << 20);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn enlarge_stdin_pipe() {}
 
 /// Unbuffered stdout: replies are written whole (header, meta, body) by the session, so the
 /// line buffering of `std::io::Stdout` would only add a newline search over every body.

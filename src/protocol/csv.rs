@@ -167,6 +167,7 @@ pub enum Decoded {
 
 /// Decodes a scanned field: strips the quotes and unescapes `""`, borrowing the body when
 /// nothing needs unescaping, else appending the value to `scratch`.
+#[inline]
 pub fn decode_field(body: &[u8], span: FieldSpan, scratch: &mut Vec<u8>) -> Decoded {
     match span.kind {
         FieldKind::Plain => return Decoded::Borrowed(span.start, span.end),
