@@ -282,6 +282,11 @@ fn main() {
     if args.iter().any(|a| a == "--seam-rules") {
         std::process::exit(refcmds::seam_rules());
     }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets without `--bench`: stay a no-op there.
+        println!("scp benchmark: run it with `bench/run.sh` or `cargo bench --bench scp`");
+        return;
+    }
     let config = Config::from_args(&args);
     if args.iter().any(|a| a == "--in-process") {
         refcmds::in_process(&gen::chunk(config.seed, 0, config.chunk_rows).body);
