@@ -21,7 +21,7 @@ use std::cell::{self, OnceCell};
 use std::fmt;
 use std::ops::Range;
 
-use super::csv::{decode_field, Decoded, FieldSpan};
+use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
 use super::mv;
 
 /// A processor's answer for one row.
@@ -235,26 +235,51 @@ impl<'a> Row<'a> {
         }))
     }
 
+    /// The slot's value when it needs no decoding (no `__mv_` value, and a plain or `"…"` field
+    /// without escapes): `Some(None)` for an empty or absent field, `None` when the slot must
+    /// be decoded. The common case, so it skips the cell entirely; mirrors [`SlotValues::decode`].
+    fn direct(&self, slot: usize) -> Option<Option<&'a [u8]>> {
+        let binding = *self.bindings.get(slot)?;
+        if let Some(column) = binding.mv {
+            if self.spans.get(column).is_some_and(|s| !s.is_empty()) {
+                return None;
+            }
+        }
+        let Some(span) = binding.plain.and_then(|c| self.spans.get(c)) else {
+            return Some(None);
+        };
+        let (start, end) = match span.kind {
+            FieldKind::Plain => (span.start, span.end),
+            FieldKind::Quoted => (span.start + 1, span.end - 1),
+            FieldKind::Escaped => return None,
+        };
+        Some((end > start).then(|| &self.body[start..end]))
+    }
+
     /// Every value of the field in `slot`, in order: several for a multivalue field, none when
     /// the column is absent or empty (Splunk's null).
     pub fn values(&self, slot: usize) -> Values<'a> {
-        match self.decoded(slot) {
-            Some(v) => Values {
-                body: self.body,
-                scratch: &v.scratch,
-                refs: v.refs.iter(),
-            },
-            None => Values {
-                body: self.body,
-                scratch: &[],
-                refs: [].iter(),
-            },
+        let mut values = Values {
+            body: self.body,
+            scratch: &[],
+            single: None,
+            refs: [].iter(),
+        };
+        if let Some(single) = self.direct(slot) {
+            values.single = single;
+        } else if let Some(v) = self.decoded(slot) {
+            values.scratch = &v.scratch;
+            values.refs = v.refs.iter();
         }
+        values
     }
 
     /// How many values the field in `slot` has (the shape of the rules engine's `Row` trait).
     pub fn value_count(&self, slot: usize) -> usize {
-        self.decoded(slot).map_or(0, |v| v.refs.len())
+        match self.direct(slot) {
+            Some(single) => usize::from(single.is_some()),
+            None => self.decoded(slot).map_or(0, |v| v.refs.len()),
+        }
     }
 
     /// Value `index` of the field in `slot`; empty when out of range.
@@ -282,6 +307,8 @@ impl<'a> Row<'a> {
 pub struct Values<'a> {
     body: &'a [u8],
     scratch: &'a [u8],
+    /// A value that needed no decoding (then `refs` is empty).
+    single: Option<&'a [u8]>,
     refs: std::slice::Iter<'a, ValueRef>,
 }
 
@@ -289,6 +316,9 @@ impl<'a> Iterator for Values<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(value) = self.single.take() {
+            return Some(value);
+        }
         self.refs.next().map(|r| match *r {
             ValueRef::Body(s, e) => &self.body[s..e],
             ValueRef::Scratch(s, e) => &self.scratch[s..e],
@@ -296,7 +326,8 @@ impl<'a> Iterator for Values<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.refs.size_hint()
+        let n = self.refs.len() + usize::from(self.single.is_some());
+        (n, Some(n))
     }
 }
 
