@@ -5,8 +5,9 @@
 //!   which columns it appends ([`RowProcessor::appended_columns`]);
 //! - once per chunk header the loop maps those fields to the chunk's columns ("slots"), so no
 //!   field is looked up by name per row;
-//! - per row the processor sees only its slots' values, already CSV-decoded and split into
-//!   multivalue items, borrowed from the body unless an escape had to be undone;
+//! - per row the processor sees only its slots' values, CSV-decoded and split into multivalue
+//!   items on first access (a slot it never reads is never decoded), borrowed from the body
+//!   unless an escape had to be undone;
 //! - it answers [`Verdict::Pass`] (the row's original bytes go out verbatim followed by empty
 //!   appended columns), [`Verdict::Drop`], or [`Verdict::Emit`] with one or more rows of appended
 //!   values written into the [`Emitter`] (several values in one column become a proper `__mv_`
