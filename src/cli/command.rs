@@ -282,11 +282,11 @@ struct SlotView<'r, 'a>(&'r protocol::Row<'a>);
 
 impl rules::Row for SlotView<'_, '_> {
     fn value_count(&self, slot: usize) -> usize {
-        self.0.values(slot).len()
+        self.0.value_count(slot)
     }
 
     fn value(&self, slot: usize, index: usize) -> &[u8] {
-        self.0.values(slot).nth(index).unwrap_or(&[])
+        self.0.value(slot, index)
     }
 }
 

@@ -7,10 +7,10 @@
 
 use std::ops::Range;
 
-use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded, FieldSpan};
+use super::csv::{scan_record, write_field, CsvError, FieldSpan};
 use super::mv;
 use super::processor::{
-    Columns, Emitter, Message, Row, RowProcessor, SlotColumns, ValueRef, Verdict,
+    Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
 };
 
 /// A body that cannot be processed, located precisely.
@@ -52,10 +52,7 @@ pub struct BodyProcessor {
     header_spans: Vec<FieldSpan>,
     field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
-    slot_ranges: Vec<Range<usize>>,
-    values: Vec<ValueRef>,
-    scratch: Vec<u8>,
-    mv_text: Vec<u8>,
+    lazy: Vec<LazySlot>,
     emitter: Emitter,
     /// Input columns kept in the reply (all unless a name clashes with an appended column).
     kept: Vec<usize>,
@@ -165,14 +162,14 @@ impl BodyProcessor {
             let record = pos..end.content_end;
             self.pos = end.next;
             self.stats.rows_in += 1;
-            self.decode_slots(body);
+            self.reset_slots();
             self.emitter.clear();
             let verdict = {
                 let view = Row {
                     body,
-                    scratch: &self.scratch,
-                    values: &self.values,
-                    slots: &self.slot_ranges,
+                    spans: &self.field_spans,
+                    bindings: &self.slots,
+                    slots: &self.lazy,
                     record: record.clone(),
                     index: row,
                 };
@@ -314,59 +311,12 @@ impl BodyProcessor {
         }
     }
 
-    /// Decodes every bound slot of the current row into `values`.
-    fn decode_slots(&mut self, body: &[u8]) {
-        self.values.clear();
-        self.scratch.clear();
-        self.slot_ranges.clear();
-        for slot in 0..self.slots.len() {
-            let binding = self.slots[slot];
-            let start = self.values.len();
-            let mv_span = binding
-                .mv
-                .and_then(|c| self.field_spans.get(c).copied())
-                .filter(|s| !s.is_empty());
-            if let Some(span) = mv_span {
-                self.decode_mv(body, span);
-            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).copied())
-            {
-                match decode_field(body, span, &mut self.scratch) {
-                    Decoded::Borrowed(s, e) if e > s => self.values.push(ValueRef::Body(s, e)),
-                    Decoded::Scratch(s, e) if e > s => self.values.push(ValueRef::Scratch(s, e)),
-                    _ => {}
-                }
-            }
-            self.slot_ranges.push(start..self.values.len());
+    /// Prepares the slots for the next row: nothing is decoded until the processor asks.
+    fn reset_slots(&mut self) {
+        self.lazy.resize_with(self.slots.len(), LazySlot::default);
+        for slot in &mut self.lazy {
+            slot.reset();
         }
-    }
-
-    /// Splits a non-empty `__mv_` field into its items.
-    fn decode_mv(&mut self, body: &[u8], span: FieldSpan) {
-        self.mv_text.clear();
-        let (text, in_body): (&[u8], Option<usize>) =
-            match decode_field(body, span, &mut self.mv_text) {
-                Decoded::Borrowed(s, e) => (&body[s..e], Some(s)),
-                Decoded::Scratch(s, e) => (&self.mv_text[s..e], None),
-            };
-        let scratch = &mut self.scratch;
-        let values = &mut self.values;
-        mv::decode_items(text, |item| {
-            let raw = &text[item.start..item.end];
-            match (item.escaped, in_body) {
-                (false, Some(base)) => {
-                    values.push(ValueRef::Body(base + item.start, base + item.end))
-                }
-                _ => {
-                    let s = scratch.len();
-                    if item.escaped {
-                        mv::unescape_into(raw, scratch);
-                    } else {
-                        scratch.extend_from_slice(raw);
-                    }
-                    values.push(ValueRef::Scratch(s, scratch.len()));
-                }
-            }
-        });
     }
 }
 

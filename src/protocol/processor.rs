@@ -5,8 +5,9 @@
 //!   which columns it appends ([`RowProcessor::appended_columns`]);
 //! - once per chunk header the loop maps those fields to the chunk's columns ("slots"), so no
 //!   field is looked up by name per row;
-//! - per row the processor sees only its slots' values, already CSV-decoded and split into
-//!   multivalue items, borrowed from the body unless an escape had to be undone;
+//! - per row the processor sees only its slots' values, CSV-decoded and split into multivalue
+//!   items on first access (a slot it never reads is never decoded), borrowed from the body
+//!   unless an escape had to be undone;
 //! - it answers [`Verdict::Pass`] (the row's original bytes go out verbatim followed by empty
 //!   appended columns), [`Verdict::Drop`], or [`Verdict::Emit`] with one or more rows of appended
 //!   values written into the [`Emitter`] (several values in one column become a proper `__mv_`
@@ -17,7 +18,12 @@
 //! one search, the input column is dropped from the reply and the processor's value takes its
 //! place. Re-running the command therefore replaces annotations instead of stacking stale ones.
 
+use std::cell::{self, OnceCell};
+use std::fmt;
 use std::ops::Range;
+
+use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
+use super::mv;
 
 /// A processor's answer for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,39 +120,167 @@ pub struct SlotColumns {
     pub mv: Option<usize>,
 }
 
-/// Location of one decoded value.
+/// Location of one decoded value: in the chunk body, or in its slot's own scratch buffer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ValueRef {
     Body(usize, usize),
     Scratch(usize, usize),
 }
 
-/// The values of the processor's slots for one row, borrowed from the chunk body or the
-/// loop's scratch buffer.
+/// One slot's decoded values for the current row. Buffers are recycled across rows.
+#[derive(Debug, Default)]
+pub(crate) struct SlotValues {
+    refs: Vec<ValueRef>,
+    scratch: Vec<u8>,
+    mv_text: Vec<u8>,
+}
+
+impl SlotValues {
+    /// Decodes the slot bound to `binding` from the row whose field spans are `spans`.
+    fn decode(&mut self, body: &[u8], spans: &[FieldSpan], binding: SlotColumns) {
+        self.refs.clear();
+        self.scratch.clear();
+        let mv_span = binding
+            .mv
+            .and_then(|c| spans.get(c).copied())
+            .filter(|s| !s.is_empty());
+        if let Some(span) = mv_span {
+            self.decode_mv(body, span);
+        } else if let Some(span) = binding.plain.and_then(|c| spans.get(c).copied()) {
+            match decode_field(body, span, &mut self.scratch) {
+                Decoded::Borrowed(s, e) if e > s => self.refs.push(ValueRef::Body(s, e)),
+                Decoded::Scratch(s, e) if e > s => self.refs.push(ValueRef::Scratch(s, e)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Splits a non-empty `__mv_` field into its items.
+    fn decode_mv(&mut self, body: &[u8], span: FieldSpan) {
+        self.mv_text.clear();
+        let (text, in_body): (&[u8], Option<usize>) =
+            match decode_field(body, span, &mut self.mv_text) {
+                Decoded::Borrowed(s, e) => (&body[s..e], Some(s)),
+                Decoded::Scratch(s, e) => (&self.mv_text[s..e], None),
+            };
+        let scratch = &mut self.scratch;
+        let values = &mut self.refs;
+        mv::decode_items(text, |item| {
+            let raw = &text[item.start..item.end];
+            match (item.escaped, in_body) {
+                (false, Some(base)) => {
+                    values.push(ValueRef::Body(base + item.start, base + item.end))
+                }
+                _ => {
+                    let s = scratch.len();
+                    if item.escaped {
+                        mv::unescape_into(raw, scratch);
+                    } else {
+                        scratch.extend_from_slice(raw);
+                    }
+                    values.push(ValueRef::Scratch(s, scratch.len()));
+                }
+            }
+        });
+    }
+}
+
+/// One slot of the current row, decoded on first access: most rows are decided by a few short
+/// fields, so the long ones (`process`, often `""`-escaped) are never decoded for them. Access
+/// goes through `&Row` (the rules engine's `Row` trait takes `&self`), hence the cells: the
+/// decoded values live in a `OnceCell` for the row, and their buffers go back to `spare` when
+/// the loop moves to the next row, so steady state allocates nothing.
+#[derive(Default)]
+pub(crate) struct LazySlot {
+    decoded: OnceCell<SlotValues>,
+    spare: cell::Cell<SlotValues>,
+}
+
+impl LazySlot {
+    /// Forgets the previous row's values, keeping their buffers.
+    pub(crate) fn reset(&mut self) {
+        if let Some(values) = self.decoded.take() {
+            self.spare.set(values);
+        }
+    }
+}
+
+impl fmt::Debug for LazySlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazySlot")
+            .field("decoded", &self.decoded.get().is_some())
+            .finish()
+    }
+}
+
+/// The values of the processor's slots for one row, decoded on demand and borrowed from the
+/// chunk body or the slot's scratch buffer.
 pub struct Row<'a> {
     pub(crate) body: &'a [u8],
-    pub(crate) scratch: &'a [u8],
-    pub(crate) values: &'a [ValueRef],
-    pub(crate) slots: &'a [Range<usize>],
+    pub(crate) spans: &'a [FieldSpan],
+    pub(crate) bindings: &'a [SlotColumns],
+    pub(crate) slots: &'a [LazySlot],
     pub(crate) record: Range<usize>,
     pub(crate) index: usize,
 }
 
 impl<'a> Row<'a> {
+    fn decoded(&self, slot: usize) -> Option<&'a SlotValues> {
+        let lazy = self.slots.get(slot)?;
+        let binding = self.bindings.get(slot).copied().unwrap_or_default();
+        let (body, spans) = (self.body, self.spans);
+        Some(lazy.decoded.get_or_init(|| {
+            let mut values = lazy.spare.take();
+            values.decode(body, spans, binding);
+            values
+        }))
+    }
+
+    /// The slot's value when it needs no decoding (no `__mv_` value, and a plain or `"…"` field
+    /// without escapes): `Some(None)` for an empty or absent field, `None` when the slot must
+    /// be decoded. The common case, so it skips the cell entirely; mirrors [`SlotValues::decode`].
+    fn direct(&self, slot: usize) -> Option<Option<&'a [u8]>> {
+        let binding = *self.bindings.get(slot)?;
+        if let Some(column) = binding.mv {
+            if self.spans.get(column).is_some_and(|s| !s.is_empty()) {
+                return None;
+            }
+        }
+        let Some(span) = binding.plain.and_then(|c| self.spans.get(c)) else {
+            return Some(None);
+        };
+        let (start, end) = match span.kind {
+            FieldKind::Plain => (span.start, span.end),
+            FieldKind::Quoted => (span.start + 1, span.end - 1),
+            FieldKind::Escaped => return None,
+        };
+        Some((end > start).then(|| &self.body[start..end]))
+    }
+
     /// Every value of the field in `slot`, in order: several for a multivalue field, none when
     /// the column is absent or empty (Splunk's null).
     pub fn values(&self, slot: usize) -> Values<'a> {
-        let range = self.slots.get(slot).cloned().unwrap_or(0..0);
-        Values {
+        let mut values = Values {
             body: self.body,
-            scratch: self.scratch,
-            refs: self.values[range].iter(),
+            scratch: &[],
+            single: None,
+            refs: [].iter(),
+        };
+        if let Some(single) = self.direct(slot) {
+            values.single = single;
+        } else if let Some(v) = self.decoded(slot) {
+            values.scratch = &v.scratch;
+            values.refs = v.refs.iter();
         }
+        values
     }
 
     /// How many values the field in `slot` has (the shape of the rules engine's `Row` trait).
     pub fn value_count(&self, slot: usize) -> usize {
-        self.slots.get(slot).map_or(0, |r| r.len())
+        match self.direct(slot) {
+            Some(single) => usize::from(single.is_some()),
+            None => self.decoded(slot).map_or(0, |v| v.refs.len()),
+        }
     }
 
     /// Value `index` of the field in `slot`; empty when out of range.
@@ -174,6 +308,8 @@ impl<'a> Row<'a> {
 pub struct Values<'a> {
     body: &'a [u8],
     scratch: &'a [u8],
+    /// A value that needed no decoding (then `refs` is empty).
+    single: Option<&'a [u8]>,
     refs: std::slice::Iter<'a, ValueRef>,
 }
 
@@ -181,6 +317,9 @@ impl<'a> Iterator for Values<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(value) = self.single.take() {
+            return Some(value);
+        }
         self.refs.next().map(|r| match *r {
             ValueRef::Body(s, e) => &self.body[s..e],
             ValueRef::Scratch(s, e) => &self.scratch[s..e],
@@ -188,7 +327,8 @@ impl<'a> Iterator for Values<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.refs.size_hint()
+        let n = self.refs.len() + usize::from(self.single.is_some());
+        (n, Some(n))
     }
 }
 

@@ -47,6 +47,22 @@ impl Matcher {
         } else {
             &[]
         };
+        let exact = if self.prefilter {
+            rules.prefilter.exact.as_slice()
+        } else {
+            &[]
+        };
+        for slot_exact in exact {
+            for index in 0..row.value_count(slot_exact.slot) {
+                let (seen, list) = (&mut self.literal_seen, &mut self.seen_list);
+                slot_exact.find(row.value(slot_exact.slot, index), |id| {
+                    if !seen[id] {
+                        seen[id] = true;
+                        list.push(id);
+                    }
+                });
+            }
+        }
         for scanner in scanners {
             let (buf, _) = self.cache.folded(row, scanner.slot);
             for m in scanner.automaton.find_overlapping_iter(buf) {
