@@ -1,3 +1,7 @@
+//! `netdiscover_input`: the modular input executable splunkd runs (`--scheme`,
+//! `--validate-arguments`, or run mode with the `<input>` XML on stdin).
+
 fn main() {
-    std::process::exit(0)
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    std::process::exit(netdiscover::modinput::main_with_args(&args))
 }

@@ -1,10 +1,367 @@
-//! `| netdiscover`: the SCP v2 front end that wires the protocol loop to the rules engine.
+//! `| netdiscover`: the SCP v2 front end. Parses and validates the search command's options at
+//! getinfo and runs the protocol loop on stdin/stdout.
+//!
+//! At getinfo the options are parsed, the rules are loaded (shipped ones relative to the
+//! executable, then the user places: see `rules::locate`) and the selection is applied, so a
+//! typo in `rule=` fails the search before any row moves. The first execute builds the
+//! [`RulesProcessor`], which evaluates every selected rule once per row.
+
+use std::fmt;
+use std::io::{self, BufReader};
+
+use crate::protocol::{
+    self, run_session, Columns, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message,
+    ProcessError, RowProcessor, SearchCommand, SlotColumns, Verdict,
+};
+use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection};
 
 /// The search command's options as `--help` shows them.
-pub const HELP: &str = "SEARCH COMMAND OPTIONS (| netdiscover ...): not yet implemented\n";
+pub const HELP: &str = "\
+SEARCH COMMAND (| netdiscover [OPTION]...): Splunk starts this binary with no arguments and
+speaks the chunked protocol v2 (commands.conf: chunked = true). Options are key=value tokens;
+lists are repeated options because Splunk strips commas.
+  mode=annotate|filter|risk  annotate (default): every row passes, matching rows gain the
+                             detection and risk fields; filter: only matching rows;
+                             risk: one row per matched rule and risk object, as ES writes
+                             risk events (a rule without risk objects gives one row with
+                             empty risk fields)
+  rule=<name or id>          select rules by name or id (case-insensitive, * wildcard);
+                             repeatable
+  type=<type>                select rules by type: Hunting, Anomaly, TTP, Correlation, ...;
+                             repeatable
+  story=<analytic story>     select rules by analytic story; repeatable
+Selections of different keys intersect, repeats of one key unite; no selection means every
+loaded rule. Any other token is an error that lists these options.
+Example: | tstats ... by Processes.process ... | `drop_dm_object_name(Processes)`
+         | netdiscover mode=filter type=Anomaly rule=\"Windows Proxy Via Netsh\"
+";
 
-/// Runs the SCP v2 session on stdin/stdout; returns the exit code.
+/// The valid options, as error messages list them.
+pub const VALID_OPTIONS: &str =
+    "mode=annotate|filter|risk, rule=<name or id>, type=<detection type>, story=<analytic story>";
+
+/// What the command does with matching rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Every row passes; matching rows gain the annotation fields.
+    #[default]
+    Annotate,
+    /// Only matching rows pass, annotated.
+    Filter,
+    /// One row per (matched rule × risk object).
+    Risk,
+}
+
+impl Mode {
+    fn parse(value: &str) -> Option<Mode> {
+        match value.to_ascii_lowercase().as_str() {
+            "annotate" => Some(Mode::Annotate),
+            "filter" => Some(Mode::Filter),
+            "risk" => Some(Mode::Risk),
+            _ => None,
+        }
+    }
+}
+
+/// The parsed `| netdiscover` options, ready for rule selection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOptions {
+    pub mode: Mode,
+    /// `rule=` patterns (name or id, case-insensitive, `*` wildcard); any may match.
+    pub rules: Vec<String>,
+    /// `type=` values; any may match.
+    pub types: Vec<String>,
+    /// `story=` values; any may match.
+    pub stories: Vec<String>,
+}
+
+/// An invalid option token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    pub token: String,
+    pub problem: String,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "netdiscover: {} {:?}; valid options: {VALID_OPTIONS}",
+            self.problem, self.token
+        )
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+impl CommandOptions {
+    /// Parses Splunk-tokenised arguments (`searchinfo.args`). Keys are case-insensitive.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<CommandOptions, OptionError> {
+        let mut options = CommandOptions::default();
+        let mut mode_seen = false;
+        for token in args {
+            let token = token.as_ref();
+            let error = |problem: &str| OptionError {
+                token: token.to_string(),
+                problem: problem.to_string(),
+            };
+            let Some((key, value)) = token.split_once('=') else {
+                return Err(error("expected key=value, got"));
+            };
+            let key = key.trim().to_ascii_lowercase();
+            if value.trim().is_empty() {
+                return Err(error("empty value in option"));
+            }
+            match key.as_str() {
+                "mode" => {
+                    if mode_seen {
+                        return Err(error("mode given twice, second time as"));
+                    }
+                    mode_seen = true;
+                    options.mode = Mode::parse(value.trim())
+                        .ok_or_else(|| error("mode must be annotate, filter or risk, got"))?;
+                }
+                "rule" => options.rules.push(value.to_string()),
+                "type" => options.types.push(value.to_string()),
+                "story" => options.stories.push(value.to_string()),
+                "" => return Err(error("missing option name in")),
+                _ => return Err(error("unknown option")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The `netdiscover` search command.
+#[derive(Debug, Default)]
+pub struct NetdiscoverCommand {
+    options: CommandOptions,
+    loaded: Option<(RuleSet, Selected)>,
+}
+
+impl NetdiscoverCommand {
+    /// The options parsed at getinfo.
+    pub fn options(&self) -> &CommandOptions {
+        &self.options
+    }
+}
+
+impl SearchCommand for NetdiscoverCommand {
+    type Processor = RulesProcessor;
+
+    fn getinfo(&mut self, request: &GetInfo) -> Result<GetInfoReply, CommandError> {
+        self.options = CommandOptions::parse(&request.searchinfo.args)
+            .map_err(|e| CommandError(e.to_string()))?;
+        let (rules, warnings) = rules::locate(&[]).load();
+        let load_messages: Vec<Message> = warnings
+            .iter()
+            .map(|w| Message {
+                level: Level::Warn,
+                text: format!("netdiscover: {w}"),
+            })
+            .collect();
+        if rules.is_empty() {
+            return Err(CommandError(
+                "netdiscover: no detection rules could be loaded (looked next to the executable \
+                 in rules/ and in the app's local/rules/)"
+                    .to_string(),
+            ));
+        }
+        let selection = Selection {
+            rules: self.options.rules.clone(),
+            types: self.options.types.clone(),
+            stories: self.options.stories.clone(),
+        };
+        let selected = rules
+            .select(&selection)
+            .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
+        self.loaded = Some((rules, selected));
+        // Every field is requested: see the README (protocol section) for why `required_fields`
+        // is not declared.
+        let mut reply = GetInfoReply::streaming();
+        reply.messages = load_messages;
+        Ok(reply)
+    }
+
+    fn start(&mut self) -> Result<RulesProcessor, CommandError> {
+        let (rules, selected) = self
+            .loaded
+            .take()
+            .ok_or_else(|| CommandError("netdiscover: execute before getinfo".to_string()))?;
+        Ok(RulesProcessor::new(rules, selected, self.options.mode))
+    }
+}
+
+/// Evaluates the selected rules on every row and writes the annotation fields.
+#[derive(Debug)]
+pub struct RulesProcessor {
+    rules: RuleSet,
+    selected: Selected,
+    matcher: Matcher,
+    mode: Mode,
+    fields: Vec<String>,
+    appended: Vec<String>,
+}
+
+impl RulesProcessor {
+    pub fn new(rules: RuleSet, selected: Selected, mode: Mode) -> RulesProcessor {
+        RulesProcessor {
+            matcher: Matcher::new(&rules),
+            fields: rules.fields().to_vec(),
+            appended: Annotation::FIELDS.iter().map(|f| f.to_string()).collect(),
+            rules,
+            selected,
+            mode,
+        }
+    }
+}
+
+impl RowProcessor for RulesProcessor {
+    fn input_fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    fn appended_columns(&self) -> &[String] {
+        &self.appended
+    }
+
+    /// Binds each field to its bare column (`process`, after `drop_dm_object_name`) or, when
+    /// the chunk has none, to the data-model column (`Processes.process`, straight from tstats).
+    fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
+        slots.clear();
+        for field in &self.fields {
+            let bare = columns.field(field);
+            if bare.plain.is_some() || bare.mv.is_some() {
+                slots.push(bare);
+            } else {
+                slots.push(columns.field(&format!("Processes.{field}")));
+            }
+        }
+    }
+
+    fn process_row(
+        &mut self,
+        row: &protocol::Row<'_>,
+        emit: &mut Emitter,
+    ) -> Result<Verdict, ProcessError> {
+        let view = SlotView(row);
+        let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
+        if matched.is_empty() {
+            return Ok(match self.mode {
+                Mode::Annotate => Verdict::Pass,
+                Mode::Filter | Mode::Risk => Verdict::Drop,
+            });
+        }
+        match self.mode {
+            Mode::Annotate | Mode::Filter => {
+                push_annotation(emit, &self.rules.annotate(matched, &view));
+            }
+            Mode::Risk => {
+                for event in self.rules.risk_events(matched, &view) {
+                    push_annotation(emit, &event);
+                }
+            }
+        }
+        Ok(Verdict::Emit)
+    }
+}
+
+/// Writes one output row: every annotation field in [`Annotation::FIELDS`] order, which is the
+/// order of [`RulesProcessor::appended_columns`].
+fn push_annotation(emit: &mut Emitter, annotation: &Annotation) {
+    for (column, (_, values)) in annotation.fields().iter().enumerate() {
+        for value in values.iter() {
+            emit.push(column, value.as_bytes());
+        }
+    }
+    emit.end_row();
+}
+
+/// The protocol's slot-bound row seen through the rules' [`rules::Row`] trait.
+struct SlotView<'r, 'a>(&'r protocol::Row<'a>);
+
+impl rules::Row for SlotView<'_, '_> {
+    fn value_count(&self, slot: usize) -> usize {
+        self.0.values(slot).len()
+    }
+
+    fn value(&self, slot: usize, index: usize) -> &[u8] {
+        self.0.values(slot).nth(index).unwrap_or(&[])
+    }
+}
+
+/// Runs the SCP v2 session on stdin/stdout; returns the exit code. stderr gets one line, only
+/// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
-    eprintln!("netdiscover: the SCP v2 front end is not built yet");
-    1
+    let stdin = io::stdin();
+    let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut output = raw_stdout();
+    let mut command = NetdiscoverCommand::default();
+    let end = run_session(&mut input, &mut output, &mut command);
+    if let Some(error) = &end.error {
+        eprintln!("netdiscover: {error}");
+    }
+    end.exit_code
+}
+
+/// Unbuffered stdout: replies are written whole (header, meta, body) by the session, so the
+/// line buffering of `std::io::Stdout` would only add a newline search over every body.
+#[cfg(unix)]
+fn raw_stdout() -> Box<dyn io::Write> {
+    use std::os::fd::AsFd;
+    match io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(io::stdout()),
+    }
+}
+
+#[cfg(not(unix))]
+fn raw_stdout() -> Box<dyn io::Write> {
+    Box::new(io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_option_and_repeats() {
+        let options = CommandOptions::parse(&[
+            "mode=Filter",
+            "rule=Windows Proxy Via Netsh",
+            "RULE=*netstat*",
+            "type=Anomaly",
+            "story=Active Directory Discovery",
+        ])
+        .unwrap();
+        assert_eq!(options.mode, Mode::Filter);
+        assert_eq!(options.rules, ["Windows Proxy Via Netsh", "*netstat*"]);
+        assert_eq!(options.types, ["Anomaly"]);
+        assert_eq!(options.stories, ["Active Directory Discovery"]);
+        assert_eq!(
+            CommandOptions::parse::<&str>(&[]).unwrap(),
+            CommandOptions::default()
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_and_malformed_tokens_listing_the_valid_options() {
+        for (token, problem) in [
+            ("count=1000", "unknown option"),
+            ("text", "expected key=value, got"),
+            ("mode=all", "mode must be annotate, filter or risk, got"),
+            ("rule=", "empty value in option"),
+            ("=x", "missing option name in"),
+        ] {
+            let err = CommandOptions::parse(&[token]).unwrap_err();
+            assert_eq!(err.problem, problem, "{token}");
+            let text = err.to_string();
+            assert!(
+                text.contains(token) && text.contains(VALID_OPTIONS),
+                "{text}"
+            );
+        }
+        let err = CommandOptions::parse(&["mode=filter", "mode=risk"]).unwrap_err();
+        assert_eq!(err.problem, "mode given twice, second time as");
+    }
 }

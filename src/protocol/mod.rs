@@ -2,5 +2,22 @@
 //! the `__mv_` multivalue codec and the request/reply loop.
 //!
 //! This module knows nothing of detection rules or file ingest. The loop hands every execute
-//! chunk to a processor supplied by the caller (the seam the rules engine plugs into); the
-//! default processor passes every row through unchanged.
+//! chunk to a [`RowProcessor`] supplied by the caller (the seam the rules engine plugs into);
+//! [`Passthrough`] returns every row unchanged.
+
+pub mod chunk;
+pub mod csv;
+pub mod framing;
+pub mod mv;
+pub mod processor;
+pub mod session;
+
+pub use chunk::{BodyError, BodyProcessor, BodyStats};
+pub use processor::{
+    Columns, Emitter, Level, Message, Passthrough, ProcessError, Row, RowProcessor, SlotColumns,
+    Values, Verdict,
+};
+pub use session::{
+    run_session, send_error, CommandError, GetInfo, GetInfoReply, SearchCommand, SearchInfo,
+    SessionEnd, SessionError,
+};

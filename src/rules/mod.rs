@@ -3,4 +3,40 @@
 //! evaluated in one pass per row, and matching rows are annotated with ES risk fields.
 //!
 //! This module knows neither the protocol nor the ingest formats: rows are read through the
-//! `Row` abstraction defined here.
+//! [`Row`] trait, by slot (the index of a field in [`RuleSet::fields`]).
+//!
+//! ```text
+//! locate ─► RuleSet::load ─► (macros ─► expand) ─► compile ─► Cond per rule
+//! row ─► Matcher::match_row (prefilter + Cond) ─► RuleSet::annotate / risk_events
+//! ```
+
+mod annotate;
+mod compile;
+mod coverage;
+mod error;
+mod eval_lang;
+mod expr;
+mod glob;
+mod locate;
+mod macros;
+mod matcher;
+mod model;
+mod pcre;
+mod pipeline;
+mod prefilter;
+mod row;
+mod ruleset;
+mod search_lang;
+mod select;
+
+pub use annotate::{render_message, Annotation};
+pub use compile::{compile_search, later_stages_are_formatting_only, CompiledSearch};
+pub use coverage::{coverage, CoverageEntry, CoverageReport, Outcome};
+pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
+pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
+pub use macros::{Macro, MacroTable};
+pub use matcher::Matcher;
+pub use model::{RiskObjectSpec, RuleMeta, ThreatObjectSpec};
+pub use row::{bare_field_name, OwnedRow, Row};
+pub use ruleset::{Rule, RuleSet, Sources};
+pub use select::{Selected, Selection};

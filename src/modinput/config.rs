@@ -1,0 +1,319 @@
+//! Parsing the XML splunkd writes on the input's stdin: `<items>` for `--validate-arguments`
+//! and `<input>` in run mode. Both carry the server context and exactly one stanza (the input
+//! runs one process per stanza: `use_single_instance = false`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration XML is not well-formed at byte {position}: {message}")]
+    Xml { position: u64, message: String },
+    #[error("configuration XML: expected root element <{expected}>, found <{found}>")]
+    WrongRoot {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("configuration XML: expected exactly one <{element}>, found {count}")]
+    StanzaCount { element: &'static str, count: usize },
+    #[error("configuration XML: <{element}> has no name attribute")]
+    MissingName { element: String },
+    #[error("configuration XML: missing <checkpoint_dir>")]
+    MissingCheckpointDir,
+    #[error("configuration XML is neither UTF-8 nor UTF-16 with a byte order mark")]
+    Encoding,
+}
+
+/// splunkd's session key. It grants REST access as the input's owner, so it is never printed:
+/// `Debug` and `Display` show a placeholder.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One `<stanza>` (run mode) or `<item>` (validation): its name and its parameters. A
+/// `<param_list>` keeps every value; a `<param>` has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stanza {
+    pub name: String,
+    pub params: BTreeMap<String, Vec<String>>,
+}
+
+impl Stanza {
+    /// The first value of a parameter, if present.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .and_then(|values| values.first())
+            .map(String::as_str)
+    }
+}
+
+/// Everything splunkd tells the input about where it runs, plus its one stanza.
+#[derive(Debug, Clone, Default)]
+pub struct InputDefinition {
+    pub server_host: String,
+    pub server_uri: String,
+    pub session_key: SessionKey,
+    pub checkpoint_dir: Option<PathBuf>,
+    pub stanza: Stanza,
+}
+
+/// Parses the `--validate-arguments` document (`<items>` with one `<item>`).
+pub fn parse_validation(bytes: &[u8]) -> Result<InputDefinition, ConfigError> {
+    parse(bytes, "items", "item")
+}
+
+/// Parses the run-mode document (`<input>` with one `<stanza>` under `<configuration>`).
+/// A checkpoint directory is required in run mode: without it progress could not be kept.
+pub fn parse_input(bytes: &[u8]) -> Result<InputDefinition, ConfigError> {
+    let definition = parse(bytes, "input", "stanza")?;
+    if definition.checkpoint_dir.is_none() {
+        return Err(ConfigError::MissingCheckpointDir);
+    }
+    Ok(definition)
+}
+
+/// splunkd writes UTF-8, but the SDK's own fixtures are UTF-16 with a BOM; accept both.
+fn decode(bytes: &[u8]) -> Result<String, ConfigError> {
+    let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| -> Result<String, ConfigError> {
+        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();
+        String::from_utf16(&units).map_err(|_| ConfigError::Encoding)
+    };
+    let text = match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            String::from_utf8(rest.to_vec()).map_err(|_| ConfigError::Encoding)?
+        }
+        _ => String::from_utf8(bytes.to_vec()).map_err(|_| ConfigError::Encoding)?,
+    };
+    Ok(text)
+}
+
+fn parse(
+    bytes: &[u8],
+    root: &'static str,
+    stanza_element: &'static str,
+) -> Result<InputDefinition, ConfigError> {
+    let text = decode(bytes)?;
+    let mut reader = Reader::from_str(&text);
+    let mut definition = InputDefinition::default();
+    let mut stanzas: Vec<Stanza> = Vec::new();
+    // Element names from the root down to the current element.
+    let mut path: Vec<String> = Vec::new();
+    let mut text_buf = String::new();
+    // The param (name, is_list) currently open, if any.
+    let mut param: Option<(String, bool)> = None;
+
+    loop {
+        let position = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| ConfigError::Xml {
+            position,
+            message: e.to_string(),
+        })?;
+        let xml_err = |message: String| ConfigError::Xml { position, message };
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                if path.is_empty() && name != root {
+                    return Err(ConfigError::WrongRoot {
+                        expected: root,
+                        found: name,
+                    });
+                }
+                let name_attr = start
+                    .try_get_attribute("name")
+                    .map_err(|e| xml_err(e.to_string()))?
+                    .map(|a| a.unescape_value().map(|v| v.into_owned()))
+                    .transpose()
+                    .map_err(|e| xml_err(e.to_string()))?;
+                match name.as_str() {
+                    n if n == stanza_element => {
+                        let name = name_attr.ok_or_else(|| ConfigError::MissingName {
+                            element: name.clone(),
+                        })?;
+                        stanzas.push(Stanza {
+                            name,
+                            params: BTreeMap::new(),
+                        });
+                    }
+                    "param" | "param_list" => {
+                        let param_name = name_attr.ok_or_else(|| ConfigError::MissingName {
+                            element: name.clone(),
+                        })?;
+                        if let Some(stanza) = stanzas.last_mut() {
+                            let values = stanza.params.entry(param_name.clone()).or_default();
+                            if is_empty && name == "param" {
+                                values.push(String::new());
+                            }
+                        }
+                        param = Some((param_name, name == "param_list"));
+                    }
+                    _ => {}
+                }
+                text_buf.clear();
+                if !is_empty {
+                    path.push(name);
+                } else if name == "param" || name == "param_list" {
+                    param = None;
+                }
+            }
+            Event::Text(t) => {
+                let decoded = t.xml10_content().map_err(|e| xml_err(e.to_string()))?;
+                text_buf.push_str(&decoded);
+            }
+            Event::CData(c) => {
+                let decoded = c.decode().map_err(|e| xml_err(e.to_string()))?;
+                text_buf.push_str(&decoded);
+            }
+            Event::GeneralRef(r) => {
+                if let Some(c) = r.resolve_char_ref().map_err(|e| xml_err(e.to_string()))? {
+                    text_buf.push(c);
+                } else {
+                    let entity = r.decode().map_err(|e| xml_err(e.to_string()))?;
+                    let resolved = quick_xml::escape::resolve_xml_entity(&entity)
+                        .ok_or_else(|| xml_err(format!("unknown entity &{entity};")))?;
+                    text_buf.push_str(resolved);
+                }
+            }
+            Event::End(_) => {
+                let Some(name) = path.pop() else {
+                    return Err(xml_err("unbalanced end tag".into()));
+                };
+                let value = std::mem::take(&mut text_buf);
+                match (name.as_str(), path.len()) {
+                    ("server_host", 1) => definition.server_host = value.trim().to_string(),
+                    ("server_uri", 1) => definition.server_uri = value.trim().to_string(),
+                    ("session_key", 1) => definition.session_key = SessionKey(value),
+                    ("checkpoint_dir", 1) => {
+                        let dir = value.trim();
+                        if !dir.is_empty() {
+                            definition.checkpoint_dir = Some(PathBuf::from(dir));
+                        }
+                    }
+                    ("param", _) => {
+                        if let (Some((param_name, false)), Some(stanza)) =
+                            (param.take(), stanzas.last_mut())
+                        {
+                            stanza.params.entry(param_name).or_default().push(value);
+                        }
+                    }
+                    ("value", _) => {
+                        if let (Some((param_name, true)), Some(stanza)) =
+                            (param.as_ref(), stanzas.last_mut())
+                        {
+                            stanza
+                                .params
+                                .entry(param_name.clone())
+                                .or_default()
+                                .push(value);
+                        }
+                    }
+                    ("param_list", _) => param = None,
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+        }
+    }
+    if !path.is_empty() {
+        return Err(ConfigError::Xml {
+            position: reader.buffer_position(),
+            message: format!("document ends inside <{}>", path.join("><")),
+        });
+    }
+    if stanzas.len() != 1 {
+        return Err(ConfigError::StanzaCount {
+            element: stanza_element,
+            count: stanzas.len(),
+        });
+    }
+    definition.stanza = stanzas.remove(0);
+    Ok(definition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<input><server_host>tiny</server_host><server_uri>https://127.0.0.1:8089</server_uri>
+ <session_key>s3cr3t&amp;key</session_key><checkpoint_dir>/opt/splunk/var/lib/splunk/modinputs/netdiscover_input</checkpoint_dir>
+ <configuration>
+  <stanza name="netdiscover_input://sysmon" app="netdiscover">
+   <param name="path">/exports/a&amp;b</param><param name="index">main</param><param name="exclude"/>
+   <param_list name="multi"><value>v1</value><value>v2</value></param_list>
+  </stanza></configuration></input>"#;
+
+    #[test]
+    fn run_mode_document_is_parsed() {
+        let def = parse_input(RUN.as_bytes()).unwrap();
+        assert_eq!(def.server_host, "tiny");
+        assert_eq!(def.stanza.name, "netdiscover_input://sysmon");
+        assert_eq!(def.stanza.param("path"), Some("/exports/a&b"));
+        assert_eq!(def.stanza.param("index"), Some("main"));
+        assert_eq!(def.stanza.param("exclude"), Some(""));
+        assert_eq!(def.stanza.params["multi"], vec!["v1", "v2"]);
+        assert_eq!(
+            def.checkpoint_dir.as_deref(),
+            Some(std::path::Path::new(
+                "/opt/splunk/var/lib/splunk/modinputs/netdiscover_input"
+            ))
+        );
+        let shown = format!("{def:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn utf16_with_bom_is_accepted() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in RUN.replace("UTF-8", "UTF-16").encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let def = parse_input(&bytes).unwrap();
+        assert_eq!(def.stanza.param("path"), Some("/exports/a&b"));
+    }
+
+    #[test]
+    fn two_stanzas_or_none_are_errors() {
+        let two = RUN.replace(
+            "</configuration>",
+            "<stanza name=\"netdiscover_input://b\"/></configuration>",
+        );
+        assert!(matches!(
+            parse_input(two.as_bytes()),
+            Err(ConfigError::StanzaCount { count: 2, .. })
+        ));
+        assert!(matches!(
+            parse_input(b"<items><item name='x'/></items>"),
+            Err(ConfigError::WrongRoot { .. })
+        ));
+        assert!(matches!(
+            parse_validation(b"<items><item name='x'><param name='path'>a</param>"),
+            Err(ConfigError::Xml { .. })
+        ));
+    }
+}

@@ -1,0 +1,306 @@
+//! Turns one execute body into one reply body through a [`RowProcessor`].
+//!
+//! Rows are copied verbatim whenever the reply's columns are the input's columns plus the
+//! appended ones; only when an input column must be dropped (name clash with an appended
+//! column) or a row is short of fields are rows rebuilt field by field, still from the raw field
+//! bytes, never re-encoded.
+
+use std::ops::Range;
+
+use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded};
+use super::mv;
+use super::processor::{
+    Columns, Emitter, Message, Row, RowProcessor, SlotColumns, ValueRef, Verdict,
+};
+
+/// A body that cannot be processed, located precisely.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("CSV header: {0}")]
+    Header(CsvError),
+    #[error("row {row} (body byte {offset}): {source}")]
+    Row {
+        row: usize,
+        offset: usize,
+        source: CsvError,
+    },
+    #[error(
+        "row {row} (body byte {offset}) has {fields} fields but the header has {columns} columns"
+    )]
+    TooManyFields {
+        row: usize,
+        offset: usize,
+        fields: usize,
+        columns: usize,
+    },
+    #[error("row {row}: {message}")]
+    Processor { row: usize, message: String },
+}
+
+/// Counts for one processed body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyStats {
+    pub rows_in: usize,
+    pub rows_out: usize,
+}
+
+/// Reusable state for processing bodies; keeping it across chunks means steady-state chunks
+/// allocate nothing.
+#[derive(Debug, Default)]
+pub struct BodyProcessor {
+    columns: Columns,
+    header_spans: Vec<Range<usize>>,
+    field_spans: Vec<Range<usize>>,
+    slots: Vec<SlotColumns>,
+    slot_ranges: Vec<Range<usize>>,
+    values: Vec<ValueRef>,
+    scratch: Vec<u8>,
+    mv_text: Vec<u8>,
+    emitter: Emitter,
+    /// Input columns kept in the reply (all unless a name clashes with an appended column).
+    kept: Vec<usize>,
+    empty_suffix: Vec<u8>,
+    field_tmp: Vec<u8>,
+}
+
+impl BodyProcessor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Processes `body` and writes the reply body into `out` (cleared first). Messages the
+    /// processor reports at the end of the chunk are appended to `messages`.
+    pub fn process<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        processor: &mut P,
+        out: &mut Vec<u8>,
+        messages: &mut Vec<Message>,
+    ) -> Result<BodyStats, BodyError> {
+        out.clear();
+        let mut stats = BodyStats::default();
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(stats);
+        }
+        let header_end = scan_record(body, 0, &mut self.header_spans).map_err(BodyError::Header)?;
+        self.columns.clear();
+        for span in &self.header_spans {
+            self.columns
+                .push(super::csv::decode_owned(body, span.clone()));
+        }
+        processor.bind_columns(&self.columns, &mut self.slots);
+
+        let appended = processor.appended_columns();
+        let n_appended = appended.len();
+        self.kept.clear();
+        for (i, name) in self.columns.names().iter().enumerate() {
+            let clashes = appended.iter().any(|a| {
+                name.as_slice() == a.as_bytes()
+                    || (name.starts_with(b"__mv_") && &name[5..] == a.as_bytes())
+            });
+            if !clashes {
+                self.kept.push(i);
+            }
+        }
+        let fieldwise = self.kept.len() != self.columns.len();
+        let n_columns = self.columns.len();
+
+        // Reply header.
+        if fieldwise {
+            write_raw_fields(body, &self.header_spans, &self.kept, out);
+        } else {
+            out.extend_from_slice(&body[..header_end.content_end]);
+        }
+        let mut first = self.kept.is_empty();
+        for prefix in ["", "__mv_"] {
+            for name in appended {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                self.field_tmp.clear();
+                self.field_tmp.extend_from_slice(prefix.as_bytes());
+                self.field_tmp.extend_from_slice(name.as_bytes());
+                write_field(&self.field_tmp, out);
+            }
+        }
+        out.push(b'\n');
+        self.empty_suffix.clear();
+        self.empty_suffix.resize(2 * n_appended, b',');
+        if self.kept.is_empty() && n_appended > 0 {
+            self.empty_suffix.pop();
+        }
+
+        let mut pos = header_end.next;
+        while pos < body.len() {
+            let row = stats.rows_in;
+            let end =
+                scan_record(body, pos, &mut self.field_spans).map_err(|source| BodyError::Row {
+                    row: row + 1,
+                    offset: pos,
+                    source,
+                })?;
+            if self.field_spans.len() > n_columns {
+                return Err(BodyError::TooManyFields {
+                    row: row + 1,
+                    offset: pos,
+                    fields: self.field_spans.len(),
+                    columns: n_columns,
+                });
+            }
+            let record = pos..end.content_end;
+            pos = end.next;
+            stats.rows_in += 1;
+            self.decode_slots(body);
+            self.emitter.clear();
+            let verdict = {
+                let view = Row {
+                    body,
+                    scratch: &self.scratch,
+                    values: &self.values,
+                    slots: &self.slot_ranges,
+                    record: record.clone(),
+                    index: row,
+                };
+                processor
+                    .process_row(&view, &mut self.emitter)
+                    .map_err(|e| BodyError::Processor {
+                        row: row + 1,
+                        message: e.0,
+                    })?
+            };
+            let verbatim = !fieldwise && self.field_spans.len() == n_columns;
+            match verdict {
+                Verdict::Drop => {}
+                Verdict::Pass => {
+                    stats.rows_out += 1;
+                    self.write_row_prefix(body, record.clone(), verbatim, out);
+                    out.extend_from_slice(&self.empty_suffix);
+                    out.push(b'\n');
+                }
+                Verdict::Emit => {
+                    let rows = self.emitter.finish();
+                    for r in 0..rows {
+                        stats.rows_out += 1;
+                        self.write_row_prefix(body, record.clone(), verbatim, out);
+                        self.write_appended(r, n_appended, out);
+                        out.push(b'\n');
+                    }
+                }
+            }
+        }
+        processor.end_chunk(messages);
+        Ok(stats)
+    }
+
+    /// Writes the input part of an output row: the raw record, or its kept fields (padded).
+    fn write_row_prefix(
+        &self,
+        body: &[u8],
+        record: Range<usize>,
+        verbatim: bool,
+        out: &mut Vec<u8>,
+    ) {
+        if verbatim {
+            out.extend_from_slice(&body[record]);
+            return;
+        }
+        for (n, &column) in self.kept.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            if let Some(span) = self.field_spans.get(column) {
+                out.extend_from_slice(&body[span.clone()]);
+            }
+        }
+    }
+
+    /// Writes `,plain…,mv…` for emitted row `row`.
+    fn write_appended(&mut self, row: usize, n_appended: usize, out: &mut Vec<u8>) {
+        let mut first = self.kept.is_empty();
+        for mv_pass in [false, true] {
+            for column in 0..n_appended {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                let values = self.emitter.values(row, column);
+                let count = values.clone().count();
+                self.field_tmp.clear();
+                if !mv_pass {
+                    mv::encode_plain_into(values, &mut self.field_tmp);
+                } else if count >= 2 {
+                    mv::encode_mv_into(values, &mut self.field_tmp);
+                }
+                write_field(&self.field_tmp, out);
+            }
+        }
+    }
+
+    /// Decodes every bound slot of the current row into `values`.
+    fn decode_slots(&mut self, body: &[u8]) {
+        self.values.clear();
+        self.scratch.clear();
+        self.slot_ranges.clear();
+        for slot in 0..self.slots.len() {
+            let binding = self.slots[slot];
+            let start = self.values.len();
+            let mv_span = binding
+                .mv
+                .and_then(|c| self.field_spans.get(c).cloned())
+                .filter(|s| !s.is_empty());
+            if let Some(span) = mv_span {
+                self.decode_mv(body, span);
+            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).cloned())
+            {
+                match decode_field(body, span, &mut self.scratch) {
+                    Decoded::Borrowed(s, e) if e > s => self.values.push(ValueRef::Body(s, e)),
+                    Decoded::Scratch(s, e) if e > s => self.values.push(ValueRef::Scratch(s, e)),
+                    _ => {}
+                }
+            }
+            self.slot_ranges.push(start..self.values.len());
+        }
+    }
+
+    /// Splits a non-empty `__mv_` field into its items.
+    fn decode_mv(&mut self, body: &[u8], span: Range<usize>) {
+        self.mv_text.clear();
+        let (text, in_body): (&[u8], Option<usize>) =
+            match decode_field(body, span, &mut self.mv_text) {
+                Decoded::Borrowed(s, e) => (&body[s..e], Some(s)),
+                Decoded::Scratch(s, e) => (&self.mv_text[s..e], None),
+            };
+        let scratch = &mut self.scratch;
+        let values = &mut self.values;
+        mv::decode_items(text, |item| {
+            let raw = &text[item.start..item.end];
+            match (item.escaped, in_body) {
+                (false, Some(base)) => {
+                    values.push(ValueRef::Body(base + item.start, base + item.end))
+                }
+                _ => {
+                    let s = scratch.len();
+                    if item.escaped {
+                        mv::unescape_into(raw, scratch);
+                    } else {
+                        scratch.extend_from_slice(raw);
+                    }
+                    values.push(ValueRef::Scratch(s, scratch.len()));
+                }
+            }
+        });
+    }
+}
+
+/// Writes the raw fields `spans[kept]` joined by commas.
+fn write_raw_fields(body: &[u8], spans: &[Range<usize>], kept: &[usize], out: &mut Vec<u8>) {
+    for (n, &column) in kept.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        if let Some(span) = spans.get(column) {
+            out.extend_from_slice(&body[span.clone()]);
+        }
+    }
+}

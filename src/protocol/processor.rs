@@ -1,0 +1,308 @@
+//! The seam between the protocol loop and whatever decides about rows (the rules engine).
+//!
+//! Designed so a non-matching row costs one scan of its bytes and one copy:
+//! - the processor declares once which input fields it reads ([`RowProcessor::input_fields`]) and
+//!   which columns it appends ([`RowProcessor::appended_columns`]);
+//! - once per chunk header the loop maps those fields to the chunk's columns ("slots"), so no
+//!   field is looked up by name per row;
+//! - per row the processor sees only its slots' values, already CSV-decoded and split into
+//!   multivalue items, borrowed from the body unless an escape had to be undone;
+//! - it answers [`Verdict::Pass`] (the row's original bytes go out verbatim followed by empty
+//!   appended columns), [`Verdict::Drop`], or [`Verdict::Emit`] with one or more rows of appended
+//!   values written into the [`Emitter`] (several values in one column become a proper `__mv_`
+//!   multivalue). Buffers are reused across rows: no allocation per row in steady state.
+//!
+//! Appended columns own their names: if the input already has a column with an appended
+//! column's name (or its `__mv_` companion), for instance because `| netdiscover` runs twice in
+//! one search, the input column is dropped from the reply and the processor's value takes its
+//! place. Re-running the command therefore replaces annotations instead of stacking stale ones.
+
+use std::ops::Range;
+
+/// A processor's answer for one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the row unchanged, with every appended column empty.
+    Pass,
+    /// Send nothing for this row.
+    Drop,
+    /// Send the row once per row written into the [`Emitter`], each with its appended values.
+    Emit,
+}
+
+/// An error a processor reports for a row; the session answers with it and exits 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProcessError(pub String);
+
+/// Inspector message severity, as splunkd spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// One inspector message shown under the search bar and in the Job Inspector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+/// The columns of one chunk's header, decoded.
+#[derive(Debug, Default)]
+pub struct Columns {
+    names: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    pub(crate) fn clear(&mut self) {
+        self.names.clear();
+    }
+
+    pub(crate) fn push(&mut self, name: Vec<u8>) {
+        self.names.push(name);
+    }
+
+    /// Column names in input order (`__mv_` companions included).
+    pub fn names(&self) -> &[Vec<u8>] {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Index of the column named exactly `name`.
+    pub fn position(&self, name: &[u8]) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// The plain column `name` and its `__mv_name` companion, where present.
+    pub fn field(&self, name: &str) -> SlotColumns {
+        let mut mv = Vec::with_capacity(name.len() + 5);
+        mv.extend_from_slice(b"__mv_");
+        mv.extend_from_slice(name.as_bytes());
+        SlotColumns {
+            plain: self.position(name.as_bytes()),
+            mv: self.position(&mv),
+        }
+    }
+}
+
+/// Where a slot's values come from in the current chunk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotColumns {
+    pub plain: Option<usize>,
+    pub mv: Option<usize>,
+}
+
+/// Location of one decoded value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ValueRef {
+    Body(usize, usize),
+    Scratch(usize, usize),
+}
+
+/// The values of the processor's slots for one row, borrowed from the chunk body or the
+/// loop's scratch buffer.
+pub struct Row<'a> {
+    pub(crate) body: &'a [u8],
+    pub(crate) scratch: &'a [u8],
+    pub(crate) values: &'a [ValueRef],
+    pub(crate) slots: &'a [Range<usize>],
+    pub(crate) record: Range<usize>,
+    pub(crate) index: usize,
+}
+
+impl<'a> Row<'a> {
+    /// Every value of the field in `slot`, in order: several for a multivalue field, none when
+    /// the column is absent or empty (Splunk's null).
+    pub fn values(&self, slot: usize) -> Values<'a> {
+        let range = self.slots.get(slot).cloned().unwrap_or(0..0);
+        Values {
+            body: self.body,
+            scratch: self.scratch,
+            refs: self.values[range].iter(),
+        }
+    }
+
+    /// The first value of the field in `slot`, if any.
+    pub fn first(&self, slot: usize) -> Option<&'a [u8]> {
+        self.values(slot).next()
+    }
+
+    /// The row's raw CSV bytes as received (terminator excluded).
+    pub fn raw(&self) -> &'a [u8] {
+        &self.body[self.record.clone()]
+    }
+
+    /// The row's position in its chunk, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// Iterator over one slot's values.
+pub struct Values<'a> {
+    body: &'a [u8],
+    scratch: &'a [u8],
+    refs: std::slice::Iter<'a, ValueRef>,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.refs.next().map(|r| match *r {
+            ValueRef::Body(s, e) => &self.body[s..e],
+            ValueRef::Scratch(s, e) => &self.scratch[s..e],
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.refs.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Values<'_> {}
+
+/// Collects the rows a processor emits for one input row: values per appended column.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    bytes: Vec<u8>,
+    cells: Vec<Cell>,
+    row_ends: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    column: usize,
+    start: usize,
+    end: usize,
+}
+
+impl Emitter {
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.cells.clear();
+        self.row_ends.clear();
+    }
+
+    /// Adds one value to appended column `column` (an index into
+    /// [`RowProcessor::appended_columns`]) of the row being built. Several values for one column
+    /// make it multivalue.
+    pub fn push(&mut self, column: usize, value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.cells.push(Cell {
+            column,
+            start,
+            end: self.bytes.len(),
+        });
+    }
+
+    /// Finishes the row being built; the next [`push`](Self::push) starts another output row.
+    pub fn end_row(&mut self) {
+        self.row_ends.push(self.cells.len());
+    }
+
+    /// Closes a row left open and returns how many rows were emitted.
+    pub(crate) fn finish(&mut self) -> usize {
+        let last = self.row_ends.last().copied().unwrap_or(0);
+        if self.cells.len() > last || self.row_ends.is_empty() {
+            self.row_ends.push(self.cells.len());
+        }
+        self.row_ends.len()
+    }
+
+    /// The values of appended column `column` in emitted row `row`.
+    pub(crate) fn values(&self, row: usize, column: usize) -> impl Iterator<Item = &[u8]> + Clone {
+        let start = if row == 0 { 0 } else { self.row_ends[row - 1] };
+        let end = self.row_ends[row];
+        self.cells[start..end]
+            .iter()
+            .filter(move |c| c.column == column)
+            .map(|c| &self.bytes[c.start..c.end])
+    }
+}
+
+/// Decides about rows. The loop calls [`bind_columns`](Self::bind_columns) once per chunk and
+/// [`process_row`](Self::process_row) once per row.
+pub trait RowProcessor {
+    /// Names of the fields the processor reads; slot `i` is field `i`.
+    fn input_fields(&self) -> &[String];
+
+    /// Names of the columns appended to every row of the reply (fixed for the session).
+    fn appended_columns(&self) -> &[String];
+
+    /// Maps each slot to the chunk's columns. The default binds field `f` to the column `f` and
+    /// its `__mv_f` companion.
+    fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
+        slots.clear();
+        slots.extend(self.input_fields().iter().map(|f| columns.field(f)));
+    }
+
+    /// Decides about one row.
+    fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError>;
+
+    /// Called after the last row of a chunk; messages added here go into that chunk's reply.
+    fn end_chunk(&mut self, _messages: &mut Vec<Message>) {}
+}
+
+/// Passes every row through unchanged and appends nothing.
+#[derive(Debug, Default)]
+pub struct Passthrough;
+
+impl RowProcessor for Passthrough {
+    fn input_fields(&self) -> &[String] {
+        &[]
+    }
+
+    fn appended_columns(&self) -> &[String] {
+        &[]
+    }
+
+    fn process_row(
+        &mut self,
+        _row: &Row<'_>,
+        _emit: &mut Emitter,
+    ) -> Result<Verdict, ProcessError> {
+        Ok(Verdict::Pass)
+    }
+}
+
+impl<P: RowProcessor + ?Sized> RowProcessor for Box<P> {
+    fn input_fields(&self) -> &[String] {
+        (**self).input_fields()
+    }
+    fn appended_columns(&self) -> &[String] {
+        (**self).appended_columns()
+    }
+    fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
+        (**self).bind_columns(columns, slots)
+    }
+    fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
+        (**self).process_row(row, emit)
+    }
+    fn end_chunk(&mut self, messages: &mut Vec<Message>) {
+        (**self).end_chunk(messages)
+    }
+}

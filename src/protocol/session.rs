@@ -1,0 +1,324 @@
+//! The request/reply loop: getinfo, then one reply per execute chunk, in strict lock-step.
+//!
+//! Errors are answered on the wire the way splunkd shows them to the user: an inspector ERROR
+//! message, `error`, `finished:true` (inspector serialised before error, as Splunk's MLTK does),
+//! then the process exits 1. The getinfo metadata is deserialised into [`GetInfo`], which has no
+//! field for `session_key`: the token is never stored, printed or logged.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::chunk::{BodyError, BodyProcessor, BodyStats};
+use super::framing::{read_chunk, write_chunk, FrameError};
+use super::processor::{Level, Message, RowProcessor};
+
+/// What the getinfo request tells the command (unknown keys are ignored; `session_key` is
+/// deliberately not a field).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GetInfo {
+    #[serde(default)]
+    pub preview: bool,
+    #[serde(default)]
+    pub searchinfo: SearchInfo,
+}
+
+/// `searchinfo` of the getinfo request.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchInfo {
+    /// Splunk-tokenised arguments, quotes removed.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The same tokens with quoting preserved.
+    #[serde(default)]
+    pub raw_args: Vec<String>,
+    #[serde(default)]
+    pub dispatch_dir: Option<String>,
+    #[serde(default)]
+    pub sid: Option<String>,
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub splunk_version: Option<String>,
+    #[serde(default)]
+    pub maxresultrows: Option<serde_json::Value>,
+}
+
+/// The command's getinfo reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetInfoReply {
+    /// `streaming` (distributable), `stateful`, `events` or `reporting`.
+    pub command_type: &'static str,
+    /// Fields Splunk should send; `None` sends every field.
+    pub required_fields: Option<Vec<String>>,
+    pub messages: Vec<Message>,
+}
+
+impl GetInfoReply {
+    /// A distributable streaming command that receives every field.
+    pub fn streaming() -> Self {
+        GetInfoReply {
+            command_type: "streaming",
+            required_fields: None,
+            messages: Vec::new(),
+        }
+    }
+}
+
+/// An error the command reports to the user; the session answers with it and exits 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CommandError(pub String);
+
+/// A search command: validates its options at getinfo and builds its row processor at the
+/// first execute (Splunk starts probe processes that only do getinfo, so heavy work waits).
+pub trait SearchCommand {
+    type Processor: RowProcessor;
+
+    fn getinfo(&mut self, request: &GetInfo) -> Result<GetInfoReply, CommandError>;
+
+    fn start(&mut self) -> Result<Self::Processor, CommandError>;
+}
+
+/// Why a session ended badly. The message has already been sent to splunkd when possible.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("chunk {chunk}: invalid metadata: {message}")]
+    Metadata { chunk: usize, message: String },
+    #[error("chunk {chunk}: expected action \"{expected}\", got {got}")]
+    UnexpectedAction {
+        chunk: usize,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("getinfo request carries a {0}-byte body; splunkd never sends data with getinfo")]
+    GetInfoBody(u64),
+    #[error("{0}")]
+    Command(CommandError),
+    #[error("execute chunk {chunk}: {source}")]
+    Body { chunk: usize, source: BodyError },
+    #[error("writing the reply failed: {0}")]
+    Write(io::Error),
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub struct SessionEnd {
+    /// 0 after EOF at a chunk boundary, 1 after a fatal error.
+    pub exit_code: i32,
+    pub error: Option<SessionError>,
+    /// Execute chunks answered.
+    pub chunks: usize,
+    pub rows_in: u64,
+    pub rows_out: u64,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    finished: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ExecuteReplyMeta<'a> {
+    finished: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inspector: Option<Inspector<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GetInfoReplyMeta<'a> {
+    #[serde(rename = "type")]
+    command_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_fields: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inspector: Option<Inspector<'a>>,
+}
+
+#[derive(Serialize)]
+struct Inspector<'a> {
+    messages: Vec<[&'a str; 2]>,
+}
+
+fn inspector(messages: &[Message]) -> Option<Inspector<'_>> {
+    if messages.is_empty() {
+        return None;
+    }
+    Some(Inspector {
+        messages: messages
+            .iter()
+            .map(|m| [m.level.as_str(), m.text.as_str()])
+            .collect(),
+    })
+}
+
+/// Runs a whole session: reads requests from `input`, answers on `output`.
+pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
+    input: &mut R,
+    output: &mut W,
+    command: &mut C,
+) -> SessionEnd {
+    let mut session = Session {
+        meta: Vec::new(),
+        body: Vec::new(),
+        reply: Vec::new(),
+        messages: Vec::new(),
+        end: SessionEnd {
+            exit_code: 0,
+            error: None,
+            chunks: 0,
+            rows_in: 0,
+            rows_out: 0,
+        },
+    };
+    if let Err(error) = session.run(input, output, command) {
+        if !matches!(error, SessionError::Write(_)) {
+            // Best effort: splunkd may already be gone.
+            let _ = send_error(output, &error.to_string());
+        }
+        session.end.exit_code = 1;
+        session.end.error = Some(error);
+    }
+    session.end
+}
+
+struct Session {
+    meta: Vec<u8>,
+    body: Vec<u8>,
+    reply: Vec<u8>,
+    messages: Vec<Message>,
+    end: SessionEnd,
+}
+
+impl Session {
+    fn run<R: BufRead, W: Write, C: SearchCommand>(
+        &mut self,
+        input: &mut R,
+        output: &mut W,
+        command: &mut C,
+    ) -> Result<(), SessionError> {
+        // getinfo
+        let Some(header) = read_chunk(input, &mut self.meta, &mut self.body)? else {
+            return Ok(());
+        };
+        let action: Action = parse_meta(&self.meta, 1)?;
+        if action.action.as_deref() != Some("getinfo") {
+            return Err(SessionError::UnexpectedAction {
+                chunk: 1,
+                expected: "getinfo",
+                got: describe_action(&action.action),
+            });
+        }
+        if header.body_len > 0 {
+            return Err(SessionError::GetInfoBody(header.body_len));
+        }
+        let getinfo: GetInfo = parse_meta(&self.meta, 1)?;
+        self.meta.clear();
+        let reply = command.getinfo(&getinfo).map_err(SessionError::Command)?;
+        let meta = serde_json::to_vec(&GetInfoReplyMeta {
+            command_type: reply.command_type,
+            required_fields: reply.required_fields.as_deref(),
+            inspector: inspector(&reply.messages),
+        })
+        .map_err(|e| SessionError::Write(io::Error::other(e)))?;
+        write_chunk(output, &meta, &[]).map_err(SessionError::Write)?;
+
+        // execute chunks
+        let mut processor: Option<C::Processor> = None;
+        let mut bodies = BodyProcessor::new();
+        let mut chunk = 1;
+        while read_chunk(input, &mut self.meta, &mut self.body)?.is_some() {
+            chunk += 1;
+            let action: Action = parse_meta(&self.meta, chunk)?;
+            if action.action.as_deref() != Some("execute") {
+                return Err(SessionError::UnexpectedAction {
+                    chunk,
+                    expected: "execute",
+                    got: describe_action(&action.action),
+                });
+            }
+            let finished = match action.finished {
+                None | Some(serde_json::Value::Null) => false,
+                Some(serde_json::Value::Bool(b)) => b,
+                Some(other) => {
+                    return Err(SessionError::Metadata {
+                        chunk,
+                        message: format!("\"finished\" must be true or false, got {other}"),
+                    })
+                }
+            };
+            let processor = match processor.as_mut() {
+                Some(p) => p,
+                None => processor.insert(command.start().map_err(SessionError::Command)?),
+            };
+            self.messages.clear();
+            let stats: BodyStats = bodies
+                .process(&self.body, processor, &mut self.reply, &mut self.messages)
+                .map_err(|source| SessionError::Body {
+                    chunk: chunk - 1,
+                    source,
+                })?;
+            let meta = serde_json::to_vec(&ExecuteReplyMeta {
+                finished,
+                inspector: inspector(&self.messages),
+                error: None,
+            })
+            .map_err(|e| SessionError::Write(io::Error::other(e)))?;
+            write_chunk(output, &meta, &self.reply).map_err(SessionError::Write)?;
+            self.end.chunks += 1;
+            self.end.rows_in += stats.rows_in as u64;
+            self.end.rows_out += stats.rows_out as u64;
+        }
+        Ok(())
+    }
+}
+
+fn describe_action(action: &Option<String>) -> String {
+    match action {
+        Some(a) => format!("{a:?}"),
+        None => "no action".to_string(),
+    }
+}
+
+/// Parses metadata JSON. The error names the chunk and the JSON problem, never the content
+/// (which may hold the session key).
+fn parse_meta<'a, T: Deserialize<'a>>(meta: &'a [u8], chunk: usize) -> Result<T, SessionError> {
+    serde_json::from_slice(meta).map_err(|e| SessionError::Metadata {
+        chunk,
+        message: format!(
+            "{} at line {} column {}",
+            match e.classify() {
+                serde_json::error::Category::Io => "I/O error",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Data => "unexpected JSON shape",
+                serde_json::error::Category::Eof => "JSON ends early",
+            },
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// Writes the fatal-error reply: inspector ERROR, `error`, `finished:true`.
+pub fn send_error<W: Write>(output: &mut W, message: &str) -> io::Result<()> {
+    let messages = [Message {
+        level: Level::Error,
+        text: message.to_string(),
+    }];
+    let meta = serde_json::to_vec(&ExecuteReplyMeta {
+        finished: true,
+        inspector: inspector(&messages),
+        error: Some(message),
+    })
+    .map_err(io::Error::other)?;
+    write_chunk(output, &meta, &[])
+}

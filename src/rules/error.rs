@@ -1,0 +1,132 @@
+//! Errors of the rules module. Every error names what was wrong and where.
+
+use std::path::PathBuf;
+
+/// Why one piece of SPL could not be compiled. Positions are byte offsets into the
+/// macro-expanded search text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SplError {
+    /// SPL the compiler does not implement (or that has no row-level meaning we can prove).
+    #[error("unsupported construct `{construct}` at byte {position}: {detail}")]
+    Unsupported {
+        construct: String,
+        position: usize,
+        detail: String,
+    },
+    /// A stage that needs more than one row (stats, join, lookup, ...): the rule is reported
+    /// as "not row-level" and never half-compiled.
+    #[error("not row-level: `{construct}` at byte {position} ({detail})")]
+    NotRowLevel {
+        construct: String,
+        position: usize,
+        detail: String,
+    },
+}
+
+impl SplError {
+    pub(crate) fn unsupported(
+        construct: impl Into<String>,
+        position: usize,
+        detail: impl Into<String>,
+    ) -> Self {
+        SplError::Unsupported {
+            construct: construct.into(),
+            position,
+            detail: detail.into(),
+        }
+    }
+    pub(crate) fn not_row_level(
+        construct: impl Into<String>,
+        position: usize,
+        detail: impl Into<String>,
+    ) -> Self {
+        SplError::NotRowLevel {
+            construct: construct.into(),
+            position,
+            detail: detail.into(),
+        }
+    }
+    /// The construct that stopped compilation.
+    pub fn construct(&self) -> &str {
+        match self {
+            SplError::Unsupported { construct, .. } | SplError::NotRowLevel { construct, .. } => {
+                construct
+            }
+        }
+    }
+    /// True if the rule is valid SPL but needs more than one row.
+    pub fn is_not_row_level(&self) -> bool {
+        matches!(self, SplError::NotRowLevel { .. })
+    }
+}
+
+/// Macro expansion failures.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MacroError {
+    #[error("unknown macro `{name}` ({arity} argument(s)) at byte {position}")]
+    Unknown {
+        name: String,
+        arity: usize,
+        position: usize,
+    },
+    #[error("macro cycle: {}", cycle.join(" -> "))]
+    Cycle { cycle: Vec<String> },
+    #[error("unterminated macro call (backtick) at byte {position}")]
+    Unterminated { position: usize },
+    #[error("macro expansion deeper than {limit} levels at `{name}`")]
+    TooDeep { name: String, limit: usize },
+}
+
+/// Why one rule was not loaded: always names the rule (or file) and the cause.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    #[error("{path}: cannot read: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{path}: invalid YAML: {message}")]
+    Yaml { path: PathBuf, message: String },
+    #[error("{path}: rule `{rule}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        rule: String,
+        message: String,
+    },
+    #[error("{path}: rule `{rule}`: {source}")]
+    Macro {
+        path: PathBuf,
+        rule: String,
+        #[source]
+        source: MacroError,
+    },
+    #[error("{path}: rule `{rule}`: {source}")]
+    Spl {
+        path: PathBuf,
+        rule: String,
+        #[source]
+        source: SplError,
+    },
+    #[error("{path}:{line}: macros.conf: {message}")]
+    Conf {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// A problem found while loading: the item is skipped, the rest load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub error: RuleError,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped: {}", self.error)
+    }
+}
+
+/// Invalid rule selection (`rule=`, `type=`, `story=`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelectionError {
+    #[error("{key}={value} matches no loaded rule")]
+    NoMatch { key: &'static str, value: String },
+}

@@ -1,0 +1,359 @@
+//! Search macros: from ESCU macro YAML and from `macros.conf` stanzas, with argument
+//! macros `name(N)` whose `$arg$` tokens are substituted, expanded recursively with cycle
+//! detection (the error names the cycle).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::error::{MacroError, RuleError};
+use super::pipeline::quoted_end;
+
+/// One macro definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Macro {
+    pub name: String,
+    pub args: Vec<String>,
+    pub definition: String,
+}
+
+/// Macros by (lower-cased name, arity). Later insertions override earlier ones, so user
+/// macros loaded after the shipped ones win.
+#[derive(Debug, Clone, Default)]
+pub struct MacroTable {
+    map: HashMap<(String, usize), Macro>,
+}
+
+const MAX_DEPTH: usize = 64;
+
+/// A `macros.conf` stanza being read: (name, arity, line, args, definition).
+type Stanza = (String, usize, usize, Vec<String>, Option<String>);
+
+impl MacroTable {
+    /// A table with the macros ESCU content assumes from other apps: `drop_dm_object_name(1)`
+    /// from Splunk_SA_CIM (contentctl deliberately does not ship it; definition from
+    /// Splunk_SA_CIM `default/macros.conf`).
+    pub fn with_builtins() -> Self {
+        let mut t = MacroTable::default();
+        t.insert(Macro {
+            name: "drop_dm_object_name".into(),
+            args: vec!["object".into()],
+            definition: "rename \"$object$.*\" as *".into(),
+        });
+        t
+    }
+
+    pub fn insert(&mut self, m: Macro) {
+        self.map
+            .insert((m.name.to_ascii_lowercase(), m.args.len()), m);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Parses `macros.conf` text: `[name]` or `[name(N)]` stanzas with `args = a, b` and
+    /// `definition = ...` (lines ending in `\` continue). Bad stanzas are returned as errors.
+    pub fn add_conf(&mut self, text: &str, path: &Path) -> Vec<RuleError> {
+        let mut errors = Vec::new();
+        let mut current: Option<Stanza> = None;
+        let mut lines = text.lines().enumerate().peekable();
+        let finish = |cur: Option<Stanza>, table: &mut MacroTable, errors: &mut Vec<RuleError>| {
+            if let Some((name, arity, line, args, def)) = cur {
+                match def {
+                    None => errors.push(RuleError::Conf {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!("stanza [{name}] has no definition"),
+                    }),
+                    Some(_) if args.len() != arity => errors.push(RuleError::Conf {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!("stanza [{name}({arity})] declares {} args", args.len()),
+                    }),
+                    Some(definition) => table.insert(Macro {
+                        name,
+                        args,
+                        definition,
+                    }),
+                }
+            }
+        };
+        while let Some((n, raw)) = lines.next() {
+            let mut line = raw.trim_end().to_string();
+            while line.ends_with('\\') {
+                line.pop();
+                match lines.next() {
+                    Some((_, more)) => {
+                        line.push('\n');
+                        line.push_str(more.trim_end());
+                    }
+                    None => break,
+                }
+            }
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+                continue;
+            }
+            if t.starts_with('[') && t.ends_with(']') {
+                finish(current.take(), self, &mut errors);
+                let inner = &t[1..t.len() - 1];
+                let (name, arity) = match inner.split_once('(') {
+                    Some((nm, rest)) => match rest.trim_end_matches(')').trim().parse::<usize>() {
+                        Ok(a) => (nm.trim().to_string(), a),
+                        Err(_) => {
+                            errors.push(RuleError::Conf {
+                                path: path.to_path_buf(),
+                                line: n + 1,
+                                message: format!("bad stanza name [{inner}]"),
+                            });
+                            continue;
+                        }
+                    },
+                    None => (inner.trim().to_string(), 0),
+                };
+                current = Some((name, arity, n + 1, Vec::new(), None));
+                continue;
+            }
+            let Some((key, value)) = t.split_once('=') else {
+                errors.push(RuleError::Conf {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    message: format!("expected `key = value`, got `{t}`"),
+                });
+                continue;
+            };
+            if let Some(cur) = current.as_mut() {
+                match key.trim() {
+                    "definition" => cur.4 = Some(value.trim().to_string()),
+                    "args" => {
+                        cur.3 = value
+                            .split(',')
+                            .map(|a| a.trim().to_string())
+                            .filter(|a| !a.is_empty())
+                            .collect()
+                    }
+                    _ => {}
+                }
+            }
+        }
+        finish(current.take(), self, &mut errors);
+        errors
+    }
+
+    /// Expands every backtick macro call in `text`, recursively.
+    ///
+    /// A missing `<detection>_filter` macro expands to `search *`, as contentctl generates it.
+    pub fn expand(&self, text: &str) -> Result<String, MacroError> {
+        let mut stack = Vec::new();
+        self.expand_inner(text, &mut stack, 0)
+    }
+
+    fn expand_inner(
+        &self,
+        text: &str,
+        stack: &mut Vec<String>,
+        base: usize,
+    ) -> Result<String, MacroError> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut offset = 0usize;
+        while let Some(open) = rest.find('`') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after.find('`').ok_or(MacroError::Unterminated {
+                position: base + offset + open,
+            })?;
+            let call = after[..close].trim();
+            let position = base + offset + open;
+            let (name, args) = parse_call(call);
+            let key = (name.to_ascii_lowercase(), args.len());
+            let label = if args.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}({})", args.len())
+            };
+            if stack.iter().any(|s| s.eq_ignore_ascii_case(&label)) {
+                let mut cycle: Vec<String> = stack
+                    .iter()
+                    .skip_while(|s| !s.eq_ignore_ascii_case(&label))
+                    .cloned()
+                    .collect();
+                cycle.push(label);
+                return Err(MacroError::Cycle { cycle });
+            }
+            if stack.len() >= MAX_DEPTH {
+                return Err(MacroError::TooDeep {
+                    name: label,
+                    limit: MAX_DEPTH,
+                });
+            }
+            let body = match self.map.get(&key) {
+                Some(m) => {
+                    let mut def = m.definition.clone();
+                    for (param, value) in m.args.iter().zip(&args) {
+                        def = substitute(&def, param, value);
+                    }
+                    def
+                }
+                None if args.is_empty() && key.0.ends_with("_filter") => "search *".to_string(),
+                None => {
+                    return Err(MacroError::Unknown {
+                        name: name.to_string(),
+                        arity: args.len(),
+                        position,
+                    })
+                }
+            };
+            stack.push(label);
+            let expanded = self.expand_inner(&body, stack, position)?;
+            stack.pop();
+            out.push_str(&expanded);
+            let consumed = open + 1 + close + 1;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// Replaces `$param$` by `value`. A quoted value substituted *inside* a quoted region of the
+/// definition loses its own quotes (`rename "$object$.*"` with `"Processes"` gives
+/// `rename "Processes.*"`), which is how ESCU's `drop_dm_object_name("Processes")` works in Splunk.
+fn substitute(def: &str, param: &str, value: &str) -> String {
+    let token = format!("${param}$");
+    let unquoted = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|_| value.len() >= 2)
+        .unwrap_or(value);
+    let mut out = String::with_capacity(def.len() + value.len());
+    let mut in_quotes = false;
+    let mut i = 0;
+    let b = def.as_bytes();
+    while i < b.len() {
+        if def[i..].starts_with(&token) {
+            out.push_str(if in_quotes { unquoted } else { value });
+            i += token.len();
+            continue;
+        }
+        let c = def[i..].chars().next().unwrap_or(' ');
+        if c == '\\' && i + 1 < b.len() {
+            out.push(c);
+            i += 1;
+            let c2 = def[i..].chars().next().unwrap_or(' ');
+            out.push(c2);
+            i += c2.len_utf8();
+            continue;
+        }
+        if c == '"' {
+            in_quotes = !in_quotes;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// Splits `name(a, "b,c")` into the name and its arguments (quotes kept, as Splunk substitutes them verbatim).
+fn parse_call(call: &str) -> (&str, Vec<String>) {
+    let Some(open) = call.find('(') else {
+        return (call, Vec::new());
+    };
+    if !call.ends_with(')') {
+        return (call, Vec::new());
+    }
+    let name = call[..open].trim();
+    let inner = &call[open + 1..call.len() - 1];
+    let b = inner.as_bytes();
+    let mut args = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = quoted_end(b, i).unwrap_or(b.len());
+                continue;
+            }
+            b',' => {
+                args.push(inner[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !inner.trim().is_empty() || !args.is_empty() {
+        args.push(inner[start..].trim().to_string());
+    }
+    (name, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str, args: &[&str], def: &str) -> Macro {
+        Macro {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            definition: def.into(),
+        }
+    }
+
+    #[test]
+    fn expands_arguments_and_nesting() {
+        let mut t = MacroTable::with_builtins();
+        t.insert(m("outer", &[], "x `inner(1, \"a,b\")` y"));
+        t.insert(m("inner", &["n", "s"], "n=$n$ s=$s$"));
+        assert_eq!(t.expand("`outer`").unwrap(), "x n=1 s=\"a,b\" y");
+        assert_eq!(
+            t.expand("| `drop_dm_object_name(\"Processes\")`").unwrap(),
+            "| rename \"Processes.*\" as *"
+        );
+        assert_eq!(t.expand("`some_rule_filter`").unwrap(), "search *");
+    }
+
+    #[test]
+    fn cycle_is_named() {
+        let mut t = MacroTable::default();
+        t.insert(m("a", &[], "`b`"));
+        t.insert(m("b", &[], "`c`"));
+        t.insert(m("c", &[], "`a`"));
+        let e = t.expand("x `a`").unwrap_err();
+        assert_eq!(e.to_string(), "macro cycle: a -> b -> c -> a");
+    }
+
+    #[test]
+    fn unknown_and_unterminated() {
+        let t = MacroTable::default();
+        assert_eq!(
+            t.expand("ab `nope(2,3)`").unwrap_err(),
+            MacroError::Unknown {
+                name: "nope".into(),
+                arity: 2,
+                position: 3
+            }
+        );
+        assert!(matches!(
+            t.expand("a `x").unwrap_err(),
+            MacroError::Unterminated { position: 2 }
+        ));
+    }
+
+    #[test]
+    fn macros_conf_stanzas() {
+        let mut t = MacroTable::default();
+        let errs = t.add_conf("# c\n[drop_dm_object_name(1)]\nargs       = object\ndefinition = rename \"$object$.*\" as *\n[plain]\ndefinition = a \\\n b\n[broken]\nargs = x\n", Path::new("m.conf"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].to_string().contains("[broken]"));
+        assert_eq!(
+            t.expand("`drop_dm_object_name(Processes)`").unwrap(),
+            "rename \"Processes.*\" as *"
+        );
+        assert_eq!(t.expand("`plain`").unwrap(), "a \n b");
+    }
+}

@@ -1,0 +1,387 @@
+//! Loading rule places into a [`RuleSet`]: macros first (YAML and `macros.conf`), then every
+//! detection is expanded, compiled and its slots mapped to the set's shared field list.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::compile::compile_search;
+use super::error::{RuleError, Warning};
+use super::expr::{Cond, Ex, Src};
+use super::macros::{Macro, MacroTable};
+use super::model::{classify, rule_meta, DocKind, RawDoc, RuleMeta};
+use super::prefilter::Prefilter;
+
+/// A piece of a risk message: literal text or a `$field$` token.
+#[derive(Debug, Clone)]
+pub(crate) enum MsgPart {
+    Text(String),
+    Field(Option<Src>),
+}
+
+/// One compiled detection.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    /// The file the rule came from.
+    pub path: PathBuf,
+    /// The search after macro expansion (what was compiled).
+    pub expanded_search: String,
+    pub(crate) cond: Cond,
+    pub(crate) message: Vec<MsgPart>,
+    pub(crate) risk_srcs: Vec<Option<Src>>,
+    pub(crate) threat_srcs: Vec<Option<Src>>,
+}
+
+/// Every loaded rule, compiled, sharing one field (slot) list.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) fields: Vec<String>,
+    pub(crate) prefilter: Prefilter,
+}
+
+/// Detection and macro sources gathered from rule places before compilation.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub detections: Vec<(PathBuf, RawDoc)>,
+    pub macros: MacroTable,
+}
+
+impl Sources {
+    /// A fresh source set with the built-in (Splunk_SA_CIM) macros.
+    pub fn new() -> Self {
+        Sources {
+            detections: Vec::new(),
+            macros: MacroTable::with_builtins(),
+        }
+    }
+
+    /// Reads every `*.yml`/`*.yaml` (detections and macros) and every `macros.conf` below `dir`,
+    /// in sorted path order. Unreadable or invalid files become warnings.
+    pub fn add_dir(&mut self, dir: &Path, warnings: &mut Vec<Warning>) {
+        let mut files = Vec::new();
+        collect_files(dir, &mut files, warnings);
+        files.sort();
+        for path in files {
+            self.add_file(&path, warnings);
+        }
+    }
+
+    /// Reads one file (YAML detection/macro, or `*.conf` macros).
+    pub fn add_file(&mut self, path: &Path, warnings: &mut Vec<Warning>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                warnings.push(Warning {
+                    error: RuleError::Io {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    },
+                });
+                return;
+            }
+        };
+        if path.extension().is_some_and(|e| e == "conf") {
+            for error in self.macros.add_conf(&text, path) {
+                warnings.push(Warning { error });
+            }
+            return;
+        }
+        let doc: RawDoc = match serde_yaml::from_str(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(Warning {
+                    error: RuleError::Yaml {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    },
+                });
+                return;
+            }
+        };
+        match classify(&doc) {
+            DocKind::Detection => self.detections.push((path.to_path_buf(), doc)),
+            DocKind::Macro => match (&doc.name, &doc.definition) {
+                (Some(name), Some(definition)) => self.macros.insert(Macro {
+                    name: name.clone(),
+                    args: doc.arguments.clone().unwrap_or_default(),
+                    definition: definition.clone(),
+                }),
+                _ => warnings.push(Warning {
+                    error: RuleError::Invalid {
+                        path: path.to_path_buf(),
+                        rule: String::new(),
+                        message: "macro without `name`".into(),
+                    },
+                }),
+            },
+            DocKind::Other => {}
+        }
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            warnings.push(Warning {
+                error: RuleError::Io {
+                    path: dir.to_path_buf(),
+                    message: e.to_string(),
+                },
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            collect_files(&path, out, warnings);
+        } else {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".yml") || name.ends_with(".yaml") || name == "macros.conf" {
+                out.push(path);
+            }
+        }
+    }
+}
+
+/// Compiles one detection document. Returns the rule with *local* slots and its field list.
+pub(crate) fn compile_rule(
+    path: &Path,
+    doc: &RawDoc,
+    macros: &MacroTable,
+) -> Result<(Rule, Vec<String>), RuleError> {
+    let rule_name = doc
+        .name
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    let meta = rule_meta(doc).map_err(|message| RuleError::Invalid {
+        path: path.to_path_buf(),
+        rule: rule_name.clone(),
+        message,
+    })?;
+    let search = doc.search.as_deref().unwrap_or("");
+    let expanded = macros.expand(search).map_err(|source| RuleError::Macro {
+        path: path.to_path_buf(),
+        rule: rule_name.clone(),
+        source,
+    })?;
+    let mut compiled = compile_search(&expanded).map_err(|source| RuleError::Spl {
+        path: path.to_path_buf(),
+        rule: rule_name.clone(),
+        source,
+    })?;
+    let message = parse_message(&meta.risk_message)
+        .into_iter()
+        .map(|p| match p {
+            Ok(text) => MsgPart::Text(text),
+            Err(field) => MsgPart::Field(compiled.resolve_output(&field)),
+        })
+        .collect();
+    let risk_srcs = meta
+        .risk_objects
+        .iter()
+        .map(|r| compiled.resolve_output(&r.field))
+        .collect();
+    let threat_srcs = meta
+        .threat_objects
+        .iter()
+        .map(|t| compiled.resolve_output(&t.field))
+        .collect();
+    let rule = Rule {
+        meta,
+        path: path.to_path_buf(),
+        expanded_search: expanded,
+        cond: compiled.cond.clone(),
+        message,
+        risk_srcs,
+        threat_srcs,
+    };
+    Ok((rule, compiled.fields))
+}
+
+/// Splits a risk message into text (`Ok`) and `$field$` tokens (`Err(field)`).
+fn parse_message(msg: &str) -> Vec<Result<String, String>> {
+    let mut out = Vec::new();
+    let mut rest = msg;
+    while let Some(open) = rest.find('$') {
+        let after = &rest[open + 1..];
+        match after.find('$') {
+            Some(close)
+                if close > 0
+                    && after[..close]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
+            {
+                if open > 0 {
+                    out.push(Ok(rest[..open].to_string()));
+                }
+                out.push(Err(after[..close].to_string()));
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push(Ok(rest[..open + 1].to_string()));
+                rest = after;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Ok(rest.to_string()));
+    }
+    out
+}
+
+fn remap_src(src: &mut Src, map: &[usize]) {
+    match src {
+        Src::Slot(s) => *s = map[*s],
+        Src::Expr(e) => remap_ex(e, map),
+    }
+}
+
+fn remap_ex(ex: &mut Ex, map: &[usize]) {
+    match ex {
+        Ex::Field(s) => *s = map[*s],
+        Ex::Bin(_, a, b) => {
+            remap_ex(a, map);
+            remap_ex(b, map);
+        }
+        Ex::Not(e) | Ex::Neg(e) | Ex::Match(e, _) | Ex::Like(e, _) | Ex::Replace(e, _, _) => {
+            remap_ex(e, map)
+        }
+        Ex::RexGroup { src, .. } => remap_ex(src, map),
+        Ex::Call(_, args) => args.iter_mut().for_each(|a| remap_ex(a, map)),
+        Ex::Null | Ex::Num(_) | Ex::Str(_) => {}
+    }
+}
+
+fn remap_cond(cond: &mut Cond, map: &[usize]) {
+    match cond {
+        Cond::True => {}
+        Cond::And(v) | Cond::Or(v) => v.iter_mut().for_each(|c| remap_cond(c, map)),
+        Cond::Not(c) => remap_cond(c, map),
+        Cond::Glob { src, .. }
+        | Cond::NotGlob { src, .. }
+        | Cond::Order { src, .. }
+        | Cond::Regex { src, .. } => remap_src(src, map),
+        Cond::Truthy(e) => remap_ex(e, map),
+    }
+}
+
+impl RuleSet {
+    /// Loads rules from directories, in order (later places override rules with the same id).
+    /// Problems never abort loading: each skipped rule or file is a warning naming it and why.
+    pub fn load(places: &[PathBuf]) -> (RuleSet, Vec<Warning>) {
+        let mut warnings = Vec::new();
+        let mut sources = Sources::new();
+        for place in places {
+            sources.add_dir(place, &mut warnings);
+        }
+        let set = RuleSet::compile(&sources, &mut warnings);
+        (set, warnings)
+    }
+
+    /// Compiles gathered sources.
+    pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
+        let mut set = RuleSet::default();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for (path, doc) in &sources.detections {
+            let (mut rule, local_fields) = match compile_rule(path, doc, &sources.macros) {
+                Ok(r) => r,
+                Err(error) => {
+                    warnings.push(Warning { error });
+                    continue;
+                }
+            };
+            let map: Vec<usize> = local_fields.iter().map(|f| set.intern(f)).collect();
+            remap_cond(&mut rule.cond, &map);
+            for part in &mut rule.message {
+                if let MsgPart::Field(Some(src)) = part {
+                    remap_src(src, &map);
+                }
+            }
+            rule.risk_srcs
+                .iter_mut()
+                .chain(rule.threat_srcs.iter_mut())
+                .flatten()
+                .for_each(|s| remap_src(s, &map));
+            let key = rule.meta.id.to_ascii_lowercase();
+            match by_id.get(&key) {
+                Some(&i) => {
+                    warnings.push(Warning {
+                        error: RuleError::Invalid {
+                            path: set.rules[i].path.clone(),
+                            rule: set.rules[i].meta.name.clone(),
+                            message: format!(
+                                "replaced by the rule with the same id in {}",
+                                rule.path.display()
+                            ),
+                        },
+                    });
+                    set.rules[i] = rule;
+                }
+                None => {
+                    by_id.insert(key, set.rules.len());
+                    set.rules.push(rule);
+                }
+            }
+        }
+        set.prefilter = Prefilter::build(&set.rules);
+        set
+    }
+
+    fn intern(&mut self, name: &str) -> usize {
+        if let Some(i) = self.fields.iter().position(|f| f == name) {
+            return i;
+        }
+        self.fields.push(name.to_string());
+        self.fields.len() - 1
+    }
+
+    /// Every CIM field (bare name, no `Processes.` prefix) any compiled rule reads: predicates,
+    /// risk-message tokens, risk and threat object fields. Index = slot.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    /// The slot of a field, accepting `Processes.x` or `x`.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        let bare = super::row::bare_field_name(name);
+        self.fields.iter().position(|f| f == bare)
+    }
+
+    /// The loaded rules, in load order (indices used by matching and selection).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_message;
+
+    #[test]
+    fn message_tokens() {
+        let p = parse_message("A $process_name$ on $dest$. cost $5");
+        assert_eq!(
+            p,
+            vec![
+                Ok("A ".into()),
+                Err("process_name".into()),
+                Ok(" on ".into()),
+                Err("dest".into()),
+                Ok(". cost $".into()),
+                Ok("5".into())
+            ]
+        );
+    }
+}
