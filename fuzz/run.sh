@@ -30,9 +30,23 @@ all_targets() { cargo +nightly fuzz list --fuzz-dir "$FUZZ_DIR"; }
 max_len() {
   case "$1" in
     ingest_evtx) echo 69632 ;;
-    ingest_xml) echo 65536 ;;
+    ingest_xml | scp_session) echo 65536 ;;
+    spl_search | modinput_config) echo 8192 ;;
     *) echo 16384 ;;
   esac
+}
+
+# Prints the `search:` value of every ESCU detection YAML given (single-quoted or block
+# scalar; approximate unquoting is fine for seeds), one search per output file in $1.
+extract_searches() {
+  local dest=$1; shift
+  awk -v dest="$dest" '
+    FNR == 1 { if (cap) flush(); cap = 0 }
+    function flush() { n++; f = sprintf("%s-%04d.spl", dest, n); gsub(/^ *[|>]-? *\n?/, "", buf); gsub(/^\x27|\x27$/, "", buf); gsub(/\x27\x27/, "\x27", buf); printf "%s", buf > f; close(f); buf = "" }
+    cap && /^[A-Za-z_]+:/ { flush(); cap = 0 }
+    cap { sub(/^  /, ""); buf = buf "\n" $0; next }
+    /^search:/ { cap = 1; buf = substr($0, 9) }
+    END { if (cap) flush() }' "$@"
 }
 
 # Splits a file of <Event>...</Event> records into one seed per event (the first $3).
@@ -48,6 +62,19 @@ build_seeds() {
   if [ -d "$FUZZ_DIR/seeds/$target" ]; then
     cp -f "$FUZZ_DIR/seeds/$target"/* "$corpus"/ 2>/dev/null || true
   fi
+  # Seeds from our own repository: the shipped detections' searches and macros.conf.
+  case "$target" in
+    spl_search) extract_searches "$corpus/app" app/detections/*/*.yml ;;
+    spl_macros)
+      extract_searches "$corpus/.app" app/detections/*/*.yml
+      local i=0 s
+      for s in "$corpus"/.app-*.spl; do
+        i=$((i + 1))
+        { cat default/macros.conf; printf '\0'; cat "$s"; } > "$corpus/app-macros-$i.conf"
+        rm -f "$s"
+      done
+      ;;
+  esac
   if [ ! -d "$SHARED/datasets" ]; then
     echo "fuzz/run.sh: $SHARED/datasets absent; $target uses its committed seeds only" >&2
     return
@@ -70,6 +97,27 @@ build_seeds() {
       # No CrowdStrike export in ../shared; the publisher JSON lines give the JSON shapes.
       for f in "$SHARED"/datasets/json/*.json; do
         head -n 3 "$f" > "$corpus/shared-$(basename "$f")"
+      done
+      ;;
+    scp_session)
+      # Recorded Splunk sessions (whole getinfo + execute streams).
+      for f in "$SHARED"/fixtures/scpv2/*.input "$SHARED"/fixtures/scpv2/multibyte_input; do
+        [ -f "$f" ] && head -c 65536 "$f" > "$corpus/shared-$(basename "$f")"
+      done
+      { gzip -dc "$SHARED/fixtures/scpv2/sum.map.input.gz" 2>/dev/null || true; } | head -c 65536 > "$corpus/shared-sum.map.input"
+      ;;
+    spl_search)
+      extract_searches "$corpus/shared-escu" "$SHARED"/escu/corpus/detections/*.yml
+      ;;
+    spl_macros)
+      # The shipped macros.conf, then each ESCU endpoint search that calls its macros.
+      local i=0 s
+      extract_searches "$corpus/.search" "$SHARED"/escu/detections/endpoint/*.yml
+      for s in "$corpus"/.search-*.spl; do
+        [ -f "$s" ] || continue
+        i=$((i + 1))
+        { cat default/macros.conf; printf '\0'; cat "$s"; } > "$corpus/shared-macros-$i.conf"
+        rm -f "$s"
       done
       ;;
     ingest_evtx)

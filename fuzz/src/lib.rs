@@ -72,3 +72,111 @@ pub fn read_as(data: &[u8], format: Format) {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+pub mod scp {
+    //! SCP v2 sessions driven by the real rules processor of `| netdiscover` over the shipped
+    //! rules (loaded once per process from the repository's `app/`).
+
+    use std::io::Cursor;
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+
+    use netdiscover::cli::command::{CommandOptions, RulesProcessor};
+    use netdiscover::protocol::framing::{encode_chunk, read_chunk};
+    use netdiscover::protocol::{
+        run_session, CommandError, GetInfo, GetInfoReply, SearchCommand, SessionEnd,
+    };
+    use netdiscover::rules::{RuleSet, Selected, Selection};
+
+    fn shipped_rules() -> &'static RuleSet {
+        static RULES: OnceLock<RuleSet> = OnceLock::new();
+        RULES.get_or_init(|| {
+            let app = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../app"));
+            let (rules, _) = RuleSet::load(&[app]);
+            assert!(!rules.is_empty(), "the shipped rules must load");
+            rules
+        })
+    }
+
+    /// `| netdiscover` exactly as `cli::command` builds it, minus the per-getinfo disk load.
+    #[derive(Default)]
+    pub struct Command {
+        options: CommandOptions,
+        selected: Option<Selected>,
+    }
+
+    impl SearchCommand for Command {
+        type Processor = RulesProcessor;
+
+        fn getinfo(&mut self, request: &GetInfo) -> Result<GetInfoReply, CommandError> {
+            self.options = CommandOptions::parse(&request.searchinfo.args)
+                .map_err(|e| CommandError(e.to_string()))?;
+            let selection = Selection {
+                rules: self.options.rules.clone(),
+                types: self.options.types.clone(),
+                stories: self.options.stories.clone(),
+            };
+            let selected = shipped_rules()
+                .select(&selection)
+                .map_err(|e| CommandError(e.to_string()))?;
+            self.selected = Some(selected);
+            Ok(GetInfoReply::streaming())
+        }
+
+        fn start(&mut self) -> Result<RulesProcessor, CommandError> {
+            let selected = self
+                .selected
+                .take()
+                .ok_or_else(|| CommandError("execute before getinfo".into()))?;
+            Ok(RulesProcessor::new(
+                shipped_rules().clone(),
+                selected,
+                self.options.mode,
+            ))
+        }
+    }
+
+    /// Runs a session over `input` and checks the reply stream: whole chunks, JSON metadata,
+    /// an error reply (and exit 1) exactly when the session failed.
+    pub fn session(input: &[u8]) -> SessionEnd {
+        let mut output = Vec::new();
+        let end = run_session(&mut Cursor::new(input), &mut output, &mut Command::default());
+        assert!(
+            (end.exit_code == 0) == end.error.is_none(),
+            "exit code {} with error {:?}",
+            end.exit_code,
+            end.error
+        );
+        let mut reader = Cursor::new(&output[..]);
+        let (mut meta, mut body) = (Vec::new(), Vec::new());
+        let mut last_meta = serde_json::Value::Null;
+        while let Some(_) = read_chunk(&mut reader, &mut meta, &mut body)
+            .unwrap_or_else(|e| panic!("reply stream is not whole chunks: {e}"))
+        {
+            last_meta = serde_json::from_slice(&meta)
+                .unwrap_or_else(|e| panic!("reply metadata is not JSON: {e}"));
+        }
+        if end.error.is_some() {
+            assert!(
+                last_meta.get("error").is_some(),
+                "a failed session must end with an error reply: {last_meta}"
+            );
+        }
+        end
+    }
+
+    /// A getinfo chunk with these `searchinfo.args`, then one execute chunk carrying `body`.
+    pub fn getinfo_then_execute(args: &[&str], body: &[u8]) -> Vec<u8> {
+        let getinfo = serde_json::json!({
+            "action": "getinfo",
+            "preview": false,
+            "searchinfo": { "args": args, "command": "netdiscover" },
+        });
+        let mut stream = encode_chunk(getinfo.to_string().as_bytes(), &[]);
+        stream.extend(encode_chunk(
+            br#"{"action":"execute","finished":true}"#,
+            body,
+        ));
+        stream
+    }
+}
