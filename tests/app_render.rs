@@ -321,10 +321,16 @@ fn commands_searchbnf_and_meta_are_wired_for_the_chunked_command() {
         );
     }
     let options = stanza(&bnf, "netdiscover-options").get("syntax").unwrap();
-    assert!(command.get("syntax").unwrap().contains("<netdiscover-options>"));
+    assert!(command
+        .get("syntax")
+        .unwrap()
+        .contains("<netdiscover-options>"));
     for option in netdiscover::cli::command::VALID_OPTIONS.split(", ") {
         let key = option.split('=').next().unwrap();
-        assert!(options.contains(&format!("{key}=")), "searchbnf syntax lacks {key}=");
+        assert!(
+            options.contains(&format!("{key}=")),
+            "searchbnf syntax lacks {key}="
+        );
     }
     assert!(options.contains("mode=(annotate|filter|risk)"));
     let meta = read_conf(&root().join("app/metadata/default.meta"));

@@ -114,7 +114,7 @@ fn follow_mode_waits_for_an_incomplete_trailing_event() {
         .append(true)
         .open(&path)
         .unwrap();
-    file.write_all(SYSMON_NETSH[100..].as_bytes()).unwrap();
+    file.write_all(&SYSMON_NETSH.as_bytes()[100..]).unwrap();
     file.write_all(b"\n").unwrap();
     let rest = items(
         &path,
@@ -333,6 +333,39 @@ mod no_panics {
                     }
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn damaged_evtx_copies_never_stop_a_reader_with_a_panic() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/datasets/evtx/sbousseaden__powercat_revShell_sysmon_1_3.evtx");
+    let Ok(original) = std::fs::read(&path) else {
+        eprintln!("SKIPPED: {} is absent", path.display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("damaged.evtx");
+    // A fixed linear congruential sequence: reproducible damage without a random crate.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for _ in 0..40 {
+        let mut bytes = original.clone();
+        for _ in 0..(1 + next() % 64) {
+            // The file header is left intact so that the damaged chunks get parsed.
+            let at = 4096 + next() % (bytes.len() - 4096);
+            bytes[at] = next() as u8;
+        }
+        std::fs::write(&target, &bytes).unwrap();
+        if let Ok(reader) = FileReader::open(&target, &OpenOptions::default()) {
+            let items: Vec<Item> = reader.collect();
+            assert!(items.len() <= 10_000);
         }
     }
 }

@@ -19,6 +19,7 @@ pub fn run_netdiscover() -> i32 {
     };
     match first.to_str() {
         Some("scan") => scan::run(&args[1..]),
+        Some("coverage") => coverage(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", help_text());
             0
@@ -43,10 +44,34 @@ fn help_text() -> String {
          USAGE:\n\
          \x20 netdiscover                 (stdin a pipe) speak Splunk's chunked protocol v2: `| netdiscover`\n\
          \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
+         \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]\n\
+         \x20                            which detections compile, and what stopped the others\n\
          \x20 netdiscover --help          this text\n\n\
          {command}\n{scan}",
         version = env!("CARGO_PKG_VERSION"),
         command = command::HELP,
         scan = scan::HELP,
     )
+}
+
+/// `netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]`: compiles every detection YAML under
+/// the first directory (with the macros of the others) and prints the coverage report.
+fn coverage(args: &[OsString]) -> i32 {
+    let Some((detections, macros)) = args.split_first() else {
+        eprintln!(
+            "netdiscover coverage: usage: netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]"
+        );
+        return 2;
+    };
+    let detections = std::path::Path::new(detections);
+    if !detections.is_dir() {
+        eprintln!(
+            "netdiscover coverage: {} is not a directory",
+            detections.display()
+        );
+        return 2;
+    }
+    let macros: Vec<std::path::PathBuf> = macros.iter().map(std::path::PathBuf::from).collect();
+    print!("{}", crate::rules::coverage(detections, &macros));
+    0
 }

@@ -26,6 +26,8 @@ pub(crate) struct EvtxRecords {
     /// Bytes after the last whole chunk, which the `evtx` crate passes over in silence; they
     /// are reported once at the end (a truncated copy of a log).
     trailing_bytes: u64,
+    /// Set after the parser panicked: nothing more is read from this file.
+    failed: bool,
 }
 
 impl EvtxRecords {
@@ -42,6 +44,7 @@ impl EvtxRecords {
             skip,
             chunks_read: 0,
             trailing_bytes,
+            failed: false,
         })
     }
 
@@ -109,8 +112,26 @@ impl Iterator for EvtxRecords {
             if let Some(record) = self.queue.pop_front() {
                 return Some(record);
             }
-            if !self.load_next_chunk() {
+            if self.failed {
                 return None;
+            }
+            // The `evtx` crate parses untrusted binary data; should it ever panic on a
+            // damaged chunk, that becomes a malformed record and the end of this file,
+            // not the end of the scan.
+            let loaded =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_next_chunk()));
+            match loaded {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(_) => {
+                    self.failed = true;
+                    self.seen += 1;
+                    let message = format!(
+                        "the EVTX parser failed on chunk {}; the rest of the file is not read",
+                        self.chunks_read
+                    );
+                    return Some((self.seen, Err(message)));
+                }
             }
         }
     }

@@ -17,6 +17,16 @@ pub(crate) enum Delimiter {
     Pattern { pattern: Vec<u8>, unit: usize },
 }
 
+/// The delimiter with its search state prepared once.
+enum Search {
+    Line,
+    CsvRow,
+    Pattern {
+        finder: Box<memmem::Finder<'static>>,
+        unit: usize,
+    },
+}
+
 /// One step of the split.
 #[derive(Debug)]
 pub(crate) enum Frame<'a> {
@@ -38,7 +48,7 @@ pub(crate) const MAX_RECORD: usize = 16 * 1024 * 1024;
 
 pub(crate) struct Framer<R> {
     source: R,
-    delimiter: Delimiter,
+    delimiter: Search,
     buf: Vec<u8>,
     /// Index in `buf` of the first byte not yet returned.
     start: usize,
@@ -55,6 +65,14 @@ pub(crate) struct Framer<R> {
 impl<R: Read> Framer<R> {
     /// A framer over `source`, whose first byte is at stream offset `base`.
     pub(crate) fn new(source: R, delimiter: Delimiter, base: u64) -> Self {
+        let delimiter = match delimiter {
+            Delimiter::Line => Search::Line,
+            Delimiter::CsvRow => Search::CsvRow,
+            Delimiter::Pattern { pattern, unit } => Search::Pattern {
+                finder: Box::new(memmem::Finder::new(&pattern).into_owned()),
+                unit,
+            },
+        };
         Framer {
             source,
             delimiter,
@@ -139,10 +157,10 @@ impl<R: Read> Framer<R> {
     /// Index in `buf` just past the next delimiter after `start`, if buffered.
     fn find_delimiter(&mut self) -> Option<usize> {
         let found = match &self.delimiter {
-            Delimiter::Line => {
+            Search::Line => {
                 memchr::memchr(b'\n', &self.buf[self.scanned..]).map(|i| self.scanned + i + 1)
             }
-            Delimiter::CsvRow => {
+            Search::CsvRow => {
                 let mut i = self.scanned;
                 let mut found = None;
                 while let Some(j) = memchr::memchr2(b'"', b'\n', &self.buf[i..]) {
@@ -161,16 +179,14 @@ impl<R: Read> Framer<R> {
                 }
                 return found;
             }
-            Delimiter::Pattern { pattern, unit } => {
-                let from = self
-                    .scanned
-                    .saturating_sub(pattern.len() - 1)
-                    .max(self.start);
+            Search::Pattern { finder, unit } => {
+                let len = finder.needle().len();
+                let from = self.scanned.saturating_sub(len - 1).max(self.start);
                 let mut hit = None;
-                for i in memmem::find_iter(&self.buf[from..], pattern) {
+                for i in finder.find_iter(&self.buf[from..]) {
                     let at = from + i;
                     if (self.base + at as u64) % *unit as u64 == 0 {
-                        hit = Some(at + pattern.len());
+                        hit = Some(at + len);
                         break;
                     }
                 }

@@ -89,7 +89,7 @@ pub struct FileReader {
 
 enum Inner {
     Text(TextSource),
-    Evtx(EvtxRecords),
+    Evtx(Box<EvtxRecords>),
 }
 
 struct TextSource {
@@ -207,7 +207,7 @@ impl FileReader {
                     path: path.to_path_buf(),
                     message,
                 })?;
-            Inner::Evtx(records)
+            Inner::Evtx(Box::new(records))
         } else {
             let (encoding, bom) = TextEncoding::sniff(&head);
             let mut file = file;
@@ -425,9 +425,12 @@ impl FileReader {
             Some(Frame::Record { offset, bytes }) => (offset, bytes, true),
             Some(Frame::Tail { offset, bytes }) => (offset, bytes, false),
         };
-        if is_blank(bytes, encoding)
-            || (self.format == Format::Xml && xml::is_filler(&encoding.decode(bytes)))
-        {
+        // A frame holding an `<Event` start is never filler; only other frames are decoded
+        // to check.
+        let is_filler = self.format == Format::Xml
+            && xml::event_starts(bytes, encoding).is_empty()
+            && xml::is_filler(&encoding.decode(bytes));
+        if is_blank(bytes, encoding) || is_filler {
             if complete || !self.follow {
                 self.offset = offset + bytes.len() as u64;
             }

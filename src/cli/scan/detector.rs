@@ -1,0 +1,145 @@
+//! The bridge between scan and the rules engine: loads the rules and evaluates them on
+//! each CIM process row.
+
+use std::path::PathBuf;
+
+use crate::ingest::{CimField, ProcessRow};
+use crate::rules::{self, Matcher, Row, RuleSet, Selected};
+
+/// What a matching row gets: the indices of the matched rules (in [`Detector::rule_names`])
+/// and the annotation fields in output order (every one may be multivalue).
+pub(super) struct Detection {
+    pub rules: Vec<usize>,
+    pub fields: Vec<(&'static str, Vec<String>)>,
+}
+
+/// Names of the annotation fields, in output order (the search command's contract).
+pub(super) const ANNOTATION_FIELDS: [&str; 11] = rules::Annotation::FIELDS;
+
+pub(super) trait Detector {
+    fn rule_names(&self) -> &[String];
+    /// `None` for a row no rule matches.
+    fn detect(&mut self, row: &ProcessRow) -> Option<Detection>;
+}
+
+/// Loaded rules plus warnings (rules skipped) to print.
+pub(super) struct Loaded {
+    pub detector: Box<dyn Detector>,
+    pub warnings: Vec<String>,
+    /// `--rules` directories that do not exist (exit status 2).
+    pub errors: Vec<String>,
+    /// Why no rule can be evaluated, when none loaded: scan still reads and counts every
+    /// event, and exits 2.
+    pub unavailable: Option<String>,
+}
+
+/// Loads the app's rules (`rules::locate`: shipped rules, `<app>/local/rules`,
+/// `NETDISCOVER_RULES_DIR`) plus the `--rules` directories.
+pub(super) fn load(extra: &[PathBuf]) -> Loaded {
+    let places = rules::locate(extra);
+    let (ruleset, warnings) = places.load();
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    let unavailable = ruleset.is_empty().then(|| {
+        let searched: Vec<String> = places
+            .all()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        format!(
+            "no rule loaded (searched: {})",
+            if searched.is_empty() {
+                "nothing found".to_string()
+            } else {
+                searched.join(", ")
+            }
+        )
+    });
+    let errors = extra
+        .iter()
+        .filter(|dir| !dir.is_dir())
+        .map(|dir| format!("--rules {}: no such directory", dir.display()))
+        .collect();
+    Loaded {
+        detector: Box::new(RulesDetector::new(ruleset)),
+        warnings,
+        errors,
+        unavailable,
+    }
+}
+
+/// The rules engine over CIM process rows: every rule in one pass per row.
+struct RulesDetector {
+    names: Vec<String>,
+    selected: Selected,
+    matcher: Matcher,
+    /// The CIM field behind each slot of `RuleSet::fields` (`None`: a field process rows
+    /// never have, which reads as absent).
+    slots: Vec<Option<CimField>>,
+    rules: RuleSet,
+}
+
+impl RulesDetector {
+    fn new(rules: RuleSet) -> Self {
+        RulesDetector {
+            names: rules.rules().iter().map(|r| r.meta.name.clone()).collect(),
+            selected: Selected::all(&rules),
+            matcher: Matcher::new(&rules),
+            slots: rules
+                .fields()
+                .iter()
+                .map(|f| CimField::from_name(f))
+                .collect(),
+            rules,
+        }
+    }
+}
+
+/// A process row seen through the rules' slots.
+struct SlotRow<'a> {
+    row: &'a ProcessRow,
+    slots: &'a [Option<CimField>],
+}
+
+impl Row for SlotRow<'_> {
+    fn value_count(&self, slot: usize) -> usize {
+        match self.slots.get(slot) {
+            Some(Some(field)) if !self.row.get(*field).is_empty() => 1,
+            _ => 0,
+        }
+    }
+
+    fn value(&self, slot: usize, _index: usize) -> &[u8] {
+        match self.slots.get(slot) {
+            Some(Some(field)) => self.row.get(*field).as_bytes(),
+            _ => &[],
+        }
+    }
+}
+
+impl Detector for RulesDetector {
+    fn rule_names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {
+        let view = SlotRow {
+            row,
+            slots: &self.slots,
+        };
+        let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
+        if matched.is_empty() {
+            return None;
+        }
+        let matched = matched.to_vec();
+        let annotation = self.rules.annotate(&matched, &view);
+        let fields = annotation
+            .fields()
+            .into_iter()
+            .map(|(name, values)| (name, values.to_vec()))
+            .collect();
+        Some(Detection {
+            rules: matched,
+            fields,
+        })
+    }
+}
