@@ -473,3 +473,40 @@ fn corrupt_evtx_record_in_the_middle_of_a_chunk() {
         "the chunks after the damage are read"
     );
 }
+
+/// What a user of `netdiscover scan` sees for a file with a cut event between two good ones:
+/// one `malformed record` line naming the file and byte offset, the good events matched, the
+/// summary counting the bad record; exit 1 (a match), or 2 with `--strict`.
+#[test]
+fn scan_reports_the_bad_record_and_matches_the_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut_at = SYSMON_NETSH.len() + 1;
+    let text = format!(
+        "{SYSMON_NETSH}\n{}\n{SYSMON_NETSH}\n",
+        &SYSMON_NETSTAT[..200]
+    );
+    let path = write(dir.path(), "cut.xml", text.as_bytes());
+    for (strict, code) in [(false, 1), (true, 2)] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_netdiscover"));
+        command.arg("scan").arg("--no-progress");
+        if strict {
+            command.arg("--strict");
+        }
+        let out = command.arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        let expected = format!(
+            "malformed record: {}: byte offset {cut_at}:",
+            path.display()
+        );
+        assert!(stderr.contains(&expected), "{expected:?} in {stderr}");
+        assert!(stderr.contains("1 malformed"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(
+            stdout.matches("Windows Proxy Via Netsh").count(),
+            2,
+            "both good events match: {stdout}"
+        );
+    }
+}
