@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     for result in [parse_input(data), parse_validation(data)] {
         if let (Err(e), Some(key)) = (result, key.as_deref()) {
             let message = e.to_string();
-            assert!(!message.contains(key), "error message repeats the session key: {message}");
+            assert!(
+                !message.contains(key),
+                "error message repeats the session key: {message}"
+            );
         }
     }
 });

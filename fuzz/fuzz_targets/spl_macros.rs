@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = table.add_conf(conf, Path::new("fuzz/macros.conf"));
     if let Ok(expanded) = table.expand(search) {
         // Expansion is bounded: a few macros of a few KiB cannot legitimately reach 64 MiB.
-        assert!(expanded.len() < 64 << 20, "expansion of {} bytes", expanded.len());
+        assert!(
+            expanded.len() < 64 << 20,
+            "expansion of {} bytes",
+            expanded.len()
+        );
         let _ = compile_search(&expanded);
     }
 });

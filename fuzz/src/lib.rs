@@ -163,7 +163,11 @@ pub mod scp {
     /// an error reply (and exit 1) exactly when the session failed.
     pub fn session(input: &[u8]) -> SessionEnd {
         let mut output = Vec::new();
-        let end = run_session(&mut Cursor::new(input), &mut output, &mut Command::default());
+        let end = run_session(
+            &mut Cursor::new(input),
+            &mut output,
+            &mut Command::default(),
+        );
         assert!(
             (end.exit_code == 0) == end.error.is_none(),
             "exit code {} with error {:?}",
@@ -173,8 +177,9 @@ pub mod scp {
         let mut reader = Cursor::new(&output[..]);
         let (mut meta, mut body) = (Vec::new(), Vec::new());
         let mut last_meta = serde_json::Value::Null;
-        while let Some(_) = read_chunk(&mut reader, &mut meta, &mut body)
+        while read_chunk(&mut reader, &mut meta, &mut body)
             .unwrap_or_else(|e| panic!("reply stream is not whole chunks: {e}"))
+            .is_some()
         {
             last_meta = serde_json::from_slice(&meta)
                 .unwrap_or_else(|e| panic!("reply metadata is not JSON: {e}"));
