@@ -87,3 +87,42 @@ fn realistic_expansion_is_unaffected() {
     assert!(!expanded.contains('`'), "{expanded}");
     compile_search(&expanded).expect("compiles");
 }
+
+/// Compiles `search` on a thread, failing on a panic or if it takes longer than the deadline.
+fn compile_within_deadline(search: &str) -> bool {
+    let owned = search.to_string();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(compile_search(&owned).is_ok());
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(ok) => ok,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("compiling {search:?} did not end"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("compiling {search:?} panicked"),
+    }
+}
+
+const TSTATS: &str =
+    "| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.process";
+
+/// Found by the spl_search fuzz target: a vertical tab (U+000B) in a `fields` list is
+/// whitespace to `char::is_whitespace` but not to `u8::is_ascii_whitespace`, and the field
+/// tokenizer, disagreeing with itself, pushed empty words forever (out of memory).
+#[test]
+fn a_vertical_tab_in_a_field_list_does_not_loop() {
+    for separator in ["\u{0B}", "\u{85}", "\u{A0}", "\u{2003}", "\u{3000}"] {
+        let search = format!("{TSTATS} | fields dest{separator}process");
+        assert!(compile_within_deadline(&search), "{search:?}");
+    }
+}
+
+/// An unterminated quoted field name ending in a multi-byte character.
+#[test]
+fn an_unterminated_quote_in_a_field_list_is_not_a_panic() {
+    for tail in ["\"é", "\"dest é", "\"\\é", "\""] {
+        let search = format!("{TSTATS} | fields {tail}");
+        compile_within_deadline(&search);
+        let search = format!("{TSTATS} | table dest, {tail}");
+        compile_within_deadline(&search);
+    }
+}

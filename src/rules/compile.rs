@@ -846,23 +846,27 @@ fn compile_rename(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(
     Ok(())
 }
 
-/// Splits a field list into words, `,` tokens and quoted strings (unquoted).
+/// Splits a field list into words, `,` tokens and quoted strings (unquoted). Whitespace is
+/// Unicode whitespace throughout (a vertical tab or no-break space separates words too), so
+/// every step consumes at least one character.
 fn tokenize_words(args: &str) -> Vec<String> {
     let b = args.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            c if c.is_ascii_whitespace() => i += 1,
-            b',' => {
+    while let Some(c) = args[i..].chars().next() {
+        match c {
+            c if c.is_whitespace() => i += c.len_utf8(),
+            ',' => {
                 out.push(",".to_string());
                 i += 1;
             }
-            b'"' => {
-                let end = quoted_end(b, i).unwrap_or(b.len());
-                out.push(unescape_quoted(
-                    &args[i + 1..end.saturating_sub(1).max(i + 1)],
-                ));
+            '"' => {
+                // An unterminated quote runs to the end of the list.
+                let (content_end, end) = match quoted_end(b, i) {
+                    Some(end) => (end - 1, end),
+                    None => (b.len(), b.len()),
+                };
+                out.push(unescape_quoted(args.get(i + 1..content_end).unwrap_or("")));
                 i = end;
             }
             _ => {
