@@ -126,3 +126,16 @@ fn an_unterminated_quote_in_a_field_list_is_not_a_panic() {
         compile_within_deadline(&search);
     }
 }
+
+/// Found by the spl_search fuzz target (second run): the same whitespace disagreement in the
+/// `rex` argument scanner looped forever.
+#[test]
+fn unicode_whitespace_in_rex_arguments_does_not_loop() {
+    for separator in ["\u{0B}", "\u{85}", "\u{A0}", "\u{3000}"] {
+        let search =
+            format!("{TSTATS} | rex field=process{separator}\"(?<port>\\d+)\" | search port=80");
+        compile_within_deadline(&search);
+        let search = format!("{TSTATS} | rex{separator}field=process \"x\"");
+        compile_within_deadline(&search);
+    }
+}

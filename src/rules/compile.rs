@@ -706,12 +706,14 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
     let mut pattern = None;
     let b = args.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_whitespace() {
-            i += 1;
+    // Whitespace is Unicode whitespace here as in the word search below, so every step
+    // consumes at least one character (a vertical tab used to loop forever).
+    while let Some(c) = args[i..].chars().next() {
+        if c.is_whitespace() {
+            i += c.len_utf8();
             continue;
         }
-        if b[i] == b'"' {
+        if c == '"' {
             let end = quoted_end(b, i)
                 .ok_or_else(|| SplError::unsupported("rex", base + i, "unterminated string"))?;
             pattern = Some(unescape_quoted(&args[i + 1..end - 1]));
