@@ -4,8 +4,9 @@
 //! and restarts it on the same checkpoint directory.
 //!
 //! * SIGKILL, 50 times: the union of every run's complete events must hold every record ever
-//!   written (zero lost), and the events a run repeats must all come from the last batch the
-//!   previous run wrote before it died (the batch whose checkpoint it could not save).
+//!   written (zero lost), and every event a run repeats must come from the last batch some
+//!   earlier run wrote before it died (a kill leaves only the batch in flight without a
+//!   checkpoint; it stays owed until a later run gets to that file again).
 //! * SIGTERM, 50 times: zero lost and zero duplicates, exit status 0 and `</stream>` each time.
 
 use std::collections::{HashMap, HashSet};

@@ -394,6 +394,102 @@ fn partial_records_wait_truncation_restarts_rotation_is_not_reread() {
 }
 
 #[test]
+fn one_running_input_restarts_a_truncated_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("sysmon.xml");
+    // Long enough that the identity covers the full 1024-byte head.
+    for pid in 1..=4 {
+        append(&log, &sysmon_event(pid, "netsh before"));
+    }
+    let stanza = Stanza {
+        name: "netdiscover_input://t".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    follower.run_until_idle().expect("first pass");
+    fs::write(&log, sysmon_event(10, "netsh after truncation")).expect("truncate");
+    for pid in 11..=13 {
+        append(&log, &sysmon_event(pid, "netsh after truncation"));
+    }
+    // Bounded, so a file restarted at every poll fails the test instead of hanging it.
+    let mut polls = 0;
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 20, "the truncated file keeps being restarted");
+    }
+    follower.run_until_idle().expect("finish");
+    assert_eq!(follower.stats.events, 8);
+    let xml = String::from_utf8(follower.into_output()).expect("UTF-8");
+    assert_eq!(xml.matches("<event>").count(), 8, "{xml}");
+}
+
+#[test]
+fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    for pid in 0..300 {
+        append(
+            &data.join(format!("f{pid:03}.xml")),
+            &sysmon_event(pid, "netsh x"),
+        );
+    }
+    let stanza = Stanza {
+        name: "netdiscover_input://many".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut polls = 0;
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 20);
+    }
+    assert_eq!(follower.stats.events, 300);
+    assert!(
+        follower.open_files() <= 256,
+        "{} open",
+        follower.open_files()
+    );
+    // A closed (dormant) file that grows is reopened and resumed, not re-read.
+    append(&data.join("f000.xml"), &sysmon_event(1000, "netsh y"));
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 40);
+    }
+    assert_eq!(follower.stats.events, 301);
+    // A closed file rewritten in place to the same length is noticed (by its mtime).
+    std::thread::sleep(Duration::from_millis(20));
+    let rewritten = sysmon_event(9, "netsh z");
+    assert_eq!(rewritten.len(), sysmon_event(1, "netsh x").len());
+    fs::write(data.join("f001.xml"), rewritten).expect("rewrite");
+    while follower.poll_once().expect("poll") {
+        polls += 1;
+        assert!(polls < 60);
+    }
+    assert_eq!(follower.stats.events, 302);
+    follower.run_until_idle().expect("finish");
+    // After a restart nothing is read again, and unchanged files are not even opened.
+    let (pids, _) = follow_once(&data, &dir.path().join("ckpt2"));
+    assert_eq!(pids.len(), 301, "a fresh checkpoint reads everything");
+    let stanza_again = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut again = Follower::new(stanza_again, store, Vec::new(), None).expect("follower");
+    again.run_until_idle().expect("run");
+    assert_eq!(again.stats.events, 0);
+    assert!(again.open_files() < 256, "{} open", again.open_files());
+}
+
+#[test]
 fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -409,6 +505,34 @@ fn a_file_copied_elsewhere_and_deleted_resumes_by_its_head() {
     fs::remove_file(&original).expect("remove");
     append(&moved, &sysmon_event(3, "netsh three"));
     assert_eq!(follow_once(&data, &checkpoints).0, ["3"]);
+}
+
+#[test]
+fn a_malformed_record_is_counted_and_reading_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("x.xml");
+    append(&log, &sysmon_event(1, "netsh one"));
+    append(
+        &log,
+        "<Event><System><EventID>1</EventID></Broken></Event>\n",
+    );
+    append(&log, &sysmon_event(3, "netsh three"));
+    let stanza = Stanza {
+        name: "netdiscover_input://t".into(),
+        params: [("path".to_string(), vec![data.display().to_string()])]
+            .into_iter()
+            .collect(),
+    };
+    let params = Params::from_stanza(&stanza).expect("params");
+    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
+    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    follower.run_until_idle().expect("run");
+    assert_eq!(follower.stats.events, 2);
+    assert_eq!(follower.stats.malformed, 1);
+    // The checkpoint moved past it: a restart reads nothing again.
+    assert!(follow_once(&data, &dir.path().join("ckpt")).0.is_empty());
 }
 
 #[test]

@@ -39,6 +39,13 @@ impl RowProcessor for NetstatFlagger {
     }
     fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
         self.seen.push(row.values(0).map(|v| v.to_vec()).collect());
+        // The indexed accessors agree with the iterator.
+        assert_eq!(row.value_count(0), row.values(0).len());
+        for (i, v) in row.values(0).enumerate() {
+            assert_eq!(row.value(0, i), v);
+        }
+        assert_eq!(row.value(0, row.value_count(0)), b"");
+        assert_eq!(row.value_count(99), 0);
         let hit = row.values(0).any(|v| v.windows(7).any(|w| w == b"netstat"));
         if row.first(0) == Some(b"BOOM") {
             return Err(ProcessError("cannot evaluate BOOM".into()));

@@ -143,3 +143,103 @@ proptest! {
         prop_assert_eq!(out, body);
     }
 }
+
+/// Command used by the no-panic property: passthrough with options validated like netdiscover.
+struct Plain;
+
+impl netdiscover::protocol::SearchCommand for Plain {
+    type Processor = ReadAll;
+    fn getinfo(
+        &mut self,
+        _: &netdiscover::protocol::GetInfo,
+    ) -> Result<netdiscover::protocol::GetInfoReply, netdiscover::protocol::CommandError> {
+        Ok(netdiscover::protocol::GetInfoReply::streaming())
+    }
+    fn start(&mut self) -> Result<ReadAll, netdiscover::protocol::CommandError> {
+        Ok(ReadAll {
+            fields: vec!["a".into(), "b".into()],
+            seen: Vec::new(),
+        })
+    }
+}
+
+proptest! {
+    /// Arbitrary bytes after a valid getinfo, or arbitrary bodies in well-framed execute
+    /// chunks: the session never panics, exits 0 or 1, and its output is valid framing whose
+    /// last chunk is an error exactly when it exits 1.
+    #[test]
+    fn any_input_gets_framed_replies_and_no_panic(
+        garbage in prop::collection::vec(any::<u8>(), 0..200),
+        bodies in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'"'), Just(b','), Just(b'\n'), Just(b'$'), any::<u8>()], 0..80), 0..4),
+        framed in any::<bool>(),
+    ) {
+        let getinfo = br#"{"action":"getinfo","searchinfo":{"args":[]}}"#;
+        let mut input = encode_chunk(getinfo, b"");
+        if framed {
+            for body in &bodies {
+                input.extend(encode_chunk(br#"{"action":"execute","finished":false}"#, body));
+            }
+        } else {
+            input.extend_from_slice(&garbage);
+        }
+        let mut output = Vec::new();
+        let end = netdiscover::protocol::run_session(&mut &input[..], &mut output, &mut Plain);
+        prop_assert!(end.exit_code == 0 || end.exit_code == 1);
+        let mut reader = &output[..];
+        let (mut meta, mut body) = (Vec::new(), Vec::new());
+        let mut last_meta = Vec::new();
+        let mut replies = 0;
+        while read_chunk(&mut reader, &mut meta, &mut body).unwrap().is_some() {
+            replies += 1;
+            last_meta = meta.clone();
+        }
+        let last: serde_json::Value = serde_json::from_slice(&last_meta).unwrap();
+        prop_assert_eq!(end.exit_code == 1, last.get("error").is_some());
+        if framed && end.exit_code == 0 {
+            prop_assert_eq!(replies, 1 + bodies.len());
+        }
+    }
+}
+
+proptest! {
+    /// Feeding a body in arbitrary pieces (as the session does while it arrives) gives exactly
+    /// the reply of processing it whole.
+    #[test]
+    fn incremental_feeding_equals_whole_body(
+        cells in prop::collection::vec(tricky_bytes(), 0..30),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        writer.write_record(["a", "b", "__mv_a"]).unwrap();
+        for row in cells.chunks(3) {
+            let mut record = row.to_vec();
+            record.resize(3, b"x".to_vec());
+            writer.write_record(&record).unwrap();
+        }
+        let body = writer.into_inner().unwrap();
+        let new = || ReadAll { fields: vec!["a".into(), "b".into()], seen: Vec::new() };
+        let (mut whole, mut messages) = (Vec::new(), Vec::new());
+        let mut p1 = new();
+        let whole_result = BodyProcessor::new().process(&body, &mut p1, &mut whole, &mut messages).map(|s| s.rows_in);
+
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
+        points.sort();
+        let mut p2 = new();
+        let mut bodies = BodyProcessor::new();
+        let mut pieces = Vec::new();
+        bodies.begin(&mut pieces);
+        let mut result = Ok(());
+        for &p in &points {
+            result = result.and_then(|_| bodies.feed(&body[..p], false, &mut p2, &mut pieces));
+        }
+        let result = result
+            .and_then(|_| bodies.feed(&body, true, &mut p2, &mut pieces))
+            .map(|_| bodies.finish(&mut p2, &mut messages).rows_in);
+        prop_assert_eq!(result.is_ok(), whole_result.is_ok());
+        if let (Ok(a), Ok(b)) = (result, whole_result) {
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(&pieces, &whole);
+            prop_assert_eq!(p2.seen, p1.seen);
+        }
+    }
+}

@@ -224,3 +224,37 @@ fn corpus_risk_message_with_threat_objects() {
         vec!["parent_process_name", "process_name"]
     );
 }
+
+#[test]
+fn prefilter_never_changes_results_on_real_rows() {
+    let (Some(detections), Some(macros), Some(xml)) = (
+        shared("escu/corpus/detections"),
+        shared("escu/corpus/macros"),
+        shared("datasets/xml"),
+    ) else {
+        return;
+    };
+    let (set, _) = RuleSet::load(&[macros, detections]);
+    let all = netdiscover::rules::Selected::all(&set);
+    let mut fast = Matcher::new(&set);
+    let mut slow = Matcher::new(&set);
+    slow.set_prefilter(false);
+    let mut rows = 0;
+    let mut matches = 0;
+    for entry in std::fs::read_dir(xml).expect("xml dir").flatten() {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(entry.path()).expect("read")).into_owned();
+        for e in process_events(&text) {
+            let r = e.to_row(&set);
+            let a = fast.match_row(&set, &all, &r).to_vec();
+            let b = slow.match_row(&set, &all, &r).to_vec();
+            assert_eq!(a, b, "{}", e.get("process"));
+            rows += 1;
+            matches += a.len();
+        }
+    }
+    println!(
+        "{rows} rows, {matches} corpus-rule matches, identical with and without the prefilter"
+    );
+    assert!(rows > 500 && matches > 0);
+}

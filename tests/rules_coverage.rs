@@ -50,3 +50,36 @@ fn corpus_coverage_meets_thresholds() {
         }
     }
 }
+
+/// The fast YAML path (only the used top-level blocks are parsed) reads every shipped,
+/// legacy and corpus file exactly as a full parse does.
+#[test]
+fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
+    let Some(escu) = shared("escu") else { return };
+    let mut files = Vec::new();
+    let mut stack = vec![
+        escu,
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/app")),
+    ];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 650, "{}", files.len());
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let fast = netdiscover::rules::parse_doc(&text)
+            .map(|d| format!("{d:?}"))
+            .map_err(|e| e.to_string());
+        let full = serde_yaml::from_str::<netdiscover::rules::RawDoc>(&text)
+            .map(|d| format!("{d:?}"))
+            .map_err(|e| e.to_string());
+        assert_eq!(fast, full, "{}", f.display());
+    }
+}

@@ -619,3 +619,56 @@ fn user_rules_override_shipped_by_id_and_places_are_found() {
     assert_eq!(dev.shipped.len(), 2);
     assert!(dev.shipped[0].ends_with("app/detections"));
 }
+
+#[test]
+fn readme_example_rule_loads_and_fires() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README");
+    let section = readme
+        .split("### Adding your own rule")
+        .nth(1)
+        .expect("README has the section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("yaml block");
+    let dir = rule_dir(&[("local/rules/mine.yml", yaml)]);
+    let (set, warnings) = RuleSet::load(&[
+        repo("app/detections"),
+        repo("app/macros"),
+        dir.path().join("local/rules"),
+    ]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mine = set
+        .select(&Selection {
+            rules: vec!["Certutil Decode From Temp".into()],
+            ..Default::default()
+        })
+        .expect("select");
+    let mut m = Matcher::new(&set);
+    let hit = row(
+        &set,
+        &[
+            ("process_name", &["CertUtil.exe"]),
+            (
+                "process",
+                &["certutil -decode C:\\Users\\a\\AppData\\Local\\Temp\\x.b64 out.exe"],
+            ),
+            ("dest", &["ws1"]),
+            ("user", &["bob"]),
+        ],
+    );
+    let matched = m.match_row(&set, &mine, &hit).to_vec();
+    assert_eq!(matched.len(), 1);
+    let a = set.annotate(&matched, &hit);
+    assert_eq!(a.risk_object, vec!["ws1", "bob"]);
+    assert_eq!(a.risk_score, vec!["60", "40"]);
+    let miss = row(
+        &set,
+        &[
+            ("process_name", &["certutil.exe"]),
+            ("process", &["certutil -decode C:\\x.b64 out.exe"]),
+        ],
+    );
+    assert!(m.match_row(&set, &mine, &miss).is_empty());
+}

@@ -299,7 +299,12 @@ pub fn run_scp() -> i32 {
     let mut command = NetdiscoverCommand::default();
     let end = run_session(&mut input, &mut output, &mut command);
     if let Some(error) = &end.error {
-        eprintln!("netdiscover: {error}");
+        let text = error.to_string();
+        if text.starts_with("netdiscover:") {
+            eprintln!("{text}");
+        } else {
+            eprintln!("netdiscover: {text}");
+        }
     }
     end.exit_code
 }

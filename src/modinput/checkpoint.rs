@@ -35,6 +35,14 @@ pub struct FileState {
     pub resumes_by_offset: bool,
     /// Id of the last record delivered (record number or byte offset, as the reader gives it).
     pub last_record_id: Option<String>,
+    /// The file's length when it was last read to its end (0: unknown or still being read).
+    /// While the file keeps this length it needs no reading and is not even opened.
+    #[serde(default)]
+    pub size: u64,
+    /// The file's modification time (ns since the epoch) when `size` was recorded; a file
+    /// rewritten in place to the same length is told apart by it.
+    #[serde(default)]
+    pub mtime_ns: u64,
     /// Unix seconds when the file was last seen; entries unseen for long are dropped.
     pub last_seen: u64,
 }
@@ -222,6 +230,8 @@ mod tests {
             },
             resumes_by_offset: true,
             last_record_id: Some("7".into()),
+            size: 9,
+            mtime_ns: 10,
             last_seen: 8,
         });
         a.save(&state).unwrap();

@@ -1,7 +1,7 @@
-//! The CIM Endpoint.Processes field names the input writes into each event's JSON, and the
-//! detection fields `annotate = true` adds. default/eventtypes.conf and default/tags.conf put
-//! our sourcetype in the Processes dataset; a test checks the two lists agree with what the
-//! input actually emits.
+//! The CIM Endpoint.Processes field names the input writes into each event's JSON (the
+//! detection fields `annotate = true` adds are `rules::Annotation::FIELDS`).
+//! default/eventtypes.conf and default/tags.conf put our sourcetype in the Processes dataset;
+//! a test checks the two lists agree with what the input actually emits.
 
 /// Endpoint.Processes fields (CIM 6.x) that the ingest readers fill, in the ingest contract's
 /// order. `_time` is not among them: it travels in the event's `<time>` element.
@@ -26,22 +26,6 @@ pub const PROCESS_FIELDS: &[&str] = &[
     "dest",
     "vendor_product",
     "action",
-];
-
-/// Fields added to events that matched a detection when `annotate = true` (the brief's
-/// annotation contract). They are not CIM fields; they ride along in the same JSON object.
-pub const ANNOTATION_FIELDS: &[&str] = &[
-    "detection",
-    "detection_id",
-    "detection_type",
-    "mitre_attack_id",
-    "analytic_story",
-    "risk_score",
-    "risk_object",
-    "risk_object_type",
-    "risk_message",
-    "threat_object",
-    "threat_object_type",
 ];
 
 /// True for a CIM process field name the input may emit.

@@ -22,6 +22,8 @@ pub struct Candidate {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
+    /// Modification time in nanoseconds since the epoch (0 if unknown).
+    pub mtime_ns: u64,
 }
 
 /// `(device, inode)` of a file. On platforms without them both are 0 and identity rests on
@@ -37,6 +39,15 @@ pub fn file_id(meta: &Metadata) -> (u64, u64) {
         let _ = meta;
         (0, 0)
     }
+}
+
+/// Modification time in nanoseconds since the epoch, 0 when the platform has none.
+pub fn mtime_ns(meta: &Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// Lists the regular files the parameters select, sorted by path, each once. Problems (an
@@ -138,6 +149,7 @@ fn visit(
         dev,
         ino,
         size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
     });
 }
 

@@ -2,7 +2,7 @@
 //! flush stdout, then save the checkpoint. Keeps following files that grow, picks up new ones,
 //! recognises renamed (rotated) files by identity, and starts over on truncated ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,16 +12,14 @@ use super::discovery::{self, Candidate, HEAD_BYTES};
 use super::event_writer::{json_body, EventWriter, OutEvent};
 use super::log;
 use super::params::Params;
+use super::saved::{Match, SavedFiles};
 use super::signals;
 use super::source::{self, Item, Position, ProcessRecord, Source};
 
-/// A renamed copy is only recognised by its head CRC when the CRC covers at least this many
-/// bytes; shorter heads collide too easily (Splunk's monitor has the same floor).
-const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
-/// Saved entries of files no longer seen are kept this long, so a file that comes back (an
-/// unmounted share, say) is not read again from the start.
-const RETIRED_RETENTION_SECS: u64 = 7 * 24 * 3600;
-const RETIRED_MAX: usize = 10_000;
+/// Files held open at once. Beyond this, files read to their end are closed and kept as
+/// saved entries; an unchanged one then costs one `stat` per poll, and one that grows is
+/// reopened and resumed like after a restart.
+const MAX_OPEN_FILES: usize = 256;
 /// A file whose format cannot be recognised is reported once it holds at least this much;
 /// shorter ones may simply not have their first record yet.
 const UNRECOGNISED_GRACE_BYTES: u64 = 4096;
@@ -87,16 +85,31 @@ impl Tracked {
             position: self.position,
             resumes_by_offset: self.resumes_by_offset,
             last_record_id: self.last_record_id.clone(),
+            size: if self.reader.is_none() {
+                self.idle_len.unwrap_or(0)
+            } else {
+                0
+            },
+            mtime_ns: self
+                .file
+                .metadata()
+                .map(|m| discovery::mtime_ns(&m))
+                .unwrap_or(0),
             last_seen: now,
         }
     }
 
+    /// Starts the file over, with a fresh fingerprint of its new content.
     fn restart(&mut self, why: &str) {
         log::warn(&format!(
             "{}: {why}; reading it again from the start",
             self.path.display()
         ));
+        if let Ok((len, crc)) = discovery::fingerprint(&self.file) {
+            (self.head_len, self.head_crc) = (len, crc);
+        }
         self.position = Position::default();
+        self.resumes_by_offset = true;
         self.last_record_id = None;
         self.reader = None;
         self.idle_len = None;
@@ -107,8 +120,8 @@ pub struct Follower<W: Write> {
     params: Params,
     store: Store,
     tracked: Vec<Tracked>,
-    /// Saved entries not matched to any open file.
-    retired: Vec<FileState>,
+    /// Saved entries of files not open.
+    saved: SavedFiles,
     writer: EventWriter<W>,
     annotator: Option<Annotator>,
     last_problems: Vec<String>,
@@ -137,7 +150,7 @@ impl<W: Write> Follower<W> {
             params,
             store,
             tracked: Vec::new(),
-            retired: state.files,
+            saved: SavedFiles::new(state.files),
             writer: EventWriter::new(out),
             annotator,
             last_problems: Vec::new(),
@@ -175,6 +188,18 @@ impl<W: Write> Follower<W> {
         }
     }
 
+    /// One poll (rediscover, one batch per file with new data); returns whether any record
+    /// was consumed. Lets callers bound how long they drive the loop.
+    pub fn poll_once(&mut self) -> Result<bool, FollowError> {
+        match self.poll() {
+            Ok(progressed) => Ok(progressed),
+            Err(Interrupt::OutputClosed) => Err(FollowError::Output(io::Error::from(
+                io::ErrorKind::BrokenPipe,
+            ))),
+            Err(Interrupt::Error(e)) => Err(e),
+        }
+    }
+
     pub fn into_output(self) -> W {
         self.writer.into_inner()
     }
@@ -194,14 +219,49 @@ impl<W: Write> Follower<W> {
     fn poll(&mut self) -> Result<bool, Interrupt> {
         self.rescan();
         let mut progressed = false;
+        let mut pending = Vec::new();
+        let mut budget = self.params.batch_size;
         for i in 0..self.tracked.len() {
             if signals::stop_requested() {
                 break;
             }
-            progressed |= self.read_batch(i)?;
+            let (consumed, update) = self.read_batch(i, budget);
+            progressed |= consumed > 0;
+            pending.extend(update);
+            budget = budget.saturating_sub(consumed);
+            if budget == 0 {
+                self.commit(&mut pending)?;
+                budget = self.params.batch_size;
+            }
         }
+        self.commit(&mut pending)?;
         self.drop_finished()?;
         Ok(progressed)
+    }
+
+    /// Delivers the batch (flush stdout), then records the new positions and saves them. If
+    /// the flush fails nothing is recorded: the batch will be read again.
+    fn commit(&mut self, pending: &mut Vec<Progress>) -> Result<(), Interrupt> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        match self.writer.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Interrupt::OutputClosed),
+            Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
+        }
+        for progress in pending.drain(..) {
+            let Some(t) = self.tracked.get_mut(progress.file) else {
+                continue;
+            };
+            t.position = progress.position;
+            t.resumes_by_offset = progress.by_offset;
+            if progress.last_record_id.is_some() {
+                t.last_record_id = progress.last_record_id;
+            }
+        }
+        self.stats.batches += 1;
+        self.save().map_err(Interrupt::Error)
     }
 
     fn rescan(&mut self) {
@@ -215,7 +275,16 @@ impl<W: Write> Follower<W> {
         for t in &mut self.tracked {
             t.present = false;
         }
-        for candidate in &candidates {
+        let now = unix_now();
+        let open: HashSet<(u64, u64)> = self
+            .tracked
+            .iter()
+            .map(|t| (t.dev, t.ino))
+            .filter(|id| *id != (0, 0))
+            .collect();
+        let present: HashSet<(u64, u64)> = candidates.iter().map(|c| (c.dev, c.ino)).collect();
+        let active = self.saved.active(&candidates, &open, now);
+        for candidate in active {
             // Without device/inode numbers (non-Unix) a file is known by its path.
             let known = self.tracked.iter().position(|t| {
                 if (candidate.dev, candidate.ino) == (0, 0) {
@@ -226,9 +295,14 @@ impl<W: Write> Follower<W> {
             });
             match known {
                 Some(i) => self.recheck(i, candidate),
-                None => self.start_tracking(candidate, &candidates),
+                None => self.start_tracking(candidate, &present),
             }
         }
+    }
+
+    /// Open files (for tests and the closing log line).
+    pub fn open_files(&self) -> usize {
+        self.tracked.len()
     }
 
     /// A file already open: follow a rename, notice truncation or rewrite, extend the head
@@ -260,7 +334,7 @@ impl<W: Write> Follower<W> {
         }
     }
 
-    fn start_tracking(&mut self, candidate: &Candidate, all: &[Candidate]) {
+    fn start_tracking(&mut self, candidate: &Candidate, present: &HashSet<(u64, u64)>) {
         let file = match File::open(&candidate.path) {
             Ok(file) => file,
             Err(e) => {
@@ -287,10 +361,11 @@ impl<W: Write> Follower<W> {
                 return;
             }
         };
-        let present: Vec<(u64, u64)> = all.iter().map(|c| (c.dev, c.ino)).collect();
-        let saved = self.take_saved_entry(&candidate.path, &file, meta.len(), (dev, ino), &present);
-        let (position, resumes_by_offset, last_record_id) = match saved {
-            Some(entry) => {
+        let found = self
+            .saved
+            .take_match(&candidate.path, &file, meta.len(), (dev, ino), present);
+        let (position, resumes_by_offset, last_record_id) = match found {
+            Match::Resume(entry) => {
                 let at = if entry.resumes_by_offset {
                     format!("at byte {}", entry.position.offset)
                 } else {
@@ -307,7 +382,16 @@ impl<W: Write> Follower<W> {
                     entry.last_record_id,
                 )
             }
-            None => {
+            Match::Rewritten(entry) => {
+                log::warn(&format!(
+                    "{}: same inode as the checkpointed {} but different content; reading it \
+                     from the start",
+                    candidate.path.display(),
+                    entry.path
+                ));
+                (Position::default(), true, None)
+            }
+            Match::New => {
                 log::info(&format!("{}: new file", candidate.path.display()));
                 (Position::default(), true, None)
             }
@@ -329,69 +413,21 @@ impl<W: Write> Follower<W> {
         });
     }
 
-    /// Finds (and removes from `retired`) the saved entry describing this file: same device
-    /// and inode with the same head, or — for a copy made by rotation — the same head on a
-    /// file whose saved inode is gone. A saved entry for this inode whose head differs, or
-    /// whose offset is past the end, belongs to a file that was rewritten: start over.
-    fn take_saved_entry(
-        &mut self,
-        path: &std::path::Path,
-        file: &File,
-        len: u64,
-        (dev, ino): (u64, u64),
-        present: &[(u64, u64)],
-    ) -> Option<FileState> {
-        let head_matches = |e: &FileState| {
-            e.head_len > 0
-                && e.head_len <= len
-                && matches!(discovery::head_crc(file, e.head_len), Ok(Some(crc)) if crc == e.head_crc)
-        };
-        let fits = |e: &FileState| !e.resumes_by_offset || e.position.offset <= len;
-        if (dev, ino) != (0, 0) {
-            if let Some(i) = self
-                .retired
-                .iter()
-                .position(|e| (e.dev, e.ino) == (dev, ino))
-            {
-                let entry = self.retired.remove(i);
-                if head_matches(&entry) && fits(&entry) {
-                    return Some(entry);
-                }
-                log::warn(&format!(
-                    "{}: same inode as the checkpointed {} but different content; reading from the start",
-                    path.display(), entry.path
-                ));
-                return None;
-            }
-        }
-        let path_text = path.display().to_string();
-        let i = self.retired.iter().position(|e| {
-            let unix_copy = (dev, ino) != (0, 0)
-                && e.head_len >= MIN_HEAD_FOR_COPY_MATCH
-                && !present.contains(&(e.dev, e.ino));
-            // Without inode numbers: the same path, or a head long enough to be trusted.
-            let no_inode = (dev, ino) == (0, 0)
-                && (e.path == path_text || e.head_len >= MIN_HEAD_FOR_COPY_MATCH);
-            (unix_copy || no_inode) && head_matches(e) && fits(e)
-        })?;
-        Some(self.retired.remove(i))
-    }
-
-    /// Reads one batch from file `i`; writes, flushes, checkpoints.
-    fn read_batch(&mut self, i: usize) -> Result<bool, Interrupt> {
-        let batch_size = self.params.batch_size;
+    /// Reads up to `batch_size` records from file `i` into the pending batch; returns how
+    /// many it consumed and where the file will stand once the batch is delivered.
+    fn read_batch(&mut self, i: usize, batch_size: usize) -> (usize, Option<Progress>) {
         let t = &mut self.tracked[i];
         let len = match t.file.metadata() {
             Ok(meta) => meta.len(),
             Err(e) => {
                 log::warn(&format!("{}: {e}", t.path.display()));
-                return Ok(false);
+                return (0, None);
             }
         };
         if t.reader.is_none() {
             if t.idle_len == Some(len) || (t.resumes_by_offset && len <= t.position.offset) {
                 t.idle_len = Some(len);
-                return Ok(false);
+                return (0, None);
             }
             t.idle_len = Some(len);
             match source::open(
@@ -402,7 +438,7 @@ impl<W: Write> Follower<W> {
             ) {
                 Ok(reader) => {
                     if !opened_the_tracked_file(t) {
-                        return Ok(false);
+                        return (0, None);
                     }
                     t.reader = Some(reader);
                 }
@@ -415,7 +451,7 @@ impl<W: Write> Follower<W> {
                         log::error(&source::describe(&e, &opened_as, &t.path.to_string_lossy()));
                         t.reported = true;
                     }
-                    return Ok(false);
+                    return (0, None);
                 }
             }
         }
@@ -480,26 +516,24 @@ impl<W: Write> Follower<W> {
             t.idle_len = None;
         }
         if new_position == t.position && by_offset == t.resumes_by_offset {
-            return Ok(false);
+            return (consumed, None);
         }
-        match self.writer.flush() {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Interrupt::OutputClosed),
-            Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
-        }
-        t.position = new_position;
-        t.resumes_by_offset = by_offset;
-        if last_record_id.is_some() {
-            t.last_record_id = last_record_id;
-        }
-        self.stats.batches += 1;
-        self.save().map_err(Interrupt::Error)?;
-        Ok(consumed > 0)
+        (
+            consumed,
+            Some(Progress {
+                file: i,
+                position: new_position,
+                by_offset,
+                last_record_id,
+            }),
+        )
     }
 
-    /// Forgets open files that left the pattern and have been read to their end.
+    /// Closes files read to their end that left the pattern, and — beyond
+    /// [`MAX_OPEN_FILES`] — present ones too (they become dormant saved entries).
     fn drop_finished(&mut self) -> Result<(), Interrupt> {
         let before = self.tracked.len();
+        let mut excess = before.saturating_sub(MAX_OPEN_FILES);
         let now = unix_now();
         let mut kept = Vec::with_capacity(before);
         for t in self.tracked.drain(..) {
@@ -509,8 +543,9 @@ impl<W: Write> Follower<W> {
                     .metadata()
                     .map(|m| Some(m.len()) == t.idle_len)
                     .unwrap_or(true);
-            if !t.present && drained {
-                self.retired.push(t.to_state(now));
+            if drained && (!t.present || excess > 0) {
+                excess = excess.saturating_sub(1);
+                self.saved.push(t.to_state(now));
             } else {
                 kept.push(t);
             }
@@ -524,14 +559,9 @@ impl<W: Write> Follower<W> {
 
     fn save(&mut self) -> Result<(), FollowError> {
         let now = unix_now();
-        self.retired
-            .retain(|e| now.saturating_sub(e.last_seen) < RETIRED_RETENTION_SECS);
-        if self.retired.len() > RETIRED_MAX {
-            self.retired.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
-            self.retired.truncate(RETIRED_MAX);
-        }
+        self.saved.prune(now);
         let mut files: Vec<FileState> = self.tracked.iter().map(|t| t.to_state(now)).collect();
-        files.extend(self.retired.iter().cloned());
+        files.extend(self.saved.entries().iter().cloned());
         let state = State {
             version: super::checkpoint::STATE_VERSION,
             stanza: self.store.stanza().to_string(),
@@ -545,6 +575,14 @@ impl<W: Write> Follower<W> {
 enum Interrupt {
     OutputClosed,
     Error(FollowError),
+}
+
+/// Where a file will stand once the pending batch is delivered.
+struct Progress {
+    file: usize,
+    position: Position,
+    by_offset: bool,
+    last_record_id: Option<String>,
 }
 
 /// Where the reader opened the file by name (no `/proc/self/fd` outside Linux), checks that

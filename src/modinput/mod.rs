@@ -15,6 +15,7 @@ pub mod event_writer;
 pub mod follow;
 pub mod log;
 pub mod params;
+pub mod saved;
 pub mod scheme;
 pub mod signals;
 pub mod source;
@@ -167,7 +168,7 @@ fn run() -> i32 {
         }
     };
     log::info(&format!(
-        "{stanza}: starting; path={} format={:?} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
+        "{stanza}: starting; path={} format={} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
         params.path,
         params.format,
         params.recursive,

@@ -92,7 +92,7 @@ pub const ARGUMENTS: &[Argument] = &[
     Argument {
         name: "batch_size",
         title: "Batch size",
-        description: "Records read from one file between two checkpoints, 1 to 100000 (default 500).",
+        description: "Records read (over all files) between two checkpoints, 1 to 100000 (default 500).",
         data_type: DataType::Number,
         required_on_create: false,
         required_on_edit: false,

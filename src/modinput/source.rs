@@ -69,6 +69,15 @@ impl FormatChoice {
     }
 }
 
+impl std::fmt::Display for FormatChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormatChoice::Auto => f.write_str("auto"),
+            FormatChoice::Named(format) => f.write_str(format.name()),
+        }
+    }
+}
+
 /// An ingest reader in follow mode over one followed file.
 pub struct Source {
     reader: FileReader,

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded};
+use super::csv::{decode_field, scan_record, write_field, CsvError, Decoded, FieldSpan};
 use super::mv;
 use super::processor::{
     Columns, Emitter, Message, Row, RowProcessor, SlotColumns, ValueRef, Verdict,
@@ -49,8 +49,8 @@ pub struct BodyStats {
 #[derive(Debug, Default)]
 pub struct BodyProcessor {
     columns: Columns,
-    header_spans: Vec<Range<usize>>,
-    field_spans: Vec<Range<usize>>,
+    header_spans: Vec<FieldSpan>,
+    field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
     slot_ranges: Vec<Range<usize>>,
     values: Vec<ValueRef>,
@@ -61,6 +61,10 @@ pub struct BodyProcessor {
     kept: Vec<usize>,
     empty_suffix: Vec<u8>,
     field_tmp: Vec<u8>,
+    header_done: bool,
+    /// Start of the next record to process.
+    pos: usize,
+    stats: BodyStats,
 }
 
 impl BodyProcessor {
@@ -68,8 +72,8 @@ impl BodyProcessor {
         Self::default()
     }
 
-    /// Processes `body` and writes the reply body into `out` (cleared first). Messages the
-    /// processor reports at the end of the chunk are appended to `messages`.
+    /// Processes a whole `body` and writes the reply body into `out` (cleared first). Messages
+    /// the processor reports at the end of the chunk are appended to `messages`.
     pub fn process<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
@@ -77,69 +81,65 @@ impl BodyProcessor {
         out: &mut Vec<u8>,
         messages: &mut Vec<Message>,
     ) -> Result<BodyStats, BodyError> {
+        self.begin(out);
+        self.feed(body, true, processor, out)?;
+        Ok(self.finish(processor, messages))
+    }
+
+    /// Starts a new body; `out` is cleared.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
         out.clear();
-        let mut stats = BodyStats::default();
-        if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(stats);
-        }
-        let header_end = scan_record(body, 0, &mut self.header_spans).map_err(BodyError::Header)?;
         self.columns.clear();
-        for span in &self.header_spans {
-            self.columns
-                .push(super::csv::decode_owned(body, span.clone()));
-        }
-        processor.bind_columns(&self.columns, &mut self.slots);
+        self.header_done = false;
+        self.pos = 0;
+        self.stats = BodyStats::default();
+    }
 
-        let appended = processor.appended_columns();
-        let n_appended = appended.len();
-        self.kept.clear();
-        for (i, name) in self.columns.names().iter().enumerate() {
-            let clashes = appended.iter().any(|a| {
-                name.as_slice() == a.as_bytes()
-                    || (name.starts_with(b"__mv_") && &name[5..] == a.as_bytes())
-            });
-            if !clashes {
-                self.kept.push(i);
+    /// Processes every complete record of `body`, the part of the chunk body received so far
+    /// (each call passes the same buffer, longer). With `complete`, `body` is the whole body and
+    /// its last record may end without a newline. Processing rows while the rest of the body
+    /// is still arriving overlaps the scan with the transfer.
+    pub fn feed<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        complete: bool,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BodyError> {
+        if !self.header_done {
+            if complete && body.iter().all(|b| b.is_ascii_whitespace()) {
+                self.header_done = true;
+                self.pos = body.len();
+                return Ok(());
             }
+            let header_end = match scan_record(body, 0, &mut self.header_spans) {
+                Ok(end) if complete || end.content_end < body.len() => end,
+                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => return Ok(()),
+                Ok(end) => end,
+                Err(e) => return Err(BodyError::Header(e)),
+            };
+            self.start_chunk(body, header_end.content_end, processor, out);
+            self.header_done = true;
+            self.pos = header_end.next;
         }
-        let fieldwise = self.kept.len() != self.columns.len();
         let n_columns = self.columns.len();
-
-        // Reply header.
-        if fieldwise {
-            write_raw_fields(body, &self.header_spans, &self.kept, out);
-        } else {
-            out.extend_from_slice(&body[..header_end.content_end]);
-        }
-        let mut first = self.kept.is_empty();
-        for prefix in ["", "__mv_"] {
-            for name in appended {
-                if !first {
-                    out.push(b',');
+        let n_appended = processor.appended_columns().len();
+        let fieldwise = self.kept.len() != n_columns;
+        while self.pos < body.len() {
+            let pos = self.pos;
+            let row = self.stats.rows_in;
+            let end = match scan_record(body, pos, &mut self.field_spans) {
+                Ok(end) if complete || end.content_end < body.len() => end,
+                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => return Ok(()),
+                Ok(end) => end,
+                Err(source) => {
+                    return Err(BodyError::Row {
+                        row: row + 1,
+                        offset: pos,
+                        source,
+                    })
                 }
-                first = false;
-                self.field_tmp.clear();
-                self.field_tmp.extend_from_slice(prefix.as_bytes());
-                self.field_tmp.extend_from_slice(name.as_bytes());
-                write_field(&self.field_tmp, out);
-            }
-        }
-        out.push(b'\n');
-        self.empty_suffix.clear();
-        self.empty_suffix.resize(2 * n_appended, b',');
-        if self.kept.is_empty() && n_appended > 0 {
-            self.empty_suffix.pop();
-        }
-
-        let mut pos = header_end.next;
-        while pos < body.len() {
-            let row = stats.rows_in;
-            let end =
-                scan_record(body, pos, &mut self.field_spans).map_err(|source| BodyError::Row {
-                    row: row + 1,
-                    offset: pos,
-                    source,
-                })?;
+            };
             if self.field_spans.len() > n_columns {
                 return Err(BodyError::TooManyFields {
                     row: row + 1,
@@ -149,8 +149,8 @@ impl BodyProcessor {
                 });
             }
             let record = pos..end.content_end;
-            pos = end.next;
-            stats.rows_in += 1;
+            self.pos = end.next;
+            self.stats.rows_in += 1;
             self.decode_slots(body);
             self.emitter.clear();
             let verdict = {
@@ -173,7 +173,7 @@ impl BodyProcessor {
             match verdict {
                 Verdict::Drop => {}
                 Verdict::Pass => {
-                    stats.rows_out += 1;
+                    self.stats.rows_out += 1;
                     self.write_row_prefix(body, record.clone(), verbatim, out);
                     out.extend_from_slice(&self.empty_suffix);
                     out.push(b'\n');
@@ -181,7 +181,7 @@ impl BodyProcessor {
                 Verdict::Emit => {
                     let rows = self.emitter.finish();
                     for r in 0..rows {
-                        stats.rows_out += 1;
+                        self.stats.rows_out += 1;
                         self.write_row_prefix(body, record.clone(), verbatim, out);
                         self.write_appended(r, n_appended, out);
                         out.push(b'\n');
@@ -189,8 +189,71 @@ impl BodyProcessor {
                 }
             }
         }
-        processor.end_chunk(messages);
-        Ok(stats)
+        Ok(())
+    }
+
+    /// Ends the body: the processor's end-of-chunk messages go to `messages`.
+    pub fn finish<P: RowProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+        messages: &mut Vec<Message>,
+    ) -> BodyStats {
+        if self.header_done && !self.columns.is_empty() {
+            processor.end_chunk(messages);
+        }
+        self.stats
+    }
+
+    /// Reads the chunk's header, binds the processor's slots and writes the reply header.
+    fn start_chunk<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        header_content_end: usize,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) {
+        self.columns.clear();
+        for span in &self.header_spans {
+            self.columns.push(super::csv::decode_owned(body, *span));
+        }
+        processor.bind_columns(&self.columns, &mut self.slots);
+
+        let appended = processor.appended_columns();
+        let n_appended = appended.len();
+        self.kept.clear();
+        for (i, name) in self.columns.names().iter().enumerate() {
+            let clashes = appended.iter().any(|a| {
+                name.as_slice() == a.as_bytes()
+                    || (name.starts_with(b"__mv_") && &name[5..] == a.as_bytes())
+            });
+            if !clashes {
+                self.kept.push(i);
+            }
+        }
+        if self.kept.len() != self.columns.len() {
+            write_raw_fields(body, &self.header_spans, &self.kept, out);
+        } else {
+            out.extend_from_slice(&body[..header_content_end]);
+        }
+        let mut first = self.kept.is_empty();
+        for prefix in ["", "__mv_"] {
+            for name in appended {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                self.field_tmp.clear();
+                self.field_tmp.extend_from_slice(prefix.as_bytes());
+                self.field_tmp.extend_from_slice(name.as_bytes());
+                write_field(&self.field_tmp, out);
+            }
+        }
+        out.push(b'\n');
+        self.empty_suffix.clear();
+        self.empty_suffix.resize(2 * n_appended, b',');
+        if self.kept.is_empty() && n_appended > 0 {
+            self.empty_suffix.pop();
+        }
     }
 
     /// Writes the input part of an output row: the raw record, or its kept fields (padded).
@@ -210,7 +273,7 @@ impl BodyProcessor {
                 out.push(b',');
             }
             if let Some(span) = self.field_spans.get(column) {
-                out.extend_from_slice(&body[span.clone()]);
+                out.extend_from_slice(&body[span.range()]);
             }
         }
     }
@@ -247,11 +310,11 @@ impl BodyProcessor {
             let start = self.values.len();
             let mv_span = binding
                 .mv
-                .and_then(|c| self.field_spans.get(c).cloned())
+                .and_then(|c| self.field_spans.get(c).copied())
                 .filter(|s| !s.is_empty());
             if let Some(span) = mv_span {
                 self.decode_mv(body, span);
-            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).cloned())
+            } else if let Some(span) = binding.plain.and_then(|c| self.field_spans.get(c).copied())
             {
                 match decode_field(body, span, &mut self.scratch) {
                     Decoded::Borrowed(s, e) if e > s => self.values.push(ValueRef::Body(s, e)),
@@ -264,7 +327,7 @@ impl BodyProcessor {
     }
 
     /// Splits a non-empty `__mv_` field into its items.
-    fn decode_mv(&mut self, body: &[u8], span: Range<usize>) {
+    fn decode_mv(&mut self, body: &[u8], span: FieldSpan) {
         self.mv_text.clear();
         let (text, in_body): (&[u8], Option<usize>) =
             match decode_field(body, span, &mut self.mv_text) {
@@ -294,13 +357,13 @@ impl BodyProcessor {
 }
 
 /// Writes the raw fields `spans[kept]` joined by commas.
-fn write_raw_fields(body: &[u8], spans: &[Range<usize>], kept: &[usize], out: &mut Vec<u8>) {
+fn write_raw_fields(body: &[u8], spans: &[FieldSpan], kept: &[usize], out: &mut Vec<u8>) {
     for (n, &column) in kept.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
         if let Some(span) = spans.get(column) {
-            out.extend_from_slice(&body[span.clone()]);
+            out.extend_from_slice(&body[span.range()]);
         }
     }
 }

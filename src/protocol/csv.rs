@@ -25,29 +25,90 @@ pub struct RecordEnd {
     pub next: usize,
 }
 
+/// How a field is written, which decides how it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Unquoted: the raw bytes are the value.
+    Plain,
+    /// `"…"` with no `""` inside: the value is the bytes between the quotes.
+    Quoted,
+    /// Quoted with `""` escapes, or with text after the closing quote: needs unescaping.
+    Escaped,
+}
+
+/// The raw span of one field inside the body (quotes included) and how it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpan {
+    pub start: usize,
+    pub end: usize,
+    pub kind: FieldKind,
+    /// For an escaped field: the end of its last `""` (every quote before it is part of a
+    /// `""` pair) and the position of its closing quote, so decoding never searches the text
+    /// between them again.
+    pub escapes_end: usize,
+    pub close: usize,
+}
+
+impl FieldSpan {
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
 /// Scans the record starting at `start` and stores the raw span of each field in `fields`
 /// (cleared first). A quoted field's span includes its quotes. Text after a closing quote and
 /// before the next delimiter belongs to the same field, as in the `csv` crate.
 pub fn scan_record(
     body: &[u8],
     start: usize,
-    fields: &mut Vec<Range<usize>>,
+    fields: &mut Vec<FieldSpan>,
 ) -> Result<RecordEnd, CsvError> {
     fields.clear();
     let len = body.len();
     let mut pos = start;
     loop {
         let field_start = pos;
+        let mut kind = FieldKind::Plain;
+        let (mut escapes_end, mut close) = (field_start, field_start);
         if body.get(pos) == Some(&b'"') {
-            pos = closing_quote_end(body, pos)?;
+            let (after, last_escape_end) = closing_quote_end(body, pos)?;
+            pos = after;
+            close = after - 1;
+            escapes_end = last_escape_end.unwrap_or(field_start + 1);
+            kind = if last_escape_end.is_some() {
+                FieldKind::Escaped
+            } else {
+                FieldKind::Quoted
+            };
+            // Almost always the delimiter follows the closing quote directly.
+            match body.get(pos) {
+                Some(b',' | b'\n') | None => {}
+                Some(b'\r') if body.get(pos + 1) == Some(&b'\n') => {}
+                Some(_) => kind = FieldKind::Escaped,
+            }
         }
-        pos = match memchr::memchr2(b',', b'\n', &body[pos..]) {
-            Some(n) => pos + n,
+        pos = match body.get(pos) {
+            Some(b',' | b'\n') => pos,
             None => len,
+            Some(_) => match memchr::memchr2(b',', b'\n', &body[pos..]) {
+                Some(n) => pos + n,
+                None => len,
+            },
+        };
+        let span = |end: usize| FieldSpan {
+            start: field_start,
+            end,
+            kind,
+            escapes_end,
+            close,
         };
         match body.get(pos) {
             Some(b',') => {
-                fields.push(field_start..pos);
+                fields.push(span(pos));
                 pos += 1;
             }
             Some(_) => {
@@ -57,14 +118,14 @@ pub fn scan_record(
                 } else {
                     pos
                 };
-                fields.push(field_start..content_end);
+                fields.push(span(content_end));
                 return Ok(RecordEnd {
                     content_end,
                     next: pos + 1,
                 });
             }
             None => {
-                fields.push(field_start..len);
+                fields.push(span(len));
                 return Ok(RecordEnd {
                     content_end: len,
                     next: len,
@@ -74,9 +135,11 @@ pub fn scan_record(
     }
 }
 
-/// Given `open` at a `"`, returns the position just after the matching closing quote.
-fn closing_quote_end(body: &[u8], open: usize) -> Result<usize, CsvError> {
+/// Given `open` at a `"`, returns the position just after the matching closing quote and,
+/// if the field holds `""` escapes, the position just after the last one.
+fn closing_quote_end(body: &[u8], open: usize) -> Result<(usize, Option<usize>), CsvError> {
     let mut i = open + 1;
+    let mut last_escape_end = None;
     loop {
         match memchr::memchr(b'"', &body[i..]) {
             None => return Err(CsvError::UnterminatedQuote { offset: open }),
@@ -84,8 +147,9 @@ fn closing_quote_end(body: &[u8], open: usize) -> Result<usize, CsvError> {
                 let quote = i + n;
                 if body.get(quote + 1) == Some(&b'"') {
                     i = quote + 2;
+                    last_escape_end = Some(i);
                 } else {
-                    return Ok(quote + 1);
+                    return Ok((quote + 1, last_escape_end));
                 }
             }
         }
@@ -101,48 +165,36 @@ pub enum Decoded {
     Scratch(usize, usize),
 }
 
-/// Decodes the raw field `body[span]`: strips the quotes and unescapes `""`, borrowing the body
-/// when nothing needs unescaping, else appending the value to `scratch`.
-pub fn decode_field(body: &[u8], span: Range<usize>, scratch: &mut Vec<u8>) -> Decoded {
-    let raw = &body[span.clone()];
-    if raw.first() != Some(&b'"') {
-        return Decoded::Borrowed(span.start, span.end);
+/// Decodes a scanned field: strips the quotes and unescapes `""`, borrowing the body when
+/// nothing needs unescaping, else appending the value to `scratch`.
+#[inline]
+pub fn decode_field(body: &[u8], span: FieldSpan, scratch: &mut Vec<u8>) -> Decoded {
+    match span.kind {
+        FieldKind::Plain => return Decoded::Borrowed(span.start, span.end),
+        FieldKind::Quoted => return Decoded::Borrowed(span.start + 1, span.end - 1),
+        FieldKind::Escaped => {}
     }
-    // A well-formed quoted field: `"` inner `"` with only `""` pairs inside.
-    if raw.len() >= 2 && raw[raw.len() - 1] == b'"' {
-        let inner = &raw[1..raw.len() - 1];
-        if memchr::memchr(b'"', inner).is_none() {
-            return Decoded::Borrowed(span.start + 1, span.end - 1);
-        }
-    }
+    // Between the opening quote and `escapes_end` every quote is half of a `""` pair; from
+    // there to the closing quote there is none; text after the closing quote is literal,
+    // quotes included (the `csv` crate's reading).
     let start = scratch.len();
-    let mut i = 1;
-    let mut quoted = true;
-    while i < raw.len() {
-        let b = raw[i];
-        if quoted && b == b'"' {
-            if raw.get(i + 1) == Some(&b'"') {
-                scratch.push(b'"');
-                i += 2;
-                continue;
-            }
-            quoted = false;
-            i += 1;
-            continue;
-        }
-        if !quoted && b == b'"' {
-            quoted = true;
-            i += 1;
-            continue;
-        }
-        scratch.push(b);
-        i += 1;
+    let escapes_end = span.escapes_end.clamp(span.start + 1, span.end);
+    let close = span.close.clamp(escapes_end, span.end);
+    let mut rest = &body[span.start + 1..escapes_end];
+    while let Some(i) = memchr::memchr(b'"', rest) {
+        scratch.extend_from_slice(&rest[..=i]);
+        rest = rest.get(i + 2..).unwrap_or_default();
+    }
+    scratch.extend_from_slice(rest);
+    scratch.extend_from_slice(&body[escapes_end..close]);
+    if close < span.end {
+        scratch.extend_from_slice(&body[close + 1..span.end]);
     }
     Decoded::Scratch(start, scratch.len())
 }
 
 /// Decodes a field into an owned vector (for headers and tests; not on the per-row path).
-pub fn decode_owned(body: &[u8], span: Range<usize>) -> Vec<u8> {
+pub fn decode_owned(body: &[u8], span: FieldSpan) -> Vec<u8> {
     let mut scratch = Vec::new();
     match decode_field(body, span, &mut scratch) {
         Decoded::Borrowed(s, e) => body[s..e].to_vec(),
@@ -212,6 +264,26 @@ mod tests {
         let (values, end) = fields(b",,x");
         assert_eq!(values, [b"".to_vec(), b"".to_vec(), b"x".to_vec()]);
         assert_eq!(end.next, 3);
+    }
+
+    #[test]
+    fn decoding_follows_the_csv_crate_after_a_closing_quote() {
+        for raw in [
+            &b"\"ab\"c"[..],
+            b"\"a\"\"b\"",
+            b"\"a\"x\"y\"\"z\"",
+            b"\"\"",
+            b"\"\"\"\"",
+        ] {
+            let mut spans = Vec::new();
+            scan_record(raw, 0, &mut spans).unwrap();
+            let ours = decode_owned(raw, spans[0]);
+            let mut reader = ::csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(raw);
+            let theirs = reader.byte_records().next().unwrap().unwrap();
+            assert_eq!(ours, theirs.get(0).unwrap(), "{raw:?}");
+        }
     }
 
     #[test]

@@ -140,9 +140,9 @@ pub fn parse_header(line: &[u8]) -> Result<ChunkHeader, FrameError> {
     })
 }
 
-/// Reads exactly `len` bytes into `buf` (cleared first), growing it at most [`READ_STEP`]
-/// ahead of the data received.
-fn read_exact_into<R: Read>(
+/// Reads exactly `len` bytes into `buf` (cleared first), reserving at most [`READ_STEP`] bytes
+/// ahead of the data received. `read_to_end` fills the reserved capacity without zeroing it.
+pub fn read_exact_into<R: Read>(
     input: &mut R,
     len: u64,
     buf: &mut Vec<u8>,
@@ -151,29 +151,17 @@ fn read_exact_into<R: Read>(
     buf.clear();
     let mut remaining = len;
     while remaining > 0 {
-        let step = remaining.min(READ_STEP as u64) as usize;
-        let start = buf.len();
-        buf.resize(start + step, 0);
-        let mut filled = 0;
-        while filled < step {
-            match input.read(&mut buf[start + filled..start + step]) {
-                Ok(0) => {
-                    buf.truncate(start + filled);
-                    return Err(FrameError::Truncated {
-                        what,
-                        expected: len,
-                        got: buf.len() as u64,
-                    });
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buf.truncate(start + filled);
-                    return Err(e.into());
-                }
-            }
+        let step = remaining.min(READ_STEP as u64);
+        buf.reserve(step as usize);
+        let got = input.by_ref().take(step).read_to_end(buf)? as u64;
+        if got < step {
+            return Err(FrameError::Truncated {
+                what,
+                expected: len,
+                got: buf.len() as u64,
+            });
         }
-        remaining -= step as u64;
+        remaining -= got;
     }
     Ok(())
 }

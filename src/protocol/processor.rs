@@ -144,6 +144,16 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// How many values the field in `slot` has (the shape of the rules engine's `Row` trait).
+    pub fn value_count(&self, slot: usize) -> usize {
+        self.slots.get(slot).map_or(0, |r| r.len())
+    }
+
+    /// Value `index` of the field in `slot`; empty when out of range.
+    pub fn value(&self, slot: usize, index: usize) -> &'a [u8] {
+        self.values(slot).nth(index).unwrap_or_default()
+    }
+
     /// The first value of the field in `slot`, if any.
     pub fn first(&self, slot: usize) -> Option<&'a [u8]> {
         self.values(slot).next()

@@ -10,7 +10,11 @@ use std::io::{self, BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
-use super::framing::{read_chunk, write_chunk, FrameError};
+use super::framing::{read_chunk, read_exact_into, read_header, write_chunk, FrameError};
+
+/// Bytes of an execute body read between two hand-overs to the row processor: rows are
+/// processed while the rest of the body is still arriving.
+const BODY_PIECE: u64 = 256 << 10;
 use super::processor::{Level, Message, RowProcessor};
 
 /// What the getinfo request tells the command (unknown keys are ignored; `session_key` is
@@ -236,10 +240,18 @@ impl Session {
         let mut processor: Option<C::Processor> = None;
         let mut bodies = BodyProcessor::new();
         let mut chunk = 1;
-        while read_chunk(input, &mut self.meta, &mut self.body)?.is_some() {
+        while let Some(header) = read_header(input)? {
             chunk += 1;
-            let action: Action = parse_meta(&self.meta, chunk)?;
+            read_exact_into(input, header.meta_len, &mut self.meta, "metadata")?;
+            let action: Action = match parse_meta(&self.meta, chunk) {
+                Ok(a) => a,
+                Err(e) => {
+                    drain(input, header.body_len);
+                    return Err(e);
+                }
+            };
             if action.action.as_deref() != Some("execute") {
+                drain(input, header.body_len);
                 return Err(SessionError::UnexpectedAction {
                     chunk,
                     expected: "execute",
@@ -250,23 +262,58 @@ impl Session {
                 None | Some(serde_json::Value::Null) => false,
                 Some(serde_json::Value::Bool(b)) => b,
                 Some(other) => {
+                    drain(input, header.body_len);
                     return Err(SessionError::Metadata {
                         chunk,
                         message: format!("\"finished\" must be true or false, got {other}"),
-                    })
+                    });
                 }
             };
             let processor = match processor.as_mut() {
                 Some(p) => p,
-                None => processor.insert(command.start().map_err(SessionError::Command)?),
+                None => match command.start() {
+                    Ok(p) => processor.insert(p),
+                    Err(e) => {
+                        drain(input, header.body_len);
+                        return Err(SessionError::Command(e));
+                    }
+                },
             };
             self.messages.clear();
-            let stats: BodyStats = bodies
-                .process(&self.body, processor, &mut self.reply, &mut self.messages)
-                .map_err(|source| SessionError::Body {
-                    chunk: chunk - 1,
-                    source,
-                })?;
+            bodies.begin(&mut self.reply);
+            self.body.clear();
+            let mut remaining = header.body_len;
+            loop {
+                let step = remaining.min(BODY_PIECE);
+                self.body.reserve(step as usize);
+                let got = io::Read::read_to_end(
+                    &mut io::Read::take(io::Read::by_ref(input), step),
+                    &mut self.body,
+                )
+                .map_err(FrameError::Io)? as u64;
+                if got < step {
+                    return Err(SessionError::Frame(FrameError::Truncated {
+                        what: "body",
+                        expected: header.body_len,
+                        got: self.body.len() as u64,
+                    }));
+                }
+                remaining -= got;
+                if let Err(source) =
+                    bodies.feed(&self.body, remaining == 0, processor, &mut self.reply)
+                {
+                    // Read the rest of the request so the error reply answers it whole.
+                    drain(input, remaining);
+                    return Err(SessionError::Body {
+                        chunk: chunk - 1,
+                        source,
+                    });
+                }
+                if remaining == 0 {
+                    break;
+                }
+            }
+            let stats: BodyStats = bodies.finish(processor, &mut self.messages);
             let meta = serde_json::to_vec(&ExecuteReplyMeta {
                 finished,
                 inspector: inspector(&self.messages),
@@ -280,6 +327,14 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Discards the unread rest of a request body (best effort) before an error reply.
+fn drain<R: BufRead>(input: &mut R, len: u64) {
+    let _ = io::copy(
+        &mut io::Read::take(io::Read::by_ref(input), len),
+        &mut io::sink(),
+    );
 }
 
 fn describe_action(action: &Option<String>) -> String {

@@ -74,7 +74,10 @@ enum Binding {
     /// A computed value (`eval`, `rex`).
     Expr(Ex),
     /// Produced by an aggregation: not a row-level value.
-    Aggregate(String),
+    /// The aggregate's text, and for single-value aggregates (`values(x)`, `min(x)`, ...)
+    /// the row field it summarises: the per-row value an output (risk object, message
+    /// token) reads, never a filter.
+    Aggregate(String, Option<String>),
     /// Defined by a construct we could not compile; an error only if something reads it.
     Invalid(SplError),
 }
@@ -99,7 +102,8 @@ impl CompiledSearch {
         match self.env.get(name).cloned() {
             Some(Binding::Field(f)) => Some(Src::Slot(self.slot(&f))),
             Some(Binding::Expr(e)) => Some(Src::Expr(Box::new(e))),
-            Some(Binding::Aggregate(_)) | Some(Binding::Invalid(_)) => None,
+            Some(Binding::Aggregate(_, Some(field))) => Some(Src::Slot(self.slot(&field))),
+            Some(Binding::Aggregate(_, None)) | Some(Binding::Invalid(_)) => None,
             None => {
                 let bare = name.strip_prefix("Processes.").unwrap_or(name);
                 if bare.contains('.') || bare.contains('*') || bare.is_empty() {
@@ -163,6 +167,21 @@ pub fn compile_search(expanded: &str) -> Result<CompiledSearch, SplError> {
     Ok(out)
 }
 
+/// For `values(Processes.x)`, `min(x)`, `latest(x)`, ...: the bare field `x` (one row's value
+/// of it is what the aggregate shows for that row).
+fn per_row_source(call: &str) -> Option<String> {
+    let (func, rest) = call.split_once('(')?;
+    let arg = rest.strip_suffix(')')?;
+    let single = [
+        "values", "min", "max", "latest", "earliest", "first", "last",
+    ];
+    if !single.iter().any(|f| func.eq_ignore_ascii_case(f)) || arg.contains([',', '(', ' ']) {
+        return None;
+    }
+    let bare = arg.strip_prefix("Processes.").unwrap_or(arg);
+    (!bare.contains('.') && !bare.is_empty()).then(|| bare.to_string())
+}
+
 /// Finds a keyword (case-insensitive, whitespace-delimited) outside quotes/brackets/parens.
 fn find_keyword(text: &str, kw: &str, from: usize) -> Option<usize> {
     let b = text.as_bytes();
@@ -207,19 +226,23 @@ fn compile_tstats(
     for (i, w) in words.iter().enumerate() {
         if w.eq_ignore_ascii_case("as") {
             if let Some(name) = words.get(i + 1) {
+                let source = i.checked_sub(1).and_then(|j| per_row_source(words[j]));
                 out.env.insert(
                     name.trim_matches('"').to_string(),
-                    Binding::Aggregate(name.to_string()),
+                    Binding::Aggregate(name.to_string(), source),
                 );
             }
-        } else if !w.contains('=')
-            && !w.eq_ignore_ascii_case("as")
-            && !words
+        } else {
+            let is_option = w.contains('=');
+            let is_alias = i > 0 && words[i - 1].eq_ignore_ascii_case("as");
+            let has_alias = words
                 .get(i + 1)
-                .is_some_and(|n| n.eq_ignore_ascii_case("as"))
-        {
+                .is_some_and(|n| n.eq_ignore_ascii_case("as"));
+            if is_option || is_alias || has_alias {
+                continue;
+            }
             out.env
-                .insert(w.to_string(), Binding::Aggregate(w.to_string()));
+                .insert(w.to_string(), Binding::Aggregate(w.to_string(), None));
         }
     }
     let after_from = from + 4;
@@ -435,7 +458,7 @@ fn resolve_ex(out: &mut CompiledSearch, name: &str, pos: usize) -> Result<Ex, Sp
     match out.env.get(name).cloned() {
         Some(Binding::Field(f)) => Ok(Ex::Field(out.slot(&f))),
         Some(Binding::Expr(e)) => Ok(e),
-        Some(Binding::Aggregate(a)) => Err(SplError::not_row_level(
+        Some(Binding::Aggregate(a, _)) => Err(SplError::not_row_level(
             name,
             pos,
             format!("`{a}` is an aggregate computed by tstats over several rows"),
@@ -745,11 +768,10 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
             "rex without a quoted regex",
         ));
     };
-    let groups: Vec<String> = match compile_pcre(&pattern, base) {
+    match compile_pcre(&pattern, base) {
         Ok(re) => {
-            let names: Vec<String> = re.group_names();
             let src = resolve_ex(out, &field, base);
-            for g in &names {
+            for g in re.group_names() {
                 let binding = match &src {
                     Ok(ex) => Binding::Expr(Ex::RexGroup {
                         src: Box::new(ex.clone()),
@@ -758,20 +780,16 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
                     }),
                     Err(e) => Binding::Invalid(e.clone()),
                 };
-                out.env.insert(g.clone(), binding);
+                out.env.insert(g, binding);
             }
-            return Ok(());
         }
         Err(e) => {
             // Keep going: the groups are only an error if a later stage reads them.
-            let names = named_groups(&pattern);
-            for g in &names {
-                out.env.insert(g.clone(), Binding::Invalid(e.clone()));
+            for g in named_groups(&pattern) {
+                out.env.insert(g, Binding::Invalid(e.clone()));
             }
-            names
         }
-    };
-    let _ = groups;
+    }
     Ok(())
 }
 
@@ -958,5 +976,24 @@ mod tests {
         assert_eq!(compile_search(bad).unwrap_err().construct(), "frob()");
         let unused = "| tstats count from datamodel=Endpoint.Processes by Processes.process_name | rename Processes.* as * | eval l=frob(process_name)";
         assert!(compile_search(unused).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    #[test]
+    fn outputs_read_per_row_values_of_single_value_aggregates() {
+        let s = "| tstats values(Processes.user) as user count from datamodel=Endpoint.Processes where Processes.process_name=a by Processes.dest | rename Processes.* as *";
+        let mut c = compile_search(s).unwrap();
+        assert!(matches!(c.resolve_output("user"), Some(Src::Slot(_))));
+        assert_eq!(c.fields.last().map(String::as_str), Some("user"));
+        assert!(c.resolve_output("count").is_none());
+        let filter = format!("{s} | search user=bob");
+        assert!(
+            compile_search(&filter).unwrap_err().is_not_row_level(),
+            "filters on aggregates stay refused"
+        );
     }
 }

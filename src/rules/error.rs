@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SplError {
     /// SPL the compiler does not implement (or that has no row-level meaning we can prove).
-    #[error("unsupported construct `{construct}` at byte {position}: {detail}")]
+    #[error("unsupported construct `{construct}` at byte {position} of the macro-expanded search: {detail}")]
     Unsupported {
         construct: String,
         position: usize,
@@ -15,7 +15,9 @@ pub enum SplError {
     },
     /// A stage that needs more than one row (stats, join, lookup, ...): the rule is reported
     /// as "not row-level" and never half-compiled.
-    #[error("not row-level: `{construct}` at byte {position} ({detail})")]
+    #[error(
+        "not row-level: `{construct}` at byte {position} of the macro-expanded search ({detail})"
+    )]
     NotRowLevel {
         construct: String,
         position: usize,

@@ -34,6 +34,14 @@ pub enum Cond {
         src: Src,
         pat: Glob,
     },
+    /// Several `field=pattern` alternatives on one field (an `IN` list, or OR-ed `=`), merged
+    /// so the field's values are walked once: exact patterns by binary search (sorted,
+    /// lower-cased), wildcard patterns one by one.
+    AnyGlob {
+        slot: usize,
+        exact: Vec<Vec<u8>>,
+        globs: Vec<Glob>,
+    },
     /// `field!=pattern`: the field exists and no value matches.
     NotGlob {
         src: Src,
@@ -307,6 +315,20 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
         Cond::And(items) => items.iter().all(|c| eval_cond(c, row, cache)),
         Cond::Or(items) => items.iter().any(|c| eval_cond(c, row, cache)),
         Cond::Not(c) => !eval_cond(c, row, cache),
+        Cond::AnyGlob { slot, exact, globs } => {
+            let (buf, ends) = cache.folded(row, *slot);
+            let mut start = 0;
+            for &end in ends {
+                let v = &buf[start..end];
+                if exact.binary_search_by(|e| e.as_slice().cmp(v)).is_ok()
+                    || globs.iter().any(|g| g.matches_folded(v))
+                {
+                    return true;
+                }
+                start = end;
+            }
+            false
+        }
         Cond::Glob { src, pat } => {
             any_folded(cache, row, src, |v| pat.matches_folded(v)).unwrap_or(false)
         }

@@ -67,6 +67,14 @@ impl Glob {
         }
     }
 
+    /// The lower-cased value if the pattern has no wildcard (matches exactly one value).
+    pub fn exact(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Exact(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Matches an already lower-cased value.
     pub fn matches_folded(&self, v: &[u8]) -> bool {
         match &self.kind {

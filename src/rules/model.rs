@@ -233,3 +233,81 @@ fn legacy_risk(t: &RawTags, meta: &mut RuleMeta) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Top-level keys the rules module reads; everything else in an ESCU file (description,
+/// how_to_implement, references, drilldown_searches, tests, ...) is prose it never uses.
+const USED_KEYS: &[&str] = &[
+    "name",
+    "id",
+    "type",
+    "status",
+    "search",
+    "definition",
+    "arguments",
+    "tags",
+    "rba",
+];
+
+/// Parses one YAML document. Parsing dominates rule loading (serde_yaml is most of the
+/// profile), so a copy holding only the used top-level blocks is parsed first; if that copy
+/// cannot be made safely or does not parse, the whole text is parsed, so errors are always
+/// reported against the real file.
+pub fn parse_doc(text: &str) -> Result<RawDoc, serde_yaml::Error> {
+    if let Some(slim) = slim_top_level(text) {
+        if let Ok(doc) = serde_yaml::from_str(&slim) {
+            return Ok(doc);
+        }
+    }
+    serde_yaml::from_str(text)
+}
+
+/// Keeps the blocks of used top-level keys of a block-mapping document. `None` when the
+/// document is not a plain block mapping at column 0 (flow style, several documents, tags,
+/// anchors...), where cutting lines could change the meaning.
+fn slim_top_level(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() / 2);
+    let mut keep = false;
+    for line in text.split_inclusive('\n') {
+        match line.as_bytes().first().copied() {
+            None | Some(b' ' | b'\t' | b'\n' | b'\r') => {}
+            Some(b'#') => continue,
+            Some(b'-') if line.starts_with("---") => return None,
+            // A block sequence may sit at the key's own indentation: it continues the block.
+            Some(b'-') if line.starts_with("- ") || line.trim_end() == "-" => {}
+            Some(
+                b'.' | b'{' | b'[' | b'"' | b'\'' | b'?' | b'%' | b'&' | b'*' | b'!' | b'|' | b'>'
+                | b'@' | b'`' | b'-',
+            ) => return None,
+            Some(_) => {
+                let (key, _) = line.split_once(':')?;
+                if key.contains(['"', '\'', '{', '[', '#']) {
+                    return None;
+                }
+                keep = USED_KEYS.contains(&key.trim_end());
+            }
+        }
+        if keep {
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slim_copy_keeps_used_blocks_only() {
+        let text = "# c\nname: A\ndescription: long\n  text: with colon\ndata_source:\n- x\ntags:\n  analytic_story:\n  - S\nsearch: '| tstats\n  count'\n";
+        let slim = slim_top_level(text).expect("plain mapping");
+        assert_eq!(
+            slim,
+            "name: A\ntags:\n  analytic_story:\n  - S\nsearch: '| tstats\n  count'\n"
+        );
+        assert!(slim_top_level("---\nname: a\n").is_none());
+        assert!(slim_top_level("{name: a}\n").is_none());
+        let doc = parse_doc(text).expect("parses");
+        assert_eq!(doc.search.as_deref(), Some("| tstats count"));
+    }
+}

@@ -19,21 +19,51 @@ pub(crate) struct SlotScanner {
 #[derive(Debug, Clone, Default)]
 pub struct Prefilter {
     pub(crate) scanners: Vec<SlotScanner>,
-    /// Rule index → literal id that must be present (None: always evaluate).
-    pub(crate) rule_literal: Vec<Option<usize>>,
+    /// Rule index → literal ids of which one must be present (None: always evaluate).
+    pub(crate) rule_literal: Vec<Option<Vec<usize>>>,
     pub(crate) literal_count: usize,
 }
 
-/// The best (longest) required literal of a condition, with its slot.
-fn anchor(cond: &Cond) -> Option<(usize, Vec<u8>)> {
+/// Literals a matching row must contain: alternatives `(slot, literal)`, at least one of
+/// which occurs in every row the condition accepts. `None` when no such set is known.
+fn anchor(cond: &Cond) -> Option<Vec<(usize, Vec<u8>)>> {
     match cond {
         Cond::Glob {
             src: Src::Slot(slot),
             pat,
-        } => pat.required_literal().map(|l| (*slot, l.to_vec())),
-        Cond::And(items) => items.iter().filter_map(anchor).max_by_key(|(_, l)| l.len()),
+        } => pat.required_literal().map(|l| vec![(*slot, l.to_vec())]),
+        Cond::AnyGlob { slot, exact, globs } => {
+            let mut alts: Vec<(usize, Vec<u8>)> =
+                exact.iter().map(|e| (*slot, e.clone())).collect();
+            for g in globs {
+                alts.push((*slot, g.required_literal()?.to_vec()));
+            }
+            Some(alts)
+        }
+        // Every branch must carry an anchor; the union of theirs is one for the OR.
+        Cond::Or(items) => {
+            let mut alts = Vec::new();
+            for item in items {
+                alts.extend(anchor(item)?);
+            }
+            Some(alts)
+        }
+        // Any conjunct's anchor works; prefer the most selective (longest shortest literal).
+        Cond::And(items) => items
+            .iter()
+            .filter_map(anchor)
+            .filter(|a| usable(a))
+            .max_by_key(|a| {
+                let shortest = a.iter().map(|(_, l)| l.len()).min().unwrap_or(0);
+                (shortest.min(12), usize::MAX - a.len())
+            }),
         _ => None,
     }
+}
+
+/// Short literals rarely filter anything; evaluating the rule is as cheap.
+fn usable(alts: &[(usize, Vec<u8>)]) -> bool {
+    !alts.is_empty() && alts.len() <= 64 && alts.iter().all(|(_, l)| l.len() >= 3)
 }
 
 impl Prefilter {
@@ -41,14 +71,21 @@ impl Prefilter {
         let mut literals: Vec<(usize, Vec<u8>)> = Vec::new();
         let mut rule_literal = Vec::with_capacity(rules.len());
         for rule in rules {
-            // Very short literals rarely filter anything; evaluating the rule is as cheap.
-            let id = anchor(&rule.cond).filter(|(_, l)| l.len() >= 3).map(|key| {
-                literals.iter().position(|k| *k == key).unwrap_or_else(|| {
-                    literals.push(key);
-                    literals.len() - 1
-                })
+            let ids = anchor(&rule.cond).filter(|a| usable(a)).map(|alts| {
+                let mut ids: Vec<usize> = alts
+                    .into_iter()
+                    .map(|key| {
+                        literals.iter().position(|k| *k == key).unwrap_or_else(|| {
+                            literals.push(key);
+                            literals.len() - 1
+                        })
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
             });
-            rule_literal.push(id);
+            rule_literal.push(ids);
         }
         let mut slots: Vec<usize> = literals.iter().map(|(s, _)| *s).collect();
         slots.sort_unstable();
@@ -71,7 +108,9 @@ impl Prefilter {
                 Err(_) => {
                     // Cannot happen for plain byte literals; if it did, those rules are simply not prefiltered.
                     for r in rule_literal.iter_mut() {
-                        if r.is_some_and(|id| ids.contains(&id)) {
+                        if r.as_ref()
+                            .is_some_and(|alts| alts.iter().any(|id| ids.contains(id)))
+                        {
                             *r = None;
                         }
                     }

@@ -87,7 +87,7 @@ impl Sources {
             }
             return;
         }
-        let doc: RawDoc = match serde_yaml::from_str(&text) {
+        let doc: RawDoc = match super::model::parse_doc(&text) {
             Ok(d) => d,
             Err(e) => {
                 warnings.push(Warning {
@@ -261,6 +261,7 @@ fn remap_cond(cond: &mut Cond, map: &[usize]) {
         Cond::True => {}
         Cond::And(v) | Cond::Or(v) => v.iter_mut().for_each(|c| remap_cond(c, map)),
         Cond::Not(c) => remap_cond(c, map),
+        Cond::AnyGlob { slot, .. } => *slot = map[*slot],
         Cond::Glob { src, .. }
         | Cond::NotGlob { src, .. }
         | Cond::Order { src, .. }
@@ -296,6 +297,7 @@ impl RuleSet {
             };
             let map: Vec<usize> = local_fields.iter().map(|f| set.intern(f)).collect();
             remap_cond(&mut rule.cond, &map);
+            rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
             for part in &mut rule.message {
                 if let MsgPart::Field(Some(src)) = part {
                     remap_src(src, &map);

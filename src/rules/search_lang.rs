@@ -338,7 +338,12 @@ impl<'a> Parser<'a> {
                 break;
             }
             if b == b'\\' && self.i + 1 < self.s.len() {
-                self.i += 2;
+                // Skip the escaped character whole (it may be multi-byte UTF-8).
+                let next = self.text[self.i + 1..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8);
+                self.i += 1 + next;
                 continue;
             }
             self.i += 1;
