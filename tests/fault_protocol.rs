@@ -228,17 +228,17 @@ fn a_length_of_10_to_the_12_is_not_allocated() {
         "{error}"
     );
 
-    // After a good getinfo, an execute announcing a 10^12-byte body followed by 32 MiB of
+    // After a good getinfo, an execute announcing a 10^12-byte body followed by 16 MiB of
     // real data: memory follows the bytes received, never the bytes announced.
     let meta = br#"{"action":"execute","finished":true}"#;
     let mut stream = getinfo(&[]);
     stream.extend(format!("chunked 1.0,{},{huge}\n", meta.len()).as_bytes());
     stream.extend(meta);
-    stream.extend(std::iter::repeat_n(b'x', 32 << 20));
+    stream.extend(std::iter::repeat_n(b'x', 16 << 20));
     let out = run(stream, true, "10^12 body");
     let error = out.fatal_error();
     assert!(
-        error.contains(&format!("body announced {huge} bytes, got {}", 32u64 << 20)),
+        error.contains(&format!("body announced {huge} bytes, got {}", 16u64 << 20)),
         "{error}"
     );
     assert_eq!(out.replies()[0]["type"], json!("streaming"));
