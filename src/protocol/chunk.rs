@@ -64,6 +64,10 @@ pub struct BodyProcessor {
     header_done: bool,
     /// Start of the next record to process.
     pos: usize,
+    /// While the record at `pos` (or the header) is incomplete, the body length at which to scan
+    /// it again. Each retry waits until the pending bytes have doubled, so a record that spans
+    /// many reads is scanned O(its length) times in total, not once per read.
+    retry_at: usize,
     stats: BodyStats,
 }
 
@@ -92,6 +96,7 @@ impl BodyProcessor {
         self.columns.clear();
         self.header_done = false;
         self.pos = 0;
+        self.retry_at = 0;
         self.stats = BodyStats::default();
     }
 
@@ -106,6 +111,9 @@ impl BodyProcessor {
         processor: &mut P,
         out: &mut Vec<u8>,
     ) -> Result<(), BodyError> {
+        if !complete && body.len() < self.retry_at {
+            return Ok(());
+        }
         if !self.header_done {
             if complete && body.iter().all(|b| b.is_ascii_whitespace()) {
                 self.header_done = true;
@@ -114,7 +122,10 @@ impl BodyProcessor {
             }
             let header_end = match scan_record(body, 0, &mut self.header_spans) {
                 Ok(end) if complete || end.content_end < body.len() => end,
-                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => return Ok(()),
+                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => {
+                    self.retry_at = 2 * body.len();
+                    return Ok(());
+                }
                 Ok(end) => end,
                 Err(e) => return Err(BodyError::Header(e)),
             };
@@ -130,7 +141,10 @@ impl BodyProcessor {
             let row = self.stats.rows_in;
             let end = match scan_record(body, pos, &mut self.field_spans) {
                 Ok(end) if complete || end.content_end < body.len() => end,
-                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => return Ok(()),
+                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => {
+                    self.retry_at = pos + 2 * (body.len() - pos);
+                    return Ok(());
+                }
                 Ok(end) => end,
                 Err(source) => {
                     return Err(BodyError::Row {
