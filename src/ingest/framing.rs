@@ -34,8 +34,10 @@ pub(crate) enum Frame<'a> {
     Record { offset: u64, bytes: &'a [u8] },
     /// Bytes at the end of the stream that no delimiter follows.
     Tail { offset: u64, bytes: &'a [u8] },
-    /// A record longer than the limit; its bytes were skipped up to its delimiter.
-    Oversized { offset: u64, len: u64 },
+    /// A record longer than the limit; its bytes were skipped up to its delimiter. `lead`
+    /// counts the whitespace and NUL bytes it starts with (the newline after the previous
+    /// record, UTF-16 padding), so the record itself can be located.
+    Oversized { offset: u64, len: u64, lead: u64 },
 }
 
 const READ_BLOCK: usize = 64 * 1024;
@@ -97,17 +99,18 @@ impl<R: Read> Framer<R> {
 
     /// The next frame, or `None` at the end of the stream.
     pub(crate) fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
-        // (stream offset, bytes dropped so far) of a record being skipped for its size.
-        let mut oversized: Option<(u64, u64)> = None;
+        // (stream offset, bytes dropped so far, leading blank bytes) of a record being
+        // skipped for its size.
+        let mut oversized: Option<(u64, u64, u64)> = None;
         loop {
             if let Some(end) = self.find_delimiter() {
                 let begin = self.start;
                 self.start = end;
                 self.scanned = end;
                 self.in_quotes = false;
-                if let Some((offset, dropped)) = oversized {
+                if let Some((offset, dropped, lead)) = oversized {
                     let len = dropped + (end - begin) as u64;
-                    return Ok(Some(Frame::Oversized { offset, len }));
+                    return Ok(Some(Frame::Oversized { offset, len, lead }));
                 }
                 let offset = self.base + begin as u64;
                 return Ok(Some(Frame::Record {
@@ -120,9 +123,9 @@ impl<R: Read> Framer<R> {
                 let end = self.buf.len();
                 self.start = end;
                 self.scanned = end;
-                if let Some((offset, dropped)) = oversized {
+                if let Some((offset, dropped, lead)) = oversized {
                     let len = dropped + (end - begin) as u64;
-                    return Ok(Some(Frame::Oversized { offset, len }));
+                    return Ok(Some(Frame::Oversized { offset, len, lead }));
                 }
                 if begin == end {
                     return Ok(None);
@@ -138,7 +141,11 @@ impl<R: Read> Framer<R> {
                 // delimiter; the search state (`in_quotes`) carries over.
                 let keep = 32.min(self.buf.len() - self.start);
                 let drop_to = self.buf.len() - keep;
-                let entry = oversized.get_or_insert((self.base + self.start as u64, 0));
+                let lead = self.buf[self.start..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_whitespace() || **b == 0)
+                    .count() as u64;
+                let entry = oversized.get_or_insert((self.base + self.start as u64, 0, lead));
                 entry.1 += (drop_to - self.start) as u64;
                 self.start = drop_to;
                 self.scanned = self.scanned.max(drop_to);
@@ -248,7 +255,7 @@ mod tests {
                 Frame::Tail { offset, bytes } => {
                     format!("T{offset}:{}", String::from_utf8_lossy(bytes))
                 }
-                Frame::Oversized { offset, len } => format!("O{offset}:{len}"),
+                Frame::Oversized { offset, len, lead } => format!("O{offset}+{lead}:{len}"),
             });
         }
         out
@@ -298,7 +305,7 @@ mod tests {
             got,
             [
                 "R0:<Event>ok</Event>",
-                "O17:508",
+                "O17+0:508",
                 "R525:<Event>next</Event>"
             ]
         );

@@ -406,10 +406,13 @@ impl FileReader {
         let encoding = text.encoding;
         let (offset, bytes, complete) = match frame {
             None => return false,
-            Some(Frame::Oversized { offset, len }) => {
+            Some(Frame::Oversized { offset, len, lead }) => {
                 self.records += 1;
                 self.offset = offset + len;
-                let position = self.position_of(offset);
+                // Point at the record, not at the blank bytes before it (as for other
+                // records), keeping UTF-16 code-unit alignment.
+                let lead = lead - lead % encoding.unit() as u64;
+                let position = self.position_of(offset + lead);
                 self.pending.push_back(Item::Malformed(MalformedRecord {
                     position,
                     message: format!(

@@ -120,7 +120,64 @@ fn parse(
     stanza_element: &'static str,
 ) -> Result<InputDefinition, ConfigError> {
     let text = decode(bytes)?;
-    let mut reader = Reader::from_str(&text);
+    parse_text(&text, root, stanza_element).map_err(|e| redact(e, raw_session_key(&text)))
+}
+
+/// The text of the first `<session_key>` element as it stands in the document (up to its end
+/// tag or the next `<`), found without parsing, so it is known even when parsing fails first.
+fn raw_session_key(text: &str) -> Option<&str> {
+    let start = text.find("<session_key>")? + "<session_key>".len();
+    let rest = &text[start..];
+    let key = rest[..rest.find('<').unwrap_or(rest.len())].trim();
+    (!key.is_empty()).then_some(key)
+}
+
+/// Errors quote pieces of the document (tag names, entities, quick-xml's messages); whatever
+/// they quote, the session key is replaced by `<redacted>` before the error leaves this
+/// module, because errors are logged to splunkd.log.
+fn redact(error: ConfigError, key: Option<&str>) -> ConfigError {
+    let Some(key) = key else {
+        return error;
+    };
+    let clean = |s: String| s.replace(key, "<redacted>");
+    match error {
+        ConfigError::Xml { position, message } => ConfigError::Xml {
+            position,
+            message: clean(message),
+        },
+        ConfigError::WrongRoot { expected, found } => ConfigError::WrongRoot {
+            expected,
+            found: clean(found),
+        },
+        ConfigError::MissingName { element } => ConfigError::MissingName {
+            element: clean(element),
+        },
+        other => other,
+    }
+}
+
+/// quick-xml's message for `error`, without the text of a mismatched end tag: quick-xml
+/// quotes everything up to the next `>`, which can span elements (the session key's among
+/// them) when the document is broken.
+fn describe_xml_error(error: &quick_xml::Error) -> String {
+    use quick_xml::errors::IllFormedError;
+    match error {
+        quick_xml::Error::IllFormed(IllFormedError::MismatchedEndTag { expected, .. }) => {
+            format!("ill-formed document: expected `</{expected}>`, found a different end tag")
+        }
+        quick_xml::Error::IllFormed(IllFormedError::UnmatchedEndTag(_)) => {
+            "ill-formed document: an end tag without a matching start tag".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn parse_text(
+    text: &str,
+    root: &'static str,
+    stanza_element: &'static str,
+) -> Result<InputDefinition, ConfigError> {
+    let mut reader = Reader::from_str(text);
     let mut definition = InputDefinition::default();
     let mut stanzas: Vec<Stanza> = Vec::new();
     // Element names from the root down to the current element.
@@ -133,7 +190,7 @@ fn parse(
         let position = reader.buffer_position();
         let event = reader.read_event().map_err(|e| ConfigError::Xml {
             position,
-            message: e.to_string(),
+            message: describe_xml_error(&e),
         })?;
         let xml_err = |message: String| ConfigError::Xml { position, message };
         match event {

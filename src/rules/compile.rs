@@ -729,12 +729,14 @@ fn compile_rex(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), 
     let mut pattern = None;
     let b = args.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_whitespace() {
-            i += 1;
+    // Whitespace is Unicode whitespace here as in the word search below, so every step
+    // consumes at least one character (a vertical tab used to loop forever).
+    while let Some(c) = args[i..].chars().next() {
+        if c.is_whitespace() {
+            i += c.len_utf8();
             continue;
         }
-        if b[i] == b'"' {
+        if c == '"' {
             let end = quoted_end(b, i)
                 .ok_or_else(|| SplError::unsupported("rex", base + i, "unterminated string"))?;
             pattern = Some(unescape_quoted(&args[i + 1..end - 1]));
@@ -864,28 +866,29 @@ fn compile_rename(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(
     Ok(())
 }
 
-/// Splits a field list into words, `,` tokens and quoted strings (unquoted).
+/// Splits a field list into words, `,` tokens and quoted strings (unquoted). Whitespace is
+/// Unicode whitespace throughout (a vertical tab or no-break space separates words too), so
+/// every step consumes at least one character.
 fn tokenize_words(args: &str) -> Vec<String> {
     let b = args.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            c if c.is_ascii_whitespace() => i += 1,
-            b',' => {
+    while let Some(c) = args[i..].chars().next() {
+        match c {
+            c if c.is_whitespace() => i += c.len_utf8(),
+            ',' => {
                 out.push(",".to_string());
                 i += 1;
             }
-            b'"' => match quoted_end(b, i) {
-                Some(end) => {
-                    out.push(unescape_quoted(&args[i + 1..end - 1]));
-                    i = end;
-                }
-                None => {
-                    out.push(unescape_quoted(&args[i + 1..]));
-                    i = b.len();
-                }
-            },
+            '"' => {
+                // An unterminated quote runs to the end of the list.
+                let (content_end, end) = match quoted_end(b, i) {
+                    Some(end) => (end - 1, end),
+                    None => (b.len(), b.len()),
+                };
+                out.push(unescape_quoted(args.get(i + 1..content_end).unwrap_or("")));
+                i = end;
+            }
             _ => {
                 let end = args[i..]
                     .find(|c: char| c.is_whitespace() || c == ',')

@@ -77,6 +77,10 @@ pub enum MacroError {
     Unterminated { position: usize },
     #[error("macro expansion deeper than {limit} levels at `{name}`")]
     TooDeep { name: String, limit: usize },
+    #[error("macro expansion makes more than {limit} macro calls (at `{name}`)")]
+    TooManyCalls { name: String, limit: usize },
+    #[error("macro expansion longer than {limit} bytes (at `{name}`)")]
+    TooLong { name: String, limit: usize },
 }
 
 /// Why one rule was not loaded: always names the rule (or file) and the cause.

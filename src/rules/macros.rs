@@ -25,6 +25,14 @@ pub struct MacroTable {
 
 const MAX_DEPTH: usize = 64;
 
+/// Most macro calls one expansion may make. ESCU searches make a handful; the bound stops a
+/// definition that calls another twice, 64 levels deep (2^64 calls), from running forever.
+const MAX_CALLS: usize = 10_000;
+
+/// Longest expanded search accepted. Expanded ESCU searches are a few KiB; the bound stops a
+/// doubling chain of definitions from exhausting memory.
+pub const MAX_EXPANDED_LEN: usize = 1 << 20;
+
 /// A `macros.conf` stanza being read: (name, arity, line, args, definition).
 type Stanza = (String, usize, usize, Vec<String>, Option<String>);
 
@@ -148,13 +156,15 @@ impl MacroTable {
     /// A missing `<detection>_filter` macro expands to `search *`, as contentctl generates it.
     pub fn expand(&self, text: &str) -> Result<String, MacroError> {
         let mut stack = Vec::new();
-        self.expand_inner(text, &mut stack, 0)
+        let mut calls = 0;
+        self.expand_inner(text, &mut stack, &mut calls, 0)
     }
 
     fn expand_inner(
         &self,
         text: &str,
         stack: &mut Vec<String>,
+        calls: &mut usize,
         base: usize,
     ) -> Result<String, MacroError> {
         let mut out = String::with_capacity(text.len());
@@ -190,6 +200,13 @@ impl MacroTable {
                     limit: MAX_DEPTH,
                 });
             }
+            *calls += 1;
+            if *calls > MAX_CALLS {
+                return Err(MacroError::TooManyCalls {
+                    name: label,
+                    limit: MAX_CALLS,
+                });
+            }
             let body = match self.map.get(&key) {
                 Some(m) => {
                     let mut def = m.definition.clone();
@@ -207,9 +224,22 @@ impl MacroTable {
                     })
                 }
             };
+            if body.len() > MAX_EXPANDED_LEN {
+                // Arguments substituted into a definition can multiply its length per level.
+                return Err(MacroError::TooLong {
+                    name: label,
+                    limit: MAX_EXPANDED_LEN,
+                });
+            }
             stack.push(label);
-            let expanded = self.expand_inner(&body, stack, position)?;
-            stack.pop();
+            let expanded = self.expand_inner(&body, stack, calls, position)?;
+            let label = stack.pop().unwrap_or_default();
+            if out.len() + expanded.len() > MAX_EXPANDED_LEN {
+                return Err(MacroError::TooLong {
+                    name: label,
+                    limit: MAX_EXPANDED_LEN,
+                });
+            }
             out.push_str(&expanded);
             let consumed = open + 1 + close + 1;
             offset += consumed;
