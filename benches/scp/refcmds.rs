@@ -116,21 +116,9 @@ impl SearchCommand for SeamCommand {
             ]
             .map(String::from)
             .to_vec(),
-            appended: [
-                "detection",
-                "detection_id",
-                "detection_type",
-                "mitre_attack_id",
-                "analytic_story",
-                "risk_score",
-                "risk_object",
-                "risk_object_type",
-                "risk_message",
-                "threat_object",
-                "threat_object_type",
-            ]
-            .map(String::from)
-            .to_vec(),
+            appended: netdiscover::rules::Annotation::FIELDS
+                .map(String::from)
+                .to_vec(),
             finder,
             message: Vec::new(),
         })
