@@ -8,12 +8,14 @@
 //!   cli ──► protocol      (SCP v2 framing, CSV, __mv_; knows nothing of rules or ingest)
 //!    │ └──► rules         (parse/compile/match/risk; knows neither protocol nor ingest)
 //!    └───► ingest         (file formats → CIM Endpoint.Processes rows; knows nothing of protocol)
-//!   modinput ──► ingest, rules
+//!   detect ──► ingest, rules   (the rules over CIM process rows: scan and the modular input)
+//!   modinput ──► ingest, rules, detect
 //!   app ──► rules         (renders the shipped .conf files from the detection YAML)
 //! ```
 
 pub mod app;
 pub mod cli;
+pub mod detect;
 pub mod ingest;
 pub mod modinput;
 pub mod protocol;

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::ingest::{CimField, ProcessRow};
-use crate::rules::{self, Matcher, Row, RuleSet, Selected};
+use crate::detect::ProcessDetector;
+use crate::ingest::ProcessRow;
+use crate::rules::{self, RuleSet};
 
 /// What a matching row gets: the indices of the matched rules (in [`Detector::rule_names`])
 /// and the annotation fields in output order (every one may be multivalue).
@@ -67,51 +68,17 @@ pub(super) fn load(extra: &[PathBuf]) -> Loaded {
     }
 }
 
-/// The rules engine over CIM process rows: every rule in one pass per row.
+/// The rules engine over CIM process rows, with the rule names scan reports.
 struct RulesDetector {
     names: Vec<String>,
-    selected: Selected,
-    matcher: Matcher,
-    /// The CIM field behind each slot of `RuleSet::fields` (`None`: a field process rows
-    /// never have, which reads as absent).
-    slots: Vec<Option<CimField>>,
-    rules: RuleSet,
+    detector: ProcessDetector,
 }
 
 impl RulesDetector {
     fn new(rules: RuleSet) -> Self {
         RulesDetector {
             names: rules.rules().iter().map(|r| r.meta.name.clone()).collect(),
-            selected: Selected::all(&rules),
-            matcher: Matcher::new(&rules),
-            slots: rules
-                .fields()
-                .iter()
-                .map(|f| CimField::from_name(f))
-                .collect(),
-            rules,
-        }
-    }
-}
-
-/// A process row seen through the rules' slots.
-struct SlotRow<'a> {
-    row: &'a ProcessRow,
-    slots: &'a [Option<CimField>],
-}
-
-impl Row for SlotRow<'_> {
-    fn value_count(&self, slot: usize) -> usize {
-        match self.slots.get(slot) {
-            Some(Some(field)) if !self.row.get(*field).is_empty() => 1,
-            _ => 0,
-        }
-    }
-
-    fn value(&self, slot: usize, _index: usize) -> &[u8] {
-        match self.slots.get(slot) {
-            Some(Some(field)) => self.row.get(*field).as_bytes(),
-            _ => &[],
+            detector: ProcessDetector::new(rules),
         }
     }
 }
@@ -122,23 +89,15 @@ impl Detector for RulesDetector {
     }
 
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {
-        let view = SlotRow {
-            row,
-            slots: &self.slots,
-        };
-        let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
-        if matched.is_empty() {
-            return None;
-        }
-        let matched = matched.to_vec();
-        let annotation = self.rules.annotate(&matched, &view);
-        let fields = annotation
+        let found = self.detector.detect(row)?;
+        let fields = found
+            .annotation
             .fields()
             .into_iter()
             .map(|(name, values)| (name, values.to_vec()))
             .collect();
         Some(Detection {
-            rules: matched,
+            rules: found.rules,
             fields,
         })
     }

@@ -1,0 +1,82 @@
+//! The rules over CIM process rows from [`crate::ingest`]: the bridge `netdiscover scan` and the
+//! modular input's `annotate = true` share. (`| netdiscover` reads rows from the protocol
+//! instead; its bridge is `cli::command`.)
+
+use crate::ingest::{CimField, ProcessRow};
+use crate::rules::{Annotation, Matcher, Row, RuleSet, Selected};
+
+/// Every loaded rule, evaluated in one pass per process row.
+pub struct ProcessDetector {
+    rules: RuleSet,
+    selected: Selected,
+    matcher: Matcher,
+    /// The CIM field behind each slot of [`RuleSet::fields`] (`None`: a field process rows
+    /// never have, which reads as absent).
+    slots: Vec<Option<CimField>>,
+}
+
+/// A row some rule matched: the matched rules (indices into [`RuleSet::rules`]) and the
+/// annotation fields.
+pub struct ProcessMatch {
+    pub rules: Vec<usize>,
+    pub annotation: Annotation,
+}
+
+impl ProcessDetector {
+    pub fn new(rules: RuleSet) -> ProcessDetector {
+        ProcessDetector {
+            selected: Selected::all(&rules),
+            matcher: Matcher::new(&rules),
+            slots: rules
+                .fields()
+                .iter()
+                .map(|f| CimField::from_name(f))
+                .collect(),
+            rules,
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// `None` for a row no rule matches.
+    pub fn detect(&mut self, row: &ProcessRow) -> Option<ProcessMatch> {
+        let view = SlotRow {
+            row,
+            slots: &self.slots,
+        };
+        let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
+        if matched.is_empty() {
+            return None;
+        }
+        let rules = matched.to_vec();
+        let annotation = self.rules.annotate(&rules, &view);
+        Some(ProcessMatch { rules, annotation })
+    }
+}
+
+/// A process row seen through the rules' slots. An empty CIM value is an absent field.
+struct SlotRow<'a> {
+    row: &'a ProcessRow,
+    slots: &'a [Option<CimField>],
+}
+
+impl SlotRow<'_> {
+    fn get(&self, slot: usize) -> &str {
+        match self.slots.get(slot) {
+            Some(Some(field)) => self.row.get(*field),
+            _ => "",
+        }
+    }
+}
+
+impl Row for SlotRow<'_> {
+    fn value_count(&self, slot: usize) -> usize {
+        usize::from(!self.get(slot).is_empty())
+    }
+
+    fn value(&self, slot: usize, _index: usize) -> &[u8] {
+        self.get(slot).as_bytes()
+    }
+}
