@@ -377,13 +377,9 @@ pub fn detection_entries(
     }
     put("alert.digest_mode", "1".into());
     put("disabled", (!d.enabled_by_default).to_string());
-    put("enableSched", "1".into());
-    put("allow_skew", "100%".into());
-    put("counttype", "number of events".into());
-    put("relation", "greater than".into());
-    put("quantity", "0".into());
-    put("realtime_schedule", "0".into());
-    put("is_visible", "false".into());
+    for (key, value) in SCHEDULED_ALERT_KEYS {
+        put(key, value.into());
+    }
     put("search", escape_newlines(&d.search));
     put(
         "action.notable.param.drilldown_searches",
@@ -391,6 +387,18 @@ pub fn detection_entries(
     );
     Ok(e)
 }
+
+/// The fixed keys contentctl writes after `disabled` in every scheduled detection stanza, in
+/// its order; the combined search uses them too.
+const SCHEDULED_ALERT_KEYS: [(&str, &str); 7] = [
+    ("enableSched", "1"),
+    ("allow_skew", "100%"),
+    ("counttype", "number of events"),
+    ("relation", "greater than"),
+    ("quantity", "0"),
+    ("realtime_schedule", "0"),
+    ("is_visible", "false"),
+];
 
 /// The risk-object routing macro the combined search uses: ES's risk action takes each risk
 /// object's *type* from its configuration, not from the row, so the row's single
@@ -449,13 +457,9 @@ risk score and risk message. Disabled by default: enable it instead of the per-r
     put("schedule_window", s.schedule_window.clone());
     put("alert.digest_mode", "1".into());
     put("disabled", "true".into());
-    put("enableSched", "1".into());
-    put("allow_skew", "100%".into());
-    put("counttype", "number of events".into());
-    put("relation", "greater than".into());
-    put("quantity", "0".into());
-    put("realtime_schedule", "0".into());
-    put("is_visible", "false".into());
+    for (key, value) in SCHEDULED_ALERT_KEYS {
+        put(key, value.into());
+    }
     put("search", search);
     Ok(e)
 }
