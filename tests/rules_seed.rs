@@ -4,9 +4,6 @@
 
 mod rules_support;
 
-use std::io::Read;
-use std::path::Path;
-
 use netdiscover::rules::{shipped_places, Matcher, RuleSet, Selected, Selection};
 use rules_support::*;
 
@@ -37,19 +34,6 @@ fn hits(set: &RuleSet, events: &[ProcessEvent]) -> Vec<(String, ProcessEvent)> {
         }
     }
     out
-}
-
-fn read_text(path: &Path) -> String {
-    let bytes = std::fs::read(path).expect("read dataset");
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut s)
-            .expect("gunzip");
-        s
-    } else {
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub fn csv_baseline() -> i32 {
 }
 
 fn serve(mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
+    // The same pipe sizes as netdiscover asks for, so the limit stays a limit.
+    netdiscover::protocol::pipes::enlarge_stdio();
     let stdin = io::stdin();
     let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
     let mut output = raw_stdout();
@@ -79,6 +81,7 @@ fn raw_stdout() -> Box<dyn Write> {
 /// the protocol loop and the seam cost with realistic matching, and checks that multivalue
 /// decoding feeds the right values to a matcher.
 pub fn seam_rules() -> i32 {
+    netdiscover::protocol::pipes::enlarge_stdio();
     let stdin = io::stdin();
     let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
     let mut output = raw_stdout();
@@ -265,6 +268,39 @@ pub fn in_process(body: &[u8]) {
         selected,
         netdiscover::cli::command::Mode::Annotate,
     );
+    {
+        // The row gate's two parts alone: finding each row's end, and the literal search.
+        use netdiscover::protocol::structural::{scan_row, RowShape};
+        let Some(needles) = netdiscover::protocol::Needles::new(&["netsh.exe", "netstat.exe"])
+        else {
+            unreachable!("non-empty literals")
+        };
+        let header_end = body.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
+        let mut ends = Vec::new();
+        for _ in 0..rounds {
+            ends.clear();
+            let t = thread_cpu();
+            let mut pos = header_end;
+            while let RowShape::Regular {
+                content_end, next, ..
+            } = scan_row(body, pos)
+            {
+                ends.push((pos, content_end));
+                pos = next;
+            }
+            let scan = thread_cpu() - t;
+            let t = thread_cpu();
+            let hits = ends
+                .iter()
+                .filter(|&&(s, e)| needles.any_in(&body[s..e]))
+                .count();
+            let find = thread_cpu() - t;
+            println!(
+                "structural scan {:.1} ns/row ({} rows, stopped at {pos} of {}), needles {:.1} ns/row ({hits} candidates)",
+                scan / rows * 1e9, ends.len(), body.len(), find / rows * 1e9
+            );
+        }
+    }
     for round in 0..rounds {
         let t = thread_cpu();
         let _ = bodies.process(body, &mut product, &mut out, &mut messages);

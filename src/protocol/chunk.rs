@@ -1,5 +1,9 @@
 //! Turns one execute body into one reply body through a [`RowProcessor`].
 //!
+//! A processor that offers a [`RowGate`](super::processor::RowGate) has most rows decided by
+//! a bitmask scan for the row's end plus a literal search ([`super::structural`],
+//! [`super::needles`]); the other rows are scanned field by field.
+//!
 //! Rows are copied verbatim whenever the reply's columns are the input's columns plus the
 //! appended ones; only when an input column must be dropped (name clash with an appended
 //! column) or a row is short of fields are rows rebuilt field by field, still from the raw field
@@ -12,6 +16,7 @@ use super::mv;
 use super::processor::{
     Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
 };
+use super::structural::{scan_row, RowShape};
 
 /// A body that cannot be processed, located precisely.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +47,8 @@ pub enum BodyError {
 pub struct BodyStats {
     pub rows_in: usize,
     pub rows_out: usize,
+    /// Rows decided by the processor's [`RowGate`](super::processor::RowGate) alone.
+    pub rows_gated: usize,
 }
 
 /// Reusable state for processing bodies; keeping it across chunks means steady-state chunks
@@ -136,6 +143,36 @@ impl BodyProcessor {
         while self.pos < body.len() {
             let pos = self.pos;
             let row = self.stats.rows_in;
+            let gate = processor
+                .row_gate()
+                .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
+            if let Some(gate) = gate {
+                match scan_row(body, pos) {
+                    RowShape::Regular {
+                        content_end,
+                        next,
+                        fields,
+                    } if fields == n_columns && !gate.needles.any_in(&body[pos..content_end]) => {
+                        self.pos = next;
+                        self.stats.rows_in += 1;
+                        self.stats.rows_gated += 1;
+                        if gate.verdict == Verdict::Pass {
+                            self.stats.rows_out += 1;
+                            out.extend_from_slice(&body[pos..content_end]);
+                            out.extend_from_slice(&self.empty_suffix);
+                            out.push(b'\n');
+                        }
+                        continue;
+                    }
+                    RowShape::Incomplete if !complete => {
+                        self.retry_at = pos + 2 * (body.len() - pos);
+                        return Ok(());
+                    }
+                    // A candidate row, an irregular one, or the last row of the body without
+                    // its newline: the field scan below decides.
+                    _ => {}
+                }
+            }
             let end = match scan_record(body, pos, &mut self.field_spans) {
                 Ok(end) if complete || end.content_end < body.len() => end,
                 Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => {

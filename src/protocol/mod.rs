@@ -9,13 +9,17 @@ pub mod chunk;
 pub mod csv;
 pub mod framing;
 pub mod mv;
+pub mod needles;
+pub mod pipes;
 pub mod processor;
 pub mod session;
+pub mod structural;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
+pub use needles::Needles;
 pub use processor::{
-    Columns, Emitter, Level, Message, Passthrough, ProcessError, Row, RowProcessor, SlotColumns,
-    Values, Verdict,
+    Columns, Emitter, Level, Message, Passthrough, ProcessError, Row, RowGate, RowProcessor,
+    SlotColumns, Values, Verdict,
 };
 pub use session::{
     run_session, send_error, CommandError, GetInfo, GetInfoReply, SearchCommand, SearchInfo,

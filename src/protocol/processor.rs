@@ -24,6 +24,7 @@ use std::ops::Range;
 
 use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
 use super::mv;
+use super::needles::Needles;
 
 /// A processor's answer for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +395,47 @@ impl Emitter {
     }
 }
 
+/// A processor's promise about rows it does not care about: a row whose raw CSV bytes contain
+/// none of `needles` (ASCII case-insensitively) gets `verdict`, exactly as if
+/// [`RowProcessor::process_row`] had been called. The rules engine can promise this because
+/// every selected rule needs some literal in some field, and a decoded value's literal is in
+/// the row's raw bytes unless it holds a `"` (written `""`) or a `$` (written `$$` in `__mv_`).
+/// Such rows then cost a bitmask scan for their end and a literal search, not a field scan.
+#[derive(Debug, Clone)]
+pub struct RowGate {
+    pub needles: Needles,
+    /// [`Verdict::Pass`] or [`Verdict::Drop`]; a gate saying [`Verdict::Emit`] is ignored.
+    pub verdict: Verdict,
+}
+
+impl RowGate {
+    /// A gate for a processor that decides nothing unless some field's decoded value contains
+    /// one of `literals`. A literal holding `"` or `$` is encoded differently in the raw bytes,
+    /// so its longest run without them stands in for it; `None` when that leaves fewer than 3
+    /// bytes of some literal (too short to filter anything) or no literal at all.
+    pub fn for_values<L: AsRef<[u8]>>(literals: &[L], verdict: Verdict) -> Option<RowGate> {
+        if verdict == Verdict::Emit {
+            return None;
+        }
+        let mut raw = Vec::with_capacity(literals.len());
+        for literal in literals {
+            let longest = literal
+                .as_ref()
+                .split(|&b| b == b'"' || b == b'$')
+                .max_by_key(|run| run.len())
+                .unwrap_or_default();
+            if longest.len() < 3 {
+                return None;
+            }
+            raw.push(longest);
+        }
+        Some(RowGate {
+            needles: Needles::new(&raw)?,
+            verdict,
+        })
+    }
+}
+
 /// Decides about rows. The loop calls [`bind_columns`](Self::bind_columns) once per chunk and
 /// [`process_row`](Self::process_row) once per row.
 pub trait RowProcessor {
@@ -408,6 +450,12 @@ pub trait RowProcessor {
     fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
         slots.clear();
         slots.extend(self.input_fields().iter().map(|f| columns.field(f)));
+    }
+
+    /// A promise that lets the loop decide most rows without locating their fields: see
+    /// [`RowGate`]. `None` (the default) sends every row to [`process_row`](Self::process_row).
+    fn row_gate(&self) -> Option<&RowGate> {
+        None
     }
 
     /// Decides about one row.
@@ -448,6 +496,9 @@ impl<P: RowProcessor + ?Sized> RowProcessor for Box<P> {
     }
     fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
         (**self).bind_columns(columns, slots)
+    }
+    fn row_gate(&self) -> Option<&RowGate> {
+        (**self).row_gate()
     }
     fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
         (**self).process_row(row, emit)

@@ -63,6 +63,8 @@ pub struct Prefilter {
     /// Rule index → literal ids of which one must be present (None: always evaluate).
     pub(crate) rule_literal: Vec<Option<Vec<usize>>>,
     pub(crate) literal_count: usize,
+    /// Literal id → its bytes, lower-cased.
+    pub(crate) literals: Vec<Vec<u8>>,
 }
 
 /// Literals a matching row must contain: alternatives, at least one of which occurs in
@@ -198,6 +200,10 @@ impl Prefilter {
             exact,
             rule_literal,
             literal_count: literals.len(),
+            literals: literals
+                .iter()
+                .map(|l| l.bytes.to_ascii_lowercase())
+                .collect(),
         }
     }
 }

@@ -353,6 +353,22 @@ impl RuleSet {
         self.fields.iter().position(|f| f == bare)
     }
 
+    /// Literals of which every row that a selected rule matches holds at least one, in the
+    /// value of some field (ASCII case-insensitively; lower-cased here). `None` when a selected
+    /// rule has no such literal, so every row must be evaluated. A row containing none of them
+    /// anywhere matches no selected rule: callers may skip it without evaluating anything.
+    pub fn required_literals(&self, selected: &super::Selected) -> Option<Vec<&[u8]>> {
+        let mut ids: Vec<usize> = Vec::new();
+        for &rule in selected.indices() {
+            ids.extend(self.prefilter.rule_literal.get(rule)?.as_ref()?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .map(|&id| self.prefilter.literals.get(id).map(Vec::as_slice))
+            .collect()
+    }
+
     /// The loaded rules, in load order (indices used by matching and selection).
     pub fn rules(&self) -> &[Rule] {
         &self.rules

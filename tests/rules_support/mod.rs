@@ -2,6 +2,7 @@
 //! small XmlWinEventLog → CIM row mapper (the real ingest module lives elsewhere).
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use netdiscover::rules::{OwnedRow, RuleSet};
@@ -145,4 +146,18 @@ pub fn process_events(xml: &str) -> Vec<ProcessEvent> {
         out.push(ProcessEvent { fields: f });
     }
     out
+}
+
+/// A dataset file as text; `.gz` files are gunzipped.
+pub fn read_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read dataset");
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .expect("gunzip");
+        s
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 }
