@@ -76,6 +76,8 @@ struct Run {
     out_bytes: u64,
     wall: Duration,
     peak_rss_kib: u64,
+    /// CPU the command used between the first execute and its last reply, when readable.
+    cpu_ns: Option<u64>,
     /// Rows annotated with a detection, by rule: (netstat, netsh); `None` when the reply has no
     /// `detection` column.
     hits: Option<(u64, u64)>,
@@ -173,6 +175,7 @@ fn drive(
     let mut hits: Option<(u64, u64)> = None;
     let start = Instant::now();
     let mut kept = Vec::new();
+    let cpu_start = splunkd.cpu_ns();
     for (n, request) in requests.iter().enumerate() {
         let reply = splunkd
             .request_bytes(Arc::clone(request))
@@ -188,6 +191,10 @@ fn drive(
         }
     }
     let wall = start.elapsed();
+    let cpu_ns = splunkd
+        .cpu_ns()
+        .zip(cpu_start)
+        .map(|(end, start)| end.saturating_sub(start));
     let end = splunkd.finish();
     if end.exit_code != Some(0) {
         return Err(format!(
@@ -210,6 +217,7 @@ fn drive(
         out_bytes,
         wall,
         peak_rss_kib: end.max_rss_kib,
+        cpu_ns,
         hits,
     })
 }
@@ -421,17 +429,21 @@ fn main() {
     // Report.
     println!();
     println!(
-        "{:<52} {:>12} {:>9} {:>10} {:>9}",
-        "contender (same driver, same bytes)", "rows/s", "MB/s", "wall s", "peak RSS"
+        "{:<52} {:>12} {:>9} {:>10} {:>9} {:>12}",
+        "contender (same driver, same bytes)", "rows/s", "MB/s", "wall s", "peak RSS", "CPU ns/row"
     );
     let line = |name: &str, r: &Run| {
+        let cpu = r.cpu_ns.map_or("-".to_string(), |ns| {
+            format!("{:.0}", ns as f64 / r.rows as f64)
+        });
         println!(
-            "{:<52} {:>12.0} {:>9.1} {:>10.3} {:>6} MiB",
+            "{:<52} {:>12.0} {:>9.1} {:>10.3} {:>6} MiB {:>12}",
             name,
             r.rows_per_s(),
             r.mb_per_s(),
             r.wall.as_secs_f64(),
-            r.peak_rss_kib / 1024
+            r.peak_rss_kib / 1024,
+            cpu
         );
     };
     line("copy limit (body copied back unparsed)", &copy);

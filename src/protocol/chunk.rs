@@ -1,8 +1,8 @@
 //! Turns one execute body into one reply body through a [`RowProcessor`].
 //!
 //! A processor that offers a [`RowGate`](super::processor::RowGate) has most rows decided by
-//! a bitmask scan for the row's end plus a literal search ([`super::structural`],
-//! [`super::needles`]); the other rows are scanned field by field.
+//! one bitmask pass that finds the row's end and searches the gate's literals
+//! ([`super::structural`]); the other rows are scanned field by field.
 //!
 //! Rows are copied verbatim whenever the reply's columns are the input's columns plus the
 //! appended ones; only when an input column must be dropped (name clash with an appended
@@ -147,12 +147,12 @@ impl BodyProcessor {
                 .row_gate()
                 .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
             if let Some(gate) = gate {
-                match scan_row(body, pos) {
+                match scan_row(body, pos, &gate.needles) {
                     RowShape::Regular {
                         content_end,
                         next,
                         fields,
-                    } if fields == n_columns && !gate.needles.any_in(&body[pos..content_end]) => {
+                    } if fields == n_columns => {
                         self.pos = next;
                         self.stats.rows_in += 1;
                         self.stats.rows_gated += 1;

@@ -1,13 +1,14 @@
-//! Does a row contain any of a few literals, ASCII case-insensitively?
+//! The literals a [`RowGate`](super::processor::RowGate) looks for, ASCII case-insensitively,
+//! and how each is probed.
 //!
-//! The question [`RowGate`](super::processor::RowGate) asks of every row. `aho-corasick` answers
-//! it case-insensitively only without its SIMD prefilters (measured: 440 ns per 335-byte row,
-//! more than the whole row's processing), so each literal gets two probe bytes, its rarest two
-//! in Windows command lines, and 16 positions are tested at once: a position is a candidate
-//! when both probe bytes match with bit 0x20 folded, and only candidates are compared in full.
-//! Folding `| 0x20` maps exactly the two cases of a letter together and otherwise only merges a
-//! byte with one other byte, so it never misses a match; the full comparison removes the extra
-//! candidates.
+//! `aho-corasick` answers "does this row hold any of these literals, in any case" only without
+//! its SIMD prefilters (measured: 440 ns per 335-byte row, more than the row's whole
+//! processing). So each literal gets two probe bytes, its rarest two in Windows command lines,
+//! and [`super::structural`] compares them in the same 64-byte blocks it scans for quotes and
+//! newlines: a position is a candidate when both probe bytes match with bit 0x20 folded, and
+//! only candidates are compared in full. Folding `| 0x20` maps exactly the two cases of a
+//! letter together and otherwise merges a byte with one other byte only, so it never misses a
+//! match; the full comparison removes the extra candidates.
 
 /// A set of literals searched ASCII case-insensitively.
 #[derive(Debug, Clone)]
@@ -15,17 +16,24 @@ pub struct Needles {
     needles: Vec<Needle>,
 }
 
+/// At most this many distinct literals: [`super::structural`] tests each one's probes in every
+/// 64-byte block, so beyond a handful a gate costs more than it saves.
+pub const MAX_NEEDLES: usize = 16;
+
 #[derive(Debug, Clone)]
-struct Needle {
+pub(crate) struct Needle {
     /// Lower-cased.
-    bytes: Vec<u8>,
-    /// Offsets of the two probe bytes in `bytes` (`first < second`, or equal for one byte).
-    first: usize,
-    second: usize,
+    pub(crate) bytes: Vec<u8>,
+    /// Offsets of the two probe bytes in `bytes`: `first <= second < first + 64`.
+    pub(crate) first: usize,
+    pub(crate) second: usize,
+    /// The probe bytes folded (`| 0x20`) as they are compared.
+    pub(crate) probe_bytes: (u8, u8),
 }
 
 impl Needles {
-    /// `None` when `literals` is empty or holds an empty literal (every row would contain it).
+    /// `None` when `literals` is empty, holds an empty literal (every row would contain it) or
+    /// more than [`MAX_NEEDLES`] distinct ones.
     pub fn new<L: AsRef<[u8]>>(literals: &[L]) -> Option<Needles> {
         let mut needles = Vec::with_capacity(literals.len());
         for literal in literals {
@@ -38,12 +46,13 @@ impl Needles {
             }
             let (first, second) = probes(&bytes);
             needles.push(Needle {
+                probe_bytes: (bytes[first] | 0x20, bytes[second] | 0x20),
                 bytes,
                 first,
                 second,
             });
         }
-        if needles.is_empty() {
+        if needles.is_empty() || needles.len() > MAX_NEEDLES {
             return None;
         }
         Some(Needles { needles })
@@ -54,119 +63,24 @@ impl Needles {
         self.needles.iter().map(|n| n.bytes.as_slice())
     }
 
-    /// Whether `haystack` contains any of the literals, ASCII case-insensitively.
+    pub(crate) fn as_slice(&self) -> &[Needle] {
+        &self.needles
+    }
+
+    /// Whether `haystack` contains any of the literals, ASCII case-insensitively: the
+    /// reference the block scan is tested against.
     pub fn any_in(&self, haystack: &[u8]) -> bool {
-        self.needles.iter().any(|needle| needle.is_in(haystack))
+        (0..haystack.len()).any(|start| self.needles.iter().any(|n| n.is_at(haystack, start)))
     }
 }
 
 impl Needle {
-    fn is_in(&self, haystack: &[u8]) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                if let Some(last) = haystack.len().checked_sub(self.second + 32) {
-                    // SAFETY: AVX2 was just detected.
-                    return unsafe { avx2_find(haystack, last, self) };
-                }
-            }
-            if let Some(last) = haystack.len().checked_sub(self.second + 16) {
-                return sse2_find(haystack, last, self);
-            }
-        }
-        (0..haystack.len()).any(|start| self.is_at(haystack, start))
-    }
-
+    /// Whether the needle occurs at `start` (and fits in `haystack`).
     #[inline]
-    fn is_at(&self, haystack: &[u8], start: usize) -> bool {
+    pub(crate) fn is_at(&self, haystack: &[u8], start: usize) -> bool {
         haystack
             .get(start..start + self.bytes.len())
             .is_some_and(|h| h.eq_ignore_ascii_case(&self.bytes))
-    }
-}
-
-/// Whether `needle` starts anywhere in `haystack`, testing 16 start positions at a time: a
-/// start is a candidate when both probe bytes match (case folded). `last` is the last start
-/// position a full 16-byte probe load allows (`haystack.len() - second - 16`); the final
-/// window is moved back to it, overlapping its predecessor, instead of a scalar tail.
-#[cfg(target_arch = "x86_64")]
-fn sse2_find(haystack: &[u8], last: usize, needle: &Needle) -> bool {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    debug_assert!(last + needle.second + 16 <= haystack.len());
-    let base = haystack.as_ptr();
-    // SAFETY: SSE2 is part of the x86_64 baseline. Every load reads 16 bytes from
-    // `at + first` or `at + second` with `at <= last`, so it ends at or before
-    // `last + second + 16 == haystack.len()`; `loadu` has no alignment requirement.
-    unsafe {
-        let fold = _mm_set1_epi8(0x20);
-        let want_a = _mm_set1_epi8((needle.bytes[needle.first] | 0x20) as i8);
-        let want_b = _mm_set1_epi8((needle.bytes[needle.second] | 0x20) as i8);
-        let mut at = 0;
-        loop {
-            let start = at.min(last);
-            let a = _mm_loadu_si128(base.add(start + needle.first).cast::<__m128i>());
-            let b = _mm_loadu_si128(base.add(start + needle.second).cast::<__m128i>());
-            let both = _mm_and_si128(
-                _mm_cmpeq_epi8(_mm_or_si128(a, fold), want_a),
-                _mm_cmpeq_epi8(_mm_or_si128(b, fold), want_b),
-            );
-            let mut candidates = _mm_movemask_epi8(both) as u32;
-            while candidates != 0 {
-                if needle.is_at(haystack, start + candidates.trailing_zeros() as usize) {
-                    return true;
-                }
-                candidates &= candidates - 1;
-            }
-            if start == last {
-                return false;
-            }
-            at += 16;
-        }
-    }
-}
-
-/// [`sse2_find`] 32 start positions at a time; `last` is `haystack.len() - second - 32`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn avx2_find(haystack: &[u8], last: usize, needle: &Needle) -> bool {
-    use std::arch::x86_64::{
-        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi8,
-    };
-    debug_assert!(last + needle.second + 32 <= haystack.len());
-    let base = haystack.as_ptr();
-    let fold = _mm256_set1_epi8(0x20);
-    let want_a = _mm256_set1_epi8((needle.bytes[needle.first] | 0x20) as i8);
-    let want_b = _mm256_set1_epi8((needle.bytes[needle.second] | 0x20) as i8);
-    let mut at = 0;
-    loop {
-        let start = at.min(last);
-        // SAFETY: each load reads 32 bytes ending at or before `last + second + 32 ==
-        // haystack.len()`; unaligned loads.
-        let (a, b) = unsafe {
-            (
-                _mm256_loadu_si256(base.add(start + needle.first).cast::<__m256i>()),
-                _mm256_loadu_si256(base.add(start + needle.second).cast::<__m256i>()),
-            )
-        };
-        let both = _mm256_and_si256(
-            _mm256_cmpeq_epi8(_mm256_or_si256(a, fold), want_a),
-            _mm256_cmpeq_epi8(_mm256_or_si256(b, fold), want_b),
-        );
-        let mut candidates = _mm256_movemask_epi8(both) as u32;
-        while candidates != 0 {
-            if needle.is_at(haystack, start + candidates.trailing_zeros() as usize) {
-                return true;
-            }
-            candidates &= candidates - 1;
-        }
-        if start == last {
-            return false;
-        }
-        at += 32;
     }
 }
 
@@ -175,7 +89,13 @@ fn avx2_find(haystack: &[u8], last: usize, needle: &Needle) -> bool {
 fn probes(needle: &[u8]) -> (usize, usize) {
     let mut order: Vec<usize> = (0..needle.len()).collect();
     order.sort_by_key(|&i| (commonness(needle[i]), i));
-    let (x, y) = (order[0], order.get(1).copied().unwrap_or(order[0]));
+    let x = order[0];
+    // The second probe within 63 bytes of the first: block scans carry one 64-bit mask.
+    let y = order[1..]
+        .iter()
+        .copied()
+        .find(|&y| y.abs_diff(x) < 64)
+        .unwrap_or(x);
     (x.min(y), x.max(y))
 }
 
@@ -192,6 +112,18 @@ fn commonness(b: u8) -> u8 {
 mod tests {
     use super::*;
 
+    /// Whether the block scan finds a literal in `haystack` taken as one row.
+    fn scan_finds(needles: &Needles, haystack: &[u8]) -> bool {
+        use crate::protocol::structural::{scan_row, RowShape};
+        let mut row = haystack.to_vec();
+        row.push(b'\n');
+        match scan_row(&row, 0, needles) {
+            RowShape::Literal => true,
+            RowShape::Regular { .. } => false,
+            other => panic!("{other:?} for {haystack:?}"),
+        }
+    }
+
     fn naive(literals: &[&str], haystack: &[u8]) -> bool {
         literals.iter().any(|l| {
             let l = l.as_bytes();
@@ -203,7 +135,7 @@ mod tests {
     fn finds_literals_in_any_case_at_every_position() {
         let literals = ["netsh.exe", "netstat.exe", "x"];
         let needles = Needles::new(&literals).expect("non-empty");
-        for len in 0..80 {
+        for len in 0..140 {
             for at in 0..len {
                 for word in ["NetSh.EXE", "netstat.exe", "X"] {
                     if at + word.len() > len {
@@ -211,6 +143,7 @@ mod tests {
                     }
                     let mut hay = vec![b'q'; len];
                     hay[at..at + word.len()].copy_from_slice(word.as_bytes());
+                    assert!(scan_finds(&needles, &hay), "{word} at {at} of {len}");
                     assert!(needles.any_in(&hay), "{word} at {at} of {len}");
                 }
             }
@@ -226,7 +159,11 @@ mod tests {
             &b"..........netsh_exe.........................."[..],
             &[b'a'; 100][..],
         ] {
-            assert!(!needles.any_in(hay), "{:?}", String::from_utf8_lossy(hay));
+            assert!(
+                !scan_finds(&needles, hay),
+                "{:?}",
+                String::from_utf8_lossy(hay)
+            );
         }
         assert!(Needles::new::<&str>(&[]).is_none());
         assert!(Needles::new(&["a", ""]).is_none());
@@ -243,12 +180,12 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let len = (state % 90) as usize;
+            let len = (state % 200) as usize;
             let hay: Vec<u8> = (0..len)
                 .map(|i| alphabet[((state >> (i % 50)) as usize + i * 7) % alphabet.len()])
                 .collect();
             let expected = naive(&literals, &hay);
-            assert_eq!(needles.any_in(&hay), expected, "{hay:?}");
+            assert_eq!(scan_finds(&needles, &hay), expected, "{hay:?}");
             found += usize::from(expected);
         }
         assert!(
@@ -258,8 +195,18 @@ mod tests {
     }
 
     #[test]
-    fn probes_prefer_rare_bytes() {
+    fn probes_prefer_rare_bytes_within_63_bytes_of_each_other() {
         assert_eq!(probes(b"netsh.exe"), (4, 7));
         assert_eq!(probes(b"a"), (0, 0));
+        let long = format!("q{}z{}", " ".repeat(70), "e".repeat(5));
+        assert_eq!(probes(long.as_bytes()), (71, 72));
+    }
+
+    #[test]
+    fn at_most_sixteen_distinct_literals() {
+        let names: Vec<String> = (0..17).map(|i| format!("tool{i}.exe")).collect();
+        assert!(Needles::new(&names).is_none());
+        assert!(Needles::new(&names[..16]).is_some());
+        assert!(Needles::new(&vec![names[0].as_str(); 40]).is_some());
     }
 }

@@ -14,6 +14,8 @@
 //!
 //! [`RowGate`]: super::processor::RowGate
 
+use super::needles::{Needle, Needles, MAX_NEEDLES};
+
 /// What [`scan_row`] found at a row start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowShape {
@@ -24,28 +26,58 @@ pub enum RowShape {
         next: usize,
         fields: usize,
     },
+    /// One of the literals searched for occurs in the row (or straddles its end): the row
+    /// needs its fields, so its end is left to the field scanner.
+    Literal,
     /// No unquoted `\n` in the bytes available (and no irregular quote before their end).
     Incomplete,
     /// A quote the bitmask reading cannot vouch for: scan the row field by field.
     Irregular,
 }
 
-/// Scans the row starting at `start` (which must be a record start).
-pub fn scan_row(body: &[u8], start: usize) -> RowShape {
+/// Scans the row starting at `start` (which must be a record start), looking for `literals`
+/// (ASCII case-insensitively) on the way: [`RowShape::Regular`] means none occurs.
+pub fn scan_row(body: &[u8], start: usize, literals: &Needles) -> RowShape {
+    let needles = literals.as_slice();
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("pclmulqdq")
-    {
+    if avx2_detected() {
         // SAFETY: the features `scan_row_avx2` is compiled for were just detected.
-        return unsafe { scan_row_avx2(body, start) };
+        return unsafe { scan_row_avx2(body, start, needles) };
     }
-    scan_row_with(body, start, BlockMasks::of, prefix_xor)
+    scan_row_with(body, start, needles, BlockMasks::of, prefix_xor)
+}
+
+/// AVX2 with the scalar instructions every AVX2 machine also has (CLMUL for the prefix XOR,
+/// POPCNT and BMI1's TZCNT for the masks), detected once.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx2_detected() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static DETECTED: AtomicU8 = AtomicU8::new(0);
+    match DETECTED.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let yes = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("popcnt")
+                && std::arch::is_x86_feature_detected!("bmi1");
+            DETECTED.store(1 + u8::from(yes), Ordering::Relaxed);
+            yes
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,pclmulqdq")]
-fn scan_row_avx2(body: &[u8], start: usize) -> RowShape {
-    scan_row_with(body, start, |b| avx2_masks(b), |x| clmul_prefix_xor(x))
+#[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1")]
+fn scan_row_avx2(body: &[u8], start: usize, needles: &[Needle]) -> RowShape {
+    scan_row_with(
+        body,
+        start,
+        needles,
+        |block, needles, probes| avx2_masks(block, needles, probes),
+        |x| clmul_prefix_xor(x),
+    )
 }
 
 /// The scan, generic over how a block's masks and the quote mask's prefix XOR are computed,
@@ -54,9 +86,13 @@ fn scan_row_avx2(body: &[u8], start: usize) -> RowShape {
 fn scan_row_with(
     body: &[u8],
     start: usize,
-    block_masks: impl Fn(&[u8]) -> BlockMasks,
+    needles: &[Needle],
+    block_masks: impl Fn(&[u8], &[Needle], &mut ProbeMasks) -> BlockMasks,
     prefix_xor: impl Fn(u64) -> u64,
 ) -> RowShape {
+    let mut probes: ProbeMasks = [(0, 0); MAX_NEEDLES];
+    // Per needle, the previous block's first-probe mask, for pairs that straddle blocks.
+    let mut first_carry = [0u64; MAX_NEEDLES];
     let len = body.len();
     let mut at = start;
     // All ones while the previous block ended inside quotes.
@@ -69,11 +105,11 @@ fn scan_row_with(
     while at < len {
         let available = len - at;
         let masks = match body.get(at..at + 64) {
-            Some(block) => block_masks(block),
+            Some(block) => block_masks(block, needles, &mut probes),
             None => {
                 let mut padded = [0u8; 64];
                 padded[..available].copy_from_slice(&body[at..]);
-                block_masks(&padded)
+                block_masks(&padded, needles, &mut probes)
             }
         };
         let valid = if available >= 64 {
@@ -103,6 +139,26 @@ fn scan_row_with(
         let misplaced = (open & !may_open) | (after_close & !(delimiter | open));
         if misplaced & in_row != 0 {
             return RowShape::Irregular;
+        }
+        for (n, needle) in needles.iter().enumerate() {
+            let (first, second) = probes[n];
+            let gap = (needle.second - needle.first) as u32;
+            let first_shifted = match gap {
+                0 => first,
+                gap => first << gap | first_carry[n] >> (64 - gap),
+            };
+            first_carry[n] = first;
+            // Bit i: the needle's second probe byte at `at + i`, its first probe in place.
+            let mut candidates = second & first_shifted & in_row;
+            while candidates != 0 {
+                let probe_at = at + candidates.trailing_zeros() as usize;
+                if let Some(needle_start) = probe_at.checked_sub(needle.second) {
+                    if needle_start >= start && needle.is_at(body, needle_start) {
+                        return RowShape::Literal;
+                    }
+                }
+                candidates &= candidates - 1;
+            }
         }
         if newline != 0 {
             let bit = newline.trailing_zeros() as usize;
@@ -153,44 +209,6 @@ fn clmul_prefix_xor(x: u64) -> u64 {
     _mm_cvtsi128_si64(product) as u64
 }
 
-/// [`BlockMasks::of`] with two 32-byte compares per character.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn avx2_masks(block: &[u8]) -> BlockMasks {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
-    };
-    let Some(block) = block.first_chunk::<64>() else {
-        return BlockMasks::scalar(block);
-    };
-    // SAFETY: the two loads read bytes 0..32 and 32..64 of a 64-byte array; unaligned loads.
-    unsafe {
-        let lo = _mm256_loadu_si256(block.as_ptr().cast::<__m256i>());
-        let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>());
-        let (quote, comma, newline) = (
-            _mm256_set1_epi8(b'"' as i8),
-            _mm256_set1_epi8(b',' as i8),
-            _mm256_set1_epi8(b'\n' as i8),
-        );
-        let join = |low: i32, high: i32| u64::from(low as u32) | u64::from(high as u32) << 32;
-        BlockMasks {
-            quote: join(
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote)),
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote)),
-            ),
-            comma: join(
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, comma)),
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, comma)),
-            ),
-            newline: join(
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, newline)),
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, newline)),
-            ),
-        }
-    }
-}
-
 /// Bit `i` of each mask is set when byte `i` of a 64-byte block is that character.
 struct BlockMasks {
     quote: u64,
@@ -198,30 +216,44 @@ struct BlockMasks {
     newline: u64,
 }
 
+/// Per needle: the masks of its first and second probe byte (case folded) in a block.
+type ProbeMasks = [(u64, u64); MAX_NEEDLES];
+
 impl BlockMasks {
     /// `block` must hold at least 64 bytes.
     #[inline(always)]
-    fn of(block: &[u8]) -> BlockMasks {
+    fn of(block: &[u8], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
         let block: &[u8; 64] = match block.first_chunk() {
             Some(b) => b,
-            None => return BlockMasks::scalar(block),
+            None => return BlockMasks::scalar(block, needles, probes),
         };
         #[cfg(target_arch = "x86_64")]
         {
-            sse2_masks(block)
+            sse2_masks(block, needles, probes)
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            BlockMasks::scalar(block)
+            BlockMasks::scalar(block, needles, probes)
         }
     }
 
-    fn scalar(block: &[u8]) -> BlockMasks {
+    #[cold]
+    #[inline(never)]
+    fn scalar(block: &[u8], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
         let mut masks = BlockMasks {
             quote: 0,
             comma: 0,
             newline: 0,
         };
+        for (n, needle) in needles.iter().enumerate() {
+            probes[n] = (0, 0);
+            let (a, b) = probe_bytes(needle);
+            for (i, &byte) in block.iter().take(64).enumerate() {
+                let folded = byte | 0x20;
+                probes[n].0 |= u64::from(folded == a) << i;
+                probes[n].1 |= u64::from(folded == b) << i;
+            }
+        }
         for (i, &b) in block.iter().take(64).enumerate() {
             let bit = 1u64 << i;
             match b {
@@ -235,24 +267,34 @@ impl BlockMasks {
     }
 }
 
+/// A needle's two probe bytes, folded (`| 0x20`) as they are compared.
+#[inline(always)]
+fn probe_bytes(needle: &Needle) -> (u8, u8) {
+    needle.probe_bytes
+}
+
 /// SSE2 is part of the x86_64 baseline, so no runtime detection is needed.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn sse2_masks(block: &[u8; 64]) -> BlockMasks {
+fn sse2_masks(block: &[u8; 64], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
     let mut masks = BlockMasks {
         quote: 0,
         comma: 0,
         newline: 0,
     };
+    for probe in probes.iter_mut().take(needles.len()) {
+        *probe = (0, 0);
+    }
     // SAFETY: SSE2 is always available on x86_64; each load reads 16 bytes at offset
     // 0, 16, 32 or 48 of a 64-byte array, and `loadu` has no alignment requirement.
     unsafe {
         let quote = _mm_set1_epi8(b'"' as i8);
         let comma = _mm_set1_epi8(b',' as i8);
         let newline = _mm_set1_epi8(b'\n' as i8);
+        let fold = _mm_set1_epi8(0x20);
         for lane in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * lane).cast::<__m128i>());
             let shift = 16 * lane as u32;
@@ -260,9 +302,55 @@ fn sse2_masks(block: &[u8; 64]) -> BlockMasks {
             masks.quote |= bits(_mm_cmpeq_epi8(v, quote));
             masks.comma |= bits(_mm_cmpeq_epi8(v, comma));
             masks.newline |= bits(_mm_cmpeq_epi8(v, newline));
+            let folded = _mm_or_si128(v, fold);
+            for (n, needle) in needles.iter().enumerate() {
+                let (a, b) = probe_bytes(needle);
+                probes[n].0 |= bits(_mm_cmpeq_epi8(folded, _mm_set1_epi8(a as i8)));
+                probes[n].1 |= bits(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b as i8)));
+            }
         }
     }
     masks
+}
+
+/// [`BlockMasks::of`] with 32-byte compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn avx2_masks(block: &[u8], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8,
+    };
+    let Some(block) = block.first_chunk::<64>() else {
+        return BlockMasks::scalar(block, needles, probes);
+    };
+    // SAFETY: the two loads read bytes 0..32 and 32..64 of a 64-byte array; unaligned loads.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(block.as_ptr().cast::<__m256i>()),
+            _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>()),
+        )
+    };
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eq(lo: __m256i, hi: __m256i, c: u8) -> u64 {
+        let c = _mm256_set1_epi8(c as i8);
+        let low = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c)) as u32;
+        let high = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)) as u32;
+        u64::from(low) | u64::from(high) << 32
+    }
+    let fold = _mm256_set1_epi8(0x20);
+    let (folded_lo, folded_hi) = (_mm256_or_si256(lo, fold), _mm256_or_si256(hi, fold));
+    for (n, needle) in needles.iter().enumerate() {
+        let (a, b) = probe_bytes(needle);
+        probes[n] = (eq(folded_lo, folded_hi, a), eq(folded_lo, folded_hi, b));
+    }
+    BlockMasks {
+        quote: eq(lo, hi, b'"'),
+        comma: eq(lo, hi, b','),
+        newline: eq(lo, hi, b'\n'),
+    }
 }
 
 #[cfg(test)]
@@ -270,8 +358,13 @@ mod tests {
     use super::*;
     use crate::protocol::csv::scan_record;
 
+    fn no_literals() -> Needles {
+        // A literal the test bodies never contain.
+        Needles::new(&["\u{1}\u{2}\u{3}"]).expect("non-empty")
+    }
+
     fn regular(body: &str, start: usize) -> (usize, usize, usize) {
-        match scan_row(body.as_bytes(), start) {
+        match scan_row(body.as_bytes(), start, &no_literals()) {
             RowShape::Regular {
                 content_end,
                 next,
@@ -311,7 +404,7 @@ mod tests {
     fn misplaced_quotes_are_irregular() {
         for body in ["ab\"c,d\n", "\"a\"b,c\n", "a,\"x\"\r\n", "a,b\"\"\n"] {
             assert_eq!(
-                scan_row(body.as_bytes(), 0),
+                scan_row(body.as_bytes(), 0, &no_literals()),
                 RowShape::Irregular,
                 "{body:?}"
             );
@@ -322,12 +415,12 @@ mod tests {
     fn a_row_without_its_newline_is_incomplete() {
         for body in ["", "a,b", "a,\"b\nc", "\"x\"\"", "a,\"b\","] {
             assert_eq!(
-                scan_row(body.as_bytes(), 0),
+                scan_row(body.as_bytes(), 0, &no_literals()),
                 RowShape::Incomplete,
                 "{body:?}"
             );
         }
-        assert_eq!(scan_row(b"a\"", 0), RowShape::Irregular);
+        assert_eq!(scan_row(b"a\"", 0, &no_literals()), RowShape::Irregular);
     }
 
     /// On every row it calls regular, the bitmask reading agrees with the field-by-field
@@ -343,6 +436,7 @@ mod tests {
             format!("\"{}\",", "a".repeat(57)),
             format!("\"{}", "a".repeat(61)),
         ];
+        let literals = Needles::new(&["a\ra", ",,A"]).expect("non-empty");
         let mut spans = Vec::new();
         let mut checked = 0;
         for prefix in &prefixes {
@@ -355,7 +449,8 @@ mod tests {
                         c /= 5;
                         b
                     }));
-                    compare(&body, &mut spans);
+                    compare(&body, &no_literals(), &mut spans);
+                    compare(&body, &literals, &mut spans);
                     checked += 1;
                 }
             }
@@ -363,20 +458,25 @@ mod tests {
         assert_eq!(checked, 4 * 97_656);
     }
 
-    fn compare(body: &[u8], spans: &mut Vec<crate::protocol::csv::FieldSpan>) {
-        // The baseline build and the detected one (AVX2 + CLMUL here, when present) agree.
-        assert_eq!(
-            scan_row(body, 0),
-            scan_row_with(body, 0, BlockMasks::of, prefix_xor),
-            "{body:?}"
-        );
-        assert_eq!(
-            scan_row(body, 0),
-            scan_row_with(body, 0, BlockMasks::scalar, prefix_xor),
-            "{body:?}"
-        );
+    /// The scan with the baseline (SSE2) or the scalar masks.
+    fn baseline(body: &[u8], literals: &Needles, scalar: bool) -> RowShape {
+        let needles = literals.as_slice();
+        match scalar {
+            false => scan_row_with(body, 0, needles, BlockMasks::of, prefix_xor),
+            true => scan_row_with(body, 0, needles, BlockMasks::scalar, prefix_xor),
+        }
+    }
+
+    fn compare(body: &[u8], literals: &Needles, spans: &mut Vec<crate::protocol::csv::FieldSpan>) {
+        let shape = scan_row(body, 0, literals);
+        // The baseline build, the scalar masks and the detected build (AVX2 + CLMUL here, when
+        // present) agree.
+        for scalar in [false, true] {
+            assert_eq!(shape, baseline(body, literals, scalar), "{body:?}");
+        }
+        let occurs_in = |bytes: &[u8]| literals.any_in(bytes);
         let scanned = scan_record(body, 0, spans);
-        match scan_row(body, 0) {
+        match shape {
             RowShape::Regular {
                 content_end,
                 next,
@@ -388,11 +488,14 @@ mod tests {
                     (content_end, next, fields),
                     "{body:?}"
                 );
+                assert!(!occurs_in(&body[..content_end]), "{body:?}");
             }
+            RowShape::Literal => assert!(occurs_in(body), "{body:?}"),
             RowShape::Incomplete => {
                 if let Ok(end) = scanned {
                     assert_eq!(end.content_end, body.len(), "{body:?}");
                 }
+                assert!(!occurs_in(body), "{body:?}");
             }
             RowShape::Irregular => {}
         }

@@ -160,6 +160,13 @@ impl Splunkd {
         })
     }
 
+    /// CPU time the child has used so far (user + system, all threads), in nanoseconds:
+    /// the first field of `/proc/<pid>/schedstat`, while it is alive.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    }
+
     /// The child's peak resident set size so far, in KiB (`VmHWM`), while it is alive.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
