@@ -25,16 +25,7 @@ const COLUMNS: [&str; 9] = [
 /// | drop_dm_object_name(Processes)`-style CSV body per file.
 fn bodies() -> Option<Vec<(String, Vec<u8>, usize)>> {
     let datasets = shared("datasets")?;
-    let mut files: Vec<_> = ["xml", "bulk"]
-        .iter()
-        .flat_map(|d| {
-            std::fs::read_dir(datasets.join(d))
-                .expect("dataset dir")
-                .flatten()
-                .map(|e| e.path())
-        })
-        .collect();
-    files.sort();
+    let files = xml_dataset_files(&datasets);
     let mut bodies = Vec::new();
     for file in files {
         let events = process_events(&read_text(&file));

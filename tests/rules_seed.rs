@@ -42,16 +42,7 @@ fn seed_rules_give_exactly_the_expected_hits_on_real_logs() {
         return;
     };
     let set = shipped();
-    let mut files: Vec<_> = ["xml", "bulk"]
-        .iter()
-        .flat_map(|d| {
-            std::fs::read_dir(datasets.join(d))
-                .expect("dataset dir")
-                .flatten()
-                .map(|e| e.path())
-        })
-        .collect();
-    files.sort();
+    let files = xml_dataset_files(&datasets);
     let mut all_hits = Vec::new();
     let mut rows = 0usize;
     let mut netsh_rows = 0usize;

@@ -104,10 +104,11 @@ pub mod scp {
     use std::path::PathBuf;
     use std::sync::OnceLock;
 
-    use netdiscover::cli::command::{CommandOptions, RulesProcessor};
+    use netdiscover::cli::command::{CommandOptions, Mode, RulesProcessor};
     use netdiscover::protocol::framing::{encode_chunk, read_chunk};
     use netdiscover::protocol::{
-        run_session, CommandError, GetInfo, GetInfoReply, SearchCommand, SessionEnd,
+        run_session, BodyProcessor, CommandError, GetInfo, GetInfoReply, SearchCommand,
+        SessionEnd,
     };
     use netdiscover::rules::{RuleSet, Selected, Selection};
 
@@ -191,6 +192,24 @@ pub mod scp {
             );
         }
         end
+    }
+
+    /// The row gate only saves work: `body` through the rules processor with and without it
+    /// gives the same reply, or the same error.
+    pub fn gate_changes_nothing(mode: Mode, body: &[u8]) {
+        let rules = shipped_rules();
+        let selected = Selected::all(rules);
+        let mut gated = RulesProcessor::new(rules.clone(), selected.clone(), mode);
+        let mut evaluated = RulesProcessor::new(rules.clone(), selected, mode);
+        evaluated.set_row_gate(false);
+        let run = |processor: &mut RulesProcessor| {
+            let (mut out, mut messages) = (Vec::new(), Vec::new());
+            BodyProcessor::new()
+                .process(body, processor, &mut out, &mut messages)
+                .map(|stats| (out, stats.rows_in, stats.rows_out))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&mut gated), run(&mut evaluated), "the row gate changed the reply");
     }
 
     /// A getinfo chunk with these `searchinfo.args`, then one execute chunk carrying `body`.

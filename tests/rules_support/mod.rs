@@ -161,3 +161,18 @@ pub fn read_text(path: &Path) -> String {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
+
+/// The XML and bulk (gzipped XML) files of `../shared/datasets`, sorted.
+pub fn xml_dataset_files(datasets: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = ["xml", "bulk"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(datasets.join(d))
+                .expect("dataset dir")
+                .flatten()
+                .map(|e| e.path())
+        })
+        .collect();
+    files.sort();
+    files
+}
