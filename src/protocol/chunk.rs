@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use super::csv::{scan_record, write_field, CsvError, FieldSpan};
 use super::mv;
+use super::reply::ReplyOut;
 use super::processor::{
     Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
 };
@@ -82,11 +83,11 @@ impl BodyProcessor {
 
     /// Processes a whole `body` and writes the reply body into `out` (cleared first). Messages
     /// the processor reports at the end of the chunk are appended to `messages`.
-    pub fn process<P: RowProcessor + ?Sized>(
+    pub fn process<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
         &mut self,
         body: &[u8],
         processor: &mut P,
-        out: &mut Vec<u8>,
+        out: &mut O,
         messages: &mut Vec<Message>,
     ) -> Result<BodyStats, BodyError> {
         self.begin(out);
@@ -95,8 +96,8 @@ impl BodyProcessor {
     }
 
     /// Starts a new body; `out` is cleared.
-    pub fn begin(&mut self, out: &mut Vec<u8>) {
-        out.clear();
+    pub fn begin<O: ReplyOut + ?Sized>(&mut self, out: &mut O) {
+        out.reset();
         self.columns.clear();
         self.header_done = false;
         self.pos = 0;
@@ -108,12 +109,12 @@ impl BodyProcessor {
     /// (each call passes the same buffer, longer). With `complete`, `body` is the whole body and
     /// its last record may end without a newline. Processing rows while the rest of the body
     /// is still arriving overlaps the scan with the transfer.
-    pub fn feed<P: RowProcessor + ?Sized>(
+    pub fn feed<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
         &mut self,
         body: &[u8],
         complete: bool,
         processor: &mut P,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) -> Result<(), BodyError> {
         if !complete && body.len() < self.retry_at {
             return Ok(());
@@ -158,9 +159,8 @@ impl BodyProcessor {
                         self.stats.rows_gated += 1;
                         if gate.verdict == Verdict::Pass {
                             self.stats.rows_out += 1;
-                            out.extend_from_slice(&body[pos..content_end]);
-                            out.extend_from_slice(&self.empty_suffix);
-                            out.push(b'\n');
+                            out.from_body(body, pos..content_end);
+                            out.own().extend_from_slice(&self.empty_suffix);
                         }
                         continue;
                     }
@@ -223,16 +223,15 @@ impl BodyProcessor {
                 Verdict::Pass => {
                     self.stats.rows_out += 1;
                     self.write_row_prefix(body, record.clone(), verbatim, out);
-                    out.extend_from_slice(&self.empty_suffix);
-                    out.push(b'\n');
+                    out.own().extend_from_slice(&self.empty_suffix);
                 }
                 Verdict::Emit => {
                     let rows = self.emitter.finish();
                     for r in 0..rows {
                         self.stats.rows_out += 1;
                         self.write_row_prefix(body, record.clone(), verbatim, out);
-                        self.write_appended(r, n_appended, out);
-                        out.push(b'\n');
+                        self.write_appended(r, n_appended, out.own());
+                        out.own().push(b'\n');
                     }
                 }
             }
@@ -253,12 +252,12 @@ impl BodyProcessor {
     }
 
     /// Reads the chunk's header, binds the processor's slots and writes the reply header.
-    fn start_chunk<P: RowProcessor + ?Sized>(
+    fn start_chunk<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
         &mut self,
         body: &[u8],
         header_content_end: usize,
         processor: &mut P,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) {
         self.columns.clear();
         for span in &self.header_spans {
@@ -279,43 +278,48 @@ impl BodyProcessor {
             }
         }
         if self.kept.len() != self.columns.len() {
-            write_raw_fields(body, &self.header_spans, &self.kept, out);
+            write_raw_fields(body, &self.header_spans, &self.kept, out.own());
         } else {
-            out.extend_from_slice(&body[..header_content_end]);
+            out.from_body(body, 0..header_content_end);
         }
+        let own = out.own();
         let mut first = self.kept.is_empty();
         for prefix in ["", "__mv_"] {
             for name in appended {
                 if !first {
-                    out.push(b',');
+                    own.push(b',');
                 }
                 first = false;
                 self.field_tmp.clear();
                 self.field_tmp.extend_from_slice(prefix.as_bytes());
                 self.field_tmp.extend_from_slice(name.as_bytes());
-                write_field(&self.field_tmp, out);
+                write_field(&self.field_tmp, own);
             }
         }
-        out.push(b'\n');
+        own.push(b'\n');
+        // The empty appended columns and the row terminator, written after every row that
+        // passes unchanged.
         self.empty_suffix.clear();
         self.empty_suffix.resize(2 * n_appended, b',');
         if self.kept.is_empty() && n_appended > 0 {
             self.empty_suffix.pop();
         }
+        self.empty_suffix.push(b'\n');
     }
 
     /// Writes the input part of an output row: the raw record, or its kept fields (padded).
-    fn write_row_prefix(
+    fn write_row_prefix<O: ReplyOut + ?Sized>(
         &self,
         body: &[u8],
         record: Range<usize>,
         verbatim: bool,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) {
         if verbatim {
-            out.extend_from_slice(&body[record]);
+            out.from_body(body, record);
             return;
         }
+        let out = out.own();
         for (n, &column) in self.kept.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
