@@ -13,7 +13,6 @@ use std::ops::Range;
 
 use super::csv::{scan_record, write_field, CsvError, FieldSpan};
 use super::mv;
-use super::reply::ReplyOut;
 use super::processor::{
     Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
 };
@@ -83,11 +82,11 @@ impl BodyProcessor {
 
     /// Processes a whole `body` and writes the reply body into `out` (cleared first). Messages
     /// the processor reports at the end of the chunk are appended to `messages`.
-    pub fn process<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
+    pub fn process<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
         processor: &mut P,
-        out: &mut O,
+        out: &mut Vec<u8>,
         messages: &mut Vec<Message>,
     ) -> Result<BodyStats, BodyError> {
         self.begin(out);
@@ -96,8 +95,8 @@ impl BodyProcessor {
     }
 
     /// Starts a new body; `out` is cleared.
-    pub fn begin<O: ReplyOut + ?Sized>(&mut self, out: &mut O) {
-        out.reset();
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        out.clear();
         self.columns.clear();
         self.header_done = false;
         self.pos = 0;
@@ -109,12 +108,12 @@ impl BodyProcessor {
     /// (each call passes the same buffer, longer). With `complete`, `body` is the whole body and
     /// its last record may end without a newline. Processing rows while the rest of the body
     /// is still arriving overlaps the scan with the transfer.
-    pub fn feed<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
+    pub fn feed<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
         complete: bool,
         processor: &mut P,
-        out: &mut O,
+        out: &mut Vec<u8>,
     ) -> Result<(), BodyError> {
         if !complete && body.len() < self.retry_at {
             return Ok(());
@@ -159,8 +158,9 @@ impl BodyProcessor {
                         self.stats.rows_gated += 1;
                         if gate.verdict == Verdict::Pass {
                             self.stats.rows_out += 1;
-                            out.from_body(body, pos..content_end);
-                            out.own().extend_from_slice(&self.empty_suffix);
+                            out.extend_from_slice(&body[pos..content_end]);
+                            out.extend_from_slice(&self.empty_suffix);
+                            out.push(b'\n');
                         }
                         continue;
                     }
@@ -223,15 +223,16 @@ impl BodyProcessor {
                 Verdict::Pass => {
                     self.stats.rows_out += 1;
                     self.write_row_prefix(body, record.clone(), verbatim, out);
-                    out.own().extend_from_slice(&self.empty_suffix);
+                    out.extend_from_slice(&self.empty_suffix);
+                    out.push(b'\n');
                 }
                 Verdict::Emit => {
                     let rows = self.emitter.finish();
                     for r in 0..rows {
                         self.stats.rows_out += 1;
                         self.write_row_prefix(body, record.clone(), verbatim, out);
-                        self.write_appended(r, n_appended, out.own());
-                        out.own().push(b'\n');
+                        self.write_appended(r, n_appended, out);
+                        out.push(b'\n');
                     }
                 }
             }
@@ -252,12 +253,12 @@ impl BodyProcessor {
     }
 
     /// Reads the chunk's header, binds the processor's slots and writes the reply header.
-    fn start_chunk<P: RowProcessor + ?Sized, O: ReplyOut + ?Sized>(
+    fn start_chunk<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
         header_content_end: usize,
         processor: &mut P,
-        out: &mut O,
+        out: &mut Vec<u8>,
     ) {
         self.columns.clear();
         for span in &self.header_spans {
@@ -278,48 +279,43 @@ impl BodyProcessor {
             }
         }
         if self.kept.len() != self.columns.len() {
-            write_raw_fields(body, &self.header_spans, &self.kept, out.own());
+            write_raw_fields(body, &self.header_spans, &self.kept, out);
         } else {
-            out.from_body(body, 0..header_content_end);
+            out.extend_from_slice(&body[..header_content_end]);
         }
-        let own = out.own();
         let mut first = self.kept.is_empty();
         for prefix in ["", "__mv_"] {
             for name in appended {
                 if !first {
-                    own.push(b',');
+                    out.push(b',');
                 }
                 first = false;
                 self.field_tmp.clear();
                 self.field_tmp.extend_from_slice(prefix.as_bytes());
                 self.field_tmp.extend_from_slice(name.as_bytes());
-                write_field(&self.field_tmp, own);
+                write_field(&self.field_tmp, out);
             }
         }
-        own.push(b'\n');
-        // The empty appended columns and the row terminator, written after every row that
-        // passes unchanged.
+        out.push(b'\n');
         self.empty_suffix.clear();
         self.empty_suffix.resize(2 * n_appended, b',');
         if self.kept.is_empty() && n_appended > 0 {
             self.empty_suffix.pop();
         }
-        self.empty_suffix.push(b'\n');
     }
 
     /// Writes the input part of an output row: the raw record, or its kept fields (padded).
-    fn write_row_prefix<O: ReplyOut + ?Sized>(
+    fn write_row_prefix(
         &self,
         body: &[u8],
         record: Range<usize>,
         verbatim: bool,
-        out: &mut O,
+        out: &mut Vec<u8>,
     ) {
         if verbatim {
-            out.from_body(body, record);
+            out.extend_from_slice(&body[record]);
             return;
         }
-        let out = out.own();
         for (n, &column) in self.kept.iter().enumerate() {
             if n > 0 {
                 out.push(b',');

@@ -12,13 +12,11 @@ pub mod mv;
 pub mod needles;
 pub mod pipes;
 pub mod processor;
-pub mod reply;
 pub mod session;
 pub mod structural;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
 pub use needles::Needles;
-pub use reply::{ReplyOut, ReplyPieces};
 pub use processor::{
     Columns, Emitter, Level, Message, Passthrough, ProcessError, Row, RowGate, RowProcessor,
     SlotColumns, Values, Verdict,

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
 use super::framing::{read_chunk, read_exact_into, read_header, write_chunk, FrameError};
-use super::reply::ReplyPieces;
 
 /// Bytes of an execute body read between two hand-overs to the row processor: rows are
 /// processed while the rest of the body is still arriving.
@@ -175,7 +174,7 @@ pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
     let mut session = Session {
         meta: Vec::new(),
         body: Vec::new(),
-        reply: ReplyPieces::new(),
+        reply: Vec::new(),
         messages: Vec::new(),
         end: SessionEnd {
             exit_code: 0,
@@ -199,8 +198,7 @@ pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
 struct Session {
     meta: Vec<u8>,
     body: Vec<u8>,
-    /// Rows that go out unchanged are ranges of `body`, written from there.
-    reply: ReplyPieces,
+    reply: Vec<u8>,
     messages: Vec<Message>,
     end: SessionEnd,
 }
@@ -322,26 +320,13 @@ impl Session {
                 error: None,
             })
             .map_err(|e| SessionError::Write(io::Error::other(e)))?;
-            write_reply(output, &meta, &self.reply, &self.body).map_err(SessionError::Write)?;
+            write_chunk(output, &meta, &self.reply).map_err(SessionError::Write)?;
             self.end.chunks += 1;
             self.end.rows_in += stats.rows_in as u64;
             self.end.rows_out += stats.rows_out as u64;
         }
         Ok(())
     }
-}
-
-/// Writes one execute reply: the chunk header, the metadata, then the body's pieces.
-fn write_reply<W: Write + ?Sized>(
-    output: &mut W,
-    meta: &[u8],
-    reply: &ReplyPieces,
-    request_body: &[u8],
-) -> io::Result<()> {
-    writeln!(output, "chunked 1.0,{},{}", meta.len(), reply.len())?;
-    output.write_all(meta)?;
-    reply.write_to(request_body, output)?;
-    output.flush()
 }
 
 /// Discards the unread rest of a request body (best effort) before an error reply.
