@@ -3,7 +3,8 @@
 //! produces without one.
 
 use netdiscover::protocol::{
-    BodyError, BodyProcessor, Emitter, ProcessError, Row, RowGate, RowProcessor, Verdict,
+    BodyError, BodyProcessor, Emitter, GateLiteral, ProcessError, Row, RowGate, RowProcessor,
+    Verdict,
 };
 use proptest::prelude::*;
 
@@ -11,6 +12,8 @@ use proptest::prelude::*;
 /// without it get `unmatched`.
 struct Contains {
     literal: Vec<u8>,
+    /// Match the literal as a slot's whole value instead of anywhere in it.
+    whole: bool,
     unmatched: Verdict,
     gate: Option<RowGate>,
     fields: Vec<String>,
@@ -32,11 +35,28 @@ impl Contains {
         };
         Contains {
             literal: literal.to_vec(),
+            whole: false,
             unmatched,
             gate,
             fields: vec!["a".into(), "b".into()],
             appended: appended.iter().map(|a| a.to_string()).collect(),
         }
+    }
+}
+
+impl Contains {
+    /// Matches `literal` as the whole value of slot `a` or `b`; the gate checks those fields.
+    fn whole_value(literal: &[u8], unmatched: Verdict, gated: bool, appended: &[&str]) -> Contains {
+        let mut processor = Contains::appending(literal, unmatched, false, appended);
+        processor.whole = true;
+        if gated {
+            let literals = [0, 1].map(|slot| GateLiteral::WholeValue {
+                slot,
+                value: literal,
+            });
+            processor.gate = RowGate::new(&literals, unmatched);
+        }
+        processor
     }
 }
 
@@ -54,9 +74,12 @@ impl RowProcessor for Contains {
         let mut hit = false;
         for slot in 0..self.fields.len() {
             for value in row.values(slot) {
-                let found = value
-                    .windows(self.literal.len())
-                    .any(|w| w.eq_ignore_ascii_case(&self.literal));
+                let found = match self.whole {
+                    true => value.eq_ignore_ascii_case(&self.literal),
+                    false => value
+                        .windows(self.literal.len())
+                        .any(|w| w.eq_ignore_ascii_case(&self.literal)),
+                };
                 if found {
                     emit.push(0, self.fields[slot].as_bytes());
                     hit = true;
@@ -69,7 +92,7 @@ impl RowProcessor for Contains {
 
 type Outcome = Result<(Vec<u8>, usize, usize), String>;
 
-fn whole(body: &[u8], processor: &mut Contains) -> (Outcome, usize) {
+fn whole_body(body: &[u8], processor: &mut Contains) -> (Outcome, usize) {
     let (mut out, mut messages) = (Vec::new(), Vec::new());
     match BodyProcessor::new().process(body, processor, &mut out, &mut messages) {
         Ok(stats) => (Ok((out, stats.rows_in, stats.rows_out)), stats.rows_gated),
@@ -100,7 +123,29 @@ fn field_bytes() -> impl Strategy<Value = Vec<u8>> {
 /// One line of a body: three fields written the way Splunk writes them (quoted when needed,
 /// sometimes quoted anyway, `""` escapes), or raw bytes that may break every rule of CSV.
 fn line() -> impl Strategy<Value = Vec<u8>> {
-    let field = (field_bytes(), any::<bool>()).prop_map(|(value, quote_anyway)| {
+    let value = prop_oneof![
+        6 => field_bytes(),
+        // A `__mv_` encoding holding a literal as one of its items.
+        1 => (0..LITERALS.len(), any::<bool>()).prop_map(|(i, two)| {
+            let item: Vec<u8> = LITERALS[i]
+                .iter()
+                .flat_map(|&b| if b == b'$' { vec![b'$', b'$'] } else { vec![b] })
+                .collect();
+            let mut mv = if two { b"$x$;".to_vec() } else { Vec::new() };
+            mv.push(b'$');
+            mv.extend(item);
+            mv.push(b'$');
+            mv
+        }),
+        1 => (0..LITERALS.len(), any::<u8>()).prop_map(|(i, case)| {
+            LITERALS[i]
+                .iter()
+                .enumerate()
+                .map(|(k, &b)| if case >> (k % 8) & 1 == 1 { b.to_ascii_uppercase() } else { b })
+                .collect()
+        }),
+    ];
+    let field = (value, any::<bool>()).prop_map(|(value, quote_anyway)| {
         let special = value.iter().any(|b| b"\",\n\r".contains(b));
         if !(special || quote_anyway) {
             return value;
@@ -136,6 +181,7 @@ proptest! {
         literal in 0..LITERALS.len(),
         drop in any::<bool>(),
         clash in any::<bool>(),
+        whole in any::<bool>(),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
     ) {
         let mut body = b"a,b,__mv_a\n".to_vec();
@@ -143,10 +189,11 @@ proptest! {
         let unmatched = if drop { Verdict::Drop } else { Verdict::Pass };
         let literal = LITERALS[literal];
         let appended: &[&str] = if clash { &["hit", "b"] } else { &["hit", "hit_slot"] };
-        let mut gated = Contains::appending(literal, unmatched, true, appended);
+        let new = if whole { Contains::whole_value } else { Contains::appending };
+        let mut gated = new(literal, unmatched, true, appended);
         prop_assert!(gated.gate.is_some());
-        let (expected, _) = whole(&body, &mut Contains::appending(literal, unmatched, false, appended));
-        let (got, _) = whole(&body, &mut gated);
+        let (expected, _) = whole_body(&body, &mut new(literal, unmatched, false, appended));
+        let (got, _) = whole_body(&body, &mut gated);
         prop_assert_eq!(&got, &expected);
         let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
         cuts.sort();
@@ -183,8 +230,8 @@ fn a_gate_decides_most_splunk_rows_by_itself() {
     }
     let body = writer.into_inner().expect("body");
     for unmatched in [Verdict::Pass, Verdict::Drop] {
-        let (expected, _) = whole(&body, &mut Contains::new(b"netsh.exe", unmatched, false));
-        let (got, gated) = whole(&body, &mut Contains::new(b"netsh.exe", unmatched, true));
+        let (expected, _) = whole_body(&body, &mut Contains::new(b"netsh.exe", unmatched, false));
+        let (got, gated) = whole_body(&body, &mut Contains::new(b"netsh.exe", unmatched, true));
         assert_eq!(got, expected);
         assert_eq!(gated, 5_000 - with_literal, "rows decided by the gate");
         let (_, rows_in, rows_out) = got.expect("well-formed body");
@@ -205,6 +252,11 @@ fn literals_too_short_for_the_raw_bytes_give_no_gate() {
     assert!(RowGate::for_values(&[b"abc"], Verdict::Emit).is_none());
     let gate = RowGate::for_values(&[&b"Net\"sh.exe"[..], b"x$NETSTAT"], Verdict::Drop)
         .expect("long runs remain");
-    let needles: Vec<&[u8]> = gate.needles.literals().collect();
+    let needles: Vec<&[u8]> = gate
+        .needles
+        .as_ref()
+        .expect("substring literals")
+        .literals()
+        .collect();
     assert_eq!(needles, [&b"sh.exe"[..], b"netstat"]);
 }

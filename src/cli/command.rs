@@ -10,8 +10,8 @@ use std::fmt;
 use std::io::{self, BufReader};
 
 use crate::protocol::{
-    self, run_session, Columns, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message,
-    ProcessError, RowGate, RowProcessor, SearchCommand, SlotColumns, Verdict,
+    self, run_session, Columns, CommandError, Emitter, GateLiteral, GetInfo, GetInfoReply, Level,
+    Message, ProcessError, RowGate, RowProcessor, SearchCommand, SlotColumns, Verdict,
 };
 use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection};
 
@@ -230,7 +230,19 @@ impl RulesProcessor {
             self.gate = self
                 .rules
                 .required_literals(&self.selected)
-                .and_then(|literals| RowGate::for_values(&literals, unmatched));
+                .and_then(|literals| {
+                    let literals: Vec<GateLiteral<'_>> = literals
+                        .iter()
+                        .map(|l| match l.whole_value {
+                            true => GateLiteral::WholeValue {
+                                slot: l.slot,
+                                value: &l.bytes,
+                            },
+                            false => GateLiteral::Anywhere(&l.bytes),
+                        })
+                        .collect();
+                    RowGate::new(&literals, unmatched)
+                });
         } else {
             self.gate = None;
         }

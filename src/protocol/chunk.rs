@@ -16,7 +16,7 @@ use super::mv;
 use super::processor::{
     Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
 };
-use super::structural::{scan_row, RowShape};
+use super::structural::{scan_row, RowCommas, RowShape};
 
 /// A body that cannot be processed, located precisely.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,8 @@ pub struct BodyProcessor {
     field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
     lazy: Vec<LazySlot>,
+    /// Where the row the gate scanned has its commas.
+    row_commas: RowCommas,
     emitter: Emitter,
     /// Input columns kept in the reply (all unless a name clashes with an appended column).
     kept: Vec<usize>,
@@ -147,12 +149,20 @@ impl BodyProcessor {
                 .row_gate()
                 .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
             if let Some(gate) = gate {
-                match scan_row(body, pos, &gate.needles) {
+                match scan_row(body, pos, gate.needles.as_ref(), &mut self.row_commas) {
                     RowShape::Regular {
                         content_end,
                         next,
                         fields,
-                    } if fields == n_columns => {
+                    } if fields == n_columns
+                        && !may_hold_whole_value(
+                            body,
+                            &self.row_commas,
+                            content_end,
+                            &gate.whole_values,
+                            &self.slots,
+                        ) =>
+                    {
                         self.pos = next;
                         self.stats.rows_in += 1;
                         self.stats.rows_gated += 1;
@@ -355,6 +365,53 @@ impl BodyProcessor {
             slot.reset();
         }
     }
+}
+
+/// Whether a row the gate scanned may hold one of the gate's whole-value literals: one of the
+/// bound fields equals one (ASCII case-insensitively), or cannot be told without decoding (a
+/// non-empty `__mv_` companion, an escaped field, a row too long for its comma masks). Mirrors
+/// how [`Row`] reads a slot: the `__mv_` companion when non-empty, else the plain field.
+fn may_hold_whole_value(
+    body: &[u8],
+    commas: &RowCommas,
+    content_end: usize,
+    whole_values: &[(usize, Vec<Vec<u8>>)],
+    slots: &[SlotColumns],
+) -> bool {
+    for (slot, values) in whole_values {
+        let Some(binding) = slots.get(*slot) else {
+            return true;
+        };
+        if let Some(mv) = binding.mv {
+            match commas.field(mv, content_end) {
+                Some(span) if span.is_empty() => {}
+                _ => return true,
+            }
+        }
+        let Some(plain) = binding.plain else {
+            continue;
+        };
+        let Some(span) = commas.field(plain, content_end) else {
+            return true;
+        };
+        let (value, quoted) = match &body[span] {
+            [b'"', inner @ .., b'"'] => (inner, true),
+            [b'"', ..] => return true,
+            plain => (plain, false),
+        };
+        if values
+            .iter()
+            .any(|v| v.len() == value.len() && v.eq_ignore_ascii_case(value))
+        {
+            return true;
+        }
+        // A quoted value with `""` escapes decodes to a value holding `"`, which only a
+        // literal holding `"` could equal.
+        if quoted && value.contains(&b'"') && values.iter().any(|v| v.contains(&b'"')) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Writes the raw fields `spans[kept]` joined by commas.

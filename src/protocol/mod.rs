@@ -18,8 +18,8 @@ pub mod structural;
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
 pub use needles::Needles;
 pub use processor::{
-    Columns, Emitter, Level, Message, Passthrough, ProcessError, Row, RowGate, RowProcessor,
-    SlotColumns, Values, Verdict,
+    Columns, Emitter, GateLiteral, Level, Message, Passthrough, ProcessError, Row, RowGate,
+    RowProcessor, SlotColumns, Values, Verdict,
 };
 pub use session::{
     run_session, send_error, CommandError, GetInfo, GetInfoReply, SearchCommand, SearchInfo,

@@ -114,10 +114,10 @@ mod tests {
 
     /// Whether the block scan finds a literal in `haystack` taken as one row.
     fn scan_finds(needles: &Needles, haystack: &[u8]) -> bool {
-        use crate::protocol::structural::{scan_row, RowShape};
+        use crate::protocol::structural::{scan_row, RowCommas, RowShape};
         let mut row = haystack.to_vec();
         row.push(b'\n');
-        match scan_row(&row, 0, needles) {
+        match scan_row(&row, 0, Some(needles), &mut RowCommas::default()) {
             RowShape::Literal => true,
             RowShape::Regular { .. } => false,
             other => panic!("{other:?} for {haystack:?}"),

@@ -395,42 +395,87 @@ impl Emitter {
     }
 }
 
-/// A processor's promise about rows it does not care about: a row whose raw CSV bytes contain
-/// none of `needles` (ASCII case-insensitively) gets `verdict`, exactly as if
-/// [`RowProcessor::process_row`] had been called. The rules engine can promise this because
-/// every selected rule needs some literal in some field, and a decoded value's literal is in
-/// the row's raw bytes unless it holds a `"` (written `""`) or a `$` (written `$$` in `__mv_`).
-/// Such rows then cost a bitmask scan for their end and a literal search, not a field scan.
+/// A processor's promise about rows it does not care about: a row that holds none of the
+/// gate's literals gets `verdict`, exactly as if [`RowProcessor::process_row`] had been called.
+/// A literal is either a whole value of one slot (`process_name=netsh.exe`), checked on that
+/// field alone, or a substring of any field, searched in the row's raw bytes (a decoded value's
+/// substring is in the raw bytes unless it holds a `"`, written `""`, or a `$`, written `$$` in
+/// `__mv_`). Both ASCII case-insensitively. The rules engine can promise this because every
+/// selected rule needs some literal in some field. Such rows then cost one bitmask scan for
+/// their end (and the substring literals), not a field scan.
 #[derive(Debug, Clone)]
 pub struct RowGate {
-    pub needles: Needles,
+    /// Substring literals, searched anywhere in the row.
+    pub needles: Option<Needles>,
+    /// Whole-value literals: `(slot, lower-cased values)`.
+    pub whole_values: Vec<(usize, Vec<Vec<u8>>)>,
     /// [`Verdict::Pass`] or [`Verdict::Drop`]; a gate saying [`Verdict::Emit`] is ignored.
     pub verdict: Verdict,
 }
 
+/// One literal of a [`RowGate`].
+#[derive(Debug, Clone, Copy)]
+pub enum GateLiteral<'a> {
+    /// The whole value of the field in this slot.
+    WholeValue { slot: usize, value: &'a [u8] },
+    /// A substring of any field.
+    Anywhere(&'a [u8]),
+}
+
 impl RowGate {
     /// A gate for a processor that decides nothing unless some field's decoded value contains
-    /// one of `literals`. A literal holding `"` or `$` is encoded differently in the raw bytes,
-    /// so its longest run without them stands in for it; `None` when that leaves fewer than 3
-    /// bytes of some literal (too short to filter anything) or no literal at all.
+    /// one of `literals`: [`RowGate::new`] with substring literals only.
     pub fn for_values<L: AsRef<[u8]>>(literals: &[L], verdict: Verdict) -> Option<RowGate> {
-        if verdict == Verdict::Emit {
+        let literals: Vec<GateLiteral<'_>> = literals
+            .iter()
+            .map(|l| GateLiteral::Anywhere(l.as_ref()))
+            .collect();
+        RowGate::new(&literals, verdict)
+    }
+
+    /// A gate over `literals`. A substring literal holding `"` or `$` is encoded differently
+    /// in the raw bytes, so its longest run without them stands in for it. `None` (no gate)
+    /// when that leaves fewer than 3 bytes of some substring literal (too short to filter
+    /// anything), when there are more than [`MAX_NEEDLES`](super::needles::MAX_NEEDLES)
+    /// distinct substring literals, when a whole value is empty, or when there is no literal.
+    pub fn new(literals: &[GateLiteral<'_>], verdict: Verdict) -> Option<RowGate> {
+        if verdict == Verdict::Emit || literals.is_empty() {
             return None;
         }
-        let mut raw = Vec::with_capacity(literals.len());
+        let mut anywhere = Vec::new();
+        let mut whole_values: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
         for literal in literals {
-            let longest = literal
-                .as_ref()
-                .split(|&b| b == b'"' || b == b'$')
-                .max_by_key(|run| run.len())
-                .unwrap_or_default();
-            if longest.len() < 3 {
-                return None;
+            match *literal {
+                GateLiteral::Anywhere(bytes) => {
+                    let longest = bytes
+                        .split(|&b| b == b'"' || b == b'$')
+                        .max_by_key(|run| run.len())
+                        .unwrap_or_default();
+                    if longest.len() < 3 {
+                        return None;
+                    }
+                    anywhere.push(longest);
+                }
+                GateLiteral::WholeValue { slot, value } => {
+                    if value.is_empty() {
+                        return None;
+                    }
+                    let value = value.to_ascii_lowercase();
+                    match whole_values.iter_mut().find(|(s, _)| *s == slot) {
+                        Some((_, values)) if values.contains(&value) => {}
+                        Some((_, values)) => values.push(value),
+                        None => whole_values.push((slot, vec![value])),
+                    }
+                }
             }
-            raw.push(longest);
         }
+        let needles = match anywhere.is_empty() {
+            true => None,
+            false => Some(Needles::new(&anywhere)?),
+        };
         Some(RowGate {
-            needles: Needles::new(&raw)?,
+            needles,
+            whole_values,
             verdict,
         })
     }

@@ -37,14 +37,97 @@ pub enum RowShape {
 
 /// Scans the row starting at `start` (which must be a record start), looking for `literals`
 /// (ASCII case-insensitively) on the way: [`RowShape::Regular`] means none occurs.
-pub fn scan_row(body: &[u8], start: usize, literals: &Needles) -> RowShape {
-    let needles = literals.as_slice();
+pub fn scan_row(
+    body: &[u8],
+    start: usize,
+    literals: Option<&Needles>,
+    commas: &mut RowCommas,
+) -> RowShape {
+    let needles = literals.map_or(&[][..], Needles::as_slice);
     #[cfg(target_arch = "x86_64")]
     if avx2_detected() {
         // SAFETY: the features `scan_row_avx2` is compiled for were just detected.
-        return unsafe { scan_row_avx2(body, start, needles) };
+        return unsafe { scan_row_avx2(body, start, needles, commas) };
     }
-    scan_row_with(body, start, needles, BlockMasks::of, prefix_xor)
+    scan_row_with(body, start, needles, commas, BlockMasks::of, prefix_xor)
+}
+
+/// Where a scanned row's unquoted commas are, block by block, so that a few of its fields can
+/// be located afterwards without scanning it again.
+#[derive(Debug, Clone)]
+pub struct RowCommas {
+    start: usize,
+    masks: [u64; COMMA_BLOCKS],
+    blocks: usize,
+    /// The row ran past `COMMA_BLOCKS` blocks: fields beyond them cannot be located.
+    overflow: bool,
+}
+
+/// Rows up to 2 KiB keep their comma masks.
+const COMMA_BLOCKS: usize = 32;
+
+impl Default for RowCommas {
+    fn default() -> Self {
+        RowCommas {
+            start: 0,
+            masks: [0; COMMA_BLOCKS],
+            blocks: 0,
+            overflow: false,
+        }
+    }
+}
+
+impl RowCommas {
+    fn begin(&mut self, start: usize) {
+        self.start = start;
+        self.blocks = 0;
+        self.overflow = false;
+    }
+
+    #[inline(always)]
+    fn push(&mut self, mask: u64) {
+        match self.masks.get_mut(self.blocks) {
+            Some(slot) => {
+                *slot = mask;
+                self.blocks += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// The raw span of field `index` of the row last scanned as [`RowShape::Regular`] with
+    /// this `content_end`; `None` when the row has fewer fields, or when the field reaches
+    /// past the blocks whose masks were kept.
+    #[inline]
+    pub fn field(&self, index: usize, content_end: usize) -> Option<std::ops::Range<usize>> {
+        // Commas still to skip before the field starts (the field starts after comma
+        // `index - 1`), then the field ends at the next comma.
+        let mut skip = index;
+        let mut start = (index == 0).then_some(self.start);
+        for (block, &mask) in self.masks[..self.blocks].iter().enumerate() {
+            let mut mask = mask;
+            if start.is_none() {
+                let count = mask.count_ones() as usize;
+                if skip > count {
+                    skip -= count;
+                    continue;
+                }
+                for _ in 1..skip {
+                    mask &= mask - 1;
+                }
+                start = Some(self.start + 64 * block + mask.trailing_zeros() as usize + 1);
+                mask &= mask - 1;
+            }
+            if mask != 0 {
+                let end = self.start + 64 * block + mask.trailing_zeros() as usize;
+                return start.map(|s| s..end);
+            }
+        }
+        match (start, self.overflow) {
+            (Some(s), false) => Some(s..content_end.max(s)),
+            _ => None,
+        }
+    }
 }
 
 /// AVX2 with the scalar instructions every AVX2 machine also has (CLMUL for the prefix XOR,
@@ -70,11 +153,17 @@ fn avx2_detected() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1")]
-fn scan_row_avx2(body: &[u8], start: usize, needles: &[Needle]) -> RowShape {
+fn scan_row_avx2(
+    body: &[u8],
+    start: usize,
+    needles: &[Needle],
+    commas: &mut RowCommas,
+) -> RowShape {
     scan_row_with(
         body,
         start,
         needles,
+        commas,
         |block, needles, probes| avx2_masks(block, needles, probes),
         |x| clmul_prefix_xor(x),
     )
@@ -87,6 +176,7 @@ fn scan_row_with(
     body: &[u8],
     start: usize,
     needles: &[Needle],
+    row_commas: &mut RowCommas,
     block_masks: impl Fn(&[u8], &[Needle], &mut ProbeMasks) -> BlockMasks,
     prefix_xor: impl Fn(u64) -> u64,
 ) -> RowShape {
@@ -102,6 +192,7 @@ fn scan_row_with(
     // Bit 0: the byte before `at` is a closing quote.
     let mut close_carry = 0u64;
     let mut commas = 0usize;
+    row_commas.begin(start);
     while at < len {
         let available = len - at;
         let masks = match body.get(at..at + 64) {
@@ -164,6 +255,7 @@ fn scan_row_with(
             let bit = newline.trailing_zeros() as usize;
             let terminator = at + bit;
             commas += (comma & in_row).count_ones() as usize;
+            row_commas.push(comma & in_row);
             let content_end = if terminator > start && body[terminator - 1] == b'\r' {
                 terminator - 1
             } else {
@@ -176,6 +268,7 @@ fn scan_row_with(
             };
         }
         commas += comma.count_ones() as usize;
+        row_commas.push(comma);
         inside_carry = 0u64.wrapping_sub(inside >> 63);
         may_open_carry = (delimiter | close) >> 63;
         close_carry = close >> 63;
@@ -358,13 +451,17 @@ mod tests {
     use super::*;
     use crate::protocol::csv::scan_record;
 
+    fn scan(body: &[u8], start: usize, literals: &Needles) -> RowShape {
+        scan_row(body, start, Some(literals), &mut RowCommas::default())
+    }
+
     fn no_literals() -> Needles {
         // A literal the test bodies never contain.
         Needles::new(&["\u{1}\u{2}\u{3}"]).expect("non-empty")
     }
 
     fn regular(body: &str, start: usize) -> (usize, usize, usize) {
-        match scan_row(body.as_bytes(), start, &no_literals()) {
+        match scan(body.as_bytes(), start, &no_literals()) {
             RowShape::Regular {
                 content_end,
                 next,
@@ -401,10 +498,33 @@ mod tests {
     }
 
     #[test]
+    fn fields_of_a_long_row_are_located_while_its_masks_last() {
+        // 40 fields of 100 bytes: the row runs past the 32 blocks whose masks are kept.
+        let row = format!("{}\n", vec!["f".repeat(99); 40].join(","));
+        let mut commas = RowCommas::default();
+        let RowShape::Regular {
+            content_end,
+            fields,
+            ..
+        } = scan_row(row.as_bytes(), 0, None, &mut commas)
+        else {
+            panic!("a regular row");
+        };
+        assert_eq!(fields, 40);
+        assert_eq!(commas.field(0, content_end), Some(0..99));
+        assert_eq!(commas.field(3, content_end), Some(300..399));
+        assert_eq!(commas.field(19, content_end), Some(1900..1999));
+        // Fields that end past byte 2048 (the kept masks): unknown, not guessed.
+        assert_eq!(commas.field(20, content_end), None);
+        assert_eq!(commas.field(39, content_end), None);
+        assert_eq!(commas.field(40, content_end), None);
+    }
+
+    #[test]
     fn misplaced_quotes_are_irregular() {
         for body in ["ab\"c,d\n", "\"a\"b,c\n", "a,\"x\"\r\n", "a,b\"\"\n"] {
             assert_eq!(
-                scan_row(body.as_bytes(), 0, &no_literals()),
+                scan(body.as_bytes(), 0, &no_literals()),
                 RowShape::Irregular,
                 "{body:?}"
             );
@@ -415,12 +535,12 @@ mod tests {
     fn a_row_without_its_newline_is_incomplete() {
         for body in ["", "a,b", "a,\"b\nc", "\"x\"\"", "a,\"b\","] {
             assert_eq!(
-                scan_row(body.as_bytes(), 0, &no_literals()),
+                scan(body.as_bytes(), 0, &no_literals()),
                 RowShape::Incomplete,
                 "{body:?}"
             );
         }
-        assert_eq!(scan_row(b"a\"", 0, &no_literals()), RowShape::Irregular);
+        assert_eq!(scan(b"a\"", 0, &no_literals()), RowShape::Irregular);
     }
 
     /// On every row it calls regular, the bitmask reading agrees with the field-by-field
@@ -462,13 +582,28 @@ mod tests {
     fn baseline(body: &[u8], literals: &Needles, scalar: bool) -> RowShape {
         let needles = literals.as_slice();
         match scalar {
-            false => scan_row_with(body, 0, needles, BlockMasks::of, prefix_xor),
-            true => scan_row_with(body, 0, needles, BlockMasks::scalar, prefix_xor),
+            false => scan_row_with(
+                body,
+                0,
+                needles,
+                &mut RowCommas::default(),
+                BlockMasks::of,
+                prefix_xor,
+            ),
+            true => scan_row_with(
+                body,
+                0,
+                needles,
+                &mut RowCommas::default(),
+                BlockMasks::scalar,
+                prefix_xor,
+            ),
         }
     }
 
     fn compare(body: &[u8], literals: &Needles, spans: &mut Vec<crate::protocol::csv::FieldSpan>) {
-        let shape = scan_row(body, 0, literals);
+        let mut commas = RowCommas::default();
+        let shape = scan_row(body, 0, Some(literals), &mut commas);
         // The baseline build, the scalar masks and the detected build (AVX2 + CLMUL here, when
         // present) agree.
         for scalar in [false, true] {
@@ -488,6 +623,14 @@ mod tests {
                     (content_end, next, fields),
                     "{body:?}"
                 );
+                for (index, span) in spans.iter().enumerate() {
+                    assert_eq!(
+                        commas.field(index, content_end),
+                        Some(span.range()),
+                        "{body:?}"
+                    );
+                }
+                assert_eq!(commas.field(spans.len(), content_end), None, "{body:?}");
                 assert!(!occurs_in(&body[..content_end]), "{body:?}");
             }
             RowShape::Literal => assert!(occurs_in(body), "{body:?}"),

@@ -63,8 +63,17 @@ pub struct Prefilter {
     /// Rule index → literal ids of which one must be present (None: always evaluate).
     pub(crate) rule_literal: Vec<Option<Vec<usize>>>,
     pub(crate) literal_count: usize,
-    /// Literal id → its bytes, lower-cased.
-    pub(crate) literals: Vec<Vec<u8>>,
+    /// Literal id → its bytes (lower-cased), its slot, and whether it is a whole value.
+    pub(crate) literals: Vec<RequiredLiteral>,
+}
+
+/// A literal that a row matched by some rule must hold in one field: as that field's whole
+/// value, or anywhere in it. ASCII case-insensitive; `bytes` is lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredLiteral {
+    pub slot: usize,
+    pub bytes: Vec<u8>,
+    pub whole_value: bool,
 }
 
 /// Literals a matching row must contain: alternatives, at least one of which occurs in
@@ -202,7 +211,11 @@ impl Prefilter {
             literal_count: literals.len(),
             literals: literals
                 .iter()
-                .map(|l| l.bytes.to_ascii_lowercase())
+                .map(|l| RequiredLiteral {
+                    slot: l.slot,
+                    bytes: l.bytes.to_ascii_lowercase(),
+                    whole_value: l.exact,
+                })
                 .collect(),
         }
     }

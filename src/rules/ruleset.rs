@@ -9,7 +9,7 @@ use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, RawDoc, RuleMeta};
-use super::prefilter::Prefilter;
+use super::prefilter::{Prefilter, RequiredLiteral};
 
 /// A piece of a risk message: literal text or a `$field$` token.
 #[derive(Debug, Clone)]
@@ -353,11 +353,11 @@ impl RuleSet {
         self.fields.iter().position(|f| f == bare)
     }
 
-    /// Literals of which every row that a selected rule matches holds at least one, in the
-    /// value of some field (ASCII case-insensitively; lower-cased here). `None` when a selected
-    /// rule has no such literal, so every row must be evaluated. A row containing none of them
-    /// anywhere matches no selected rule: callers may skip it without evaluating anything.
-    pub fn required_literals(&self, selected: &super::Selected) -> Option<Vec<&[u8]>> {
+    /// Literals of which every row that a selected rule matches holds at least one, each in
+    /// its slot's value (ASCII case-insensitively). `None` when a selected rule has no such
+    /// literal, so every row must be evaluated. A row holding none of them matches no
+    /// selected rule: callers may skip it without evaluating anything.
+    pub fn required_literals(&self, selected: &super::Selected) -> Option<Vec<&RequiredLiteral>> {
         let mut ids: Vec<usize> = Vec::new();
         for &rule in selected.indices() {
             ids.extend(self.prefilter.rule_literal.get(rule)?.as_ref()?);
@@ -365,7 +365,7 @@ impl RuleSet {
         ids.sort_unstable();
         ids.dedup();
         ids.iter()
-            .map(|&id| self.prefilter.literals.get(id).map(Vec::as_slice))
+            .map(|&id| self.prefilter.literals.get(id))
             .collect()
     }
 
