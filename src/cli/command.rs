@@ -202,12 +202,15 @@ pub struct RulesProcessor {
     fields: Vec<String>,
     appended: Vec<String>,
     gate: Option<RowGate>,
+    /// Reused for annotation values rendered from a row.
+    scratch: Vec<u8>,
 }
 
 impl RulesProcessor {
     pub fn new(rules: RuleSet, selected: Selected, mode: Mode) -> RulesProcessor {
         let mut processor = RulesProcessor {
             gate: None,
+            scratch: Vec::new(),
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
             appended: Annotation::FIELDS.iter().map(|f| f.to_string()).collect(),
@@ -293,7 +296,11 @@ impl RowProcessor for RulesProcessor {
         }
         match self.mode {
             Mode::Annotate | Mode::Filter => {
-                push_annotation(emit, &self.rules.annotate(matched, &view));
+                // Columns are in `Annotation::FIELDS` order, as `annotate_into` numbers them.
+                let mut push = |column: usize, value: &[u8]| emit.push(column, value);
+                self.rules
+                    .annotate_into(matched, &view, &mut self.scratch, &mut push);
+                emit.end_row();
             }
             Mode::Risk => {
                 for event in self.rules.risk_events(matched, &view) {

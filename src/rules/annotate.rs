@@ -87,6 +87,26 @@ fn push_unique(list: &mut Vec<String>, v: &str) {
     }
 }
 
+/// Calls `each` with every non-empty value of an output field for a row.
+fn for_each_src_value(src: &Option<Src>, row: &dyn Row, mut each: impl FnMut(&[u8])) {
+    match src {
+        None => {}
+        Some(Src::Slot(slot)) => {
+            for i in 0..row.value_count(*slot) {
+                let v = row.value(*slot, i);
+                if !v.is_empty() {
+                    each(v);
+                }
+            }
+        }
+        Some(Src::Expr(_)) => {
+            for v in src_values(src, row) {
+                each(&v);
+            }
+        }
+    }
+}
+
 /// Values of an output field for a row (empty values dropped).
 fn src_values<'r>(src: &Option<Src>, row: &'r dyn Row) -> Vec<Cow<'r, [u8]>> {
     match src {
@@ -108,24 +128,56 @@ fn src_values<'r>(src: &Option<Src>, row: &'r dyn Row) -> Vec<Cow<'r, [u8]>> {
     }
 }
 
+/// `n` in decimal, written into `digits` (no allocation).
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[start..];
+        }
+    }
+}
+
 fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
 
+/// Appends `v` to `out` as text: unchanged when it is UTF-8, else with U+FFFD for each
+/// invalid sequence (what [`String::from_utf8_lossy`] gives).
+fn push_text(out: &mut Vec<u8>, v: &[u8]) {
+    match std::str::from_utf8(v) {
+        Ok(_) => out.extend_from_slice(v),
+        Err(_) => out.extend_from_slice(String::from_utf8_lossy(v).as_bytes()),
+    }
+}
+
 /// The rule's risk message with `$field$` tokens filled from the row.
 pub fn render_message(rule: &Rule, row: &dyn Row) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
+    render_message_into(rule, row, &mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`render_message`] appended to `out`.
+fn render_message_into(rule: &Rule, row: &dyn Row, out: &mut Vec<u8>) {
     for part in &rule.message {
         match part {
-            MsgPart::Text(t) => out.push_str(t),
+            MsgPart::Text(t) => out.extend_from_slice(t.as_bytes()),
             MsgPart::Field(src) => {
-                let vals = src_values(src, row);
-                let joined: Vec<String> = vals.iter().map(|v| text(v)).collect();
-                out.push_str(&joined.join("\n"));
+                let mut first = true;
+                for_each_src_value(src, row, |v| {
+                    if !first {
+                        out.push(b'\n');
+                    }
+                    first = false;
+                    push_text(out, v);
+                });
             }
         }
     }
-    out
 }
 
 fn carries_risk(rule: &Rule) -> bool {
@@ -141,29 +193,107 @@ fn add_threats(a: &mut Annotation, rule: &Rule, row: &dyn Row) {
     }
 }
 
+/// Index of each annotation field in [`Annotation::FIELDS`].
+mod field {
+    pub const DETECTION: usize = 0;
+    pub const DETECTION_ID: usize = 1;
+    pub const DETECTION_TYPE: usize = 2;
+    pub const MITRE_ATTACK_ID: usize = 3;
+    pub const ANALYTIC_STORY: usize = 4;
+    pub const RISK_SCORE: usize = 5;
+    pub const RISK_OBJECT: usize = 6;
+    pub const RISK_OBJECT_TYPE: usize = 7;
+    pub const RISK_MESSAGE: usize = 8;
+    pub const THREAT_OBJECT: usize = 9;
+    pub const THREAT_OBJECT_TYPE: usize = 10;
+}
+
 impl RuleSet {
     /// The annotation for a row matched by the rules at `matched` (annotate / filter modes).
     pub fn annotate(&self, matched: &[usize], row: &dyn Row) -> Annotation {
         let mut a = Annotation::default();
-        for &i in matched {
-            let Some(rule) = self.rules.get(i) else {
-                continue;
+        let mut scratch = Vec::new();
+        self.annotate_into(matched, row, &mut scratch, &mut |column, value| {
+            let value = String::from_utf8_lossy(value).into_owned();
+            let list = match column {
+                field::DETECTION => &mut a.detection,
+                field::DETECTION_ID => &mut a.detection_id,
+                field::DETECTION_TYPE => &mut a.detection_type,
+                field::MITRE_ATTACK_ID => &mut a.mitre_attack_id,
+                field::ANALYTIC_STORY => &mut a.analytic_story,
+                field::RISK_SCORE => &mut a.risk_score,
+                field::RISK_OBJECT => &mut a.risk_object,
+                field::RISK_OBJECT_TYPE => &mut a.risk_object_type,
+                field::RISK_MESSAGE => &mut a.risk_message,
+                field::THREAT_OBJECT => &mut a.threat_object,
+                _ => &mut a.threat_object_type,
             };
-            a.add_rule_identity(rule);
+            list.push(value);
+        });
+        a
+    }
+
+    /// [`annotate`](Self::annotate) without building an [`Annotation`]: calls `sink` with
+    /// `(index into Annotation::FIELDS, value)` for every value, in each field's order, as
+    /// UTF-8 text. `scratch` is reused for rendered values. This is the row path of
+    /// `| netdiscover`: apart from expression-valued fields it allocates nothing once
+    /// `scratch` has grown.
+    pub fn annotate_into(
+        &self,
+        matched: &[usize],
+        row: &dyn Row,
+        scratch: &mut Vec<u8>,
+        sink: &mut dyn FnMut(usize, &[u8]),
+    ) {
+        let rules = || matched.iter().filter_map(|&i| self.rules.get(i));
+        for (n, rule) in rules().enumerate() {
+            let m = &rule.meta;
+            sink(field::DETECTION, m.name.as_bytes());
+            sink(field::DETECTION_ID, m.id.as_bytes());
+            sink(field::DETECTION_TYPE, m.kind.as_bytes());
+            // Union over the matched rules, first-seen order: a value is new unless an earlier
+            // matched rule, or this rule earlier in its list, already gave it.
+            let earlier = || rules().take(n);
+            for (k, t) in m.mitre_attack_id.iter().enumerate() {
+                let seen = m.mitre_attack_id[..k].contains(t)
+                    || earlier().any(|r| r.meta.mitre_attack_id.contains(t));
+                if !seen {
+                    sink(field::MITRE_ATTACK_ID, t.as_bytes());
+                }
+            }
+            for (k, story) in m.analytic_story.iter().enumerate() {
+                let seen = m.analytic_story[..k].contains(story)
+                    || earlier().any(|r| r.meta.analytic_story.contains(story));
+                if !seen {
+                    sink(field::ANALYTIC_STORY, story.as_bytes());
+                }
+            }
             if !carries_risk(rule) {
                 continue;
             }
-            for (spec, src) in rule.meta.risk_objects.iter().zip(&rule.risk_srcs) {
-                for v in src_values(src, row) {
-                    a.risk_object.push(text(&v));
-                    a.risk_object_type.push(spec.kind.clone());
-                    a.risk_score.push(spec.score.to_string());
-                }
+            for (spec, src) in m.risk_objects.iter().zip(&rule.risk_srcs) {
+                let mut digits = [0u8; 10];
+                let score = decimal(spec.score, &mut digits);
+                for_each_src_value(src, row, |v| {
+                    scratch.clear();
+                    push_text(scratch, v);
+                    sink(field::RISK_OBJECT, scratch);
+                    sink(field::RISK_OBJECT_TYPE, spec.kind.as_bytes());
+                    sink(field::RISK_SCORE, score);
+                });
             }
-            a.risk_message.push(render_message(rule, row));
-            add_threats(&mut a, rule, row);
+            scratch.clear();
+            render_message_into(rule, row, scratch);
+            sink(field::RISK_MESSAGE, scratch);
+            for (spec, src) in m.threat_objects.iter().zip(&rule.threat_srcs) {
+                for_each_src_value(src, row, |v| {
+                    scratch.clear();
+                    push_text(scratch, v);
+                    sink(field::THREAT_OBJECT, scratch);
+                    sink(field::THREAT_OBJECT_TYPE, spec.kind.as_bytes());
+                });
+            }
         }
-        a
     }
 
     /// Risk mode: one annotation per (matched rule × risk object value), as ES writes risk
