@@ -346,7 +346,7 @@ impl BodyProcessor {
                 }
                 first = false;
                 let values = self.emitter.values(row, column);
-                let count = values.clone().count();
+                let count = values.len();
                 self.field_tmp.clear();
                 if !mv_pass {
                     mv::encode_plain_into(values, &mut self.field_tmp);

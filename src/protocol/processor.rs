@@ -375,23 +375,35 @@ impl Emitter {
         self.row_ends.push(self.cells.len());
     }
 
-    /// Closes a row left open and returns how many rows were emitted.
+    /// Closes a row left open and returns how many rows were emitted. Each row's cells are
+    /// then grouped by column (a stable sort keeps each column's values in push order).
     pub(crate) fn finish(&mut self) -> usize {
         let last = self.row_ends.last().copied().unwrap_or(0);
         if self.cells.len() > last || self.row_ends.is_empty() {
             self.row_ends.push(self.cells.len());
         }
+        let mut start = 0;
+        for &end in &self.row_ends {
+            self.cells[start..end].sort_by_key(|c| c.column);
+            start = end;
+        }
         self.row_ends.len()
     }
 
-    /// The values of appended column `column` in emitted row `row`.
-    pub(crate) fn values(&self, row: usize, column: usize) -> impl Iterator<Item = &[u8]> + Clone {
+    /// The values of appended column `column` in emitted row `row` (after [`finish`]).
+    ///
+    /// [`finish`]: Self::finish
+    pub(crate) fn values(
+        &self,
+        row: usize,
+        column: usize,
+    ) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
         let start = if row == 0 { 0 } else { self.row_ends[row - 1] };
         let end = self.row_ends[row];
-        self.cells[start..end]
-            .iter()
-            .filter(move |c| c.column == column)
-            .map(|c| &self.bytes[c.start..c.end])
+        let cells = &self.cells[start..end];
+        let from = cells.partition_point(|c| c.column < column);
+        let to = from + cells[from..].partition_point(|c| c.column == column);
+        cells[from..to].iter().map(|c| &self.bytes[c.start..c.end])
     }
 }
 
