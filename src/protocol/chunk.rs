@@ -1,7 +1,8 @@
 //! Turns one execute body into one reply body through a [`RowProcessor`].
 //!
 //! A processor that offers a [`RowGate`](super::processor::RowGate) has most rows decided by
-//! one bitmask pass that finds the row's end and searches the gate's literals
+//! one bitmask pass that finds the row's end, searches the gate's substring literals and keeps
+//! the comma positions, after which only the fields of whole-value literals are compared
 //! ([`super::structural`]); the other rows are scanned field by field.
 //!
 //! Rows are copied verbatim whenever the reply's columns are the input's columns plus the

@@ -1,10 +1,11 @@
 //! Finds where a row ends and how many fields it has, 64 bytes at a time, without locating
-//! each field.
+//! each field; on the way it keeps the comma masks (so a few fields can be located afterwards)
+//! and searches substring literals.
 //!
-//! Most rows of a chunk are decided without reading any field (see [`RowGate`]); for them the
-//! loop needs only the row's end and a field count. Both come from three bitmasks per 64-byte
-//! block (quote, comma, newline), the quoted regions from a prefix XOR of the quote mask, as in
-//! simdjson. The prefix XOR reads every quote as a toggle, which is RFC 4180 only while quotes
+//! Most rows of a chunk are decided by a [`RowGate`] without decoding any field; for them the
+//! loop needs the row's end, a field count and at most a few fields. All come from three
+//! bitmasks per 64-byte block (quote, comma, newline), the quoted regions from a prefix XOR of
+//! the quote mask, as in simdjson. The prefix XOR reads every quote as a toggle, which is RFC 4180 only while quotes
 //! sit where Splunk puts them: an opening quote right after a delimiter (or right after a
 //! closing quote, the `""` escape), a closing quote right before a delimiter or another quote.
 //! A row with a quote anywhere else is reported [`RowShape::Irregular`] and goes through
