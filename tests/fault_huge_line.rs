@@ -6,6 +6,9 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+mod ingest_support;
+
+use ingest_support::kinds;
 use netdiscover::ingest::{CimField, FileReader, Format, Item, OpenOptions, Position};
 
 const HUGE: usize = 100 * 1024 * 1024;
@@ -42,16 +45,7 @@ fn check(path: &Path, format: Format, huge_at: u64, expected_process: &str) {
         ..OpenOptions::default()
     };
     let items: Vec<Item> = FileReader::open(path, &options).unwrap().collect();
-    let kinds: String = items
-        .iter()
-        .map(|i| match i {
-            Item::Process(_) => 'P',
-            Item::Skipped(_) => 'S',
-            Item::Malformed(_) => 'M',
-            Item::Unreadable(_) => 'U',
-        })
-        .collect();
-    assert_eq!(kinds, "PMP", "{format}");
+    assert_eq!(kinds(&items), "PMP", "{format}");
     for i in [0, 2] {
         let Item::Process(e) = &items[i] else {
             unreachable!()

@@ -6,16 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+mod ingest_support;
+
+use ingest_support::{assert_at_offsets, kinds, ndjson, write};
 use netdiscover::ingest::{CimField, FileReader, Format, Item, OpenOptions, Position};
 
 const SYSMON_NETSTAT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2024-05-01T10:00:00.000000Z'/><EventRecordID>21</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws01</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\NETSTAT.EXE</Data><Data Name='CommandLine'>netstat -ano</Data><Data Name='ProcessId'>100</Data><Data Name='ParentImage'>C:\\Windows\\System32\\cmd.exe</Data></EventData></Event>";
 const SYSMON_NETSH: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2024-05-01T10:00:01.000000Z'/><EventRecordID>22</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws01</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\netsh.exe</Data><Data Name='CommandLine'>netsh interface portproxy add v4tov4 listenport=8080</Data><Data Name='ProcessId'>200</Data></EventData></Event>";
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
 
 fn read(path: &Path, format: Option<Format>) -> Vec<Item> {
     let options = OpenOptions {
@@ -25,24 +22,24 @@ fn read(path: &Path, format: Option<Format>) -> Vec<Item> {
     FileReader::open(path, &options).unwrap().collect()
 }
 
-fn kinds(items: &[Item]) -> String {
-    items
-        .iter()
-        .map(|i| match i {
-            Item::Process(_) => 'P',
-            Item::Skipped(_) => 'S',
-            Item::Malformed(_) => 'M',
-            Item::Unreadable(_) => 'U',
-        })
-        .collect()
-}
-
 fn position(item: &Item) -> Position {
     match item {
         Item::Process(e) => e.position,
         Item::Skipped(s) => s.position,
         Item::Malformed(m) | Item::Unreadable(m) => m.position,
     }
+}
+
+/// Reads `(line, expected kind letter)` pairs written as one JSON-lines file and checks each
+/// item's kind and that it sits at its line's offset.
+fn read_lines(dir: &Path, name: &str, lines: &[(&str, char)], format: Format) -> Vec<Item> {
+    let texts: Vec<&str> = lines.iter().map(|(line, _)| *line).collect();
+    let (path, offsets) = ndjson(dir, name, &texts);
+    let got = read(&path, Some(format));
+    let expected: String = lines.iter().map(|(_, k)| *k).collect();
+    assert_eq!(kinds(&got), expected, "{got:#?}");
+    assert_at_offsets(&got, &offsets, position);
+    got
 }
 
 fn process_of(item: &Item) -> &str {
@@ -272,20 +269,7 @@ fn crowdstrike_lines_with_wrong_types() {
             'M',
         ),
     ];
-    let mut text = String::new();
-    let mut offsets = Vec::new();
-    for (line, _) in &lines {
-        offsets.push(text.len() as u64);
-        text.push_str(line);
-        text.push('\n');
-    }
-    let path = write(dir.path(), "cs.ndjson", text.as_bytes());
-    let got = read(&path, Some(Format::CrowdStrike));
-    let expected: String = lines.iter().map(|(_, k)| *k).collect();
-    assert_eq!(kinds(&got), expected, "{got:#?}");
-    for (item, offset) in got.iter().zip(&offsets) {
-        assert_eq!(position(item), Position::Offset(*offset), "{item:?}");
-    }
+    let got = read_lines(dir.path(), "cs.ndjson", &lines, Format::CrowdStrike);
     let Item::Process(numbers) = &got[1] else {
         unreachable!()
     };
@@ -326,20 +310,7 @@ fn publisher_json_lines_with_wrong_types() {
         (good, 'P'),
     ];
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    let mut offsets = Vec::new();
-    for (line, _) in &lines {
-        offsets.push(text.len() as u64);
-        text.push_str(line);
-        text.push('\n');
-    }
-    let path = write(dir.path(), "pub.ndjson", text.as_bytes());
-    let got = read(&path, Some(Format::PublisherJson));
-    let expected: String = lines.iter().map(|(_, k)| *k).collect();
-    assert_eq!(kinds(&got), expected, "{got:#?}");
-    for (item, offset) in got.iter().zip(&offsets) {
-        assert_eq!(position(item), Position::Offset(*offset), "{item:?}");
-    }
+    let got = read_lines(dir.path(), "pub.ndjson", &lines, Format::PublisherJson);
     assert_eq!(process_of(&got[6]), "netstat -ano");
 }
 

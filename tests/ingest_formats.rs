@@ -2,33 +2,18 @@
 //! mode and resumption, gzip, forced formats, and arbitrary bytes (no panics).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+mod ingest_support;
+
+use ingest_support::{kinds, write};
 use netdiscover::ingest::{CimField, FileReader, Format, IngestError, Item, OpenOptions, Position};
 
 const SYSMON_NETSH: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2024-05-01T10:00:00.000000Z'/><EventRecordID>11</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws01</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\netsh.exe</Data><Data Name='CommandLine'>netsh interface portproxy add v4tov4 listenport=8080 connectaddress=10.0.0.5 &amp; echo done</Data><Data Name='ProcessId'>4242</Data></EventData></Event>";
 const SECURITY_4624: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Security-Auditing'/><EventID>4624</EventID><EventRecordID>12</EventRecordID><Channel>Security</Channel><Computer>ws01</Computer></System><EventData><Data Name='TargetUserName'>bob</Data></EventData></Event>";
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
 fn items(path: &Path, options: &OpenOptions) -> Vec<Item> {
     FileReader::open(path, options).unwrap().collect()
-}
-
-fn kinds(items: &[Item]) -> String {
-    items
-        .iter()
-        .map(|i| match i {
-            Item::Process(_) => 'P',
-            Item::Skipped(_) => 'S',
-            Item::Malformed(_) => 'M',
-            Item::Unreadable(_) => 'U',
-        })
-        .collect()
 }
 
 fn utf16le(text: &str) -> Vec<u8> {

@@ -318,16 +318,19 @@ pub fn in_process(body: &[u8]) {
     }
     // As the session does it: each 256 KiB piece lands in the body buffer (a copy, as a pipe
     // read is) and is fed at once, while it is still in cache.
+    // Both buffers are reused, as the session reuses them, so only the first round pays for
+    // touching fresh pages.
     let mut arrived = Vec::with_capacity(body.len());
+    let mut reply = Vec::new();
     let mut piecewise = |bodies: &mut BodyProcessor, product: &mut RulesProcessor, feed: bool| {
         arrived.clear();
-        let mut out = Vec::new();
-        bodies.begin(&mut out);
+        let out = &mut reply;
+        bodies.begin(out);
         let t = thread_cpu();
         for piece in body.chunks(256 << 10) {
             arrived.extend_from_slice(piece);
             if feed {
-                let _ = bodies.feed(&arrived, arrived.len() == body.len(), product, &mut out);
+                let _ = bodies.feed(&arrived, arrived.len() == body.len(), product, out);
             }
         }
         thread_cpu() - t
