@@ -326,12 +326,18 @@ fn main() {
     // The fast contenders run interleaved (copy, csv, netdiscover, seam, copy, …) and each keeps
     // its best run, so a burst of load from elsewhere does not land on one contender only.
     let me_str = me.clone();
-    let contenders: [(&Path, &[&str], &str); 4] = [
+    // NETDISCOVER_BENCH_COMPARE=<another netdiscover binary> adds it as a fifth contender, for
+    // A/B comparisons of a change within one run.
+    let compare = std::env::var_os("NETDISCOVER_BENCH_COMPARE").map(PathBuf::from);
+    let mut contenders: Vec<(&Path, &[&str], &str)> = vec![
         (&me_str, &["--copy-back"], "copy limit"),
         (&me_str, &["--csv-baseline"], "csv baseline"),
         (&netdiscover, &[], "netdiscover"),
         (&me_str, &["--seam-rules"], "seam reference"),
     ];
+    if let Some(other) = &compare {
+        contenders.push((other, &[], "compared build"));
+    }
     let mut best: Vec<Option<Run>> = (0..contenders.len()).map(|_| None).collect();
     for _ in 0..config.repeats.max(1) {
         for (slot, (exe, args, name)) in best.iter_mut().zip(&contenders) {
@@ -349,6 +355,7 @@ fn main() {
         best.next().expect("netdiscover"),
         best.next().expect("seam"),
     );
+    let compared = best.next();
     let seam_checked = drive(
         &me,
         &["--seam-rules"],
@@ -453,6 +460,9 @@ fn main() {
         "seam reference: seed rules via protocol::RowProcessor",
         &seam,
     );
+    if let (Some(path), Some(run)) = (&compare, &compared) {
+        line(&format!("compared build {}", path.display()), run);
+    }
     if let Some(p) = &peer {
         line(&format!("splunklib peer ({} rows)", p.rows), p);
     }
@@ -480,6 +490,15 @@ fn main() {
         ">= 70%",
         verdict(ratio >= 0.70)
     );
+    if let Some(run) = &compared {
+        println!(
+            "{:<44} {:>21.1}% {:>24} {:>6}",
+            "compared build / copy limit (rows/s)",
+            run.rows_per_s() / copy.rows_per_s() * 100.0,
+            "(context)",
+            ""
+        );
+    }
     if let Some(p) = &peer {
         let x = nd.rows_per_s() / p.rows_per_s();
         println!(

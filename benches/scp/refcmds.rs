@@ -1,9 +1,10 @@
 //! The two reference commands the benchmark measures netdiscover against, run as child
 //! processes of the bench binary itself (`--copy-back`, `--csv-baseline`).
 
-use std::io::{self, BufReader, Write};
+use std::io::BufReader;
 
 use netdiscover::protocol::framing::{read_chunk, write_chunk};
+use netdiscover::protocol::pipes::{raw_stdin, raw_stdout};
 
 /// Answers getinfo with `{"type":"streaming"}` and every execute with its body copied back
 /// unparsed: the cost of the pipe and the driver alone.
@@ -38,8 +39,7 @@ pub fn csv_baseline() -> i32 {
 fn serve(mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     // The same pipe sizes as netdiscover asks for, so the limit stays a limit.
     netdiscover::protocol::pipes::enlarge_stdio();
-    let stdin = io::stdin();
-    let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut input = BufReader::with_capacity(1 << 16, raw_stdin());
     let mut output = raw_stdout();
     let (mut meta, mut body, mut reply) = (Vec::new(), Vec::new(), Vec::new());
     let mut first = true;
@@ -68,22 +68,13 @@ fn serve(mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     }
 }
 
-fn raw_stdout() -> Box<dyn Write> {
-    use std::os::fd::AsFd;
-    match io::stdout().as_fd().try_clone_to_owned() {
-        Ok(fd) => Box::new(std::fs::File::from(fd)),
-        Err(_) => Box::new(io::stdout()),
-    }
-}
-
 /// The two seed rules evaluated natively behind the protocol's [`RowProcessor`] seam, in
 /// annotate mode with the contract's annotation fields. Not the rules engine: it measures what
 /// the protocol loop and the seam cost with realistic matching, and checks that multivalue
 /// decoding feeds the right values to a matcher.
 pub fn seam_rules() -> i32 {
     netdiscover::protocol::pipes::enlarge_stdio();
-    let stdin = io::stdin();
-    let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut input = BufReader::with_capacity(1 << 16, raw_stdin());
     let mut output = raw_stdout();
     let end = run_session(&mut input, &mut output, &mut SeamCommand);
     if let Some(e) = end.error {

@@ -7,7 +7,7 @@
 //! [`RulesProcessor`], which evaluates every selected rule once per row.
 
 use std::fmt;
-use std::io::{self, BufReader};
+use std::io::BufReader;
 
 use crate::protocol::{
     self, run_session, Columns, CommandError, Emitter, GateLiteral, GetInfo, GetInfoReply, Level,
@@ -340,9 +340,8 @@ impl rules::Row for SlotView<'_, '_> {
 /// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
     protocol::pipes::enlarge_stdio();
-    let stdin = io::stdin();
-    let mut input = BufReader::with_capacity(1 << 16, stdin.lock());
-    let mut output = raw_stdout();
+    let mut input = BufReader::with_capacity(1 << 16, protocol::pipes::raw_stdin());
+    let mut output = protocol::pipes::raw_stdout();
     let mut command = NetdiscoverCommand::default();
     let end = run_session(&mut input, &mut output, &mut command);
     if let Some(error) = &end.error {
@@ -354,22 +353,6 @@ pub fn run_scp() -> i32 {
         }
     }
     end.exit_code
-}
-
-/// Unbuffered stdout: replies are written whole (header, meta, body) by the session, so the
-/// line buffering of `std::io::Stdout` would only add a newline search over every body.
-#[cfg(unix)]
-fn raw_stdout() -> Box<dyn io::Write> {
-    use std::os::fd::AsFd;
-    match io::stdout().as_fd().try_clone_to_owned() {
-        Ok(fd) => Box::new(std::fs::File::from(fd)),
-        Err(_) => Box::new(io::stdout()),
-    }
-}
-
-#[cfg(not(unix))]
-fn raw_stdout() -> Box<dyn io::Write> {
-    Box::new(io::stdout())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod framing;
 pub mod mv;
 pub mod needles;
 pub mod pipes;
+pub mod prefetch;
 pub mod processor;
 pub mod session;
 pub mod structural;

@@ -1,4 +1,5 @@
-//! Larger pipe buffers for the session's stdin and stdout.
+//! The session's stdin and stdout: larger pipe buffers, and handles without std's locks and
+//! buffers.
 //!
 //! splunkd writes each execute chunk whole and then waits for the whole reply. With Linux's
 //! default 64 KiB pipe, splunkd can only get 64 KiB ahead while the command is busy with rows,
@@ -35,6 +36,32 @@ pub fn enlarge_stdio() {
         enlarge(std::io::stdin().as_fd());
         enlarge(std::io::stdout().as_fd());
     }
+}
+
+/// stdin as an owned file: unlike `StdinLock` it can move to the helper thread that reads
+/// bodies ([`super::prefetch`]). The session buffers it itself.
+pub fn raw_stdin() -> Box<dyn std::io::Read + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(std::io::stdin())
+}
+
+/// stdout unbuffered: replies are written whole (header, meta, body) by the session, so the
+/// line buffering of `std::io::Stdout` would only add a newline search over every body.
+pub fn raw_stdout() -> Box<dyn std::io::Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(std::io::stdout())
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -12,10 +12,20 @@ use serde::{Deserialize, Serialize};
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
 use super::framing::{read_chunk, read_exact_into, read_header, write_chunk, FrameError};
 
-/// Bytes of an execute body read between two hand-overs to the row processor: rows are
-/// processed while the rest of the body is still arriving.
-const BODY_PIECE: u64 = 256 << 10;
+use super::prefetch::{PrefetchBuffer, PrefetchError};
 use super::processor::{Level, Message, RowProcessor};
+
+/// Bytes of an execute body read between two hand-overs to the row processor when the body is
+/// read on the session's own thread.
+const BODY_PIECE: u64 = 256 << 10;
+
+/// Bodies of this size and up are read by a helper thread while rows are processed
+/// ([`super::prefetch`]); below it, starting the thread costs more than the overlap saves.
+pub const PREFETCH_MIN: u64 = 1 << 20;
+
+/// Larger announced bodies are read on the session's thread, which grows its buffer only as
+/// bytes arrive: the helper needs the whole buffer up front, and a header may lie.
+pub const PREFETCH_MAX: u64 = 256 << 20;
 
 /// What the getinfo request tells the command (unknown keys are ignored; `session_key` is
 /// deliberately not a field).
@@ -166,7 +176,7 @@ fn inspector(messages: &[Message]) -> Option<Inspector<'_>> {
 }
 
 /// Runs a whole session: reads requests from `input`, answers on `output`.
-pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
+pub fn run_session<R: BufRead + Send, W: Write, C: SearchCommand>(
     input: &mut R,
     output: &mut W,
     command: &mut C,
@@ -174,6 +184,7 @@ pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
     let mut session = Session {
         meta: Vec::new(),
         body: Vec::new(),
+        prefetch: PrefetchBuffer::new(),
         reply: Vec::new(),
         messages: Vec::new(),
         end: SessionEnd {
@@ -198,13 +209,14 @@ pub fn run_session<R: BufRead, W: Write, C: SearchCommand>(
 struct Session {
     meta: Vec<u8>,
     body: Vec<u8>,
+    prefetch: PrefetchBuffer,
     reply: Vec<u8>,
     messages: Vec<Message>,
     end: SessionEnd,
 }
 
 impl Session {
-    fn run<R: BufRead, W: Write, C: SearchCommand>(
+    fn run<R: BufRead + Send, W: Write, C: SearchCommand>(
         &mut self,
         input: &mut R,
         output: &mut W,
@@ -281,37 +293,29 @@ impl Session {
             };
             self.messages.clear();
             bodies.begin(&mut self.reply);
-            self.body.clear();
-            let mut remaining = header.body_len;
-            loop {
-                let step = remaining.min(BODY_PIECE);
-                self.body.reserve(step as usize);
-                let got = io::Read::read_to_end(
-                    &mut io::Read::take(io::Read::by_ref(input), step),
-                    &mut self.body,
-                )
-                .map_err(FrameError::Io)? as u64;
-                if got < step {
-                    return Err(SessionError::Frame(FrameError::Truncated {
-                        what: "body",
-                        expected: header.body_len,
-                        got: self.body.len() as u64,
-                    }));
-                }
-                remaining -= got;
-                if let Err(source) =
-                    bodies.feed(&self.body, remaining == 0, processor, &mut self.reply)
-                {
-                    // Read the rest of the request so the error reply answers it whole.
-                    drain(input, remaining);
-                    return Err(SessionError::Body {
-                        chunk: chunk - 1,
-                        source,
-                    });
-                }
-                if remaining == 0 {
-                    break;
-                }
+            let body_len = header.body_len;
+            if (PREFETCH_MIN..=PREFETCH_MAX).contains(&body_len) {
+                let reply = &mut self.reply;
+                self.prefetch
+                    .read_while(input, body_len as usize, |received, complete| {
+                        bodies.feed(received, complete, processor, reply)
+                    })
+                    .map_err(|e| match e {
+                        PrefetchError::Truncated { got } => {
+                            SessionError::Frame(FrameError::Truncated {
+                                what: "body",
+                                expected: body_len,
+                                got: got as u64,
+                            })
+                        }
+                        PrefetchError::Io(e) => SessionError::Frame(FrameError::Io(e)),
+                        PrefetchError::Consume(source) => SessionError::Body {
+                            chunk: chunk - 1,
+                            source,
+                        },
+                    })?;
+            } else {
+                self.read_and_feed(input, body_len, chunk, &mut bodies, processor)?;
             }
             let stats: BodyStats = bodies.finish(processor, &mut self.messages);
             let meta = serde_json::to_vec(&ExecuteReplyMeta {
@@ -326,6 +330,50 @@ impl Session {
             self.end.rows_out += stats.rows_out as u64;
         }
         Ok(())
+    }
+
+    /// Reads a body on this thread, [`BODY_PIECE`] at a time, handing each longer prefix to
+    /// `bodies`: for bodies too small to be worth a helper thread, and announced lengths too
+    /// large to allocate up front.
+    fn read_and_feed<R: BufRead, P: RowProcessor>(
+        &mut self,
+        input: &mut R,
+        body_len: u64,
+        chunk: usize,
+        bodies: &mut BodyProcessor,
+        processor: &mut P,
+    ) -> Result<(), SessionError> {
+        self.body.clear();
+        let mut remaining = body_len;
+        loop {
+            let step = remaining.min(BODY_PIECE);
+            self.body.reserve(step as usize);
+            let got = io::Read::read_to_end(
+                &mut io::Read::take(io::Read::by_ref(input), step),
+                &mut self.body,
+            )
+            .map_err(FrameError::Io)? as u64;
+            if got < step {
+                return Err(SessionError::Frame(FrameError::Truncated {
+                    what: "body",
+                    expected: body_len,
+                    got: self.body.len() as u64,
+                }));
+            }
+            remaining -= got;
+            if let Err(source) = bodies.feed(&self.body, remaining == 0, processor, &mut self.reply)
+            {
+                // Read the rest of the request so the error reply answers it whole.
+                drain(input, remaining);
+                return Err(SessionError::Body {
+                    chunk: chunk - 1,
+                    source,
+                });
+            }
+            if remaining == 0 {
+                return Ok(());
+            }
+        }
     }
 }
 
