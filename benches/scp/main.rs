@@ -284,6 +284,9 @@ fn main() {
     if args.iter().any(|a| a == "--copy-back") {
         std::process::exit(refcmds::copy_back());
     }
+    if args.iter().any(|a| a == "--copy-back-spliced") {
+        std::process::exit(refcmds::copy_back_spliced());
+    }
     if args.iter().any(|a| a == "--csv-baseline") {
         std::process::exit(refcmds::csv_baseline());
     }
@@ -334,6 +337,7 @@ fn main() {
         (&me_str, &["--csv-baseline"], "csv baseline"),
         (&netdiscover, &[], "netdiscover"),
         (&me_str, &["--seam-rules"], "seam reference"),
+        (&me_str, &["--copy-back-spliced"], "spliced copy limit"),
     ];
     if let Some(other) = &compare {
         contenders.push((other, &[], "compared build"));
@@ -355,6 +359,7 @@ fn main() {
         best.next().expect("netdiscover"),
         best.next().expect("seam"),
     );
+    let spliced = best.next().expect("spliced copy limit");
     let compared = best.next();
     let seam_checked = drive(
         &me,
@@ -454,6 +459,7 @@ fn main() {
         );
     };
     line("copy limit (body copied back unparsed)", &copy);
+    line("copy limit, reply spliced like netdiscover's", &spliced);
     line("csv crate, ByteRecord reuse, no matching", &csv);
     line(nd_label, &nd);
     line(
@@ -489,6 +495,13 @@ fn main() {
         ratio * 100.0,
         ">= 70%",
         verdict(ratio >= 0.70)
+    );
+    println!(
+        "{:<44} {:>21.1}% {:>24} {:>6}",
+        "netdiscover / spliced copy limit (rows/s)",
+        nd.rows_per_s() / spliced.rows_per_s() * 100.0,
+        "(context)",
+        ""
     );
     if let Some(run) = &compared {
         println!(

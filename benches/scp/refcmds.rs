@@ -1,15 +1,26 @@
-//! The two reference commands the benchmark measures netdiscover against, run as child
-//! processes of the bench binary itself (`--copy-back`, `--csv-baseline`).
+//! The reference commands the benchmark measures netdiscover against, run as child processes
+//! of the bench binary itself (`--copy-back`, `--copy-back-spliced`, `--csv-baseline`,
+//! `--seam-rules`).
 
 use std::io::BufReader;
 
-use netdiscover::protocol::framing::{read_chunk, write_chunk};
+use netdiscover::protocol::framing::read_chunk;
 use netdiscover::protocol::pipes::{raw_stdin, raw_stdout};
+use netdiscover::protocol::{ReplyOutput, SplicingStdout};
 
 /// Answers getinfo with `{"type":"streaming"}` and every execute with its body copied back
 /// unparsed: the cost of the pipe and the driver alone.
 pub fn copy_back() -> i32 {
-    serve(|body, out| {
+    serve(false, |body, out| {
+        out.clear();
+        out.extend_from_slice(body);
+    })
+}
+
+/// The copy limit with its replies spliced into stdout the way netdiscover sends them
+/// ([`SplicingStdout`]): the pipe and the driver, minus the command's copy into the pipe.
+pub fn copy_back_spliced() -> i32 {
+    serve(true, |body, out| {
         out.clear();
         out.extend_from_slice(body);
     })
@@ -19,7 +30,7 @@ pub fn copy_back() -> i32 {
 /// `csv::Writer`, no matching: what a straightforward parse-and-reserialise design costs.
 pub fn csv_baseline() -> i32 {
     let mut record = csv::ByteRecord::new();
-    serve(move |body, out| {
+    serve(false, move |body, out| {
         out.clear();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -36,31 +47,41 @@ pub fn csv_baseline() -> i32 {
     })
 }
 
-fn serve(mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
+fn serve(spliced: bool, transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     // The same pipe sizes as netdiscover asks for, so the limit stays a limit.
     netdiscover::protocol::pipes::enlarge_stdio();
+    match SplicingStdout::new().filter(|_| spliced) {
+        Some(mut output) => serve_on(&mut output, transform),
+        None => serve_on(&mut raw_stdout(), transform),
+    }
+}
+
+fn serve_on(output: &mut impl ReplyOutput, mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     let mut input = BufReader::with_capacity(1 << 16, raw_stdin());
-    let mut output = raw_stdout();
     let (mut meta, mut body, mut reply) = (Vec::new(), Vec::new(), Vec::new());
     let mut first = true;
     loop {
         match read_chunk(&mut input, &mut meta, &mut body) {
             Ok(Some(_)) => {}
-            Ok(None) => return 0,
+            Ok(None) => {
+                output.reclaim(&mut reply);
+                return 0;
+            }
             Err(_) => return 1,
         }
         let result = if first {
             first = false;
-            write_chunk(&mut output, br#"{"type":"streaming"}"#, &[])
+            output.send_chunk(br#"{"type":"streaming"}"#, &[])
         } else {
             let finished = meta.windows(15).any(|w| w == b"\"finished\":true");
+            output.reclaim(&mut reply);
             transform(&body, &mut reply);
             let reply_meta: &[u8] = if finished {
                 br#"{"finished":true}"#
             } else {
                 br#"{"finished":false}"#
             };
-            write_chunk(&mut output, reply_meta, &reply)
+            output.send_reply(reply_meta, &reply)
         };
         if result.is_err() {
             return 1;
@@ -75,8 +96,11 @@ fn serve(mut transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
 pub fn seam_rules() -> i32 {
     netdiscover::protocol::pipes::enlarge_stdio();
     let mut input = BufReader::with_capacity(1 << 16, raw_stdin());
-    let mut output = raw_stdout();
-    let end = run_session(&mut input, &mut output, &mut SeamCommand);
+    // The same reply path as netdiscover.
+    let end = match SplicingStdout::new() {
+        Some(mut output) => run_session(&mut input, &mut output, &mut SeamCommand),
+        None => run_session(&mut input, &mut raw_stdout(), &mut SeamCommand),
+    };
     if let Some(e) = end.error {
         eprintln!("seam-rules: {e}");
     }

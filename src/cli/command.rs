@@ -336,14 +336,21 @@ impl rules::Row for SlotView<'_, '_> {
     }
 }
 
+/// Set (to anything) in splunkd's environment, replies are always copied into stdout, never
+/// spliced (`protocol::output`).
+pub const NO_SPLICE_ENV: &str = "NETDISCOVER_NO_SPLICE";
+
 /// Runs the SCP v2 session on stdin/stdout; returns the exit code. stderr gets one line, only
 /// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
     protocol::pipes::enlarge_stdio();
     let mut input = BufReader::with_capacity(1 << 16, protocol::pipes::raw_stdin());
-    let mut output = protocol::pipes::raw_stdout();
     let mut command = NetdiscoverCommand::default();
-    let end = run_session(&mut input, &mut output, &mut command);
+    let splicing = std::env::var_os(NO_SPLICE_ENV).is_none();
+    let end = match protocol::SplicingStdout::new().filter(|_| splicing) {
+        Some(mut output) => run_session(&mut input, &mut output, &mut command),
+        None => run_session(&mut input, &mut protocol::pipes::raw_stdout(), &mut command),
+    };
     if let Some(error) = &end.error {
         let text = error.to_string();
         if text.starts_with("netdiscover:") {

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod framing;
 pub mod mv;
 pub mod needles;
+pub mod output;
 pub mod pipes;
 pub mod prefetch;
 pub mod processor;
@@ -18,6 +19,7 @@ pub mod structural;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
 pub use needles::Needles;
+pub use output::{ReplyOutput, SplicingStdout};
 pub use processor::{
     Columns, Emitter, GateLiteral, Level, Message, Passthrough, ProcessError, Row, RowGate,
     RowProcessor, SlotColumns, Values, Verdict,

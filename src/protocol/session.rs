@@ -5,12 +5,13 @@
 //! then the process exits 1. The getinfo metadata is deserialised into [`GetInfo`], which has no
 //! field for `session_key`: the token is never stored, printed or logged.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
-use super::framing::{read_chunk, read_exact_into, read_header, write_chunk, FrameError};
+use super::framing::{read_chunk, read_exact_into, read_header, FrameError};
+use super::output::ReplyOutput;
 
 use super::prefetch::{PrefetchBuffer, PrefetchError};
 use super::processor::{Level, Message, RowProcessor};
@@ -176,7 +177,7 @@ fn inspector(messages: &[Message]) -> Option<Inspector<'_>> {
 }
 
 /// Runs a whole session: reads requests from `input`, answers on `output`.
-pub fn run_session<R: BufRead + Send, W: Write, C: SearchCommand>(
+pub fn run_session<R: BufRead + Send, W: ReplyOutput, C: SearchCommand>(
     input: &mut R,
     output: &mut W,
     command: &mut C,
@@ -203,6 +204,8 @@ pub fn run_session<R: BufRead + Send, W: Write, C: SearchCommand>(
         session.end.exit_code = 1;
         session.end.error = Some(error);
     }
+    // The last reply may still be read from this buffer.
+    output.reclaim(&mut session.reply);
     session.end
 }
 
@@ -216,7 +219,7 @@ struct Session {
 }
 
 impl Session {
-    fn run<R: BufRead + Send, W: Write, C: SearchCommand>(
+    fn run<R: BufRead + Send, W: ReplyOutput, C: SearchCommand>(
         &mut self,
         input: &mut R,
         output: &mut W,
@@ -246,7 +249,7 @@ impl Session {
             inspector: inspector(&reply.messages),
         })
         .map_err(|e| SessionError::Write(io::Error::other(e)))?;
-        write_chunk(output, &meta, &[]).map_err(SessionError::Write)?;
+        output.send_chunk(&meta, &[]).map_err(SessionError::Write)?;
 
         // execute chunks
         let mut processor: Option<C::Processor> = None;
@@ -292,6 +295,7 @@ impl Session {
                 },
             };
             self.messages.clear();
+            output.reclaim(&mut self.reply);
             bodies.begin(&mut self.reply);
             let body_len = header.body_len;
             if (PREFETCH_MIN..=PREFETCH_MAX).contains(&body_len) {
@@ -324,7 +328,9 @@ impl Session {
                 error: None,
             })
             .map_err(|e| SessionError::Write(io::Error::other(e)))?;
-            write_chunk(output, &meta, &self.reply).map_err(SessionError::Write)?;
+            output
+                .send_reply(&meta, &self.reply)
+                .map_err(SessionError::Write)?;
             self.end.chunks += 1;
             self.end.rows_in += stats.rows_in as u64;
             self.end.rows_out += stats.rows_out as u64;
@@ -412,7 +418,7 @@ fn parse_meta<'a, T: Deserialize<'a>>(meta: &'a [u8], chunk: usize) -> Result<T,
 }
 
 /// Writes the fatal-error reply: inspector ERROR, `error`, `finished:true`.
-pub fn send_error<W: Write>(output: &mut W, message: &str) -> io::Result<()> {
+pub fn send_error<W: ReplyOutput + ?Sized>(output: &mut W, message: &str) -> io::Result<()> {
     let messages = [Message {
         level: Level::Error,
         text: message.to_string(),
@@ -423,5 +429,5 @@ pub fn send_error<W: Write>(output: &mut W, message: &str) -> io::Result<()> {
         error: Some(message),
     })
     .map_err(io::Error::other)?;
-    write_chunk(output, &meta, &[])
+    output.send_chunk(&meta, &[])
 }

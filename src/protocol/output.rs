@@ -1,0 +1,267 @@
+//! Where the session's replies go.
+//!
+//! Any `Write` takes replies by copy. [`SplicingStdout`] hands a large reply body to a stdout
+//! pipe by reference instead (`vmsplice`): the kernel pins the body's pages and splunkd's `read`
+//! copies from them, so the body crosses into the pipe without the command copying it. Without
+//! it the pipe carries every reply byte twice (the command's copy in, splunkd's copy out), both
+//! under the pipe's lock.
+//!
+//! The price is that the body's pages belong to the pipe until splunkd has read them. The
+//! session therefore calls [`ReplyOutput::reclaim`] before it writes to the reply buffer again;
+//! while the pipe still holds bytes (splunkd has not read the whole reply, which lock-step
+//! splunkd never does), the buffer is set aside and the session gets a fresh one.
+
+use std::io::{self, Write};
+
+use super::framing::write_chunk;
+
+/// The session's side of stdout.
+pub trait ReplyOutput {
+    /// Writes one whole chunk by copy.
+    fn send_chunk(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()>;
+
+    /// Writes an execute reply. The output may keep referring to `body`'s memory after this
+    /// returns: the caller must pass the buffer to [`reclaim`](Self::reclaim) before writing to
+    /// it, freeing it or growing it.
+    fn send_reply(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
+        self.send_chunk(meta, body)
+    }
+
+    /// Makes `body` safe to write to again, replacing it with an empty buffer if the previous
+    /// reply may still be read from it.
+    fn reclaim(&mut self, body: &mut Vec<u8>) {
+        let _ = body;
+    }
+}
+
+impl<W: Write> ReplyOutput for W {
+    fn send_chunk(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
+        write_chunk(self, meta, body)
+    }
+}
+
+/// Bodies shorter than this are copied: pinning pages costs more than copying a few of them.
+pub const SPLICE_MIN: usize = 64 << 10;
+
+/// stdout, with large reply bodies spliced when it is a pipe (Linux); everything else, and
+/// every body when stdout is not a pipe, is written by copy.
+#[derive(Debug)]
+pub struct SplicingStdout {
+    file: std::fs::File,
+    /// Cleared when the kernel refuses `vmsplice` (stdout is a file, a socket, a terminal).
+    splice: bool,
+    /// A spliced body may still be referenced by the pipe.
+    in_flight: bool,
+    /// Buffers whose pages the pipe may still hold; dropped once the pipe is empty, leaked if it
+    /// never is (see [`Drop`]).
+    retired: Vec<Vec<u8>>,
+}
+
+impl SplicingStdout {
+    /// A handle on stdout (a duplicate of descriptor 1), or `None` if it cannot be duplicated.
+    pub fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+            Some(Self::from_file(std::fs::File::from(fd)))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Wraps an open file (a pipe's write end, normally).
+    pub fn from_file(file: std::fs::File) -> Self {
+        SplicingStdout {
+            file,
+            splice: cfg!(target_os = "linux"),
+            in_flight: false,
+            retired: Vec::new(),
+        }
+    }
+
+    /// Bytes written and not yet read, or `None` when unknown.
+    #[cfg(target_os = "linux")]
+    fn unread(&self) -> Option<usize> {
+        use std::os::fd::AsRawFd;
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through the pointer, which is valid for the call.
+        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), libc::FIONREAD, &mut unread) };
+        if rc == 0 {
+            usize::try_from(unread).ok()
+        } else {
+            None
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn unread(&self) -> Option<usize> {
+        None
+    }
+
+    /// Splices `body` into the pipe; returns how much went in before the kernel refused, with
+    /// `splice` cleared if it refused for good.
+    #[cfg(target_os = "linux")]
+    fn splice_body(&mut self, body: &[u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let mut sent = 0;
+        while sent < body.len() {
+            let rest = &body[sent..];
+            let iov = libc::iovec {
+                iov_base: rest.as_ptr() as *mut libc::c_void,
+                iov_len: rest.len(),
+            };
+            // SAFETY: the iovec describes `rest`, valid for the call. The pipe keeps references
+            // to its pages after the call; `reclaim` keeps the session off them until read.
+            let n = unsafe { libc::vmsplice(self.file.as_raw_fd(), &iov, 1, 0) };
+            if n > 0 {
+                sent += n as usize;
+                self.in_flight = true;
+                continue;
+            }
+            let error = io::Error::last_os_error();
+            match error.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Not a pipe, or a kernel without vmsplice: copy from here on.
+                Some(libc::EBADF) | Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EPERM) => {
+                    self.splice = false;
+                    return Ok(sent);
+                }
+                _ if n == 0 => return Err(io::ErrorKind::WriteZero.into()),
+                _ => return Err(error),
+            }
+        }
+        Ok(sent)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn splice_body(&mut self, _body: &[u8]) -> io::Result<usize> {
+        self.splice = false;
+        Ok(0)
+    }
+}
+
+impl ReplyOutput for SplicingStdout {
+    fn send_chunk(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
+        write_chunk(&mut self.file, meta, body)
+    }
+
+    fn send_reply(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
+        if !self.splice || body.len() < SPLICE_MIN {
+            return self.send_chunk(meta, body);
+        }
+        let mut head = Vec::with_capacity(meta.len() + 40);
+        writeln!(head, "chunked 1.0,{},{}", meta.len(), body.len())?;
+        head.extend_from_slice(meta);
+        self.file.write_all(&head)?;
+        let sent = self.splice_body(body)?;
+        self.file.write_all(&body[sent..])
+    }
+
+    fn reclaim(&mut self, body: &mut Vec<u8>) {
+        if !self.in_flight {
+            return;
+        }
+        if self.unread() == Some(0) {
+            // Everything spliced has been read: no page is referenced any more.
+            self.in_flight = false;
+            self.retired.clear();
+        } else {
+            self.retired.push(std::mem::take(body));
+        }
+    }
+}
+
+impl Drop for SplicingStdout {
+    fn drop(&mut self) {
+        if self.in_flight && self.unread() != Some(0) {
+            // splunkd may still read these pages; freeing them would let the allocator hand
+            // them out again. The process is about to exit.
+            for buffer in self.retired.drain(..) {
+                std::mem::forget(buffer);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+
+    fn body(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect()
+    }
+
+    fn chunk(meta: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_chunk(&mut out, meta, body).expect("in memory");
+        out
+    }
+
+    fn pipe_output() -> (std::fs::File, SplicingStdout) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) writes two new descriptors into the array, which we then own.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        assert_eq!(
+            super::super::pipes::enlarge(writer.as_fd()),
+            Some(super::super::pipes::PIPE_SIZE),
+            "a 1 MiB pipe"
+        );
+        (
+            std::fs::File::from(reader),
+            SplicingStdout::from_file(std::fs::File::from(writer)),
+        )
+    }
+
+    #[test]
+    fn a_spliced_reply_reads_back_whole_and_its_buffer_is_set_aside_until_read() {
+        let (mut reader, mut out) = pipe_output();
+        // Fits the 1 MiB pipe, so it is all queued with nobody reading yet.
+        let mut reply = body(200_000, 1);
+        let expected = chunk(b"{}", &reply);
+        out.send_reply(b"{}", &reply).expect("send");
+        assert!(out.in_flight, "a 200 kB body on a pipe is spliced");
+        out.reclaim(&mut reply);
+        assert!(reply.is_empty(), "unread: the buffer is set aside");
+        assert_eq!(out.retired.len(), 1);
+        reply.extend_from_slice(&[b'X'; 1000]);
+        let mut got = vec![0; expected.len()];
+        reader.read_exact(&mut got).expect("read");
+        assert!(got == expected);
+        out.reclaim(&mut reply);
+        assert_eq!(reply.len(), 1000, "read: the buffer is the caller's again");
+        assert!(out.retired.is_empty() && !out.in_flight);
+    }
+
+    #[test]
+    fn small_bodies_and_files_are_copied() {
+        let (mut reader, mut out) = pipe_output();
+        let small = body(SPLICE_MIN - 1, 2);
+        out.send_reply(b"{}", &small).expect("send");
+        assert!(!out.in_flight);
+        drop(out);
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).expect("read");
+        assert!(got == chunk(b"{}", &small));
+
+        let file = tempfile::tempfile().expect("temp file");
+        let mut out = SplicingStdout::from_file(file.try_clone().expect("dup"));
+        let large = body(3 * SPLICE_MIN, 3);
+        out.send_reply(b"{\"finished\":true}", &large)
+            .expect("send");
+        assert!(!out.splice && !out.in_flight, "vmsplice refused on a file");
+        let mut file = file;
+        io::Seek::rewind(&mut file).expect("rewind");
+        let mut got = Vec::new();
+        file.read_to_end(&mut got).expect("read");
+        assert!(got == chunk(b"{\"finished\":true}", &large));
+    }
+}
