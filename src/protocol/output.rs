@@ -208,6 +208,7 @@ mod tests {
         let mut fds = [0; 2];
         // SAFETY: pipe(2) writes two new descriptors into the array, which we then own.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+        // SAFETY: both descriptors are open and owned by nothing else.
         let (reader, writer) =
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         assert_eq!(
