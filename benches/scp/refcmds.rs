@@ -281,7 +281,8 @@ pub fn in_process(body: &[u8]) {
     use netdiscover::cli::command::RulesProcessor;
     let mut product =
         RulesProcessor::new(ruleset, selected, netdiscover::cli::command::Mode::Annotate);
-    {
+    let product_only = std::env::var_os("PRODUCT_ONLY").is_some();
+    if !product_only {
         // The row gate's scan alone: one pass per row finding its end and field count (the
         // shipped rules' literals are whole values, checked on two fields afterwards).
         use netdiscover::protocol::csv::scan_record;
@@ -325,7 +326,7 @@ pub fn in_process(body: &[u8]) {
             );
         }
     }
-    if std::env::var_os("PRODUCT_ONLY").is_some() {
+    if product_only {
         for _ in 0..rounds {
             let _ = bodies.process(body, &mut product, &mut out, &mut messages);
         }
