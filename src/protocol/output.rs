@@ -43,6 +43,10 @@ impl<W: Write> ReplyOutput for W {
 /// Bodies shorter than this are copied: pinning pages costs more than copying a few of them.
 pub const SPLICE_MIN: usize = 64 << 10;
 
+/// Buffers set aside at most before splicing stops: a reader that stays this many replies
+/// behind is not lock-step splunkd, and each one set aside is a reply's worth of memory.
+const MAX_RETIRED: usize = 4;
+
 /// stdout, with large reply bodies spliced when it is a pipe (Linux); everything else, and
 /// every body when stdout is not a pipe, is written by copy.
 #[derive(Debug)]
@@ -50,8 +54,9 @@ pub struct SplicingStdout {
     file: std::fs::File,
     /// Cleared when the kernel refuses `vmsplice` (stdout is a file, a socket, a terminal).
     splice: bool,
-    /// A spliced body may still be referenced by the pipe.
-    in_flight: bool,
+    /// The buffer last passed to `send_reply` was spliced and may still be referenced by the
+    /// pipe.
+    body_in_pipe: bool,
     /// Buffers whose pages the pipe may still hold; dropped once the pipe is empty, leaked if it
     /// never is (see [`Drop`]).
     retired: Vec<Vec<u8>>,
@@ -77,7 +82,7 @@ impl SplicingStdout {
         SplicingStdout {
             file,
             splice: cfg!(target_os = "linux"),
-            in_flight: false,
+            body_in_pipe: false,
             retired: Vec::new(),
         }
     }
@@ -118,8 +123,11 @@ impl SplicingStdout {
             let n = unsafe { libc::vmsplice(self.file.as_raw_fd(), &iov, 1, 0) };
             if n > 0 {
                 sent += n as usize;
-                self.in_flight = true;
+                self.body_in_pipe = true;
                 continue;
+            }
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
             }
             let error = io::Error::last_os_error();
             match error.raw_os_error() {
@@ -129,7 +137,6 @@ impl SplicingStdout {
                     self.splice = false;
                     return Ok(sent);
                 }
-                _ if n == 0 => return Err(io::ErrorKind::WriteZero.into()),
                 _ => return Err(error),
             }
         }
@@ -161,22 +168,28 @@ impl ReplyOutput for SplicingStdout {
     }
 
     fn reclaim(&mut self, body: &mut Vec<u8>) {
-        if !self.in_flight {
+        if !self.body_in_pipe && self.retired.is_empty() {
             return;
         }
         if self.unread() == Some(0) {
             // Everything spliced has been read: no page is referenced any more.
-            self.in_flight = false;
+            self.body_in_pipe = false;
             self.retired.clear();
-        } else {
+            return;
+        }
+        if self.body_in_pipe {
+            self.body_in_pipe = false;
             self.retired.push(std::mem::take(body));
+            if self.retired.len() >= MAX_RETIRED {
+                self.splice = false;
+            }
         }
     }
 }
 
 impl Drop for SplicingStdout {
     fn drop(&mut self) {
-        if self.in_flight && self.unread() != Some(0) {
+        if !self.retired.is_empty() && self.unread() != Some(0) {
             // splunkd may still read these pages; freeing them would let the allocator hand
             // them out again. The process is about to exit.
             for buffer in self.retired.drain(..) {
@@ -229,7 +242,7 @@ mod tests {
         let mut reply = body(200_000, 1);
         let expected = chunk(b"{}", &reply);
         out.send_reply(b"{}", &reply).expect("send");
-        assert!(out.in_flight, "a 200 kB body on a pipe is spliced");
+        assert!(out.body_in_pipe, "a 200 kB body on a pipe is spliced");
         out.reclaim(&mut reply);
         assert!(reply.is_empty(), "unread: the buffer is set aside");
         assert_eq!(out.retired.len(), 1);
@@ -239,7 +252,31 @@ mod tests {
         assert!(got == expected);
         out.reclaim(&mut reply);
         assert_eq!(reply.len(), 1000, "read: the buffer is the caller's again");
-        assert!(out.retired.is_empty() && !out.in_flight);
+        assert!(out.retired.is_empty() && !out.body_in_pipe);
+    }
+
+    #[test]
+    fn a_reader_that_stays_behind_turns_splicing_off_and_loses_nothing() {
+        let (mut reader, mut out) = pipe_output();
+        let mut reply = Vec::new();
+        let mut expected = Vec::new();
+        for n in 0..MAX_RETIRED + 2 {
+            out.reclaim(&mut reply);
+            reply.clear();
+            reply.extend_from_slice(&body(100_000, n as u8));
+            expected.extend(chunk(b"{}", &reply));
+            out.send_reply(b"{}", &reply).expect("send");
+        }
+        out.reclaim(&mut reply);
+        assert_eq!(out.retired.len(), MAX_RETIRED);
+        assert!(
+            !out.splice,
+            "splicing stops once {MAX_RETIRED} buffers wait"
+        );
+        drop(out);
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).expect("read");
+        assert!(got == expected);
     }
 
     #[test]
@@ -247,7 +284,7 @@ mod tests {
         let (mut reader, mut out) = pipe_output();
         let small = body(SPLICE_MIN - 1, 2);
         out.send_reply(b"{}", &small).expect("send");
-        assert!(!out.in_flight);
+        assert!(!out.body_in_pipe);
         drop(out);
         let mut got = Vec::new();
         reader.read_to_end(&mut got).expect("read");
@@ -258,7 +295,10 @@ mod tests {
         let large = body(3 * SPLICE_MIN, 3);
         out.send_reply(b"{\"finished\":true}", &large)
             .expect("send");
-        assert!(!out.splice && !out.in_flight, "vmsplice refused on a file");
+        assert!(
+            !out.splice && !out.body_in_pipe,
+            "vmsplice refused on a file"
+        );
         let mut file = file;
         io::Seek::rewind(&mut file).expect("rewind");
         let mut got = Vec::new();
