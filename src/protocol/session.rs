@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
 use super::framing::{read_chunk, read_exact_into, read_header, FrameError};
 use super::output::ReplyOutput;
-
 use super::prefetch::{PrefetchBuffer, PrefetchError};
 use super::processor::{Level, Message, RowProcessor};
 
