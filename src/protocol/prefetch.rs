@@ -15,9 +15,11 @@ use std::io::{self, Read};
 use std::slice;
 use std::sync::{Condvar, Mutex, PoisonError};
 
-/// Bytes asked for by one `read` on the helper thread: a pipe hands over what it holds (up to
-/// its 1 MiB), so smaller reads let the consumer start on rows sooner.
-const READ_STEP: usize = 256 << 10;
+/// Bytes asked for by one `read` on the helper thread: all that a full 1 MiB pipe holds. Each
+/// read empties the pipe, so splunkd's next write can fill all of it in one go; fewer, larger
+/// hand-overs of the pipe's lock beat an earlier start on rows (256 KiB reads: 2.75 M rows/s,
+/// 1 MiB: 3.05 M, same bench run).
+const READ_STEP: usize = super::pipes::PIPE_SIZE;
 
 /// Why a prefetched body did not arrive whole, or why its consumer stopped.
 #[derive(Debug)]
