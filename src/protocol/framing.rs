@@ -169,10 +169,19 @@ pub fn read_exact_into<R: Read>(
 /// Writes one chunk exactly as the SDK does (`chunked 1.0,{m},{b}\n` + meta + body) and flushes,
 /// so splunkd sees every reply as soon as it is complete.
 pub fn write_chunk<W: Write>(output: &mut W, meta: &[u8], body: &[u8]) -> io::Result<()> {
-    writeln!(output, "chunked 1.0,{},{}", meta.len(), body.len())?;
-    output.write_all(meta)?;
+    write_chunk_head(output, meta, body.len())?;
     output.write_all(body)?;
     output.flush()
+}
+
+/// Writes a chunk's header line and metadata; its `body_len` bytes of body are to follow.
+pub fn write_chunk_head<W: Write + ?Sized>(
+    output: &mut W,
+    meta: &[u8],
+    body_len: usize,
+) -> io::Result<()> {
+    writeln!(output, "chunked 1.0,{},{}", meta.len(), body_len)?;
+    output.write_all(meta)
 }
 
 /// Serialises one chunk into a byte vector (used by test drivers and benchmarks to build

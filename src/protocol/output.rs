@@ -13,7 +13,7 @@
 
 use std::io::{self, Write};
 
-use super::framing::write_chunk;
+use super::framing::{write_chunk, write_chunk_head};
 
 /// The session's side of stdout.
 pub trait ReplyOutput {
@@ -159,9 +159,9 @@ impl ReplyOutput for SplicingStdout {
         if !self.splice || body.len() < SPLICE_MIN {
             return self.send_chunk(meta, body);
         }
+        // Header and metadata in one write.
         let mut head = Vec::with_capacity(meta.len() + 40);
-        writeln!(head, "chunked 1.0,{},{}", meta.len(), body.len())?;
-        head.extend_from_slice(meta);
+        write_chunk_head(&mut head, meta, body.len())?;
         self.file.write_all(&head)?;
         let sent = self.splice_body(body)?;
         self.file.write_all(&body[sent..])
