@@ -2,6 +2,8 @@
 //! body (well-formed or not, whole or fed in pieces), exactly the reply and the error it
 //! produces without one.
 
+mod support;
+
 use netdiscover::protocol::{
     BodyError, BodyProcessor, Emitter, GateLiteral, ProcessError, Row, RowGate, RowProcessor,
     Verdict,
@@ -150,15 +152,7 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         if !(special || quote_anyway) {
             return value;
         }
-        let mut quoted = vec![b'"'];
-        for &b in &value {
-            quoted.push(b);
-            if b == b'"' {
-                quoted.push(b'"');
-            }
-        }
-        quoted.push(b'"');
-        quoted
+        support::csv_quoted(&value)
     });
     prop_oneof![
         8 => prop::collection::vec(field, 1..4).prop_map(|fields| {

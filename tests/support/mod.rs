@@ -183,3 +183,17 @@ pub fn assert_unmatched_rows_returned(request_body: &[u8], reply_body: &[u8], wh
         );
     }
 }
+
+/// `value` as a quoted CSV field, inner `"` doubled, as Splunk quotes a field.
+pub fn csv_quoted(value: &[u8]) -> Vec<u8> {
+    let mut quoted = Vec::with_capacity(value.len() + 2);
+    quoted.push(b'"');
+    for &b in value {
+        quoted.push(b);
+        if b == b'"' {
+            quoted.push(b'"');
+        }
+    }
+    quoted.push(b'"');
+    quoted
+}
