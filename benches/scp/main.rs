@@ -10,9 +10,12 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod alloc_count;
+mod corpus;
 mod gen;
 mod refcmds;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +85,8 @@ struct Run {
     /// Rows annotated with a detection, by rule: (netstat, netsh); `None` when the reply has no
     /// `detection` column.
     hits: Option<(u64, u64)>,
+    /// Rows annotated with any detection (when hits are counted).
+    annotated: u64,
 }
 
 impl Run {
@@ -162,13 +167,15 @@ fn generate(config: &Config) -> Stream {
 fn drive(
     exe: &Path,
     args: &[&str],
+    env: &[(&str, &OsStr)],
     getinfo: &[u8],
     requests: &[Arc<Vec<u8>>],
     rows: u64,
     in_bytes: u64,
     count_hits: bool,
 ) -> Result<Run, String> {
-    let mut splunkd = Splunkd::spawn(exe, args, TIMEOUT).map_err(|e| e.to_string())?;
+    let mut splunkd =
+        Splunkd::spawn_with_env(exe, args, env, TIMEOUT).map_err(|e| e.to_string())?;
     splunkd
         .request(getinfo, &[])
         .map_err(|e| format!("getinfo: {e}"))?;
@@ -204,12 +211,14 @@ fn drive(
             String::from_utf8_lossy(&end.stderr)
         ));
     }
+    let mut annotated = 0;
     for reply in &kept {
-        let (n, h) = count_detections(&reply.body);
+        let (n, h, any) = count_detections(&reply.body);
         if n.is_some() {
             let acc = hits.get_or_insert((0, 0));
             acc.0 += h.0;
             acc.1 += h.1;
+            annotated += any;
         }
     }
     Ok(Run {
@@ -220,39 +229,47 @@ fn drive(
         peak_rss_kib: end.max_rss_kib,
         cpu_ns,
         hits,
+        annotated,
     })
 }
 
-/// Rows whose `detection` names each seed rule (any value of a multivalue field).
-fn count_detections(body: &[u8]) -> (Option<usize>, (u64, u64)) {
+/// Rows whose `detection` names each seed rule (any value of a multivalue field), and rows
+/// with any detection.
+fn count_detections(body: &[u8]) -> (Option<usize>, (u64, u64), u64) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).unwrap_or(false) {
-        return (None, (0, 0));
+        return (None, (0, 0), 0);
     }
     let Some(col) = record.iter().position(|f| f == b"detection") else {
-        return (None, (0, 0));
+        return (None, (0, 0), 0);
     };
-    let (mut a, mut b) = (0, 0);
+    let (mut a, mut b, mut any) = (0, 0, 0);
     while reader.read_byte_record(&mut record).unwrap_or(false) {
         let v = record.get(col).unwrap_or(b"");
         let has = |needle: &[u8]| v.windows(needle.len()).any(|w| w == needle);
         a += has(b"Network Connection Discovery With Netstat") as u64;
         b += has(b"Windows Proxy Via Netsh") as u64;
+        any += u64::from(!v.is_empty());
     }
-    (Some(col), (a, b))
+    (Some(col), (a, b), any)
 }
 
 /// Median process start → getinfo reply latency.
-fn startup_median(exe: &Path, args: &[&str], runs: usize) -> Result<Duration, String> {
+fn startup_median(
+    exe: &Path,
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+    runs: usize,
+) -> Result<Duration, String> {
     let getinfo = support::getinfo(&[]);
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
-        let mut s = Splunkd::spawn(exe, args, TIMEOUT).map_err(|e| e.to_string())?;
+        let mut s = Splunkd::spawn_with_env(exe, args, env, TIMEOUT).map_err(|e| e.to_string())?;
         s.request(&getinfo, &[]).map_err(|e| e.to_string())?;
         times.push(start.elapsed());
         let end = s.finish();
@@ -301,7 +318,11 @@ fn main() {
     }
     let config = Config::from_args(&args);
     if args.iter().any(|a| a == "--in-process") {
-        refcmds::in_process(&gen::chunk(config.seed, 0, config.chunk_rows).body);
+        let corpus = corpus::dir(&args);
+        refcmds::in_process(
+            &gen::chunk(config.seed, 0, config.chunk_rows).body,
+            corpus.as_deref(),
+        );
         return;
     }
     let me = std::env::current_exe().expect("current_exe");
@@ -333,40 +354,71 @@ fn main() {
     // NETDISCOVER_BENCH_COMPARE=<another netdiscover binary> adds it as a fifth contender, for
     // A/B comparisons of a change within one run.
     let compare = std::env::var_os("NETDISCOVER_BENCH_COMPARE").map(PathBuf::from);
-    let mut contenders: Vec<(&Path, &[&str], &str)> = vec![
-        (&me_str, &["--copy-back"], "copy-back by write"),
-        (&me_str, &["--csv-baseline"], "csv baseline"),
-        (&netdiscover, &[], "netdiscover"),
-        (&me_str, &["--seam-rules"], "seam reference"),
-        (&me_str, &["--copy-back-spliced"], "copy limit"),
+    // The full ESCU corpus loaded beside the shipped rules, as `NETDISCOVER_RULES_DIR` loads it
+    // in splunkd's environment (issue 14's `corpus` contender).
+    let corpus = corpus::dir(&args);
+    let corpus_env: Vec<(&str, &OsStr)> = corpus
+        .iter()
+        .map(|dir| (netdiscover::rules::RULES_DIR_ENV, dir.as_os_str()))
+        .collect();
+    let no_env: &[(&str, &OsStr)] = &[];
+    let mut contenders: Vec<(&Path, &[&str], &[(&str, &OsStr)], &str)> = vec![
+        (&me_str, &["--copy-back"], no_env, "copy-back by write"),
+        (&me_str, &["--csv-baseline"], no_env, "csv baseline"),
+        (&netdiscover, &[], no_env, "netdiscover"),
+        (&me_str, &["--seam-rules"], no_env, "seam reference"),
+        (&me_str, &["--copy-back-spliced"], no_env, "copy limit"),
     ];
+    if corpus.is_some() {
+        contenders.push((&netdiscover, &[], &corpus_env, "corpus"));
+    }
     if let Some(other) = &compare {
-        contenders.push((other, &[], "compared build"));
+        contenders.push((other, &[], no_env, "compared build"));
     }
     let mut best: Vec<Option<Run>> = (0..contenders.len()).map(|_| None).collect();
     for _ in 0..config.repeats.max(1) {
-        for (slot, (exe, args, name)) in best.iter_mut().zip(&contenders) {
-            let run = drive(exe, args, &stream.getinfo, &requests, rows, in_bytes, false)
-                .unwrap_or_else(|e| fail(name, e));
+        for (slot, (exe, args, env, name)) in best.iter_mut().zip(&contenders) {
+            let run = drive(
+                exe,
+                args,
+                env,
+                &stream.getinfo,
+                &requests,
+                rows,
+                in_bytes,
+                false,
+            )
+            .unwrap_or_else(|e| fail(name, e));
             if slot.as_ref().map_or(true, |b| run.wall < b.wall) {
                 *slot = Some(run);
             }
         }
     }
-    let mut best = best.into_iter().map(|r| r.expect("at least one run"));
+    let mut best: Vec<(&str, Run)> = contenders
+        .iter()
+        .zip(best)
+        .map(|((_, _, _, name), run)| (*name, run.expect("at least one run")))
+        .collect();
+    let mut take = |name: &str| {
+        best.iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| best.remove(i).1)
+    };
     let (written, csv, nd, seam) = (
-        best.next().expect("copy-back by write"),
-        best.next().expect("csv"),
-        best.next().expect("netdiscover"),
-        best.next().expect("seam"),
+        take("copy-back by write").expect("copy-back by write"),
+        take("csv baseline").expect("csv"),
+        take("netdiscover").expect("netdiscover"),
+        take("seam reference").expect("seam"),
     );
     // The limit netdiscover is measured against sends its replies the way netdiscover does
     // (spliced into the pipe), so it stays a limit.
-    let copy = best.next().expect("copy limit");
-    let compared = best.next();
+    let copy = take("copy limit").expect("copy limit");
+    let corpus_run = take("corpus");
+    let compared = take("compared build");
     let seam_checked = drive(
         &me,
         &["--seam-rules"],
+        no_env,
         &stream.getinfo,
         &requests,
         rows,
@@ -377,6 +429,7 @@ fn main() {
     let nd_checked = drive(
         &netdiscover,
         &[],
+        no_env,
         &stream.getinfo,
         &requests,
         rows,
@@ -400,6 +453,7 @@ fn main() {
         drive(
             python,
             &[&script],
+            no_env,
             &stream.getinfo,
             &reqs,
             prow,
@@ -414,6 +468,7 @@ fn main() {
     let rss_short = drive(
         &netdiscover,
         &[],
+        no_env,
         &stream.getinfo,
         &short_reqs,
         short_rows,
@@ -424,6 +479,7 @@ fn main() {
     let rss_long = drive(
         &netdiscover,
         &[],
+        no_env,
         &stream.getinfo,
         &long_reqs,
         long_rows,
@@ -432,11 +488,11 @@ fn main() {
     )
     .unwrap_or_else(|e| fail("netdiscover rss long", e));
 
-    let startup = startup_median(&netdiscover, &[], config.startup_runs)
+    let startup = startup_median(&netdiscover, &[], no_env, config.startup_runs)
         .unwrap_or_else(|e| fail("startup", e));
     let peer_startup = config.python.as_ref().map(|python| {
         let script = peer_script.to_string_lossy().into_owned();
-        startup_median(python, &[&script], config.peer_startup_runs)
+        startup_median(python, &[&script], no_env, config.peer_startup_runs)
             .unwrap_or_else(|e| fail("peer startup", e))
     });
     let ceiling = driver_ceiling(&stream);
@@ -469,6 +525,9 @@ fn main() {
         "seam reference: seed rules via protocol::RowProcessor",
         &seam,
     );
+    if let Some(run) = &corpus_run {
+        line("netdiscover + ESCU corpus (annotate)", run);
+    }
     if let (Some(path), Some(run)) = (&compare, &compared) {
         line(&format!("compared build {}", path.display()), run);
     }
@@ -622,6 +681,19 @@ fn main() {
         "> 2x (not the bottleneck)",
         verdict(driver_ok)
     );
+    match (&corpus, &corpus_run) {
+        (Some(dir), Some(run)) => corpus::report(&corpus::Context {
+            dir,
+            env: &corpus_env,
+            netdiscover: &netdiscover,
+            stream: &stream,
+            config: &config,
+            best: run,
+            seeds: &nd,
+            copy: &copy,
+        }),
+        _ => println!("corpus contender: SKIPPED ({})", corpus::ABSENT),
+    }
 }
 
 fn cores() -> usize {

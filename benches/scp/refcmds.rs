@@ -250,7 +250,11 @@ fn thread_cpu() -> f64 {
 
 /// Times the body transformation alone (no pipe, no framing; thread CPU time) for profiling
 /// the hot path.
-pub fn in_process(body: &[u8]) {
+///
+/// With `corpus`, the same product with the ESCU corpus loaded is timed too, and each round
+/// prints both CPU figures per row. `CORPUS_ONLY=1` runs the corpus product alone (for a
+/// profile), as `PRODUCT_ONLY=1` runs the 2-rule product alone.
+pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
     use netdiscover::protocol::{BodyProcessor, Passthrough};
     let rows = body.iter().filter(|&&b| b == b'\n').count() as f64;
     let (mut out, mut messages) = (Vec::new(), Vec::new());
@@ -281,6 +285,31 @@ pub fn in_process(body: &[u8]) {
     use netdiscover::cli::command::RulesProcessor;
     let mut product =
         RulesProcessor::new(ruleset, selected, netdiscover::cli::command::Mode::Annotate);
+    let mut corpus_product = corpus.map(|dir| {
+        let t = std::time::Instant::now();
+        let (ruleset, _) = netdiscover::rules::RuleSet::load(&[
+            app.join("detections"),
+            app.join("macros"),
+            dir.to_path_buf(),
+        ]);
+        println!(
+            "corpus: {} rules loaded in {:.1} ms, {} without a usable literal",
+            ruleset.len(),
+            t.elapsed().as_secs_f64() * 1e3,
+            ruleset.rules_without_literal().len()
+        );
+        let selected = netdiscover::rules::Selected::all(&ruleset);
+        RulesProcessor::new(ruleset, selected, netdiscover::cli::command::Mode::Annotate)
+    });
+    if std::env::var_os("CORPUS_ONLY").is_some() {
+        let product = corpus_product
+            .as_mut()
+            .expect("CORPUS_ONLY needs ../shared/escu/corpus");
+        for _ in 0..rounds {
+            let _ = bodies.process(body, product, &mut out, &mut messages);
+        }
+        return;
+    }
     let product_only = std::env::var_os("PRODUCT_ONLY").is_some();
     if !product_only {
         // The row gate's scan alone: one pass per row finding its end and field count (the
@@ -360,6 +389,7 @@ pub fn in_process(body: &[u8]) {
             copy_only / rows * 1e9
         );
     }
+    let (mut best_seeds, mut best_corpus) = (f64::INFINITY, f64::INFINITY);
     for round in 0..rounds {
         let t = thread_cpu();
         let _ = bodies.process(body, &mut product, &mut out, &mut messages);
@@ -371,6 +401,17 @@ pub fn in_process(body: &[u8]) {
             "round {round}: netdiscover (all shipped rules, annotate) {:.0} ns/row",
             product_ns / rows * 1e9
         );
+        best_seeds = best_seeds.min(product_ns);
+        if let Some(product) = corpus_product.as_mut() {
+            let t = thread_cpu();
+            let _ = bodies.process(body, product, &mut out, &mut messages);
+            let corpus_ns = thread_cpu() - t;
+            best_corpus = best_corpus.min(corpus_ns);
+            println!(
+                "round {round}: netdiscover + ESCU corpus (annotate) {:.0} ns/row",
+                corpus_ns / rows * 1e9
+            );
+        }
         let t = thread_cpu();
         let _ = bodies.process(body, &mut seed, &mut out, &mut messages);
         let rules = thread_cpu() - t;
@@ -424,6 +465,18 @@ pub fn in_process(body: &[u8]) {
             memcpy / rows * 1e9
         );
     }
+    println!(
+        "in process, best of {rounds}: 2 rules {:.0} ns/row; corpus {}",
+        best_seeds / rows * 1e9,
+        match corpus_product {
+            Some(_) => format!(
+                "{:.0} ns/row ({:.1}x the 2-rule figure)",
+                best_corpus / rows * 1e9,
+                best_corpus / best_seeds
+            ),
+            None => format!("SKIPPED ({})", super::corpus::ABSENT),
+        }
+    );
 }
 
 /// A processor that reads `fields` and appends `appended`, passing every row.

@@ -369,6 +369,14 @@ impl RuleSet {
             .collect()
     }
 
+    /// Rules with no literal a matching row must hold: they are evaluated on every row.
+    /// Indices into [`RuleSet::rules`].
+    pub fn rules_without_literal(&self) -> Vec<usize> {
+        (0..self.rules.len())
+            .filter(|&i| !matches!(self.prefilter.rule_literal.get(i), Some(Some(_))))
+            .collect()
+    }
+
     /// The loaded rules, in load order (indices used by matching and selection).
     pub fn rules(&self) -> &[Rule] {
         &self.rules

@@ -109,8 +109,20 @@ pub struct Splunkd {
 impl Splunkd {
     /// Starts `exe` with `args`, stdin/stdout/stderr piped, nothing in the environment changed.
     pub fn spawn(exe: &Path, args: &[&str], timeout: Duration) -> Result<Splunkd, DriverError> {
+        Splunkd::spawn_with_env(exe, args, &[], timeout)
+    }
+
+    /// [`Splunkd::spawn`] with `env` added to the child's environment (as splunkd's own
+    /// environment would carry `NETDISCOVER_RULES_DIR`).
+    pub fn spawn_with_env(
+        exe: &Path,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+        timeout: Duration,
+    ) -> Result<Splunkd, DriverError> {
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
