@@ -12,10 +12,10 @@
 
 use std::ops::Range;
 
-use super::csv::{scan_record, write_field, CsvError, FieldSpan};
+use super::csv::{scan_record, write_field, CsvError, FieldSpan, RecordEnd};
 use super::mv;
 use super::processor::{
-    Columns, Emitter, LazySlot, Message, Row, RowProcessor, SlotColumns, Verdict,
+    Columns, Emitter, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns, Verdict,
 };
 use super::structural::{scan_row, RowCommas, RowShape};
 
@@ -72,8 +72,7 @@ pub struct BodyProcessor {
     /// Start of the next record to process.
     pos: usize,
     /// While the record at `pos` (or the header) is incomplete, the body length at which to scan
-    /// it again. Each retry waits until the pending bytes have doubled, so a record that spans
-    /// many reads is scanned O(its length) times in total, not once per read.
+    /// it again ([`BodyProcessor::wait_for_more`]).
     retry_at: usize,
     stats: BodyStats,
 }
@@ -121,134 +120,203 @@ impl BodyProcessor {
         if !complete && body.len() < self.retry_at {
             return Ok(());
         }
-        if !self.header_done {
-            if complete && body.iter().all(|b| b.is_ascii_whitespace()) {
-                self.header_done = true;
-                self.pos = body.len();
-                return Ok(());
-            }
-            let header_end = match scan_record(body, 0, &mut self.header_spans) {
-                Ok(end) if complete || end.content_end < body.len() => end,
-                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => {
-                    self.retry_at = 2 * body.len();
-                    return Ok(());
-                }
-                Ok(end) => end,
-                Err(e) => return Err(BodyError::Header(e)),
-            };
-            self.start_chunk(body, header_end.content_end, processor, out);
-            self.header_done = true;
-            self.pos = header_end.next;
+        if !self.header_done && !self.read_header(body, complete, processor, out)? {
+            return Ok(());
         }
-        let n_columns = self.columns.len();
-        let n_appended = processor.appended_columns().len();
-        let fieldwise = self.kept.len() != n_columns;
+        let fieldwise = self.kept.len() != self.columns.len();
         while self.pos < body.len() {
-            let pos = self.pos;
-            let row = self.stats.rows_in;
             let gate = processor
                 .row_gate()
                 .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
             if let Some(gate) = gate {
-                match scan_row(body, pos, gate.needles.as_ref(), &mut self.row_commas) {
-                    RowShape::Regular {
-                        content_end,
-                        next,
-                        fields,
-                    } if fields == n_columns
-                        && !may_hold_whole_value(
-                            body,
-                            &self.row_commas,
-                            content_end,
-                            &gate.whole_values,
-                            &self.slots,
-                        ) =>
-                    {
-                        self.pos = next;
-                        self.stats.rows_in += 1;
-                        self.stats.rows_gated += 1;
-                        if gate.verdict == Verdict::Pass {
-                            self.stats.rows_out += 1;
-                            out.extend_from_slice(&body[pos..content_end]);
-                            out.extend_from_slice(&self.empty_suffix);
-                            out.push(b'\n');
-                        }
-                        continue;
-                    }
-                    RowShape::Incomplete if !complete => {
-                        self.retry_at = pos + 2 * (body.len() - pos);
+                match self.gated_row(body, gate, out) {
+                    Gated::Decided => continue,
+                    Gated::Incomplete if !complete => {
+                        self.wait_for_more(self.pos, body.len());
                         return Ok(());
                     }
                     // A candidate row, an irregular one, or the last row of the body without
-                    // its newline: the field scan below decides.
-                    _ => {}
+                    // its newline: the field scan decides.
+                    Gated::Incomplete | Gated::NeedsFields => {}
                 }
             }
-            let end = match scan_record(body, pos, &mut self.field_spans) {
-                Ok(end) if complete || end.content_end < body.len() => end,
-                Ok(_) | Err(CsvError::UnterminatedQuote { .. }) if !complete => {
-                    self.retry_at = pos + 2 * (body.len() - pos);
-                    return Ok(());
-                }
-                Ok(end) => end,
-                Err(source) => {
-                    return Err(BodyError::Row {
-                        row: row + 1,
-                        offset: pos,
-                        source,
-                    })
-                }
-            };
-            if self.field_spans.len() > n_columns {
-                return Err(BodyError::TooManyFields {
-                    row: row + 1,
-                    offset: pos,
-                    fields: self.field_spans.len(),
-                    columns: n_columns,
-                });
-            }
-            let record = pos..end.content_end;
-            self.pos = end.next;
-            self.stats.rows_in += 1;
-            self.reset_slots();
-            self.emitter.clear();
-            let verdict = {
-                let view = Row {
-                    body,
-                    spans: &self.field_spans,
-                    bindings: &self.slots,
-                    slots: &self.lazy,
-                    record: record.clone(),
-                    index: row,
-                };
-                processor
-                    .process_row(&view, &mut self.emitter)
-                    .map_err(|e| BodyError::Processor {
-                        row: row + 1,
-                        message: e.0,
-                    })?
-            };
-            let verbatim = !fieldwise && self.field_spans.len() == n_columns;
-            match verdict {
-                Verdict::Drop => {}
-                Verdict::Pass => {
-                    self.stats.rows_out += 1;
-                    self.write_row_prefix(body, record.clone(), verbatim, out);
-                    out.extend_from_slice(&self.empty_suffix);
-                    out.push(b'\n');
-                }
-                Verdict::Emit => {
-                    let rows = self.emitter.finish();
-                    for r in 0..rows {
-                        self.stats.rows_out += 1;
-                        self.write_row_prefix(body, record.clone(), verbatim, out);
-                        self.write_appended(r, n_appended, out);
-                        out.push(b'\n');
-                    }
-                }
+            if !self.field_row(body, complete, fieldwise, processor, out)? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Reads the header once it has arrived whole, binds the processor and writes the reply's
+    /// header; `false` while it is still incomplete.
+    fn read_header<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        complete: bool,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, BodyError> {
+        if complete && body.iter().all(|b| b.is_ascii_whitespace()) {
+            self.header_done = true;
+            self.pos = body.len();
+            return Ok(true);
+        }
+        let Some(header_end) =
+            scan_complete(body, 0, complete, &mut self.header_spans).map_err(BodyError::Header)?
+        else {
+            self.wait_for_more(0, body.len());
+            return Ok(false);
+        };
+        self.start_chunk(body, header_end.content_end, processor, out);
+        self.header_done = true;
+        self.pos = header_end.next;
+        Ok(true)
+    }
+
+    /// The record starting at `from` is not complete in the `received` bytes: scan it again
+    /// once the bytes pending since `from` have doubled, so a record that spans many reads is
+    /// scanned O(its length) times in total, not once per read.
+    fn wait_for_more(&mut self, from: usize, received: usize) {
+        self.retry_at = from + 2 * (received - from);
+    }
+
+    /// The gate's pass over the row at `pos`: a row holding none of the gate's literals gets
+    /// the gate's verdict without its fields being located.
+    #[inline]
+    fn gated_row(&mut self, body: &[u8], gate: &RowGate, out: &mut Vec<u8>) -> Gated {
+        let pos = self.pos;
+        match scan_row(body, pos, gate.needles.as_ref(), &mut self.row_commas) {
+            RowShape::Regular {
+                content_end,
+                next,
+                fields,
+            } if fields == self.columns.len()
+                && !may_hold_whole_value(
+                    body,
+                    &self.row_commas,
+                    content_end,
+                    &gate.whole_values,
+                    &self.slots,
+                ) =>
+            {
+                self.pos = next;
+                self.stats.rows_in += 1;
+                self.stats.rows_gated += 1;
+                if gate.verdict == Verdict::Pass {
+                    self.stats.rows_out += 1;
+                    out.extend_from_slice(&body[pos..content_end]);
+                    out.extend_from_slice(&self.empty_suffix);
+                    out.push(b'\n');
+                }
+                Gated::Decided
+            }
+            RowShape::Incomplete => Gated::Incomplete,
+            _ => Gated::NeedsFields,
+        }
+    }
+
+    /// Locates every field of the row at `pos`, asks the processor and writes its answer;
+    /// `false` when the row has not arrived whole yet.
+    #[inline]
+    fn field_row<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        complete: bool,
+        fieldwise: bool,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, BodyError> {
+        let (pos, row) = (self.pos, self.stats.rows_in);
+        let located = scan_complete(body, pos, complete, &mut self.field_spans);
+        let end = match located {
+            Ok(Some(end)) => end,
+            Ok(None) => {
+                self.wait_for_more(pos, body.len());
+                return Ok(false);
+            }
+            Err(source) => {
+                return Err(BodyError::Row {
+                    row: row + 1,
+                    offset: pos,
+                    source,
+                })
+            }
+        };
+        let n_columns = self.columns.len();
+        if self.field_spans.len() > n_columns {
+            return Err(BodyError::TooManyFields {
+                row: row + 1,
+                offset: pos,
+                fields: self.field_spans.len(),
+                columns: n_columns,
+            });
+        }
+        let record = pos..end.content_end;
+        self.pos = end.next;
+        self.stats.rows_in += 1;
+        let verdict = self.decide(body, record.clone(), row, processor)?;
+        let verbatim = !fieldwise && self.field_spans.len() == n_columns;
+        let n_appended = processor.appended_columns().len();
+        self.write_answer(body, record, verdict, verbatim, n_appended, out);
+        Ok(true)
+    }
+
+    /// The processor's verdict on the located row `record` (the chunk's row `row`, from 0).
+    #[inline]
+    fn decide<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        record: Range<usize>,
+        row: usize,
+        processor: &mut P,
+    ) -> Result<Verdict, BodyError> {
+        self.reset_slots();
+        self.emitter.clear();
+        let view = Row {
+            body,
+            spans: &self.field_spans,
+            bindings: &self.slots,
+            slots: &self.lazy,
+            record,
+            index: row,
+        };
+        processor
+            .process_row(&view, &mut self.emitter)
+            .map_err(|e| BodyError::Processor {
+                row: row + 1,
+                message: e.0,
+            })
+    }
+
+    /// Writes the reply rows for a located row: none, the row with empty appended columns,
+    /// or one row per emitted row.
+    fn write_answer(
+        &mut self,
+        body: &[u8],
+        record: Range<usize>,
+        verdict: Verdict,
+        verbatim: bool,
+        n_appended: usize,
+        out: &mut Vec<u8>,
+    ) {
+        match verdict {
+            Verdict::Drop => {}
+            Verdict::Pass => {
+                self.stats.rows_out += 1;
+                self.write_row_prefix(body, record, verbatim, out);
+                out.extend_from_slice(&self.empty_suffix);
+                out.push(b'\n');
+            }
+            Verdict::Emit => {
+                let rows = self.emitter.finish();
+                for r in 0..rows {
+                    self.stats.rows_out += 1;
+                    self.write_row_prefix(body, record.clone(), verbatim, out);
+                    self.write_appended(r, n_appended, out);
+                    out.push(b'\n');
+                }
+            }
+        }
     }
 
     /// Ends the body: the processor's end-of-chunk messages go to `messages`.
@@ -365,6 +433,32 @@ impl BodyProcessor {
         for slot in &mut self.lazy {
             slot.reset();
         }
+    }
+}
+
+/// How the gate's pass left a row.
+enum Gated {
+    /// Decided by the gate and written.
+    Decided,
+    /// No row end in the bytes received so far.
+    Incomplete,
+    /// The row needs its fields located.
+    NeedsFields,
+}
+
+/// Scans the record at `pos`: `Ok(None)` when it may continue past the bytes received so far
+/// (only while the body is not `complete`).
+fn scan_complete(
+    body: &[u8],
+    pos: usize,
+    complete: bool,
+    spans: &mut Vec<FieldSpan>,
+) -> Result<Option<RecordEnd>, CsvError> {
+    match scan_record(body, pos, spans) {
+        Ok(end) if complete || end.content_end < body.len() => Ok(Some(end)),
+        Ok(_) => Ok(None),
+        Err(CsvError::UnterminatedQuote { .. }) if !complete => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -10,7 +10,7 @@ use std::io::{self, BufRead};
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{BodyError, BodyProcessor, BodyStats};
-use super::framing::{read_chunk, read_exact_into, read_header, FrameError};
+use super::framing::{read_chunk, read_exact_into, read_header, ChunkHeader, FrameError};
 use super::output::ReplyOutput;
 use super::prefetch::{PrefetchBuffer, PrefetchError};
 use super::processor::{Level, Message, RowProcessor};
@@ -182,6 +182,7 @@ pub fn run_session<R: BufRead + Send, W: ReplyOutput, C: SearchCommand>(
     command: &mut C,
 ) -> SessionEnd {
     let mut session = Session {
+        bodies: BodyProcessor::new(),
         meta: Vec::new(),
         body: Vec::new(),
         prefetch: PrefetchBuffer::new(),
@@ -209,6 +210,7 @@ pub fn run_session<R: BufRead + Send, W: ReplyOutput, C: SearchCommand>(
 }
 
 struct Session {
+    bodies: BodyProcessor,
     meta: Vec<u8>,
     body: Vec<u8>,
     prefetch: PrefetchBuffer,
@@ -224,9 +226,27 @@ impl Session {
         output: &mut W,
         command: &mut C,
     ) -> Result<(), SessionError> {
-        // getinfo
-        let Some(header) = read_chunk(input, &mut self.meta, &mut self.body)? else {
+        if !self.handshake(input, output, command)? {
             return Ok(());
+        }
+        let mut processor: Option<C::Processor> = None;
+        let mut chunk = 1;
+        while let Some(header) = read_header(input)? {
+            chunk += 1;
+            self.execute_chunk(input, output, command, &mut processor, header, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// The getinfo exchange; `false` when the input ends before any request.
+    fn handshake<R: BufRead, W: ReplyOutput, C: SearchCommand>(
+        &mut self,
+        input: &mut R,
+        output: &mut W,
+        command: &mut C,
+    ) -> Result<bool, SessionError> {
+        let Some(header) = read_chunk(input, &mut self.meta, &mut self.body)? else {
+            return Ok(false);
         };
         let action: Action = parse_meta(&self.meta, 1)?;
         if action.action.as_deref() != Some("getinfo") {
@@ -249,103 +269,68 @@ impl Session {
         })
         .map_err(|e| SessionError::Write(io::Error::other(e)))?;
         output.send_chunk(&meta, &[]).map_err(SessionError::Write)?;
+        Ok(true)
+    }
 
-        // execute chunks
-        let mut processor: Option<C::Processor> = None;
-        let mut bodies = BodyProcessor::new();
-        let mut chunk = 1;
-        while let Some(header) = read_header(input)? {
-            chunk += 1;
-            read_exact_into(input, header.meta_len, &mut self.meta, "metadata")?;
-            let action: Action = match parse_meta(&self.meta, chunk) {
-                Ok(a) => a,
-                Err(e) => {
-                    drain(input, header.body_len);
-                    return Err(e);
-                }
-            };
-            if action.action.as_deref() != Some("execute") {
-                drain(input, header.body_len);
-                return Err(SessionError::UnexpectedAction {
-                    chunk,
-                    expected: "execute",
-                    got: describe_action(&action.action),
-                });
+    /// One execute request (request number `chunk`, from 1 for getinfo) whose header has
+    /// been read: its metadata, the processor (started at the first execute), the body fed
+    /// through `bodies` while it arrives, and the reply.
+    fn execute_chunk<R: BufRead + Send, W: ReplyOutput, C: SearchCommand>(
+        &mut self,
+        input: &mut R,
+        output: &mut W,
+        command: &mut C,
+        processor: &mut Option<C::Processor>,
+        header: ChunkHeader,
+        chunk: usize,
+    ) -> Result<(), SessionError> {
+        let body_len = header.body_len;
+        read_exact_into(input, header.meta_len, &mut self.meta, "metadata")?;
+        let finished = or_drain(execute_finished(&self.meta, chunk), input, body_len)?;
+        let processor = match processor {
+            Some(p) => p,
+            None => {
+                let started = command.start().map_err(SessionError::Command);
+                processor.insert(or_drain(started, input, body_len)?)
             }
-            let finished = match action.finished {
-                None | Some(serde_json::Value::Null) => false,
-                Some(serde_json::Value::Bool(b)) => b,
-                Some(other) => {
-                    drain(input, header.body_len);
-                    return Err(SessionError::Metadata {
-                        chunk,
-                        message: format!("\"finished\" must be true or false, got {other}"),
-                    });
-                }
-            };
-            let processor = match processor.as_mut() {
-                Some(p) => p,
-                None => match command.start() {
-                    Ok(p) => processor.insert(p),
-                    Err(e) => {
-                        drain(input, header.body_len);
-                        return Err(SessionError::Command(e));
-                    }
-                },
-            };
-            self.messages.clear();
-            output.reclaim(&mut self.reply);
-            bodies.begin(&mut self.reply);
-            let body_len = header.body_len;
-            if (PREFETCH_MIN..=PREFETCH_MAX).contains(&body_len) {
-                let reply = &mut self.reply;
-                self.prefetch
-                    .read_while(input, body_len as usize, |received, complete| {
-                        bodies.feed(received, complete, processor, reply)
-                    })
-                    .map_err(|e| match e {
-                        PrefetchError::Truncated { got } => {
-                            SessionError::Frame(FrameError::Truncated {
-                                what: "body",
-                                expected: body_len,
-                                got: got as u64,
-                            })
-                        }
-                        PrefetchError::Io(e) => SessionError::Frame(FrameError::Io(e)),
-                        PrefetchError::Consume(source) => SessionError::Body {
-                            chunk: chunk - 1,
-                            source,
-                        },
-                    })?;
-            } else {
-                self.read_and_feed(input, body_len, chunk, &mut bodies, processor)?;
-            }
-            let stats: BodyStats = bodies.finish(processor, &mut self.messages);
-            let meta = serde_json::to_vec(&ExecuteReplyMeta {
-                finished,
-                inspector: inspector(&self.messages),
-                error: None,
-            })
-            .map_err(|e| SessionError::Write(io::Error::other(e)))?;
-            output
-                .send_reply(&meta, &self.reply)
-                .map_err(SessionError::Write)?;
-            self.end.chunks += 1;
-            self.end.rows_in += stats.rows_in as u64;
-            self.end.rows_out += stats.rows_out as u64;
+        };
+        self.messages.clear();
+        output.reclaim(&mut self.reply);
+        self.bodies.begin(&mut self.reply);
+        if (PREFETCH_MIN..=PREFETCH_MAX).contains(&body_len) {
+            let (bodies, reply) = (&mut self.bodies, &mut self.reply);
+            self.prefetch
+                .read_while(input, body_len as usize, |received, complete| {
+                    bodies.feed(received, complete, processor, reply)
+                })
+                .map_err(|e| prefetch_error(e, body_len, chunk))?;
+        } else {
+            self.read_and_feed(input, body_len, chunk, processor)?;
         }
+        let stats: BodyStats = self.bodies.finish(processor, &mut self.messages);
+        let meta = serde_json::to_vec(&ExecuteReplyMeta {
+            finished,
+            inspector: inspector(&self.messages),
+            error: None,
+        })
+        .map_err(|e| SessionError::Write(io::Error::other(e)))?;
+        output
+            .send_reply(&meta, &self.reply)
+            .map_err(SessionError::Write)?;
+        self.end.chunks += 1;
+        self.end.rows_in += stats.rows_in as u64;
+        self.end.rows_out += stats.rows_out as u64;
         Ok(())
     }
 
     /// Reads a body on this thread, [`BODY_PIECE`] at a time, handing each longer prefix to
-    /// `bodies`: for bodies too small to be worth a helper thread, and announced lengths too
+    /// the body processor: for bodies too small to be worth a helper thread, and announced lengths too
     /// large to allocate up front.
     fn read_and_feed<R: BufRead, P: RowProcessor>(
         &mut self,
         input: &mut R,
         body_len: u64,
         chunk: usize,
-        bodies: &mut BodyProcessor,
         processor: &mut P,
     ) -> Result<(), SessionError> {
         self.body.clear();
@@ -366,15 +351,14 @@ impl Session {
                 }));
             }
             remaining -= got;
-            if let Err(source) = bodies.feed(&self.body, remaining == 0, processor, &mut self.reply)
-            {
-                // Read the rest of the request so the error reply answers it whole.
-                drain(input, remaining);
-                return Err(SessionError::Body {
+            let fed = self
+                .bodies
+                .feed(&self.body, remaining == 0, processor, &mut self.reply)
+                .map_err(|source| SessionError::Body {
                     chunk: chunk - 1,
                     source,
                 });
-            }
+            or_drain(fed, input, remaining)?;
             if remaining == 0 {
                 return Ok(());
             }
@@ -382,12 +366,56 @@ impl Session {
     }
 }
 
-/// Discards the unread rest of a request body (best effort) before an error reply.
-fn drain<R: BufRead>(input: &mut R, len: u64) {
-    let _ = io::copy(
-        &mut io::Read::take(io::Read::by_ref(input), len),
-        &mut io::sink(),
-    );
+/// Passes `result` on; on an error, first discards the `unread` rest of the request body (best
+/// effort), so the error reply answers the request whole.
+fn or_drain<T, R: BufRead>(
+    result: Result<T, SessionError>,
+    input: &mut R,
+    unread: u64,
+) -> Result<T, SessionError> {
+    if result.is_err() {
+        let _ = io::copy(
+            &mut io::Read::take(io::Read::by_ref(input), unread),
+            &mut io::sink(),
+        );
+    }
+    result
+}
+
+/// An execute request's metadata: the action must be `execute`; returns its `finished`.
+fn execute_finished(meta: &[u8], chunk: usize) -> Result<bool, SessionError> {
+    let action: Action = parse_meta(meta, chunk)?;
+    if action.action.as_deref() != Some("execute") {
+        return Err(SessionError::UnexpectedAction {
+            chunk,
+            expected: "execute",
+            got: describe_action(&action.action),
+        });
+    }
+    match action.finished {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(b)) => Ok(b),
+        Some(other) => Err(SessionError::Metadata {
+            chunk,
+            message: format!("\"finished\" must be true or false, got {other}"),
+        }),
+    }
+}
+
+/// The session error for a body the prefetch helper could not hand over whole.
+fn prefetch_error(error: PrefetchError<BodyError>, body_len: u64, chunk: usize) -> SessionError {
+    match error {
+        PrefetchError::Truncated { got } => SessionError::Frame(FrameError::Truncated {
+            what: "body",
+            expected: body_len,
+            got: got as u64,
+        }),
+        PrefetchError::Io(e) => SessionError::Frame(FrameError::Io(e)),
+        PrefetchError::Consume(source) => SessionError::Body {
+            chunk: chunk - 1,
+            source,
+        },
+    }
 }
 
 fn describe_action(action: &Option<String>) -> String {
