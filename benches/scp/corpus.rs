@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use netdiscover::rules::{RuleSet, Sources};
 
-use super::{drive, startup_median, Config, Run, Stream};
+use super::{drive, startup_median, Cmd, Config, Run, Stream};
 
 /// Why the contender is skipped.
 pub const ABSENT: &str = "../shared/escu/corpus is absent (or pass --corpus DIR)";
@@ -113,9 +113,11 @@ pub fn report(ctx: &Context<'_>) {
     let in_bytes: u64 = stream.body_bytes.iter().sum();
     let (requests, _, _) = stream.requests_for(rows);
     let checked = drive(
-        ctx.netdiscover,
-        &[],
-        ctx.env,
+        &Cmd {
+            exe: ctx.netdiscover,
+            args: &[],
+            env: ctx.env,
+        },
         &stream.getinfo,
         &requests,
         rows,
@@ -125,9 +127,11 @@ pub fn report(ctx: &Context<'_>) {
     .unwrap_or_else(|e| fail("corpus", e));
     let (long_reqs, long_rows, long_bytes) = stream.requests_for(ctx.config.rss_long);
     let long = drive(
-        ctx.netdiscover,
-        &[],
-        ctx.env,
+        &Cmd {
+            exe: ctx.netdiscover,
+            args: &[],
+            env: ctx.env,
+        },
         &stream.getinfo,
         &long_reqs,
         long_rows,

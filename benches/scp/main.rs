@@ -162,12 +162,17 @@ fn generate(config: &Config) -> Stream {
     s
 }
 
-/// Drives `exe args` over `requests`; the clock runs from the first execute request to the
+/// A command to drive: executable, arguments and additions to its environment.
+struct Cmd<'a> {
+    exe: &'a Path,
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a OsStr)],
+}
+
+/// Drives `cmd` over `requests`; the clock runs from the first execute request to the
 /// last reply.
 fn drive(
-    exe: &Path,
-    args: &[&str],
-    env: &[(&str, &OsStr)],
+    cmd: &Cmd<'_>,
     getinfo: &[u8],
     requests: &[Arc<Vec<u8>>],
     rows: u64,
@@ -175,7 +180,7 @@ fn drive(
     count_hits: bool,
 ) -> Result<Run, String> {
     let mut splunkd =
-        Splunkd::spawn_with_env(exe, args, env, TIMEOUT).map_err(|e| e.to_string())?;
+        Splunkd::spawn_with_env(cmd.exe, cmd.args, cmd.env, TIMEOUT).map_err(|e| e.to_string())?;
     splunkd
         .request(getinfo, &[])
         .map_err(|e| format!("getinfo: {e}"))?;
@@ -362,33 +367,25 @@ fn main() {
         .map(|dir| (netdiscover::rules::RULES_DIR_ENV, dir.as_os_str()))
         .collect();
     let no_env: &[(&str, &OsStr)] = &[];
-    let mut contenders: Vec<(&Path, &[&str], &[(&str, &OsStr)], &str)> = vec![
-        (&me_str, &["--copy-back"], no_env, "copy-back by write"),
-        (&me_str, &["--csv-baseline"], no_env, "csv baseline"),
-        (&netdiscover, &[], no_env, "netdiscover"),
-        (&me_str, &["--seam-rules"], no_env, "seam reference"),
-        (&me_str, &["--copy-back-spliced"], no_env, "copy limit"),
+    let cmd = |exe, args, env| Cmd { exe, args, env };
+    let mut contenders: Vec<(Cmd, &str)> = vec![
+        (cmd(&me_str, &["--copy-back"], no_env), "copy-back by write"),
+        (cmd(&me_str, &["--csv-baseline"], no_env), "csv baseline"),
+        (cmd(&netdiscover, &[], no_env), "netdiscover"),
+        (cmd(&me_str, &["--seam-rules"], no_env), "seam reference"),
+        (cmd(&me_str, &["--copy-back-spliced"], no_env), "copy limit"),
     ];
     if corpus.is_some() {
-        contenders.push((&netdiscover, &[], &corpus_env, "corpus"));
+        contenders.push((cmd(&netdiscover, &[], &corpus_env), "corpus"));
     }
     if let Some(other) = &compare {
-        contenders.push((other, &[], no_env, "compared build"));
+        contenders.push((cmd(other, &[], no_env), "compared build"));
     }
     let mut best: Vec<Option<Run>> = (0..contenders.len()).map(|_| None).collect();
     for _ in 0..config.repeats.max(1) {
-        for (slot, (exe, args, env, name)) in best.iter_mut().zip(&contenders) {
-            let run = drive(
-                exe,
-                args,
-                env,
-                &stream.getinfo,
-                &requests,
-                rows,
-                in_bytes,
-                false,
-            )
-            .unwrap_or_else(|e| fail(name, e));
+        for (slot, (command, name)) in best.iter_mut().zip(&contenders) {
+            let run = drive(command, &stream.getinfo, &requests, rows, in_bytes, false)
+                .unwrap_or_else(|e| fail(name, e));
             if slot.as_ref().map_or(true, |b| run.wall < b.wall) {
                 *slot = Some(run);
             }
@@ -397,7 +394,7 @@ fn main() {
     let mut best: Vec<(&str, Run)> = contenders
         .iter()
         .zip(best)
-        .map(|((_, _, _, name), run)| (*name, run.expect("at least one run")))
+        .map(|((_, name), run)| (*name, run.expect("at least one run")))
         .collect();
     let mut take = |name: &str| {
         best.iter()
@@ -416,9 +413,11 @@ fn main() {
     let corpus_run = take("corpus");
     let compared = take("compared build");
     let seam_checked = drive(
-        &me,
-        &["--seam-rules"],
-        no_env,
+        &Cmd {
+            exe: &me,
+            args: &["--seam-rules"],
+            env: no_env,
+        },
         &stream.getinfo,
         &requests,
         rows,
@@ -427,9 +426,11 @@ fn main() {
     )
     .unwrap_or_else(|e| fail("seam reference", e));
     let nd_checked = drive(
-        &netdiscover,
-        &[],
-        no_env,
+        &Cmd {
+            exe: &netdiscover,
+            args: &[],
+            env: no_env,
+        },
         &stream.getinfo,
         &requests,
         rows,
@@ -451,9 +452,11 @@ fn main() {
         let (reqs, prow, pbytes) = stream.requests_for(peer_rows);
         let script = peer_script.to_string_lossy().into_owned();
         drive(
-            python,
-            &[&script],
-            no_env,
+            &Cmd {
+                exe: python,
+                args: &[&script],
+                env: no_env,
+            },
             &stream.getinfo,
             &reqs,
             prow,
@@ -466,9 +469,11 @@ fn main() {
     let (short_reqs, short_rows, short_bytes) = stream.requests_for(config.rss_short);
     let (long_reqs, long_rows, long_bytes) = stream.requests_for(config.rss_long);
     let rss_short = drive(
-        &netdiscover,
-        &[],
-        no_env,
+        &Cmd {
+            exe: &netdiscover,
+            args: &[],
+            env: no_env,
+        },
         &stream.getinfo,
         &short_reqs,
         short_rows,
@@ -477,9 +482,11 @@ fn main() {
     )
     .unwrap_or_else(|e| fail("netdiscover rss short", e));
     let rss_long = drive(
-        &netdiscover,
-        &[],
-        no_env,
+        &Cmd {
+            exe: &netdiscover,
+            args: &[],
+            env: no_env,
+        },
         &stream.getinfo,
         &long_reqs,
         long_rows,
