@@ -2,12 +2,14 @@
 //! modular input's `annotate = true` share. (`| netdiscover` reads rows from the protocol
 //! instead; its bridge is `cli::command`.)
 
+use std::sync::Arc;
+
 use crate::ingest::{CimField, ProcessRow};
 use crate::rules::{Annotation, Matcher, Row, RuleSet, Selected};
 
 /// Every loaded rule, evaluated in one pass per process row.
 pub struct ProcessDetector {
-    rules: RuleSet,
+    rules: Arc<RuleSet>,
     selected: Selected,
     matcher: Matcher,
     /// The CIM field behind each slot of [`RuleSet::fields`] (`None`: a field process rows
@@ -32,7 +34,18 @@ impl ProcessDetector {
                 .iter()
                 .map(|f| CimField::from_name(f))
                 .collect(),
-            rules,
+            rules: Arc::new(rules),
+        }
+    }
+
+    /// Another detector over the same compiled rules, with its own matching scratch state:
+    /// one per thread.
+    pub fn fork(&self) -> ProcessDetector {
+        ProcessDetector {
+            rules: Arc::clone(&self.rules),
+            selected: self.selected.clone(),
+            matcher: Matcher::new(&self.rules),
+            slots: self.slots.clone(),
         }
     }
 

@@ -1,19 +1,23 @@
 //! `netdiscover scan PATH...`: the rules over exported telemetry, without Splunk.
 
+mod collect;
 mod detector;
 mod output;
 mod paths;
+mod pipeline;
 mod summary;
+mod work;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::ingest::{FileReader, Format, Item, OpenOptions};
-use output::{Hit, OutputFormat, Writer};
+use crate::ingest::Format;
+use collect::Collector;
+use output::{OutputFormat, Writer};
 use summary::Summary;
 
 /// The scan subcommand's usage as `--help` shows it.
@@ -31,6 +35,8 @@ SCAN: netdiscover scan [OPTIONS] PATH...
   --all               write every process event, not only matching ones
   --strict            exit 2 when any record is malformed
   --no-progress       never show the progress bar
+  --threads N         read and match on N threads (default: one per core); files, and the
+                      chunks of an EVTX file, are read in parallel, the output order is the same
   -h, --help          this text
 
   Malformed records are reported on stderr with file and byte offset (or record number for
@@ -57,6 +63,8 @@ struct Args {
     strict: bool,
     #[arg(long = "no-progress")]
     no_progress: bool,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: Option<u64>,
 }
 
 /// Exit statuses (documented in HELP and the README).
@@ -106,6 +114,9 @@ pub fn run(args: &[OsString]) -> i32 {
         format,
         all: args.all,
         show_progress,
+        threads: args.threads.map(|n| n as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
     };
     let mut writer = Writer::new(
         std::io::BufWriter::new(stdout),
@@ -133,6 +144,8 @@ struct ScanOptions {
     format: Option<Format>,
     all: bool,
     show_progress: bool,
+    /// Threads that read and match (1: everything on the calling thread).
+    threads: usize,
 }
 
 struct Outcome {
@@ -141,29 +154,21 @@ struct Outcome {
     errors: u64,
 }
 
+/// Scans every file `args` name and writes what it finds; returns the summary.
 fn scan<W: Write>(
     args: &[PathBuf],
     options: &ScanOptions,
     loaded: detector::Loaded,
     writer: &mut Writer<W>,
 ) -> Outcome {
-    let mut summary = Summary::default();
     let mut errors = 0u64;
     for warning in &loaded.warnings {
         eprintln!("netdiscover scan: warning: {warning}");
     }
-    for error in &loaded.errors {
+    for error in loaded.errors.iter().chain(&loaded.unavailable) {
         eprintln!("netdiscover scan: error: {error}");
         errors += 1;
     }
-    let mut detector = loaded.detector;
-    if let Some(why) = &loaded.unavailable {
-        eprintln!("netdiscover scan: error: {why}");
-        errors += 1;
-    }
-    summary.rules_note = loaded.unavailable;
-    let mut per_rule = vec![0u64; detector.rule_names().len()];
-
     let (files, problems) = paths::expand(args);
     for problem in problems {
         eprintln!("netdiscover scan: error: {problem}");
@@ -178,121 +183,17 @@ fn scan<W: Write>(
         options.show_progress && total_bytes > PROGRESS_THRESHOLD,
         total_bytes,
     );
-    let mut done_bytes = 0u64;
-    let mut output_closed = false;
-
-    for file in &files {
-        summary.files += 1;
-        let open = OpenOptions {
-            format: options.format,
-            ..OpenOptions::default()
-        };
-        let mut reader = match FileReader::open(file, &open) {
-            Ok(reader) => reader,
-            Err(e) => {
-                progress.suspend(|| eprintln!("netdiscover scan: error: {e}"));
-                summary.files_failed += 1;
-                errors += 1;
-                continue;
-            }
-        };
-        progress.set_message(file.display().to_string());
-        let mut count = 0u64;
-        while let Some(item) = reader.next() {
-            count += 1;
-            if count % 4096 == 0 {
-                progress.set_position(done_bytes + reader.bytes_read());
-            }
-            summary.records += 1;
-            match item {
-                Item::Process(event) => {
-                    summary.process_events += 1;
-                    let detection = detector.detect(&event.row);
-                    if let Some(d) = &detection {
-                        summary.matched_rows += 1;
-                        for &rule in &d.rules {
-                            if let Some(n) = per_rule.get_mut(rule) {
-                                *n += 1;
-                            }
-                        }
-                    }
-                    if output_closed || (detection.is_none() && !options.all) {
-                        continue;
-                    }
-                    let hit = Hit {
-                        file,
-                        position: event.position,
-                        record_id: &event.record_id,
-                        row: &event.row,
-                        detection: detection.as_ref(),
-                    };
-                    if let Err(e) = writer.write(&hit) {
-                        if e.kind() != std::io::ErrorKind::BrokenPipe {
-                            progress.suspend(|| {
-                                eprintln!("netdiscover scan: cannot write output: {e}")
-                            });
-                            errors += 1;
-                        }
-                        // Keep counting for the summary; stop writing.
-                        output_closed = true;
-                    }
-                }
-                Item::Skipped(skipped) => {
-                    *summary.skipped.entry(skipped.event_id).or_default() += 1;
-                }
-                Item::Malformed(bad) => {
-                    summary.malformed += 1;
-                    report_malformed(&progress, &summary, file, &bad.position, &bad.message);
-                }
-                Item::Unreadable(bad) => {
-                    summary.records -= 1;
-                    summary.files_cut_short += 1;
-                    errors += 1;
-                    progress.suspend(|| {
-                        eprintln!(
-                            "netdiscover scan: error: {}: {}: {}",
-                            file.display(),
-                            bad.position,
-                            bad.message
-                        )
-                    });
-                }
-            }
-        }
-        done_bytes += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        progress.set_position(done_bytes);
-    }
-    progress.finish_and_clear();
-    if summary.malformed > MALFORMED_PRINT_LIMIT {
-        eprintln!(
-            "netdiscover scan: {} more malformed records were counted but not printed",
-            summary.malformed - MALFORMED_PRINT_LIMIT
-        );
-    }
-    summary.per_rule = detector
-        .rule_names()
-        .iter()
-        .cloned()
-        .zip(per_rule)
-        .collect();
-    Outcome { summary, errors }
-}
-
-fn report_malformed(
-    progress: &ProgressBar,
-    summary: &Summary,
-    file: &Path,
-    position: &crate::ingest::Position,
-    message: &str,
-) {
-    if summary.malformed <= MALFORMED_PRINT_LIMIT {
-        progress.suspend(|| {
-            eprintln!(
-                "netdiscover scan: malformed record: {}: {position}: {message}",
-                file.display()
-            )
-        });
-    }
+    let rule_names = loaded.detector.rule_names().to_vec();
+    let mut collector = Collector::new(writer, &files, progress.clone(), rule_names.len(), errors);
+    pipeline::run(
+        &files,
+        options,
+        loaded.detector,
+        &progress,
+        &mut collector,
+        options.threads,
+    );
+    collector.finish(&rule_names, loaded.unavailable)
 }
 
 fn progress_bar(visible: bool, total: u64) -> ProgressBar {

@@ -1,12 +1,27 @@
 //! EVTX binaries through the `evtx` crate, one 64 KiB chunk in memory at a time. Each
 //! record is rendered to XML and read by the same parser as XmlWinEventLog files, so an
 //! EVTX file and its XML rendering give the same rows.
+//!
+//! A file is read as a sequence of *pieces*: its chunks, plus a piece for a chunk that cannot
+//! be read and one for the bytes after the last whole chunk. Reading a piece is cheap (64 KiB
+//! of I/O); decoding it is the work, and a piece decodes on its own. [`EvtxRecords`] decodes
+//! them one after another for a [`FileReader`](super::FileReader); [`EvtxPieces`] hands them
+//! out so `scan` can decode the chunks of one large file on several threads. Both decode with
+//! [`Piece::decode`], so they yield the same records.
+//!
+//! (The `evtx` crate's record tree would spare the XML rendering and our parse of it, but in
+//! `evtx` 0.15 a record's content is private to the crate: rendering to XML or JSON, or the
+//! template substitution values without their names, is all it offers.)
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 
-use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
+
+use super::reader::{evtx_item, Item};
+use super::IngestError;
 
 /// One record: its 1-based number in read order and its XML (or why it could not be read).
 pub(crate) type RenderedRecord = (u64, Result<String, String>);
@@ -14,93 +29,175 @@ pub(crate) type RenderedRecord = (u64, Result<String, String>);
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
 
-pub(crate) struct EvtxRecords {
+/// The pieces of one EVTX file, in order.
+struct ChunkSource {
     chunks: IntoIterChunks<File>,
-    settings: Arc<ParserSettings>,
-    queue: VecDeque<RenderedRecord>,
-    /// Records seen so far (rendered or skipped).
-    seen: u64,
-    /// Records to pass over without rendering (resume).
-    skip: u64,
     chunks_read: u64,
     /// Bytes after the last whole chunk, which the `evtx` crate passes over in silence; they
     /// are reported once at the end (a truncated copy of a log).
     trailing_bytes: u64,
+}
+
+/// A part of an EVTX file that decodes on its own.
+enum Piece {
+    /// Chunk `number` (from 1).
+    Chunk {
+        number: u64,
+        data: Box<EvtxChunkData>,
+    },
+    /// A chunk that could not be read, or the file's trailing bytes: one bad record.
+    Problem(String),
+}
+
+/// The records of a decoded piece.
+struct Decoded {
+    /// Records the piece holds (rendered, passed over, or bad).
+    seen: u64,
+    /// The records after the first `skip`, in order.
+    records: Vec<Result<String, String>>,
+    /// The parser failed inside this piece: the rest of the file is not read.
+    fatal: bool,
+}
+
+fn settings() -> Arc<ParserSettings> {
+    Arc::new(ParserSettings::new().num_threads(1).indent(false))
+}
+
+impl ChunkSource {
+    fn open(file: File, settings: &ParserSettings) -> Result<Self, String> {
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let trailing_bytes = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
+        let parser = EvtxParser::from_read_seek(file).map_err(|e| e.to_string())?;
+        Ok(ChunkSource {
+            chunks: parser.with_configuration(settings.clone()).into_chunks(),
+            chunks_read: 0,
+            trailing_bytes,
+        })
+    }
+
+    /// Bytes of the file read so far (header plus whole chunks), for progress.
+    fn bytes_read(&self) -> u64 {
+        HEADER_SIZE + self.chunks_read * CHUNK_SIZE
+    }
+
+    fn next_piece(&mut self) -> Option<Piece> {
+        let Some(chunk) = self.chunks.next() else {
+            if self.trailing_bytes > 0 {
+                let bytes = std::mem::take(&mut self.trailing_bytes);
+                return Some(Piece::Problem(format!(
+                    "the file ends {bytes} bytes into a 64 KiB chunk (truncated copy?); that chunk is not read"
+                )));
+            }
+            return None;
+        };
+        self.chunks_read += 1;
+        Some(match chunk {
+            Ok(data) => Piece::Chunk {
+                number: self.chunks_read,
+                data: Box::new(data),
+            },
+            Err(e) => Piece::Problem(format!("unreadable chunk: {e}")),
+        })
+    }
+}
+
+impl Piece {
+    /// Renders the piece's records, passing over the first `skip` without rendering them.
+    /// The `evtx` crate parses untrusted binary data; should it ever panic on a damaged
+    /// chunk, that becomes a bad record after the ones rendered so far, and the end of the
+    /// file, not the end of the scan.
+    fn decode(self, settings: &Arc<ParserSettings>, skip: u64) -> Decoded {
+        let (number, mut data) = match self {
+            Piece::Problem(message) => {
+                return Decoded {
+                    seen: 1,
+                    records: if skip == 0 {
+                        vec![Err(message)]
+                    } else {
+                        Vec::new()
+                    },
+                    fatal: false,
+                }
+            }
+            Piece::Chunk { number, data } => (number, data),
+        };
+        let mut decoded = Decoded {
+            seen: 0,
+            records: Vec::new(),
+            fatal: false,
+        };
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render_chunk(&mut data, settings, skip, &mut decoded)
+        }));
+        if rendered.is_err() {
+            decoded.seen += 1;
+            decoded.fatal = true;
+            decoded.records.push(Err(format!(
+                "the EVTX parser failed on chunk {number}; the rest of the file is not read"
+            )));
+        }
+        decoded
+    }
+}
+
+fn render_chunk(
+    data: &mut EvtxChunkData,
+    settings: &Arc<ParserSettings>,
+    skip: u64,
+    decoded: &mut Decoded,
+) {
+    let mut chunk = match data.parse(Arc::clone(settings)) {
+        Ok(chunk) => chunk,
+        Err(e) => {
+            decoded.seen += 1;
+            if decoded.seen > skip {
+                decoded.records.push(Err(format!("unparsable chunk: {e}")));
+            }
+            return;
+        }
+    };
+    for record in chunk.iter() {
+        decoded.seen += 1;
+        if decoded.seen <= skip {
+            continue;
+        }
+        let rendered = record
+            .and_then(|r| r.into_xml())
+            .map(|r| r.data)
+            .map_err(|e| e.to_string());
+        decoded.records.push(rendered);
+    }
+}
+
+/// The records of one EVTX file in order, for a [`FileReader`](super::FileReader).
+pub(crate) struct EvtxRecords {
+    source: ChunkSource,
+    settings: Arc<ParserSettings>,
+    queue: VecDeque<RenderedRecord>,
+    /// Records seen so far (rendered, passed over or bad).
+    seen: u64,
+    /// Records to pass over without rendering (resume).
+    skip: u64,
     /// Set after the parser panicked: nothing more is read from this file.
     failed: bool,
 }
 
 impl EvtxRecords {
     pub(crate) fn open(file: File, skip: u64) -> Result<Self, String> {
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
-        let trailing_bytes = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
-        let parser = EvtxParser::from_read_seek(file).map_err(|e| e.to_string())?;
-        let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
+        let settings = settings();
         Ok(EvtxRecords {
-            chunks: parser.with_configuration((*settings).clone()).into_chunks(),
+            source: ChunkSource::open(file, &settings)?,
             settings,
             queue: VecDeque::new(),
             seen: 0,
             skip,
-            chunks_read: 0,
-            trailing_bytes,
             failed: false,
         })
     }
 
     /// Bytes of the file read so far (header plus whole chunks), for progress.
     pub(crate) fn bytes_read(&self) -> u64 {
-        HEADER_SIZE + self.chunks_read * CHUNK_SIZE
-    }
-
-    fn load_next_chunk(&mut self) -> bool {
-        let Some(chunk) = self.chunks.next() else {
-            if self.trailing_bytes > 0 {
-                let bytes = std::mem::take(&mut self.trailing_bytes);
-                self.seen += 1;
-                let message = format!("the file ends {bytes} bytes into a 64 KiB chunk (truncated copy?); that chunk is not read");
-                if self.seen > self.skip {
-                    self.queue.push_back((self.seen, Err(message)));
-                }
-                return true;
-            }
-            return false;
-        };
-        self.chunks_read += 1;
-        let mut data = match chunk {
-            Ok(data) => data,
-            Err(e) => {
-                self.seen += 1;
-                if self.seen > self.skip {
-                    self.queue
-                        .push_back((self.seen, Err(format!("unreadable chunk: {e}"))));
-                }
-                return true;
-            }
-        };
-        let mut chunk = match data.parse(Arc::clone(&self.settings)) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                self.seen += 1;
-                if self.seen > self.skip {
-                    self.queue
-                        .push_back((self.seen, Err(format!("unparsable chunk: {e}"))));
-                }
-                return true;
-            }
-        };
-        for record in chunk.iter() {
-            self.seen += 1;
-            if self.seen <= self.skip {
-                continue;
-            }
-            let rendered = record
-                .and_then(|r| r.into_xml())
-                .map(|r| r.data)
-                .map_err(|e| e.to_string());
-            self.queue.push_back((self.seen, rendered));
-        }
-        true
+        self.source.bytes_read()
     }
 }
 
@@ -115,24 +212,87 @@ impl Iterator for EvtxRecords {
             if self.failed {
                 return None;
             }
-            // The `evtx` crate parses untrusted binary data; should it ever panic on a
-            // damaged chunk, that becomes a malformed record and the end of this file,
-            // not the end of the scan.
-            let loaded =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_next_chunk()));
-            match loaded {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(_) => {
-                    self.failed = true;
-                    self.seen += 1;
-                    let message = format!(
-                        "the EVTX parser failed on chunk {}; the rest of the file is not read",
-                        self.chunks_read
-                    );
-                    return Some((self.seen, Err(message)));
-                }
-            }
+            let piece = self.source.next_piece()?;
+            let decoded = piece.decode(&self.settings, self.skip.saturating_sub(self.seen));
+            let first = self.seen + decoded.seen - decoded.records.len() as u64;
+            self.queue.extend((first + 1..).zip(decoded.records));
+            self.seen += decoded.seen;
+            self.failed = decoded.fatal;
+        }
+    }
+}
+
+/// An EVTX file as pieces (its 64 KiB chunks) that decode independently, so the chunks of
+/// one large file can be decoded on several threads. Reading the next piece is cheap;
+/// [`EvtxPiece::items`] does the work.
+pub struct EvtxPieces {
+    source: ChunkSource,
+    settings: Arc<ParserSettings>,
+}
+
+impl EvtxPieces {
+    /// Opens `path` as an EVTX file (its header is checked here, as
+    /// [`FileReader::open`](super::FileReader::open) checks it).
+    pub fn open(path: &Path) -> Result<EvtxPieces, IngestError> {
+        let error = |message: String| IngestError::Evtx {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = File::open(path).map_err(|source| IngestError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let settings = settings();
+        Ok(EvtxPieces {
+            source: ChunkSource::open(file, &settings).map_err(error)?,
+            settings,
+        })
+    }
+}
+
+impl Iterator for EvtxPieces {
+    type Item = EvtxPiece;
+
+    fn next(&mut self) -> Option<EvtxPiece> {
+        let piece = self.source.next_piece()?;
+        Some(EvtxPiece {
+            piece,
+            settings: Arc::clone(&self.settings),
+        })
+    }
+}
+
+/// One piece of an EVTX file, to decode on any thread.
+pub struct EvtxPiece {
+    piece: Piece,
+    settings: Arc<ParserSettings>,
+}
+
+/// The items of one decoded [`EvtxPiece`].
+#[derive(Debug)]
+pub struct PieceItems {
+    /// What a [`FileReader`](super::FileReader) yields for these records, in order, with
+    /// positions numbered from 1 within the piece: add the records of the file's earlier
+    /// pieces to get the file's record numbers.
+    pub items: Vec<Item>,
+    /// Records the piece holds.
+    pub records: u64,
+    /// The parser failed on this piece: a reader stops here, so later pieces of the file
+    /// must be left out to yield what it yields.
+    pub last: bool,
+}
+
+impl EvtxPiece {
+    /// Decodes the piece into items.
+    pub fn items(self) -> PieceItems {
+        let decoded = self.piece.decode(&self.settings, 0);
+        PieceItems {
+            items: (1..)
+                .zip(decoded.records)
+                .map(|(number, rendered)| evtx_item(number, rendered))
+                .collect(),
+            records: decoded.seen,
+            last: decoded.fatal,
         }
     }
 }

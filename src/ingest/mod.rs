@@ -31,6 +31,7 @@ mod windows;
 mod xml;
 
 pub use error::IngestError;
+pub use evtx::{EvtxPiece, EvtxPieces, PieceItems};
 pub use format::Format;
 pub use position::Position;
 pub use reader::{

@@ -362,12 +362,7 @@ impl FileReader {
                     return false;
                 };
                 self.records = number;
-                let position = Position::Record(number);
-                let item = match rendered {
-                    Ok(xml_text) => windows_item(xml::parse_event(&xml_text, keep_data), position),
-                    Err(message) => Item::Malformed(MalformedRecord { position, message }),
-                };
-                self.pending.push_back(item);
+                self.pending.push_back(evtx_item(number, rendered));
                 true
             }
             Inner::Text(_) => self.advance_text(),
@@ -611,6 +606,15 @@ fn xml_frame_items(
         at(last),
     ));
     items
+}
+
+/// The item for EVTX record `number`, rendered to XML (or why it could not be).
+pub(super) fn evtx_item(number: u64, rendered: Result<String, String>) -> Item {
+    let position = Position::Record(number);
+    match rendered {
+        Ok(xml_text) => windows_item(xml::parse_event(&xml_text, keep_data), position),
+        Err(message) => Item::Malformed(MalformedRecord { position, message }),
+    }
 }
 
 /// Only process events need their EventData parsed.

@@ -2,6 +2,7 @@
 //! each CIM process row.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::detect::ProcessDetector;
 use crate::ingest::ProcessRow;
@@ -17,10 +18,12 @@ pub(super) struct Detection {
 /// Names of the annotation fields, in output order (the search command's contract).
 pub(super) const ANNOTATION_FIELDS: [&str; 11] = rules::Annotation::FIELDS;
 
-pub(super) trait Detector {
+pub(super) trait Detector: Send {
     fn rule_names(&self) -> &[String];
     /// `None` for a row no rule matches.
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection>;
+    /// A detector over the same rules for another thread.
+    fn fork(&self) -> Box<dyn Detector>;
 }
 
 /// Loaded rules plus warnings (rules skipped) to print.
@@ -70,7 +73,7 @@ pub(super) fn load(extra: &[PathBuf]) -> Loaded {
 
 /// The rules engine over CIM process rows, with the rule names scan reports.
 struct RulesDetector {
-    names: Vec<String>,
+    names: Arc<[String]>,
     detector: ProcessDetector,
 }
 
@@ -86,6 +89,13 @@ impl RulesDetector {
 impl Detector for RulesDetector {
     fn rule_names(&self) -> &[String] {
         &self.names
+    }
+
+    fn fork(&self) -> Box<dyn Detector> {
+        Box::new(RulesDetector {
+            names: Arc::clone(&self.names),
+            detector: self.detector.fork(),
+        })
     }
 
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {

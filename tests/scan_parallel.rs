@@ -1,0 +1,118 @@
+//! `netdiscover scan` on several threads writes exactly what it writes on one: the same rows
+//! in the same order, the same problems on stderr, the same summary. Files are read in
+//! parallel and the chunks of one EVTX file are decoded in parallel, so the inputs mix many
+//! small files, large EVTX files, gzip XML, a damaged EVTX copy and a missing file.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scan(args: &[&str], threads: usize, rules_dir: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netdiscover"));
+    command
+        .arg("scan")
+        .args(args)
+        .arg("--no-progress")
+        .arg("--threads")
+        .arg(threads.to_string())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove(netdiscover::rules::RULES_DIR_ENV);
+    if let Some(dir) = rules_dir {
+        command.env(netdiscover::rules::RULES_DIR_ENV, dir);
+    }
+    command.output().expect("run netdiscover")
+}
+
+/// Runs `args` on 1, 2 and 5 threads and requires the same stdout, stderr and exit status.
+fn same_on_every_thread_count(args: &[&str], rules_dir: Option<&Path>) -> Output {
+    let one = scan(args, 1, rules_dir);
+    for threads in [2, 5] {
+        let many = scan(args, threads, rules_dir);
+        assert_eq!(
+            one.status.code(),
+            many.status.code(),
+            "{args:?}, {threads} threads"
+        );
+        assert!(
+            one.stdout == many.stdout,
+            "{args:?}: stdout differs on {threads} threads"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&one.stderr),
+            String::from_utf8_lossy(&many.stderr),
+            "{args:?}, {threads} threads"
+        );
+    }
+    one
+}
+
+/// A copy of an EVTX file cut 1000 bytes into its third chunk, and a second copy with its
+/// second chunk's magic overwritten: pieces that are problems, between good ones.
+fn damaged_evtx(source: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let bytes = std::fs::read(source).expect("read evtx");
+    assert!(
+        bytes.len() >= 4096 + 3 * 65536,
+        "{} too small",
+        source.display()
+    );
+    let cut = dir.join("cut.evtx");
+    std::fs::write(&cut, &bytes[..4096 + 2 * 65536 + 1000]).expect("write");
+    let mut broken = bytes.clone();
+    broken[4096 + 65536..4096 + 65536 + 8].copy_from_slice(b"NotChunk");
+    let bad = dir.join("bad_chunk.evtx");
+    std::fs::write(&bad, &broken).expect("write");
+    (cut, bad)
+}
+
+#[test]
+fn several_threads_write_what_one_thread_writes() {
+    let Some(shared) = support::shared_dir("several_threads_write_what_one_thread_writes") else {
+        return;
+    };
+    let datasets = shared.join("datasets");
+    let corpus = shared.join("escu/corpus");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let large_evtx =
+        datasets.join("evtx/mdecrevoisier__ID4688-5447-4950-Firewall_disabled_command.evtx");
+    let (cut, bad) = damaged_evtx(&large_evtx, tmp.path());
+    let inputs: Vec<String> = [
+        datasets.join("evtx"),
+        datasets.join("xml"),
+        datasets.join("json"),
+        datasets.join("bulk/atomic-evtx__sysmon__reconnaissance.xml.gz"),
+        datasets.join("bulk/atomic-evtx__sysmon__exfiltration.xml.gz"),
+        cut,
+        PathBuf::from("no/such/file.evtx"),
+        bad,
+        PathBuf::from("examples"),
+    ]
+    .iter()
+    .map(|p| p.to_string_lossy().into_owned())
+    .collect();
+    let mut args: Vec<&str> = inputs.iter().map(String::as_str).collect();
+
+    // The seed rules, table output: the matching rows only.
+    let table = same_on_every_thread_count(&args, None);
+    let err = String::from_utf8_lossy(&table.stderr);
+    assert!(err.contains("no/such/file.evtx"), "{err}");
+    assert!(err.contains("bytes into a 64 KiB chunk"), "{err}");
+    assert!(String::from_utf8_lossy(&table.stdout).lines().count() > 5);
+
+    // Every process event, with the ESCU corpus loaded (many more matches).
+    args.extend(["--all", "--output", "ndjson"]);
+    let all = same_on_every_thread_count(&args, Some(&corpus));
+    let rows = String::from_utf8_lossy(&all.stdout).lines().count();
+    assert!(rows > 1_500, "{rows} rows");
+    // EVTX record numbers count through the whole file, across its chunks.
+    let last_record = String::from_utf8_lossy(&all.stdout)
+        .lines()
+        .filter(|l| l.contains("Firewall_disabled_command.evtx"))
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v.get("record")?.as_u64()
+        })
+        .max();
+    assert!(last_record.is_some_and(|n| n > 900), "{last_record:?}");
+}
