@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netdiscover::protocol::framing::{encode_chunk, read_chunk};
+use netdiscover::protocol::{encode_chunk, read_chunk};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
