@@ -176,8 +176,8 @@ impl SearchCommand for NetdiscoverCommand {
             .select(&selection)
             .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
         self.loaded = Some((rules, selected));
-        // Every field is requested: see the README (protocol section) for why `required_fields`
-        // is not declared.
+        // Every field is requested: docs/semantics.md (`required_fields`) says why it is not
+        // declared.
         let mut reply = GetInfoReply::streaming();
         reply.messages = load_messages;
         Ok(reply)

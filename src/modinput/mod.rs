@@ -1,7 +1,8 @@
 //! The `netdiscover_input` modular input: scheme, argument validation, checkpointed
 //! streaming of process events into Splunk.
 //!
-//! splunkd runs the executable three ways (docs/packaging.md): `--scheme` prints
+//! splunkd runs the executable three ways (`../shared/docs/modinput-and-packaging.md` §1.1):
+//! `--scheme` prints
 //! [`scheme_xml`]; `--validate-arguments` reads `<items>` and prints
 //! `<error><message>…</message></error>` (exit 1) when a parameter is wrong; with no argument it
 //! reads `<input>` and follows the stanza's files ([`Follower`]) until SIGTERM. The executable's

@@ -2,7 +2,7 @@
 //! binary, each under a deadline (a hang fails the test instead of blocking CI) and, where an
 //! allocation is the risk, under an address-space limit. Every case must end with the
 //! documented error reply (inspector ERROR + `error` + `finished:true`) and exit 1, or exit 0
-//! where the README says so — never a panic, a signal or a hang.
+//! where docs/robustness.md says so — never a panic, a signal or a hang.
 
 #![cfg(unix)]
 
