@@ -8,3 +8,4 @@ mod support;
 mod command_gate;
 mod command_rules;
 mod scan;
+mod scan_parallel;

@@ -5,6 +5,7 @@
 mod support;
 
 mod datasets;
+mod evtx_pieces;
 mod fault;
 mod fault_huge_line;
 mod formats;

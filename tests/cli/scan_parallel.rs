@@ -3,10 +3,9 @@
 //! parallel and the chunks of one EVTX file are decoded in parallel, so the inputs mix many
 //! small files, large EVTX files, gzip XML, a damaged EVTX copy and a missing file.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
+
+use crate::support;
 use std::process::{Command, Output};
 
 fn scan(args: &[&str], threads: usize, rules_dir: Option<&Path>) -> Output {
@@ -68,11 +67,11 @@ fn damaged_evtx(source: &Path, dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn several_threads_write_what_one_thread_writes() {
-    let Some(shared) = support::shared_dir("several_threads_write_what_one_thread_writes") else {
+    let (Some(datasets), Some(corpus)) =
+        (support::shared("datasets"), support::shared("escu/corpus"))
+    else {
         return;
     };
-    let datasets = shared.join("datasets");
-    let corpus = shared.join("escu/corpus");
     let tmp = tempfile::tempdir().expect("tempdir");
     let large_evtx =
         datasets.join("evtx/mdecrevoisier__ID4688-5447-4950-Firewall_disabled_command.evtx");

@@ -2,10 +2,9 @@
 //! threads) yields exactly the items a `FileReader` yields, on every shared EVTX file and on
 //! damaged copies: a file cut inside a chunk, a chunk whose header is overwritten.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::path::Path;
+
+use crate::support;
 
 use netdiscover::ingest::{EvtxPieces, FileReader, Item, OpenOptions, Position};
 
@@ -54,10 +53,9 @@ fn assert_same(path: &Path) -> usize {
 
 #[test]
 fn pieces_yield_what_the_reader_yields_on_every_shared_evtx_file() {
-    let Some(shared) = support::shared_dir("pieces_yield_what_the_reader_yields") else {
+    let Some(dir) = support::shared("datasets/evtx") else {
         return;
     };
-    let dir = shared.join("datasets/evtx");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("list evtx")
         .map(|e| e.expect("entry").path())
