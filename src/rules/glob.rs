@@ -105,6 +105,23 @@ impl Glob {
         }
     }
 
+    /// Every literal piece a matching value must contain (lower-cased, non-empty): the whole
+    /// value for an exact pattern, else the parts between wildcards.
+    pub fn required_pieces(&self) -> Vec<&[u8]> {
+        let pieces: Vec<&[u8]> = match &self.kind {
+            Kind::Any => Vec::new(),
+            Kind::Exact(e) => vec![e],
+            Kind::Prefix(p) => vec![p],
+            Kind::Suffix(s) => vec![s],
+            Kind::Contains(f) => vec![f.needle()],
+            Kind::General(g) => std::iter::once(g.first.as_slice())
+                .chain(g.middles.iter().map(Finder::needle))
+                .chain(std::iter::once(g.last.as_slice()))
+                .collect(),
+        };
+        pieces.into_iter().filter(|p| !p.is_empty()).collect()
+    }
+
     /// The longest literal every matching value must contain (lower-cased), for prefilters.
     pub fn required_literal(&self) -> Option<&[u8]> {
         let lit: &[u8] = match &self.kind {

@@ -1,6 +1,8 @@
-//! One pass over a row for every selected rule: prefilter scan, then condition evaluation.
+//! One pass over a row for every selected rule: the literal index names the candidate rules,
+//! and only their conditions are evaluated.
 
 use super::expr::{eval_cond, FoldCache};
+use super::prefilter::IndexScratch;
 use super::row::Row;
 use super::ruleset::RuleSet;
 use super::select::Selected;
@@ -11,75 +13,54 @@ use super::select::Selected;
 #[derive(Debug)]
 pub struct Matcher {
     cache: FoldCache,
-    literal_seen: Vec<bool>,
-    seen_list: Vec<usize>,
+    scratch: IndexScratch,
+    candidates: Vec<u32>,
     matched: Vec<usize>,
-    prefilter: bool,
+    index: bool,
 }
 
 impl Matcher {
     pub fn new(rules: &RuleSet) -> Matcher {
         Matcher {
             cache: FoldCache::new(rules.fields.len()),
-            literal_seen: vec![false; rules.prefilter.literal_count],
-            seen_list: Vec::new(),
+            scratch: IndexScratch::new(&rules.index),
+            candidates: Vec::new(),
             matched: Vec::new(),
-            prefilter: true,
+            index: true,
         }
     }
 
-    /// Turns the literal prefilter off (every selected rule's condition is evaluated). The
-    /// result is the same either way; this exists to measure what the prefilter saves.
+    /// Turns the literal index off: every selected rule's condition is evaluated on every row.
+    /// The result is the same either way; this exists to prove that and to measure what the
+    /// index saves.
     pub fn set_prefilter(&mut self, on: bool) {
-        self.prefilter = on;
+        self.index = on;
     }
 
     /// Indices (into [`RuleSet::rules`]) of the selected rules that match `row`, in rule order.
     pub fn match_row(&mut self, rules: &RuleSet, selected: &Selected, row: &dyn Row) -> &[usize] {
         self.matched.clear();
         self.cache.next_row();
-        for &id in &self.seen_list {
-            self.literal_seen[id] = false;
-        }
-        self.seen_list.clear();
-        let scanners = if self.prefilter {
-            rules.prefilter.scanners.as_slice()
-        } else {
-            &[]
-        };
-        let exact = if self.prefilter {
-            rules.prefilter.exact.as_slice()
-        } else {
-            &[]
-        };
-        for slot_exact in exact {
-            for index in 0..row.value_count(slot_exact.slot) {
-                let (seen, list) = (&mut self.literal_seen, &mut self.seen_list);
-                slot_exact.find(row.value(slot_exact.slot, index), |id| {
-                    if !seen[id] {
-                        seen[id] = true;
-                        list.push(id);
-                    }
-                });
-            }
-        }
-        for scanner in scanners {
-            let (buf, _) = self.cache.folded(row, scanner.slot);
-            for m in scanner.automaton.find_overlapping_iter(buf) {
-                let id = scanner.literal_ids[m.pattern().as_usize()];
-                if !self.literal_seen[id] {
-                    self.literal_seen[id] = true;
-                    self.seen_list.push(id);
+        if !self.index {
+            for &i in selected.indices() {
+                if eval_cond(&rules.rules[i].cond, row, &mut self.cache) {
+                    self.matched.push(i);
                 }
             }
+            return &self.matched;
         }
-        for &i in selected.indices() {
-            if let Some(Some(alternatives)) = rules.prefilter.rule_literal.get(i) {
-                if self.prefilter && !alternatives.iter().any(|&lit| self.literal_seen[lit]) {
-                    continue;
-                }
-            }
-            if eval_cond(&rules.rules[i].cond, row, &mut self.cache) {
+        self.candidates.clear();
+        rules
+            .index
+            .candidates(row, &mut self.cache, &mut self.scratch, &mut self.candidates);
+        self.candidates.sort_unstable();
+        let chosen = selected.indices();
+        let all = chosen.len() == rules.rules.len();
+        for &candidate in &self.candidates {
+            let i = candidate as usize;
+            if (all || chosen.binary_search(&i).is_ok())
+                && eval_cond(&rules.rules[i].cond, row, &mut self.cache)
+            {
                 self.matched.push(i);
             }
         }

@@ -1,223 +1,439 @@
-//! Literal prefilter: for each rule, one literal its row *must* contain in one field (taken
-//! from a top-level AND-ed `field=pattern`, the longest literal of the pattern). Per row,
-//! one Aho-Corasick scan per such field over the lower-cased values marks which literals
-//! occur; rules whose literal is absent are skipped without evaluating their condition.
+//! The literal index: one for the whole rule set, so a row costs one search per field however
+//! many rules are loaded, and only the rules whose literals the row holds are evaluated.
 //!
-//! A literal that is a whole value (`process_name=netsh.exe`, an `IN` list of names) is
-//! preferred over a substring literal and is checked by comparing each raw value of its field
-//! (length first, then ASCII case-insensitively): no lower-cased copy and no scan. Whole-value
-//! anchors usually sit on short fields (`process_name`, `original_file_name`), so a row the
-//! prefilter rejects is decided without reading its long `process` command line at all.
+//! Each rule's condition yields *factors* ([`factors`]): sets of literals of which every row
+//! the rule matches holds at least one (the "must contain one of" parts of its AND-ed
+//! predicates; an OR contributes the union of its branches' best factors). A literal is a whole
+//! value of one field (`process_name=netsh.exe`, an `IN` list without wildcards) or a piece of
+//! one (`*-enc*`, the `x` of `x*` and `*x`, each part of `a*b`). All literals are compiled per
+//! field: whole values into one hash table of folded values, pieces into one Aho-Corasick
+//! automaton. Per row, the fields are looked up and searched once; a rule becomes a *candidate*
+//! when every one of its factors has a literal in the row, and only candidates are evaluated.
+//! Rules without a usable literal are evaluated on every row; [`LiteralIndex::unanchored`]
+//! lists them.
+//!
+//! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::expr::{Cond, Src};
+use super::expr::{Cond, FoldCache, Src};
+use super::glob::Glob;
+use super::row::Row;
 use super::ruleset::Rule;
-
-#[derive(Debug, Clone)]
-pub(crate) struct SlotScanner {
-    pub slot: usize,
-    pub automaton: AhoCorasick,
-    /// Automaton pattern index → global literal id.
-    pub literal_ids: Vec<usize>,
-}
-
-/// Whole-value literals of one slot: `(lower-cased literal, global literal id)`, sorted by
-/// length so a value is compared only with literals of its own length.
-#[derive(Debug, Clone)]
-pub(crate) struct SlotExact {
-    pub slot: usize,
-    pub literals: Vec<(Vec<u8>, usize)>,
-}
-
-impl SlotExact {
-    /// Calls `seen` with the id of every literal equal (ASCII case-insensitively) to `value`.
-    pub fn find(&self, value: &[u8], mut seen: impl FnMut(usize)) {
-        let start = self
-            .literals
-            .partition_point(|(l, _)| l.len() < value.len());
-        for (literal, id) in &self.literals[start..] {
-            if literal.len() != value.len() {
-                break;
-            }
-            if literal.eq_ignore_ascii_case(value) {
-                seen(*id);
-            }
-        }
-    }
-}
-
-/// One literal a matching row must contain in `slot`: as a whole value (`exact`) or anywhere
-/// in a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Literal {
-    slot: usize,
-    bytes: Vec<u8>,
-    exact: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Prefilter {
-    pub(crate) scanners: Vec<SlotScanner>,
-    pub(crate) exact: Vec<SlotExact>,
-    /// Rule index → literal ids of which one must be present (None: always evaluate).
-    pub(crate) rule_literal: Vec<Option<Vec<usize>>>,
-    pub(crate) literal_count: usize,
-    /// Literal id → its bytes (lower-cased), its slot, and whether it is a whole value.
-    pub(crate) literals: Vec<RequiredLiteral>,
-}
 
 /// A literal that a row matched by some rule must hold in one field: as that field's whole
 /// value, or anywhere in it. ASCII case-insensitive; `bytes` is lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequiredLiteral {
     pub slot: usize,
     pub bytes: Vec<u8>,
     pub whole_value: bool,
 }
 
-/// Literals a matching row must contain: alternatives, at least one of which occurs in
-/// every row the condition accepts. `None` when no such set is known.
-fn anchor(cond: &Cond) -> Option<Vec<Literal>> {
+/// Pieces shorter than this are too common to filter anything; evaluating the rule is as cheap.
+const MIN_PIECE: usize = 3;
+
+type Factor = Vec<RequiredLiteral>;
+
+/// The factors of `cond`: each a set of alternatives of which every row `cond` accepts holds
+/// one. Empty when nothing is known (the rule must be evaluated on every row).
+pub(crate) fn factors(cond: &Cond) -> Vec<Factor> {
+    let mut out = Vec::new();
+    collect_factors(cond, &mut out);
+    out
+}
+
+fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
     match cond {
         Cond::Glob {
             src: Src::Slot(slot),
             pat,
-        } => pat.required_literal().map(|l| {
-            vec![Literal {
-                slot: *slot,
-                bytes: l.to_vec(),
-                exact: pat.exact().is_some(),
-            }]
-        }),
+        } => out.extend(glob_factors(*slot, pat)),
         Cond::AnyGlob { slot, exact, globs } => {
-            let mut alts: Vec<Literal> = exact
+            let mut alternatives: Factor = exact
                 .iter()
-                .map(|e| Literal {
-                    slot: *slot,
-                    bytes: e.clone(),
-                    exact: true,
-                })
+                .map(|e| whole(*slot, e))
+                .filter(|l| !l.bytes.is_empty())
                 .collect();
-            for g in globs {
-                alts.push(Literal {
-                    slot: *slot,
-                    bytes: g.required_literal()?.to_vec(),
-                    exact: g.exact().is_some(),
-                });
+            for glob in globs {
+                match best(glob_factors(*slot, glob)) {
+                    Some(factor) => alternatives.extend(factor),
+                    None => return,
+                }
             }
-            Some(alts)
+            // An empty exact value never matches (empty values are absent), so it is no
+            // alternative.
+            if !alternatives.is_empty() {
+                out.push(alternatives);
+            }
         }
-        // Every branch must carry an anchor; the union of theirs is one for the OR.
+        Cond::And(items) => items.iter().for_each(|item| collect_factors(item, out)),
+        // Each branch must hold one of its best factor's literals: their union holds for the OR.
         Cond::Or(items) => {
-            let mut alts = Vec::new();
+            let mut alternatives = Factor::new();
             for item in items {
-                alts.extend(anchor(item)?);
+                match best(factors(item)) {
+                    Some(factor) => alternatives.extend(factor),
+                    None => return,
+                }
             }
-            Some(alts)
+            if !alternatives.is_empty() {
+                out.push(dedup(alternatives));
+            }
         }
-        // Any conjunct's anchor works; prefer whole-value anchors (checked without a scan),
-        // then the most selective (longest shortest literal).
-        Cond::And(items) => items
-            .iter()
-            .filter_map(anchor)
-            .filter(|a| usable(a))
-            .max_by_key(|a| {
-                let shortest = a.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
-                let all_exact = a.iter().all(|l| l.exact);
-                (all_exact, shortest.min(12), usize::MAX - a.len())
-            }),
-        _ => None,
+        _ => {}
     }
 }
 
-/// Short literals rarely filter anything; evaluating the rule is as cheap.
-fn usable(alts: &[Literal]) -> bool {
-    !alts.is_empty() && alts.len() <= 64 && alts.iter().all(|l| l.bytes.len() >= 3)
+fn whole(slot: usize, bytes: &[u8]) -> RequiredLiteral {
+    RequiredLiteral {
+        slot,
+        bytes: bytes.to_ascii_lowercase(),
+        whole_value: true,
+    }
 }
 
-impl Prefilter {
-    pub fn build(rules: &[Rule]) -> Prefilter {
-        let mut literals: Vec<Literal> = Vec::new();
-        let mut rule_literal = Vec::with_capacity(rules.len());
-        for rule in rules {
-            let ids = anchor(&rule.cond).filter(|a| usable(a)).map(|alts| {
-                let mut ids: Vec<usize> = alts
+/// An exact pattern is one whole-value factor; a wildcard pattern gives one factor per piece
+/// long enough to be worth searching.
+fn glob_factors(slot: usize, glob: &Glob) -> Vec<Factor> {
+    if let Some(exact) = glob.exact() {
+        return match exact.is_empty() {
+            true => Vec::new(),
+            false => vec![vec![whole(slot, exact)]],
+        };
+    }
+    glob.required_pieces()
+        .into_iter()
+        .filter(|piece| piece.len() >= MIN_PIECE)
+        .map(|piece| {
+            vec![RequiredLiteral {
+                slot,
+                bytes: piece.to_vec(),
+                whole_value: false,
+            }]
+        })
+        .collect()
+}
+
+fn dedup(mut factor: Factor) -> Factor {
+    factor.sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
+    factor.dedup();
+    factor
+}
+
+/// How selective a factor is likely to be: whole values first (compared, never searched),
+/// then the longest shortest literal, then the fewest alternatives.
+fn selectivity(factor: &Factor) -> (bool, usize, usize) {
+    let all_whole = factor.iter().all(|l| l.whole_value);
+    let shortest = factor.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
+    (all_whole, shortest.min(12), usize::MAX - factor.len())
+}
+
+fn best(factors: Vec<Factor>) -> Option<Factor> {
+    factors.into_iter().max_by_key(selectivity)
+}
+
+/// A literal's id in [`LiteralIndex::literals`].
+type LiteralId = u32;
+
+/// The compiled index of every rule's literals.
+#[derive(Debug, Clone, Default)]
+pub struct LiteralIndex {
+    /// Literal id → the literal.
+    pub(crate) literals: Vec<RequiredLiteral>,
+    /// Factor id → its literals.
+    factors: Vec<Box<[LiteralId]>>,
+    /// Rule → its distinct factors (empty: the rule has no usable literal).
+    rule_factors: Vec<Box<[u32]>>,
+    /// Rule → the factor the row gate checks: its most selective.
+    gate_factor: Vec<Option<u32>>,
+    /// Literal → the factors holding it; factor → the rules requiring it.
+    literal_factors: Vec<Box<[u32]>>,
+    factor_rules: Vec<Box<[u32]>>,
+    /// Rules evaluated on every row.
+    unanchored: Vec<u32>,
+    slots: Vec<SlotSearch>,
+}
+
+/// One field's literals: whole values in a table, pieces in one automaton.
+#[derive(Debug, Clone)]
+struct SlotSearch {
+    slot: usize,
+    whole: HashMap<Box<[u8]>, Box<[LiteralId]>, FoldHash>,
+    whole_lengths: std::ops::RangeInclusive<usize>,
+    pieces: Option<(AhoCorasick, Box<[LiteralId]>)>,
+}
+
+impl LiteralIndex {
+    pub(crate) fn build(rules: &[Rule]) -> LiteralIndex {
+        let mut index = LiteralIndex::default();
+        let mut literal_ids: HashMap<RequiredLiteral, LiteralId> = HashMap::new();
+        let mut factor_ids: HashMap<Box<[LiteralId]>, u32> = HashMap::new();
+        for (rule, compiled) in rules.iter().enumerate() {
+            let mut ids: Vec<u32> = Vec::new();
+            let mut gate: Option<(u32, (bool, usize, usize))> = None;
+            for factor in factors(&compiled.cond) {
+                let score = selectivity(&factor);
+                let mut literals: Vec<LiteralId> = factor
                     .into_iter()
-                    .map(|key| {
-                        literals.iter().position(|k| *k == key).unwrap_or_else(|| {
-                            literals.push(key);
-                            literals.len() - 1
+                    .map(|l| {
+                        let next = index.literals.len() as LiteralId;
+                        *literal_ids.entry(l.clone()).or_insert_with(|| {
+                            index.literals.push(l);
+                            next
                         })
                     })
                     .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                ids
-            });
-            rule_literal.push(ids);
+                literals.sort_unstable();
+                literals.dedup();
+                let literals: Box<[LiteralId]> = literals.into();
+                let next = index.factors.len() as u32;
+                let id = *factor_ids.entry(literals.clone()).or_insert_with(|| {
+                    index.factors.push(literals);
+                    next
+                });
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                if gate.map_or(true, |(_, s)| score > s) {
+                    gate = Some((id, score));
+                }
+            }
+            if ids.is_empty() {
+                index.unanchored.push(rule as u32);
+            }
+            index.rule_factors.push(ids.into());
+            index.gate_factor.push(gate.map(|(id, _)| id));
         }
+        index.invert();
+        index.slots = SlotSearch::build_all(&index.literals);
+        index
+    }
+
+    /// Fills the literal → factor and factor → rule lists.
+    fn invert(&mut self) {
+        let mut literal_factors = vec![Vec::new(); self.literals.len()];
+        for (f, literals) in self.factors.iter().enumerate() {
+            for &l in literals.iter() {
+                literal_factors[l as usize].push(f as u32);
+            }
+        }
+        let mut factor_rules = vec![Vec::new(); self.factors.len()];
+        for (r, factors) in self.rule_factors.iter().enumerate() {
+            for &f in factors.iter() {
+                factor_rules[f as usize].push(r as u32);
+            }
+        }
+        self.literal_factors = literal_factors.into_iter().map(Into::into).collect();
+        self.factor_rules = factor_rules.into_iter().map(Into::into).collect();
+    }
+
+    /// Rules with no usable literal (indices into the rule list): evaluated on every row.
+    pub(crate) fn unanchored(&self) -> &[u32] {
+        &self.unanchored
+    }
+
+    /// The literals of `rule`'s gate factor: a row it matches holds one of them. `None` when
+    /// the rule has no usable literal.
+    pub(crate) fn gate_literals(&self, rule: usize) -> Option<impl Iterator<Item = &RequiredLiteral>> {
+        let factor = (*self.gate_factor.get(rule)?)?;
+        Some(
+            self.factors[factor as usize]
+                .iter()
+                .map(|&l| &self.literals[l as usize]),
+        )
+    }
+
+}
+
+impl SlotSearch {
+    fn build_all(literals: &[RequiredLiteral]) -> Vec<SlotSearch> {
         let mut slots: Vec<usize> = literals.iter().map(|l| l.slot).collect();
         slots.sort_unstable();
         slots.dedup();
-        let mut scanners = Vec::new();
-        let mut exact = Vec::new();
-        for &slot in &slots {
-            let mut whole: Vec<(Vec<u8>, usize)> = (0..literals.len())
-                .filter(|&i| literals[i].slot == slot && literals[i].exact)
-                .map(|i| (literals[i].bytes.to_ascii_lowercase(), i))
-                .collect();
-            if !whole.is_empty() {
-                whole.sort_by_key(|(l, _)| l.len());
-                exact.push(SlotExact {
-                    slot,
-                    literals: whole,
-                });
-            }
-        }
-        for slot in slots {
-            let ids: Vec<usize> = (0..literals.len())
-                .filter(|&i| literals[i].slot == slot && !literals[i].exact)
-                .collect();
-            if ids.is_empty() {
+        slots
+            .into_iter()
+            .map(|slot| SlotSearch::build(slot, literals))
+            .collect()
+    }
+
+    fn build(slot: usize, literals: &[RequiredLiteral]) -> SlotSearch {
+        let mut whole: HashMap<Box<[u8]>, Vec<LiteralId>, FoldHash> = HashMap::default();
+        let mut pieces: Vec<(&[u8], LiteralId)> = Vec::new();
+        for (id, literal) in literals.iter().enumerate() {
+            if literal.slot != slot {
                 continue;
             }
-            let patterns: Vec<&[u8]> = ids.iter().map(|&i| literals[i].bytes.as_slice()).collect();
-            match AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-            {
-                Ok(automaton) => scanners.push(SlotScanner {
-                    slot,
-                    automaton,
-                    literal_ids: ids,
-                }),
-                Err(_) => {
-                    // Cannot happen for plain byte literals; if it did, those rules are simply not prefiltered.
-                    for r in rule_literal.iter_mut() {
-                        if r.as_ref()
-                            .is_some_and(|alts| alts.iter().any(|id| ids.contains(id)))
-                        {
-                            *r = None;
-                        }
+            match literal.whole_value {
+                true => whole
+                    .entry(literal.bytes.as_slice().into())
+                    .or_default()
+                    .push(id as LiteralId),
+                false => pieces.push((&literal.bytes, id as LiteralId)),
+            }
+        }
+        let lengths = whole.keys().map(|k| k.len());
+        let whole_lengths = lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0);
+        let automaton = (!pieces.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(pieces.iter().map(|(p, _)| p))
+                    .ok()
+            })
+            .flatten();
+        SlotSearch {
+            slot,
+            whole: whole.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            whole_lengths,
+            pieces: automaton.map(|a| (a, pieces.iter().map(|(_, id)| *id).collect())),
+        }
+    }
+}
+
+/// Per-thread state for [`LiteralIndex::candidates`]. Marks carry a generation, so a row costs
+/// nothing for the literals, factors and rules it does not touch.
+#[derive(Debug, Default)]
+pub(crate) struct IndexScratch {
+    generation: u32,
+    literal_mark: Vec<u32>,
+    factor_mark: Vec<u32>,
+    rule_mark: Vec<u32>,
+    rule_hits: Vec<u32>,
+    seen: Vec<LiteralId>,
+    fold: Vec<u8>,
+}
+
+impl IndexScratch {
+    pub(crate) fn new(index: &LiteralIndex) -> IndexScratch {
+        IndexScratch {
+            generation: 0,
+            literal_mark: vec![0; index.literals.len()],
+            factor_mark: vec![0; index.factors.len()],
+            rule_mark: vec![0; index.rule_factors.len()],
+            rule_hits: vec![0; index.rule_factors.len()],
+            seen: Vec::new(),
+            fold: Vec::new(),
+        }
+    }
+
+    fn next_row(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            for marks in [
+                &mut self.literal_mark,
+                &mut self.factor_mark,
+                &mut self.rule_mark,
+            ] {
+                marks.iter_mut().for_each(|m| *m = 0);
+            }
+            self.generation = 1;
+        }
+        self.seen.clear();
+    }
+
+    fn see(&mut self, id: LiteralId) {
+        let mark = &mut self.literal_mark[id as usize];
+        if *mark != self.generation {
+            *mark = self.generation;
+            self.seen.push(id);
+        }
+    }
+}
+
+impl LiteralIndex {
+    /// Pushes onto `out` every rule whose factors all have a literal in `row`, and every rule
+    /// without a usable literal, in no particular order.
+    pub(crate) fn candidates(
+        &self,
+        row: &dyn Row,
+        cache: &mut FoldCache,
+        scratch: &mut IndexScratch,
+        out: &mut Vec<u32>,
+    ) {
+        scratch.next_row();
+        for search in &self.slots {
+            search.find(row, cache, scratch);
+        }
+        let generation = scratch.generation;
+        for &literal in &scratch.seen {
+            for &factor in self.literal_factors[literal as usize].iter() {
+                let mark = &mut scratch.factor_mark[factor as usize];
+                if *mark == generation {
+                    continue;
+                }
+                *mark = generation;
+                for &rule in self.factor_rules[factor as usize].iter() {
+                    let r = rule as usize;
+                    if scratch.rule_mark[r] != generation {
+                        scratch.rule_mark[r] = generation;
+                        scratch.rule_hits[r] = 0;
+                    }
+                    scratch.rule_hits[r] += 1;
+                    if scratch.rule_hits[r] as usize == self.rule_factors[r].len() {
+                        out.push(rule);
                     }
                 }
             }
         }
-        Prefilter {
-            scanners,
-            exact,
-            rule_literal,
-            literal_count: literals.len(),
-            literals: literals
-                .iter()
-                .map(|l| RequiredLiteral {
-                    slot: l.slot,
-                    bytes: l.bytes.to_ascii_lowercase(),
-                    whole_value: l.exact,
-                })
-                .collect(),
+        out.extend_from_slice(&self.unanchored);
+    }
+}
+
+impl SlotSearch {
+    /// Marks the literals of this field that `row` holds.
+    fn find(&self, row: &dyn Row, cache: &mut FoldCache, scratch: &mut IndexScratch) {
+        if !self.whole.is_empty() {
+            for index in 0..row.value_count(self.slot) {
+                let value = row.value(self.slot, index);
+                if !self.whole_lengths.contains(&value.len()) {
+                    continue;
+                }
+                scratch.fold.clear();
+                scratch.fold.extend(value.iter().map(u8::to_ascii_lowercase));
+                if let Some(ids) = self.whole.get(scratch.fold.as_slice()) {
+                    for &id in ids.iter() {
+                        scratch.see(id);
+                    }
+                }
+            }
         }
+        if let Some((automaton, ids)) = &self.pieces {
+            let (folded, _) = cache.folded(row, self.slot);
+            for found in automaton.find_overlapping_iter(folded) {
+                scratch.see(ids[found.pattern().as_usize()]);
+            }
+        }
+    }
+}
+
+/// FxHash's multiply-rotate over 8-byte words: the whole-value table's keys are short folded
+/// field values, where SipHash's setup costs more than the lookup.
+#[derive(Debug, Clone, Copy, Default)]
+struct FoldHasher(u64);
+
+type FoldHash = BuildHasherDefault<FoldHasher>;
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64)
+            .wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -226,48 +442,73 @@ mod tests {
     use super::*;
     use crate::rules::RuleSet;
 
+    /// The seed rules are decided by `process_name`/`original_file_name` alone at the gate:
+    /// their gate factors are whole values, so the long `process` command line is neither
+    /// folded nor scanned for rows holding none of them.
     #[test]
-    fn whole_value_literal_matches_the_whole_value_in_any_case_only() {
-        let exact = SlotExact {
-            slot: 0,
-            literals: vec![(b"cmd.exe".to_vec(), 3), (b"netsh.exe".to_vec(), 7)],
-        };
-        let found = |value: &[u8]| {
-            let mut ids = Vec::new();
-            exact.find(value, |id| ids.push(id));
-            ids
-        };
-        assert_eq!(found(b"NetSh.EXE"), vec![7]);
-        assert_eq!(found(b"cmd.exe"), vec![3]);
-        assert!(found(b"xnetsh.exe").is_empty());
-        assert!(found(b"netsh.ex").is_empty());
-        assert!(found(b"").is_empty());
-    }
-
-    /// The seed rules are decided by `process_name`/`original_file_name` alone for rows the
-    /// prefilter rejects: their anchors are whole values, so the long `process` field is
-    /// neither folded nor scanned.
-    #[test]
-    fn seed_rules_anchor_on_whole_values_not_the_command_line() {
+    fn seed_rules_gate_on_whole_values_not_the_command_line() {
         let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("app");
         let (set, warnings) = RuleSet::load(&[app.join("detections"), app.join("macros")]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(set.len(), 2);
-        let pre = &set.prefilter;
-        let process = set.slot("process").expect("seed rules read process");
-        assert!(pre.scanners.iter().all(|s| s.slot != process));
-        let exact_ids: Vec<usize> = pre
-            .exact
-            .iter()
-            .flat_map(|e| e.literals.iter().map(|(_, id)| *id))
-            .collect();
-        for (rule, ids) in set.rules.iter().zip(&pre.rule_literal) {
-            let ids = ids.as_ref().expect("every seed rule is prefiltered");
+        let index = &set.index;
+        for rule in 0..set.len() {
+            let literals: Vec<_> = index.gate_literals(rule).expect("gated").collect();
             assert!(
-                ids.iter().all(|id| exact_ids.contains(id)),
-                "{} anchors on a substring",
-                rule.meta.name
+                literals.iter().all(|l| l.whole_value),
+                "{} gates on a substring",
+                set.rules[rule].meta.name
             );
         }
+        assert!(index.unanchored().is_empty());
+    }
+
+    fn glob(slot: usize, pattern: &str) -> Cond {
+        Cond::Glob {
+            src: Src::Slot(slot),
+            pat: Glob::new(pattern),
+        }
+    }
+
+    fn names(factors: &[Factor]) -> Vec<Vec<String>> {
+        factors
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .map(|l| {
+                        let kind = if l.whole_value { "=" } else { "~" };
+                        format!("{}{kind}{}", l.slot, String::from_utf8_lossy(&l.bytes))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn factors_of_and_or_and_wildcard_patterns() {
+        let cond = Cond::And(vec![
+            glob(0, "NetSh.exe"),
+            glob(1, "*port*proxy*"),
+            glob(1, "*-a*"),
+            Cond::Or(vec![glob(1, "*v4tov4*"), glob(2, "abc*")]),
+            Cond::Not(Box::new(glob(1, "*x64*"))),
+        ]);
+        assert_eq!(
+            names(&factors(&cond)),
+            vec![
+                vec!["0=netsh.exe"],
+                vec!["1~port"],
+                vec!["1~proxy"],
+                vec!["1~v4tov4", "2~abc"],
+            ]
+        );
+        // An OR with a branch that has no literal gives nothing; so does a lone short piece.
+        assert!(factors(&Cond::Or(vec![glob(0, "a.exe"), glob(1, "*-a*")])).is_empty());
+        let any = Cond::AnyGlob {
+            slot: 3,
+            exact: vec![b"cmd.exe".to_vec()],
+            globs: vec![Glob::new("*\\powershell*.exe")],
+        };
+        assert_eq!(names(&factors(&any)), vec![vec!["3=cmd.exe", "3~\\powershell"]]);
     }
 }

@@ -9,7 +9,7 @@ use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, RawDoc, RuleMeta};
-use super::prefilter::{Prefilter, RequiredLiteral};
+use super::prefilter::{LiteralIndex, RequiredLiteral};
 
 /// A piece of a risk message: literal text or a `$field$` token.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct Rule {
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) fields: Vec<String>,
-    pub(crate) prefilter: Prefilter,
+    pub(crate) index: LiteralIndex,
 }
 
 /// Detection and macro sources gathered from rule places before compilation.
@@ -329,7 +329,7 @@ impl RuleSet {
                 }
             }
         }
-        set.prefilter = Prefilter::build(&set.rules);
+        set.index = LiteralIndex::build(&set.rules);
         set
     }
 
@@ -354,27 +354,30 @@ impl RuleSet {
     }
 
     /// Literals of which every row that a selected rule matches holds at least one, each in
-    /// its slot's value (ASCII case-insensitively). `None` when a selected rule has no such
-    /// literal, so every row must be evaluated. A row holding none of them matches no
-    /// selected rule: callers may skip it without evaluating anything.
+    /// its slot's value (ASCII case-insensitively): each selected rule's most selective factor
+    /// (see `prefilter`). `None` when a selected rule has no such literal, so every row must
+    /// be evaluated. A row holding none of them matches no selected rule: callers may skip it
+    /// without evaluating anything.
     pub fn required_literals(&self, selected: &super::Selected) -> Option<Vec<&RequiredLiteral>> {
-        let mut ids: Vec<usize> = Vec::new();
+        let mut literals: Vec<&RequiredLiteral> = Vec::new();
         for &rule in selected.indices() {
-            ids.extend(self.prefilter.rule_literal.get(rule)?.as_ref()?);
+            literals.extend(self.index.gate_literals(rule)?);
         }
-        ids.sort_unstable();
-        ids.dedup();
-        ids.iter()
-            .map(|&id| self.prefilter.literals.get(id))
-            .collect()
+        literals.sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
+        literals.dedup();
+        Some(literals)
     }
 
     /// Rules with no literal a matching row must hold: they are evaluated on every row.
     /// Indices into [`RuleSet::rules`].
     pub fn rules_without_literal(&self) -> Vec<usize> {
-        (0..self.rules.len())
-            .filter(|&i| !matches!(self.prefilter.rule_literal.get(i), Some(Some(_))))
-            .collect()
+        self.index.unanchored().iter().map(|&r| r as usize).collect()
+    }
+
+    /// Every literal of the set's literal index (see `prefilter`): whole values and pieces
+    /// that rows matching some rule must hold.
+    pub fn literals(&self) -> &[RequiredLiteral] {
+        &self.index.literals
     }
 
     /// The loaded rules, in load order (indices used by matching and selection).

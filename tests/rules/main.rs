@@ -10,5 +10,6 @@ mod corpus_sample;
 mod coverage;
 mod fault;
 mod fuzz;
+mod index;
 mod seed;
 mod semantics;
