@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::expr::{Cond, FoldCache, Src};
 use super::glob::Glob;
@@ -35,6 +35,10 @@ pub struct RequiredLiteral {
 
 /// Pieces shorter than this are too common to filter anything; evaluating the rule is as cheap.
 const MIN_PIECE: usize = 3;
+
+/// Factors indexed per rule: its most selective ones. More would cut few candidates, but
+/// every literal indexed is searched for and, when a row holds it, walked to its rules.
+const FACTORS_PER_RULE: usize = 2;
 
 type Factor = Vec<RequiredLiteral>;
 
@@ -175,7 +179,10 @@ impl LiteralIndex {
         for (rule, compiled) in rules.iter().enumerate() {
             let mut ids: Vec<u32> = Vec::new();
             let mut gate: Option<(u32, (bool, usize, usize))> = None;
-            for factor in factors(&compiled.cond) {
+            let mut found = factors(&compiled.cond);
+            found.sort_by_key(|f| std::cmp::Reverse(selectivity(f)));
+            found.truncate(FACTORS_PER_RULE);
+            for factor in found {
                 let score = selectivity(&factor);
                 let mut literals: Vec<LiteralId> = factor
                     .into_iter()
@@ -281,6 +288,7 @@ impl SlotSearch {
             .then(|| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(pieces.iter().map(|(p, _)| p))
                     .ok()
             })
