@@ -10,6 +10,7 @@
 //!    └───► ingest         (file formats → CIM Endpoint.Processes rows; knows nothing of protocol)
 //!   detect ──► ingest, rules   (the rules over CIM process rows: scan and the modular input)
 //!   modinput ──► ingest, rules, detect
+//!   protocol, rules ──► literals   (many literals searched at once; knows neither)
 //! ```
 //!
 //! The Splunk app's build-time tooling (conf renderers, icons, the package) is not here: it is
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod detect;
 pub mod ingest;
+pub mod literals;
 pub mod modinput;
 pub mod protocol;
 pub mod rules;

@@ -52,7 +52,7 @@ impl Matcher {
         self.candidates.clear();
         rules
             .index
-            .candidates(row, &mut self.cache, &mut self.scratch, &mut self.candidates);
+            .candidates(row, &mut self.scratch, &mut self.candidates);
         self.candidates.sort_unstable();
         let chosen = selected.indices();
         let all = chosen.len() == rules.rules.len();

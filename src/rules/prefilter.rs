@@ -17,9 +17,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use crate::literals::{Literals, MIN_LITERAL};
 
-use super::expr::{Cond, FoldCache, Src};
+use super::expr::{Cond, Src};
 use super::glob::Glob;
 use super::row::Row;
 use super::ruleset::Rule;
@@ -34,7 +34,7 @@ pub struct RequiredLiteral {
 }
 
 /// Pieces shorter than this are too common to filter anything; evaluating the rule is as cheap.
-const MIN_PIECE: usize = 3;
+const MIN_PIECE: usize = MIN_LITERAL;
 
 /// Factors indexed per rule: its most selective ones. More would cut few candidates, but
 /// every literal indexed is searched for and, when a row holds it, walked to its rules.
@@ -123,7 +123,8 @@ fn glob_factors(slot: usize, glob: &Glob) -> Vec<Factor> {
 }
 
 fn dedup(mut factor: Factor) -> Factor {
-    factor.sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
+    factor
+        .sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
     factor.dedup();
     factor
 }
@@ -162,13 +163,13 @@ pub struct LiteralIndex {
     slots: Vec<SlotSearch>,
 }
 
-/// One field's literals: whole values in a table, pieces in one automaton.
+/// One field's literals: whole values in a table, pieces in one [`Literals`] search.
 #[derive(Debug, Clone)]
 struct SlotSearch {
     slot: usize,
     whole: HashMap<Box<[u8]>, Box<[LiteralId]>, FoldHash>,
     whole_lengths: std::ops::RangeInclusive<usize>,
-    pieces: Option<(AhoCorasick, Box<[LiteralId]>)>,
+    pieces: Option<(Literals, Box<[LiteralId]>)>,
 }
 
 impl LiteralIndex {
@@ -245,7 +246,10 @@ impl LiteralIndex {
 
     /// The literals of `rule`'s gate factor: a row it matches holds one of them. `None` when
     /// the rule has no usable literal.
-    pub(crate) fn gate_literals(&self, rule: usize) -> Option<impl Iterator<Item = &RequiredLiteral>> {
+    pub(crate) fn gate_literals(
+        &self,
+        rule: usize,
+    ) -> Option<impl Iterator<Item = &RequiredLiteral>> {
         let factor = (*self.gate_factor.get(rule)?)?;
         Some(
             self.factors[factor as usize]
@@ -253,7 +257,6 @@ impl LiteralIndex {
                 .map(|&l| &self.literals[l as usize]),
         )
     }
-
 }
 
 impl SlotSearch {
@@ -284,20 +287,12 @@ impl SlotSearch {
         }
         let lengths = whole.keys().map(|k| k.len());
         let whole_lengths = lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0);
-        let automaton = (!pieces.is_empty())
-            .then(|| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(pieces.iter().map(|(p, _)| p))
-                    .ok()
-            })
-            .flatten();
+        let bytes: Vec<&[u8]> = pieces.iter().map(|(p, _)| *p).collect();
         SlotSearch {
             slot,
             whole: whole.into_iter().map(|(k, v)| (k, v.into())).collect(),
             whole_lengths,
-            pieces: automaton.map(|a| (a, pieces.iter().map(|(_, id)| *id).collect())),
+            pieces: Literals::new(&bytes).map(|l| (l, pieces.iter().map(|(_, id)| *id).collect())),
         }
     }
 }
@@ -355,16 +350,10 @@ impl IndexScratch {
 impl LiteralIndex {
     /// Pushes onto `out` every rule whose factors all have a literal in `row`, and every rule
     /// without a usable literal, in no particular order.
-    pub(crate) fn candidates(
-        &self,
-        row: &dyn Row,
-        cache: &mut FoldCache,
-        scratch: &mut IndexScratch,
-        out: &mut Vec<u32>,
-    ) {
+    pub(crate) fn candidates(&self, row: &dyn Row, scratch: &mut IndexScratch, out: &mut Vec<u32>) {
         scratch.next_row();
         for search in &self.slots {
-            search.find(row, cache, scratch);
+            search.find(row, scratch);
         }
         let generation = scratch.generation;
         for &literal in &scratch.seen {
@@ -393,7 +382,7 @@ impl LiteralIndex {
 
 impl SlotSearch {
     /// Marks the literals of this field that `row` holds.
-    fn find(&self, row: &dyn Row, cache: &mut FoldCache, scratch: &mut IndexScratch) {
+    fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
         if !self.whole.is_empty() {
             for index in 0..row.value_count(self.slot) {
                 let value = row.value(self.slot, index);
@@ -401,7 +390,9 @@ impl SlotSearch {
                     continue;
                 }
                 scratch.fold.clear();
-                scratch.fold.extend(value.iter().map(u8::to_ascii_lowercase));
+                scratch
+                    .fold
+                    .extend(value.iter().map(u8::to_ascii_lowercase));
                 if let Some(ids) = self.whole.get(scratch.fold.as_slice()) {
                     for &id in ids.iter() {
                         scratch.see(id);
@@ -409,10 +400,12 @@ impl SlotSearch {
                 }
             }
         }
-        if let Some((automaton, ids)) = &self.pieces {
-            let (folded, _) = cache.folded(row, self.slot);
-            for found in automaton.find_overlapping_iter(folded) {
-                scratch.see(ids[found.pattern().as_usize()]);
+        if let Some((pieces, ids)) = &self.pieces {
+            for index in 0..row.value_count(self.slot) {
+                pieces.find(row.value(self.slot, index), |piece| {
+                    scratch.see(ids[piece]);
+                    false
+                });
             }
         }
     }
@@ -436,8 +429,8 @@ impl Hasher for FoldHasher {
         }
         let mut tail = [0u8; 8];
         tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64)
-            .wrapping_mul(K);
+        self.0 =
+            (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
     }
 
     fn finish(&self) -> u64 {
@@ -517,6 +510,9 @@ mod tests {
             exact: vec![b"cmd.exe".to_vec()],
             globs: vec![Glob::new("*\\powershell*.exe")],
         };
-        assert_eq!(names(&factors(&any)), vec![vec!["3=cmd.exe", "3~\\powershell"]]);
+        assert_eq!(
+            names(&factors(&any)),
+            vec![vec!["3=cmd.exe", "3~\\powershell"]]
+        );
     }
 }

@@ -363,7 +363,9 @@ impl RuleSet {
         for &rule in selected.indices() {
             literals.extend(self.index.gate_literals(rule)?);
         }
-        literals.sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
+        literals.sort_by(|a, b| {
+            (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value))
+        });
         literals.dedup();
         Some(literals)
     }
@@ -371,7 +373,11 @@ impl RuleSet {
     /// Rules with no literal a matching row must hold: they are evaluated on every row.
     /// Indices into [`RuleSet::rules`].
     pub fn rules_without_literal(&self) -> Vec<usize> {
-        self.index.unanchored().iter().map(|&r| r as usize).collect()
+        self.index
+            .unanchored()
+            .iter()
+            .map(|&r| r as usize)
+            .collect()
     }
 
     /// Every literal of the set's literal index (see `prefilter`): whole values and pieces
