@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::RangeInclusive;
 
 /// Literals shorter than this are not accepted: they occur everywhere.
 pub const MIN_LITERAL: usize = 3;
@@ -176,6 +177,79 @@ impl Literals {
     }
 }
 
+/// Whole values looked up ASCII case-insensitively: one hash lookup of the folded value. The
+/// other half of a literal index, beside [`Literals`] for pieces of values.
+#[derive(Debug, Clone)]
+pub struct WholeValues {
+    by_value: HashMap<Box<[u8]>, Box<[u32]>, BuildHasherDefault<BytesHasher>>,
+    lengths: RangeInclusive<usize>,
+}
+
+impl WholeValues {
+    /// Value `i` is reported as `i`; values equal but for case share a lookup.
+    pub fn new<V: AsRef<[u8]>>(values: &[V]) -> WholeValues {
+        let mut by_value: HashMap<Box<[u8]>, Vec<u32>, BuildHasherDefault<BytesHasher>> =
+            HashMap::default();
+        for (id, value) in values.iter().enumerate() {
+            by_value
+                .entry(value.as_ref().to_ascii_lowercase().into())
+                .or_default()
+                .push(id as u32);
+        }
+        let lengths = by_value.keys().map(|k| k.len());
+        WholeValues {
+            lengths: lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0),
+            by_value: by_value.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_value.is_empty()
+    }
+
+    /// The ids of the values equal to `value` but for ASCII case (none: empty). `fold` is
+    /// scratch space.
+    #[inline]
+    pub fn find(&self, value: &[u8], fold: &mut Vec<u8>) -> &[u32] {
+        if !self.lengths.contains(&value.len()) {
+            return &[];
+        }
+        fold.clear();
+        fold.extend(value.iter().map(u8::to_ascii_lowercase));
+        self.by_value.get(fold.as_slice()).map_or(&[], |ids| ids)
+    }
+
+    /// Whether some value holds `byte` (a lookup cannot tell values needing decoding apart).
+    pub fn any_holds(&self, byte: u8) -> bool {
+        self.by_value.keys().any(|v| v.contains(&byte))
+    }
+}
+
+/// FxHash's multiply-rotate over 8-byte words: keys are short folded field values, where
+/// SipHash's setup costs more than the lookup.
+#[derive(Debug, Clone, Copy, Default)]
+struct BytesHasher(u64);
+
+impl Hasher for BytesHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 =
+            (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Fingerprints are already hashed well enough by one multiplication.
 #[derive(Debug, Clone, Copy, Default)]
 struct WordHasher(u64);
@@ -277,6 +351,18 @@ mod tests {
             assert_eq!(set.any_in(&hay), !expected.is_empty());
         }
         assert!(hits > 1_000, "{hits}");
+    }
+
+    #[test]
+    fn whole_values_are_found_in_any_case_and_only_whole() {
+        let values = WholeValues::new(&["NetSh.exe", "cmd.exe", "netsh.EXE"]);
+        let mut fold = Vec::new();
+        assert_eq!(values.find(b"NETSH.exe", &mut fold).len(), 2);
+        assert_eq!(values.find(b"cmd.exe", &mut fold), [1]);
+        for miss in [&b"xnetsh.exe"[..], b"netsh.ex", b"", b"cmd.exe "] {
+            assert!(values.find(miss, &mut fold).is_empty(), "{miss:?}");
+        }
+        assert!(!values.any_holds(b'"'));
     }
 
     #[test]

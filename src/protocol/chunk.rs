@@ -15,7 +15,8 @@ use std::ops::Range;
 use super::csv::{scan_record, write_field, CsvError, FieldSpan, RecordEnd};
 use super::mv;
 use super::processor::{
-    Columns, Emitter, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns, Verdict,
+    Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
+    Verdict,
 };
 use super::structural::{scan_row, RowCommas, RowShape};
 
@@ -128,19 +129,18 @@ impl BodyProcessor {
             let gate = processor
                 .row_gate()
                 .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
-            if let Some(gate) = gate {
-                match self.gated_row(body, gate, out) {
-                    Gated::Decided => continue,
-                    Gated::Incomplete if !complete => {
-                        self.wait_for_more(self.pos, body.len());
-                        return Ok(());
-                    }
-                    // A candidate row, an irregular one, or the last row of the body without
-                    // its newline: the field scan decides.
-                    Gated::Incomplete | Gated::NeedsFields => {}
+            let located = match self.scan_row_at(body, gate, out) {
+                Scanned::Decided => continue,
+                Scanned::Incomplete if !complete => {
+                    self.wait_for_more(self.pos, body.len());
+                    return Ok(());
                 }
-            }
-            if !self.field_row(body, complete, fieldwise, processor, out)? {
+                Scanned::Located(end) => Some(end),
+                // Irregular quoting, a row too long for the kept masks, or the last row of
+                // the body without its newline: the field scanner locates the fields.
+                Scanned::Incomplete | Scanned::NeedsFields => None,
+            };
+            if !self.field_row(body, complete, fieldwise, located, processor, out)? {
                 return Ok(());
             }
         }
@@ -180,25 +180,39 @@ impl BodyProcessor {
         self.retry_at = from + 2 * (received - from);
     }
 
-    /// The gate's pass over the row at `pos`: a row holding none of the gate's literals gets
-    /// the gate's verdict without its fields being located.
+    /// The bitmask pass over the row at `pos`: finds its end and its fields, and decides a row
+    /// holding none of the gate's literals without asking the processor.
     #[inline]
-    fn gated_row(&mut self, body: &[u8], gate: &RowGate, out: &mut Vec<u8>) -> Gated {
+    fn scan_row_at(&mut self, body: &[u8], gate: Option<&RowGate>, out: &mut Vec<u8>) -> Scanned {
         let pos = self.pos;
-        match scan_row(body, pos, gate.needles.as_ref(), &mut self.row_commas) {
-            RowShape::Regular {
-                content_end,
-                next,
-                fields,
-            } if fields == self.columns.len()
+        let needles = gate.and_then(|g| g.needles.as_ref());
+        let (content_end, next, fields, literal) =
+            match scan_row(body, pos, needles, &mut self.row_commas) {
+                RowShape::Regular {
+                    content_end,
+                    next,
+                    fields,
+                    literal,
+                } => (content_end, next, fields, literal),
+                RowShape::Incomplete => return Scanned::Incomplete,
+                RowShape::Irregular => return Scanned::NeedsFields,
+            };
+        if let Some(gate) = gate {
+            let decided = !literal
+                && fields == self.columns.len()
+                && !gate
+                    .many
+                    .as_ref()
+                    .is_some_and(|many| many.any_in(&body[pos..content_end]))
                 && !may_hold_whole_value(
                     body,
                     &self.row_commas,
                     content_end,
                     &gate.whole_values,
                     &self.slots,
-                ) =>
-            {
+                    &mut self.field_tmp,
+                );
+            if decided {
                 self.pos = next;
                 self.stats.rows_in += 1;
                 self.stats.rows_gated += 1;
@@ -208,27 +222,37 @@ impl BodyProcessor {
                     out.extend_from_slice(&self.empty_suffix);
                     out.push(b'\n');
                 }
-                Gated::Decided
+                return Scanned::Decided;
             }
-            RowShape::Incomplete => Gated::Incomplete,
-            _ => Gated::NeedsFields,
+        }
+        match self
+            .row_commas
+            .spans(body, content_end, &mut self.field_spans)
+        {
+            true => Scanned::Located(RecordEnd { content_end, next }),
+            false => Scanned::NeedsFields,
         }
     }
 
-    /// Locates every field of the row at `pos`, asks the processor and writes its answer;
-    /// `false` when the row has not arrived whole yet.
+    /// Asks the processor about the row at `pos` and writes its answer. Its fields are in
+    /// `field_spans` when `located` (the row's end) is known, else the field scanner locates
+    /// them; `false` when the row has not arrived whole yet.
     #[inline]
     fn field_row<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
         complete: bool,
         fieldwise: bool,
+        located: Option<RecordEnd>,
         processor: &mut P,
         out: &mut Vec<u8>,
     ) -> Result<bool, BodyError> {
         let (pos, row) = (self.pos, self.stats.rows_in);
-        let located = scan_complete(body, pos, complete, &mut self.field_spans);
-        let end = match located {
+        let scanned = match located {
+            Some(end) => Ok(Some(end)),
+            None => scan_complete(body, pos, complete, &mut self.field_spans),
+        };
+        let end = match scanned {
             Ok(Some(end)) => end,
             Ok(None) => {
                 self.wait_for_more(pos, body.len());
@@ -436,13 +460,15 @@ impl BodyProcessor {
     }
 }
 
-/// How the gate's pass left a row.
-enum Gated {
+/// How the bitmask pass left a row.
+enum Scanned {
     /// Decided by the gate and written.
     Decided,
     /// No row end in the bytes received so far.
     Incomplete,
-    /// The row needs its fields located.
+    /// Every field located (in `field_spans`); the row ends there.
+    Located(RecordEnd),
+    /// The row needs the field scanner.
     NeedsFields,
 }
 
@@ -470,11 +496,12 @@ fn may_hold_whole_value(
     body: &[u8],
     commas: &RowCommas,
     content_end: usize,
-    whole_values: &[(usize, Vec<Vec<u8>>)],
+    whole_values: &[GateValues],
     slots: &[SlotColumns],
+    fold: &mut Vec<u8>,
 ) -> bool {
-    for (slot, values) in whole_values {
-        let Some(binding) = slots.get(*slot) else {
+    for gate in whole_values {
+        let Some(binding) = slots.get(gate.slot) else {
             return true;
         };
         if let Some(mv) = binding.mv {
@@ -494,15 +521,12 @@ fn may_hold_whole_value(
             [b'"', ..] => return true,
             plain => (plain, false),
         };
-        if values
-            .iter()
-            .any(|v| v.len() == value.len() && v.eq_ignore_ascii_case(value))
-        {
+        if !gate.values.find(value, fold).is_empty() {
             return true;
         }
         // A quoted value with `""` escapes decodes to a value holding `"`, which only a
         // literal holding `"` could equal.
-        if quoted && value.contains(&b'"') && values.iter().any(|v| v.contains(&b'"')) {
+        if quoted && gate.quote && value.contains(&b'"') {
             return true;
         }
     }

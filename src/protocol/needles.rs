@@ -118,8 +118,7 @@ mod tests {
         let mut row = haystack.to_vec();
         row.push(b'\n');
         match scan_row(&row, 0, Some(needles), &mut RowCommas::default()) {
-            RowShape::Literal => true,
-            RowShape::Regular { .. } => false,
+            RowShape::Regular { literal, .. } => literal,
             other => panic!("{other:?} for {haystack:?}"),
         }
     }

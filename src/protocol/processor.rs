@@ -24,7 +24,8 @@ use std::ops::Range;
 
 use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
 use super::mv;
-use super::needles::Needles;
+use super::needles::{Needles, MAX_NEEDLES};
+use crate::literals::{Literals, WholeValues};
 
 /// A processor's answer for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,12 +418,24 @@ impl Emitter {
 /// their end (and the substring literals), not a field scan.
 #[derive(Debug, Clone)]
 pub struct RowGate {
-    /// Substring literals, searched anywhere in the row.
+    /// Substring literals when there are at most [`MAX_NEEDLES`](super::needles::MAX_NEEDLES):
+    /// probed in the same pass that finds the row's end.
     pub needles: Option<Needles>,
-    /// Whole-value literals: `(slot, lower-cased values)`.
-    pub whole_values: Vec<(usize, Vec<Vec<u8>>)>,
+    /// More substring literals: searched in the row once its end is known.
+    pub(crate) many: Option<Literals>,
+    /// Whole-value literals, per slot.
+    pub(crate) whole_values: Vec<GateValues>,
     /// [`Verdict::Pass`] or [`Verdict::Drop`]; a gate saying [`Verdict::Emit`] is ignored.
     pub verdict: Verdict,
+}
+
+/// The whole-value literals of one slot.
+#[derive(Debug, Clone)]
+pub(crate) struct GateValues {
+    pub slot: usize,
+    pub values: WholeValues,
+    /// Some value holds a `"`, which a quoted field writes as `""`.
+    pub quote: bool,
 }
 
 /// One literal of a [`RowGate`].
@@ -448,48 +461,67 @@ impl RowGate {
     /// A gate over `literals`. A substring literal holding `"` or `$` is encoded differently
     /// in the raw bytes, so its longest run without them stands in for it. `None` (no gate)
     /// when that leaves fewer than 3 bytes of some substring literal (too short to filter
-    /// anything), when there are more than [`MAX_NEEDLES`](super::needles::MAX_NEEDLES)
-    /// distinct substring literals, when a whole value is empty, or when there is no literal.
+    /// anything), when a whole value is empty, or when there is no literal.
     pub fn new(literals: &[GateLiteral<'_>], verdict: Verdict) -> Option<RowGate> {
         if verdict == Verdict::Emit || literals.is_empty() {
             return None;
         }
-        let mut anywhere = Vec::new();
-        let mut whole_values: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+        let mut anywhere: Vec<Vec<u8>> = Vec::new();
+        let mut whole: Vec<(usize, Vec<&[u8]>)> = Vec::new();
         for literal in literals {
             match *literal {
                 GateLiteral::Anywhere(bytes) => {
                     let longest = bytes
                         .split(|&b| b == b'"' || b == b'$')
                         .max_by_key(|run| run.len())
-                        .unwrap_or_default();
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
                     if longest.len() < 3 {
                         return None;
                     }
-                    anywhere.push(longest);
+                    if !anywhere.contains(&longest) {
+                        anywhere.push(longest);
+                    }
                 }
                 GateLiteral::WholeValue { slot, value } => {
                     if value.is_empty() {
                         return None;
                     }
-                    let value = value.to_ascii_lowercase();
-                    match whole_values.iter_mut().find(|(s, _)| *s == slot) {
-                        Some((_, values)) if values.contains(&value) => {}
+                    match whole.iter_mut().find(|(s, _)| *s == slot) {
                         Some((_, values)) => values.push(value),
-                        None => whole_values.push((slot, vec![value])),
+                        None => whole.push((slot, vec![value])),
                     }
                 }
             }
         }
-        let needles = match anywhere.is_empty() {
-            true => None,
-            false => Some(Needles::new(&anywhere)?),
+        let (needles, many) = match anywhere.len() {
+            0 => (None, None),
+            n if n <= MAX_NEEDLES => (Some(Needles::new(&anywhere)?), None),
+            _ => (None, Some(Literals::new(&anywhere)?)),
         };
+        let whole_values = whole
+            .into_iter()
+            .map(|(slot, values)| {
+                let values = WholeValues::new(&values);
+                GateValues {
+                    slot,
+                    quote: values.any_holds(b'"'),
+                    values,
+                }
+            })
+            .collect();
         Some(RowGate {
             needles,
+            many,
             whole_values,
             verdict,
         })
+    }
+
+    /// How many substring literals the gate searches (probed in the scan or after it).
+    pub fn substring_literals(&self) -> usize {
+        self.needles.as_ref().map_or(0, |n| n.literals().count())
+            + self.many.as_ref().map_or(0, Literals::len)
     }
 }
 

@@ -15,21 +15,21 @@
 //!
 //! [`RowGate`]: super::processor::RowGate
 
+use super::csv::{FieldKind, FieldSpan};
 use super::needles::{Needle, Needles, MAX_NEEDLES};
 
 /// What [`scan_row`] found at a row start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowShape {
     /// A row ended by an unquoted `\n`, with regular quoting: `content_end` excludes the
-    /// terminator (`\n` or `\r\n`), `next` is the start of the following row.
+    /// terminator (`\n` or `\r\n`), `next` is the start of the following row. `literal`:
+    /// one of the literals searched for occurs in the row (or straddles its end).
     Regular {
         content_end: usize,
         next: usize,
         fields: usize,
+        literal: bool,
     },
-    /// One of the literals searched for occurs in the row (or straddles its end): the row
-    /// needs its fields, so its end is left to the field scanner.
-    Literal,
     /// No unquoted `\n` in the bytes available (and no irregular quote before their end).
     Incomplete,
     /// A quote the bitmask reading cannot vouch for: scan the row field by field.
@@ -37,7 +37,7 @@ pub enum RowShape {
 }
 
 /// Scans the row starting at `start` (which must be a record start), looking for `literals`
-/// (ASCII case-insensitively) on the way: [`RowShape::Regular`] means none occurs.
+/// (ASCII case-insensitively) on the way.
 pub fn scan_row(
     body: &[u8],
     start: usize,
@@ -131,6 +131,67 @@ impl RowCommas {
     }
 }
 
+impl RowCommas {
+    /// Every field of the row last scanned as [`RowShape::Regular`] with this `content_end`,
+    /// as [`scan_record`](super::csv::scan_record) finds them (a regular row's quotes sit
+    /// only where that scanner's fast path expects them); `false` when the row ran past the
+    /// blocks whose masks were kept.
+    pub fn spans(&self, body: &[u8], content_end: usize, spans: &mut Vec<FieldSpan>) -> bool {
+        if self.overflow {
+            return false;
+        }
+        spans.clear();
+        let mut field_start = self.start;
+        for (block, &mask) in self.masks[..self.blocks].iter().enumerate() {
+            let mut mask = mask;
+            while mask != 0 {
+                let comma = self.start + 64 * block + mask.trailing_zeros() as usize;
+                spans.push(regular_field(body, field_start, comma));
+                field_start = comma + 1;
+                mask &= mask - 1;
+            }
+        }
+        spans.push(regular_field(
+            body,
+            field_start,
+            content_end.max(field_start),
+        ));
+        true
+    }
+}
+
+/// The span of the field `start..end` of a regular row: unquoted, or quoted with its closing
+/// quote last and every quote inside part of a `""` pair.
+#[inline]
+fn regular_field(body: &[u8], start: usize, end: usize) -> FieldSpan {
+    if end <= start || body[start] != b'"' {
+        return FieldSpan {
+            start,
+            end,
+            kind: FieldKind::Plain,
+            escapes_end: start,
+            close: start,
+        };
+    }
+    let close = end - 1;
+    match memchr::memrchr(b'"', &body[start + 1..close]) {
+        None => FieldSpan {
+            start,
+            end,
+            kind: FieldKind::Quoted,
+            escapes_end: start + 1,
+            close,
+        },
+        Some(last) => FieldSpan {
+            start,
+            end,
+            kind: FieldKind::Escaped,
+            escapes_end: start + 2 + last,
+            close,
+        },
+    }
+}
+
 /// AVX2 with the scalar instructions every AVX2 machine also has (CLMUL for the prefix XOR,
 /// POPCNT and BMI1's TZCNT for the masks), detected once.
 #[cfg(target_arch = "x86_64")]
@@ -193,6 +254,7 @@ fn scan_row_with(
     // Bit 0: the byte before `at` is a closing quote.
     let mut close_carry = 0u64;
     let mut commas = 0usize;
+    let mut literal = needles.is_empty();
     row_commas.begin(start);
     while at < len {
         let available = len - at;
@@ -232,7 +294,10 @@ fn scan_row_with(
         if misplaced & in_row != 0 {
             return RowShape::Irregular;
         }
-        for (n, needle) in needles.iter().enumerate() {
+        'needles: for (n, needle) in needles.iter().enumerate() {
+            if literal {
+                break;
+            }
             let (first, second) = probes[n];
             let gap = (needle.second - needle.first) as u32;
             let first_shifted = match gap {
@@ -246,7 +311,8 @@ fn scan_row_with(
                 let probe_at = at + candidates.trailing_zeros() as usize;
                 if let Some(needle_start) = probe_at.checked_sub(needle.second) {
                     if needle_start >= start && needle.is_at(body, needle_start) {
-                        return RowShape::Literal;
+                        literal = true;
+                        break 'needles;
                     }
                 }
                 candidates &= candidates - 1;
@@ -266,6 +332,7 @@ fn scan_row_with(
                 content_end,
                 next: terminator + 1,
                 fields: commas + 1,
+                literal: literal && !needles.is_empty(),
             };
         }
         commas += comma.count_ones() as usize;
@@ -467,6 +534,7 @@ mod tests {
                 content_end,
                 next,
                 fields,
+                literal: false,
             } => (content_end, next, fields),
             other => panic!("{body:?} at {start}: {other:?}"),
         }
@@ -512,6 +580,7 @@ mod tests {
             panic!("a regular row");
         };
         assert_eq!(fields, 40);
+        assert!(!commas.spans(row.as_bytes(), content_end, &mut Vec::new()));
         assert_eq!(commas.field(0, content_end), Some(0..99));
         assert_eq!(commas.field(3, content_end), Some(300..399));
         assert_eq!(commas.field(19, content_end), Some(1900..1999));
@@ -617,6 +686,7 @@ mod tests {
                 content_end,
                 next,
                 fields,
+                literal,
             } => {
                 let end = scanned.unwrap_or_else(|e| panic!("{body:?}: {e}"));
                 assert_eq!(
@@ -632,14 +702,19 @@ mod tests {
                     );
                 }
                 assert_eq!(commas.field(spans.len(), content_end), None, "{body:?}");
-                assert!(!occurs_in(&body[..content_end]), "{body:?}");
+                // The spans the masks give are the field scanner's, escapes included.
+                let mut from_masks = Vec::new();
+                assert!(commas.spans(body, content_end, &mut from_masks));
+                assert_eq!(&from_masks, spans, "{body:?}");
+                match literal {
+                    true => assert!(occurs_in(body), "{body:?}"),
+                    false => assert!(!occurs_in(&body[..content_end]), "{body:?}"),
+                }
             }
-            RowShape::Literal => assert!(occurs_in(body), "{body:?}"),
             RowShape::Incomplete => {
                 if let Ok(end) = scanned {
                     assert_eq!(end.content_end, body.len(), "{body:?}");
                 }
-                assert!(!occurs_in(body), "{body:?}");
             }
             RowShape::Irregular => {}
         }

@@ -15,9 +15,8 @@
 //! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::literals::{Literals, MIN_LITERAL};
+use crate::literals::{Literals, WholeValues, MIN_LITERAL};
 
 use super::expr::{Cond, Src};
 use super::glob::Glob;
@@ -163,12 +162,12 @@ pub struct LiteralIndex {
     slots: Vec<SlotSearch>,
 }
 
-/// One field's literals: whole values in a table, pieces in one [`Literals`] search.
+/// One field's literals: whole values in one hash table, pieces in one [`Literals`] search,
+/// each with the literal ids behind its own numbering.
 #[derive(Debug, Clone)]
 struct SlotSearch {
     slot: usize,
-    whole: HashMap<Box<[u8]>, Box<[LiteralId]>, FoldHash>,
-    whole_lengths: std::ops::RangeInclusive<usize>,
+    whole: (WholeValues, Box<[LiteralId]>),
     pieces: Option<(Literals, Box<[LiteralId]>)>,
 }
 
@@ -271,28 +270,24 @@ impl SlotSearch {
     }
 
     fn build(slot: usize, literals: &[RequiredLiteral]) -> SlotSearch {
-        let mut whole: HashMap<Box<[u8]>, Vec<LiteralId>, FoldHash> = HashMap::default();
+        let mut whole: Vec<(&[u8], LiteralId)> = Vec::new();
         let mut pieces: Vec<(&[u8], LiteralId)> = Vec::new();
         for (id, literal) in literals.iter().enumerate() {
-            if literal.slot != slot {
-                continue;
-            }
-            match literal.whole_value {
-                true => whole
-                    .entry(literal.bytes.as_slice().into())
-                    .or_default()
-                    .push(id as LiteralId),
-                false => pieces.push((&literal.bytes, id as LiteralId)),
+            if literal.slot == slot {
+                let list = if literal.whole_value {
+                    &mut whole
+                } else {
+                    &mut pieces
+                };
+                list.push((&literal.bytes, id as LiteralId));
             }
         }
-        let lengths = whole.keys().map(|k| k.len());
-        let whole_lengths = lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0);
-        let bytes: Vec<&[u8]> = pieces.iter().map(|(p, _)| *p).collect();
+        let (whole_bytes, whole_ids): (Vec<&[u8]>, Vec<LiteralId>) = whole.into_iter().unzip();
+        let (piece_bytes, piece_ids): (Vec<&[u8]>, Vec<LiteralId>) = pieces.into_iter().unzip();
         SlotSearch {
             slot,
-            whole: whole.into_iter().map(|(k, v)| (k, v.into())).collect(),
-            whole_lengths,
-            pieces: Literals::new(&bytes).map(|l| (l, pieces.iter().map(|(_, id)| *id).collect())),
+            whole: (WholeValues::new(&whole_bytes), whole_ids.into()),
+            pieces: Literals::new(&piece_bytes).map(|l| (l, piece_ids.into())),
         }
     }
 }
@@ -383,58 +378,21 @@ impl LiteralIndex {
 impl SlotSearch {
     /// Marks the literals of this field that `row` holds.
     fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
-        if !self.whole.is_empty() {
-            for index in 0..row.value_count(self.slot) {
-                let value = row.value(self.slot, index);
-                if !self.whole_lengths.contains(&value.len()) {
-                    continue;
-                }
-                scratch.fold.clear();
-                scratch
-                    .fold
-                    .extend(value.iter().map(u8::to_ascii_lowercase));
-                if let Some(ids) = self.whole.get(scratch.fold.as_slice()) {
-                    for &id in ids.iter() {
-                        scratch.see(id);
-                    }
+        let (whole, whole_ids) = &self.whole;
+        for index in 0..row.value_count(self.slot) {
+            let value = row.value(self.slot, index);
+            if !whole.is_empty() {
+                for &id in whole.find(value, &mut scratch.fold) {
+                    scratch.see(whole_ids[id as usize]);
                 }
             }
-        }
-        if let Some((pieces, ids)) = &self.pieces {
-            for index in 0..row.value_count(self.slot) {
-                pieces.find(row.value(self.slot, index), |piece| {
+            if let Some((pieces, ids)) = &self.pieces {
+                pieces.find(value, |piece| {
                     scratch.see(ids[piece]);
                     false
                 });
             }
         }
-    }
-}
-
-/// FxHash's multiply-rotate over 8-byte words: the whole-value table's keys are short folded
-/// field values, where SipHash's setup costs more than the lookup.
-#[derive(Debug, Clone, Copy, Default)]
-struct FoldHasher(u64);
-
-type FoldHash = BuildHasherDefault<FoldHasher>;
-
-impl Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.0 =
-            (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

@@ -8,10 +8,10 @@ use netdiscover::protocol::{
 };
 use proptest::prelude::*;
 
-/// Emits the slots whose decoded values contain `literal` (ASCII case-insensitively); rows
-/// without it get `unmatched`.
+/// Emits the slots whose decoded values contain one of `literals` (ASCII case-insensitively);
+/// rows without them get `unmatched`.
 struct Contains {
-    literal: Vec<u8>,
+    literals: Vec<Vec<u8>>,
     /// Match the literal as a slot's whole value instead of anywhere in it.
     whole: bool,
     unmatched: Verdict,
@@ -34,7 +34,7 @@ impl Contains {
             None
         };
         Contains {
-            literal: literal.to_vec(),
+            literals: vec![literal.to_vec()],
             whole: false,
             unmatched,
             gate,
@@ -45,6 +45,19 @@ impl Contains {
 }
 
 impl Contains {
+    /// Looks for `literal` among 40 others the bodies rarely hold: more substring literals than
+    /// the row scan probes, so the gate searches them once the row's end is known.
+    fn among_many(literal: &[u8], unmatched: Verdict, gated: bool, appended: &[&str]) -> Contains {
+        let mut processor = Contains::appending(literal, unmatched, false, appended);
+        processor
+            .literals
+            .extend((0..40).map(|n| format!("a{n}x;").into_bytes()));
+        if gated {
+            processor.gate = RowGate::for_values(&processor.literals, unmatched);
+        }
+        processor
+    }
+
     /// Matches `literal` as the whole value of slot `a` or `b`; the gate checks those fields.
     fn whole_value(literal: &[u8], unmatched: Verdict, gated: bool, appended: &[&str]) -> Contains {
         let mut processor = Contains::appending(literal, unmatched, false, appended);
@@ -74,12 +87,12 @@ impl RowProcessor for Contains {
         let mut hit = false;
         for slot in 0..self.fields.len() {
             for value in row.values(slot) {
-                let found = match self.whole {
-                    true => value.eq_ignore_ascii_case(&self.literal),
+                let found = self.literals.iter().any(|literal| match self.whole {
+                    true => value.eq_ignore_ascii_case(literal),
                     false => value
-                        .windows(self.literal.len())
-                        .any(|w| w.eq_ignore_ascii_case(&self.literal)),
-                };
+                        .windows(literal.len())
+                        .any(|w| w.eq_ignore_ascii_case(literal)),
+                });
                 if found {
                     emit.push(0, self.fields[slot].as_bytes());
                     hit = true;
@@ -173,7 +186,7 @@ proptest! {
         literal in 0..LITERALS.len(),
         drop in any::<bool>(),
         clash in any::<bool>(),
-        whole in any::<bool>(),
+        kind in 0..3usize,
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
     ) {
         let mut body = b"a,b,__mv_a\n".to_vec();
@@ -181,9 +194,11 @@ proptest! {
         let unmatched = if drop { Verdict::Drop } else { Verdict::Pass };
         let literal = LITERALS[literal];
         let appended: &[&str] = if clash { &["hit", "b"] } else { &["hit", "hit_slot"] };
-        let new = if whole { Contains::whole_value } else { Contains::appending };
+        let new = [Contains::appending, Contains::whole_value, Contains::among_many][kind];
         let mut gated = new(literal, unmatched, true, appended);
-        prop_assert!(gated.gate.is_some());
+        let gate = gated.gate.as_ref();
+        prop_assert!(gate.is_some());
+        prop_assert_eq!(kind == 2, gate.is_some_and(|g| g.substring_literals() > 16));
         let (expected, _) = whole_body(&body, &mut new(literal, unmatched, false, appended));
         let (got, _) = whole_body(&body, &mut gated);
         prop_assert_eq!(&got, &expected);

@@ -42,11 +42,18 @@ fn the_index_changes_no_verdict_on_real_rows() {
     };
     let mut rows = Vec::new();
     for file in xml_dataset_files(&datasets) {
-        rows.extend(process_events(&read_text(&file)).iter().map(|e| e.to_row(&set)));
+        rows.extend(
+            process_events(&read_text(&file))
+                .iter()
+                .map(|e| e.to_row(&set)),
+        );
     }
     assert!(rows.len() > 30_000, "{} rows", rows.len());
     let (matched, matches) = compare(&set, &rows, "datasets");
-    println!("{} real rows: {matched} matched, {matches} rule matches", rows.len());
+    println!(
+        "{} real rows: {matched} matched, {matches} rule matches",
+        rows.len()
+    );
     assert!(matched > 100, "{matched}");
 }
 
@@ -80,7 +87,9 @@ fn value(rng: &mut Rng, set: &RuleSet, slot: usize, by_slot: &[Vec<usize>]) -> V
                     value.extend_from_slice(&literals[own[rng.below(own.len())]].bytes)
                 }
                 6 => value.extend_from_slice(&literals[rng.below(literals.len())].bytes),
-                _ => value.extend_from_slice([&b" "[..], b"-a", b"C:\\x\\", b"\"q\"", b"1"][rng.below(5)]),
+                _ => value.extend_from_slice(
+                    [&b" "[..], b"-a", b"C:\\x\\", b"\"q\"", b"1"][rng.below(5)],
+                ),
             }
         }
     }
@@ -111,13 +120,21 @@ fn the_index_changes_no_verdict_on_rows_built_from_the_rules_literals() {
                     continue;
                 }
                 let count = if rng.chance(10) { 2 } else { 1 };
-                let values = (0..count).map(|_| value(&mut rng, &set, slot, &by_slot)).collect();
+                let values = (0..count)
+                    .map(|_| value(&mut rng, &set, slot, &by_slot))
+                    .collect();
                 row.set(slot, values);
             }
             row
         })
         .collect();
     let (matched, matches) = compare(&set, &rows, "generated");
-    println!("{} generated rows: {matched} matched, {matches} rule matches", rows.len());
-    assert!(matched > 2_000 && matches > 5_000, "{matched} rows, {matches} matches");
+    println!(
+        "{} generated rows: {matched} matched, {matches} rule matches",
+        rows.len()
+    );
+    assert!(
+        matched > 2_000 && matches > 5_000,
+        "{matched} rows, {matches} matches"
+    );
 }
