@@ -318,7 +318,7 @@ pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
         let mut spans = Vec::new();
         let mut row_commas = RowCommas::default();
         for _ in 0..rounds {
-            let (mut regular, mut literal) = (0, 0);
+            let (mut regular, mut irregular) = (0, 0);
             let t = thread_cpu();
             let mut pos = header_end;
             loop {
@@ -327,8 +327,8 @@ pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
                         regular += 1;
                         pos = next;
                     }
-                    RowShape::Literal => {
-                        literal += 1;
+                    RowShape::Irregular => {
+                        irregular += 1;
                         match scan_record(body, pos, &mut spans) {
                             Ok(end) => pos = end.next,
                             Err(_) => break,
@@ -348,7 +348,7 @@ pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
             }
             let scan = thread_cpu() - t;
             println!(
-                "row scan {:.1} ns/row ({regular} regular rows, {literal} with a literal)",
+                "row scan {:.1} ns/row ({regular} regular rows, {irregular} irregular)",
                 scan / rows * 1e9
             );
         }
