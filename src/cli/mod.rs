@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod scan;
+pub mod test;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -19,6 +20,7 @@ pub fn run_netdiscover() -> i32 {
     };
     match first.to_str() {
         Some("scan") => scan::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
         Some("coverage") => coverage(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", help_text());
@@ -44,13 +46,16 @@ fn help_text() -> String {
          USAGE:\n\
          \x20 netdiscover                 (stdin a pipe) speak Splunk's chunked protocol v2: `| netdiscover`\n\
          \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
+         \x20 netdiscover test [RULES_DIR...] --data DIR
+         \x20                            run the detections' tests on local data (no Splunk)
          \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]\n\
          \x20                            which detections compile, and what stopped the others\n\
          \x20 netdiscover --help          this text\n\n\
-         {command}\n{scan}",
+         {command}\n{scan}\n{test}",
         version = env!("CARGO_PKG_VERSION"),
         command = command::HELP,
         scan = scan::HELP,
+        test = test::HELP,
     )
 }
 
