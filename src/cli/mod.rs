@@ -2,6 +2,7 @@
 //! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
 
 pub mod command;
+pub mod lint;
 pub mod scan;
 pub mod test;
 
@@ -21,6 +22,7 @@ pub fn run_netdiscover() -> i32 {
     match first.to_str() {
         Some("scan") => scan::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("lint") => lint::run(&args[1..]),
         Some("coverage") => coverage(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", help_text());
@@ -48,14 +50,17 @@ fn help_text() -> String {
          \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
          \x20 netdiscover test [RULES_DIR...] --data DIR
          \x20                            run the detections' tests on local data (no Splunk)
+         \x20 netdiscover lint [RULES_DIR...]
+         \x20                            check fields, risk tokens and metadata of the detections
          \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]\n\
          \x20                            which detections compile, and what stopped the others\n\
          \x20 netdiscover --help          this text\n\n\
-         {command}\n{scan}\n{test}",
+         {command}\n{scan}\n{test}\n{lint}",
         version = env!("CARGO_PKG_VERSION"),
         command = command::HELP,
         scan = scan::HELP,
         test = test::HELP,
+        lint = lint::HELP,
     )
 }
 

@@ -17,6 +17,7 @@ mod error;
 mod eval_lang;
 mod expr;
 mod glob;
+pub mod lint;
 mod locate;
 mod macros;
 mod matcher;
@@ -31,7 +32,10 @@ mod search_lang;
 mod select;
 
 pub use annotate::{render_message, Annotation};
-pub use compile::{compile_search, later_stages_are_formatting_only, CompiledSearch};
+pub use compile::{
+    compile_search, later_stages_are_formatting_only, search_facts, CompiledSearch, FieldRead,
+    FieldSource, FilledField, SearchFacts,
+};
 pub use coverage::{coverage, CoverageEntry, CoverageReport, Outcome};
 pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};

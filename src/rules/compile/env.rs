@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
+use super::facts::{FieldSource, SearchFacts};
 
 /// What a visible field name refers to at some point of the pipeline.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct CompiledSearch {
     /// Local slot → bare CIM field name.
     pub fields: Vec<String>,
     pub(super) env: HashMap<String, Binding>,
+    /// The fields the search reads and outputs (for `netdiscover lint`).
+    pub facts: SearchFacts,
 }
 
 impl CompiledSearch {
@@ -37,6 +40,7 @@ impl CompiledSearch {
             cond: Cond::True,
             fields: Vec::new(),
             env: HashMap::new(),
+            facts: SearchFacts::default(),
         }
     }
 
@@ -87,6 +91,8 @@ pub(super) fn resolve_src(
 
 /// Resolves a field read by an expression through the environment.
 pub(super) fn resolve_ex(out: &mut CompiledSearch, name: &str, pos: usize) -> Result<Ex, SplError> {
+    let source = FieldSource::of(out.env.get(name));
+    out.facts.read(name, pos, source);
     match out.env.get(name).cloned() {
         Some(Binding::Field(f)) => Ok(Ex::Field(out.slot(&f))),
         Some(Binding::Expr(e)) => Ok(e),
