@@ -2,6 +2,7 @@
 //! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
 
 pub mod command;
+pub mod coverage;
 pub mod lint;
 pub mod scan;
 pub mod test;
@@ -23,7 +24,7 @@ pub fn run_netdiscover() -> i32 {
         Some("scan") => scan::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("lint") => lint::run(&args[1..]),
-        Some("coverage") => coverage(&args[1..]),
+        Some("coverage") => coverage::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", help_text());
             0
@@ -52,8 +53,9 @@ fn help_text() -> String {
          \x20                            run the detections' tests on local data (no Splunk)
          \x20 netdiscover lint [RULES_DIR...]
          \x20                            check fields, risk tokens and metadata of the detections
-         \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]\n\
-         \x20                            which detections compile, and what stopped the others\n\
+         \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...] [--navigator FILE]\n\
+         \x20                            which detections compile, and what stopped the others;\n\
+         \x20                            an ATT&CK Navigator layer marking tested techniques\n\
          \x20 netdiscover --help          this text\n\n\
          {command}\n{scan}\n{test}\n{lint}",
         version = env!("CARGO_PKG_VERSION"),
@@ -62,26 +64,4 @@ fn help_text() -> String {
         test = test::HELP,
         lint = lint::HELP,
     )
-}
-
-/// `netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]`: compiles every detection YAML under
-/// the first directory (with the macros of the others) and prints the coverage report.
-fn coverage(args: &[OsString]) -> i32 {
-    let Some((detections, macros)) = args.split_first() else {
-        eprintln!(
-            "netdiscover coverage: usage: netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]"
-        );
-        return 2;
-    };
-    let detections = std::path::Path::new(detections);
-    if !detections.is_dir() {
-        eprintln!(
-            "netdiscover coverage: {} is not a directory",
-            detections.display()
-        );
-        return 2;
-    }
-    let macros: Vec<std::path::PathBuf> = macros.iter().map(std::path::PathBuf::from).collect();
-    print!("{}", crate::rules::coverage(detections, &macros));
-    0
 }
