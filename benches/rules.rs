@@ -1,24 +1,22 @@
-//! Measurements, not assertions on time (run them in release):
-//!
-//! ```text
-//! cargo test --release --test rules_bench -- --ignored --nocapture
-//! ```
+//! `cargo bench --bench rules`: measurements, not assertions on time.
 //!
 //! * start-up: loading + compiling the shipped rules (`app/detections`, `app/macros`);
 //! * matching: every compiled corpus rule over the process rows of ../shared/datasets/bulk,
 //!   with the literal prefilter against the same matcher evaluating every rule (baseline
 //!   measured in the same run); the two must find the same matches.
+//!
+//! Not a test: it prints numbers and never fails on them (only on the two matchers disagreeing).
 
-mod rules_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::io::Read;
 use std::time::Instant;
 
 use netdiscover::rules::{Matcher, OwnedRow, RuleSet, Selected};
-use rules_support::*;
+use support::rules::*;
+use support::{bench_requested, repo, shared};
 
-#[test]
-#[ignore]
 fn startup_with_shipped_rules() {
     let places = vec![repo("app/detections"), repo("app/macros")];
     let runs = 50;
@@ -34,14 +32,8 @@ fn startup_with_shipped_rules() {
     );
 }
 
-#[test]
-#[ignore]
 fn matching_throughput_prefilter_vs_every_rule() {
-    let (Some(bulk), Some(det), Some(mac)) = (
-        shared("datasets/bulk"),
-        shared("escu/corpus/detections"),
-        shared("escu/corpus/macros"),
-    ) else {
+    let (Some(bulk), Some((det, mac))) = (shared("datasets/bulk"), escu_corpus()) else {
         return;
     };
     let t = Instant::now();
@@ -97,4 +89,12 @@ fn matching_throughput_prefilter_vs_every_rule() {
         slow.as_secs_f64() / fast.as_secs_f64(),
         hits_fast
     );
+}
+
+fn main() {
+    if !bench_requested("rules") {
+        return;
+    }
+    startup_with_shipped_rules();
+    matching_throughput_prefilter_vs_every_rule();
 }

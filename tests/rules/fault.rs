@@ -81,7 +81,7 @@ fn argument_substitution_that_multiplies_is_refused() {
 /// The limits leave real searches alone: the shipped macros expand the shipped rules.
 #[test]
 fn realistic_expansion_is_unaffected() {
-    let conf = include_str!("../default/macros.conf");
+    let conf = include_str!("../../default/macros.conf");
     let search = "| tstats `security_content_summariesonly` count from datamodel=Endpoint.Processes where Processes.process_name=netsh.exe by Processes.dest Processes.process | `drop_dm_object_name(Processes)` | `security_content_ctime(firstTime)` | `windows_proxy_via_netsh_filter`";
     let expanded = expand_within_deadline(conf, search).expect("expands");
     assert!(!expanded.contains('`'), "{expanded}");

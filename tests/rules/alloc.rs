@@ -1,14 +1,13 @@
 //! A row that matches nothing costs no allocation once the matcher's buffers have grown
 //! (search-language rules: the two shipped rules and most of ESCU).
 
-mod rules_support;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::support::repo;
+use crate::support::rules::*;
 use netdiscover::rules::{Matcher, RuleSet, Selected};
-use rules_support::*;
 
 struct Counting;
 

@@ -1,10 +1,9 @@
 //! Operator-by-operator semantics of compiled rules, with Splunk's edge cases, plus loading,
 //! macros, legacy schema, selection, annotation and rule locations.
 
-mod rules_support;
-
+use crate::support::rules::*;
+use crate::support::{repo, shared};
 use netdiscover::rules::{rule_places, Matcher, RuleError, RuleSet, Selected, Selection, SplError};
-use rules_support::*;
 
 const BY: &str = "by Processes.dest Processes.user Processes.process Processes.process_name Processes.parent_process_name Processes.process_id Processes.original_file_name";
 

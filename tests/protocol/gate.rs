@@ -2,8 +2,6 @@
 //! body (well-formed or not, whole or fed in pieces), exactly the reply and the error it
 //! produces without one.
 
-mod support;
-
 use netdiscover::protocol::{
     BodyError, BodyProcessor, Emitter, GateLiteral, ProcessError, Row, RowGate, RowProcessor,
     Verdict,
@@ -152,7 +150,7 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         if !(special || quote_anyway) {
             return value;
         }
-        support::csv_quoted(&value)
+        crate::support::csv_quoted(&value)
     });
     prop_oneof![
         8 => prop::collection::vec(field, 1..4).prop_map(|fields| {

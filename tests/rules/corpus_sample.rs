@@ -1,10 +1,9 @@
 //! No corpus rule is mis-compiled: for a sample of real ESCU detections, rows built by hand
 //! from reading each rule's SPL must fire (positives) or not (negatives).
 
-mod rules_support;
-
+use crate::support::rules::*;
+use crate::support::shared;
 use netdiscover::rules::{Matcher, RuleSet, Selection};
-use rules_support::*;
 
 type Pairs = &'static [(&'static str, &'static [&'static str])];
 
@@ -150,10 +149,7 @@ const CASES: &[Case] = &[
 
 #[test]
 fn sampled_corpus_rules_fire_exactly_on_hand_derived_rows() {
-    let (Some(detections), Some(macros)) = (
-        shared("escu/corpus/detections"),
-        shared("escu/corpus/macros"),
-    ) else {
+    let Some((detections, macros)) = escu_corpus() else {
         return;
     };
     let (set, _warnings) = RuleSet::load(&[macros, detections]);
@@ -186,10 +182,7 @@ fn sampled_corpus_rules_fire_exactly_on_hand_derived_rows() {
 
 #[test]
 fn corpus_risk_message_with_threat_objects() {
-    let (Some(detections), Some(macros)) = (
-        shared("escu/corpus/detections"),
-        shared("escu/corpus/macros"),
-    ) else {
+    let Some((detections, macros)) = escu_corpus() else {
         return;
     };
     let (set, _) = RuleSet::load(&[macros, detections]);
@@ -227,11 +220,7 @@ fn corpus_risk_message_with_threat_objects() {
 
 #[test]
 fn prefilter_never_changes_results_on_real_rows() {
-    let (Some(detections), Some(macros), Some(xml)) = (
-        shared("escu/corpus/detections"),
-        shared("escu/corpus/macros"),
-        shared("datasets/xml"),
-    ) else {
+    let (Some((detections, macros)), Some(xml)) = (escu_corpus(), shared("datasets/xml")) else {
         return;
     };
     let (set, _) = RuleSet::load(&[macros, detections]);

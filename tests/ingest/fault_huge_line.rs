@@ -1,14 +1,13 @@
 //! A 100 MB single record (an NDJSON line, an XML event) between good ones: it is skipped and
 //! reported with its offset and length, the records around it are read, and the reader never
-//! holds the record in memory. Alone in this file so the process's peak memory (VmHWM) is
-//! this test's own.
+//! holds the record in memory. The test runs in a process of its own (`support::in_own_process`),
+//! so the process's peak memory (VmHWM) is this test's own.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-mod ingest_support;
-
-use ingest_support::kinds;
+use crate::support::in_own_process;
+use crate::support::ingest::kinds;
 use netdiscover::ingest::{CimField, FileReader, Format, Item, OpenOptions, Position};
 
 const HUGE: usize = 100 * 1024 * 1024;
@@ -65,6 +64,11 @@ fn check(path: &Path, format: Format, huge_at: u64, expected_process: &str) {
 
 #[test]
 fn a_100_mb_single_line_is_skipped_and_reported_without_being_held() {
+    if !in_own_process(
+        "fault_huge_line::a_100_mb_single_line_is_skipped_and_reported_without_being_held",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let before_kib = peak_rss_kib();
 

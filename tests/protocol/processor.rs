@@ -1,14 +1,12 @@
 //! The rules-engine seam: a processor that reads fields, drops rows and emits annotated rows,
 //! run through the real session loop in memory.
 
-mod support;
-
+use crate::support::{execute, getinfo, parse_csv, split_stream};
 use netdiscover::protocol::framing::encode_chunk;
 use netdiscover::protocol::{
     run_session, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message, ProcessError, Row,
     RowProcessor, SearchCommand, Verdict,
 };
-use support::{execute, getinfo, parse_csv, split_stream};
 
 /// Flags rows whose `process` mentions netstat: annotate (Pass/Emit), filter (Drop), or one row
 /// per value of `user` (risk-like expansion). Records every value it saw.
@@ -88,7 +86,7 @@ impl SearchCommand for TestCommand {
     }
 }
 
-fn session(mode: &'static str, bodies: &[&[u8]]) -> (i32, Vec<support::Chunk>) {
+fn session(mode: &'static str, bodies: &[&[u8]]) -> (i32, Vec<crate::support::Chunk>) {
     let mut input = encode_chunk(&getinfo(&[]), b"");
     for (n, body) in bodies.iter().enumerate() {
         input.extend(encode_chunk(&execute(n + 1 == bodies.len()), body));

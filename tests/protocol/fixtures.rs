@@ -2,31 +2,29 @@
 //! driven like splunkd drives it, and checks one reply per request, valid framing, every row and
 //! field returned byte for byte, and the exit code.
 
-mod support;
-
 use std::sync::Arc;
 
-use support::splunkd::Splunkd;
-use support::{
-    netdiscover_exe, parse_csv, read_fixture, shared_dir, split_stream, with_args, TIMEOUT,
+use crate::support::splunkd::Splunkd;
+use crate::support::{
+    netdiscover_exe, parse_csv, read_fixture, shared, split_stream, with_args, TIMEOUT,
 };
 
-fn fixture(test: &str, name: &str) -> Option<Vec<u8>> {
-    let dir = shared_dir(test)?;
-    Some(read_fixture(&dir.join("fixtures/scpv2").join(name)))
+fn fixture(name: &str) -> Option<Vec<u8>> {
+    let path = shared(&format!("fixtures/scpv2/{name}"))?;
+    Some(read_fixture(&path))
 }
 
 /// Asserts that `reply_body` carries exactly the rows and field values of `request_body`
 /// (none of the recordings holds process rows, so no rule matches and the annotation columns
 /// stay empty).
 fn assert_rows_returned(request_body: &[u8], reply_body: &[u8], what: &str) {
-    support::assert_unmatched_rows_returned(request_body, reply_body, what);
+    crate::support::assert_unmatched_rows_returned(request_body, reply_body, what);
 }
 
 /// Replays a complete recording with the getinfo options cleared (the recordings carry other
 /// commands' options) and checks every reply.
-fn replay_passthrough(test: &str, name: &str) -> Option<(usize, u64)> {
-    let stream = fixture(test, name)?;
+fn replay_passthrough(name: &str) -> Option<(usize, u64)> {
+    let stream = fixture(name)?;
     let recording = split_stream(&stream);
     let mut splunkd = Splunkd::spawn(&netdiscover_exe(), &[], TIMEOUT).expect("spawn");
     let getinfo = with_args(&recording.chunks[0].meta, &[]);
@@ -78,7 +76,7 @@ fn replay_passthrough(test: &str, name: &str) -> Option<(usize, u64)> {
 
 #[test]
 fn countmatches_500_tweets_with_embedded_newlines_come_back_intact() {
-    let Some((chunks, rows)) = replay_passthrough("countmatches", "countmatches.input") else {
+    let Some((chunks, rows)) = replay_passthrough("countmatches.input") else {
         return;
     };
     assert_eq!((chunks, rows), (1, 500));
@@ -86,7 +84,7 @@ fn countmatches_500_tweets_with_embedded_newlines_come_back_intact() {
 
 #[test]
 fn multibyte_input_nine_chunks_with_data_on_the_final_chunk() {
-    let Some((chunks, rows)) = replay_passthrough("multibyte", "multibyte_input") else {
+    let Some((chunks, rows)) = replay_passthrough("multibyte_input") else {
         return;
     };
     assert_eq!(chunks, 9);
@@ -95,13 +93,13 @@ fn multibyte_input_nine_chunks_with_data_on_the_final_chunk() {
 
 #[test]
 fn sum_map_single_16mb_chunk_of_50000_rows() {
-    let Some(stream) = fixture("sum_map", "sum.map.input.gz") else {
+    let Some(stream) = fixture("sum.map.input.gz") else {
         return;
     };
     let recording = split_stream(&stream);
     assert_eq!(recording.chunks.len(), 2);
     assert_eq!(recording.chunks[1].body.len(), 16_109_782);
-    let Some((chunks, rows)) = replay_passthrough("sum_map", "sum.map.input.gz") else {
+    let Some((chunks, rows)) = replay_passthrough("sum.map.input.gz") else {
         return;
     };
     assert_eq!((chunks, rows), (1, 50_000));
@@ -109,8 +107,7 @@ fn sum_map_single_16mb_chunk_of_50000_rows() {
 
 #[test]
 fn pypygeneratetext_getinfo_then_eof_exits_0_silently() {
-    let Some((chunks, rows)) = replay_passthrough("pypygeneratetext", "pypygeneratetext.input")
-    else {
+    let Some((chunks, rows)) = replay_passthrough("pypygeneratetext.input") else {
         return;
     };
     assert_eq!((chunks, rows), (0, 0));
@@ -118,7 +115,7 @@ fn pypygeneratetext_getinfo_then_eof_exits_0_silently() {
 
 #[test]
 fn generatehello_truncated_execute_gets_an_error_reply_and_exit_1() {
-    let Some(stream) = fixture("generatehello", "generatehello.input") else {
+    let Some(stream) = fixture("generatehello.input") else {
         return;
     };
     let recording = split_stream(&stream);
@@ -158,7 +155,7 @@ fn recorded_foreign_options_are_refused_listing_the_valid_ones() {
         ("pypygeneratetext.input", "count=1000"),
         ("sum.map.input.gz", "total=total"),
     ] {
-        let Some(stream) = fixture("foreign_options", name) else {
+        let Some(stream) = fixture(name) else {
             return;
         };
         let recording = split_stream(&stream);
@@ -192,13 +189,13 @@ fn recorded_foreign_options_are_refused_listing_the_valid_ones() {
 
 #[test]
 fn recordings_have_the_documented_shape() {
-    let Some(countmatches) = fixture("shape", "countmatches.input") else {
+    let Some(countmatches) = fixture("countmatches.input") else {
         return;
     };
     let r = split_stream(&countmatches);
     assert_eq!(r.chunks.len(), 2);
     assert_eq!(r.chunks[1].body.len(), 48_108);
-    let Some(multibyte) = fixture("shape", "multibyte_input") else {
+    let Some(multibyte) = fixture("multibyte_input") else {
         return;
     };
     assert_eq!(multibyte.len(), 1_059_352);

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use crate::support::shared;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -271,7 +273,9 @@ fn forced_format_applies_to_every_file() {
 
 #[test]
 fn shared_datasets_scan_counts() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = shared("datasets") else {
+        return;
+    };
     for (sub, records, process) in [
         // Sums of SOURCES.md's per-file counts.
         ("evtx", 2135, 617),
@@ -299,20 +303,12 @@ fn shared_datasets_scan_counts() {
     }
 }
 
-fn shared() -> Option<PathBuf> {
-    let shared = root().join("../shared/datasets");
-    if shared.is_dir() {
-        Some(shared)
-    } else {
-        eprintln!("SKIPPED: {} is absent", shared.display());
-        None
-    }
-}
-
 /// Per file: (stem, NETSTAT hits, NETSH hits) from SOURCES.md; both renderings must agree.
 #[test]
 fn shared_datasets_hits_per_file() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = shared("datasets") else {
+        return;
+    };
     let expected = [
         ("sbousseaden__panache_sysmon_vs_EDRTestingScript", 0, 2),
         (
@@ -378,7 +374,9 @@ fn shared_datasets_hits_per_file() {
 
 #[test]
 fn shared_bulk_gzip_has_no_hits_among_31448_process_events() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = shared("datasets") else {
+        return;
+    };
     let out = scan(&[shared.join("bulk").to_str().unwrap(), "--output", "ndjson"]);
     let err = stderr(&out);
     assert_eq!(summary_number(&err, "events:", "records"), 64_767, "{err}");

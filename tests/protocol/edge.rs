@@ -1,11 +1,9 @@
 //! Edge cases of the SCP v2 loop, through the real binary driven like splunkd.
 
-mod support;
-
 use std::sync::Arc;
 
-use support::splunkd::{Finished, Splunkd};
-use support::{
+use crate::support::splunkd::{Finished, Splunkd};
+use crate::support::{
     assert_unmatched_rows_returned, execute, getinfo, netdiscover_exe, parse_csv, TIMEOUT,
 };
 
@@ -72,7 +70,7 @@ fn megabyte_fields_and_invalid_utf8_pass_through_unchanged() {
     let big: Vec<u8> = (0..1_500_000u32)
         .map(|i| b"abc,\"\n\xff"[(i % 7) as usize])
         .collect();
-    let quoted = support::csv_quoted(&big);
+    let quoted = crate::support::csv_quoted(&big);
     let mut body = b"process,other\n".to_vec();
     body.extend_from_slice(&quoted);
     body.extend_from_slice(b",\xc3\x28\xa0\xa1\n");
@@ -112,7 +110,7 @@ fn spaced_header_request_gets_exactly_one_reply() {
     // The same check without racing the driver: a raw spaced/CRLF header is the whole session.
     let meta = execute(true);
     let body = b"a\n1\n";
-    let mut stream = support::getinfo(&[]);
+    let mut stream = crate::support::getinfo(&[]);
     let mut raw = format!("chunked 1.0,{},0\r\n", stream.len()).into_bytes();
     raw.append(&mut stream);
     raw.extend_from_slice(format!("chunked\t1.0 ,{}, {}\r\n", meta.len(), body.len()).as_bytes());
@@ -132,7 +130,7 @@ fn spaced_header_request_gets_exactly_one_reply() {
         })
         .expect("run");
     assert_eq!(out.status.code(), Some(0));
-    let rec = support::split_stream(&out.stdout);
+    let rec = crate::support::split_stream(&out.stdout);
     assert_eq!(rec.chunks.len(), 2);
     assert!(rec.tail.is_empty());
     assert_unmatched_rows_returned(body, &rec.chunks[1].body, "spaced header");

@@ -2,12 +2,11 @@
 //! the replies in every mode are byte for byte those with every row evaluated, and the gate
 //! decides nearly every row by itself.
 
-mod rules_support;
-
+use crate::support::rules::*;
+use crate::support::{repo, shared};
 use netdiscover::cli::command::{Mode, RulesProcessor};
 use netdiscover::protocol::BodyProcessor;
 use netdiscover::rules::{shipped_places, RuleSet, Selected};
-use rules_support::*;
 
 const COLUMNS: [&str; 9] = [
     "dest",

@@ -1,6 +1,5 @@
 //! The readers over the real attack logs in `../shared/datasets` (see its SOURCES.md for
-//! provenance and the expected counts used here). Skipped with a message when ../shared is
-//! absent.
+//! provenance and the expected counts used here), through `support::shared`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,17 +8,10 @@ use netdiscover::ingest::{
     CimField, FileReader, Format, Item, OpenOptions, Position, ProcessEvent,
 };
 
+use crate::support::shared;
+
 fn datasets() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the shared reference data sits beside the repo in CI)",
-            dir.display()
-        );
-        None
-    }
+    shared("datasets")
 }
 
 #[derive(Default, Debug)]

@@ -1,7 +1,6 @@
 //! Run mode over the real attack logs in `../shared/datasets`: every process event becomes one
 //! `<event>` (the expected counts are the independent ones in datasets/SOURCES.md), other
 //! events are skipped, and each event's JSON holds CIM Endpoint.Processes field names only.
-//! Skips with a message when ../shared is absent.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,14 +11,10 @@ use netdiscover::modinput::config::Stanza;
 use netdiscover::modinput::follow::{Follower, Outcome};
 use netdiscover::modinput::params::Params;
 
+use crate::support::shared;
+
 fn datasets() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/datasets"));
-    if dir.is_dir() {
-        Some(dir.to_path_buf())
-    } else {
-        println!("SKIP: ../shared/datasets is absent; dataset run-mode tests not run");
-        None
-    }
+    shared("datasets")
 }
 
 fn stanza(path: &Path, extra: &[(&str, &str)]) -> Stanza {

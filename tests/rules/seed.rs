@@ -2,10 +2,9 @@
 //! its SOURCES.md: 3 netsh positives, 0 netstat positives, many near-misses), plus synthetic
 //! netstat positives.
 
-mod rules_support;
-
+use crate::support::rules::*;
+use crate::support::{repo, shared};
 use netdiscover::rules::{shipped_places, Matcher, RuleSet, Selected, Selection};
-use rules_support::*;
 
 const NETSTAT: &str = "Network Connection Discovery With Netstat";
 const NETSH: &str = "Windows Proxy Via Netsh";

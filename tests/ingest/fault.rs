@@ -1,14 +1,13 @@
 //! File-side fault tests: damaged EVTX, XML cut mid-element, JSON lines with wrong types,
 //! invalid UTF-8 and UTF-16 surrogate halves. Each bad record must come out as
 //! `Item::Malformed` at its own position, and the good records around it must still come out.
-//! (The 100 MB single line lives in `fault_huge_line.rs`, alone in its process, so its memory
-//! measurement is not disturbed by other tests.)
+//! (The 100 MB single line lives in `fault_huge_line.rs` and runs in a process of its own, so
+//! its memory measurement is not disturbed by other tests.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-mod ingest_support;
-
-use ingest_support::{assert_at_offsets, kinds, ndjson, write};
+use crate::support::ingest::{assert_at_offsets, kinds, ndjson, write};
+use crate::support::shared;
 use netdiscover::ingest::{CimField, FileReader, Format, Item, OpenOptions, Position};
 
 const SYSMON_NETSTAT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2024-05-01T10:00:00.000000Z'/><EventRecordID>21</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws01</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\NETSTAT.EXE</Data><Data Name='CommandLine'>netstat -ano</Data><Data Name='ProcessId'>100</Data><Data Name='ParentImage'>C:\\Windows\\System32\\cmd.exe</Data></EventData></Event>";
@@ -46,21 +45,6 @@ fn process_of(item: &Item) -> &str {
     match item {
         Item::Process(e) => e.row.get(CimField::Process),
         other => panic!("expected a process row, got {other:?}"),
-    }
-}
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (../shared is not beside the repo)",
-            path.display()
-        );
-        None
     }
 }
 

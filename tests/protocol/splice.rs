@@ -3,14 +3,12 @@
 //! byte for byte against the copying path, including when the reader lags a whole request
 //! behind, which is when a reused reply buffer would overwrite unread bytes.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{execute, getinfo, netdiscover_exe, split_stream};
 use netdiscover::protocol::framing::encode_chunk;
-use support::{execute, getinfo, netdiscover_exe, split_stream};
 
 /// Three execute chunks of about 2 MB each, netstat and netsh positives among near-misses; each
 /// chunk's rows differ, so bytes of one reply cannot pass for another's.
@@ -103,7 +101,7 @@ fn lock_step_replies_are_the_copied_replies() {
     let expected = split_stream(&copied_output(&stream)).chunks;
     let requests = split_stream(&stream).chunks;
     let mut splunkd =
-        support::splunkd::Splunkd::spawn(&netdiscover_exe(), &[], Duration::from_secs(60))
+        crate::support::splunkd::Splunkd::spawn(&netdiscover_exe(), &[], Duration::from_secs(60))
             .expect("spawn");
     for (request, expected) in requests.iter().zip(&expected) {
         let reply = splunkd

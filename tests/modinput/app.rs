@@ -14,6 +14,8 @@ use netdiscover::modinput::follow::Follower;
 use netdiscover::modinput::params::{Params, DEFAULT_SOURCETYPE};
 use netdiscover::modinput::scheme::ARGUMENTS;
 
+use crate::support::shared;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 type Conf = BTreeMap<String, BTreeMap<String, String>>;
@@ -131,11 +133,7 @@ fn emitted() -> (BTreeSet<String>, BTreeSet<String>) {
 /// CIM Endpoint.Processes fields as ESCU's data sources state them (`output_fields` of
 /// sysmon_eventid_1, windows_event_log_security_4688, crowdstrike_processrollup2).
 fn escu_endpoint_processes_fields() -> Option<BTreeSet<String>> {
-    let dir = Path::new(ROOT).join("../shared/escu/data_sources");
-    if !dir.is_dir() {
-        println!("SKIP: ../shared/escu/data_sources is absent; ESCU field list not compared");
-        return None;
-    }
+    let dir = shared("escu/data_sources")?;
     let mut fields = BTreeSet::new();
     for name in [
         "sysmon_eventid_1.yml",

@@ -1,12 +1,10 @@
 //! `| netdiscover` end to end: the real binary, driven like splunkd, evaluating the shipped seed
 //! rules (found relative to the executable) on hand-made Endpoint.Processes rows.
 
-mod support;
-
 use std::collections::HashMap;
 
-use support::splunkd::Splunkd;
-use support::{execute, getinfo, netdiscover_exe, parse_csv, TIMEOUT};
+use crate::support::splunkd::Splunkd;
+use crate::support::{execute, getinfo, netdiscover_exe, parse_csv, TIMEOUT};
 
 const NETSTAT: &str = "Network Connection Discovery With Netstat";
 const NETSH: &str = "Windows Proxy Via Netsh";

@@ -1,6 +1,5 @@
-//! Helpers shared by the ingest tests: files written into a temporary directory and a compact
-//! view of what a reader produced.
-#![allow(dead_code)]
+//! Helpers for the ingest tests: files written into a temporary directory and a compact view of
+//! what a reader produced.
 
 use std::path::{Path, PathBuf};
 

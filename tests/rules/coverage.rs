@@ -1,28 +1,13 @@
 //! Coverage of the compiler over the ESCU corpus in ../shared/escu/corpus (443 detections).
 
-use std::path::PathBuf;
-
 use netdiscover::rules::{coverage, Outcome};
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skipping: {} is absent (../shared is not beside the repo)",
-            p.display()
-        );
-        None
-    }
-}
+use crate::support::rules::escu_corpus;
+use crate::support::{repo, shared};
 
 #[test]
 fn corpus_coverage_meets_thresholds() {
-    let (Some(detections), Some(macros)) = (
-        shared("escu/corpus/detections"),
-        shared("escu/corpus/macros"),
-    ) else {
+    let Some((detections, macros)) = escu_corpus() else {
         return;
     };
     let report = coverage(&detections, &[macros]);
@@ -57,10 +42,7 @@ fn corpus_coverage_meets_thresholds() {
 fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
     let Some(escu) = shared("escu") else { return };
     let mut files = Vec::new();
-    let mut stack = vec![
-        escu,
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/app")),
-    ];
+    let mut stack = vec![escu, repo("app")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).expect("dir").flatten() {
             let p = e.path();

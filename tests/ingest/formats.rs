@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-mod ingest_support;
-
-use ingest_support::{kinds, write};
+use crate::support::ingest::{kinds, write};
+use crate::support::shared;
 use netdiscover::ingest::{CimField, FileReader, Format, IngestError, Item, OpenOptions, Position};
 
 const SYSMON_NETSH: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2024-05-01T10:00:00.000000Z'/><EventRecordID>11</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws01</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\netsh.exe</Data><Data Name='CommandLine'>netsh interface portproxy add v4tov4 listenport=8080 connectaddress=10.0.0.5 &amp; echo done</Data><Data Name='ProcessId'>4242</Data></EventData></Event>";
@@ -275,12 +274,11 @@ fn forced_and_unknown_formats() {
 
 #[test]
 fn a_truncated_evtx_is_read_up_to_the_damage_without_panicking() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets/evtx/sbousseaden__panache_sysmon_vs_EDRTestingScript.evtx");
-    let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("SKIPPED: {} is absent", path.display());
+    let Some(path) = shared("datasets/evtx/sbousseaden__panache_sysmon_vs_EDRTestingScript.evtx")
+    else {
         return;
     };
+    let bytes = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for cut in [4096 + 30_000, bytes.len() - 1000] {
         let mut damaged = bytes[..cut].to_vec();
@@ -324,12 +322,10 @@ mod no_panics {
 
 #[test]
 fn damaged_evtx_copies_never_stop_a_reader_with_a_panic() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets/evtx/sbousseaden__powercat_revShell_sysmon_1_3.evtx");
-    let Ok(original) = std::fs::read(&path) else {
-        eprintln!("SKIPPED: {} is absent", path.display());
+    let Some(path) = shared("datasets/evtx/sbousseaden__powercat_revShell_sysmon_1_3.evtx") else {
         return;
     };
+    let original = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("damaged.evtx");
     // A fixed linear congruential sequence: reproducible damage without a random crate.

@@ -1,29 +1,11 @@
-//! Helpers shared by the rules tests: paths into ../shared, rows built by field name, and a
-//! small XmlWinEventLog → CIM row mapper (the real ingest module lives elsewhere).
-#![allow(dead_code)]
+//! Helpers for the rules tests (and the command gate test and the rules benchmark): rows built
+//! by field name, rule directories, and a small XmlWinEventLog → CIM row mapper (the real ingest
+//! module lives elsewhere).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use netdiscover::rules::{OwnedRow, RuleSet};
-
-pub fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// A path under ../shared, or None (with a printed reason) when ../shared is absent.
-pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!(
-            "skipping: {} is absent (../shared is not beside the repo)",
-            p.display()
-        );
-        None
-    }
-}
 
 /// Builds a row for `set` from `(column, values)` pairs; columns may be `Processes.x` or `x`.
 pub fn row(set: &RuleSet, pairs: &[(&str, &[&str])]) -> OwnedRow {
@@ -175,4 +157,11 @@ pub fn xml_dataset_files(datasets: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The ESCU corpus in `../shared/escu/corpus` as `(detections, macros)` directories, or `None`
+/// (skipped, see [`crate::support::shared`]).
+pub fn escu_corpus() -> Option<(PathBuf, PathBuf)> {
+    let corpus = super::shared("escu/corpus")?;
+    Some((corpus.join("detections"), corpus.join("macros")))
 }

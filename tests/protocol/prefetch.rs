@@ -3,17 +3,15 @@
 //! gives, whatever sizes the reads come in, and that truncated bodies and row errors end the
 //! session as they do on the single-thread path.
 
-mod support;
-
 use std::io::{self, Read};
 
+use crate::support::{execute, getinfo, split_stream};
 use netdiscover::protocol::framing::encode_chunk;
 use netdiscover::protocol::session::{PREFETCH_MAX, PREFETCH_MIN};
 use netdiscover::protocol::{
     run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply, ProcessError, Row,
     RowProcessor, SearchCommand, Verdict,
 };
-use support::{execute, getinfo, split_stream};
 
 /// Annotates rows whose `process` holds "netstat"; fails on a row whose `process` is "BOOM".
 struct Flagger {
