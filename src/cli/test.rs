@@ -143,7 +143,7 @@ pub fn run_plan(plan: &TestPlan) -> Result<TestRun, String> {
     let mut gathered = gather::gather(&ruleset, &load_warnings, &inputs);
     gathered
         .cases
-        .extend(gathered.problems.iter().map(declaration_failure));
+        .extend(gathered.problems.iter().map(|p| declaration_failure(p)));
     let mut detector = ProcessDetector::new(ruleset.clone());
     let verdicts = runner::run(&gathered.cases, &mut detector);
     Ok(TestRun {
@@ -180,7 +180,7 @@ fn manifests(plan: &TestPlan, rule_dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// A test declaration that could not be read fails as a test of its own, so the closing
 /// counts and the exit status agree.
-fn declaration_failure(problem: &String) -> TestCase {
+fn declaration_failure(problem: &str) -> TestCase {
     TestCase {
         rule: None,
         rule_name: "(test declarations)".into(),
@@ -191,7 +191,7 @@ fn declaration_failure(problem: &String) -> TestCase {
         data: Vec::new(),
         expect: Expect::AtLeast(0),
         skip: None,
-        error: Some(problem.clone()),
+        error: Some(problem.to_string()),
     }
 }
 

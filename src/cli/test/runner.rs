@@ -146,11 +146,12 @@ fn cannot_read(data: &DataRef) -> Option<String> {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        return Some(format!(
-            "data file not found: {} (looked for {})",
-            data.named,
-            tried.join(", ")
-        ));
+        let looked = if tried.is_empty() {
+            "no --data directory given".to_string()
+        } else {
+            format!("looked for {}", tried.join(", "))
+        };
+        return Some(format!("data file not found: {} ({looked})", data.named));
     }
     None
 }

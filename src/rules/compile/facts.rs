@@ -94,3 +94,60 @@ impl SearchFacts {
 pub(super) fn offset_in(whole: &str, part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{compile_search, search_facts};
+    use super::*;
+
+    #[test]
+    fn reads_carry_positions_stages_and_sources() {
+        let s = "| tstats count min(_time) AS firstTime, max(_time) AS lastTime from datamodel=Endpoint.Processes where Processes.proces_name=a by Processes.dest Processes.process | rename Processes.* as * | eval l=len(process) | search l>3 cmd=x | fillnull value=u dest";
+        let facts = search_facts(s);
+        let read = |name: &str| {
+            facts
+                .reads
+                .iter()
+                .find(|r| r.name == name)
+                .unwrap_or_else(|| panic!("{name} not read: {:?}", facts.reads))
+        };
+        let time = read("_time");
+        assert_eq!(
+            (time.stage.as_str(), time.position),
+            ("tstats", s.find("_time").unwrap())
+        );
+        let typo = read("Processes.proces_name");
+        assert_eq!(typo.position, s.find("Processes.proces_name").unwrap());
+        assert_eq!(typo.source, FieldSource::DataModel("proces_name".into()));
+        let by = read("Processes.process");
+        assert_eq!(by.position, s.find("Processes.process ").unwrap());
+        let eval_read = read("process");
+        assert_eq!(eval_read.stage, "eval");
+        assert_eq!(eval_read.source, FieldSource::DataModel("process".into()));
+        assert_eq!(read("l").source, FieldSource::Computed);
+        let missing = read("cmd");
+        assert_eq!(
+            (missing.stage.as_str(), &missing.source),
+            ("search", &FieldSource::Missing)
+        );
+        // `cmd` is not produced: compilation stops there, so outputs are unknown.
+        assert!(facts.stopped.is_some() && facts.outputs.is_none());
+    }
+
+    #[test]
+    fn outputs_and_fillnull_guards_of_a_compiled_search() {
+        let s = "| tstats count min(_time) as firstTime values(Processes.user) as user from datamodel=Endpoint.Processes where Processes.process_name=a by Processes.dest | rename Processes.* as * | fillnull value=unknown dest";
+        let facts = compile_search(s).unwrap().facts;
+        let outputs = facts.outputs.clone().unwrap();
+        assert_eq!(
+            outputs["firstTime"],
+            FieldSource::Aggregate(Some("_time".into()))
+        );
+        assert_eq!(outputs["count"], FieldSource::Aggregate(None));
+        assert_eq!(outputs["user"], FieldSource::Aggregate(Some("user".into())));
+        assert_eq!(outputs["dest"], FieldSource::Rewritten);
+        let fill = facts.fill_of("dest").unwrap();
+        assert_eq!(fill.before, FieldSource::DataModel("dest".into()));
+        assert!(facts.fill_of("user").is_none());
+    }
+}
