@@ -54,13 +54,9 @@ pub struct TestEvidence {
 
 /// Runs the coverage subcommand; returns the exit code.
 pub fn run(args: &[OsString]) -> i32 {
-    let argv = std::iter::once(OsString::from("netdiscover coverage")).chain(args.iter().cloned());
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match super::parse_subcommand("netdiscover coverage", args, 2) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     if let Some(missing) = args.dirs.iter().chain(&args.data).find(|d| !d.is_dir()) {
         eprintln!(

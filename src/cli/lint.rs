@@ -72,17 +72,9 @@ pub fn lint(dirs: &[PathBuf]) -> LintReport {
 
 /// Runs the lint subcommand; returns the exit code.
 pub fn run(args: &[OsString]) -> i32 {
-    let argv = std::iter::once(OsString::from("netdiscover lint")).chain(args.iter().cloned());
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match super::parse_subcommand("netdiscover lint", args, EXIT_ERROR) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_CLEAN
-            };
-        }
+        Err(code) => return code,
     };
     if let Some(missing) = args.rule_dirs.iter().find(|d| !d.is_dir()) {
         eprintln!(

@@ -65,3 +65,21 @@ fn help_text() -> String {
         lint = lint::HELP,
     )
 }
+
+/// Parses a subcommand's arguments (`name` is how usage messages call it). `Err` holds the
+/// exit code after clap printed the help (0) or the error (`error_code`).
+pub(crate) fn parse_subcommand<T: clap::Parser>(
+    name: &str,
+    args: &[OsString],
+    error_code: i32,
+) -> Result<T, i32> {
+    let argv = std::iter::once(OsString::from(name)).chain(args.iter().cloned());
+    T::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            error_code
+        } else {
+            0
+        }
+    })
+}

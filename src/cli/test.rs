@@ -197,17 +197,9 @@ fn declaration_failure(problem: &str) -> TestCase {
 
 /// Runs the test subcommand; returns the exit code.
 pub fn run(args: &[OsString]) -> i32 {
-    let argv = std::iter::once(OsString::from("netdiscover test")).chain(args.iter().cloned());
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match super::parse_subcommand("netdiscover test", args, EXIT_ERROR) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_PASSED
-            };
-        }
+        Err(code) => return code,
     };
     let plan = TestPlan {
         rule_dirs: args.rule_dirs,
