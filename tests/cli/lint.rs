@@ -195,9 +195,16 @@ fn metadata_that_breaks_es_is_an_error() {
 /// (error) and ten detections that format firstTime/lastTime they never compute (warnings).
 #[test]
 fn escu_corpus_findings_are_the_classified_ones() {
-    let Some(corpus) = shared("escu/corpus") else {
-        return;
-    };
+    // The v5.13.0 corpus and its ESCU 6 port (finding / intermediate_findings) alike.
+    for corpus in ["escu/corpus", "escu6_corpus"] {
+        let Some(corpus) = shared(corpus) else {
+            return;
+        };
+        corpus_findings(&corpus);
+    }
+}
+
+fn corpus_findings(corpus: &Path) {
     let out = lint(&[corpus.to_str().unwrap(), "--format", "json"]);
     let report = json(&out);
     assert_eq!(out.status.code(), Some(1));

@@ -58,6 +58,13 @@ const THREAT_OBJECT_TYPES: &[&str] = &[
 
 /// The metadata problems of one detection, as (code, message).
 pub fn check(doc: &RawDoc) -> Vec<(&'static str, String)> {
+    let mut out = check_identity(doc);
+    risk_block(doc, doc.kind.as_deref().unwrap_or(""), &mut out);
+    out
+}
+
+/// Name, id and type: the same in every schema.
+pub fn check_identity(doc: &RawDoc) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if doc.name.as_deref().map_or(true, |n| n.trim().is_empty()) {
         out.push(("missing-name", "no `name`".to_string()));
@@ -82,7 +89,6 @@ pub fn check(doc: &RawDoc) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    risk_block(doc, kind, &mut out);
     out
 }
 

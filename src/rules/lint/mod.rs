@@ -14,6 +14,7 @@
 //! its reads up to that point are still checked.
 
 pub mod cim;
+mod escu6;
 mod fields;
 mod location;
 mod meta;
@@ -102,11 +103,14 @@ pub struct LintOptions {
     pub data_sources: DataSourceFields,
 }
 
-/// The `data_source:` list of a detection (not part of the rule model: only lint reads it).
+/// What lint reads from a detection besides the rule model: its `data_source:` list and
+/// its ESCU 6 risk keys.
 #[derive(Debug, Deserialize, Default)]
-struct DataSourceList {
+struct Extras {
     #[serde(default)]
     data_source: Vec<String>,
+    #[serde(flatten)]
+    escu6: escu6::Escu6Keys,
 }
 
 /// Lints every detection below `dirs` (with the macros found there and the built-in
@@ -183,8 +187,16 @@ fn lint_detection(
         message,
         suggestion: None,
     };
-    out.extend(
+    let extras = read_extras(path);
+    let problems = if extras.escu6.is_escu6() {
+        let mut p = meta::check_identity(doc);
+        p.extend(extras.escu6.check(doc.kind.as_deref().unwrap_or("")));
+        p
+    } else {
         meta::check(doc)
+    };
+    out.extend(
+        problems
             .into_iter()
             .map(|(code, message)| finding(Severity::Error, code, message)),
     );
@@ -213,11 +225,10 @@ fn lint_detection(
         return false;
     }
     if let Ok(meta) = rule_meta(doc) {
-        let data_sources = read_data_sources(path);
         out.extend(outputs::check(
             &meta,
             &facts,
-            &data_sources,
+            &extras.data_source,
             &options.data_sources,
             &context,
         ));
@@ -225,10 +236,9 @@ fn lint_detection(
     true
 }
 
-fn read_data_sources(path: &Path) -> Vec<String> {
+fn read_extras(path: &Path) -> Extras {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|text| serde_yaml::from_str::<DataSourceList>(&text).ok())
-        .map(|d| d.data_source)
+        .and_then(|text| serde_yaml::from_str::<Extras>(&text).ok())
         .unwrap_or_default()
 }
