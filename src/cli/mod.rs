@@ -1,11 +1,16 @@
-//! Command-line front ends. `netdiscover` with no arguments and a non-terminal stdin speaks
-//! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
+//! Command-line front ends: the two executables' entry points, which wire the rooms.
+//! `netdiscover` with no arguments and a non-terminal stdin speaks SCP v2 to splunkd
+//! ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]); `netdiscover_input` is
+//! the modular input ([`input`]).
 
 pub mod command;
 pub mod coverage;
+mod input;
 pub mod lint;
 pub mod scan;
 pub mod test;
+
+pub use input::run_netdiscover_input;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -30,7 +35,7 @@ pub fn run_netdiscover() -> i32 {
             0
         }
         Some("-V" | "--version") => {
-            println!("netdiscover {}", env!("CARGO_PKG_VERSION"));
+            println!("netdiscover {}", crate::VERSION);
             0
         }
         _ => {
@@ -49,16 +54,16 @@ fn help_text() -> String {
          USAGE:\n\
          \x20 netdiscover                 (stdin a pipe) speak Splunk's chunked protocol v2: `| netdiscover`\n\
          \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
-         \x20 netdiscover test [RULES_DIR...] --data DIR
-         \x20                            run the detections' tests on local data (no Splunk)
-         \x20 netdiscover lint [RULES_DIR...]
-         \x20                            check fields, risk tokens and metadata of the detections
+         \x20 netdiscover test [RULES_DIR...] --data DIR\n\
+         \x20                            run the detections' tests on local data (no Splunk)\n\
+         \x20 netdiscover lint [RULES_DIR...]\n\
+         \x20                            check fields, risk tokens and metadata of the detections\n\
          \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...] [--navigator FILE]\n\
          \x20                            which detections compile, and what stopped the others;\n\
          \x20                            an ATT&CK Navigator layer marking tested techniques\n\
          \x20 netdiscover --help          this text\n\n\
          {command}\n{scan}\n{test}\n{lint}",
-        version = env!("CARGO_PKG_VERSION"),
+        version = crate::VERSION,
         command = command::HELP,
         scan = scan::HELP,
         test = test::HELP,
