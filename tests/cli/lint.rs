@@ -235,3 +235,51 @@ fn corpus_findings(corpus: &Path) {
     assert_eq!(rules.len(), 10, "{rules:?}");
     assert_eq!(report["notes"], 44);
 }
+
+#[test]
+fn a_token_a_data_source_leaves_empty_warns_until_fillnull_guards_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // process_guid: Security 4688 (one of the rule's data sources) has no process GUID.
+    let rule = netsh().replace("on $dest$.", "on $dest$ ($process_guid$).");
+    let rules = rules_dir(dir.path(), &[("netsh.yml", rule.clone())]);
+    let report = json(&lint(&[rules.to_str().unwrap(), "--format", "json"]));
+    let warning = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "may-be-empty")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(warning["field"], "process_guid");
+    let message = warning["message"].as_str().unwrap();
+    assert!(
+        message.contains("Windows Event Log Security 4688"),
+        "{message}"
+    );
+    assert!(!message.contains("Sysmon EventID 1"), "{message}");
+    let guarded = rule.replace(
+        "| `windows_proxy_via_netsh_filter`",
+        "| fillnull value=unknown process_guid | `windows_proxy_via_netsh_filter`",
+    );
+    let dir2 = tempfile::tempdir().unwrap();
+    let rules2 = rules_dir(dir2.path(), &[("netsh.yml", guarded)]);
+    let report = json(&lint(&[rules2.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(report["warnings"], 0, "{report}");
+    // A risk object the search does not output.
+    let dir3 = tempfile::tempdir().unwrap();
+    let rules3 = rules_dir(
+        dir3.path(),
+        &[(
+            "netsh.yml",
+            netsh().replace("  - field: user\n", "  - field: src_user\n"),
+        )],
+    );
+    let report = json(&lint(&[rules3.to_str().unwrap(), "--format", "json"]));
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "risk-object-not-output" && f["field"] == "src_user"),
+        "{report}"
+    );
+}
