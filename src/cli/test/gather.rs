@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::rules::{RuleError, RuleSet, Warning};
+use crate::rules::{RuleSet, Warning};
 
 use super::cases::{under_each, DataKind, DataRef, Expect, Origin, TestCase};
 use super::{escu, manifest, sigma};
@@ -124,20 +124,9 @@ fn escu_cases(
 fn load_failure(file: &Path, warnings: &[Warning]) -> String {
     warnings
         .iter()
-        .find(|w| warning_path(&w.error) == Some(file))
+        .find(|w| w.error.path() == Some(file))
         .map(|w| format!("rule not loaded: {}", w.error))
         .unwrap_or_else(|| "rule not loaded".to_string())
-}
-
-fn warning_path(e: &RuleError) -> Option<&Path> {
-    match e {
-        RuleError::Io { path, .. }
-        | RuleError::Yaml { path, .. }
-        | RuleError::Invalid { path, .. }
-        | RuleError::Macro { path, .. }
-        | RuleError::Spl { path, .. }
-        | RuleError::Conf { path, .. } => Some(path),
-    }
 }
 
 /// The loaded rule whose id (or, failing that, name) is `key`, case-insensitively.

@@ -139,15 +139,7 @@ pub fn lint_dirs(dirs: &[PathBuf], options: &LintOptions) -> LintReport {
 /// A file the loader could not read (YAML, macros.conf): an error, since Splunk cannot load
 /// it either.
 fn load_problem(w: &Warning) -> Finding {
-    use super::error::RuleError;
-    let file = match &w.error {
-        RuleError::Io { path, .. }
-        | RuleError::Yaml { path, .. }
-        | RuleError::Invalid { path, .. }
-        | RuleError::Macro { path, .. }
-        | RuleError::Spl { path, .. }
-        | RuleError::Conf { path, .. } => path.clone(),
-    };
+    let file = w.error.path().map(Path::to_path_buf).unwrap_or_default();
     Finding {
         severity: Severity::Error,
         code: "unreadable",
