@@ -1,7 +1,7 @@
 //! Command-line front ends: the two executables' entry points, which wire the rooms.
 //! `netdiscover` with no arguments and a non-terminal stdin speaks SCP v2 to splunkd
 //! ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]); `netdiscover_input` is
-//! the modular input ([`input`]).
+//! the modular input ([`run_netdiscover_input`]).
 
 pub mod command;
 mod input;
