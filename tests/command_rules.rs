@@ -89,10 +89,12 @@ fn annotate_marks_positives_and_passes_everything_else() {
     assert_eq!(netsh["__mv_risk_object"], "$ws03$;$carol$");
     assert_eq!(netsh["risk_object_type"], "system\nuser");
     assert_eq!(netsh["risk_score"], "49\n49");
+    let message = "A process netsh.exe has launched netsh with command-line netsh  interface \
+                   portproxy add v4tov4 listenport=8001 connectport=3389 connectaddress=10.0.0.5 on ws03.";
     assert_eq!(
         netsh["risk_message"],
-        "A process netsh.exe has launched netsh with command-line netsh  interface portproxy \
-         add v4tov4 listenport=8001 connectport=3389 connectaddress=10.0.0.5 on ws03."
+        format!("{message}\n{message}"),
+        "one message per risk object, aligned with them"
     );
     // Input columns come back untouched.
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use netdiscover::rules::{coverage, Outcome};
+use netdiscover::rules::{coverage, parse_doc, parse_doc_full, rule_meta, Outcome};
 
 fn shared(rel: &str) -> Option<PathBuf> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
@@ -52,13 +52,17 @@ fn corpus_coverage_meets_thresholds() {
 }
 
 /// The fast YAML path (only the used top-level blocks are parsed) reads every shipped,
-/// legacy and corpus file exactly as a full parse does.
+/// legacy and corpus file, in all three schemas, exactly as a full parse does: the same
+/// blocks the rules use, the same list of top-level keys, the same rule model.
 #[test]
 fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
-    let Some(escu) = shared("escu") else { return };
+    let (Some(escu), Some(escu6)) = (shared("escu"), shared("escu6_corpus")) else {
+        return;
+    };
     let mut files = Vec::new();
     let mut stack = vec![
         escu,
+        escu6,
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/app")),
     ];
     while let Some(dir) = stack.pop() {
@@ -71,15 +75,20 @@ fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
             }
         }
     }
-    assert!(files.len() > 650, "{}", files.len());
+    assert!(files.len() > 1100, "{}", files.len());
+    let mut detections = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");
-        let fast = netdiscover::rules::parse_doc(&text)
-            .map(|d| format!("{d:?}"))
-            .map_err(|e| e.to_string());
-        let full = serde_yaml::from_str::<netdiscover::rules::RawDoc>(&text)
-            .map(|d| format!("{d:?}"))
-            .map_err(|e| e.to_string());
+        let fast = parse_doc(&text).expect("fast parse");
+        let mut full = parse_doc_full(&text).expect("full parse");
+        assert!(!full.keys.is_empty(), "{}", f.display());
+        full.prose = Default::default();
         assert_eq!(fast, full, "{}", f.display());
+        if fast.search.is_some() {
+            detections += 1;
+            let meta = |d| rule_meta(d).map(|(m, i)| format!("{m:?} {i:?}"));
+            assert_eq!(meta(&fast), meta(&full), "{}", f.display());
+        }
     }
+    assert!(detections > 880, "{detections}");
 }

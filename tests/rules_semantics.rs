@@ -3,7 +3,9 @@
 
 mod rules_support;
 
-use netdiscover::rules::{rule_places, Matcher, RuleError, RuleSet, Selected, Selection, SplError};
+use netdiscover::rules::{
+    rule_places, EscuSchema, Matcher, RuleError, RuleSet, Selected, Selection, SplError,
+};
 use rules_support::*;
 
 const BY: &str = "by Processes.dest Processes.user Processes.process Processes.process_name Processes.parent_process_name Processes.process_id Processes.original_file_name";
@@ -414,15 +416,19 @@ fn legacy_v4_schema_gives_the_same_risk() {
         pick(&old, "Windows Proxy Via Netsh"),
         pick(&new, "Windows Proxy Via Netsh"),
     );
-    assert!(o.meta.legacy && !n.meta.legacy);
+    assert_eq!(o.meta.escu_schema(), Some(EscuSchema::V4));
+    assert_eq!(n.meta.escu_schema(), Some(EscuSchema::V5));
     assert_eq!(
-        o.meta.risk_objects, n.meta.risk_objects,
-        "round(70*70/100)=49, Victim Hostname→system, User→user"
+        o.meta.intermediate_findings, n.meta.intermediate_findings,
+        "round(70*70/100)=49, Victim Hostname→system, User→user, the same message"
     );
-    assert_eq!(o.meta.risk_message, n.meta.risk_message);
+    assert!(
+        o.meta.finding.is_none() && n.meta.finding.is_none(),
+        "Anomaly"
+    );
     let hunting = pick(&old, "Network Connection Discovery With Netstat");
     assert!(
-        hunting.meta.risk_objects.is_empty(),
+        !hunting.meta.carries_risk(),
         "Hunting: no risk even with impact/confidence"
     );
     // Attacker observables become threat objects.
@@ -432,8 +438,13 @@ fn legacy_v4_schema_gives_the_same_risk() {
     let (set, w) = RuleSet::load(&[dir.path().to_path_buf()]);
     assert!(w.is_empty(), "{w:?}");
     let meta = &set.rules()[0].meta;
-    assert_eq!(meta.risk_objects[0].score, 23, "round(22.5) = 23");
-    assert_eq!(meta.risk_objects[0].kind, "system");
+    let finding = meta
+        .finding
+        .as_ref()
+        .expect("a TTP's first object is its finding");
+    assert_eq!(finding.entity.score.get(), 23, "round(22.5) = 23");
+    assert_eq!(finding.entity.kind, "system");
+    assert_eq!(finding.title, "$process_name$ on $dest$");
     assert_eq!(meta.threat_objects[0].kind, "process_name");
 }
 
@@ -489,12 +500,18 @@ fn annotation_risk_expansion_and_multivalue_tokens() {
         vec!["system", "system", "user", "system", "system", "user"]
     );
     assert_eq!(a.risk_score, vec!["40", "40", "60", "40", "40", "60"]);
-    assert_eq!(a.risk_message.len(), 2);
+    assert_eq!(a.risk_message.len(), 6, "one per risk object value");
     assert_eq!(
         a.risk_message[0], "Suspicious x.exe ran x.exe evil on h1\nh2",
         "multivalue token: values joined by newline"
     );
+    assert!(a.risk_message.iter().all(|m| m == &a.risk_message[0]));
     assert_eq!(a.threat_object, vec!["x.exe", "x.exe"]);
+    assert_eq!(
+        a.finding_title,
+        vec!["Suspicious x.exe ran x.exe evil on h1\nh2"],
+        "only the TTP has a finding (its user, as ESCU's porter picks it)"
+    );
     let events = set.risk_events(&matched, &r);
     assert_eq!(
         events.len(),
@@ -506,6 +523,16 @@ fn annotation_risk_expansion_and_multivalue_tokens() {
         .take(6)
         .all(|e| e.risk_object.len() == 1 && e.detection.len() == 1));
     assert!(events[6].risk_object.is_empty() && events[6].detection == vec!["Rule C"]);
+    let finding_rows: Vec<&str> = events
+        .iter()
+        .filter(|e| !e.finding_title.is_empty())
+        .map(|e| e.risk_object[0].as_str())
+        .collect();
+    assert_eq!(
+        finding_rows,
+        ["bob"],
+        "only the finding's entity row is the finding"
+    );
     let none = row(&set, &[("process_name", &["y.exe"])]);
     assert!(m.match_row(&set, &Selected::all(&set), &none).is_empty());
 }
