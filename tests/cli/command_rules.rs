@@ -149,6 +149,22 @@ fn risk_mode_writes_one_row_per_risk_object_and_reads_multivalue_fields() {
         "a multivalue user gives one risk event per value; Hunting gives one row without risk"
     );
     assert!(rows[..3].iter().all(|r| r["risk_score"] == "49"));
+    // Each risk row names its own rule the way ES risk events carry it.
+    assert!(rows[..3].iter().all(|r| {
+        r["search_name"] == format!("netdiscover - {NETSH} - Rule")
+            && r["annotations.mitre_attack"] == "T1090.001"
+            && r["analyticstories"] == "Volt Typhoon"
+    }));
+    assert_eq!(
+        rows[3]["search_name"],
+        format!("netdiscover - {NETSTAT} - Rule")
+    );
+    assert_eq!(rows[3]["annotations.mitre_attack"], "T1049");
+    assert_eq!(
+        rows[3]["__mv_analyticstories"].matches('$').count(),
+        18,
+        "nine stories, multivalue"
+    );
     // The multivalue input column is passed through with its __mv_ encoding intact.
     assert_eq!(rows[0]["__mv_user"], "$svc$;$admin$");
 }
