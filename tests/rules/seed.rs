@@ -115,7 +115,7 @@ fn seed_annotation_on_a_real_positive() {
     assert_eq!(a.mitre_attack_id, vec!["T1090.001"]);
     assert_eq!(a.analytic_story, vec!["Volt Typhoon"]);
     assert_eq!(a.risk_object_type, vec!["system", "user"]);
-    assert_eq!(a.risk_score, vec!["49", "49"]);
+    assert_eq!(a.risk_score, vec!["20", "20"]);
     assert_eq!(a.risk_object[0], h[0].1.get("dest"));
     assert_eq!(a.risk_object[1], h[0].1.get("user"));
     let message = format!(

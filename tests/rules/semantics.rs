@@ -395,6 +395,40 @@ fn macros_conf_and_argument_macros() {
     assert!(m.match_row(&set, &all, &no).is_empty());
 }
 
+/// The shipped ESCU 6 seeds against their v5.13.0 files (tests/fixtures/escu_v5): the same
+/// rules, apart from what ESCU changed (scores standardised to Anomaly 20 in March 2026,
+/// docs/escu6-and-es8.md §5).
+#[test]
+fn shipped_escu6_seeds_are_their_v5_rules_with_standardised_scores() {
+    let (v5, w5) = RuleSet::load(&[
+        repo("tests/fixtures/escu_v5/detections"),
+        repo("app/macros"),
+    ]);
+    let (v6, w6) = RuleSet::load(&[repo("app/detections"), repo("app/macros")]);
+    assert!(w5.is_empty() && w6.is_empty(), "{w5:?} {w6:?}");
+    assert_eq!(v5.len(), 2);
+    assert_eq!(v5.fields(), v6.fields(), "the same searches");
+    for (old, new) in v5.rules().iter().zip(v6.rules()) {
+        assert_eq!(old.meta.escu_schema(), Some(EscuSchema::V5));
+        assert_eq!(new.meta.escu_schema(), Some(EscuSchema::V6));
+        let mut old = old.meta.clone();
+        for i in &mut old.intermediate_findings {
+            assert_eq!(i.entity.score.get(), 49, "v5.13.0's netsh score");
+            i.entity.score = new.meta.intermediate_findings[0].entity.score;
+        }
+        old.origin = new.meta.origin;
+        assert_eq!(old, new.meta);
+    }
+    let netsh = &v6.rules()[1].meta;
+    assert_eq!(netsh.kind, "Anomaly");
+    let scores: Vec<(&str, u8)> = netsh
+        .intermediate_findings
+        .iter()
+        .map(|i| (i.entity.field.as_str(), i.entity.score.get()))
+        .collect();
+    assert_eq!(scores, [("dest", 20), ("user", 20)]);
+}
+
 #[test]
 fn legacy_v4_schema_gives_the_same_risk() {
     let Some(legacy) = shared("escu/legacy_v4") else {
@@ -402,7 +436,10 @@ fn legacy_v4_schema_gives_the_same_risk() {
     };
     let (old, w1) = RuleSet::load(&[legacy.join("detections"), legacy.join("macros")]);
     assert!(w1.is_empty(), "{w1:?}");
-    let (new, w2) = RuleSet::load(&[repo("app/detections"), repo("app/macros")]);
+    let (new, w2) = RuleSet::load(&[
+        repo("tests/fixtures/escu_v5/detections"),
+        repo("app/macros"),
+    ]);
     assert!(w2.is_empty(), "{w2:?}");
     let pick = |s: &RuleSet, n: &str| {
         s.rules()

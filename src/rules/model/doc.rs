@@ -76,6 +76,8 @@ pub struct Prose {
     /// contentctl 5: `enabled_by_default`, an embedded `deployment`.
     pub enabled_by_default: Option<bool>,
     pub deployment: Option<serde_yaml::Value>,
+    /// Set on deprecated content (contentctl 5 and ESCU 6).
+    pub deprecation_info: Option<serde_yaml::Value>,
 }
 
 /// An optional `u32` written as a number or as a quoted number.
