@@ -446,3 +446,47 @@ fn a_v6_rule_annotates_its_finding_and_intermediate_findings() {
     );
     assert_eq!(events[1].finding_title, [msg], "user: the finding");
 }
+
+/// The README's rule in each schema ("Adding your own rule"): all three load without a warning,
+/// compile, and the v5 one is the ESCU 6 one (the v4 one too, apart from its computed score).
+#[test]
+fn the_readme_rule_in_each_schema_is_one_rule() {
+    let readme = std::fs::read_to_string(crate::support::repo("README.md")).expect("README");
+    let section = &readme[readme.find("#### Adding your own rule").expect("section")..];
+    let mut blocks = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").expect("end")]);
+    let v6 = blocks.next().expect("ESCU 6 block").to_string();
+    let older = blocks.next().expect("v5 and v4 block");
+    let (v5_risk, v4_risk) = older.split_once("---\n").expect("two documents");
+    let head = &v6[..v6.find("finding:").expect("finding")];
+    let files = [
+        ("v6.yml", v6.clone()),
+        ("v5.yml", format!("{head}{v5_risk}")),
+        ("v4.yml", format!("{head}{v4_risk}")),
+    ];
+    let metas: Vec<RuleMeta> = files
+        .iter()
+        .map(|(name, text)| {
+            let dir = rule_dir(&[(name, text.as_str())]);
+            let (set, warnings) = RuleSet::load(&[dir.path().to_path_buf()]);
+            assert!(warnings.is_empty(), "{name}: {warnings:?}");
+            assert_eq!(set.len(), 1, "{name} compiles");
+            set.rules()[0].meta.clone()
+        })
+        .collect();
+    let [v6, mut v5, mut v4] = <[RuleMeta; 3]>::try_from(metas).expect("three");
+    assert_eq!(v4.escu_schema(), Some(EscuSchema::V4));
+    v5.origin = v6.origin;
+    assert_eq!(v5, v6, "the v5 rule is the ESCU 6 rule");
+    let finding = v4.finding.as_mut().expect("v4 finding");
+    assert_eq!(finding.entity.score.get(), 49);
+    finding.entity.score = v6.finding.as_ref().expect("finding").entity.score;
+    v4.intermediate_findings[0].entity.score = v6.intermediate_findings[0].entity.score;
+    v4.origin = v6.origin;
+    assert_eq!(
+        v4, v6,
+        "the v4 rule too, apart from round(70 * 70 / 100) = 49"
+    );
+}

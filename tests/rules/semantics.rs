@@ -725,7 +725,11 @@ fn readme_example_rule_loads_and_fires() {
     assert_eq!(matched.len(), 1);
     let a = set.annotate(&matched, &hit);
     assert_eq!(a.risk_object, vec!["ws1", "bob"]);
-    assert_eq!(a.risk_score, vec!["60", "40"]);
+    assert_eq!(a.risk_score, vec!["50", "50"]);
+    assert_eq!(
+        a.finding_title,
+        vec!["certutil decoded certutil -decode C:\\Users\\a\\AppData\\Local\\Temp\\x.b64 out.exe on ws1"]
+    );
     let miss = row(
         &set,
         &[
