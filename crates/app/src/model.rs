@@ -49,6 +49,19 @@ impl Detection {
         self.meta.escu_schema().unwrap_or(EscuSchema::V6)
     }
 
+    /// The fields every stanza needs, checked present.
+    pub fn common(&self, path: &Path) -> Result<Common<'_>, AppError> {
+        let p = &self.doc.prose;
+        Ok(Common {
+            version: p
+                .version
+                .ok_or_else(|| AppError::content(path, "missing `version`"))?,
+            status: Detection::required(path, "status", &self.doc.status)?,
+            description: Detection::required(path, "description", &p.description)?,
+            search: Detection::required(path, "search", &self.doc.search)?,
+        })
+    }
+
     /// A field the renderer needs, or an error naming it.
     pub fn required<'a>(
         path: &Path,
@@ -59,6 +72,15 @@ impl Detection {
             .as_deref()
             .ok_or_else(|| AppError::content(path, format!("missing `{key}`")))
     }
+}
+
+/// What every rendered stanza reads from a detection.
+#[derive(Debug, Clone, Copy)]
+pub struct Common<'a> {
+    pub version: u32,
+    pub status: &'a str,
+    pub description: &'a str,
+    pub search: &'a str,
 }
 
 /// A macro, as `macros.conf` writes it.

@@ -2,9 +2,9 @@
 //! `savedsearches_detections.j2` renders (only the label prefix differs: [`crate::APP_LABEL`]
 //! instead of `ESCU`), scheduled by ESCU's per-type deployment.
 
-use super::stanza_name;
+use super::{severity_of, stanza_name, status_aware_description};
 use crate::conf::escape_newlines;
-use crate::model::{Deployment, Detection, Loaded};
+use crate::model::{Common, Deployment, Detection, Loaded};
 use crate::tojson::tojson;
 use crate::AppError;
 use netdiscover::rules::RawTags;
@@ -63,9 +63,6 @@ const PROVIDING_TECHNOLOGIES: &[(&str, &[&str])] = &[
     ("`zeek_", &["Zeek"]),
 ];
 
-pub(super) const DEPRECATED_TEMPLATE: &str = "**WARNING**, this Detection has been marked **DEPRECATED** by the Splunk Threat Research Team. This means that it will no longer be maintained or supported. If you have any questions feel free to email us at: research@splunk.com. ";
-pub(super) const EXPERIMENTAL_TEMPLATE: &str = "**WARNING**, this Detection is marked **EXPERIMENTAL** by the Splunk Threat Research Team. This means that the Detection has been manually tested but we do not have the associated attack data to perform automated testing or cannot share this attack dataset due to its sensitive nature. If you have any questions feel free to email us at: research@splunk.com. ";
-
 /// The fixed keys contentctl writes after `disabled` in every scheduled detection stanza, in
 /// its order; the combined search uses them too.
 pub(super) const SCHEDULED_ALERT_KEYS: [(&str, &str); 7] = [
@@ -85,11 +82,8 @@ struct V5<'a> {
     tags: &'a RawTags,
     name: &'a str,
     kind: &'a str,
-    version: u32,
+    common: Common<'a>,
     date: &'a str,
-    status: &'a str,
-    description: &'a str,
-    search: &'a str,
     how_to_implement: &'a str,
     known_false_positives: &'a str,
 }
@@ -110,13 +104,8 @@ impl<'a> V5<'a> {
                 .ok_or_else(|| AppError::content(path, "missing `tags`"))?,
             name: &d.meta.name,
             kind: &d.meta.kind,
-            version: p
-                .version
-                .ok_or_else(|| AppError::content(path, "missing `version`"))?,
+            common: d.common(path)?,
             date: need("date", &p.date)?,
-            status: need("status", &d.doc.status)?,
-            description: need("description", &p.description)?,
-            search: need("search", &d.doc.search)?,
             how_to_implement: need("how_to_implement", &p.how_to_implement)?,
             known_false_positives: need("known_false_positives", &p.known_false_positives)?,
         })
@@ -124,14 +113,6 @@ impl<'a> V5<'a> {
 
     fn data_source(&self) -> &[String] {
         self.d.doc.prose.data_source.as_deref().unwrap_or_default()
-    }
-}
-
-fn status_aware_description(v: &V5) -> String {
-    match v.status {
-        "experimental" => format!("{EXPERIMENTAL_TEMPLATE}{}", v.description),
-        "deprecated" => format!("{DEPRECATED_TEMPLATE}{}", v.description),
-        _ => v.description.to_string(),
     }
 }
 
@@ -182,8 +163,8 @@ pub(super) fn publish_time(path: &Path, key: &str, date: &str) -> Result<f64, Ap
 fn metadata(v: &V5) -> Result<Value, AppError> {
     Ok(json!({
         "detection_id": v.d.meta.id,
-        "deprecated": if v.status == "deprecated" { "1" } else { "0" },
-        "detection_version": v.version.to_string(),
+        "deprecated": if v.common.status == "deprecated" { "1" } else { "0" },
+        "detection_version": v.common.version.to_string(),
         "publish_time": publish_time(v.path, "date", v.date)?,
     }))
 }
@@ -235,14 +216,7 @@ fn severity(v: &V5) -> &'static str {
             .iter()
             .map(|e| e.object.score.get())
             .max();
-    match max {
-        None => "high",
-        Some(0..=20) => "informational",
-        Some(21..=40) => "low",
-        Some(41..=60) => "medium",
-        Some(61..=80) => "high",
-        Some(_) => "critical",
-    }
+    severity_of(max)
 }
 
 /// contentctl's `custom_jinja2_enrichment_filter`: `%field%` → the detection's field.
@@ -250,8 +224,8 @@ fn enrich(v: &V5, template: &str) -> Result<String, AppError> {
     let mut out = template.to_string();
     for (token, value) in [
         ("%name%", v.name),
-        ("%description%", v.description),
-        ("%search%", v.search),
+        ("%description%", v.common.description),
+        ("%search%", v.common.search),
         (
             "%security_domain%",
             v.tags.security_domain.as_deref().unwrap_or(""),
@@ -284,7 +258,9 @@ fn drilldowns(v: &V5) -> Value {
                 m.insert("name".into(), json!(dd.name));
                 m.insert(
                     "search".into(),
-                    json!(dd.search.replace("%original_detection_search%", v.search)),
+                    json!(dd
+                        .search
+                        .replace("%original_detection_search%", v.common.search)),
                 );
                 if let Some(e) = &dd.earliest_offset {
                     m.insert("earliest_offset".into(), json!(e));
@@ -347,7 +323,7 @@ pub fn detection_entries(
     for (key, value) in SCHEDULED_ALERT_KEYS {
         put(&mut e, key, value);
     }
-    put(&mut e, "search", &escape_newlines(v.search));
+    put(&mut e, "search", &escape_newlines(v.common.search));
     put(
         &mut e,
         "action.notable.param.drilldown_searches",
@@ -362,13 +338,13 @@ fn put(e: &mut Vec<(String, String)>, key: &str, value: &str) {
 
 /// The `action.escu.*` block contentctl 5 writes first.
 fn escu_keys(v: &V5, e: &mut Vec<(String, String)>) {
-    let description = escape_newlines(&status_aware_description(v));
+    let description = escape_newlines(&status_aware_description(v.common));
     let data_models: Vec<&str> = DATA_MODELS
         .iter()
         .copied()
-        .filter(|dm| v.search.contains(dm))
+        .filter(|dm| v.common.search.contains(dm))
         .collect();
-    let techs = providing_technologies(v.search);
+    let techs = providing_technologies(v.common.search);
     put(e, "action.escu", "0");
     put(e, "action.escu.enabled", "1");
     put(e, "description", &format!("{description} "));

@@ -5,10 +5,10 @@
 //! becomes `action.notable` with its title and entity, intermediate findings `action.risk`
 //! with one message per entity. Only the label prefix differs ([`crate::APP_LABEL`]).
 
-use super::contentctl5::{publish_time, DEPRECATED_TEMPLATE, EXPERIMENTAL_TEMPLATE};
-use super::stanza_name;
+use super::contentctl5::publish_time;
+use super::{severity_of, stanza_name, status_aware_description};
 use crate::conf::escape_newlines;
-use crate::model::{Detection, Loaded, MitreTactics, Schedule};
+use crate::model::{Common, Detection, Loaded, MitreTactics, Schedule};
 use crate::tojson::compact_json;
 use crate::AppError;
 use netdiscover::rules::{RiskObjectSpec, RuleMeta, ThreatObjectSpec};
@@ -28,11 +28,8 @@ struct V6<'a> {
     path: &'a Path,
     meta: &'a RuleMeta,
     stanza: String,
-    version: u32,
+    common: Common<'a>,
     modification_date: &'a str,
-    status: &'a str,
-    description: &'a str,
-    search: &'a str,
     security_domain: &'a str,
 }
 
@@ -63,13 +60,8 @@ impl<'a> V6<'a> {
             path,
             meta: &d.meta,
             stanza,
-            version: p
-                .version
-                .ok_or_else(|| AppError::content(path, "missing `version`"))?,
+            common: d.common(path)?,
             modification_date: need("modification_date", &p.modification_date)?,
-            status: need("status", &d.doc.status)?,
-            description: need("description", &p.description)?,
-            search: need("search", &d.doc.search)?,
             security_domain: need("security_domain", &p.security_domain)?,
         })
     }
@@ -78,14 +70,6 @@ impl<'a> V6<'a> {
 /// contentctl-ng's `ConfLine.value` for a string: stripped, newlines continued with ` \`.
 fn text(value: &str) -> String {
     escape_newlines(value)
-}
-
-fn status_aware_description(v: &V6) -> String {
-    match v.status {
-        "experimental" => format!("{EXPERIMENTAL_TEMPLATE}{}", v.description),
-        "deprecated" => format!("{DEPRECATED_TEMPLATE}{}", v.description),
-        _ => v.description.to_string(),
-    }
 }
 
 /// ATT&CK tactic short name → ES kill-chain phase (contentctl-ng
@@ -189,7 +173,7 @@ fn metadata(v: &V6, d: &Detection) -> Result<Value, AppError> {
     Ok(json!({
         "deprecated": if deprecated { "1" } else { "0" },
         "detection_id": v.meta.id,
-        "detection_version": v.version.to_string(),
+        "detection_version": v.common.version.to_string(),
         "publish_time": publish_time(v.path, "modification_date", v.modification_date)?,
     }))
 }
@@ -261,14 +245,7 @@ fn severity(meta: &RuleMeta) -> &'static str {
             .map(|i| i.entity.score.get())
             .max(),
     };
-    match score {
-        None => "high",
-        Some(0..=20) => "informational",
-        Some(21..=40) => "low",
-        Some(41..=60) => "medium",
-        Some(61..=80) => "high",
-        Some(_) => "critical",
-    }
+    severity_of(score)
 }
 
 fn drilldowns(v: &V6, d: &Detection) -> Option<Value> {
@@ -304,7 +281,7 @@ pub fn detection_entries(
     let d = &loaded.item;
     let mut e: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, value: String| e.push((k.to_string(), value));
-    put("description", text(&status_aware_description(&v)));
+    put("description", text(&status_aware_description(v.common)));
     put("cron_schedule", text(&schedule.cron_schedule));
     put("dispatch.earliest_time", text(&schedule.earliest_time));
     put("dispatch.latest_time", text(&schedule.latest_time));
@@ -312,7 +289,7 @@ pub fn detection_entries(
     for (key, value) in FIXED_KEYS {
         put(key, value.to_string());
     }
-    put("search", text(v.search));
+    put("search", text(v.common.search));
     let meta = v.meta;
     if !meta.intermediate_findings.is_empty() {
         put("action.risk", "1".into());
@@ -341,7 +318,10 @@ pub fn detection_entries(
             compact_json(&json!([entity(&finding.entity)])),
         );
         put("action.notable.param.nes_fields", "user,dest".into());
-        put("action.notable.param.rule_description", text(v.description));
+        put(
+            "action.notable.param.rule_description",
+            text(v.common.description),
+        );
         put(
             "action.notable.param.security_domain",
             text(v.security_domain),

@@ -6,7 +6,7 @@
 pub mod contentctl5;
 pub mod escu6;
 
-use crate::model::{Content, Detection, Loaded, Schedule};
+use crate::model::{Common, Content, Detection, Loaded, Schedule};
 use crate::tojson::compact_json;
 use crate::{AppError, APP_LABEL};
 use netdiscover::rules::EscuSchema;
@@ -37,6 +37,33 @@ pub fn filter_macro_name(detection_name: &str) -> String {
         })
         .collect();
     format!("{}_filter", base.to_lowercase())
+}
+
+const DEPRECATED_TEMPLATE: &str = "**WARNING**, this Detection has been marked **DEPRECATED** by the Splunk Threat Research Team. This means that it will no longer be maintained or supported. If you have any questions feel free to email us at: research@splunk.com. ";
+const EXPERIMENTAL_TEMPLATE: &str = "**WARNING**, this Detection is marked **EXPERIMENTAL** by the Splunk Threat Research Team. This means that the Detection has been manually tested but we do not have the associated attack data to perform automated testing or cannot share this attack dataset due to its sensitive nature. If you have any questions feel free to email us at: research@splunk.com. ";
+
+/// The description with the notice contentctl and contentctl-ng put before an experimental or
+/// deprecated detection's (the same text in both: contentctl 5 `detection.j2`, contentctl-ng
+/// `SecurityContent.status_aware_description`).
+fn status_aware_description(c: Common) -> String {
+    match c.status {
+        "experimental" => format!("{EXPERIMENTAL_TEMPLATE}{}", c.description),
+        "deprecated" => format!("{DEPRECATED_TEMPLATE}{}", c.description),
+        _ => c.description.to_string(),
+    }
+}
+
+/// `action.notable.param.severity` for a score (contentctl and contentctl-ng: 0–20
+/// informational, 21–40 low, 41–60 medium, 61–80 high, above critical; no score: high).
+fn severity_of(score: Option<u8>) -> &'static str {
+    match score {
+        None => "high",
+        Some(0..=20) => "informational",
+        Some(21..=40) => "low",
+        Some(41..=60) => "medium",
+        Some(61..=80) => "high",
+        Some(_) => "critical",
+    }
 }
 
 /// One detection's stanza, by the renderer of its schema.
