@@ -1,5 +1,6 @@
-//! `netdiscover coverage DETECTIONS_DIR [MACROS_DIR...]`: which detections compile and what
-//! stopped the others; with `--navigator FILE`, also an ATT&CK Navigator layer of the rules
+//! `netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...]`: which detections compile,
+//! what stopped the others and every key or block the loader read past (`--strict`: exit 1 if
+//! any); with `--navigator FILE`, also an ATT&CK Navigator layer of the rules
 //! that load, marking the techniques whose rules passed a test on data (`--tested-with` the
 //! JSON results of `netdiscover test`, or `--data DIR` to run the tests here).
 
@@ -7,6 +8,7 @@ mod navigator;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
@@ -17,10 +19,11 @@ use super::test::{run_plan, Expect, Status, TestPlan};
 use navigator::{Evidence, RuleCoverage};
 
 pub const USAGE: &str = "\
-COVERAGE: netdiscover coverage DETECTIONS_DIR [MACROS_DIR...] [OPTIONS]
+COVERAGE: netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...] [OPTIONS]
   Compiles every detection under DETECTIONS_DIR (with the macros of the other directories)
-  and prints which compile and what stopped the others.
+  and prints which compile, what stopped the others, and every key or block read past.
 
+  --strict              a key or block read past makes its rule invalid and the exit status 1
   --navigator FILE      also write an ATT&CK Navigator layer (layer format 4.5, as
                         contentctl's report): each technique scored by its loaded rules,
                         coloured green when one of them passed a test on data
@@ -34,6 +37,8 @@ COVERAGE: netdiscover coverage DETECTIONS_DIR [MACROS_DIR...] [OPTIONS]
 struct Args {
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
+    #[arg(long)]
+    strict: bool,
     #[arg(long, value_name = "FILE")]
     navigator: Option<PathBuf>,
     #[arg(long = "tested-with", value_name = "FILE")]
@@ -66,9 +71,25 @@ pub fn run(args: &[OsString]) -> i32 {
         return 2;
     }
     let (detections, macros) = (&args.dirs[0], &args.dirs[1..]);
-    print!("{}", rules::coverage(detections, macros));
+    let report = rules::coverage_with(detections, macros, args.strict);
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = write!(stdout, "{report}").and_then(|()| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("netdiscover coverage: cannot write the report: {e}");
+            return 2;
+        }
+    }
+    let code = if args.strict && report.ignored() > 0 {
+        eprintln!(
+            "netdiscover coverage: --strict: {} key(s) or block(s) read past",
+            report.ignored()
+        );
+        1
+    } else {
+        0
+    };
     let Some(layer_path) = &args.navigator else {
-        return 0;
+        return code;
     };
     let evidence = match evidence(&args) {
         Ok(e) => e,
@@ -101,7 +122,7 @@ pub fn run(args: &[OsString]) -> i32 {
         "netdiscover coverage: wrote {} ({description})",
         layer_path.display()
     );
-    0
+    code
 }
 
 /// The test evidence: read from `--tested-with`, or gathered by running the tests on

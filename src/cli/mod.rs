@@ -1,7 +1,7 @@
 //! Command-line front ends: the two executables' entry points, which wire the rooms.
 //! `netdiscover` with no arguments and a non-terminal stdin speaks SCP v2 to splunkd
 //! ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]); `netdiscover_input` is
-//! the modular input ([`input`]).
+//! the modular input ([`run_netdiscover_input`]).
 
 pub mod command;
 pub mod coverage;
@@ -58,8 +58,9 @@ fn help_text() -> String {
          \x20                            run the detections' tests on local data (no Splunk)\n\
          \x20 netdiscover lint [RULES_DIR...]\n\
          \x20                            check fields, risk tokens and metadata of the detections\n\
-         \x20 netdiscover coverage DETECTIONS_DIR [MACROS_DIR...] [--navigator FILE]\n\
-         \x20                            which detections compile, and what stopped the others;\n\
+         \x20 netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...] [--navigator FILE]\n\
+         \x20                            which detections compile, what stopped the others, and\n\
+         \x20                            every key or block read past (--strict: exit 1 if any);\n\
          \x20                            an ATT&CK Navigator layer marking tested techniques\n\
          \x20 netdiscover --help          this text\n\n\
          {command}\n{scan}\n{test}\n{lint}",

@@ -40,8 +40,10 @@ fn rules_dir(dir: &Path, rules: &[(&str, String)]) -> PathBuf {
 }
 
 fn netsh() -> String {
-    std::fs::read_to_string(root().join("app/detections/endpoint/windows_proxy_via_netsh.yml"))
-        .unwrap()
+    std::fs::read_to_string(
+        root().join("tests/fixtures/escu_v5/detections/endpoint/windows_proxy_via_netsh.yml"),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -62,8 +62,10 @@ fn rule_dir(dir: &Path, rules: &[(&str, String)]) -> PathBuf {
 }
 
 fn netsh_rule() -> String {
-    std::fs::read_to_string(root().join("app/detections/endpoint/windows_proxy_via_netsh.yml"))
-        .unwrap()
+    std::fs::read_to_string(
+        root().join("tests/fixtures/escu_v5/detections/endpoint/windows_proxy_via_netsh.yml"),
+    )
+    .unwrap()
 }
 
 /// The netsh rule with its `tests:` block replaced by `tests`.

@@ -8,6 +8,7 @@ mod support;
 mod alloc;
 mod corpus_sample;
 mod coverage;
+mod escu6;
 mod fault;
 mod fuzz;
 mod seed;

@@ -80,7 +80,7 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -
         } else {
             continue;
         };
-        if best.map_or(true, |(s, _)| score < s) {
+        if best.is_none_or(|(s, _)| score < s) {
             best = Some((score, candidate));
         }
     }

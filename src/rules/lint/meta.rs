@@ -66,7 +66,7 @@ pub fn check(doc: &RawDoc) -> Vec<(&'static str, String)> {
 /// Name, id and type: the same in every schema.
 pub fn check_identity(doc: &RawDoc) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if doc.name.as_deref().map_or(true, |n| n.trim().is_empty()) {
+    if doc.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         out.push(("missing-name", "no `name`".to_string()));
     }
     match doc.id.as_deref().map(str::trim) {

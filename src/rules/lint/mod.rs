@@ -216,7 +216,7 @@ fn lint_detection(
         ));
         return false;
     }
-    if let Ok(meta) = rule_meta(doc) {
+    if let Ok((meta, _)) = rule_meta(doc) {
         out.extend(outputs::check(
             &meta,
             &facts,

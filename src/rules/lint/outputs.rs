@@ -58,8 +58,10 @@ pub fn check(
         return Vec::new();
     };
     let mut uses: Vec<(Use, String)> = Vec::new();
-    for token in parse_message(&meta.risk_message)
-        .into_iter()
+    let entities = meta.risk_entities();
+    for token in entities
+        .iter()
+        .flat_map(|e| parse_message(e.message))
         .filter_map(Result::err)
     {
         if !uses
@@ -69,11 +71,15 @@ pub fn check(
             uses.push((Use::Token, token));
         }
     }
-    uses.extend(
-        meta.risk_objects
+    for entity in &entities {
+        let field = entity.object.field.clone();
+        if !uses
             .iter()
-            .map(|r| (Use::RiskObject, r.field.clone())),
-    );
+            .any(|(u, f)| matches!(u, Use::RiskObject) && *f == field)
+        {
+            uses.push((Use::RiskObject, field));
+        }
+    }
     uses.extend(
         meta.threat_objects
             .iter()
