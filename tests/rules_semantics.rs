@@ -160,13 +160,15 @@ fn prefixed_and_bare_field_names() {
 
 #[test]
 fn boolean_operators_in_and_parentheses() {
-    // OR binds looser than implicit AND: a OR (b AND c).
+    // The search language evaluates OR before AND (Search Manual, "Boolean expressions with
+    // logical operators"): (a OR b) AND c.
     let mut r = One::new(
         "Processes.process_name=a.exe OR Processes.process_name=b.exe Processes.user=u",
         "",
     );
-    assert!(r.fires(&[("process_name", &["a.exe"])]));
+    assert!(!r.fires(&[("process_name", &["a.exe"])]));
     assert!(!r.fires(&[("process_name", &["b.exe"])]));
+    assert!(r.fires(&[("process_name", &["a.exe"]), ("user", &["U"])]));
     assert!(r.fires(&[("process_name", &["b.exe"]), ("user", &["U"])]));
     let mut p = One::new(
         "(Processes.process_name=a.exe OR Processes.process_name=b.exe) AND NOT Processes.user=u",
