@@ -117,9 +117,18 @@ fn multivalue_matches_if_any_value_does() {
     assert!(!r.fires(&[("process", &["netstat -n", "netstat -r"])]));
     let mut ne = One::new("Processes.user!=SYSTEM", "");
     assert!(ne.fires(&[("user", &["alice"])]));
+    // Search Manual, "Difference between != and NOT": != returns "every event that has a
+    // value in the field, where that value does not match": like every search comparison,
+    // true if some value satisfies it.
     assert!(
-        !ne.fires(&[("user", &["alice", "system"])]),
-        "!= : no value may match"
+        ne.fires(&[("user", &["alice", "system"])]),
+        "!= : some value does not match"
+    );
+    assert!(!ne.fires(&[("user", &["SYSTEM", "system"])]));
+    let mut not_mv = One::new("NOT Processes.user=SYSTEM", "");
+    assert!(
+        !not_mv.fires(&[("user", &["alice", "system"])]),
+        "NOT x=v: no value may match"
     );
     assert!(
         !ne.fires(&[("dest", &["h"])]),

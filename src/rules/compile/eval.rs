@@ -57,6 +57,23 @@ fn compile_call(
         }
     };
     Ok(match name {
+        "in" if args.len() >= 2 => {
+            // `in(x, a, b)` is `x IN (a, b)`: x == a OR x == b.
+            let field = compile_ex(&args[0], out)?;
+            let mut alternatives = Vec::new();
+            for value in &args[1..] {
+                let test = Ex::Bin(
+                    BinOp::Eq,
+                    Box::new(field.clone()),
+                    Box::new(compile_ex(value, out)?),
+                );
+                alternatives.push(test);
+            }
+            alternatives
+                .into_iter()
+                .reduce(|a, b| Ex::Bin(BinOp::Or, Box::new(a), Box::new(b)))
+                .unwrap_or(Ex::Null)
+        }
         "match" => {
             want(2)?;
             let re = compile_pcre(&literal_str(&args[1], "match()", pos)?, pos)?;
