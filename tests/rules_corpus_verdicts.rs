@@ -86,7 +86,7 @@ fn data_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             data_files(&p, out);
-        } else if p.extension().is_none_or(|e| e != "md") {
+        } else if p.extension().map_or(true, |e| e != "md") {
             out.push(p);
         }
     }
@@ -105,9 +105,9 @@ fn corpus_rules_on_shared_datasets_match_the_recorded_counts() {
     data_files(&datasets, &mut files);
     let mut events = 0u64;
     for file in &files {
-        let mut reader = FileReader::open(file, &OpenOptions::default())
+        let reader = FileReader::open(file, &OpenOptions::default())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        while let Some(item) = reader.next() {
+        for item in reader {
             if let Item::Process(event) = item {
                 events += 1;
                 if let Some(m) = detector.detect(&event.row) {
