@@ -39,6 +39,7 @@ pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV}
 pub use macros::{Macro, MacroTable};
 pub use matcher::Matcher;
 pub use model::{parse_doc, RawDoc, RiskObjectSpec, RuleMeta, ThreatObjectSpec};
+pub use pcre::Pcre;
 pub use prefilter::RequiredLiteral;
 pub use row::{bare_field_name, OwnedRow, Row};
 pub use ruleset::{Rule, RuleSet, Sources};
