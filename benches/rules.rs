@@ -32,6 +32,25 @@ fn startup_with_shipped_rules() {
     );
 }
 
+/// The process events of the gzipped XML files in `bulk`, in file-name order.
+fn bulk_events(bulk: &std::path::Path) -> Vec<ProcessEvent> {
+    let mut files: Vec<_> = std::fs::read_dir(bulk)
+        .expect("bulk")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut events = Vec::new();
+    for f in files {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&f).expect("open"))
+            .read_to_string(&mut s)
+            .expect("gunzip");
+        events.extend(process_events(&s));
+    }
+    events
+}
+
 fn matching_throughput_prefilter_vs_every_rule() {
     let (Some(bulk), Some((det, mac))) = (shared("datasets/bulk"), escu_corpus()) else {
         return;
@@ -44,20 +63,7 @@ fn matching_throughput_prefilter_vs_every_rule() {
         t.elapsed(),
         set.fields().len()
     );
-    let mut rows: Vec<OwnedRow> = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&bulk)
-        .expect("bulk")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for f in files {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&f).expect("open"))
-            .read_to_string(&mut s)
-            .expect("gunzip");
-        rows.extend(process_events(&s).iter().map(|e| e.to_row(&set)));
-    }
+    let rows: Vec<OwnedRow> = bulk_events(&bulk).iter().map(|e| e.to_row(&set)).collect();
     let all = Selected::all(&set);
     let run = |prefilter: bool| {
         let mut m = Matcher::new(&set);
@@ -139,20 +145,10 @@ fn pcre2_vs_regex_crate_on_corpus_patterns() {
         .iter()
         .filter(|p| regex::bytes::Regex::new(p).is_ok() && Pcre::new(p, 0).is_ok())
         .collect();
-    let mut values: Vec<Vec<u8>> = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&bulk)
-        .expect("bulk")
-        .flatten()
-        .map(|e| e.path())
+    let values: Vec<Vec<u8>> = bulk_events(&bulk)
+        .iter()
+        .map(|e| e.get("process").as_bytes().to_vec())
         .collect();
-    files.sort();
-    for f in files {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&f).expect("open"))
-            .read_to_string(&mut s)
-            .expect("gunzip");
-        values.extend(process_events(&s).iter().map(|e| e.get("process").as_bytes().to_vec()));
-    }
     let rounds = 20u32;
     let t = Instant::now();
     for _ in 0..rounds {

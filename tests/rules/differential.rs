@@ -9,6 +9,7 @@
 //! newlines inside), near-misses (one byte changed, letters re-cased, text added), empty
 //! values, absent fields and multivalue fields.
 
+use netdiscover::rules::OwnedRow;
 use proptest::prelude::*;
 
 use crate::support::rules::Probe;
@@ -246,6 +247,17 @@ fn rows_for(p: &P, seed: u64) -> Vec<Vec<Vec<String>>> {
         .collect()
 }
 
+/// The compiled verdict on `row` (values per field of [`FIELDS`]).
+fn fires(probe: &mut Probe, row: &[Vec<String>]) -> bool {
+    let mut owned = OwnedRow::with_slots(probe.set.fields().len());
+    for (field, values) in FIELDS.iter().zip(row) {
+        if let Some(slot) = probe.set.slot(field) {
+            owned.set(slot, values.iter().map(|v| v.as_bytes().to_vec()).collect());
+        }
+    }
+    probe.fires_row(&owned)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
@@ -258,14 +270,8 @@ proptest! {
         let text = render(&p, &mut style.into_iter());
         let mut probe = Probe::tstats(&text, "").map_err(|w| TestCaseError::fail(format!("{text}: {w:?}")))?;
         for row in rows_for(&p, seed) {
-            let pairs: Vec<(&str, Vec<&str>)> = FIELDS
-                .iter()
-                .zip(&row)
-                .map(|(f, vs)| (*f, vs.iter().map(String::as_str).collect()))
-                .collect();
-            let pairs: Vec<(&str, &[&str])> = pairs.iter().map(|(f, v)| (*f, v.as_slice())).collect();
             prop_assert_eq!(
-                probe.fires(&pairs),
+                fires(&mut probe, &row),
                 interpret(&p, &row),
                 "predicate {}\nrow {:?}", text, row
             );
@@ -301,12 +307,6 @@ fn renderer_writes_or_inside_and_without_parentheses() {
         row("calc.exe", "x /c y"),
         row("cmd.exe", "x"),
     ] {
-        let pairs: Vec<(&str, Vec<&str>)> = FIELDS
-            .iter()
-            .zip(&r)
-            .map(|(f, v)| (*f, v.iter().map(String::as_str).collect()))
-            .collect();
-        let pairs: Vec<(&str, &[&str])> = pairs.iter().map(|(f, v)| (*f, v.as_slice())).collect();
-        assert_eq!(probe.fires(&pairs), interpret(&p, &r), "{r:?}");
+        assert_eq!(fires(&mut probe, &r), interpret(&p, &r), "{r:?}");
     }
 }
