@@ -13,6 +13,7 @@ mod corpus_sample;
 mod corpus_verdicts;
 mod coverage;
 mod differential;
+mod escu6;
 mod fault;
 mod fuzz;
 mod seed;
