@@ -73,7 +73,7 @@ fn data_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             data_files(&p, out);
-        } else if p.extension().map_or(true, |e| e != "md") {
+        } else if p.extension() != Some(std::ffi::OsStr::new("md")) {
             out.push(p);
         }
     }
