@@ -18,6 +18,7 @@ mod error;
 mod eval_lang;
 mod expr;
 mod glob;
+mod lexer;
 pub mod lint;
 mod locate;
 mod macros;
@@ -48,7 +49,9 @@ pub use model::{
     RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity, RiskObjectSpec,
     RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
+pub use pcre::Pcre;
 pub use prefilter::RequiredLiteral;
 pub use row::{bare_field_name, OwnedRow, Row};
 pub use ruleset::{Rule, RuleSet, Sources};
+pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};
 pub use select::{Selected, Selection};

@@ -29,6 +29,9 @@ pub struct CompiledSearch {
     pub cond: Cond,
     /// Local slot → bare CIM field name.
     pub fields: Vec<String>,
+    /// Positions (in the expanded search) of each search-language `OR` that sits unparenthesized
+    /// in an AND list: where the predicate's meaning rests on OR binding tighter than AND.
+    pub or_in_and: Vec<usize>,
     pub(super) env: HashMap<String, Binding>,
     /// The fields the search reads and outputs (for `netdiscover lint`).
     pub facts: SearchFacts,
@@ -39,6 +42,7 @@ impl CompiledSearch {
         CompiledSearch {
             cond: Cond::True,
             fields: Vec::new(),
+            or_in_and: Vec::new(),
             env: HashMap::new(),
             facts: SearchFacts::default(),
         }

@@ -6,7 +6,7 @@
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
 use super::super::pipeline::{quoted_end, Stage};
-use super::super::search_lang::parse_search;
+use super::super::search_lang::parse_search_noting;
 use super::env::{local_slot, Binding, CompiledSearch};
 use super::facts::{offset_in, FieldSource};
 use super::search::search_to_cond;
@@ -128,9 +128,10 @@ fn no_options(args: &str, from: usize, to: usize, base: usize) -> Result<(), Spl
 /// The `where` predicate (search language) over the data model's fields: `Processes.x` is
 /// row field `x`.
 fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<Cond, SplError> {
-    let ast = parse_search(pred, base)?;
+    let parsed = parse_search_noting(pred, base)?;
+    out.or_in_and.extend(&parsed.or_in_and);
     let (fields, facts) = (&mut out.fields, &mut out.facts);
-    search_to_cond(&ast, &mut |name, pos| {
+    search_to_cond(&parsed.ast, &mut |name, pos| {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
         let source = if bare.contains('.') {
             FieldSource::Missing
