@@ -93,9 +93,10 @@ pub fn load_figures(corpus: &Path) -> LoadFigures {
             bytes,
         };
         drop(set);
-        if best.as_ref().map_or(true, |b| {
-            figures.parse + figures.compile < b.parse + b.compile
-        }) {
+        if best
+            .as_ref()
+            .is_none_or(|b| figures.parse + figures.compile < b.parse + b.compile)
+        {
             best = Some(figures);
         }
     }

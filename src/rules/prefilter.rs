@@ -205,7 +205,7 @@ impl LiteralIndex {
                 if !ids.contains(&id) {
                     ids.push(id);
                 }
-                if gate.map_or(true, |(_, s)| score > s) {
+                if gate.is_none_or(|(_, s)| score > s) {
                     gate = Some((id, score));
                 }
             }

@@ -7,5 +7,8 @@ mod support;
 
 mod command_gate;
 mod command_rules;
+mod lint;
+mod navigator;
 mod scan;
 mod scan_parallel;
+mod test_runner;

@@ -8,7 +8,8 @@
 //!   bin/rules/detections/, bin/rules/macros/          ← app/detections, app/macros
 //!   bin/*                           ← bin/* of the repository (755 if executable there)
 //! ```
-//! `app/deployments` (ESCU's per-type schedules) is a rendering input and is not shipped.
+//! `app/schedules`, `app/deployments` (ESCU 6 and contentctl 5 schedules) and
+//! `app/mitre_tactics.yml` are rendering inputs and are not shipped.
 //! Names starting with `.` are never shipped (AppInspect rejects hidden files). Directories
 //! and executables get mode 755, every other file 644; the result is sorted by path.
 
@@ -33,8 +34,14 @@ pub fn mtime_from_env() -> u64 {
         .unwrap_or(DEFAULT_MTIME)
 }
 
-/// `app/` subfolders that do not ship at `netdiscover/<name>`.
-const APP_DIRS_MOVED_OR_SKIPPED: &[&str] = &["detections", "macros", "deployments"];
+/// `app/` entries that do not ship at `netdiscover/<name>`.
+const APP_DIRS_MOVED_OR_SKIPPED: &[&str] = &[
+    "detections",
+    "macros",
+    "schedules",
+    "deployments",
+    "mitre_tactics.yml",
+];
 
 /// A compiled binary to ship in `bin/`.
 #[derive(Debug, Clone)]

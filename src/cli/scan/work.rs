@@ -141,7 +141,7 @@ fn scan_file(
     let mut count = 0u64;
     while let Some(item) = reader.next() {
         count += 1;
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             let read = reader.bytes_read();
             progress.inc(read.saturating_sub(shown));
             shown = read.max(shown);
