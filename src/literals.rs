@@ -7,10 +7,11 @@
 //! at 3.2 ns per byte, more than everything else a row costs. Here every position is tested on
 //! its own, so the CPU overlaps them: the position's next 4 bytes, folded (`| 0x20` per byte,
 //! which maps the two cases of a letter together and merges a few punctuation pairs), are
-//! hashed to one bit of a 64 Kbit table (8 KiB, in L1) holding each literal's first 4 bytes
-//! (3-byte literals have a second table over 3 bytes). A set bit is verified against the
-//! literals with that exact folded prefix; false hits (about 1 position in 100 for 500
-//! literals) cost a hash lookup.
+//! hashed to one bit of a 64 Kbit table (8 KiB, in L1) holding one 4-byte window of each
+//! literal, its rarest by the bytes' [`commonness`] in command lines (3-byte literals have a
+//! second table over 3 bytes). A set bit is verified against the literals with that exact
+//! folded window; false hits (about 1 position in 100 for 500 literals) cost a hash lookup,
+//! and rare windows keep true hits of common prefixes (`c:\w`, `powe`) from costing one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -32,8 +33,8 @@ pub struct Literals {
     /// Fingerprint bits of 3-byte literals (their 3 bytes, folded).
     short: Box<[u64]>,
     has_short: bool,
-    /// Folded fingerprint → the literals that start with it.
-    by_fingerprint: HashMap<u32, Box<[u32]>, BuildHasherDefault<WordHasher>>,
+    /// Folded window → the literals holding it as their window, with its offset in them.
+    by_fingerprint: HashMap<u32, Box<[(u32, u32)]>, BuildHasherDefault<WordHasher>>,
 }
 
 #[inline(always)]
@@ -52,13 +53,31 @@ fn set_bit(table: &mut [u64], fingerprint: u32) {
     table[(h >> 6) as usize] |= 1 << (h & 63);
 }
 
-/// The fingerprint of a literal: its first 4 bytes folded, or its 3 bytes folded with a zero
-/// fourth byte for a 3-byte literal.
-fn fingerprint(literal: &[u8]) -> u32 {
-    match literal {
-        [a, b, c, d, ..] => fold4([*a, *b, *c, *d]),
-        [a, b, c] => fold4([*a, *b, *c, 0]) & 0x00FF_FFFF,
-        _ => 0,
+/// The fingerprint of a literal and where it sits in it: its rarest 4-byte window, folded, or
+/// its 3 bytes folded with a zero fourth byte for a 3-byte literal.
+fn fingerprint(literal: &[u8]) -> (u32, usize) {
+    if let [a, b, c] = literal {
+        return (fold4([*a, *b, *c, 0]) & 0x00FF_FFFF, 0);
+    }
+    let offset = (0..=literal.len().saturating_sub(4))
+        .min_by_key(|&k| {
+            literal[k..k + 4]
+                .iter()
+                .map(|&b| u32::from(commonness(b)))
+                .sum::<u32>()
+        })
+        .unwrap_or(0);
+    let w = &literal[offset..offset + 4];
+    (fold4([w[0], w[1], w[2], w[3]]), offset)
+}
+
+/// Rough commonness rank of a lower-cased byte in Windows command lines and process fields:
+/// higher is more common.
+pub fn commonness(b: u8) -> u8 {
+    const BY_FREQUENCY: &[u8] = b" e\\.tsaoirnc-:lmdwpx/\"h0u1y2gfb3=_v4k5j6q7z8,9";
+    match BY_FREQUENCY.iter().position(|&c| c == b) {
+        Some(rank) => 100 - rank as u8,
+        None => 0,
     }
 }
 
@@ -72,21 +91,25 @@ impl Literals {
         let mut long = vec![0u64; TABLE_WORDS].into_boxed_slice();
         let mut short = vec![0u64; TABLE_WORDS].into_boxed_slice();
         let mut has_short = false;
-        let mut groups: HashMap<u32, Vec<u32>, BuildHasherDefault<WordHasher>> = HashMap::default();
+        let mut groups: HashMap<u32, Vec<(u32, u32)>, BuildHasherDefault<WordHasher>> =
+            HashMap::default();
         let mut lowered = Vec::with_capacity(literals.len());
         for (id, literal) in literals.iter().enumerate() {
             let literal = literal.as_ref().to_ascii_lowercase();
             if literal.len() < MIN_LITERAL {
                 return None;
             }
-            let print = fingerprint(&literal);
+            let (print, offset) = fingerprint(&literal);
             if literal.len() == 3 {
                 set_bit(&mut short, print);
                 has_short = true;
             } else {
                 set_bit(&mut long, print);
             }
-            groups.entry(print).or_default().push(id as u32);
+            groups
+                .entry(print)
+                .or_default()
+                .push((id as u32, offset as u32));
             lowered.push(literal.into_boxed_slice());
         }
         Some(Literals {
@@ -138,7 +161,7 @@ impl Literals {
             }
             at += 1;
         }
-        // The last 3 bytes can only start a 3-byte literal.
+        // The last 3 bytes can only hold a 3-byte literal.
         if self.has_short {
             let three = fold4([haystack[n - 3], haystack[n - 2], haystack[n - 1], 0]) & 0x00FF_FFFF;
             if bit(&self.short, three) && self.verify(haystack, n - 3, three, &mut found) {
@@ -164,10 +187,13 @@ impl Literals {
         let Some(ids) = self.by_fingerprint.get(&print) else {
             return false;
         };
-        for &id in ids.iter() {
+        for &(id, offset) in ids.iter() {
             let literal = &self.literals[id as usize];
+            let Some(start) = at.checked_sub(offset as usize) else {
+                continue;
+            };
             let fits = haystack
-                .get(at..at + literal.len())
+                .get(start..start + literal.len())
                 .is_some_and(|h| h.eq_ignore_ascii_case(literal));
             if fits && found(id as usize) {
                 return true;

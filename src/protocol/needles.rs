@@ -88,7 +88,7 @@ impl Needle {
 /// appear in Windows command lines and process fields.
 fn probes(needle: &[u8]) -> (usize, usize) {
     let mut order: Vec<usize> = (0..needle.len()).collect();
-    order.sort_by_key(|&i| (commonness(needle[i]), i));
+    order.sort_by_key(|&i| (crate::literals::commonness(needle[i]), i));
     let x = order[0];
     // The second probe within 63 bytes of the first: block scans carry one 64-bit mask.
     let y = order[1..]
@@ -97,15 +97,6 @@ fn probes(needle: &[u8]) -> (usize, usize) {
         .find(|&y| y.abs_diff(x) < 64)
         .unwrap_or(x);
     (x.min(y), x.max(y))
-}
-
-/// Rough commonness rank of a lower-cased byte in command lines: higher is more common.
-fn commonness(b: u8) -> u8 {
-    const BY_FREQUENCY: &[u8] = b" e\\.tsaoirnc-:lmdwpx/\"h0u1y2gfb3=_v4k5j6q7z8,9";
-    match BY_FREQUENCY.iter().position(|&c| c == b) {
-        Some(rank) => 100 - rank as u8,
-        None => 0,
-    }
 }
 
 #[cfg(test)]

@@ -208,11 +208,20 @@ impl<'r> Val<'r> {
 
 /// Formats a number as Splunk prints it (integers without a fraction).
 pub fn fmt_num(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
+    let mut text = Vec::new();
+    write_num(n, &mut text);
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// [`fmt_num`] appended to `out`.
+fn write_num(n: f64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = if n.fract() == 0.0 && n.abs() < 1e15 {
+        write!(out, "{}", n as i64)
     } else {
-        format!("{n}")
-    }
+        write!(out, "{n}")
+    };
 }
 
 /// Parses a decimal number (surrounding whitespace allowed).
@@ -232,6 +241,8 @@ pub struct FoldCache {
     slot_generation: Vec<u32>,
     bufs: Vec<Vec<u8>>,
     ends: Vec<Vec<usize>>,
+    /// A computed value's text, lower-cased, while a comparison reads it.
+    computed: Vec<u8>,
 }
 
 impl FoldCache {
@@ -241,6 +252,7 @@ impl FoldCache {
             slot_generation: vec![0; slots],
             bufs: vec![Vec::new(); slots],
             ends: vec![Vec::new(); slots],
+            computed: Vec::new(),
         }
     }
     /// Invalidates the cache for a new row.
@@ -296,17 +308,39 @@ fn any_folded(
             }
             Some(false)
         }
+        // A computed value is folded into one reused buffer: rules evaluated on every row
+        // (`len(process_name)=5`) compare numbers and short strings without allocating.
         Src::Expr(ex) => {
-            let vals = eval(ex, row).values();
-            let vals: Vec<Vec<u8>> = vals
-                .iter()
-                .filter(|v| !v.is_empty())
-                .map(|v| v.to_ascii_lowercase())
-                .collect();
-            if vals.is_empty() {
-                return None;
+            let buf = &mut cache.computed;
+            let single = |buf: &mut Vec<u8>, value: &[u8]| {
+                buf.clear();
+                buf.extend(value.iter().map(u8::to_ascii_lowercase));
+            };
+            match eval(ex, row) {
+                Val::Null => None,
+                Val::Bool(b) => Some(f(if b { b"true" } else { b"false" })),
+                Val::Num(n) => {
+                    buf.clear();
+                    write_num(n, buf);
+                    Some(f(buf))
+                }
+                Val::Str(s) if s.is_empty() => None,
+                Val::Str(s) => {
+                    single(buf, &s);
+                    Some(f(buf))
+                }
+                Val::Multi(values) => {
+                    let mut any = None;
+                    for value in values.iter().filter(|v| !v.is_empty()) {
+                        single(buf, value);
+                        if f(buf) {
+                            return Some(true);
+                        }
+                        any = Some(false);
+                    }
+                    any
+                }
             }
-            Some(vals.iter().any(|v| f(v)))
         }
     }
 }

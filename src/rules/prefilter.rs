@@ -18,10 +18,12 @@ use std::collections::HashMap;
 
 use crate::literals::{Literals, WholeValues, MIN_LITERAL};
 
-use super::expr::{Cond, Src};
+use super::eval_lang::BinOp;
+use super::expr::{Cond, Ex, Func, Src};
 use super::glob::Glob;
 use super::row::Row;
 use super::ruleset::Rule;
+use super::search_lang::CmpOp;
 
 /// A literal that a row matched by some rule must hold in one field: as that field's whole
 /// value, or anywhere in it. ASCII case-insensitive; `bytes` is lower-cased.
@@ -74,6 +76,12 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
             }
         }
         Cond::And(items) => items.iter().for_each(|item| collect_factors(item, out)),
+        Cond::Order {
+            src: Src::Expr(ex),
+            op,
+            num: Some(bound),
+            ..
+        } => out.extend(split_count_factor(ex, *op, *bound)),
         // Each branch must hold one of its best factor's literals: their union holds for the OR.
         Cond::Or(items) => {
             let mut alternatives = Factor::new();
@@ -89,6 +97,41 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
         }
         _ => {}
     }
+}
+
+/// `mvcount(split(field, "sep"))`, less a constant, compared with a number that needs two
+/// parts or more (ESCU counts path traversals so): split yields two parts exactly when the
+/// field's first value holds `sep`, so every row the comparison accepts holds `sep`.
+fn split_count_factor(ex: &Ex, op: CmpOp, bound: f64) -> Option<Factor> {
+    let (count, minus) = match ex {
+        Ex::Bin(BinOp::Sub, count, constant) => match **constant {
+            Ex::Num(c) => (&**count, c),
+            _ => return None,
+        },
+        other => (other, 0.0),
+    };
+    let Ex::Call(Func::MvCount, args) = count else {
+        return None;
+    };
+    let [Ex::Call(Func::Split, parts)] = args.as_slice() else {
+        return None;
+    };
+    let [Ex::Field(slot), Ex::Str(sep)] = parts.as_slice() else {
+        return None;
+    };
+    // The least part count the comparison accepts (counts are whole numbers).
+    let least = match op {
+        CmpOp::Gt => (bound + minus).floor() + 1.0,
+        CmpOp::Ge | CmpOp::Eq => (bound + minus).ceil(),
+        _ => return None,
+    };
+    (least >= 2.0 && sep.len() >= MIN_PIECE).then(|| {
+        vec![RequiredLiteral {
+            slot: *slot,
+            bytes: sep.to_ascii_lowercase(),
+            whole_value: false,
+        }]
+    })
 }
 
 fn whole(slot: usize, bytes: &[u8]) -> RequiredLiteral {
@@ -441,6 +484,44 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    #[test]
+    fn a_split_count_of_two_parts_or_more_needs_the_separator() {
+        let order = |sep: &str, op: CmpOp, bound: f64| {
+            let split = Ex::Call(
+                Func::Split,
+                vec![Ex::Field(4), Ex::Str(sep.as_bytes().to_vec())],
+            );
+            let count = Ex::Call(Func::MvCount, vec![split]);
+            Cond::Order {
+                src: Src::Expr(Box::new(Ex::Bin(
+                    BinOp::Sub,
+                    Box::new(count),
+                    Box::new(Ex::Num(1.0)),
+                ))),
+                op,
+                value: bound.to_string().into_bytes(),
+                num: Some(bound),
+            }
+        };
+        for (op, bound) in [
+            (CmpOp::Gt, 1.0),
+            (CmpOp::Gt, 0.0),
+            (CmpOp::Ge, 1.0),
+            (CmpOp::Eq, 2.0),
+        ] {
+            assert_eq!(
+                names(&factors(&order("\\..", op, bound))),
+                vec![vec!["4~\\.."]],
+                "{op:?} {bound}"
+            );
+        }
+        // One part or more (every row with the field), upper bounds, short separators: nothing.
+        assert!(factors(&order("/..", CmpOp::Ge, 0.0)).is_empty());
+        assert!(factors(&order("/..", CmpOp::Gt, -0.5)).is_empty());
+        assert!(factors(&order("/..", CmpOp::Lt, 5.0)).is_empty());
+        assert!(factors(&order("/.", CmpOp::Gt, 1.0)).is_empty());
     }
 
     #[test]
