@@ -142,7 +142,30 @@ impl Literals {
         if n < MIN_LITERAL {
             return false;
         }
+        // Four positions per 8-byte load, their bits gathered before any branch.
         let mut at = 0;
+        while at + 8 <= n {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&haystack[at..at + 8]);
+            let eight = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
+            let windows = [
+                eight as u32,
+                (eight >> 8) as u32,
+                (eight >> 16) as u32,
+                (eight >> 24) as u32,
+            ];
+            let mut hits = 0u32;
+            for (k, &w) in windows.iter().enumerate() {
+                hits |= u32::from(bit(&self.long, w)) << k;
+                if self.has_short {
+                    hits |= u32::from(bit(&self.short, w & 0x00FF_FFFF)) << (4 + k);
+                }
+            }
+            if hits != 0 && self.verify_hits(haystack, at, &windows, hits, &mut found) {
+                return true;
+            }
+            at += 4;
+        }
         while at + 4 <= n {
             let word = fold4([
                 haystack[at],
@@ -171,12 +194,34 @@ impl Literals {
         false
     }
 
+    /// Verifies the positions `at + k` whose bit `k` (4-byte window) or `4 + k` (3-byte
+    /// window) is set in `hits`.
+    #[cold]
+    fn verify_hits(
+        &self,
+        haystack: &[u8],
+        at: usize,
+        windows: &[u32; 4],
+        hits: u32,
+        found: &mut impl FnMut(usize) -> bool,
+    ) -> bool {
+        for (k, &w) in windows.iter().enumerate() {
+            if hits >> k & 1 == 1 && self.verify(haystack, at + k, w, found) {
+                return true;
+            }
+            if hits >> (4 + k) & 1 == 1 && self.verify(haystack, at + k, w & 0x00FF_FFFF, found) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Whether any literal occurs in `haystack`.
     pub fn any_in(&self, haystack: &[u8]) -> bool {
         self.find(haystack, |_| true)
     }
 
-    #[cold]
+    #[inline(never)]
     fn verify(
         &self,
         haystack: &[u8],
