@@ -34,7 +34,7 @@ pub struct Literals {
     short: Box<[u64]>,
     has_short: bool,
     /// Folded window → the literals holding it as their window, with its offset in them.
-    by_fingerprint: HashMap<u32, Box<[(u32, u32)]>, BuildHasherDefault<WordHasher>>,
+    by_fingerprint: HashMap<u32, Box<[(u32, u32)]>, WordHash>,
 }
 
 #[inline(always)]
@@ -91,8 +91,7 @@ impl Literals {
         let mut long = vec![0u64; TABLE_WORDS].into_boxed_slice();
         let mut short = vec![0u64; TABLE_WORDS].into_boxed_slice();
         let mut has_short = false;
-        let mut groups: HashMap<u32, Vec<(u32, u32)>, BuildHasherDefault<WordHasher>> =
-            HashMap::default();
+        let mut groups: HashMap<u32, Vec<(u32, u32)>, WordHash> = HashMap::default();
         let mut lowered = Vec::with_capacity(literals.len());
         for (id, literal) in literals.iter().enumerate() {
             let literal = literal.as_ref().to_ascii_lowercase();
@@ -320,6 +319,8 @@ impl Hasher for BytesHasher {
         self.0
     }
 }
+
+type WordHash = BuildHasherDefault<WordHasher>;
 
 /// Fingerprints are already hashed well enough by one multiplication.
 #[derive(Debug, Clone, Copy, Default)]
