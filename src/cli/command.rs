@@ -13,7 +13,7 @@ use crate::protocol::{
     self, run_session, Columns, CommandError, Emitter, GateLiteral, GetInfo, GetInfoReply, Level,
     Message, ProcessError, RowGate, RowProcessor, SearchCommand, SlotColumns, Verdict,
 };
-use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection};
+use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection, Warning};
 
 /// The search command's options as `--help` shows them.
 pub const HELP: &str = "\
@@ -155,7 +155,18 @@ impl CommandOptions {
 #[derive(Debug, Default)]
 pub struct NetdiscoverCommand {
     options: CommandOptions,
-    loaded: Option<(RuleSet, Selected)>,
+    rules: Option<Loading>,
+}
+
+/// The rules, loaded at getinfo or still loading.
+#[derive(Debug)]
+enum Loading {
+    /// Loading on a thread started at getinfo: with no selection there is nothing to check
+    /// before rows move, so getinfo answers at once and the load overlaps splunkd's first
+    /// execute (with a large rule set, a load takes longer than splunkd's whole handshake).
+    Started(std::thread::JoinHandle<(RuleSet, Vec<Warning>)>),
+    /// Loaded and selected at getinfo (a selection was checked there).
+    Done(RuleSet, Selected),
 }
 
 impl NetdiscoverCommand {
@@ -171,44 +182,74 @@ impl SearchCommand for NetdiscoverCommand {
     fn getinfo(&mut self, request: &GetInfo) -> Result<GetInfoReply, CommandError> {
         self.options = CommandOptions::parse(&request.searchinfo.args)
             .map_err(|e| CommandError(e.to_string()))?;
-        let (rules, warnings) = rules::locate(&[]).load();
-        let load_messages: Vec<Message> = warnings
-            .iter()
-            .map(|w| Message {
-                level: Level::Warn,
-                text: format!("netdiscover: {w}"),
-            })
-            .collect();
-        if rules.is_empty() {
-            return Err(CommandError(
-                "netdiscover: no detection rules could be loaded (looked next to the executable \
-                 in rules/ and in the app's local/rules/)"
-                    .to_string(),
-            ));
-        }
         let selection = Selection {
             rules: self.options.rules.clone(),
             types: self.options.types.clone(),
             stories: self.options.stories.clone(),
         };
-        let selected = rules
-            .select(&selection)
-            .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
-        self.loaded = Some((rules, selected));
         // Every field is requested: docs/semantics.md (`required_fields`) says why it is not
         // declared.
         let mut reply = GetInfoReply::streaming();
-        reply.messages = load_messages;
+        if selection == Selection::default() {
+            let load = std::thread::spawn(|| rules::locate(&[]).load());
+            self.rules = Some(Loading::Started(load));
+            return Ok(reply);
+        }
+        // A typo in `rule=` fails the search here, before any row moves.
+        let (rules, warnings) = rules::locate(&[]).load();
+        reply.messages = load_messages(&warnings);
+        let rules = usable(rules)?;
+        let selected = rules
+            .select(&selection)
+            .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
+        self.rules = Some(Loading::Done(rules, selected));
         Ok(reply)
     }
 
     fn start(&mut self) -> Result<RulesProcessor, CommandError> {
-        let (rules, selected) = self
-            .loaded
-            .take()
-            .ok_or_else(|| CommandError("netdiscover: execute before getinfo".to_string()))?;
-        Ok(RulesProcessor::new(rules, selected, self.options.mode))
+        let (rules, selected, messages) = match self.rules.take() {
+            None => {
+                return Err(CommandError(
+                    "netdiscover: execute before getinfo".to_string(),
+                ))
+            }
+            Some(Loading::Done(rules, selected)) => (rules, selected, Vec::new()),
+            Some(Loading::Started(load)) => {
+                let (rules, warnings) = load.join().map_err(|_| {
+                    CommandError("netdiscover: loading the rules failed".to_string())
+                })?;
+                let rules = usable(rules)?;
+                let selected = Selected::all(&rules);
+                (rules, selected, load_messages(&warnings))
+            }
+        };
+        let mut processor = RulesProcessor::new(rules, selected, self.options.mode);
+        processor.pending = messages;
+        Ok(processor)
     }
+}
+
+/// Load warnings as inspector messages.
+fn load_messages(warnings: &[Warning]) -> Vec<Message> {
+    warnings
+        .iter()
+        .map(|w| Message {
+            level: Level::Warn,
+            text: format!("netdiscover: {w}"),
+        })
+        .collect()
+}
+
+/// The loaded rules, unless there are none.
+fn usable(rules: RuleSet) -> Result<RuleSet, CommandError> {
+    if rules.is_empty() {
+        return Err(CommandError(
+            "netdiscover: no detection rules could be loaded (looked next to the executable \
+             in rules/ and in the app's local/rules/)"
+                .to_string(),
+        ));
+    }
+    Ok(rules)
 }
 
 /// Evaluates the selected rules on every row and writes the annotation fields.
@@ -223,6 +264,8 @@ pub struct RulesProcessor {
     gate: Option<RowGate>,
     /// Reused for annotation values rendered from a row.
     scratch: Vec<u8>,
+    /// Messages for the end of the first chunk (warnings of a load that ran past getinfo).
+    pending: Vec<Message>,
 }
 
 impl RulesProcessor {
@@ -230,6 +273,7 @@ impl RulesProcessor {
         let mut processor = RulesProcessor {
             gate: None,
             scratch: Vec::new(),
+            pending: Vec::new(),
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
             appended: appended_columns(mode),
@@ -298,6 +342,11 @@ impl RowProcessor for RulesProcessor {
                 slots.push(columns.field(&format!("Processes.{field}")));
             }
         }
+    }
+
+    /// The first chunk's reply carries the warnings of a load that ran past getinfo.
+    fn end_chunk(&mut self, messages: &mut Vec<Message>) {
+        messages.append(&mut self.pending);
     }
 
     fn process_row(

@@ -69,45 +69,41 @@ impl Sources {
     }
 
     /// Reads every `*.yml`/`*.yaml` (detections and macros) and every `macros.conf` below `dir`,
-    /// in sorted path order. Unreadable or invalid files become warnings.
+    /// in sorted path order. Unreadable or invalid files become warnings. Files are read and
+    /// parsed on every core, then taken in order, as one thread would.
     pub fn add_dir(&mut self, dir: &Path, warnings: &mut Vec<Warning>) {
         let mut files = Vec::new();
         collect_files(dir, &mut files, warnings);
         files.sort();
-        for path in files {
-            self.add_file(&path, warnings);
+        for (path, read) in files
+            .iter()
+            .zip(in_parallel(&files, |path| read_source(path)))
+        {
+            self.add_read(path, read, warnings);
         }
     }
 
     /// Reads one file (YAML detection/macro, or `*.conf` macros).
     pub fn add_file(&mut self, path: &Path, warnings: &mut Vec<Warning>) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                warnings.push(Warning {
-                    error: RuleError::Io {
-                        path: path.to_path_buf(),
-                        message: e.to_string(),
-                    },
-                });
+        self.add_read(path, read_source(path), warnings);
+    }
+
+    fn add_read(
+        &mut self,
+        path: &Path,
+        read: Result<Source, RuleError>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let doc = match read {
+            Ok(Source::Conf(text)) => {
+                for error in self.macros.add_conf(&text, path) {
+                    warnings.push(Warning { error });
+                }
                 return;
             }
-        };
-        if path.extension().is_some_and(|e| e == "conf") {
-            for error in self.macros.add_conf(&text, path) {
+            Ok(Source::Yaml(doc)) => doc,
+            Err(error) => {
                 warnings.push(Warning { error });
-            }
-            return;
-        }
-        let doc: RawDoc = match super::model::parse_doc(&text) {
-            Ok(d) => d,
-            Err(e) => {
-                warnings.push(Warning {
-                    error: RuleError::Yaml {
-                        path: path.to_path_buf(),
-                        message: e.to_string(),
-                    },
-                });
                 return;
             }
         };
@@ -130,6 +126,49 @@ impl Sources {
             DocKind::Other => {}
         }
     }
+}
+
+/// A rule file, read and parsed.
+enum Source {
+    /// `macros.conf` text.
+    Conf(String),
+    Yaml(RawDoc),
+}
+
+fn read_source(path: &Path) -> Result<Source, RuleError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RuleError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if path.extension().is_some_and(|e| e == "conf") {
+        return Ok(Source::Conf(text));
+    }
+    super::model::parse_doc(&text)
+        .map(Source::Yaml)
+        .map_err(|e| RuleError::Yaml {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// `f` over `items` on every core (in contiguous runs), results in `items`' order. Loading
+/// rules is a start-up cost every search pays, and its files are independent.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads <= 1 || items.len() < 32 {
+        return items.iter().map(f).collect();
+    }
+    let run = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(run)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
@@ -336,8 +375,11 @@ impl RuleSet {
     pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: HashMap<String, usize> = HashMap::new();
-        for (path, doc) in &sources.detections {
-            let (mut rule, local_fields, ignored) = match compile_rule(path, doc, &sources.macros) {
+        let compiled = in_parallel(&sources.detections, |(path, doc)| {
+            compile_rule(path, doc, &sources.macros)
+        });
+        for compiled in compiled {
+            let (mut rule, local_fields, ignored) = match compiled {
                 Ok(r) => r,
                 Err(error) => {
                     warnings.push(Warning { error });
