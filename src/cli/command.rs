@@ -166,7 +166,7 @@ enum Loading {
     /// execute (with a large rule set, a load takes longer than splunkd's whole handshake).
     Started(std::thread::JoinHandle<(RuleSet, Vec<Warning>)>),
     /// Loaded and selected at getinfo (a selection was checked there).
-    Done(RuleSet, Selected),
+    Done(Box<(RuleSet, Selected)>),
 }
 
 impl NetdiscoverCommand {
@@ -202,7 +202,7 @@ impl SearchCommand for NetdiscoverCommand {
         let selected = rules
             .select(&selection)
             .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
-        self.rules = Some(Loading::Done(rules, selected));
+        self.rules = Some(Loading::Done(Box::new((rules, selected))));
         Ok(reply)
     }
 
@@ -213,7 +213,10 @@ impl SearchCommand for NetdiscoverCommand {
                     "netdiscover: execute before getinfo".to_string(),
                 ))
             }
-            Some(Loading::Done(rules, selected)) => (rules, selected, Vec::new()),
+            Some(Loading::Done(loaded)) => {
+                let (rules, selected) = *loaded;
+                (rules, selected, Vec::new())
+            }
             Some(Loading::Started(load)) => {
                 let (rules, warnings) = load.join().map_err(|_| {
                     CommandError("netdiscover: loading the rules failed".to_string())

@@ -101,7 +101,7 @@ impl Sources {
                 }
                 return;
             }
-            Ok(Source::Yaml(doc)) => doc,
+            Ok(Source::Yaml(doc)) => *doc,
             Err(error) => {
                 warnings.push(Warning { error });
                 return;
@@ -132,7 +132,7 @@ impl Sources {
 enum Source {
     /// `macros.conf` text.
     Conf(String),
-    Yaml(RawDoc),
+    Yaml(Box<RawDoc>),
 }
 
 fn read_source(path: &Path) -> Result<Source, RuleError> {
@@ -144,7 +144,7 @@ fn read_source(path: &Path) -> Result<Source, RuleError> {
         return Ok(Source::Conf(text));
     }
     super::model::parse_doc(&text)
-        .map(Source::Yaml)
+        .map(|doc| Source::Yaml(Box::new(doc)))
         .map_err(|e| RuleError::Yaml {
             path: path.to_path_buf(),
             message: e.to_string(),
