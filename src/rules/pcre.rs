@@ -19,7 +19,9 @@
 //! * A match that exceeds PCRE2's match or depth limit (10,000,000 each, PCRE2's defaults)
 //!   or the JIT stack counts as **no match**: a row never fails because of one value.
 
-use pcre2::bytes::{Regex, RegexBuilder};
+use std::sync::Mutex;
+
+use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
 use super::error::SplError;
 
@@ -31,9 +33,22 @@ const MAX_JIT_STACK: usize = 1 << 20;
 const ASCII_CLASSES: &str = "(?a)";
 
 /// A compiled PCRE pattern.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pcre {
     re: Regex,
+    /// Capture locations kept for the next capture: making them allocates the JIT stack (an
+    /// `mmap`, and a `munmap` when dropped), which cost more than the match itself when a
+    /// `rex` rule was evaluated on every other row.
+    spare: Mutex<Vec<CaptureLocations>>,
+}
+
+impl Clone for Pcre {
+    fn clone(&self) -> Pcre {
+        Pcre {
+            re: self.re.clone(),
+            spare: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Pcre {
@@ -46,7 +61,10 @@ impl Pcre {
             .jit_if_available(true)
             .max_jit_stack_size(Some(MAX_JIT_STACK))
             .build(&source)
-            .map(|re| Pcre { re })
+            .map(|re| Pcre {
+                re,
+                spare: Mutex::new(Vec::new()),
+            })
             .map_err(|e| {
                 let at = e.offset().map(|o| match inserted_at {
                     Some(i) if o >= i + ASCII_CLASSES.len() => o - ASCII_CLASSES.len(),
@@ -76,8 +94,21 @@ impl Pcre {
 
     /// The text of named group `name` in the first match.
     pub fn capture(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
-        let caps = self.re.captures(v).ok().flatten()?;
-        caps.name(name).map(|m| m.as_bytes().to_vec())
+        let group = self
+            .re
+            .capture_names()
+            .iter()
+            .position(|n| n.as_deref() == Some(name))?;
+        let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
+        let mut locations = spare.unwrap_or_else(|| self.re.capture_locations());
+        let text = match self.re.captures_read(&mut locations, v) {
+            Ok(Some(_)) => locations.get(group).map(|(s, e)| v[s..e].to_vec()),
+            _ => None,
+        };
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.push(locations);
+        }
+        text
     }
 
     /// Replaces every match by `rep`, whose `\1` ... `\9` insert groups (Splunk's `replace()`
