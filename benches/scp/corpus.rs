@@ -103,36 +103,35 @@ pub fn load_figures(corpus: &Path) -> LoadFigures {
     best.expect("five rounds")
 }
 
-/// Prints the corpus figures with their targets.
-pub fn report(ctx: &Context<'_>) {
+/// What the report measures beyond the contender's best run.
+struct Extra {
+    /// The full stream with hits counted.
+    checked: Run,
+    /// The long stream, for peak RSS.
+    long: Run,
+    startup: Duration,
+    load: LoadFigures,
+}
+
+fn measure(ctx: &Context<'_>) -> Extra {
     let fail = |what: &str, e: String| -> ! {
         eprintln!("{what} failed: {e}");
         std::process::exit(1)
     };
     let stream = ctx.stream;
+    let cmd = Cmd {
+        exe: ctx.netdiscover,
+        args: &[],
+        env: ctx.env,
+    };
     let rows = stream.rows();
     let in_bytes: u64 = stream.body_bytes.iter().sum();
     let (requests, _, _) = stream.requests_for(rows);
-    let checked = drive(
-        &Cmd {
-            exe: ctx.netdiscover,
-            args: &[],
-            env: ctx.env,
-        },
-        &stream.getinfo,
-        &requests,
-        rows,
-        in_bytes,
-        true,
-    )
-    .unwrap_or_else(|e| fail("corpus", e));
+    let checked = drive(&cmd, &stream.getinfo, &requests, rows, in_bytes, true)
+        .unwrap_or_else(|e| fail("corpus", e));
     let (long_reqs, long_rows, long_bytes) = stream.requests_for(ctx.config.rss_long);
     let long = drive(
-        &Cmd {
-            exe: ctx.netdiscover,
-            args: &[],
-            env: ctx.env,
-        },
+        &cmd,
         &stream.getinfo,
         &long_reqs,
         long_rows,
@@ -142,7 +141,25 @@ pub fn report(ctx: &Context<'_>) {
     .unwrap_or_else(|e| fail("corpus rss", e));
     let startup = startup_median(ctx.netdiscover, &[], ctx.env, ctx.config.startup_runs)
         .unwrap_or_else(|e| fail("corpus startup", e));
-    let load = load_figures(ctx.dir);
+    Extra {
+        checked,
+        long,
+        startup,
+        load: load_figures(ctx.dir),
+    }
+}
+
+/// Prints the corpus figures with their targets.
+pub fn report(ctx: &Context<'_>) {
+    let Extra {
+        checked,
+        long,
+        startup,
+        load,
+    } = measure(ctx);
+    let stream = ctx.stream;
+    let rows = stream.rows();
+    let long_rows = long.rows;
 
     println!();
     println!(
