@@ -255,7 +255,13 @@ impl Literals {
 pub struct WholeValues {
     by_value: HashMap<Box<[u8]>, Box<[u32]>, BuildHasherDefault<BytesHasher>>,
     lengths: RangeInclusive<usize>,
+    /// The same entries when there are at most [`FEW`]: compared in place (length first), which
+    /// costs less than folding and hashing the value.
+    few: Option<Box<[(Box<[u8]>, Box<[u32]>)]>>,
 }
+
+/// Up to this many distinct values are compared one by one.
+const FEW: usize = 8;
 
 impl WholeValues {
     /// Value `i` is reported as `i`; values equal but for case share a lookup.
@@ -269,9 +275,19 @@ impl WholeValues {
                 .push(id as u32);
         }
         let lengths = by_value.keys().map(|k| k.len());
+        let lengths = lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0);
+        let by_value: HashMap<Box<[u8]>, Box<[u32]>, _> =
+            by_value.into_iter().map(|(k, v)| (k, v.into())).collect();
+        let few = (by_value.len() <= FEW).then(|| {
+            by_value
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
         WholeValues {
-            lengths: lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0),
-            by_value: by_value.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            by_value,
+            lengths,
+            few,
         }
     }
 
@@ -285,6 +301,12 @@ impl WholeValues {
     pub fn find(&self, value: &[u8], fold: &mut Vec<u8>) -> &[u32] {
         if !self.lengths.contains(&value.len()) {
             return &[];
+        }
+        if let Some(few) = &self.few {
+            return few
+                .iter()
+                .find(|(v, _)| v.len() == value.len() && v.eq_ignore_ascii_case(value))
+                .map_or(&[], |(_, ids)| ids);
         }
         fold.clear();
         fold.extend(value.iter().map(u8::to_ascii_lowercase));
