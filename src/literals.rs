@@ -257,8 +257,11 @@ pub struct WholeValues {
     lengths: RangeInclusive<usize>,
     /// The same entries when there are at most [`FEW`]: compared in place (length first), which
     /// costs less than folding and hashing the value.
-    few: Option<Box<[(Box<[u8]>, Box<[u32]>)]>>,
+    few: Option<Box<[Entry]>>,
 }
+
+/// A folded value and the ids of the values equal to it.
+type Entry = (Box<[u8]>, Box<[u32]>);
 
 /// Up to this many distinct values are compared one by one.
 const FEW: usize = 8;
