@@ -62,6 +62,24 @@ impl SplError {
     }
 }
 
+/// Why a Sigma rule was not compiled: the construct (a modifier, a value, a condition token,
+/// a search identifier) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unsupported construct `{construct}`: {detail}")]
+pub struct SigmaError {
+    pub construct: String,
+    pub detail: String,
+}
+
+impl SigmaError {
+    pub fn new(construct: impl Into<String>, detail: impl Into<String>) -> Self {
+        SigmaError {
+            construct: construct.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Macro expansion failures.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MacroError {
@@ -109,6 +127,20 @@ pub enum RuleError {
         rule: String,
         #[source]
         source: SplError,
+    },
+    #[error("{path}: Sigma rule `{rule}`: {source}")]
+    Sigma {
+        path: PathBuf,
+        rule: String,
+        #[source]
+        source: SigmaError,
+    },
+    /// Sigma rules whose `logsource` is not process creation, one warning per logsource.
+    #[error("{count} Sigma rule(s) out of scope: logsource `{logsource}` (netdiscover runs `category: process_creation` rules), e.g. {example}")]
+    OutOfScope {
+        logsource: String,
+        count: usize,
+        example: PathBuf,
     },
     #[error("{path}:{line}: macros.conf: {message}")]
     Conf {

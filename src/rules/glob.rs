@@ -22,6 +22,129 @@ struct General {
     last: Vec<u8>,
 }
 
+/// One piece of a pattern given to [`Glob::from_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobPart {
+    /// Bytes matched literally (ASCII case-insensitively).
+    Lit(Vec<u8>),
+    /// Any run of bytes, including none and newlines.
+    Star,
+    /// Exactly one character: one UTF-8 sequence (one byte where the value is not UTF-8).
+    AnyChar,
+    /// Exactly one of these alternatives, each one character (a UTF-8 sequence, or a fixed
+    /// unit such as a UTF-16 code unit), so at most one of them matches at a position.
+    Class(Vec<Vec<u8>>),
+}
+
+/// A pattern with single-character tokens: the token runs between `*`s. The first run is
+/// anchored at the start and the last at the end (either may be empty).
+#[derive(Debug, Clone)]
+struct Tokens {
+    segments: Vec<Vec<Token>>,
+}
+
+#[derive(Debug, Clone)]
+enum Token {
+    Lit(Vec<u8>),
+    AnyChar,
+    Class(Vec<Vec<u8>>),
+}
+
+/// Length of the character starting at `at`: a whole UTF-8 sequence when one starts there,
+/// else one byte.
+fn char_len(v: &[u8], at: usize) -> usize {
+    let width = match v[at] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 1,
+    };
+    let whole = at + width <= v.len()
+        && v[at + 1..at + width].iter().all(|b| b & 0xC0 == 0x80)
+        && std::str::from_utf8(&v[at..at + width]).is_ok();
+    if whole {
+        width
+    } else {
+        1
+    }
+}
+
+/// A UTF-8 continuation byte: no character starts there.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+impl Tokens {
+    /// Where `segment` ends when matched at `at`, if it matches there. Each token matches at
+    /// most one length at a position, so the end is unique.
+    fn end_of(segment: &[Token], v: &[u8], mut at: usize) -> Option<usize> {
+        for token in segment {
+            match token {
+                Token::Lit(l) => {
+                    if !v[at..].starts_with(l) {
+                        return None;
+                    }
+                    at += l.len();
+                }
+                Token::AnyChar => {
+                    if at >= v.len() {
+                        return None;
+                    }
+                    at += char_len(v, at);
+                }
+                Token::Class(alternatives) => {
+                    let alt = alternatives.iter().find(|a| v[at..].starts_with(a))?;
+                    at += alt.len();
+                }
+            }
+        }
+        Some(at)
+    }
+
+    /// The first start at or after `from` (where a character starts) where `segment` matches,
+    /// and its end.
+    fn find(segment: &[Token], v: &[u8], from: usize) -> Option<(usize, usize)> {
+        (from..=v.len())
+            .filter(|&at| at == v.len() || !is_continuation(v[at]) || at == from)
+            .find_map(|at| Self::end_of(segment, v, at).map(|end| (at, end)))
+    }
+
+    /// Runs between stars consume a fixed number of characters, so matching each middle run
+    /// at its leftmost place leaves the most room for the rest.
+    fn matches(&self, v: &[u8]) -> bool {
+        let segments = &self.segments;
+        let Some((first, rest)) = segments.split_first() else {
+            return v.is_empty();
+        };
+        let Some(mut at) = Self::end_of(first, v, 0) else {
+            return false;
+        };
+        let Some((last, middles)) = rest.split_last() else {
+            return at == v.len();
+        };
+        for segment in middles {
+            match Self::find(segment, v, at) {
+                Some((_, end)) => at = end,
+                None => return false,
+            }
+        }
+        (at..=v.len())
+            .filter(|&start| start == v.len() || !is_continuation(v[start]))
+            .any(|start| Self::end_of(last, v, start) == Some(v.len()))
+    }
+
+    fn longest_literal(&self) -> Option<&[u8]> {
+        self.segments
+            .iter()
+            .flatten()
+            .filter_map(|t| match t {
+                Token::Lit(l) => Some(l.as_slice()),
+                _ => None,
+            })
+            .max_by_key(|l| l.len())
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Kind {
     Any,
@@ -30,40 +153,102 @@ enum Kind {
     Suffix(Vec<u8>),
     Contains(Box<Finder<'static>>),
     General(Box<General>),
+    /// Patterns with single-character wildcards or character classes ([`Glob::from_parts`]).
+    Tokens(Box<Tokens>),
+}
+
+impl Kind {
+    /// The kind of a pattern given as the (lower-cased) literals between its `*`s.
+    fn from_star_split(parts: &[&[u8]]) -> Kind {
+        if parts.len() == 1 {
+            return Kind::Exact(parts[0].to_vec());
+        }
+        let first = parts[0];
+        let last = parts[parts.len() - 1];
+        let middles: Vec<&[u8]> = parts[1..parts.len() - 1]
+            .iter()
+            .copied()
+            .filter(|p| !p.is_empty())
+            .collect();
+        match (first.is_empty(), middles.len(), last.is_empty()) {
+            (true, 0, true) => Kind::Any,
+            (false, 0, true) => Kind::Prefix(first.to_vec()),
+            (true, 0, false) => Kind::Suffix(last.to_vec()),
+            (true, 1, true) => Kind::Contains(Box::new(Finder::new(middles[0]).into_owned())),
+            _ => Kind::General(Box::new(General {
+                first: first.to_vec(),
+                middles: middles
+                    .iter()
+                    .map(|m| Finder::new(m).into_owned())
+                    .collect(),
+                last: last.to_vec(),
+            })),
+        }
+    }
 }
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
         let lower = pattern.as_bytes().to_ascii_lowercase();
         let parts: Vec<&[u8]> = lower.split(|&b| b == b'*').collect();
-        let kind = if parts.len() == 1 {
-            Kind::Exact(lower.clone())
-        } else {
-            let first = parts[0];
-            let last = parts[parts.len() - 1];
-            let middles: Vec<&[u8]> = parts[1..parts.len() - 1]
-                .iter()
-                .copied()
-                .filter(|p| !p.is_empty())
-                .collect();
-            match (first.is_empty(), middles.len(), last.is_empty()) {
-                (true, 0, true) => Kind::Any,
-                (false, 0, true) => Kind::Prefix(first.to_vec()),
-                (true, 0, false) => Kind::Suffix(last.to_vec()),
-                (true, 1, true) => Kind::Contains(Box::new(Finder::new(middles[0]).into_owned())),
-                _ => Kind::General(Box::new(General {
-                    first: first.to_vec(),
-                    middles: middles
+        Glob {
+            kind: Kind::from_star_split(&parts),
+            source: pattern.to_string(),
+        }
+    }
+
+    /// A pattern built from parts rather than parsed from SPL text, so a literal may hold `*`
+    /// and the pattern may hold single-character wildcards and character classes (Sigma
+    /// values). Literals and class alternatives are matched ASCII case-insensitively, like
+    /// [`Glob::new`]'s; a pattern of literals and stars only compiles to the same kinds as
+    /// the SPL pattern would, so prefilters and `IN` merging treat both alike.
+    pub fn from_parts(parts: &[GlobPart], source: &str) -> Glob {
+        let mut segments: Vec<Vec<Token>> = vec![Vec::new()];
+        for part in parts {
+            let segment = segments.last_mut().expect("segments is never empty");
+            match part {
+                GlobPart::Star => {
+                    if !segment.is_empty() || segments.len() == 1 {
+                        segments.push(Vec::new());
+                    }
+                }
+                GlobPart::Lit(bytes) => match segment.last_mut() {
+                    Some(Token::Lit(prev)) => prev.extend(bytes.to_ascii_lowercase()),
+                    _ if bytes.is_empty() => {}
+                    _ => segment.push(Token::Lit(bytes.to_ascii_lowercase())),
+                },
+                GlobPart::AnyChar => segment.push(Token::AnyChar),
+                GlobPart::Class(alternatives) => {
+                    let mut alts: Vec<Vec<u8>> = alternatives
                         .iter()
-                        .map(|m| Finder::new(m).into_owned())
-                        .collect(),
-                    last: last.to_vec(),
-                })),
+                        .map(|a| a.to_ascii_lowercase())
+                        .collect();
+                    alts.sort();
+                    alts.dedup();
+                    segment.push(Token::Class(alts));
+                }
             }
+        }
+        let plain = segments
+            .iter()
+            .flatten()
+            .all(|t| matches!(t, Token::Lit(_)));
+        let kind = if plain {
+            let literals: Vec<Vec<u8>> = segments
+                .iter()
+                .map(|s| match s.first() {
+                    Some(Token::Lit(l)) => l.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let parts: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
+            Kind::from_star_split(&parts)
+        } else {
+            Kind::Tokens(Box::new(Tokens { segments }))
         };
         Glob {
             kind,
-            source: pattern.to_string(),
+            source: source.to_string(),
         }
     }
 
@@ -83,6 +268,7 @@ impl Glob {
             Kind::Prefix(p) => v.starts_with(p),
             Kind::Suffix(s) => v.ends_with(s),
             Kind::Contains(f) => f.find(v).is_some(),
+            Kind::Tokens(t) => t.matches(v),
             Kind::General(g) => {
                 let General {
                     first,
@@ -113,6 +299,7 @@ impl Glob {
             Kind::Prefix(p) => p,
             Kind::Suffix(s) => s,
             Kind::Contains(f) => f.needle(),
+            Kind::Tokens(t) => t.longest_literal()?,
             Kind::General(g) => {
                 let General {
                     first,

@@ -29,11 +29,12 @@ mod row;
 mod ruleset;
 mod search_lang;
 mod select;
+pub mod sigma;
 
 pub use annotate::{render_message, Annotation};
 pub use compile::{compile_search, later_stages_are_formatting_only, CompiledSearch};
 pub use coverage::{coverage, CoverageEntry, CoverageReport, Outcome};
-pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
+pub use error::{MacroError, RuleError, SelectionError, SigmaError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
 pub use macros::{Macro, MacroTable};
 pub use matcher::Matcher;

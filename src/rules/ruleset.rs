@@ -10,6 +10,7 @@ use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, RawDoc, RuleMeta};
 use super::prefilter::{Prefilter, RequiredLiteral};
+use super::sigma::{self, SigmaRule, SigmaSettings};
 
 /// A piece of a risk message: literal text or a `$field$` token.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct Rule {
     pub(crate) message: Vec<MsgPart>,
     pub(crate) risk_srcs: Vec<Option<Src>>,
     pub(crate) threat_srcs: Vec<Option<Src>>,
+    /// For a Sigma rule, what reports need of its Sigma form (`None` for ESCU rules).
+    pub sigma: Option<Box<super::sigma::SigmaInfo>>,
 }
 
 /// Every loaded rule, compiled, sharing one field (slot) list.
@@ -45,6 +48,9 @@ pub struct RuleSet {
 pub struct Sources {
     pub detections: Vec<(PathBuf, RawDoc)>,
     pub macros: MacroTable,
+    /// Sigma rules, told apart from ESCU content by their `detection:` and `logsource:`.
+    pub sigma: Vec<(PathBuf, SigmaRule)>,
+    pub sigma_settings: SigmaSettings,
 }
 
 impl Sources {
@@ -53,6 +59,8 @@ impl Sources {
         Sources {
             detections: Vec::new(),
             macros: MacroTable::with_builtins(),
+            sigma: Vec::new(),
+            sigma_settings: SigmaSettings::default(),
         }
     }
 
@@ -87,6 +95,9 @@ impl Sources {
             }
             return;
         }
+        if self.add_sigma(path, &text, warnings) {
+            return;
+        }
         let doc: RawDoc = match super::model::parse_doc(&text) {
             Ok(d) => d,
             Err(e) => {
@@ -117,6 +128,33 @@ impl Sources {
             },
             DocKind::Other => {}
         }
+    }
+}
+
+impl Sources {
+    /// Takes a Sigma rule or `sigma_settings` document; false when the text is neither.
+    fn add_sigma(&mut self, path: &Path, text: &str, warnings: &mut Vec<Warning>) -> bool {
+        let invalid = |message: String| Warning {
+            error: RuleError::Invalid {
+                path: path.to_path_buf(),
+                rule: String::new(),
+                message,
+            },
+        };
+        if sigma::looks_like_settings(text) {
+            if let Err(e) = self.sigma_settings.merge_text(text) {
+                warnings.push(invalid(format!("sigma_settings: {e}")));
+            }
+            return true;
+        }
+        if !sigma::looks_like_sigma(text) {
+            return false;
+        }
+        match sigma::parse_rule(text) {
+            Ok(rule) => self.sigma.push((path.to_path_buf(), rule)),
+            Err(e) => warnings.push(invalid(format!("Sigma rule: {e}"))),
+        }
+        true
     }
 }
 
@@ -198,6 +236,7 @@ pub(crate) fn compile_rule(
         message,
         risk_srcs,
         threat_srcs,
+        sigma: None,
     };
     Ok((rule, compiled.fields))
 }
@@ -283,54 +322,89 @@ impl RuleSet {
         (set, warnings)
     }
 
-    /// Compiles gathered sources.
+    /// Compiles gathered sources: ESCU detections, then Sigma rules. Sigma rules outside
+    /// `process_creation` give one warning per logsource, not one per rule.
     pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for (path, doc) in &sources.detections {
-            let (mut rule, local_fields) = match compile_rule(path, doc, &sources.macros) {
-                Ok(r) => r,
-                Err(error) => {
-                    warnings.push(Warning { error });
-                    continue;
-                }
-            };
-            let map: Vec<usize> = local_fields.iter().map(|f| set.intern(f)).collect();
-            remap_cond(&mut rule.cond, &map);
-            rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
-            for part in &mut rule.message {
-                if let MsgPart::Field(Some(src)) = part {
-                    remap_src(src, &map);
-                }
-            }
-            rule.risk_srcs
-                .iter_mut()
-                .chain(rule.threat_srcs.iter_mut())
-                .flatten()
-                .for_each(|s| remap_src(s, &map));
-            let key = rule.meta.id.to_ascii_lowercase();
-            match by_id.get(&key) {
-                Some(&i) => {
-                    warnings.push(Warning {
-                        error: RuleError::Invalid {
-                            path: set.rules[i].path.clone(),
-                            rule: set.rules[i].meta.name.clone(),
-                            message: format!(
-                                "replaced by the rule with the same id in {}",
-                                rule.path.display()
-                            ),
-                        },
-                    });
-                    set.rules[i] = rule;
-                }
-                None => {
-                    by_id.insert(key, set.rules.len());
-                    set.rules.push(rule);
-                }
+            match compile_rule(path, doc, &sources.macros) {
+                Ok((rule, fields)) => set.add(rule, &fields, &mut by_id, warnings),
+                Err(error) => warnings.push(Warning { error }),
             }
         }
+        let mut out_of_scope: Vec<RuleError> = Vec::new();
+        for (path, rule) in &sources.sigma {
+            match sigma::compile_rule(path, rule, &sources.sigma_settings) {
+                Ok((rule, fields)) => set.add(rule, &fields, &mut by_id, warnings),
+                Err(RuleError::OutOfScope { logsource, .. }) => {
+                    let group = out_of_scope.iter_mut().find_map(|e| match e {
+                        RuleError::OutOfScope {
+                            logsource: l,
+                            count,
+                            ..
+                        } if *l == logsource => Some(count),
+                        _ => None,
+                    });
+                    match group {
+                        Some(count) => *count += 1,
+                        None => out_of_scope.push(RuleError::OutOfScope {
+                            logsource,
+                            count: 1,
+                            example: path.clone(),
+                        }),
+                    }
+                }
+                Err(error) => warnings.push(Warning { error }),
+            }
+        }
+        warnings.extend(out_of_scope.into_iter().map(|error| Warning { error }));
         set.prefilter = Prefilter::build(&set.rules);
         set
+    }
+
+    /// Adds a compiled rule: its local slots are mapped onto the set's fields, its condition
+    /// optimised, and a rule with an id already loaded replaces that one (with a warning).
+    fn add(
+        &mut self,
+        mut rule: Rule,
+        local_fields: &[String],
+        by_id: &mut HashMap<String, usize>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let map: Vec<usize> = local_fields.iter().map(|f| self.intern(f)).collect();
+        remap_cond(&mut rule.cond, &map);
+        rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
+        for part in &mut rule.message {
+            if let MsgPart::Field(Some(src)) = part {
+                remap_src(src, &map);
+            }
+        }
+        rule.risk_srcs
+            .iter_mut()
+            .chain(rule.threat_srcs.iter_mut())
+            .flatten()
+            .for_each(|s| remap_src(s, &map));
+        let key = rule.meta.id.to_ascii_lowercase();
+        match by_id.get(&key) {
+            Some(&i) => {
+                warnings.push(Warning {
+                    error: RuleError::Invalid {
+                        path: self.rules[i].path.clone(),
+                        rule: self.rules[i].meta.name.clone(),
+                        message: format!(
+                            "replaced by the rule with the same id in {}",
+                            rule.path.display()
+                        ),
+                    },
+                });
+                self.rules[i] = rule;
+            }
+            None => {
+                by_id.insert(key, self.rules.len());
+                self.rules.push(rule);
+            }
+        }
     }
 
     fn intern(&mut self, name: &str) -> usize {

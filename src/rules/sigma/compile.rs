@@ -1,0 +1,322 @@
+//! The Sigma condition tree → the [`Cond`] the ESCU compiler produces, so Sigma rules run on
+//! the same matcher, literal prefilter and annotation. Patterns become [`Glob`]s (plain
+//! literals and `*` compile to the same exact/prefix/suffix/contains kinds as SPL values, so
+//! the prefilter can anchor on them); only `re`, `cased` and the typed modifiers leave globs.
+
+use crate::rules::eval_lang::BinOp;
+use crate::rules::expr::{Cond, Ex, Func, Src};
+use crate::rules::glob::{Glob, GlobPart};
+use crate::rules::pcre::Pcre;
+
+use super::fields;
+use super::lower::{Compare, Node, RefHow, Test};
+use super::Refusal;
+
+/// Field names by local slot (the rule set remaps them onto its shared list).
+#[derive(Debug, Default)]
+pub struct Slots {
+    pub names: Vec<String>,
+}
+
+impl Slots {
+    pub fn slot(&mut self, name: &str) -> usize {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.to_string());
+                self.names.len() - 1
+            }
+        }
+    }
+
+    fn sigma_field(&mut self, sigma: &str) -> usize {
+        self.slot(fields::slot_name(sigma))
+    }
+}
+
+pub fn compile(node: &Node, slots: &mut Slots) -> Result<Cond, Refusal> {
+    Ok(match node {
+        Node::And(items) => Cond::And(
+            items
+                .iter()
+                .map(|n| compile(n, slots))
+                .collect::<Result<_, _>>()?,
+        ),
+        Node::Or(items) => Cond::Or(
+            items
+                .iter()
+                .map(|n| compile(n, slots))
+                .collect::<Result<_, _>>()?,
+        ),
+        Node::Not(inner) => Cond::Not(Box::new(compile(inner, slots)?)),
+        Node::Test(test) => compile_test(test, slots)?,
+    })
+}
+
+fn has_value(slot: usize) -> Cond {
+    Cond::Glob {
+        src: Src::Slot(slot),
+        pat: Glob::new("*"),
+    }
+}
+
+fn compile_test(test: &Test, slots: &mut Slots) -> Result<Cond, Refusal> {
+    Ok(match test {
+        Test::Match {
+            field,
+            parts,
+            cased,
+        } => {
+            let slot = slots.sigma_field(field);
+            pattern_cond(slot, parts, *cased)?
+        }
+        Test::Regex { field, pattern } => Cond::Regex {
+            src: Src::Slot(slots.sigma_field(field)),
+            re: Pcre::new(pattern, 0)
+                .map_err(|e| Refusal::new(format!("re `{pattern}`"), e.to_string()))?,
+            negate: false,
+        },
+        Test::Empty { field } => Cond::Not(Box::new(has_value(slots.sigma_field(field)))),
+        Test::Exists { field } => has_value(slots.sigma_field(field)),
+        Test::FieldRef { field, other, how } => {
+            let a = Ex::Field(slots.sigma_field(field));
+            let b = Ex::Field(slots.sigma_field(other));
+            Cond::Truthy(field_ref(a, b, *how))
+        }
+        Test::Compare { field, op, number } => {
+            let op = match op {
+                Compare::Lt => BinOp::Lt,
+                Compare::Le => BinOp::Le,
+                Compare::Gt => BinOp::Gt,
+                Compare::Ge => BinOp::Ge,
+            };
+            let value = Ex::Call(Func::ToNumber, vec![Ex::Field(slots.sigma_field(field))]);
+            Cond::Truthy(Ex::Bin(op, Box::new(value), Box::new(Ex::Num(*number))))
+        }
+        Test::Cidr { field, network } => Cond::Truthy(Ex::Call(
+            Func::CidrMatch,
+            vec![
+                Ex::Str(network.as_bytes().to_vec()),
+                Ex::Field(slots.sigma_field(field)),
+            ],
+        )),
+        Test::Keyword { parts, cased } => {
+            let mut places: Vec<&str> = vec![fields::RAW];
+            places.extend(fields::FIELDS.iter().map(|f| f.slot));
+            let alternatives = places
+                .into_iter()
+                .map(|name| pattern_cond(slots.slot(name), parts, *cased))
+                .collect::<Result<_, _>>()?;
+            Cond::Or(alternatives)
+        }
+    })
+}
+
+/// `a` compared with `b` case-insensitively (Sigma values are case-insensitive): equal,
+/// contains, starts with, ends with. Either field absent: not true.
+fn field_ref(a: Ex, b: Ex, how: RefHow) -> Ex {
+    let lower = |e: Ex| Ex::Call(Func::Lower, vec![e]);
+    let (a, b) = (lower(a), lower(b));
+    let eq = |x: Ex, y: Ex| Ex::Bin(BinOp::Eq, Box::new(x), Box::new(y));
+    let len = |e: Ex| Ex::Call(Func::Len, vec![e]);
+    match how {
+        RefHow::Equals => eq(a, b),
+        RefHow::StartsWith => eq(
+            Ex::Call(Func::Substr, vec![a, Ex::Num(1.0), len(b.clone())]),
+            b,
+        ),
+        RefHow::EndsWith => eq(
+            Ex::Call(Func::Substr, vec![a, Ex::Neg(Box::new(len(b.clone())))]),
+            b,
+        ),
+        // `b` occurs in `a` iff splitting `a` on `b` gives more than one piece.
+        RefHow::Contains => Ex::Bin(
+            BinOp::Gt,
+            Box::new(Ex::Call(
+                Func::MvCount,
+                vec![Ex::Call(Func::Split, vec![a, b])],
+            )),
+            Box::new(Ex::Num(1.0)),
+        ),
+    }
+}
+
+/// A Sigma pattern on one slot. Case-insensitive patterns are globs over the lower-cased
+/// value, with each non-ASCII letter a class of its cases; `cased` patterns are anchored
+/// regular expressions over the raw value, AND-ed with a case-insensitive glob on their
+/// longest literal so the prefilter can still anchor the rule.
+fn pattern_cond(slot: usize, parts: &[GlobPart], cased: bool) -> Result<Cond, Refusal> {
+    let source = describe(parts);
+    if !cased {
+        return Ok(Cond::Glob {
+            src: Src::Slot(slot),
+            pat: Glob::from_parts(&case_classes(parts), &source),
+        });
+    }
+    let re = Pcre::new(&cased_regex(parts), 0)
+        .map_err(|e| Refusal::new(format!("cased `{source}`"), e.to_string()))?;
+    let exact = Cond::Regex {
+        src: Src::Slot(slot),
+        re,
+        negate: false,
+    };
+    let longest = parts
+        .iter()
+        .filter_map(|p| match p {
+            GlobPart::Lit(l) => Some(l),
+            _ => None,
+        })
+        .max_by_key(|l| l.len());
+    Ok(match longest {
+        Some(literal) => Cond::And(vec![
+            Cond::Glob {
+                src: Src::Slot(slot),
+                pat: Glob::from_parts(
+                    &[
+                        GlobPart::Star,
+                        GlobPart::Lit(literal.clone()),
+                        GlobPart::Star,
+                    ],
+                    &source,
+                ),
+            },
+            exact,
+        ]),
+        None => exact,
+    })
+}
+
+/// The pattern as Sigma would write it (for diagnostics).
+fn describe(parts: &[GlobPart]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            GlobPart::Lit(l) => String::from_utf8_lossy(l)
+                .replace('*', "\\*")
+                .replace('?', "\\?"),
+            GlobPart::Star => "*".into(),
+            GlobPart::AnyChar => "?".into(),
+            GlobPart::Class(alts) => format!(
+                "[{}]",
+                alts.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("")
+            ),
+        })
+        .collect()
+}
+
+/// Splits literal text so each non-ASCII letter with single-character lower and upper
+/// forms becomes a class of its forms: the matcher folds ASCII case only, and Sigma values
+/// are case-insensitive whatever the script (`\СИСТЕМА` matches `\система`).
+fn case_classes(parts: &[GlobPart]) -> Vec<GlobPart> {
+    let mut out = Vec::new();
+    for part in parts {
+        let GlobPart::Lit(bytes) = part else {
+            out.push(part.clone());
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            out.push(part.clone());
+            continue;
+        };
+        let mut run = String::new();
+        for c in text.chars() {
+            match case_forms(c) {
+                Some(forms) => {
+                    if !run.is_empty() {
+                        out.push(GlobPart::Lit(std::mem::take(&mut run).into_bytes()));
+                    }
+                    out.push(GlobPart::Class(forms));
+                }
+                None => run.push(c),
+            }
+        }
+        if !run.is_empty() {
+            out.push(GlobPart::Lit(run.into_bytes()));
+        }
+    }
+    out
+}
+
+/// The distinct single-character case forms of a non-ASCII letter (None when it has no other).
+fn case_forms(c: char) -> Option<Vec<Vec<u8>>> {
+    if c.is_ascii() {
+        return None;
+    }
+    let single = |mut it: std::iter::Peekable<std::vec::IntoIter<char>>| {
+        let first = it.next()?;
+        it.peek().is_none().then_some(first)
+    };
+    let lower = single(c.to_lowercase().collect::<Vec<_>>().into_iter().peekable());
+    let upper = single(c.to_uppercase().collect::<Vec<_>>().into_iter().peekable());
+    let mut forms: Vec<char> = vec![c];
+    forms.extend(lower);
+    forms.extend(upper);
+    forms.sort_unstable();
+    forms.dedup();
+    (forms.len() > 1).then(|| forms.iter().map(|f| f.to_string().into_bytes()).collect())
+}
+
+/// An anchored, case-sensitive regular expression for a pattern.
+fn cased_regex(parts: &[GlobPart]) -> String {
+    let mut re = String::from("(?s)^");
+    for part in parts {
+        match part {
+            GlobPart::Lit(bytes) => re.push_str(&escape_bytes(bytes)),
+            GlobPart::Star => re.push_str(".*"),
+            GlobPart::AnyChar => re.push('.'),
+            GlobPart::Class(alts) => {
+                let alts: Vec<String> = alts.iter().map(|a| escape_bytes(a)).collect();
+                re.push_str(&format!("(?:{})", alts.join("|")));
+            }
+        }
+    }
+    re.push('$');
+    re
+}
+
+fn escape_bytes(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => regex::escape(text),
+        Err(_) => bytes
+            .iter()
+            .map(|b| match b {
+                0x20..=0x7E => regex::escape(&(*b as char).to_string()),
+                _ => format!("(?-u:\\x{b:02X})"),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_ascii_letters_become_classes_of_their_cases() {
+        let parts = case_classes(&[GlobPart::Lit("\\СИ-x".as_bytes().to_vec())]);
+        assert_eq!(parts.len(), 4);
+        assert!(matches!(&parts[1], GlobPart::Class(forms) if forms.len() == 2));
+        let glob = Glob::from_parts(&parts, "x");
+        assert!(glob.matches_folded("\\си-x".as_bytes()));
+        assert!(glob.matches_folded("\\Си-x".as_bytes()));
+        assert!(!glob.matches_folded("\\сu-x".as_bytes()));
+        assert_eq!(case_forms('–'), None);
+    }
+
+    #[test]
+    fn cased_patterns_are_anchored_exact_regexes() {
+        let re = cased_regex(&[
+            GlobPart::Star,
+            GlobPart::Lit(b"a.b".to_vec()),
+            GlobPart::AnyChar,
+            GlobPart::Lit(b"c\0".to_vec()),
+        ]);
+        let re = Pcre::new(&re, 0).unwrap();
+        assert!(re.is_match(b"xxa.bZc\0"));
+        assert!(!re.is_match(b"xxA.bZc\0"));
+        assert!(!re.is_match(b"xxaxbZc\0"));
+    }
+}
