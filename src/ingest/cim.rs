@@ -5,7 +5,7 @@
 
 use super::row::{CimField as C, ProcessRow};
 use super::time;
-use super::windows::{SYSTEM_COMPUTER, SYSTEM_TIME};
+use super::windows::{SYSTEM_COMPUTER, SYSTEM_PROVIDER, SYSTEM_TIME};
 
 /// A record's fields by source name.
 pub(crate) trait Fields {
@@ -54,6 +54,7 @@ pub(crate) const SYSMON_PROCESS_CREATE: &[(C, Source)] = &[
     (C::OriginalFileName, Field(&["OriginalFileName"])),
     (C::ProcessHash, Field(&["Hashes"])),
     (C::ProcessIntegrityLevel, Integrity("IntegrityLevel")),
+    (C::ProcessCurrentDirectory, Field(&["CurrentDirectory"])),
     (C::ParentProcess, Field(&["ParentCommandLine"])),
     (C::ParentProcessPath, Field(&["ParentImage"])),
     (C::ParentProcessName, Basename("ParentImage")),
@@ -66,6 +67,28 @@ pub(crate) const SYSMON_PROCESS_CREATE: &[(C, Source)] = &[
     (C::Action, Const("allowed")),
     (C::Time, Timestamp(SYSTEM_TIME)),
 ];
+
+/// Sysmon EventID 1 fields with no CIM field that Sigma rules read, kept as extra fields of
+/// the row under their Sysmon names (the names the Splunk Sysmon TA extracts), plus the
+/// provider name as Sigma spells `System/Provider/@Name` (`Provider_Name`). `LogonGuid`
+/// takes the same GUID form as the process GUIDs.
+pub(crate) const SYSMON_EXTRAS: &[(&str, Source)] = &[
+    ("Description", Field(&["Description"])),
+    ("Product", Field(&["Product"])),
+    ("Company", Field(&["Company"])),
+    ("FileVersion", Field(&["FileVersion"])),
+    ("ParentUser", Field(&["ParentUser"])),
+    ("LogonId", Field(&["LogonId"])),
+    ("LogonGuid", Guid("LogonGuid")),
+    ("TerminalSessionId", Field(&["TerminalSessionId"])),
+    ("RuleName", Field(&["RuleName"])),
+    ("UtcTime", Field(&["UtcTime"])),
+    ("Provider_Name", Field(&[SYSTEM_PROVIDER])),
+];
+
+/// Security 4688's extra fields: the provider name only.
+pub(crate) const SECURITY_4688_EXTRAS: &[(&str, Source)] =
+    &[("Provider_Name", Field(&[SYSTEM_PROVIDER]))];
 
 /// Windows Security 4688 (a new process has been created). ESCU
 /// `windows_event_log_security_4688.yml` field_mappings, with pids converted from hex
@@ -122,13 +145,23 @@ pub(crate) const CROWDSTRIKE_PROCESS_ROLLUP2: &[(C, Source)] = &[
     (C::Time, EpochMillis("timestamp")),
 ];
 
-/// Applies a mapping table to a record.
-pub(crate) fn map(table: &[(C, Source)], record: &impl Fields) -> ProcessRow {
+/// Applies a mapping table and an extras table (row name, source field) to a record.
+pub(crate) fn map(
+    table: &[(C, Source)],
+    extras: &[(&'static str, Source)],
+    record: &impl Fields,
+) -> ProcessRow {
     let mut row = ProcessRow::default();
     for (target, source) in table {
         let value = compute(source, record, &row);
         if !value.is_empty() {
             row.set(*target, value);
+        }
+    }
+    for (name, source) in extras {
+        let value = compute(source, record, &row);
+        if !value.is_empty() {
+            row.set_extra(name, value);
         }
     }
     row

@@ -249,6 +249,7 @@ impl FileReader {
                     unit: encoding.unit(),
                 },
                 Format::Csv => Delimiter::CsvRow,
+                Format::PublisherJson if format::json_is_pretty(&head) => Delimiter::JsonValue,
                 _ => Delimiter::Line,
             };
             let mut text = TextSource {

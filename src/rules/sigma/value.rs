@@ -382,8 +382,10 @@ mod tests {
     #[test]
     fn windash_is_one_class_per_dash() {
         let parts = windash(&[lit(" -f /x")]);
-        assert_eq!(parts.len(), 4);
+        assert_eq!(parts.len(), 5);
         assert!(matches!(&parts[1], GlobPart::Class(alts) if alts.len() == 5));
         assert_eq!(parts[2], lit("f "));
+        assert_eq!(parts[3], parts[1]);
+        assert_eq!(parts[4], lit("x"));
     }
 }
