@@ -143,7 +143,10 @@ fn sigma_regression_samples_match_their_rules() {
             }
         }
     }
-    println!("sigma regression: {passed} passed, {} failed", failures.len());
+    println!(
+        "sigma regression: {passed} passed, {} failed",
+        failures.len()
+    );
     for f in &failures {
         println!("  FAILED {f}");
     }
@@ -178,14 +181,20 @@ fn regression_json_renderings_read_like_their_evtx() {
                 .map(|r| {
                     r.fields()
                         .map(|(_, v)| v.trim_end().to_lowercase())
-                        .chain(r.extras().map(|(n, v)| format!("{n}={}", v.trim_end().to_lowercase())))
+                        .chain(
+                            r.extras()
+                                .map(|(n, v)| format!("{n}={}", v.trim_end().to_lowercase())),
+                        )
                         .collect()
                 })
                 .collect()
         };
         let evtx = rows(&case.sample);
         assert!(evtx.iter().all(|r| !r.extra("Provider_Name").is_empty()));
-        let (evtx, json) = (trimmed(evtx), trimmed(rows(&case.sample.with_extension("json"))));
+        let (evtx, json) = (
+            trimmed(evtx),
+            trimmed(rows(&case.sample.with_extension("json"))),
+        );
         assert!(!evtx.is_empty(), "{}", case.sample.display());
         assert_eq!(evtx, json, "{}", case.sample.display());
         compared += evtx.len();

@@ -168,15 +168,25 @@ pub(crate) fn detect(head: &[u8]) -> Result<Format, String> {
 /// Whether JSON text is pretty-printed (its first line opens an object and holds nothing
 /// else), so records are framed by their braces rather than by lines.
 pub(crate) fn json_is_pretty(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(head));
-    text.trim_start().lines().next().is_some_and(|l| l.trim() == "{")
+    let text = String::from_utf8_lossy(
+        head.strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .unwrap_or(head),
+    );
+    text.trim_start()
+        .lines()
+        .next()
+        .is_some_and(|l| l.trim() == "{")
 }
 
 fn detect_json(text: &str) -> Result<Format, String> {
     // Look at the first object only; the head may cut a long line, so test for keys
     // rather than parse. A pretty-printed object spans lines: look at the whole head.
     let first_line = text.lines().next().unwrap_or(text);
-    let first = if first_line.trim() == "{" { text } else { first_line };
+    let first = if first_line.trim() == "{" {
+        text
+    } else {
+        first_line
+    };
     if first.contains("\"event_simpleName\"") {
         Ok(Format::CrowdStrike)
     } else if first.starts_with("{\"Event\"")

@@ -62,10 +62,12 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<WinEvent, String> {
 fn text(value: Option<&Value>, escaped: bool) -> String {
     let text = |v| text(v, escaped);
     match value {
-        Some(Value::String(s)) if escaped && s.contains('&') => match quick_xml::escape::unescape(s) {
-            Ok(decoded) => decoded.into_owned(),
-            Err(_) => s.clone(),
-        },
+        Some(Value::String(s)) if escaped && s.contains('&') => {
+            match quick_xml::escape::unescape(s) {
+                Ok(decoded) => decoded.into_owned(),
+                Err(_) => s.clone(),
+            }
+        }
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
@@ -87,7 +89,10 @@ fn attribute(element: Option<&Value>, name: &str, escaped: bool) -> String {
     if let Some(v) = element.get(format!("@{name}")) {
         return text(Some(v), escaped);
     }
-    text(element.get("#attributes").and_then(|a| a.get(name)), escaped)
+    text(
+        element.get("#attributes").and_then(|a| a.get(name)),
+        escaped,
+    )
 }
 
 #[cfg(test)]
