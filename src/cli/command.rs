@@ -204,6 +204,10 @@ pub struct RulesProcessor {
     gate: Option<RowGate>,
     /// Reused for annotation values rendered from a row.
     scratch: Vec<u8>,
+    /// Sigma rules the bound columns cannot satisfy: the warning last given, and one waiting
+    /// for the end of the chunk.
+    sigma_reported: Option<String>,
+    sigma_pending: Option<String>,
 }
 
 impl RulesProcessor {
@@ -211,6 +215,8 @@ impl RulesProcessor {
         let mut processor = RulesProcessor {
             gate: None,
             scratch: Vec::new(),
+            sigma_reported: None,
+            sigma_pending: None,
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
             appended: Annotation::FIELDS.iter().map(|f| f.to_string()).collect(),
@@ -269,6 +275,8 @@ impl RowProcessor for RulesProcessor {
 
     /// Binds each field to its bare column (`process`, after `drop_dm_object_name`) or, when
     /// the chunk has none, to the data-model column (`Processes.process`, straight from tstats).
+    /// Selected Sigma rules that cannot match without the unbound fields are reported once
+    /// (a warning in the inspector), never left to match nothing in silence.
     fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
         slots.clear();
         for field in &self.fields {
@@ -278,6 +286,20 @@ impl RowProcessor for RulesProcessor {
             } else {
                 slots.push(columns.field(&format!("Processes.{field}")));
             }
+        }
+        let note = sigma_note(&self.rules, &self.selected, slots);
+        if note.is_some() && note != self.sigma_reported {
+            self.sigma_pending.clone_from(&note);
+            self.sigma_reported = note;
+        }
+    }
+
+    fn end_chunk(&mut self, messages: &mut Vec<Message>) {
+        if let Some(text) = self.sigma_pending.take() {
+            messages.push(Message {
+                level: Level::Warn,
+                text,
+            });
         }
     }
 
@@ -310,6 +332,36 @@ impl RowProcessor for RulesProcessor {
         }
         Ok(Verdict::Emit)
     }
+}
+
+/// The warning for selected Sigma rules that cannot match rows with these bound columns.
+fn sigma_note(rules: &RuleSet, selected: &Selected, slots: &[SlotColumns]) -> Option<String> {
+    let bound = |name: &str| {
+        rules
+            .slot(name)
+            .and_then(|s| slots.get(s))
+            .is_some_and(|c| c.plain.is_some() || c.mv.is_some())
+    };
+    let present = |sigma: &str| bound(rules::sigma::fields::slot_name(sigma));
+    let unmatchable = rules.sigma_unmatchable(selected.indices(), &present);
+    let total = selected
+        .indices()
+        .iter()
+        .filter(|&&i| rules.rules()[i].sigma.is_some())
+        .count();
+    (!unmatchable.rules.is_empty()).then(|| {
+        format!(
+            "netdiscover: {} of {total} Sigma rules cannot match these rows, which lack fields \
+             they need: {}. Raw Sysmon events (EventCode=1) carry them: see docs/sigma.md",
+            unmatchable.rules.len(),
+            unmatchable
+                .fields
+                .iter()
+                .map(|(f, n)| format!("{f} ({n} rules)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// Writes one output row: every annotation field in [`Annotation::FIELDS`] order, which is the

@@ -13,6 +13,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::ingest::{FileReader, Format, Item, OpenOptions};
+use crate::rules::sigma::DataSource;
 use output::{Hit, OutputFormat, Writer};
 use summary::Summary;
 
@@ -207,6 +208,11 @@ fn scan<W: Write>(
             match item {
                 Item::Process(event) => {
                     summary.process_events += 1;
+                    let vendor = event.row.get(crate::ingest::CimField::VendorProduct);
+                    *summary
+                        .by_source
+                        .entry(DataSource::from_vendor_product(vendor))
+                        .or_default() += 1;
                     let detection = detector.detect(&event.row);
                     if let Some(d) = &detection {
                         summary.matched_rows += 1;
@@ -269,6 +275,7 @@ fn scan<W: Write>(
             summary.malformed - MALFORMED_PRINT_LIMIT
         );
     }
+    summary.sigma_notes = detector.sigma_notes(&summary.by_source);
     summary.per_rule = detector
         .rule_names()
         .iter()

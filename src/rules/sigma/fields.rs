@@ -34,6 +34,17 @@ impl DataSource {
         DataSource::DataModel,
     ];
 
+    /// The source of an ingested row, from its `vendor_product` (what ingest writes there);
+    /// anything else (CIM CSV exports) carries data-model fields only.
+    pub fn from_vendor_product(vendor_product: &str) -> DataSource {
+        match vendor_product {
+            "Microsoft Sysmon" => DataSource::Sysmon,
+            "Microsoft Windows" => DataSource::Security4688,
+            "CrowdStrike Falcon" => DataSource::CrowdStrike,
+            _ => DataSource::DataModel,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DataSource::Sysmon => "Sysmon EventID 1",

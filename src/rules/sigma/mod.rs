@@ -70,6 +70,59 @@ impl SigmaInfo {
     }
 }
 
+/// Sigma rules that cannot match some rows, and the fields they need that the rows lack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unmatchable {
+    /// Indices (into [`RuleSet::rules`](super::RuleSet::rules)) of the rules.
+    pub rules: Vec<usize>,
+    /// Missing Sigma field → how many of those rules need it, most needed first.
+    pub fields: Vec<(String, usize)>,
+}
+
+impl std::fmt::Display for Unmatchable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(name, n)| format!("{name} ({n})"))
+            .collect();
+        write!(
+            f,
+            "{} Sigma rule(s) cannot match: they need {}",
+            self.rules.len(),
+            fields.join(", ")
+        )
+    }
+}
+
+impl super::RuleSet {
+    /// The Sigma rules among `indices` that cannot match rows carrying only the Sigma fields
+    /// `present` accepts (see [`SigmaInfo::reach`]).
+    pub fn sigma_unmatchable(
+        &self,
+        indices: &[usize],
+        present: &dyn Fn(&str) -> bool,
+    ) -> Unmatchable {
+        let mut out = Unmatchable::default();
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for &i in indices {
+            let Some(info) = self.rules.get(i).and_then(|r| r.sigma.as_deref()) else {
+                continue;
+            };
+            if let Reach::Cannot(missing) = reach::reach(&info.condition, present) {
+                out.rules.push(i);
+                missing
+                    .into_iter()
+                    .for_each(|m| *counts.entry(m).or_default() += 1);
+            }
+        }
+        out.fields = counts.into_iter().collect();
+        out.fields
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+}
+
 /// The ES risk score of a Sigma `level`, or `None` for no risk. The scores are the middles
 /// of the bands contentctl derives notable severity from (0–20 informational, 21–40 low,
 /// 41–60 medium, 61–80 high, 81–100 critical), so a Sigma level and the severity ES shows

@@ -5,7 +5,9 @@
 
 use super::lower::{Node, Test};
 
-/// A rule's reach on one data source, with the fields it reads that the source lacks.
+/// A rule's reach on one data source: `Degraded` lists the fields it reads that the source
+/// lacks; `Cannot` the missing fields it needs (each of which alone would let it match; all
+/// the missing fields it reads when only several together would).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reach {
     Full,
@@ -27,10 +29,15 @@ pub fn reach(node: &Node, present: &dyn Fn(&str) -> bool) -> Reach {
     if absent.is_empty() {
         return Reach::Full;
     }
-    match eval(node, present) {
-        Tri::False => Reach::Cannot(absent),
-        _ => Reach::Degraded(absent),
+    if eval(node, present) != Tri::False {
+        return Reach::Degraded(absent);
     }
+    let needed: Vec<String> = absent
+        .iter()
+        .filter(|f| eval(node, &|x: &str| x == f.as_str() || present(x)) != Tri::False)
+        .cloned()
+        .collect();
+    Reach::Cannot(if needed.is_empty() { absent } else { needed })
 }
 
 /// The Sigma fields a condition reads, sorted and distinct.
@@ -110,6 +117,12 @@ mod tests {
         let needs = Node::And(vec![m("Image"), m("Description")]);
         assert_eq!(
             reach(&needs, &present),
+            Reach::Cannot(vec!["Description".into()])
+        );
+        let needs_one = Node::And(vec![m("Description"), Node::Not(Box::new(m("Company")))]);
+        let present_2 = |f: &str| f != "Description" && f != "Company";
+        assert_eq!(
+            reach(&needs_one, &present_2),
             Reach::Cannot(vec!["Description".into()])
         );
         let filtered = Node::And(vec![m("Image"), Node::Not(Box::new(m("Description")))]);
