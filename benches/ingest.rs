@@ -6,6 +6,9 @@
 //!
 //! Not a test: it prints numbers and never fails on them.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -120,14 +123,12 @@ fn report(label: &str, paths: &[PathBuf], run: &Run, baseline: Duration, baselin
 }
 
 fn main() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if !shared.is_dir() {
-        println!(
-            "SKIPPED: {} is absent; nothing to measure",
-            shared.display()
-        );
+    if !support::bench_requested("ingest") {
         return;
     }
+    let Some(shared) = support::shared("datasets") else {
+        return;
+    };
     let rounds = std::env::var("INGEST_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -7,19 +7,13 @@ use netdiscover::app::model::Content;
 use netdiscover::app::{fields, render, savedsearches, APP_LABEL};
 use std::path::{Path, PathBuf};
 
+#[path = "support/shared.rs"]
+mod shared;
+
+use shared::shared;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `../shared/escu/<dir>`, or `None` (with a printed reason) when ../shared is absent.
-fn shared_escu(dir: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/escu").join(dir);
-    if path.is_dir() {
-        Some(path)
-    } else {
-        eprintln!("SKIP: {} not found (../shared absent)", path.display());
-        None
-    }
 }
 
 fn read_conf(path: &Path) -> Vec<Stanza> {
@@ -64,7 +58,7 @@ const SEEDS: &[&str] = &[
 
 #[test]
 fn seed_stanzas_match_contentctl_5_6_2_key_by_key() {
-    let Some(dir) = shared_escu("rendered_contentctl_5.6.2") else {
+    let Some(dir) = shared("escu/rendered_contentctl_5.6.2") else {
         return;
     };
     let theirs = read_conf(&dir.join("savedsearches.conf"));
@@ -79,7 +73,7 @@ fn seed_stanzas_match_contentctl_5_6_2_key_by_key() {
 
 #[test]
 fn seed_stanzas_match_contentctl_byte_for_byte_apart_from_the_label() {
-    let Some(dir) = shared_escu("rendered_contentctl_5.6.2") else {
+    let Some(dir) = shared("escu/rendered_contentctl_5.6.2") else {
         return;
     };
     let theirs = std::fs::read_to_string(dir.join("savedsearches.conf")).unwrap();
@@ -98,7 +92,7 @@ fn seed_stanzas_match_contentctl_byte_for_byte_apart_from_the_label() {
 
 #[test]
 fn ttp_variant_renders_the_notable_keys_contentctl_adds() {
-    let Some(dir) = shared_escu("rendered_contentctl_5.6.2_ttp_variant") else {
+    let Some(dir) = shared("escu/rendered_contentctl_5.6.2_ttp_variant") else {
         return;
     };
     let content = Content::load(&root().join("app")).unwrap();
@@ -133,7 +127,7 @@ fn macros_match_contentctl_and_leave_drop_dm_object_name_to_splunk_sa_cim() {
             .all(|s| !s.name.starts_with("drop_dm_object_name")),
         "drop_dm_object_name belongs to Splunk_SA_CIM and must not ship"
     );
-    let Some(dir) = shared_escu("rendered_contentctl_5.6.2") else {
+    let Some(dir) = shared("escu/rendered_contentctl_5.6.2") else {
         return;
     };
     let theirs = read_conf(&dir.join("macros.conf"));

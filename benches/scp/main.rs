@@ -294,9 +294,7 @@ fn main() {
     if args.iter().any(|a| a == "--seam-rules") {
         std::process::exit(refcmds::seam_rules());
     }
-    if !args.iter().any(|a| a == "--bench") {
-        // `cargo test --all-targets` runs bench targets without `--bench`: stay a no-op there.
-        println!("scp benchmark: run it with `bench/run.sh` or `cargo bench --bench scp`");
+    if !support::bench_requested("scp") {
         return;
     }
     let config = Config::from_args(&args);
