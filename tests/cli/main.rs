@@ -8,3 +8,5 @@ mod support;
 mod command_gate;
 mod command_rules;
 mod scan;
+mod sigma_command;
+mod sigma_scan;

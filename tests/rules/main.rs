@@ -12,3 +12,7 @@ mod fault;
 mod fuzz;
 mod seed;
 mod semantics;
+mod sigma_coverage;
+mod sigma_props;
+mod sigma_regression;
+mod sigma_semantics;

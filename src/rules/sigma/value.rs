@@ -247,7 +247,7 @@ pub fn base64offset(parts: &[GlobPart]) -> Result<Alternatives, String> {
             let cut = END_CUT[(bytes.len() + shift) % 3];
             let end = encoded.len().saturating_sub(cut);
             let start = START[shift].min(end);
-            out.push(vec![GlobPart::Lit(encoded[start..end].as_bytes().to_vec())]);
+            out.push(vec![GlobPart::Lit(encoded.as_bytes()[start..end].to_vec())]);
         }
     }
     Ok(out)

@@ -1,26 +1,11 @@
 //! `netdiscover scan` with Sigma rules from `--rules`: the binary end to end, on SigmaHQ's
 //! regression samples and on the shared datasets.
 
-mod support;
-
+use crate::support::shared;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::netdiscover_exe;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("NETDISCOVER_REQUIRE_SHARED").is_none(),
-        "{} is absent and NETDISCOVER_REQUIRE_SHARED is set",
-        p.display()
-    );
-    println!("SKIPPED: {} is absent", p.display());
-    None
-}
+use crate::support::netdiscover_exe;
 
 /// A rules directory holding links to these rule files (the corpus stays where it is).
 fn rules_dir(rules: &[PathBuf]) -> tempfile::TempDir {

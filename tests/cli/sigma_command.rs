@@ -3,10 +3,8 @@
 //! needs a Sysmon-only field is reported in the inspector instead of matching nothing in
 //! silence; on raw Sysmon events (TA field names) it matches.
 
-mod support;
-
-use support::splunkd::Splunkd;
-use support::{execute, getinfo, netdiscover_exe, parse_csv, TIMEOUT};
+use crate::support::splunkd::Splunkd;
+use crate::support::{execute, getinfo, in_own_process, netdiscover_exe, parse_csv, TIMEOUT};
 
 const CERTUTIL: &str = "title: Certutil Decode\nid: 00000000-0000-4000-8000-000000000001\nstatus: test\nlogsource:\n    category: process_creation\n    product: windows\ndetection:\n    selection_img:\n        - Image|endswith: '\\certutil.exe'\n        - OriginalFileName: 'CertUtil.exe'\n    selection_cli:\n        CommandLine|windash|contains: ' -decode '\n    condition: all of selection_*\nlevel: high\ntags:\n    - attack.defense-evasion\n    - attack.t1140\n";
 
@@ -29,8 +27,13 @@ fn column<'a>(header: &[Vec<u8>], rows: &'a [Vec<Vec<u8>>], name: &str) -> Vec<&
     rows.iter().map(|r| r[i].as_slice()).collect()
 }
 
+/// Runs in a process of its own: it sets `NETDISCOVER_RULES_DIR`, which the other tests of
+/// this crate must not see.
 #[test]
 fn sigma_rules_in_splunk() {
+    if !in_own_process("sigma_command::sigma_rules_in_splunk") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("certutil.yml"), CERTUTIL).expect("write");
     std::fs::write(dir.path().join("renamed_cmd.yml"), DESCRIPTION).expect("write");

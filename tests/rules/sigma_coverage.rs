@@ -3,24 +3,10 @@
 //! compile, every refusal names its construct, and the report says per data source which
 //! rules cannot match there.
 
-use std::path::{Path, PathBuf};
+use crate::support::shared;
 
 use netdiscover::rules::sigma::DataSource;
 use netdiscover::rules::{coverage, Outcome};
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("NETDISCOVER_REQUIRE_SHARED").is_none(),
-        "{} is absent and NETDISCOVER_REQUIRE_SHARED is set",
-        p.display()
-    );
-    println!("SKIPPED: {} is absent", p.display());
-    None
-}
 
 #[test]
 fn windows_process_creation_rules_compile() {

@@ -2,26 +2,13 @@
 //! with a sample, the sample's EVTX and its JSON rendering are scanned with that rule alone,
 //! and the rule must match, exactly `match_count` events where info.yml gives one.
 
+use crate::support::shared;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use netdiscover::detect::ProcessDetector;
 use netdiscover::ingest::{FileReader, Item, OpenOptions};
 use netdiscover::rules::RuleSet;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("NETDISCOVER_REQUIRE_SHARED").is_none(),
-        "{} is absent and NETDISCOVER_REQUIRE_SHARED is set",
-        p.display()
-    );
-    println!("SKIPPED: {} is absent", p.display());
-    None
-}
 
 fn yaml_files(dir: &Path, name: impl Fn(&str) -> bool + Copy, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
