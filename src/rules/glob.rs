@@ -103,10 +103,29 @@ impl Tokens {
 
     /// The first start at or after `from` (where a character starts) where `segment` matches,
     /// and its end.
+    /// Candidate starts are found by the first token: a literal by `memmem`, a class by its
+    /// alternatives' first bytes.
     fn find(segment: &[Token], v: &[u8], from: usize) -> Option<(usize, usize)> {
-        (from..=v.len())
-            .filter(|&at| at == v.len() || !is_continuation(v[at]) || at == from)
-            .find_map(|at| Self::end_of(segment, v, at).map(|end| (at, end)))
+        let mut at = from;
+        while at <= v.len() {
+            let candidate = match segment.first() {
+                Some(Token::Lit(l)) => at + memchr::memmem::find(&v[at..], l)?,
+                Some(Token::Class(alts)) => {
+                    at + v[at..]
+                        .iter()
+                        .position(|b| alts.iter().any(|a| a.first() == Some(b)))?
+                }
+                _ => at,
+            };
+            let starts_char = candidate == v.len() || !is_continuation(v[candidate]);
+            if starts_char || candidate == from {
+                if let Some(end) = Self::end_of(segment, v, candidate) {
+                    return Some((candidate, end));
+                }
+            }
+            at = candidate + 1;
+        }
+        None
     }
 
     /// Runs between stars consume a fixed number of characters, so matching each middle run
@@ -348,5 +367,45 @@ mod tests {
         assert!(m("*", ""));
         assert!(m("**x**", "x"));
         assert!(m("*a*b*", "line1 a\nline2 b"));
+    }
+
+    fn parts(text: &str) -> Vec<super::GlobPart> {
+        use super::GlobPart;
+        text.chars()
+            .map(|c| match c {
+                '*' => GlobPart::Star,
+                '?' => GlobPart::AnyChar,
+                '#' => GlobPart::Class(vec![
+                    b"-".to_vec(),
+                    b"/".to_vec(),
+                    "\u{2013}".as_bytes().to_vec(),
+                ]),
+                '%' => GlobPart::Lit(b"*".to_vec()),
+                c => GlobPart::Lit(c.to_string().into_bytes()),
+            })
+            .collect()
+    }
+
+    fn p(pattern: &str, v: &str) -> bool {
+        Glob::from_parts(&parts(pattern), pattern).matches_folded(v.to_ascii_lowercase().as_bytes())
+    }
+
+    /// `from_parts`: `?` is one character, a class one of its alternatives, a literal `*`
+    /// plain; literal-and-star patterns get the same kinds as SPL patterns.
+    #[test]
+    fn patterns_from_parts() {
+        assert!(p("a?c", "abc") && p("a?c", "aéc") && !p("a?c", "ac") && !p("a?c", "abbc"));
+        assert!(p("*#x*", "run -X now") && p("*#x*", "run /x") && p("*#x*", "run \u{2013}x"));
+        assert!(!p("*#x*", "run _x") && !p("*#x*", "run x"));
+        assert!(p("a%b", "a*b") && !p("a%b", "axb"));
+        assert!(p("*?", "x") && !p("*?", "") && p("??", "éé") && !p("??", "é"));
+        assert!(p("#*#", "-/") && p("#*#", "--") && !p("#*#", "-"));
+        assert!(p("*a#b*c?", "xxa-b a/bcz") && !p("*a#b*c?", "xxa-bc") && !p("*a#b*c?", "xxab cz"));
+        let plain = Glob::from_parts(&parts("netsh.exe"), "x");
+        assert_eq!(plain.exact(), Some(b"netsh.exe".as_slice()));
+        let contains = Glob::from_parts(&parts("*portproxy*"), "x");
+        assert_eq!(contains.required_literal(), Some(b"portproxy".as_slice()));
+        let tokens = Glob::from_parts(&parts("*a#longer*"), "x");
+        assert_eq!(tokens.required_literal(), Some(b"longer".as_slice()));
     }
 }

@@ -88,6 +88,16 @@ fn regex_value() -> impl Strategy<Value = String> {
 }
 
 fn item() -> impl Strategy<Value = Item> {
+    item_with(1..3)
+}
+
+/// Items with long value lists: the compiler checks lists of 8 or more patterns with one
+/// regular expression first.
+fn long_item() -> impl Strategy<Value = Item> {
+    item_with(8..14)
+}
+
+fn item_with(values: std::ops::Range<usize>) -> impl Strategy<Value = Item> {
     let modifier = prop::sample::select(vec![
         Modifier::Plain,
         Modifier::Contains,
@@ -104,9 +114,9 @@ fn item() -> impl Strategy<Value = Item> {
         prop::bool::weighted(0.15),
         prop::collection::vec(
             prop_oneof![8 => text_value().prop_map(Value::Text), 1 => Just(Value::Null)],
-            1..3,
+            values.clone(),
         ),
-        prop::collection::vec(regex_value(), 1..3),
+        prop::collection::vec(regex_value(), values),
     )
         .prop_map(|(field, modifier, all, neq, values, regexes)| {
             let values = if modifier == Modifier::Re {
@@ -134,7 +144,8 @@ fn item() -> impl Strategy<Value = Item> {
 }
 
 fn map() -> impl Strategy<Value = Vec<Item>> {
-    prop::collection::vec(item(), 1..3).prop_map(|mut items| {
+    prop_oneof![3 => prop::collection::vec(item(), 1..3), 1 => prop::collection::vec(long_item(), 1..3)]
+        .prop_map(|mut items| {
         let mut seen = Vec::new();
         items.retain(|i| {
             let fresh = !seen.contains(&i.field);

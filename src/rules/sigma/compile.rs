@@ -42,15 +42,95 @@ pub fn compile(node: &Node, slots: &mut Slots) -> Result<Cond, Refusal> {
                 .map(|n| compile(n, slots))
                 .collect::<Result<_, _>>()?,
         ),
-        Node::Or(items) => Cond::Or(
-            items
-                .iter()
-                .map(|n| compile(n, slots))
-                .collect::<Result<_, _>>()?,
-        ),
+        Node::Or(items) => compile_or(items, slots)?,
         Node::Not(inner) => Cond::Not(Box::new(compile(inner, slots)?)),
         Node::Test(test) => compile_test(test, slots)?,
     })
+}
+
+/// A list at least this long of case-insensitive patterns on one field is checked by one
+/// regular expression before its patterns are: one DFA pass over the value instead of one
+/// search per pattern (SigmaHQ lists hundreds of cmdlets, emoji or look-alike letters).
+const LIST_AS_REGEX: usize = 8;
+
+/// An OR. Long lists of patterns on one field become `regex AND (pattern OR ...)`: the
+/// regular expression accepts every value some pattern matches (it is a superset, see
+/// [`list_regex`]), so the meaning is the patterns', the cost mostly the DFA's, and the
+/// prefilter still finds the patterns' literals.
+fn compile_or(items: &[Node], slots: &mut Slots) -> Result<Cond, Refusal> {
+    let mut groups: Vec<(&str, Vec<&[GlobPart]>)> = Vec::new();
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Node::Test(Test::Match {
+                field,
+                parts,
+                cased: false,
+            }) => match groups.iter_mut().find(|(f, _)| f == field) {
+                Some((_, patterns)) => patterns.push(parts),
+                None => groups.push((field, vec![parts])),
+            },
+            other => out.push(compile(other, slots)?),
+        }
+    }
+    for (field, patterns) in groups {
+        let slot = slots.sigma_field(field);
+        let globs = patterns
+            .iter()
+            .map(|p| pattern_cond(slot, p, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let check = (patterns.len() >= LIST_AS_REGEX)
+            .then(|| Pcre::new(&list_regex(&patterns), 0).ok())
+            .flatten();
+        match check {
+            Some(re) => out.push(Cond::And(vec![
+                Cond::Regex {
+                    src: Src::Slot(slot),
+                    re,
+                    negate: false,
+                },
+                Cond::Or(globs),
+            ])),
+            None => out.extend(globs),
+        }
+    }
+    Ok(Cond::Or(out))
+}
+
+/// A regular expression matching every value any of the patterns matches (and maybe more):
+/// Unicode case-insensitive (a superset of the patterns' ASCII folding and case classes),
+/// `*` any bytes, `?` one to four bytes. `*x*` patterns are unanchored searches.
+fn list_regex(patterns: &[&[GlobPart]]) -> String {
+    let alternatives: Vec<String> = patterns
+        .iter()
+        .map(|parts| match parts {
+            [GlobPart::Star, inner @ .., GlobPart::Star]
+                if !inner.is_empty() && !inner.contains(&GlobPart::Star) =>
+            {
+                superset_fragment(inner)
+            }
+            _ => format!("^{}$", superset_fragment(parts)),
+        })
+        .collect();
+    format!("(?i)(?:{})", alternatives.join("|"))
+}
+
+fn superset_fragment(parts: &[GlobPart]) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            GlobPart::Lit(bytes) => escape_bytes(bytes),
+            GlobPart::Star => "(?s-u:.*)".to_string(),
+            GlobPart::AnyChar => "(?s-u:.{1,4})".to_string(),
+            GlobPart::Class(alts) => format!(
+                "(?:{})",
+                alts.iter()
+                    .map(|a| escape_bytes(a))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            ),
+        })
+        .collect()
 }
 
 fn has_value(slot: usize) -> Cond {
