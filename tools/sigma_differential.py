@@ -121,7 +121,10 @@ def sqlite_matches(rule_files, events):
         "regexp", 2, lambda pattern, value: value is not None and re.search(pattern, value) is not None
     )
     columns = sorted({c for e in events.values() for c in e})
-    quoted = ", ".join(f'"{c}"' for c in ["_file", "_rid"] + columns)
+    # COLLATE NOCASE: the specification compares values case-insensitively; with SQLite's
+    # default BINARY collation pySigma's plain equality (`OriginalFileName='certutil.exe'`)
+    # would be case-sensitive while its LIKE is not (a difference this check found).
+    quoted = ", ".join(f'"{c}" COLLATE NOCASE' for c in ["_file", "_rid"] + columns)
     db.execute(f"CREATE TABLE logs ({quoted})")
     for key, fields in events.items():
         values = [json.dumps(key), ""] + [fields.get(c) for c in columns]
