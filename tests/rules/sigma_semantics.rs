@@ -561,3 +561,29 @@ fn other_logsources_are_out_of_scope_per_logsource() {
         text[0]
     );
 }
+
+/// ESCU's data-source field_mappings map `ParentImage|endswith` to `parent_process_name`:
+/// rows with the parent's file name but no path (CrowdStrike's `ParentBaseFileName`) match
+/// `endswith: '\name'` on the name; where the path is there, the path decides.
+#[test]
+fn parent_image_endswith_reads_the_parent_name_without_a_path() {
+    let set =
+        rule("    selection:\n        ParentImage|endswith: '\\cmd.exe'\n    condition: selection");
+    let by_slots = |pairs: &[(&str, &str)]| {
+        let mut row = OwnedRow::with_slots(set.fields().len());
+        for (name, value) in pairs {
+            row.set(set.slot(name).expect(name), vec![value.as_bytes().to_vec()]);
+        }
+        let mut matcher = Matcher::new(&set);
+        !matcher
+            .match_row(&set, &Selected::all(&set), &row)
+            .is_empty()
+    };
+    assert!(by_slots(&[("parent_process_name", "CMD.EXE")]));
+    assert!(!by_slots(&[("parent_process_name", "xcmd.exe")]));
+    assert!(!by_slots(&[
+        ("parent_process_path", r"C:\x\other.exe"),
+        ("parent_process_name", "cmd.exe")
+    ]));
+    assert!(by_slots(&[("parent_process_path", r"C:\Windows\cmd.exe")]));
+}

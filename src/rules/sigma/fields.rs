@@ -192,6 +192,14 @@ pub const FIELDS: &[FieldMap] = &[
         slot: "UtcTime",
         sources: &[SYS],
     },
+    // The parent's file name, for `ParentImage|endswith: '\name.exe'` on rows that have the
+    // name but not the path (CrowdStrike's `ParentBaseFileName`): ESCU's field_mappings map
+    // `ParentImage|endswith` to `parent_process_name`. Not a field rules can name (`|`).
+    FieldMap {
+        sigma: PARENT_NAME,
+        slot: "parent_process_name",
+        sources: ALL,
+    },
     // `System/Provider/@Name` ("Provider_Name", specification "Field Usage" 3.i).
     FieldMap {
         sigma: "Provider_Name",
@@ -199,6 +207,9 @@ pub const FIELDS: &[FieldMap] = &[
         sources: &[SYS, SEC],
     },
 ];
+
+/// The pseudo field of the parent's file name (see [`FIELDS`]).
+pub const PARENT_NAME: &str = "ParentImage|name";
 
 /// Where keywords are searched when the row has no `_raw`: every field above.
 pub const RAW: &str = "_raw";

@@ -559,10 +559,40 @@ fn string_test(field: &str, parts: Vec<GlobPart>, cased: bool, encoded: bool) ->
                 cased,
             })
         }
+        [GlobPart::Star, GlobPart::Lit(tail)] if field == "ParentImage" && !cased && !encoded => {
+            let by_path = Node::Test(Test::Match {
+                field: field_name.clone(),
+                parts: parts.clone(),
+                cased,
+            });
+            match file_name_of(tail) {
+                // Rows with the parent's name but no path (CrowdStrike) match on the name.
+                Some(name) => Node::Or(vec![
+                    by_path,
+                    Node::And(vec![
+                        Node::Test(Test::Empty { field: field_name }),
+                        Node::Test(Test::Match {
+                            field: super::fields::PARENT_NAME.to_string(),
+                            parts: vec![GlobPart::Lit(name.to_vec())],
+                            cased,
+                        }),
+                    ]),
+                ]),
+                None => by_path,
+            }
+        }
         _ => Node::Test(Test::Match {
             field: field_name,
             parts,
             cased,
         }),
     }
+}
+
+/// `name.exe` when an `endswith` value is `\name.exe`: a whole file name, so the path ends
+/// with it exactly when the file name is it.
+fn file_name_of(tail: &[u8]) -> Option<&[u8]> {
+    let name = tail.strip_prefix(b"\\")?;
+    let plain = !name.is_empty() && !name.iter().any(|b| matches!(b, b'\\' | b'/'));
+    plain.then_some(name)
 }
