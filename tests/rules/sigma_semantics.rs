@@ -50,14 +50,26 @@ fn refusal(detection: &str) -> String {
 
 /// Whether the rule matches an event given by Sigma field names.
 fn hits(set: &RuleSet, event: &[(&str, &str)]) -> bool {
+    let by_slot: Vec<(&str, &str)> = event
+        .iter()
+        .map(|(field, value)| (fields::slot_name(field), *value))
+        .filter(|(slot, _)| set.slot(slot).is_some())
+        .collect();
+    matches_row(set, &row_of(set, &by_slot))
+}
+
+/// A row given by row field names (every one must be a field of the set).
+fn row_of(set: &RuleSet, pairs: &[(&str, &str)]) -> OwnedRow {
     let mut row = OwnedRow::with_slots(set.fields().len());
-    for (field, value) in event {
-        if let Some(slot) = set.slot(fields::slot_name(field)) {
-            row.set(slot, vec![value.as_bytes().to_vec()]);
-        }
+    for (name, value) in pairs {
+        row.set(set.slot(name).expect(name), vec![value.as_bytes().to_vec()]);
     }
+    row
+}
+
+fn matches_row(set: &RuleSet, row: &OwnedRow) -> bool {
     let mut matcher = Matcher::new(set);
-    !matcher.match_row(set, &Selected::all(set), &row).is_empty()
+    !matcher.match_row(set, &Selected::all(set), row).is_empty()
 }
 
 /// Rules §Yaml File: the example rule (Image equals a path) and §General: "All values are
@@ -504,15 +516,15 @@ fn annotation_fields() {
         .map(|o| (o.field.as_str(), o.kind.as_str(), o.score))
         .collect();
     assert_eq!(objects, vec![("dest", "system", 70), ("user", "user", 70)]);
-    let mut row = OwnedRow::with_slots(set.fields().len());
-    for (name, value) in [
-        ("process_path", r"C:\whoami.exe"),
-        ("process_name", "whoami.exe"),
-        ("dest", "host1"),
-        ("user", "CORP\\jo"),
-    ] {
-        row.set(set.slot(name).expect(name), vec![value.as_bytes().to_vec()]);
-    }
+    let row = row_of(
+        &set,
+        &[
+            ("process_path", r"C:\whoami.exe"),
+            ("process_name", "whoami.exe"),
+            ("dest", "host1"),
+            ("user", "CORP\\jo"),
+        ],
+    );
     let a = set.annotate(&[0], &row);
     assert_eq!(a.detection_type, vec!["sigma:high".to_string()]);
     assert_eq!(
