@@ -1,6 +1,7 @@
 //! Coverage of the compiler over a directory of ESCU detections and Sigma rules: which
 //! compile, which are not row-level or out of scope, which hit unsupported constructs, the
-//! construct that stopped each, and for Sigma rules which data sources they can match.
+//! construct that stopped each, every key or block the loader read past (an error under
+//! `strict`), and for Sigma rules which data sources they can match.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,7 +20,7 @@ pub enum Outcome {
     NotRowLevel(String),
     /// SPL the compiler does not implement (construct, detail).
     Unsupported(String),
-    /// Macro or YAML problem.
+    /// Macro or YAML problem, or (strict) a key or block read past.
     Invalid(String),
     /// A Sigma rule for another logsource than process creation (the logsource).
     OutOfScope(String),
@@ -39,6 +40,8 @@ pub struct CoverageEntry {
     pub sigma: bool,
     /// For a compiled Sigma rule: its reach on every data source.
     pub reach: Vec<(DataSource, Reach)>,
+    /// Keys or blocks of the file the loader read past, as warning lines.
+    pub ignored: Vec<String>,
 }
 
 /// Coverage over a corpus.
@@ -73,6 +76,10 @@ impl CoverageReport {
             .iter()
             .filter(|e| matches!(e.outcome, Outcome::NotRowLevel(_)))
             .count()
+    }
+    /// Keys or blocks read past, over every rule.
+    pub fn ignored(&self) -> usize {
+        self.entries.iter().map(|e| e.ignored.len()).sum()
     }
     pub fn unsupported(&self) -> usize {
         self.entries
@@ -128,6 +135,7 @@ impl fmt::Display for CoverageReport {
         )?;
         writeln!(f, "  not row-level:               {}", self.not_row_level())?;
         writeln!(f, "  unsupported / invalid:       {}", self.unsupported())?;
+        writeln!(f, "  keys or blocks ignored:      {}", self.ignored())?;
         if self.sigma().next().is_some() {
             write_sigma(f, self)?;
         }
@@ -156,6 +164,9 @@ impl fmt::Display for CoverageReport {
                 Outcome::Invalid(d) => writeln!(f, "  [invalid]       {}: {}", e.rule, d)?,
                 Outcome::OutOfScope(_) => {}
             }
+        }
+        for line in self.entries.iter().flat_map(|e| &e.ignored) {
+            writeln!(f, "{line}")?;
         }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
@@ -227,6 +238,12 @@ fn write_sigma(f: &mut fmt::Formatter<'_>, report: &CoverageReport) -> fmt::Resu
 /// `sigma_settings`) under `macro_places` (plus the built-in Splunk_SA_CIM macros) and
 /// reports the outcome of each.
 pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
+    coverage_with(detections, macro_places, false)
+}
+
+/// [`coverage`]; with `strict`, a rule whose file has a key or block the loader reads past
+/// (an unknown top-level key, `rba:` on a Hunting rule, ...) counts as invalid.
+pub fn coverage_with(detections: &Path, macro_places: &[PathBuf], strict: bool) -> CoverageReport {
     let mut warnings: Vec<Warning> = Vec::new();
     let mut sources = Sources::new();
     for place in macro_places {
@@ -245,8 +262,21 @@ pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
             .expand(doc.search.as_deref().unwrap_or(""))
             .map(|s| later_stages_are_formatting_only(&s))
             .unwrap_or(false);
+        let mut ignored = Vec::new();
         let (outcome, construct) = match compile_rule(path, doc, &sources.macros) {
-            Ok(_) => (Outcome::Compiled, String::new()),
+            Ok((rule, _, notes)) => {
+                ignored = notes
+                    .into_iter()
+                    .map(|note| Warning::ignored(&rule, note).to_string())
+                    .collect();
+                match ignored.first() {
+                    Some(first) if strict => (
+                        Outcome::Invalid(format!("strict: {first}")),
+                        "ignored key".to_string(),
+                    ),
+                    _ => (Outcome::Compiled, String::new()),
+                }
+            }
             Err(RuleError::Spl { source, .. }) if source.is_not_row_level() => (
                 Outcome::NotRowLevel(source.to_string()),
                 source.construct().to_string(),
@@ -268,6 +298,7 @@ pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
             outcome,
             sigma: false,
             reach: Vec::new(),
+            ignored,
         });
     }
     let settings = if corpus.sigma_settings == Default::default() {
@@ -314,5 +345,6 @@ fn sigma_entry(
         outcome,
         sigma: true,
         reach,
+        ignored: Vec::new(),
     }
 }

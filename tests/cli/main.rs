@@ -7,6 +7,9 @@ mod support;
 
 mod command_gate;
 mod command_rules;
+mod lint;
+mod navigator;
 mod scan;
 mod sigma_command;
 mod sigma_scan;
+mod test_runner;

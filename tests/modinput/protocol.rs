@@ -8,11 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netdiscover::modinput::checkpoint::Store;
-use netdiscover::modinput::config::Stanza;
-use netdiscover::modinput::follow::Follower;
-use netdiscover::modinput::params::Params;
-use netdiscover::modinput::scheme::{DataType, ARGUMENTS};
+use netdiscover::modinput::{DataType, Follower, Params, Stanza, Store, ARGUMENTS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
 

@@ -6,11 +6,9 @@
 use std::io::{self, Read};
 
 use crate::support::{execute, getinfo, split_stream};
-use netdiscover::protocol::framing::encode_chunk;
-use netdiscover::protocol::session::{PREFETCH_MAX, PREFETCH_MIN};
 use netdiscover::protocol::{
-    run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply, ProcessError, Row,
-    RowProcessor, SearchCommand, Verdict,
+    encode_chunk, run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply,
+    ProcessError, Row, RowProcessor, SearchCommand, Verdict, PREFETCH_MAX, PREFETCH_MIN,
 };
 
 /// Annotates rows whose `process` holds "netstat"; fails on a row whose `process` is "BOOM".
@@ -85,7 +83,7 @@ fn big_body(min_len: usize, seed: u64) -> Vec<u8> {
     while body.len() < min_len {
         n += 1;
         let row = match n % 5 {
-            0 if n % 10 == 0 => {
+            0 if n.is_multiple_of(10) => {
                 format!("\"C:\\Windows\\system32\\netstat.exe -ano {n}\",alice,{n},\n")
             }
             0 => format!("\"cmd.exe /c \"\"echo {n}\"\"\",bob,{n},\n"),

@@ -509,13 +509,25 @@ fn annotation_fields() {
     assert_eq!(r.meta.kind, "sigma:high");
     assert_eq!(r.meta.mitre_attack_id, vec!["T1059.001".to_string()]);
     assert!(r.meta.analytic_story.is_empty());
-    let objects: Vec<(&str, &str, u32)> = r
+    let objects: Vec<(&str, &str, u8, bool)> = r
         .meta
-        .risk_objects
+        .risk_entities()
         .iter()
-        .map(|o| (o.field.as_str(), o.kind.as_str(), o.score))
+        .map(|e| {
+            let o = e.object;
+            (
+                o.field.as_str(),
+                o.kind.as_str(),
+                o.score.get(),
+                e.is_finding,
+            )
+        })
         .collect();
-    assert_eq!(objects, vec![("dest", "system", 70), ("user", "user", 70)]);
+    // high: a finding (notable) on the user, an intermediate finding on the host.
+    assert_eq!(
+        objects,
+        vec![("dest", "system", 70, false), ("user", "user", 70, true)]
+    );
     let row = row_of(
         &set,
         &[
@@ -532,10 +544,9 @@ fn annotation_fields() {
         vec!["host1".to_string(), "CORP\\jo".to_string()]
     );
     assert_eq!(a.risk_score, vec!["70".to_string(), "70".to_string()]);
-    assert_eq!(
-        a.risk_message,
-        vec!["Test rule (whoami.exe on host1 by CORP\\jo)".to_string()]
-    );
+    let message = "Test rule (whoami.exe on host1 by CORP\\jo)".to_string();
+    assert_eq!(a.risk_message, vec![message.clone(), message.clone()]);
+    assert_eq!(a.finding_title, vec![message]);
     let story = rule_with(
         "    selection:\n        Image: x\n    condition: selection",
         Some("sigma_settings:\n  analytic_story_tag: attack\n"),
@@ -598,4 +609,41 @@ fn parent_image_endswith_reads_the_parent_name_without_a_path() {
         ("parent_process_name", "cmd.exe")
     ]));
     assert!(by_slots(&[("parent_process_path", r"C:\Windows\cmd.exe")]));
+}
+
+/// The risk score of each level (docs/sigma.md: the middles of contentctl's severity bands),
+/// findings for high and critical only, no risk for informational.
+#[test]
+fn levels_score_risk_and_findings() {
+    for (level, score, finding) in [
+        (Some("informational"), None, false),
+        (Some("low"), Some(30), false),
+        (Some("medium"), Some(50), false),
+        (None, Some(50), false),
+        (Some("high"), Some(70), true),
+        (Some("critical"), Some(90), true),
+    ] {
+        let level_line = level.map_or(String::new(), |l| format!("level: {l}\n"));
+        let text = format!("title: L\nlogsource:\n    category: process_creation\ndetection:\n    s:\n        Image: x\n    condition: s\n{level_line}");
+        let mut sources = Sources::new();
+        sources
+            .sigma
+            .push((PathBuf::from("l.yml"), sigma::parse_rule(&text).unwrap()));
+        let set = RuleSet::compile(&sources, &mut Vec::new());
+        let meta = &set.rules()[0].meta;
+        assert_eq!(
+            meta.kind,
+            level.map_or("sigma".to_string(), |l| format!("sigma:{l}"))
+        );
+        let scores: Vec<u8> = meta
+            .risk_entities()
+            .iter()
+            .map(|e| e.object.score.get())
+            .collect();
+        match score {
+            None => assert!(!meta.carries_risk(), "{level:?}"),
+            Some(s) => assert_eq!(scores, vec![s, s], "{level:?}"),
+        }
+        assert_eq!(meta.finding.is_some(), finding, "{level:?}");
+    }
 }

@@ -30,8 +30,8 @@ pub use reach::Reach;
 pub use settings::{looks_like_settings, SigmaSettings};
 
 use super::error::{RuleError, SigmaError};
-use super::model::{RiskObjectSpec, RuleMeta};
-use super::ruleset::{MsgPart, Rule};
+use super::model::{Finding, IntermediateFinding, Origin, RiskObjectSpec, RuleMeta, Score};
+use super::ruleset::{EntityOut, MsgPart, Rule};
 use lower::Node;
 
 /// A refusal: the construct and why (kept as the public [`SigmaError`]).
@@ -129,20 +129,35 @@ impl super::RuleSet {
 /// agree. `informational` carries no risk: the specification says such rules are for
 /// enrichment and "no case or alerting should be triggered". A rule without `level` scores
 /// as medium.
-pub fn level_score(level: Option<&str>) -> Option<u32> {
-    match level {
-        Some("informational") => None,
-        Some("low") => Some(30),
-        Some("high") => Some(70),
-        Some("critical") => Some(90),
-        _ => Some(50),
-    }
+pub fn level_score(level: Option<&str>) -> Option<Score> {
+    let score = match level {
+        Some("informational") => return None,
+        Some("low") => 30,
+        Some("high") => 70,
+        Some("critical") => 90,
+        _ => 50,
+    };
+    Score::new(score)
+}
+
+/// Whether a level asks for a finding (a notable): `high` "should trigger an internal alert",
+/// `critical` should "be reviewed immediately" (specification, "Level"). Lower levels only
+/// write risk, as ESCU's Anomaly rules do.
+fn level_has_finding(level: Option<&str>) -> bool {
+    matches!(level, Some("high" | "critical"))
+}
+
+/// The risk message and finding title: `<title> ($process_name$ on $dest$ by $user$)`.
+fn message_text(title: &str) -> String {
+    format!("{title} ($process_name$ on $dest$ by $user$)")
 }
 
 /// Annotation metadata: `detection` = title, `detection_id` = id, `detection_type` =
 /// `sigma:<level>` (`sigma` without a level), `mitre_attack_id` from `attack.tNNNN[.NNN]`
-/// tags, `analytic_story` from `<analytic_story_tag>.<story>` tags when configured, risk
-/// objects from the settings with the level's score.
+/// tags, `analytic_story` from `<analytic_story_tag>.<story>` tags when configured. The risk
+/// objects of the settings (dest and user by default), scored from the level, are
+/// intermediate findings; a `high` or `critical` rule also has a finding, on its first `user`
+/// object (else its first), the way ESCU's porter turns a TTP's risk objects into ESCU 6.
 pub fn rule_meta(path: &Path, rule: &SigmaRule, settings: &SigmaSettings) -> RuleMeta {
     let level = rule.level.as_deref();
     let kind = level.map_or("sigma".to_string(), |l| format!("sigma:{l}"));
@@ -168,24 +183,7 @@ pub fn rule_meta(path: &Path, rule: &SigmaRule, settings: &SigmaSettings) -> Rul
                 .collect()
         })
         .unwrap_or_default();
-    let risk_objects = match level_score(level) {
-        Some(score) => settings
-            .risk_objects
-            .iter()
-            .map(|(field, kind)| RiskObjectSpec {
-                field: field.clone(),
-                kind: kind.clone(),
-                score,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let risk_message = if risk_objects.is_empty() {
-        String::new()
-    } else {
-        format!("{} ($process_name$ on $dest$ by $user$)", rule.title)
-    };
-    RuleMeta {
+    let mut meta = RuleMeta {
         name: rule.title.clone(),
         id: rule
             .id
@@ -194,11 +192,39 @@ pub fn rule_meta(path: &Path, rule: &SigmaRule, settings: &SigmaSettings) -> Rul
         kind,
         analytic_story,
         mitre_attack_id,
-        risk_message,
-        risk_objects,
+        finding: None,
+        intermediate_findings: Vec::new(),
         threat_objects: Vec::new(),
-        legacy: false,
+        origin: Origin::Sigma,
+    };
+    let Some(score) = level_score(level) else {
+        return meta;
+    };
+    let message = message_text(&rule.title);
+    let mut objects: Vec<RiskObjectSpec> = settings
+        .risk_objects
+        .iter()
+        .map(|(field, kind)| RiskObjectSpec {
+            field: field.clone(),
+            kind: kind.clone(),
+            score,
+        })
+        .collect();
+    if level_has_finding(level) && !objects.is_empty() {
+        let at = objects.iter().position(|o| o.kind == "user").unwrap_or(0);
+        meta.finding = Some(Finding {
+            title: message.clone(),
+            entity: objects.remove(at),
+        });
     }
+    meta.intermediate_findings = objects
+        .into_iter()
+        .map(|entity| IntermediateFinding {
+            entity,
+            message: message.clone(),
+        })
+        .collect();
+    meta
 }
 
 /// The logsource text out-of-scope rules are grouped under.
@@ -229,28 +255,28 @@ pub(crate) fn compile_rule(
     let mut slots = compile::Slots::default();
     let cond = compile::compile(&condition, &mut slots).map_err(refused)?;
     let meta = rule_meta(path, rule, settings);
-    let mut field = |name: &str| Some(super::expr::Src::Slot(slots.slot(name)));
-    let message = if meta.risk_message.is_empty() {
-        Vec::new()
-    } else {
-        vec![
-            MsgPart::Text(format!("{} (", rule.title)),
-            MsgPart::Field(field("process_name")),
-            MsgPart::Text(" on ".into()),
-            MsgPart::Field(field("dest")),
-            MsgPart::Text(" by ".into()),
-            MsgPart::Field(field("user")),
-            MsgPart::Text(")".into()),
-        ]
-    };
-    let risk_srcs = meta.risk_objects.iter().map(|r| field(&r.field)).collect();
+    let finding_title = meta
+        .finding
+        .as_ref()
+        .map(|_| message_parts(&rule.title, &mut slots));
+    let entities = meta
+        .risk_entities()
+        .iter()
+        .map(|e| EntityOut {
+            kind: e.object.kind.clone(),
+            score: e.object.score,
+            src: Some(super::expr::Src::Slot(slots.slot(&e.object.field))),
+            message: message_parts(&rule.title, &mut slots),
+            is_finding: e.is_finding,
+        })
+        .collect();
     let compiled = Rule {
         meta,
         path: path.to_path_buf(),
         expanded_search: rule.conditions.join(" | "),
         cond,
-        message,
-        risk_srcs,
+        entities,
+        finding_title,
         threat_srcs: Vec::new(),
         sigma: Some(Box::new(SigmaInfo {
             logsource: rule.logsource.clone(),
@@ -259,6 +285,20 @@ pub(crate) fn compile_rule(
         })),
     };
     Ok((compiled, slots.names))
+}
+
+/// The message of [`message_text`] as parts, built directly (a `$` in a title is text).
+fn message_parts(title: &str, slots: &mut compile::Slots) -> Vec<MsgPart> {
+    let mut field = |name: &str| MsgPart::Field(Some(super::expr::Src::Slot(slots.slot(name))));
+    vec![
+        MsgPart::Text(format!("{title} (")),
+        field("process_name"),
+        MsgPart::Text(" on ".into()),
+        field("dest"),
+        MsgPart::Text(" by ".into()),
+        field("user"),
+        MsgPart::Text(")".into()),
+    ]
 }
 
 /// The rule's conditions (OR-ed) with each search identifier replaced by its lowered tree.
