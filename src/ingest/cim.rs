@@ -54,7 +54,6 @@ pub(crate) const SYSMON_PROCESS_CREATE: &[(C, Source)] = &[
     (C::OriginalFileName, Field(&["OriginalFileName"])),
     (C::ProcessHash, Field(&["Hashes"])),
     (C::ProcessIntegrityLevel, Integrity("IntegrityLevel")),
-    (C::ProcessCurrentDirectory, Field(&["CurrentDirectory"])),
     (C::ParentProcess, Field(&["ParentCommandLine"])),
     (C::ParentProcessPath, Field(&["ParentImage"])),
     (C::ParentProcessName, Basename("ParentImage")),
@@ -68,11 +67,14 @@ pub(crate) const SYSMON_PROCESS_CREATE: &[(C, Source)] = &[
     (C::Time, Timestamp(SYSTEM_TIME)),
 ];
 
-/// Sysmon EventID 1 fields with no CIM field that Sigma rules read, kept as extra fields of
-/// the row under their Sysmon names (the names the Splunk Sysmon TA extracts), plus the
-/// provider name as Sigma spells `System/Provider/@Name` (`Provider_Name`). `LogonGuid`
-/// takes the same GUID form as the process GUIDs.
+/// Sysmon EventID 1 fields that Sigma rules read beyond the ones above, kept as extra fields
+/// of the row: `process_current_directory` (a CIM Endpoint.Processes field ESCU's Sysmon
+/// field_mappings give, though not among its output fields, so the modular input does not
+/// write it), and the fields with no CIM name under their Sysmon names (the names the Splunk
+/// Sysmon TA extracts), plus the provider name as Sigma spells `System/Provider/@Name`
+/// (`Provider_Name`). `LogonGuid` takes the same GUID form as the process GUIDs.
 pub(crate) const SYSMON_EXTRAS: &[(&str, Source)] = &[
+    ("process_current_directory", Field(&["CurrentDirectory"])),
     ("Description", Field(&["Description"])),
     ("Product", Field(&["Product"])),
     ("Company", Field(&["Company"])),

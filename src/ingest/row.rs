@@ -18,7 +18,6 @@ pub enum CimField {
     ProcessGuid,
     OriginalFileName,
     ProcessHash,
-    ProcessCurrentDirectory,
     ProcessIntegrityLevel,
     ProcessExec,
     ParentProcessExec,
@@ -32,7 +31,7 @@ pub enum CimField {
 
 impl CimField {
     /// Every field, in the order rows are printed.
-    pub const ALL: [CimField; 22] = [
+    pub const ALL: [CimField; 21] = [
         CimField::Time,
         CimField::Dest,
         CimField::User,
@@ -46,7 +45,6 @@ impl CimField {
         CimField::OriginalFileName,
         CimField::ProcessHash,
         CimField::ProcessIntegrityLevel,
-        CimField::ProcessCurrentDirectory,
         CimField::ParentProcessName,
         CimField::ParentProcess,
         CimField::ParentProcessPath,
@@ -72,7 +70,6 @@ impl CimField {
             CimField::ProcessGuid => "process_guid",
             CimField::OriginalFileName => "original_file_name",
             CimField::ProcessHash => "process_hash",
-            CimField::ProcessCurrentDirectory => "process_current_directory",
             CimField::ProcessIntegrityLevel => "process_integrity_level",
             CimField::ProcessExec => "process_exec",
             CimField::ParentProcessExec => "parent_process_exec",
@@ -112,7 +109,7 @@ impl fmt::Display for CimField {
 /// written out as CIM fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessRow {
-    values: Box<[String; 22]>,
+    values: Box<[String; 21]>,
     extra: Vec<(&'static str, String)>,
 }
 
