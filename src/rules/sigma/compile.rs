@@ -80,8 +80,9 @@ fn compile_or(items: &[Node], slots: &mut Slots) -> Result<Cond, Refusal> {
             .map(|p| pattern_cond(slot, p, false))
             .collect::<Result<Vec<_>, _>>()?;
         let check = (patterns.len() >= LIST_AS_REGEX)
-            .then(|| Pcre::new(&list_regex(&patterns), 0).ok())
-            .flatten();
+            .then(|| list_regex(&patterns))
+            .flatten()
+            .and_then(|re| Pcre::new(&re, 0).ok());
         match check {
             Some(re) => out.push(Cond::And(vec![
                 Cond::Regex {
@@ -97,40 +98,48 @@ fn compile_or(items: &[Node], slots: &mut Slots) -> Result<Cond, Refusal> {
     Ok(Cond::Or(out))
 }
 
-/// A regular expression matching every value any of the patterns matches (and maybe more):
-/// Unicode case-insensitive (a superset of the patterns' ASCII folding and case classes),
-/// `*` any bytes, `?` one to four bytes. `*x*` patterns are unanchored searches.
-fn list_regex(patterns: &[&[GlobPart]]) -> String {
-    let alternatives: Vec<String> = patterns
+/// A regular expression matching every value any of the patterns matches (and maybe more),
+/// for lists of `contains` patterns of text (literals and classes): an unanchored search for
+/// any of them, case-insensitive (PCRE's Unicode caseless matching, a superset of the
+/// patterns' ASCII folding and case classes). `None` for other lists.
+fn list_regex(patterns: &[&[GlobPart]]) -> Option<String> {
+    let alternatives = patterns
         .iter()
         .map(|parts| match parts {
-            [GlobPart::Star, inner @ .., GlobPart::Star]
-                if !inner.is_empty() && !inner.contains(&GlobPart::Star) =>
-            {
-                superset_fragment(inner)
-            }
-            _ => format!("^{}$", superset_fragment(parts)),
+            [GlobPart::Star, inner @ .., GlobPart::Star] if !inner.is_empty() => inner
+                .iter()
+                .map(|part| match part {
+                    GlobPart::Lit(bytes) => pcre_escape(bytes),
+                    GlobPart::Class(alts) => alts
+                        .iter()
+                        .map(|a| pcre_escape(a))
+                        .collect::<Option<Vec<_>>>()
+                        .map(|alts| format!("(?:{})", alts.join("|"))),
+                    GlobPart::Star | GlobPart::AnyChar => None,
+                })
+                .collect::<Option<String>>(),
+            _ => None,
         })
-        .collect();
-    format!("(?i)(?:{})", alternatives.join("|"))
+        .collect::<Option<Vec<String>>>()?;
+    Some(format!("(?i)(?:{})", alternatives.join("|")))
 }
 
-fn superset_fragment(parts: &[GlobPart]) -> String {
-    parts
-        .iter()
-        .map(|part| match part {
-            GlobPart::Lit(bytes) => escape_bytes(bytes),
-            GlobPart::Star => "(?s-u:.*)".to_string(),
-            GlobPart::AnyChar => "(?s-u:.{1,4})".to_string(),
-            GlobPart::Class(alts) => format!(
-                "(?:{})",
-                alts.iter()
-                    .map(|a| escape_bytes(a))
-                    .collect::<Vec<_>>()
-                    .join("|")
-            ),
-        })
-        .collect()
+/// Text as a PCRE literal: ASCII punctuation escaped, control characters as `\x{..}`; `None`
+/// for bytes that are not UTF-8 text (PCRE runs in UTF mode).
+fn pcre_escape(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_ascii_control() {
+            out.push_str(&format!("\\x{{{:02X}}}", c as u32));
+        } else if c.is_ascii() && !c.is_ascii_alphanumeric() {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 fn has_value(slot: usize) -> Cond {
@@ -233,7 +242,7 @@ fn pattern_cond(slot: usize, parts: &[GlobPart], cased: bool) -> Result<Cond, Re
             pat: Glob::from_parts(&case_classes(parts), &source),
         });
     }
-    let re = Pcre::new(&cased_regex(parts), 0)
+    let re = Pcre::new(&cased_regex(parts)?, 0)
         .map_err(|e| Refusal::new(format!("cased `{source}`"), e.to_string()))?;
     let exact = Cond::Regex {
         src: Src::Slot(slot),
@@ -339,35 +348,33 @@ fn case_forms(c: char) -> Option<Vec<Vec<u8>>> {
     (forms.len() > 1).then(|| forms.iter().map(|f| f.to_string().into_bytes()).collect())
 }
 
-/// An anchored, case-sensitive regular expression for a pattern.
-fn cased_regex(parts: &[GlobPart]) -> String {
+/// An anchored, case-sensitive regular expression for a pattern (`\\z`: PCRE's `$` would
+/// also match before a final newline). Encoded (non-text) literals cannot be written in UTF
+/// mode and refuse the rule.
+fn cased_regex(parts: &[GlobPart]) -> Result<String, Refusal> {
+    let not_text = || {
+        Refusal::new(
+            "cased with an encoding",
+            "a case-sensitive pattern must be text (wide/utf16 bytes are not)",
+        )
+    };
     let mut re = String::from("(?s)^");
     for part in parts {
         match part {
-            GlobPart::Lit(bytes) => re.push_str(&escape_bytes(bytes)),
+            GlobPart::Lit(bytes) => re.push_str(&pcre_escape(bytes).ok_or_else(not_text)?),
             GlobPart::Star => re.push_str(".*"),
             GlobPart::AnyChar => re.push('.'),
             GlobPart::Class(alts) => {
-                let alts: Vec<String> = alts.iter().map(|a| escape_bytes(a)).collect();
+                let alts = alts
+                    .iter()
+                    .map(|a| pcre_escape(a).ok_or_else(not_text))
+                    .collect::<Result<Vec<_>, _>>()?;
                 re.push_str(&format!("(?:{})", alts.join("|")));
             }
         }
     }
-    re.push('$');
-    re
-}
-
-fn escape_bytes(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => regex::escape(text),
-        Err(_) => bytes
-            .iter()
-            .map(|b| match b {
-                0x20..=0x7E => regex::escape(&(*b as char).to_string()),
-                _ => format!("(?-u:\\x{b:02X})"),
-            })
-            .collect(),
-    }
+    re.push_str("\\z");
+    Ok(re)
 }
 
 #[cfg(test)]
@@ -393,10 +400,47 @@ mod tests {
             GlobPart::Lit(b"a.b".to_vec()),
             GlobPart::AnyChar,
             GlobPart::Lit(b"c\0".to_vec()),
-        ]);
+        ])
+        .unwrap();
         let re = Pcre::new(&re, 0).unwrap();
-        assert!(re.is_match(b"xxa.bZc\0"));
+        assert!(re.is_match(b"xxa.b\xC3\xA9c\0"));
         assert!(!re.is_match(b"xxA.bZc\0"));
         assert!(!re.is_match(b"xxaxbZc\0"));
+        assert!(
+            !re.is_match(b"xxa.bZc\0\n"),
+            "the end is the end, not before a newline"
+        );
+        assert!(cased_regex(&[GlobPart::Lit(vec![0xFF, 0xFE])]).is_err());
+    }
+
+    #[test]
+    fn list_regexes_search_for_any_contains_pattern() {
+        let windash = GlobPart::Class(vec![b"-".to_vec(), "\u{2013}".as_bytes().to_vec()]);
+        let a = [
+            GlobPart::Star,
+            GlobPart::Lit(b"a.b(".to_vec()),
+            GlobPart::Star,
+        ];
+        let b = [
+            GlobPart::Star,
+            windash,
+            GlobPart::Lit(b"X".to_vec()),
+            GlobPart::Star,
+        ];
+        let c = [
+            GlobPart::Star,
+            GlobPart::Lit("С".as_bytes().to_vec()),
+            GlobPart::Star,
+        ];
+        let re = list_regex(&[&a, &b, &c]).unwrap();
+        let re = Pcre::new(&re, 0).unwrap();
+        assert!(re.is_match(b"zz A.B( zz"));
+        assert!(re.is_match("run \u{2013}x".as_bytes()));
+        assert!(re.is_match("с".as_bytes()));
+        assert!(!re.is_match(b"a-b( /x"));
+        let exact = [GlobPart::Lit(b"a".to_vec())];
+        assert!(list_regex(&[&a, &exact]).is_none());
+        let wide = [GlobPart::Star, GlobPart::Lit(vec![0xFF]), GlobPart::Star];
+        assert!(list_regex(&[&a, &wide]).is_none());
     }
 }
