@@ -188,3 +188,57 @@ fn regression_json_renderings_read_like_their_evtx() {
     }
     println!("{compared} process events compared");
 }
+
+/// The mapping's claims hold for ingested rows: every field the Sigma field table says a
+/// data source carries is filled in some row of that source (Sysmon and 4688 from the shared
+/// datasets and the regression samples, CrowdStrike from `examples/`).
+#[test]
+fn data_sources_carry_the_fields_the_mapping_claims() {
+    use netdiscover::ingest::CimField;
+    use netdiscover::rules::sigma::fields::{DataSource, FIELDS};
+    let (Some(datasets), Some(regression)) = (
+        shared("datasets/xml"),
+        shared("sigma_corpus/regression_data"),
+    ) else {
+        return;
+    };
+    let mut files = vec![crate::support::repo(
+        "examples/crowdstrike_processrollup2.ndjson",
+    )];
+    for dir in [datasets, regression] {
+        yaml_files(
+            &dir,
+            |n| n.ends_with(".xml") || n.ends_with(".evtx"),
+            &mut files,
+        );
+    }
+    let mut by_source: HashMap<DataSource, Vec<netdiscover::ingest::ProcessRow>> = HashMap::new();
+    for file in &files {
+        for row in rows(file) {
+            let source = DataSource::from_vendor_product(row.get(CimField::VendorProduct));
+            by_source.entry(source).or_default().push(row);
+        }
+    }
+    for source in [
+        DataSource::Sysmon,
+        DataSource::Security4688,
+        DataSource::CrowdStrike,
+    ] {
+        let rows = by_source.get(&source).map_or(&[][..], Vec::as_slice);
+        assert!(!rows.is_empty(), "no {} rows", source.name());
+        for field in FIELDS.iter().filter(|f| f.sources.contains(&source)) {
+            let filled = rows.iter().any(|r| {
+                let value =
+                    CimField::from_name(field.slot).map_or(r.extra(field.slot), |c| r.get(c));
+                !value.is_empty()
+            });
+            assert!(
+                filled,
+                "{}: no row fills {} ({})",
+                source.name(),
+                field.sigma,
+                field.slot
+            );
+        }
+    }
+}
