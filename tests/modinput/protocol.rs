@@ -5,7 +5,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use netdiscover::modinput::checkpoint::Store;
@@ -14,10 +14,8 @@ use netdiscover::modinput::follow::Follower;
 use netdiscover::modinput::params::Params;
 use netdiscover::modinput::scheme::{DataType, ARGUMENTS};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
-
 fn run_bin(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -579,7 +577,7 @@ fn a_closed_stdout_ends_the_input_cleanly() {
         dir.path().join("ckpt").display(),
         data.display()
     );
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
