@@ -125,8 +125,7 @@ impl Stream {
         if let Some(last) = out.last_mut() {
             let mut meta = Vec::new();
             let mut body = Vec::new();
-            let _ =
-                netdiscover::protocol::framing::read_chunk(&mut &last[..], &mut meta, &mut body);
+            let _ = netdiscover::protocol::read_chunk(&mut &last[..], &mut meta, &mut body);
             *last = Arc::new(gen::execute_request(&body, true));
         }
         (out, got, bytes)
@@ -271,8 +270,8 @@ fn driver_ceiling(stream: &Stream) -> f64 {
     let mut rows = 0;
     for _ in 0..3 {
         for (r, n) in stream.requests.iter().zip(&stream.rows_per_request) {
-            let _ = netdiscover::protocol::framing::read_chunk(&mut &r[..], &mut meta, &mut body);
-            let copy = netdiscover::protocol::framing::encode_chunk(&meta, &body);
+            let _ = netdiscover::protocol::read_chunk(&mut &r[..], &mut meta, &mut body);
+            let copy = netdiscover::protocol::encode_chunk(&meta, &body);
             std::hint::black_box(&copy);
             rows += n;
         }

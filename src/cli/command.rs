@@ -176,8 +176,8 @@ impl SearchCommand for NetdiscoverCommand {
             .select(&selection)
             .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
         self.loaded = Some((rules, selected));
-        // Every field is requested: see the README (protocol section) for why `required_fields`
-        // is not declared.
+        // Every field is requested: docs/semantics.md (`required_fields`) says why it is not
+        // declared.
         let mut reply = GetInfoReply::streaming();
         reply.messages = load_messages;
         Ok(reply)
@@ -343,13 +343,13 @@ pub const NO_SPLICE_ENV: &str = "NETDISCOVER_NO_SPLICE";
 /// Runs the SCP v2 session on stdin/stdout; returns the exit code. stderr gets one line, only
 /// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
-    protocol::pipes::enlarge_stdio();
-    let mut input = BufReader::with_capacity(1 << 16, protocol::pipes::raw_stdin());
+    protocol::enlarge_stdio();
+    let mut input = BufReader::with_capacity(1 << 16, protocol::raw_stdin());
     let mut command = NetdiscoverCommand::default();
     let splicing = std::env::var_os(NO_SPLICE_ENV).is_none();
     let end = match protocol::SplicingStdout::new().filter(|_| splicing) {
         Some(mut output) => run_session(&mut input, &mut output, &mut command),
-        None => run_session(&mut input, &mut protocol::pipes::raw_stdout(), &mut command),
+        None => run_session(&mut input, &mut protocol::raw_stdout(), &mut command),
     };
     if let Some(error) = &end.error {
         let text = error.to_string();

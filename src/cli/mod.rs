@@ -1,8 +1,13 @@
-//! Command-line front ends. `netdiscover` with no arguments and a non-terminal stdin speaks
-//! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
+//! Command-line front ends: the two executables' entry points, which wire the rooms.
+//! `netdiscover` with no arguments and a non-terminal stdin speaks SCP v2 to splunkd
+//! ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]); `netdiscover_input` is
+//! the modular input ([`input`]).
 
 pub mod command;
+mod input;
 pub mod scan;
+
+pub use input::run_netdiscover_input;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -25,7 +30,7 @@ pub fn run_netdiscover() -> i32 {
             0
         }
         Some("-V" | "--version") => {
-            println!("netdiscover {}", env!("CARGO_PKG_VERSION"));
+            println!("netdiscover {}", crate::VERSION);
             0
         }
         _ => {
@@ -48,7 +53,7 @@ fn help_text() -> String {
          \x20                            which detections compile, and what stopped the others\n\
          \x20 netdiscover --help          this text\n\n\
          {command}\n{scan}",
-        version = env!("CARGO_PKG_VERSION"),
+        version = crate::VERSION,
         command = command::HELP,
         scan = scan::HELP,
     )

@@ -7,12 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use netdiscover::ingest::CimField;
-use netdiscover::modinput::checkpoint::Store;
-use netdiscover::modinput::cim::PROCESS_FIELDS;
-use netdiscover::modinput::config::Stanza;
-use netdiscover::modinput::follow::Follower;
-use netdiscover::modinput::params::{Params, DEFAULT_SOURCETYPE};
-use netdiscover::modinput::scheme::ARGUMENTS;
+use netdiscover::modinput::{
+    Follower, Params, Stanza, Store, ARGUMENTS, DEFAULT_SOURCETYPE, PROCESS_FIELDS,
+};
 
 use crate::support::shared;
 

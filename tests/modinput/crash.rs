@@ -394,7 +394,7 @@ fn crash_loop(stop: Stop, seed_rng: &mut Rng) -> Report {
 
 fn checkpoints_state(checkpoints: &Path) -> PathBuf {
     checkpoints
-        .join(netdiscover::modinput::checkpoint::stanza_key(
+        .join(netdiscover::modinput::stanza_key(
             "netdiscover_input://crash",
         ))
         .join("state.json")
@@ -405,8 +405,7 @@ fn caught_up(state_file: &Path, data: &Path) -> bool {
     let Ok(bytes) = fs::read(state_file) else {
         return false;
     };
-    let Ok(state) = serde_json::from_slice::<netdiscover::modinput::checkpoint::State>(&bytes)
-    else {
+    let Ok(state) = serde_json::from_slice::<netdiscover::modinput::State>(&bytes) else {
         return false;
     };
     let offsets: HashMap<(u64, u64), u64> = state

@@ -5,11 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use netdiscover::modinput::checkpoint::Store;
-use netdiscover::modinput::cim::PROCESS_FIELDS;
-use netdiscover::modinput::config::Stanza;
-use netdiscover::modinput::follow::{Follower, Outcome};
-use netdiscover::modinput::params::Params;
+use netdiscover::modinput::{Follower, Outcome, Params, Stanza, Store, PROCESS_FIELDS};
 
 use crate::support::shared;
 
@@ -101,7 +97,7 @@ fn parse_stream(xml: &str) -> Vec<Event> {
 }
 
 /// Runs the input over `path` until everything is read; returns the parsed events.
-fn run(path: &Path, extra: &[(&str, &str)]) -> (Vec<Event>, netdiscover::modinput::follow::Stats) {
+fn run(path: &Path, extra: &[(&str, &str)]) -> (Vec<Event>, netdiscover::modinput::Stats) {
     let checkpoints = tempfile::tempdir().expect("tempdir");
     let stanza = stanza(path, extra);
     let params = Params::from_stanza(&stanza).expect("params");
@@ -255,7 +251,7 @@ fn annotate_adds_detection_fields_to_matching_events_only() {
         user: Vec::new(),
     };
     let (detections, warnings) =
-        netdiscover::modinput::annotate::Detections::load(&places).expect("shipped rules load");
+        netdiscover::modinput::Detections::load(&places).expect("shipped rules load");
     assert!(warnings.is_empty(), "{warnings:?}");
     let mut total_hits = 0;
     for (file, hits) in [
@@ -271,7 +267,7 @@ fn annotate_adds_detection_fields_to_matching_events_only() {
         ("xml/atomic-evtx__T1049-1_Sysmon.xml", 0),
     ] {
         let (detections, _) =
-            netdiscover::modinput::annotate::Detections::load(&places).expect("shipped rules load");
+            netdiscover::modinput::Detections::load(&places).expect("shipped rules load");
         let path = datasets.join(file);
         let checkpoints = tempfile::tempdir().expect("tempdir");
         let stanza = stanza(&path, &[("annotate", "true")]);

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use netdiscover::modinput::config::{parse_input, parse_validation};
+use netdiscover::modinput::{parse_input, parse_validation};
 
 const KEY: &str = "ZmFrZVNlc3Npb25LZXlGb3JGdXp6aW5nT25seTAxMjM0";
 

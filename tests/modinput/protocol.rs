@@ -8,11 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use netdiscover::modinput::checkpoint::Store;
-use netdiscover::modinput::config::Stanza;
-use netdiscover::modinput::follow::Follower;
-use netdiscover::modinput::params::Params;
-use netdiscover::modinput::scheme::{DataType, ARGUMENTS};
+use netdiscover::modinput::{DataType, Follower, Params, Stanza, Store, ARGUMENTS};
 
 fn run_bin(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = crate::support::command(crate::support::netdiscover_input_exe())

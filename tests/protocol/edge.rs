@@ -182,7 +182,7 @@ fn garbage_header_bad_json_and_wrong_actions_are_reported() {
         let bytes = if meta.is_empty() {
             b"hello world\n".to_vec()
         } else {
-            netdiscover::protocol::framing::encode_chunk(meta, body)
+            netdiscover::protocol::encode_chunk(meta, body)
         };
         let mut s = start(&[]);
         s.send_raw(Arc::new(bytes));
@@ -249,10 +249,7 @@ fn peak_memory_does_not_grow_with_the_number_of_chunks() {
     while body.len() < 512 * 1024 {
         body.extend_from_slice(b"\"C:\\Windows\\system32\\netstat.exe -ano\",netstat.exe\n");
     }
-    let request = Arc::new(netdiscover::protocol::framing::encode_chunk(
-        &execute(false),
-        &body,
-    ));
+    let request = Arc::new(netdiscover::protocol::encode_chunk(&execute(false), &body));
     let mut rss = Vec::new();
     for chunks in [4, 64] {
         let mut s = start(&[]);

@@ -2,7 +2,7 @@
 //! binary, each under a deadline (a hang fails the test instead of blocking CI) and, where an
 //! allocation is the risk, under an address-space limit. Every case must end with the
 //! documented error reply (inspector ERROR + `error` + `finished:true`) and exit 1, or exit 0
-//! where the README says so — never a panic, a signal or a hang.
+//! where docs/robustness.md says so — never a panic, a signal or a hang.
 
 #![cfg(unix)]
 
@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netdiscover::protocol::framing::{encode_chunk, read_chunk};
+use netdiscover::protocol::{encode_chunk, read_chunk};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -6,11 +6,9 @@
 use std::io::{self, Read};
 
 use crate::support::{execute, getinfo, split_stream};
-use netdiscover::protocol::framing::encode_chunk;
-use netdiscover::protocol::session::{PREFETCH_MAX, PREFETCH_MIN};
 use netdiscover::protocol::{
-    run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply, ProcessError, Row,
-    RowProcessor, SearchCommand, Verdict,
+    encode_chunk, run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply,
+    ProcessError, Row, RowProcessor, SearchCommand, Verdict, PREFETCH_MAX, PREFETCH_MIN,
 };
 
 /// Annotates rows whose `process` holds "netstat"; fails on a row whose `process` is "BOOM".

@@ -2,10 +2,9 @@
 //! run through the real session loop in memory.
 
 use crate::support::{execute, getinfo, parse_csv, split_stream};
-use netdiscover::protocol::framing::encode_chunk;
 use netdiscover::protocol::{
-    run_session, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message, ProcessError, Row,
-    RowProcessor, SearchCommand, Verdict,
+    encode_chunk, run_session, CommandError, Emitter, GetInfo, GetInfoReply, Level, Message,
+    ProcessError, Row, RowProcessor, SearchCommand, Verdict,
 };
 
 /// Flags rows whose `process` mentions netstat: annotate (Pass/Emit), filter (Drop), or one row

@@ -3,8 +3,9 @@
 
 use std::io::{BufReader, Read};
 
-use netdiscover::protocol::framing::{encode_chunk, read_chunk};
-use netdiscover::protocol::{mv, BodyProcessor, Emitter, ProcessError, Row, RowProcessor, Verdict};
+use netdiscover::protocol::{
+    encode_chunk, mv, read_chunk, BodyProcessor, Emitter, ProcessError, Row, RowProcessor, Verdict,
+};
 use proptest::prelude::*;
 
 /// A reader that hands out at most `steps[i]` bytes per call, like a pipe written in pieces.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{execute, getinfo, netdiscover_exe, split_stream};
-use netdiscover::protocol::framing::encode_chunk;
+use netdiscover::protocol::encode_chunk;
 
 /// Three execute chunks of about 2 MB each, netstat and netsh positives among near-misses; each
 /// chunk's rows differ, so bytes of one reply cannot pass for another's.

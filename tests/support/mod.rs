@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use netdiscover::protocol::framing::read_chunk;
+use netdiscover::protocol::read_chunk;
 
 /// Deadline for any single wait on the command under test.
 pub const TIMEOUT: Duration = Duration::from_secs(60);

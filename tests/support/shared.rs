@@ -37,7 +37,7 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
 
 /// The workspace root (where `Cargo.lock` is): the including crate's manifest directory or, for
 /// a member crate such as `xtask`, an ancestor of it.
-fn workspace_root() -> &'static Path {
+pub fn workspace_root() -> &'static Path {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()

@@ -1,5 +1,7 @@
-//! The Splunk app: renders the shipped `.conf` files from the detection YAML (the way
-//! contentctl 5.6.2 does), draws the app icons, and lays out, writes and checks the package.
+//! The Splunk app's build-time tooling (run by `cargo xtask render` and `cargo xtask package`,
+//! never by the shipped binaries): renders the shipped `.conf` files from the detection YAML
+//! (the way contentctl 5.6.2 does), draws the app icons, and lays out, writes and checks the
+//! package. The app's sources are the repository's `app/` and `default/` directories.
 //!
 //! Each submodule has one job:
 //! - [`model`]: the detection / macro / deployment YAML, read as contentctl reads it;

@@ -1,10 +1,11 @@
 //! `default/app.conf` and `app.manifest`, rendered from Cargo's package version so the three
 //! version strings (`[launcher]`, `[id]`, `info.id.version`) can never disagree with Cargo.
 
-use super::{AppError, APP_ID};
+use crate::{AppError, APP_ID};
 
-/// The app's version: the `netdiscover` crate's version (semver, as AppInspect requires).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The app's version: the `netdiscover` crate's version (semver, as AppInspect requires), the
+/// one its binaries print.
+pub const VERSION: &str = netdiscover::VERSION;
 
 const LABEL: &str = "netdiscover detections";
 const DESCRIPTION: &str = "ESCU detection YAML compiled to native matchers: the | netdiscover search command, a modular input, and ES risk-based alerting searches.";

@@ -3,15 +3,13 @@
 //! `NETDISCOVER_DIST_TGZ` names a real package (CI sets it after `cargo xtask package`), that
 //! package is checked too, including its binaries' GLIBC needs.
 
-use netdiscover::app::package::{self, Binary, DEFAULT_MTIME};
-use netdiscover::app::{elf, tar};
+use netdiscover_app::package::{self, Binary, DEFAULT_MTIME};
+use netdiscover_app::{elf, tar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::workspace_root;
 
 fn fake_binaries() -> Vec<Binary> {
     ["netdiscover", "netdiscover_input"]
@@ -100,8 +98,16 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
 /// in default/ and app/README/ (the modular input's confs and spec).
 fn expected_files() -> Vec<String> {
     let mut files: Vec<String> = REQUIRED.iter().map(|s| s.to_string()).collect();
-    walk(&root().join("default"), "netdiscover/default", &mut files);
-    walk(&root().join("app/README"), "netdiscover/README", &mut files);
+    walk(
+        &workspace_root().join("default"),
+        "netdiscover/default",
+        &mut files,
+    );
+    walk(
+        &workspace_root().join("app/README"),
+        "netdiscover/README",
+        &mut files,
+    );
     files.sort();
     files.dedup();
     files
@@ -158,7 +164,7 @@ fn check_listing(listing: &BTreeMap<String, (String, String)>, expected_mtime: &
 #[test]
 fn package_lists_exactly_the_expected_files_with_expected_modes() {
     let tmp = tempfile::tempdir().unwrap();
-    let entries = package::entries(&root(), &fake_binaries()).unwrap();
+    let entries = package::entries(workspace_root(), &fake_binaries()).unwrap();
     let tgz = tmp.path().join("netdiscover-test.tgz");
     std::fs::write(&tgz, tar::tgz(&entries, DEFAULT_MTIME).unwrap()).unwrap();
     let Some(listing) = tar_listing(&tgz) else {
@@ -176,11 +182,11 @@ fn package_lists_exactly_the_expected_files_with_expected_modes() {
     let unpacked = |rel: &str| std::fs::read(tmp.path().join(rel)).unwrap();
     assert_eq!(
         unpacked("netdiscover/default/savedsearches.conf"),
-        std::fs::read(root().join("default/savedsearches.conf")).unwrap()
+        std::fs::read(workspace_root().join("default/savedsearches.conf")).unwrap()
     );
     assert_eq!(
         unpacked("netdiscover/bin/rules/macros/process_netsh.yml"),
-        std::fs::read(root().join("app/macros/process_netsh.yml")).unwrap()
+        std::fs::read(workspace_root().join("app/macros/process_netsh.yml")).unwrap()
     );
     assert_eq!(
         unpacked("netdiscover/bin/netdiscover"),
@@ -191,19 +197,23 @@ fn package_lists_exactly_the_expected_files_with_expected_modes() {
 #[test]
 fn same_sources_give_the_same_bytes() {
     let first = tar::tgz(
-        &package::entries(&root(), &fake_binaries()).unwrap(),
+        &package::entries(workspace_root(), &fake_binaries()).unwrap(),
         DEFAULT_MTIME,
     )
     .unwrap();
     let second = tar::tgz(
-        &package::entries(&root(), &fake_binaries()).unwrap(),
+        &package::entries(workspace_root(), &fake_binaries()).unwrap(),
         DEFAULT_MTIME,
     )
     .unwrap();
     assert_eq!(first, second);
     let mut other = fake_binaries();
     other[0].data.push(b'!');
-    let changed = tar::tgz(&package::entries(&root(), &other).unwrap(), DEFAULT_MTIME).unwrap();
+    let changed = tar::tgz(
+        &package::entries(workspace_root(), &other).unwrap(),
+        DEFAULT_MTIME,
+    )
+    .unwrap();
     assert_ne!(first, changed, "a changed binary must change the package");
 }
 

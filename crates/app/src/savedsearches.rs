@@ -1,11 +1,11 @@
 //! `savedsearches.conf`: one stanza per detection, key for key and value for value what
 //! contentctl 5.6.2's `savedsearches_detections.j2` renders (only the label prefix differs:
-//! [`super::APP_LABEL`] instead of `ESCU`), plus our combined search.
+//! [`crate::APP_LABEL`] instead of `ESCU`), plus our combined search.
 
-use super::conf::escape_newlines;
-use super::model::{Content, Deployment, Detection, Loaded};
-use super::tojson::tojson;
-use super::{AppError, APP_LABEL};
+use crate::conf::escape_newlines;
+use crate::model::{Content, Deployment, Detection, Loaded};
+use crate::tojson::tojson;
+use crate::{AppError, APP_LABEL};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -420,7 +420,7 @@ pub fn combined_entries(content: &Content) -> Result<Vec<(String, String)>, AppE
         .ok_or_else(|| {
             AppError::Invalid("app/deployments has no deployment with rba enabled".into())
         })?;
-    let fields = super::fields::rule_fields(content);
+    let fields = crate::fields::rule_fields(content);
     let by: Vec<String> = fields.iter().map(|f| format!("Processes.{f}")).collect();
     let search = format!(
         "| tstats `security_content_summariesonly` count min(_time) as firstTime max(_time) as lastTime \

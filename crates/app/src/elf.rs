@@ -2,7 +2,7 @@
 //! (the `.gnu.version_r` / SHT_GNU_verneed section), so packaging can refuse a binary that
 //! needs a GLIBC newer than the oldest Linux Splunk supports (RHEL 7: glibc 2.17).
 
-use super::AppError;
+use crate::AppError;
 
 const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
 

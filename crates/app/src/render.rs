@@ -2,17 +2,17 @@
 //! `cargo xtask render` writes them, `cargo xtask package` renders them before packaging, and
 //! a test fails when a checked-in copy drifts from what the YAML and Cargo's version give.
 
-use super::model::Content;
-use super::{appconf, icon, macros, savedsearches, AppError};
+use crate::model::Content;
+use crate::{appconf, icon, macros, savedsearches, AppError};
 use std::path::{Path, PathBuf};
 
 const CONF_HEADER: &str = "#############\n\
-# Rendered by `cargo xtask render` (netdiscover src/app) from app/detections, app/macros and\n\
+# Rendered by `cargo xtask render` (crates/app) from app/detections, app/macros and\n\
 # app/deployments, the way contentctl 5.6.2 renders them. Do not edit: edit the YAML, re-render.\n\
 #############\n";
 
 const APP_CONF_HEADER: &str = "#############\n\
-# Rendered by `cargo xtask render` (netdiscover src/app) from Cargo.toml's version. Do not edit.\n\
+# Rendered by `cargo xtask render` (crates/app) from Cargo.toml's version. Do not edit.\n\
 #############\n";
 
 /// A rendered file: its path relative to the repository root, and its bytes.

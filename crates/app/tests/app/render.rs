@@ -2,19 +2,12 @@
 //! no drift between the checked-in files and the YAML, versions equal to Cargo's, and the
 //! combined search wired to `| netdiscover mode=risk` and ES's risk action.
 
-use netdiscover::app::conf::{parse, Stanza};
-use netdiscover::app::model::Content;
-use netdiscover::app::{fields, render, savedsearches, APP_LABEL};
+use netdiscover_app::conf::{parse, Stanza};
+use netdiscover_app::model::Content;
+use netdiscover_app::{fields, render, savedsearches, APP_LABEL};
 use std::path::{Path, PathBuf};
 
-#[path = "support/shared.rs"]
-mod shared;
-
-use shared::shared;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{shared, workspace_root};
 
 fn read_conf(path: &Path) -> Vec<Stanza> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -62,7 +55,7 @@ fn seed_stanzas_match_contentctl_5_6_2_key_by_key() {
         return;
     };
     let theirs = read_conf(&dir.join("savedsearches.conf"));
-    let ours = read_conf(&root().join("default/savedsearches.conf"));
+    let ours = read_conf(&workspace_root().join("default/savedsearches.conf"));
     for seed in SEEDS {
         let ours_stanza = stanza(&ours, &format!("{APP_LABEL} - {seed} - Rule"));
         let theirs_stanza = stanza(&theirs, &format!("ESCU - {seed} - Rule"));
@@ -77,7 +70,8 @@ fn seed_stanzas_match_contentctl_byte_for_byte_apart_from_the_label() {
         return;
     };
     let theirs = std::fs::read_to_string(dir.join("savedsearches.conf")).unwrap();
-    let ours = std::fs::read_to_string(root().join("default/savedsearches.conf")).unwrap();
+    let ours =
+        std::fs::read_to_string(workspace_root().join("default/savedsearches.conf")).unwrap();
     for seed in SEEDS {
         let block = |text: &str, label: &str| -> String {
             let start = text
@@ -95,7 +89,7 @@ fn ttp_variant_renders_the_notable_keys_contentctl_adds() {
     let Some(dir) = shared("escu/rendered_contentctl_5.6.2_ttp_variant") else {
         return;
     };
-    let content = Content::load(&root().join("app")).unwrap();
+    let content = Content::load(&workspace_root().join("app")).unwrap();
     let mut netsh = content
         .detections
         .iter()
@@ -121,7 +115,7 @@ fn ttp_variant_renders_the_notable_keys_contentctl_adds() {
 
 #[test]
 fn macros_match_contentctl_and_leave_drop_dm_object_name_to_splunk_sa_cim() {
-    let ours = read_conf(&root().join("default/macros.conf"));
+    let ours = read_conf(&workspace_root().join("default/macros.conf"));
     assert!(
         ours.iter()
             .all(|s| !s.name.starts_with("drop_dm_object_name")),
@@ -150,7 +144,7 @@ fn macros_match_contentctl_and_leave_drop_dm_object_name_to_splunk_sa_cim() {
 
 #[test]
 fn checked_in_rendered_files_do_not_drift_from_the_yaml() {
-    let drifted = render::drifted(&root()).unwrap();
+    let drifted = render::drifted(workspace_root()).unwrap();
     assert!(
         drifted.is_empty(),
         "these files differ from what the YAML renders (run `cargo xtask render`): {drifted:?}"
@@ -161,18 +155,18 @@ fn checked_in_rendered_files_do_not_drift_from_the_yaml() {
 fn drift_is_detected_when_the_yaml_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = |rel: &str| {
-        let (src, dst) = (root().join(rel), tmp.path().join(rel));
+        let (src, dst) = (&workspace_root().join(rel), tmp.path().join(rel));
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
         std::fs::copy(src, dst).unwrap();
     };
-    for rel in render::render_all(&root())
+    for rel in render::render_all(workspace_root())
         .unwrap()
         .iter()
         .map(|r| r.path.clone())
     {
         copy(rel.to_str().unwrap());
     }
-    let content = Content::load(&root().join("app")).unwrap();
+    let content = Content::load(&workspace_root().join("app")).unwrap();
     for path in content
         .detections
         .iter()
@@ -180,7 +174,12 @@ fn drift_is_detected_when_the_yaml_changes() {
         .chain(content.macros.iter().map(|m| &m.path))
         .chain(content.deployments.iter().map(|d| &d.path))
     {
-        copy(path.strip_prefix(root()).unwrap().to_str().unwrap());
+        copy(
+            path.strip_prefix(workspace_root())
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        );
     }
     assert!(render::drifted(tmp.path()).unwrap().is_empty());
     let netsh = tmp
@@ -197,7 +196,7 @@ fn drift_is_detected_when_the_yaml_changes() {
 #[test]
 fn app_conf_and_manifest_carry_cargos_version_and_the_cim_dependency() {
     let version = env!("CARGO_PKG_VERSION");
-    let app = read_conf(&root().join("default/app.conf"));
+    let app = read_conf(&workspace_root().join("default/app.conf"));
     assert_eq!(stanza(&app, "id").get("version"), Some(version));
     assert_eq!(stanza(&app, "launcher").get("version"), Some(version));
     assert_eq!(stanza(&app, "id").get("name"), Some("netdiscover"));
@@ -208,7 +207,8 @@ fn app_conf_and_manifest_carry_cargos_version_and_the_cim_dependency() {
     );
     assert_eq!(stanza(&app, "install").get("is_configured"), Some("false"));
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("app/app.manifest")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(workspace_root().join("app/app.manifest")).unwrap())
+            .unwrap();
     assert_eq!(manifest["info"]["id"]["version"], version);
     assert_eq!(manifest["info"]["id"]["name"], "netdiscover");
     assert!(manifest["dependencies"]["Splunk_SA_CIM"]["version"]
@@ -219,7 +219,7 @@ fn app_conf_and_manifest_carry_cargos_version_and_the_cim_dependency() {
 
 #[test]
 fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover_risk() {
-    let content = Content::load(&root().join("app")).unwrap();
+    let content = Content::load(&workspace_root().join("app")).unwrap();
     let needed = fields::rule_fields(&content);
     for field in [
         "process_name",
@@ -234,7 +234,7 @@ fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover
         !needed.contains("firstTime"),
         "computed fields are not data-model fields"
     );
-    let ours = read_conf(&root().join("default/savedsearches.conf"));
+    let ours = read_conf(&workspace_root().join("default/savedsearches.conf"));
     let combined = stanza(&ours, &savedsearches::combined_stanza_name());
     let search = combined.get("search").unwrap();
     assert_eq!(search.matches("| tstats").count(), 1);
@@ -260,7 +260,7 @@ fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover
     );
     let risk: serde_json::Value =
         serde_json::from_str(combined.get("action.risk.param._risk").unwrap()).unwrap();
-    let macros = read_conf(&root().join("default/macros.conf"));
+    let macros = read_conf(&workspace_root().join("default/macros.conf"));
     let router = stanza(&macros, "netdiscover_risk_object_fields")
         .get("definition")
         .unwrap();
@@ -276,7 +276,7 @@ fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover
 
 #[test]
 fn commands_searchbnf_and_meta_are_wired_for_the_chunked_command() {
-    let commands = read_conf(&root().join("default/commands.conf"));
+    let commands = read_conf(&workspace_root().join("default/commands.conf"));
     let cmd = stanza(&commands, "netdiscover");
     assert_eq!(cmd.get("chunked"), Some("true"));
     assert_eq!(cmd.get("filename"), Some("netdiscover"));
@@ -285,7 +285,7 @@ fn commands_searchbnf_and_meta_are_wired_for_the_chunked_command() {
         None,
         "local would be ignored under chunked = true"
     );
-    let bnf = read_conf(&root().join("default/searchbnf.conf"));
+    let bnf = read_conf(&workspace_root().join("default/searchbnf.conf"));
     let command = stanza(&bnf, "netdiscover-command");
     assert_eq!(command.get("usage"), Some("public"));
     let description = command.get("description").unwrap();
@@ -327,7 +327,7 @@ fn commands_searchbnf_and_meta_are_wired_for_the_chunked_command() {
         );
     }
     assert!(options.contains("mode=(annotate|filter|risk)"));
-    let meta = read_conf(&root().join("app/metadata/default.meta"));
+    let meta = read_conf(&workspace_root().join("app/metadata/default.meta"));
     let global = stanza(&meta, "");
     assert_eq!(global.get("export"), Some("system"));
     assert_eq!(
@@ -339,7 +339,7 @@ fn commands_searchbnf_and_meta_are_wired_for_the_chunked_command() {
 #[test]
 fn icons_are_pngs_of_the_sizes_splunk_expects() {
     for (file, size) in [("appIcon.png", 36u32), ("appIcon_2x.png", 72)] {
-        let bytes = std::fs::read(root().join("app/static").join(file)).unwrap();
+        let bytes = std::fs::read(workspace_root().join("app/static").join(file)).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert_eq!(&bytes[12..16], b"IHDR");
         assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), size);
@@ -351,7 +351,7 @@ fn icons_are_pngs_of_the_sizes_splunk_expects() {
 fn scratch_app() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     for dir in ["detections/endpoint", "macros", "deployments"] {
-        let src = root().join("app").join(dir);
+        let src = workspace_root().join("app").join(dir);
         let dst = tmp.path().join("app").join(dir);
         std::fs::create_dir_all(&dst).unwrap();
         for entry in std::fs::read_dir(src).unwrap() {

@@ -8,8 +8,8 @@
 //! added to the union, so the by-clause can never miss a field the matchers need; the
 //! YAML-level part adds the ESCU by-clause context fields analysts expect on each result.
 
-use super::model::{Content, Macro};
-use crate::rules::RuleSet;
+use crate::model::{Content, Macro};
+use netdiscover::rules::RuleSet;
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! machine, user, umask or clock. Entries carry their own mode; owner and group are 0
 //! (`root`), every mtime is the one given, the gzip header has no name and mtime 0.
 
-use super::AppError;
+use crate::AppError;
 use flate2::{Compression, GzBuilder};
 use std::io::Write;
 

@@ -3,7 +3,7 @@
 //! that would change the rendering but that we do not render (throttling, embedded
 //! deployments) are refused with a clear error rather than silently dropped.
 
-use super::AppError;
+use crate::AppError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

@@ -3,9 +3,9 @@
 //! `drop_dm_object_name` is deliberately absent: it belongs to Splunk_SA_CIM (contentctl's
 //! `MACROS_TO_IGNORE`), on which the app depends.
 
-use super::conf::escape_newlines;
-use super::model::{Content, Macro};
-use super::savedsearches::{
+use crate::conf::escape_newlines;
+use crate::model::{Content, Macro};
+use crate::savedsearches::{
     filter_macro_name, COMBINED_FILTER_MACRO, RISK_OBJECT_FIELDS_MACRO, RISK_OBJECT_TYPES,
 };
 

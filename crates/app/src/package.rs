@@ -12,8 +12,8 @@
 //! Names starting with `.` are never shipped (AppInspect rejects hidden files). Directories
 //! and executables get mode 755, every other file 644; the result is sorted by path.
 
-use super::tar::Entry;
-use super::{AppError, APP_ID};
+use crate::tar::Entry;
+use crate::{AppError, APP_ID};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
