@@ -419,8 +419,8 @@ fn sse2_masks(block: &[u8; 64], needles: &[Needle], probes: &mut ProbeMasks) -> 
 #[inline(always)]
 fn neon_masks(block: &[u8; 64], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
     use std::arch::aarch64::{
-        uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vorrq_u8,
-        vpaddq_u8, vreinterpretq_u64_u8,
+        uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vorrq_u8, vpaddq_u8,
+        vreinterpretq_u64_u8,
     };
     const WEIGHTS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
     // SAFETY: NEON is always available on aarch64; each load reads 16 bytes at offset 0, 16,
