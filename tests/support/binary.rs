@@ -7,10 +7,13 @@
 //! - `NETDISCOVER_TEST_RUNNER`: a command line, split at whitespace, that runs them, e.g.
 //!   `qemu-aarch64-static -L /usr/aarch64-linux-gnu`.
 //!
-//! A variable naming a file that does not exist fails the test instead of falling back.
+//! A variable naming a file that does not exist fails the test instead of falling back. Under
+//! a runner (an emulator runs the code 10–30 times slower) the driver's deadlines are 20 times
+//! longer.
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 pub const TEST_BIN: &str = "NETDISCOVER_TEST_BIN";
 pub const TEST_INPUT_BIN: &str = "NETDISCOVER_TEST_INPUT_BIN";
@@ -52,5 +55,13 @@ pub fn command(exe: impl AsRef<std::ffi::OsStr>) -> Command {
             command
         }
         None => Command::new(exe),
+    }
+}
+
+/// `deadline`, or 20 times it when a runner is set.
+pub fn under_runner(deadline: Duration) -> Duration {
+    match std::env::var(TEST_RUNNER) {
+        Ok(runner) if !runner.trim().is_empty() => deadline * 20,
+        _ => deadline,
     }
 }

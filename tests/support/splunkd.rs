@@ -154,7 +154,7 @@ impl Splunkd {
             recycled,
             stderr,
             stderr_thread: Some(stderr_thread),
-            timeout,
+            timeout: super::binary::under_runner(timeout),
             requests: 0,
             stdout_closed: false,
         })
