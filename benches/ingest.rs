@@ -91,7 +91,7 @@ fn best<T>(rounds: usize, mut f: impl FnMut() -> T, key: impl Fn(&T) -> Duration
     let mut best: Option<T> = None;
     for _ in 0..rounds {
         let run = f();
-        if best.as_ref().map_or(true, |b| key(&run) < key(b)) {
+        if best.as_ref().is_none_or(|b| key(&run) < key(b)) {
             best = Some(run);
         }
     }

@@ -345,7 +345,7 @@ fn main() {
         for (slot, (exe, args, name)) in best.iter_mut().zip(&contenders) {
             let run = drive(exe, args, &stream.getinfo, &requests, rows, in_bytes, false)
                 .unwrap_or_else(|e| fail(name, e));
-            if slot.as_ref().map_or(true, |b| run.wall < b.wall) {
+            if slot.as_ref().is_none_or(|b| run.wall < b.wall) {
                 *slot = Some(run);
             }
         }

@@ -2,11 +2,10 @@
 //! streaming of process events into Splunk.
 //!
 //! splunkd runs the executable three ways (`../shared/docs/modinput-and-packaging.md` §1.1):
-//! `--scheme` prints
-//! [`scheme_xml`]; `--validate-arguments` reads `<items>` and prints
+//! `--scheme` prints [`scheme_xml`]; `--validate-arguments` reads `<items>` and prints
 //! `<error><message>…</message></error>` (exit 1) when a parameter is wrong; with no argument it
 //! reads `<input>` and follows the stanza's files ([`Follower`]) until SIGTERM. The executable's
-//! front end (arguments, stdin, exit codes) is `cli::input`; this room is what it wires.
+//! front end (arguments, stdin, exit codes) is `cli::input`; this room holds what it wires.
 
 mod annotate;
 mod checkpoint;

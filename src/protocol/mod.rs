@@ -19,7 +19,7 @@ mod structural;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
 pub use framing::{encode_chunk, read_chunk, write_chunk, FrameError};
-pub use needles::Needles;
+pub use needles::{Needles, MAX_NEEDLES};
 pub use output::{ReplyOutput, SplicingStdout};
 pub use pipes::{enlarge_stdio, raw_stdin, raw_stdout};
 pub use processor::{

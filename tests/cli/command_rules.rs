@@ -86,11 +86,13 @@ fn annotate_marks_positives_and_passes_everything_else() {
     assert_eq!(netsh["risk_object"], "ws03\ncarol");
     assert_eq!(netsh["__mv_risk_object"], "$ws03$;$carol$");
     assert_eq!(netsh["risk_object_type"], "system\nuser");
-    assert_eq!(netsh["risk_score"], "49\n49");
+    assert_eq!(netsh["risk_score"], "20\n20");
+    let message = "A process netsh.exe has launched netsh with command-line netsh  interface \
+                   portproxy add v4tov4 listenport=8001 connectport=3389 connectaddress=10.0.0.5 on ws03.";
     assert_eq!(
         netsh["risk_message"],
-        "A process netsh.exe has launched netsh with command-line netsh  interface portproxy \
-         add v4tov4 listenport=8001 connectport=3389 connectaddress=10.0.0.5 on ws03."
+        format!("{message}\n{message}"),
+        "one message per risk object, aligned with them"
     );
     // Input columns come back untouched.
     assert_eq!(
@@ -146,7 +148,23 @@ fn risk_mode_writes_one_row_per_risk_object_and_reads_multivalue_fields() {
         ],
         "a multivalue user gives one risk event per value; Hunting gives one row without risk"
     );
-    assert!(rows[..3].iter().all(|r| r["risk_score"] == "49"));
+    assert!(rows[..3].iter().all(|r| r["risk_score"] == "20"));
+    // Each risk row names its own rule the way ES risk events carry it.
+    assert!(rows[..3].iter().all(|r| {
+        r["search_name"] == format!("netdiscover - {NETSH} - Rule")
+            && r["annotations.mitre_attack"] == "T1090.001"
+            && r["analyticstories"] == "Volt Typhoon"
+    }));
+    assert_eq!(
+        rows[3]["search_name"],
+        format!("netdiscover - {NETSTAT} - Rule")
+    );
+    assert_eq!(rows[3]["annotations.mitre_attack"], "T1049");
+    assert_eq!(
+        rows[3]["__mv_analyticstories"].matches('$').count(),
+        18,
+        "nine stories, multivalue"
+    );
     // The multivalue input column is passed through with its __mv_ encoding intact.
     assert_eq!(rows[0]["__mv_user"], "$svc$;$admin$");
 }

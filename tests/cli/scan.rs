@@ -95,7 +95,7 @@ fn examples_hits_per_file_match_the_examples_readme() {
         netsh["risk_object"],
         serde_json::json!(["ws-fin-07.corp.example", "CORP\\alice"])
     );
-    assert_eq!(netsh["risk_score"], serde_json::json!(["49", "49"]));
+    assert_eq!(netsh["risk_score"], serde_json::json!(["20", "20"]));
     assert!(
         netsh["risk_message"][0]
             .as_str()

@@ -60,7 +60,7 @@ impl Rng {
 /// The ProcessId `stream * 1_000_000 + seq` is the record's identity for the test.
 fn record(stream: usize, seq: usize) -> String {
     let pid = stream * 1_000_000 + seq;
-    let command_line = if seq % 5 == 0 {
+    let command_line = if seq.is_multiple_of(5) {
         format!("powershell.exe -c \"Get-Process\n| Select -First {seq}\"")
     } else {
         format!("netstat -ano {seq}")

@@ -289,7 +289,7 @@ fn annotate_adds_detection_fields_to_matching_events_only() {
             assert_eq!(event.data["detection"], "Windows Proxy Via Netsh", "{file}");
             assert_eq!(event.data["detection_type"], "Anomaly");
             assert_eq!(event.data["mitre_attack_id"], "T1090.001");
-            assert!(event.data["risk_score"].to_string().contains("49"));
+            assert!(event.data["risk_score"].to_string().contains("20"));
             assert!(event.data["process"]
                 .as_str()
                 .is_some_and(|p| p.contains("portproxy")));

@@ -83,7 +83,7 @@ fn big_body(min_len: usize, seed: u64) -> Vec<u8> {
     while body.len() < min_len {
         n += 1;
         let row = match n % 5 {
-            0 if n % 10 == 0 => {
+            0 if n.is_multiple_of(10) => {
                 format!("\"C:\\Windows\\system32\\netstat.exe -ano {n}\",alice,{n},\n")
             }
             0 => format!("\"cmd.exe /c \"\"echo {n}\"\"\",bob,{n},\n"),

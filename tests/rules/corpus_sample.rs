@@ -205,11 +205,22 @@ fn corpus_risk_message_with_threat_objects() {
     let mut m = Matcher::new(&set);
     let matched = m.match_row(&set, &sel, &r).to_vec();
     let a = set.annotate(&matched, &r);
+    let message = "An instance of winword.exe spawning regsvr32.exe was identified on endpoint ws1 by user alice attempting to evade detection by using a non-standard file extension.";
     assert_eq!(
         a.risk_message,
-        vec!["An instance of winword.exe spawning regsvr32.exe was identified on endpoint ws1 by user alice attempting to evade detection by using a non-standard file extension."]
+        vec![message, message],
+        "aligned with the objects"
     );
-    assert_eq!(a.risk_object, vec!["alice", "ws1"]);
+    assert_eq!(
+        a.risk_object,
+        vec!["ws1", "alice"],
+        "sorted by field: dest, then user (the finding)"
+    );
+    assert_eq!(
+        a.finding_title,
+        vec![message],
+        "a TTP's title is its v5 message"
+    );
     assert_eq!(a.risk_score, vec!["35", "35"]);
     assert_eq!(a.threat_object, vec!["winword.exe", "regsvr32.exe"]);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Coverage of the compiler over the ESCU corpus in ../shared/escu/corpus (443 detections).
 
-use netdiscover::rules::{coverage, Outcome};
+use netdiscover::rules::{coverage, parse_doc, parse_doc_full, rule_meta, Outcome};
 
 use crate::support::rules::escu_corpus;
 use crate::support::{repo, shared};
@@ -37,12 +37,15 @@ fn corpus_coverage_meets_thresholds() {
 }
 
 /// The fast YAML path (only the used top-level blocks are parsed) reads every shipped,
-/// legacy and corpus file exactly as a full parse does.
+/// legacy and corpus file, in all three schemas, exactly as a full parse does: the same
+/// blocks the rules use, the same list of top-level keys, the same rule model.
 #[test]
 fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
-    let Some(escu) = shared("escu") else { return };
+    let (Some(escu), Some(escu6)) = (shared("escu"), shared("escu6_corpus")) else {
+        return;
+    };
     let mut files = Vec::new();
-    let mut stack = vec![escu, repo("app")];
+    let mut stack = vec![escu, escu6, repo("app")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).expect("dir").flatten() {
             let p = e.path();
@@ -53,15 +56,20 @@ fn fast_yaml_path_reads_every_escu_file_like_a_full_parse() {
             }
         }
     }
-    assert!(files.len() > 650, "{}", files.len());
+    assert!(files.len() > 1100, "{}", files.len());
+    let mut detections = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");
-        let fast = netdiscover::rules::parse_doc(&text)
-            .map(|d| format!("{d:?}"))
-            .map_err(|e| e.to_string());
-        let full = serde_yaml::from_str::<netdiscover::rules::RawDoc>(&text)
-            .map(|d| format!("{d:?}"))
-            .map_err(|e| e.to_string());
+        let fast = parse_doc(&text).expect("fast parse");
+        let mut full = parse_doc_full(&text).expect("full parse");
+        assert!(!full.keys.is_empty(), "{}", f.display());
+        full.prose = Default::default();
         assert_eq!(fast, full, "{}", f.display());
+        if fast.search.is_some() {
+            detections += 1;
+            let meta = |d| rule_meta(d).map(|(m, i)| format!("{m:?} {i:?}"));
+            assert_eq!(meta(&fast), meta(&full), "{}", f.display());
+        }
     }
+    assert!(detections > 880, "{detections}");
 }

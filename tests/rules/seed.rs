@@ -115,18 +115,17 @@ fn seed_annotation_on_a_real_positive() {
     assert_eq!(a.mitre_attack_id, vec!["T1090.001"]);
     assert_eq!(a.analytic_story, vec!["Volt Typhoon"]);
     assert_eq!(a.risk_object_type, vec!["system", "user"]);
-    assert_eq!(a.risk_score, vec!["49", "49"]);
+    assert_eq!(a.risk_score, vec!["20", "20"]);
     assert_eq!(a.risk_object[0], h[0].1.get("dest"));
     assert_eq!(a.risk_object[1], h[0].1.get("user"));
-    assert_eq!(
-        a.risk_message,
-        vec![format!(
-            "A process {} has launched netsh with command-line {} on {}.",
-            h[0].1.get("process_name"),
-            h[0].1.get("process"),
-            h[0].1.get("dest")
-        )]
+    let message = format!(
+        "A process {} has launched netsh with command-line {} on {}.",
+        h[0].1.get("process_name"),
+        h[0].1.get("process"),
+        h[0].1.get("dest")
     );
+    assert_eq!(a.risk_message, vec![message.clone(), message]);
+    assert!(a.finding_title.is_empty(), "an Anomaly has no finding");
     assert!(a.threat_object.is_empty());
     let events = set.risk_events(&matched, &row);
     assert_eq!(events.len(), 2, "one risk event per risk object");

@@ -3,7 +3,9 @@
 
 use crate::support::rules::*;
 use crate::support::{repo, shared};
-use netdiscover::rules::{rule_places, Matcher, RuleError, RuleSet, Selected, Selection, SplError};
+use netdiscover::rules::{
+    rule_places, EscuSchema, Matcher, RuleError, RuleSet, Selected, Selection, SplError,
+};
 
 const BY: &str = "by Processes.dest Processes.user Processes.process Processes.process_name Processes.parent_process_name Processes.process_id Processes.original_file_name";
 
@@ -116,9 +118,18 @@ fn multivalue_matches_if_any_value_does() {
     assert!(!r.fires(&[("process", &["netstat -n", "netstat -r"])]));
     let mut ne = One::new("Processes.user!=SYSTEM", "");
     assert!(ne.fires(&[("user", &["alice"])]));
+    // Search Manual, "Difference between != and NOT": != returns "every event that has a
+    // value in the field, where that value does not match": like every search comparison,
+    // true if some value satisfies it.
     assert!(
-        !ne.fires(&[("user", &["alice", "system"])]),
-        "!= : no value may match"
+        ne.fires(&[("user", &["alice", "system"])]),
+        "!= : some value does not match"
+    );
+    assert!(!ne.fires(&[("user", &["SYSTEM", "system"])]));
+    let mut not_mv = One::new("NOT Processes.user=SYSTEM", "");
+    assert!(
+        !not_mv.fires(&[("user", &["alice", "system"])]),
+        "NOT x=v: no value may match"
     );
     assert!(
         !ne.fires(&[("dest", &["h"])]),
@@ -159,13 +170,15 @@ fn prefixed_and_bare_field_names() {
 
 #[test]
 fn boolean_operators_in_and_parentheses() {
-    // OR binds looser than implicit AND: a OR (b AND c).
+    // The search language evaluates OR before AND (Search Manual, "Boolean expressions with
+    // logical operators"): (a OR b) AND c.
     let mut r = One::new(
         "Processes.process_name=a.exe OR Processes.process_name=b.exe Processes.user=u",
         "",
     );
-    assert!(r.fires(&[("process_name", &["a.exe"])]));
+    assert!(!r.fires(&[("process_name", &["a.exe"])]));
     assert!(!r.fires(&[("process_name", &["b.exe"])]));
+    assert!(r.fires(&[("process_name", &["a.exe"]), ("user", &["U"])]));
     assert!(r.fires(&[("process_name", &["b.exe"]), ("user", &["U"])]));
     let mut p = One::new(
         "(Processes.process_name=a.exe OR Processes.process_name=b.exe) AND NOT Processes.user=u",
@@ -393,6 +406,40 @@ fn macros_conf_and_argument_macros() {
     assert!(m.match_row(&set, &all, &no).is_empty());
 }
 
+/// The shipped ESCU 6 seeds against their v5.13.0 files (tests/fixtures/escu_v5): the same
+/// rules, apart from what ESCU changed (scores standardised to Anomaly 20 in March 2026,
+/// docs/escu6-and-es8.md §5).
+#[test]
+fn shipped_escu6_seeds_are_their_v5_rules_with_standardised_scores() {
+    let (v5, w5) = RuleSet::load(&[
+        repo("tests/fixtures/escu_v5/detections"),
+        repo("app/macros"),
+    ]);
+    let (v6, w6) = RuleSet::load(&[repo("app/detections"), repo("app/macros")]);
+    assert!(w5.is_empty() && w6.is_empty(), "{w5:?} {w6:?}");
+    assert_eq!(v5.len(), 2);
+    assert_eq!(v5.fields(), v6.fields(), "the same searches");
+    for (old, new) in v5.rules().iter().zip(v6.rules()) {
+        assert_eq!(old.meta.escu_schema(), Some(EscuSchema::V5));
+        assert_eq!(new.meta.escu_schema(), Some(EscuSchema::V6));
+        let mut old = old.meta.clone();
+        for i in &mut old.intermediate_findings {
+            assert_eq!(i.entity.score.get(), 49, "v5.13.0's netsh score");
+            i.entity.score = new.meta.intermediate_findings[0].entity.score;
+        }
+        old.origin = new.meta.origin;
+        assert_eq!(old, new.meta);
+    }
+    let netsh = &v6.rules()[1].meta;
+    assert_eq!(netsh.kind, "Anomaly");
+    let scores: Vec<(&str, u8)> = netsh
+        .intermediate_findings
+        .iter()
+        .map(|i| (i.entity.field.as_str(), i.entity.score.get()))
+        .collect();
+    assert_eq!(scores, [("dest", 20), ("user", 20)]);
+}
+
 #[test]
 fn legacy_v4_schema_gives_the_same_risk() {
     let Some(legacy) = shared("escu/legacy_v4") else {
@@ -400,7 +447,10 @@ fn legacy_v4_schema_gives_the_same_risk() {
     };
     let (old, w1) = RuleSet::load(&[legacy.join("detections"), legacy.join("macros")]);
     assert!(w1.is_empty(), "{w1:?}");
-    let (new, w2) = RuleSet::load(&[repo("app/detections"), repo("app/macros")]);
+    let (new, w2) = RuleSet::load(&[
+        repo("tests/fixtures/escu_v5/detections"),
+        repo("app/macros"),
+    ]);
     assert!(w2.is_empty(), "{w2:?}");
     let pick = |s: &RuleSet, n: &str| {
         s.rules()
@@ -413,15 +463,19 @@ fn legacy_v4_schema_gives_the_same_risk() {
         pick(&old, "Windows Proxy Via Netsh"),
         pick(&new, "Windows Proxy Via Netsh"),
     );
-    assert!(o.meta.legacy && !n.meta.legacy);
+    assert_eq!(o.meta.escu_schema(), Some(EscuSchema::V4));
+    assert_eq!(n.meta.escu_schema(), Some(EscuSchema::V5));
     assert_eq!(
-        o.meta.risk_objects, n.meta.risk_objects,
-        "round(70*70/100)=49, Victim Hostname→system, User→user"
+        o.meta.intermediate_findings, n.meta.intermediate_findings,
+        "round(70*70/100)=49, Victim Hostname→system, User→user, the same message"
     );
-    assert_eq!(o.meta.risk_message, n.meta.risk_message);
+    assert!(
+        o.meta.finding.is_none() && n.meta.finding.is_none(),
+        "Anomaly"
+    );
     let hunting = pick(&old, "Network Connection Discovery With Netstat");
     assert!(
-        hunting.meta.risk_objects.is_empty(),
+        !hunting.meta.carries_risk(),
         "Hunting: no risk even with impact/confidence"
     );
     // Attacker observables become threat objects.
@@ -431,8 +485,13 @@ fn legacy_v4_schema_gives_the_same_risk() {
     let (set, w) = RuleSet::load(&[dir.path().to_path_buf()]);
     assert!(w.is_empty(), "{w:?}");
     let meta = &set.rules()[0].meta;
-    assert_eq!(meta.risk_objects[0].score, 23, "round(22.5) = 23");
-    assert_eq!(meta.risk_objects[0].kind, "system");
+    let finding = meta
+        .finding
+        .as_ref()
+        .expect("a TTP's first object is its finding");
+    assert_eq!(finding.entity.score.get(), 23, "round(22.5) = 23");
+    assert_eq!(finding.entity.kind, "system");
+    assert_eq!(finding.title, "$process_name$ on $dest$");
     assert_eq!(meta.threat_objects[0].kind, "process_name");
 }
 
@@ -488,12 +547,18 @@ fn annotation_risk_expansion_and_multivalue_tokens() {
         vec!["system", "system", "user", "system", "system", "user"]
     );
     assert_eq!(a.risk_score, vec!["40", "40", "60", "40", "40", "60"]);
-    assert_eq!(a.risk_message.len(), 2);
+    assert_eq!(a.risk_message.len(), 6, "one per risk object value");
     assert_eq!(
         a.risk_message[0], "Suspicious x.exe ran x.exe evil on h1\nh2",
         "multivalue token: values joined by newline"
     );
+    assert!(a.risk_message.iter().all(|m| m == &a.risk_message[0]));
     assert_eq!(a.threat_object, vec!["x.exe", "x.exe"]);
+    assert_eq!(
+        a.finding_title,
+        vec!["Suspicious x.exe ran x.exe evil on h1\nh2"],
+        "only the TTP has a finding (its user, as ESCU's porter picks it)"
+    );
     let events = set.risk_events(&matched, &r);
     assert_eq!(
         events.len(),
@@ -505,6 +570,16 @@ fn annotation_risk_expansion_and_multivalue_tokens() {
         .take(6)
         .all(|e| e.risk_object.len() == 1 && e.detection.len() == 1));
     assert!(events[6].risk_object.is_empty() && events[6].detection == vec!["Rule C"]);
+    let finding_rows: Vec<&str> = events
+        .iter()
+        .filter(|e| !e.finding_title.is_empty())
+        .map(|e| e.risk_object[0].as_str())
+        .collect();
+    assert_eq!(
+        finding_rows,
+        ["bob"],
+        "only the finding's entity row is the finding"
+    );
     let none = row(&set, &[("process_name", &["y.exe"])]);
     assert!(m.match_row(&set, &Selected::all(&set), &none).is_empty());
 }
@@ -661,7 +736,11 @@ fn readme_example_rule_loads_and_fires() {
     assert_eq!(matched.len(), 1);
     let a = set.annotate(&matched, &hit);
     assert_eq!(a.risk_object, vec!["ws1", "bob"]);
-    assert_eq!(a.risk_score, vec!["60", "40"]);
+    assert_eq!(a.risk_score, vec!["50", "50"]);
+    assert_eq!(
+        a.finding_title,
+        vec!["certutil decoded certutil -decode C:\\Users\\a\\AppData\\Local\\Temp\\x.b64 out.exe on ws1"]
+    );
     let miss = row(
         &set,
         &[

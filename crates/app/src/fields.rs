@@ -96,14 +96,14 @@ pub fn rule_fields(content: &Content) -> BTreeSet<String> {
     fields
 }
 
-/// The YAML-level fields: `Processes.<field>` names in the (macro-expanded) searches, risk
-/// message tokens, risk and threat object fields.
+/// The YAML-level fields: `Processes.<field>` names in the (macro-expanded) searches, the
+/// `$field$` tokens of finding titles and entity messages, entity and threat object fields.
 pub fn yaml_fields(content: &Content) -> BTreeSet<String> {
     let macros: Vec<Macro> = content.macros.iter().map(|m| m.item.clone()).collect();
     let mut fields = BTreeSet::new();
     for detection in &content.detections {
         let d = &detection.item;
-        let search = expand_macros(&d.search, &macros);
+        let search = expand_macros(d.doc.search.as_deref().unwrap_or_default(), &macros);
         let computed: BTreeSet<&str> = alias()
             .captures_iter(&search)
             .filter_map(|c| c.get(1).map(|m| m.as_str()))
@@ -111,15 +111,15 @@ pub fn yaml_fields(content: &Content) -> BTreeSet<String> {
         for caps in dm_field().captures_iter(&search) {
             fields.insert(caps[1].to_string());
         }
-        if let Some(rba) = &d.rba {
-            for caps in token().captures_iter(&rba.message) {
+        for entity in d.meta.risk_entities() {
+            for caps in token().captures_iter(entity.message) {
                 if !computed.contains(&caps[1]) {
                     fields.insert(caps[1].to_string());
                 }
             }
-            fields.extend(rba.risk_objects.iter().map(|o| o.field.clone()));
-            fields.extend(rba.threat_objects.iter().map(|o| o.field.clone()));
+            fields.insert(entity.object.field.clone());
         }
+        fields.extend(d.meta.threat_objects.iter().map(|o| o.field.clone()));
     }
     fields
 }

@@ -1,12 +1,14 @@
 //! The Splunk app's build-time tooling (run by `cargo xtask render` and `cargo xtask package`,
 //! never by the shipped binaries): renders the shipped `.conf` files from the detection YAML
-//! (the way contentctl 5.6.2 does), draws the app icons, and lays out, writes and checks the
+//! (the way contentctl-ng 1.1.1 does for ESCU 6 rules, contentctl 5.6.2 for v5 rules), draws
+//! the app icons, and lays out, writes and checks the
 //! package. The app's sources are the repository's `app/` and `default/` directories.
 //!
 //! Each submodule has one job:
-//! - [`model`]: the detection / macro / deployment YAML, read as contentctl reads it;
-//! - [`tojson`] and [`conf`]: Jinja's `tojson` and contentctl's `escapeNewlines`, plus a small
-//!   `.conf` reader used to compare files key by key;
+//! - [`model`]: the detections and macros read with the rules engine's own model
+//!   (`netdiscover::rules`), plus schedules, deployments and ATT&CK tactics;
+//! - [`tojson`] and [`conf`]: Jinja's `tojson`, contentctl-ng's compact JSON and
+//!   `escapeNewlines`, plus a small `.conf` reader used to compare files key by key;
 //! - [`savedsearches`], [`macros`], [`appconf`]: the renderers;
 //! - [`fields`]: the CIM fields the shipped rules read (the combined search's `tstats` by-clause);
 //! - [`icon`]: the app icons, drawn by our own code;

@@ -60,7 +60,10 @@ pub fn render(content: &Content, header: &str) -> String {
         write_macro(&mut out, &m.item);
     }
     for d in &content.detections {
-        write_macro(&mut out, &filter_macro(filter_macro_name(&d.item.name)));
+        write_macro(
+            &mut out,
+            &filter_macro(filter_macro_name(&d.item.meta.name)),
+        );
     }
     write_macro(&mut out, &filter_macro(COMBINED_FILTER_MACRO.to_string()));
     write_macro(&mut out, &risk_object_fields_macro());

@@ -1,100 +1,130 @@
-//! The detection, macro and deployment YAML (ESCU's current `rba:` schema), read the way
-//! contentctl 5.x reads it for rendering. Fields the renderer does not use are ignored; fields
-//! that would change the rendering but that we do not render (throttling, embedded
-//! deployments) are refused with a clear error rather than silently dropped.
+//! The app's content: detections and macros read with the rules engine's own model
+//! (`netdiscover::rules`: [`RawDoc`] for the YAML as written, [`RuleMeta`] for what a rule
+//! means), so the engine and the renderer read every ESCU file the same way; plus what only
+//! rendering needs: ESCU 6 schedules (`schedules/*.yml`), contentctl 5's per-type deployments
+//! (`deployments/*.yml`, for v5 rules) and the ATT&CK tactics of the techniques the rules name.
+//!
+//! Keys or blocks the engine would read past are refused here: a rendered stanza must not
+//! silently lose what the YAML says.
 
 use crate::AppError;
+use netdiscover::rules::{parse_doc_full, rule_meta, EscuSchema, RawDoc, RuleMeta};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+/// One detection: the document as written and the rule model built from it.
+#[derive(Debug, Clone)]
 pub struct Detection {
-    pub name: String,
-    pub id: String,
+    pub doc: RawDoc,
+    pub meta: RuleMeta,
+}
+
+impl Detection {
+    /// Parses a detection file; a key or block the rules engine reads past is an error here.
+    pub fn parse(path: &Path, text: &str) -> Result<Detection, AppError> {
+        let doc = parse_doc_full(text).map_err(|error| AppError::Yaml {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Detection::from_doc(path, doc)
+    }
+
+    /// The rule model of `doc` (for instance after a test changed its `type`).
+    pub fn from_doc(path: &Path, doc: RawDoc) -> Result<Detection, AppError> {
+        let (meta, ignored) = rule_meta(&doc).map_err(|m| AppError::content(path, m))?;
+        if let Some(first) = ignored.first() {
+            return Err(AppError::content(
+                path,
+                format!(
+                    "`{}`: {} (the renderer does not drop it)",
+                    first.key, first.why
+                ),
+            ));
+        }
+        Ok(Detection { doc, meta })
+    }
+
+    pub fn schema(&self) -> EscuSchema {
+        self.meta.escu_schema().unwrap_or(EscuSchema::V6)
+    }
+
+    /// The fields every stanza needs, checked present.
+    pub fn common(&self, path: &Path) -> Result<Common<'_>, AppError> {
+        let p = &self.doc.prose;
+        Ok(Common {
+            version: p
+                .version
+                .ok_or_else(|| AppError::content(path, "missing `version`"))?,
+            status: Detection::required(path, "status", &self.doc.status)?,
+            description: Detection::required(path, "description", &p.description)?,
+            search: Detection::required(path, "search", &self.doc.search)?,
+        })
+    }
+
+    /// A field the renderer needs, or an error naming it.
+    pub fn required<'a>(
+        path: &Path,
+        key: &str,
+        value: &'a Option<String>,
+    ) -> Result<&'a str, AppError> {
+        value
+            .as_deref()
+            .ok_or_else(|| AppError::content(path, format!("missing `{key}`")))
+    }
+}
+
+/// What every rendered stanza reads from a detection.
+#[derive(Debug, Clone, Copy)]
+pub struct Common<'a> {
     pub version: u32,
-    /// `YYYY-MM-DD` (quoted in ESCU's YAML; serde_yaml keeps it a string either way).
-    pub date: String,
-    pub status: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub description: String,
-    #[serde(default)]
-    pub data_source: Vec<String>,
-    pub search: String,
-    pub how_to_implement: String,
-    pub known_false_positives: String,
-    #[serde(default)]
-    pub drilldown_searches: Vec<Drilldown>,
-    #[serde(default)]
-    pub rba: Option<Rba>,
-    pub tags: Tags,
-    #[serde(default)]
-    pub enabled_by_default: bool,
-    #[serde(default)]
-    pub deployment: Option<serde_yaml::Value>,
+    pub status: &'a str,
+    pub description: &'a str,
+    pub search: &'a str,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Drilldown {
-    pub name: String,
-    pub search: String,
-    #[serde(default)]
-    pub earliest_offset: Option<String>,
-    #[serde(default)]
-    pub latest_offset: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Rba {
-    pub message: String,
-    pub risk_objects: Vec<RiskObject>,
-    #[serde(default)]
-    pub threat_objects: Vec<ThreatObject>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RiskObject {
-    pub field: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub score: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ThreatObject {
-    pub field: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Tags {
-    pub analytic_story: Vec<String>,
-    #[serde(default)]
-    pub atomic_guid: Vec<String>,
-    #[serde(default)]
-    pub mitre_attack_id: Vec<String>,
-    #[serde(default)]
-    pub product: Vec<String>,
-    #[serde(default)]
-    pub security_domain: Option<String>,
-    #[serde(default)]
-    pub cve: Vec<String>,
-    #[serde(default)]
-    pub throttling: Option<serde_yaml::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
+/// A macro, as `macros.conf` writes it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Macro {
     pub name: String,
     pub definition: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub arguments: Vec<String>,
 }
 
-/// ESCU's per-type default deployment (`deployments/escu_default_configuration_<type>.yml`).
+impl Macro {
+    fn parse(path: &Path, text: &str) -> Result<Macro, AppError> {
+        let doc = parse_doc_full(text).map_err(|error| AppError::Yaml {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Ok(Macro {
+            name: Detection::required(path, "name", &doc.name)?.to_string(),
+            definition: Detection::required(path, "definition", &doc.definition)?.to_string(),
+            description: doc.prose.description.unwrap_or_default(),
+            arguments: doc.arguments.unwrap_or_default(),
+        })
+    }
+}
+
+/// An ESCU 6 schedule (`schedules/*.yml`, docs/escu6-and-es8.md §1.5), or the inline
+/// `custom_schedule` of a detection.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Schedule {
+    #[serde(default)]
+    pub name: String,
+    pub cron_schedule: String,
+    pub earliest_time: String,
+    pub latest_time: String,
+    pub schedule_window: String,
+}
+
+/// contentctl-ng's schedule for detections without `schedule` or `custom_schedule`: named
+/// `Default {ClassName}` (`Search.model_post_init`).
+pub const DEFAULT_SCHEDULE: &str = "Default EventBasedDetection";
+
+/// ESCU's per-type default deployment (`deployments/escu_default_configuration_<type>.yml`),
+/// how contentctl 5 schedules v5 rules.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Deployment {
     pub name: String,
@@ -134,6 +164,11 @@ pub struct NotableAction {
     pub nes_fields: Vec<String>,
 }
 
+/// ATT&CK technique id → its tactics' short names (`command-and-control`, ...), from
+/// `app/mitre_tactics.yml`. contentctl-ng reads them from ATT&CK's STIX data and maps them to
+/// ES kill-chain phases.
+pub type MitreTactics = BTreeMap<String, Vec<String>>;
+
 /// A parsed YAML file with the path it came from (for error messages and ordering).
 #[derive(Debug, Clone)]
 pub struct Loaded<T> {
@@ -142,10 +177,12 @@ pub struct Loaded<T> {
 }
 
 /// Every `*.yml` under `dir` (recursively), sorted by path components as contentctl sorts
-/// them (`sorted(Path.glob("**/*.yml"))`).
+/// them (`sorted(Path.glob("**/*.yml"))`). A missing directory has none.
 pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, AppError> {
     let mut files = Vec::new();
-    collect_yaml(dir, &mut files)?;
+    if dir.is_dir() {
+        collect_yaml(dir, &mut files)?;
+    }
     files.sort_by(|a, b| a.components().cmp(b.components()));
     Ok(files)
 }
@@ -165,62 +202,114 @@ fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Reads and parses every YAML file under `dir` as `T`.
-pub fn load_dir<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<Loaded<T>>, AppError> {
+/// Reads and parses every YAML file under `dir` with `parse`.
+fn load_with<T>(
+    dir: &Path,
+    parse: impl Fn(&Path, &str) -> Result<T, AppError>,
+) -> Result<Vec<Loaded<T>>, AppError> {
     yaml_files(dir)?
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).map_err(|e| AppError::io(&path, e))?;
-            let item = serde_yaml::from_str(&text).map_err(|error| AppError::Yaml {
-                path: path.clone(),
-                error,
-            })?;
+            let item = parse(&path, &text)?;
             Ok(Loaded { path, item })
         })
         .collect()
 }
 
-/// The detections, macros and deployments the app is rendered from.
+fn serde_parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, AppError> {
+    serde_yaml::from_str(text).map_err(|error| AppError::Yaml {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// Everything the app is rendered from.
 #[derive(Debug, Clone)]
 pub struct Content {
     /// The `app/` directory the content was loaded from.
     pub app_dir: PathBuf,
     pub detections: Vec<Loaded<Detection>>,
     pub macros: Vec<Loaded<Macro>>,
+    pub schedules: Vec<Loaded<Schedule>>,
     pub deployments: Vec<Loaded<Deployment>>,
+    pub mitre_tactics: MitreTactics,
 }
 
 impl Content {
-    /// Loads `<app>/detections`, `<app>/macros` and `<app>/deployments`.
+    /// Loads `<app>/detections`, `<app>/macros`, `<app>/schedules`, `<app>/deployments` (the
+    /// last two may be absent) and `<app>/mitre_tactics.yml` (may be absent).
     pub fn load(app_dir: &Path) -> Result<Self, AppError> {
+        let tactics = app_dir.join("mitre_tactics.yml");
+        let mitre_tactics = match std::fs::read_to_string(&tactics) {
+            Ok(text) => serde_parse(&tactics, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => MitreTactics::new(),
+            Err(e) => return Err(AppError::io(&tactics, e)),
+        };
         Ok(Content {
             app_dir: app_dir.to_path_buf(),
-            detections: load_dir(&app_dir.join("detections"))?,
-            macros: load_dir(&app_dir.join("macros"))?,
-            deployments: load_dir(&app_dir.join("deployments"))?,
+            detections: load_with(&app_dir.join("detections"), Detection::parse)?,
+            macros: load_with(&app_dir.join("macros"), Macro::parse)?,
+            schedules: load_with(&app_dir.join("schedules"), serde_parse)?,
+            deployments: load_with(&app_dir.join("deployments"), serde_parse)?,
+            mitre_tactics,
         })
     }
 
-    /// The default deployment for a detection type, as contentctl picks it.
+    /// The default deployment for a v5 detection's type, as contentctl 5 picks it.
     pub fn deployment_for(&self, detection: &Loaded<Detection>) -> Result<&Deployment, AppError> {
-        if detection.item.deployment.is_some() {
+        if detection.item.doc.prose.deployment.is_some() {
             return Err(AppError::content(
                 &detection.path,
                 "an embedded `deployment:` block is not supported by our renderer",
             ));
         }
+        let kind = &detection.item.meta.kind;
         self.deployments
             .iter()
             .map(|d| &d.item)
-            .find(|d| d.kind == detection.item.kind)
+            .find(|d| &d.kind == kind)
             .ok_or_else(|| {
                 AppError::content(
                     &detection.path,
-                    format!(
-                        "no deployment of type {:?} in app/deployments",
-                        detection.item.kind
-                    ),
+                    format!("no deployment of type {kind:?} in app/deployments"),
                 )
             })
+    }
+
+    /// An ESCU 6 detection's schedule: its `custom_schedule`, the schedule its `schedule`
+    /// names, or [`DEFAULT_SCHEDULE`] (contentctl-ng `Search.model_post_init`).
+    pub fn schedule_for(&self, detection: &Loaded<Detection>) -> Result<Schedule, AppError> {
+        let prose = &detection.item.doc.prose;
+        if let Some(custom) = &prose.custom_schedule {
+            if prose.schedule.is_some() {
+                return Err(AppError::content(
+                    &detection.path,
+                    "exactly one of `schedule` or `custom_schedule` may be set",
+                ));
+            }
+            return Ok(Schedule {
+                name: String::new(),
+                cron_schedule: custom.cron_schedule.clone(),
+                earliest_time: custom.earliest_time.clone(),
+                latest_time: custom.latest_time.clone(),
+                schedule_window: custom.schedule_window.clone(),
+            });
+        }
+        let name = prose.schedule.as_deref().unwrap_or(DEFAULT_SCHEDULE);
+        self.schedule_named(name).cloned().ok_or_else(|| {
+            AppError::content(
+                &detection.path,
+                format!("no schedule named {name:?} in app/schedules"),
+            )
+        })
+    }
+
+    /// The schedule of `schedules/` with this name.
+    pub fn schedule_named(&self, name: &str) -> Option<&Schedule> {
+        self.schedules
+            .iter()
+            .map(|s| &s.item)
+            .find(|s| s.name == name)
     }
 }

@@ -9,7 +9,8 @@
 //!   ...                             ← the edition's members: binaries, launchers, confs
 //!                                     ([`crate::edition`])
 //! ```
-//! `app/deployments` (ESCU's per-type schedules) is a rendering input and is not shipped.
+//! `app/schedules`, `app/deployments` (ESCU 6 and contentctl 5 schedules) and
+//! `app/mitre_tactics.yml` are rendering inputs and are not shipped.
 //! Names starting with `.` are never shipped (AppInspect rejects hidden files). Directories
 //! and executables get mode 755, every other file 644; the result is sorted by path.
 
@@ -34,8 +35,14 @@ pub fn mtime_from_env() -> u64 {
         .unwrap_or(DEFAULT_MTIME)
 }
 
-/// `app/` subfolders that do not ship at `netdiscover/<name>`.
-const APP_DIRS_MOVED_OR_SKIPPED: &[&str] = &["detections", "macros", "deployments"];
+/// `app/` entries that do not ship at `netdiscover/<name>`.
+const APP_DIRS_MOVED_OR_SKIPPED: &[&str] = &[
+    "detections",
+    "macros",
+    "schedules",
+    "deployments",
+    "mitre_tactics.yml",
+];
 
 /// A file the package adds to the repository's: `path` is relative to the app folder
 /// (`bin/netdiscover`, `linux_x86_64/bin/netdiscover`).

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 const CONF_HEADER: &str = "#############\n\
 # Rendered by `cargo xtask render` (crates/app) from app/detections, app/macros and\n\
-# app/deployments, the way contentctl 5.6.2 renders them. Do not edit: edit the YAML, re-render.\n\
+# app/schedules, the way contentctl-ng 1.1.1 renders ESCU 6 rules (contentctl 5.6.2 for v5\n\
+# rules). Do not edit: edit the YAML, re-render.\n\
 #############\n";
 
 const APP_CONF_HEADER: &str = "#############\n\

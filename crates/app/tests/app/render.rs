@@ -1,9 +1,11 @@
-//! The rendered app confs: ESCU parity with contentctl 5.6.2's own output (key by key),
+//! The rendered app confs: v5 rules (the seeds' v5.13.0 files, kept as fixtures of the older
+//! schema in tests/fixtures/escu_v5) with parity to contentctl 5.6.2's own output (key by key),
 //! no drift between the checked-in files and the YAML, versions equal to Cargo's, and the
-//! combined search wired to `| netdiscover mode=risk` and ES's risk action.
+//! combined search wired to `| netdiscover mode=risk` and ES's risk action. The ESCU 6
+//! rendering against contentctl-ng is in `escu6.rs`.
 
 use netdiscover_app::conf::{parse, Stanza};
-use netdiscover_app::model::Content;
+use netdiscover_app::model::{Content, Detection, Loaded};
 use netdiscover_app::{fields, render, savedsearches, APP_LABEL};
 use std::path::{Path, PathBuf};
 
@@ -49,13 +51,23 @@ const SEEDS: &[&str] = &[
     "Windows Proxy Via Netsh",
 ];
 
+/// The v5 fixture app (the seeds as ESCU v5.13.0 ships them, with contentctl 5's deployments).
+fn v5_fixture() -> Content {
+    Content::load(&workspace_root().join("tests/fixtures/escu_v5")).expect("v5 fixture")
+}
+
+/// `savedsearches.conf` rendered from the v5 fixture.
+fn v5_rendered() -> String {
+    savedsearches::render(&v5_fixture(), "").expect("render v5")
+}
+
 #[test]
-fn seed_stanzas_match_contentctl_5_6_2_key_by_key() {
+fn v5_seed_stanzas_match_contentctl_5_6_2_key_by_key() {
     let Some(dir) = shared("escu/rendered_contentctl_5.6.2") else {
         return;
     };
     let theirs = read_conf(&dir.join("savedsearches.conf"));
-    let ours = read_conf(&workspace_root().join("default/savedsearches.conf"));
+    let ours = parse(&v5_rendered()).expect("our conf parses");
     for seed in SEEDS {
         let ours_stanza = stanza(&ours, &format!("{APP_LABEL} - {seed} - Rule"));
         let theirs_stanza = stanza(&theirs, &format!("ESCU - {seed} - Rule"));
@@ -65,13 +77,12 @@ fn seed_stanzas_match_contentctl_5_6_2_key_by_key() {
 }
 
 #[test]
-fn seed_stanzas_match_contentctl_byte_for_byte_apart_from_the_label() {
+fn v5_seed_stanzas_match_contentctl_byte_for_byte_apart_from_the_label() {
     let Some(dir) = shared("escu/rendered_contentctl_5.6.2") else {
         return;
     };
     let theirs = std::fs::read_to_string(dir.join("savedsearches.conf")).unwrap();
-    let ours =
-        std::fs::read_to_string(workspace_root().join("default/savedsearches.conf")).unwrap();
+    let ours = v5_rendered();
     for seed in SEEDS {
         let block = |text: &str, label: &str| -> String {
             let start = text
@@ -89,16 +100,19 @@ fn ttp_variant_renders_the_notable_keys_contentctl_adds() {
     let Some(dir) = shared("escu/rendered_contentctl_5.6.2_ttp_variant") else {
         return;
     };
-    let content = Content::load(&workspace_root().join("app")).unwrap();
-    let mut netsh = content
+    let content = v5_fixture();
+    let netsh = content
         .detections
         .iter()
-        .find(|d| d.item.name == "Windows Proxy Via Netsh")
-        .unwrap()
-        .clone();
-    netsh.item.kind = "TTP".into();
-    let deployment = content.deployment_for(&netsh).unwrap();
-    let entries = savedsearches::detection_entries(&netsh, deployment).unwrap();
+        .find(|d| d.item.meta.name == "Windows Proxy Via Netsh")
+        .unwrap();
+    let mut doc = netsh.item.doc.clone();
+    doc.kind = Some("TTP".into());
+    let netsh = Loaded {
+        path: netsh.path.clone(),
+        item: Detection::from_doc(&netsh.path, doc).unwrap(),
+    };
+    let entries = savedsearches::detection_entries(&content, &netsh).unwrap();
     let ours = Stanza {
         name: "x".into(),
         entries: entries
@@ -172,7 +186,8 @@ fn drift_is_detected_when_the_yaml_changes() {
         .iter()
         .map(|d| &d.path)
         .chain(content.macros.iter().map(|m| &m.path))
-        .chain(content.deployments.iter().map(|d| &d.path))
+        .chain(content.schedules.iter().map(|d| &d.path))
+        .chain([&workspace_root().join("app/mitre_tactics.yml")])
     {
         copy(
             path.strip_prefix(workspace_root())
@@ -186,7 +201,7 @@ fn drift_is_detected_when_the_yaml_changes() {
         .path()
         .join("app/detections/endpoint/windows_proxy_via_netsh.yml");
     let text = std::fs::read_to_string(&netsh).unwrap();
-    std::fs::write(&netsh, text.replace("score: 49", "score: 50")).unwrap();
+    std::fs::write(&netsh, text.replacen("score: 20", "score: 50", 1)).unwrap();
     assert_eq!(
         render::drifted(tmp.path()).unwrap(),
         [PathBuf::from("default/savedsearches.conf")]
@@ -251,7 +266,7 @@ fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover
         .collect();
     assert_eq!(by, needed);
     assert!(search.contains("| netdiscover mode=risk |"));
-    assert_eq!(combined.get("disabled"), Some("true"));
+    assert_eq!(combined.get("disabled"), Some("1"));
     assert_eq!(combined.get("action.risk"), Some("1"));
     assert_eq!(combined.get("action.risk.param._risk_score"), Some("0"));
     assert_eq!(
@@ -270,6 +285,10 @@ fn combined_search_is_one_tstats_pass_over_every_rule_field_piped_to_netdiscover
         assert_eq!(field, format!("risk_object_{kind}"));
         assert!(router.contains(&format!("{field}=if(risk_object_type==\"{kind}\"")));
         assert_eq!(entry["risk_score"], 0);
+        assert_eq!(
+            entry["risk_message"], "$risk_message$",
+            "ES 8 reads the message per entity"
+        );
     }
     assert_eq!(combined.get("dispatch.earliest_time"), Some("-70m@m"));
 }
@@ -350,7 +369,7 @@ fn icons_are_pngs_of_the_sizes_splunk_expects() {
 /// A scratch `app/` tree holding the shipped YAML, for tests that break one file.
 fn scratch_app() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for dir in ["detections/endpoint", "macros", "deployments"] {
+    for dir in ["detections/endpoint", "macros", "schedules"] {
         let src = workspace_root().join("app").join(dir);
         let dst = tmp.path().join("app").join(dir);
         std::fs::create_dir_all(&dst).unwrap();
@@ -361,6 +380,8 @@ fn scratch_app() -> tempfile::TempDir {
             }
         }
     }
+    let tactics = "app/mitre_tactics.yml";
+    std::fs::copy(workspace_root().join(tactics), tmp.path().join(tactics)).unwrap();
     tmp
 }
 
@@ -372,19 +393,34 @@ fn bad_yaml_is_reported_with_its_file_and_what_is_wrong() {
         .join("app/detections/endpoint/windows_proxy_via_netsh.yml");
     let text = std::fs::read_to_string(&netsh).unwrap();
 
-    std::fs::write(&netsh, text.replace("\nrba:", "\nnot_rba:")).unwrap();
+    // A block the renderer would lose is refused, naming it.
+    std::fs::write(
+        &netsh,
+        text.replace("\nintermediate_findings:", "\nintermediate_finding:"),
+    )
+    .unwrap();
     let err = render::render_all(tmp.path()).unwrap_err().to_string();
     assert!(err.contains("windows_proxy_via_netsh.yml"), "{err}");
-    assert!(err.contains("rba"), "{err}");
+    assert!(err.contains("`intermediate_finding`"), "{err}");
 
     std::fs::write(
         &netsh,
-        text.replace("date: '2025-05-02'", "date: 'May 2nd'"),
+        text.replace(
+            "modification_date: '2026-05-13'",
+            "modification_date: 'May 2nd'",
+        ),
     )
     .unwrap();
     let err = render::render_all(tmp.path()).unwrap_err().to_string();
     assert!(
         err.contains("windows_proxy_via_netsh.yml") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+
+    std::fs::write(&netsh, text.replace("T1090.001", "T9999")).unwrap();
+    let err = render::render_all(tmp.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("no ATT&CK tactics for T9999 in app/mitre_tactics.yml"),
         "{err}"
     );
 
@@ -397,5 +433,5 @@ fn bad_yaml_is_reported_with_its_file_and_what_is_wrong() {
 
     std::fs::write(&netsh, text.replace("type: Anomaly", "type: Baseline")).unwrap();
     let err = render::render_all(tmp.path()).unwrap_err().to_string();
-    assert!(err.contains("no deployment of type \"Baseline\""), "{err}");
+    assert!(err.contains("type \"Baseline\" is not"), "{err}");
 }
