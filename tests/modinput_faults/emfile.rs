@@ -1,0 +1,80 @@
+//! More files than the open-file limit allows: every record once, a bounded number of
+//! descriptors whatever the directory holds, and a file that could not be opened is retried,
+//! never recorded as read.
+
+use std::fs;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::harness::{assert_tally, open_fds, sysmon_text, tally, Input, Scene, BIN};
+
+/// Samples the input's open descriptors until told to stop; returns the largest count seen.
+fn watch_fds(pid: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<usize> {
+    let max = Arc::new(AtomicUsize::new(0));
+    thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            if let Some(n) = open_fds(pid) {
+                max.fetch_max(n, Ordering::SeqCst);
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        max.load(Ordering::SeqCst)
+    })
+}
+
+fn many_files(files: u64, limit: u32, max_fds: usize) {
+    let scene = Scene::new();
+    let mut expected = Vec::new();
+    for f in 0..files {
+        let pids = [f * 2 + 1, f * 2 + 2];
+        expected.extend(pids);
+        fs::write(scene.data.join(format!("f{f:05}.xml")), sysmon_text(pids)).expect("write");
+    }
+    let config = scene.config(&[("poll_interval", "0.05"), ("batch_size", "500")]);
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\""))
+        .arg(BIN);
+    let mut input = Input::start_command(limited, &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_fds(input.pid(), Arc::clone(&stop));
+    input.wait_for_events_or_quiet(expected.len(), Duration::from_secs(10));
+    let first = input.settle_and_stop(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let peak = watcher.join().expect("fd watcher");
+    // A restart without the limit: whatever the first run recorded as read is not read again,
+    // and whatever it skipped is read now.
+    let mut again = Input::start(&config);
+    again.wait_for_events_or_quiet(expected.len(), Duration::from_secs(3));
+    let second = again.settle_and_stop(Duration::from_millis(300));
+    let fault = format!("{files} files under ulimit -n {limit}");
+    println!(
+        "{fault}: first run {} events, restart {} events, at most {peak} descriptors open",
+        first.pids().len(),
+        second.pids().len()
+    );
+    assert_tally(&fault, &tally(&expected, &[first.pids(), second.pids()]), 0);
+    assert_eq!(
+        first.pids().len(),
+        expected.len(),
+        "{fault}: the limited run itself reads every file"
+    );
+    assert!(peak <= max_fds, "{fault}: {peak} descriptors open at once");
+    assert_eq!(first.status.code(), Some(0), "{:?}", first.stderr);
+}
+
+/// The figures: 5,000 small files under `ulimit -n 1024`, a common default.
+#[test]
+fn five_thousand_files_under_a_1024_descriptor_limit() {
+    many_files(5000, 1024, 600);
+}
+
+/// A limit far below the 256 files the input would otherwise keep open.
+#[test]
+fn a_limit_of_64_descriptors_bounds_what_is_held_open() {
+    many_files(600, 64, 64);
+}
