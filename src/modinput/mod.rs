@@ -6,15 +6,20 @@
 //! prints `<error><message>…</message></error>` (exit 1) when a parameter is wrong; with no
 //! argument it reads `<input>` and follows the stanza's files ([`follow`]) until SIGTERM.
 
+mod adopt;
 pub mod annotate;
 pub mod checkpoint;
 pub mod cim;
 pub mod config;
 pub mod discovery;
 pub mod event_writer;
+pub mod fingerprint;
 pub mod follow;
+mod followed;
+pub mod limits;
 pub mod log;
 pub mod params;
+pub mod pipe;
 pub mod saved;
 pub mod scheme;
 pub mod signals;
@@ -119,6 +124,35 @@ fn annotator() -> Result<follow::Annotator, String> {
     Ok(detections.into_annotator())
 }
 
+/// Takes the stanza's checkpoint lock, waiting (with a warning) while another process holds
+/// it; `None` on an error or when a stop is requested while waiting.
+fn lock_stanza(store: &checkpoint::Store, params: &Params) -> Option<checkpoint::StanzaLock> {
+    let mut warned = false;
+    loop {
+        match store.try_lock() {
+            Ok(Some(lock)) => return Some(lock),
+            Ok(None) => {}
+            Err(e) => {
+                log::error(&e.to_string());
+                return None;
+            }
+        }
+        if !warned {
+            log::warn(&format!(
+                "{}: checkpoint {} is in use by another netdiscover_input process (the same \
+                 stanza running twice?); waiting for it to stop",
+                store.stanza(),
+                store.state_path().display()
+            ));
+            warned = true;
+        }
+        if signals::stop_requested() {
+            return None;
+        }
+        signals::sleep_unless_stopped(params.poll_interval);
+    }
+}
+
 fn run() -> i32 {
     // First thing, so a stop request during start-up is honoured rather than fatal.
     signals::install();
@@ -167,6 +201,9 @@ fn run() -> i32 {
             return 1;
         }
     };
+    let Some(_lock) = lock_stanza(&store, &params) else {
+        return if signals::stop_requested() { 0 } else { 1 };
+    };
     log::info(&format!(
         "{stanza}: starting; path={} format={} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
         params.path,
@@ -184,6 +221,9 @@ fn run() -> i32 {
             return 1;
         }
     };
+    if let Some(pipe) = pipe::StdoutPipe::new() {
+        follower = follower.confirm_through(pipe);
+    }
     let result = follower.run();
     let stats = &follower.stats;
     let summary = format!(
@@ -193,6 +233,14 @@ fn run() -> i32 {
     match result {
         Ok(Outcome::Stopped) => {
             log::info(&format!("stopping on request; {summary}"));
+            0
+        }
+        Ok(Outcome::StoppedUnconfirmed) => {
+            log::warn(&format!(
+                "stopping on request; splunkd had not read the last batch within {:?}, so it \
+                 is not recorded and the next run sends it again; {summary}",
+                pipe::STOP_GRACE
+            ));
             0
         }
         Ok(Outcome::OutputClosed) => {

@@ -113,10 +113,27 @@ fn escape(text: &str) -> String {
 /// ([`Input::start_unread`]).
 pub struct Input {
     pub child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
+    stdout: Arc<Mutex<Received>>,
     reader: Option<thread::JoinHandle<()>>,
     stderr: Arc<Mutex<Vec<String>>>,
     err_reader: Option<thread::JoinHandle<()>>,
+}
+
+/// stdout as it arrives, and how many complete events it holds (counted as bytes come in,
+/// so a test polling the count never holds up the reader).
+#[derive(Default)]
+struct Received {
+    bytes: Vec<u8>,
+    events: usize,
+}
+
+impl Received {
+    fn extend(&mut self, block: &[u8]) {
+        const END: &[u8] = b"</event>";
+        let from = self.bytes.len().saturating_sub(END.len() - 1);
+        self.bytes.extend_from_slice(block);
+        self.events += memchr::memmem::find_iter(&self.bytes[from..], END).count();
+    }
 }
 
 /// What one run of the input produced.
@@ -182,7 +199,7 @@ impl Input {
         (
             Input {
                 child,
-                stdout: Arc::new(Mutex::new(Vec::new())),
+                stdout: Arc::new(Mutex::new(Received::default())),
                 reader: None,
                 stderr,
                 err_reader: Some(err_reader),
@@ -197,8 +214,7 @@ impl Input {
 
     /// Complete events received so far.
     pub fn events_so_far(&self) -> usize {
-        let bytes = self.stdout.lock().expect("stdout bytes");
-        count_complete(&bytes)
+        self.stdout.lock().expect("stdout bytes").events
     }
 
     /// Waits until at least `n` complete events arrived; false at the deadline or if the input
@@ -245,26 +261,17 @@ impl Input {
         self.wait_for_events_or_quiet(usize::MAX, quiet);
     }
 
-    /// Waits until `predicate` holds over the log lines so far.
-    pub fn wait_for_log(&self, predicate: impl Fn(&str) -> bool) -> bool {
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if self
-                .stderr
-                .lock()
-                .expect("stderr lines")
-                .iter()
-                .any(|l| predicate(l))
-            {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
+    /// Whether a log line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .expect("stderr lines")
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
-    /// Lets the input run `polls` more poll intervals of `poll` seconds (to see whether it
-    /// repeats anything), then stops it.
+    /// Lets the input run a while longer (to see whether it repeats anything), then stops
+    /// it.
     pub fn settle_and_stop(self, settle: Duration) -> Finished {
         thread::sleep(settle);
         self.stop()
@@ -297,7 +304,7 @@ impl Input {
         if let Some(reader) = self.err_reader.take() {
             reader.join().expect("stderr reader");
         }
-        let stdout = std::mem::take(&mut *self.stdout.lock().expect("stdout bytes"));
+        let stdout = std::mem::take(&mut self.stdout.lock().expect("stdout bytes").bytes);
         let stderr = std::mem::take(&mut *self.stderr.lock().expect("stderr lines"));
         Finished {
             status,
@@ -316,15 +323,12 @@ impl Drop for Input {
     }
 }
 
-fn read_into(mut stdout: ChildStdout, sink: &Mutex<Vec<u8>>) {
+fn read_into(mut stdout: ChildStdout, sink: &Mutex<Received>) {
     let mut block = vec![0u8; 64 << 10];
     loop {
         match stdout.read(&mut block) {
             Ok(0) | Err(_) => return,
-            Ok(n) => sink
-                .lock()
-                .expect("stdout bytes")
-                .extend_from_slice(&block[..n]),
+            Ok(n) => sink.lock().expect("stdout bytes").extend(&block[..n]),
         }
     }
 }
@@ -350,17 +354,6 @@ impl Event {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("event without a numeric process_id: {}", self.data))
     }
-}
-
-fn count_complete(stdout: &[u8]) -> usize {
-    memchr_count(stdout, b"</event>")
-}
-
-fn memchr_count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
 }
 
 fn unescape(text: &str) -> String {

@@ -206,7 +206,11 @@ fn the_same_stanza_running_twice_reads_each_record_once() {
         }
     }
     thread::sleep(Duration::from_millis(500));
-    let _ = (a.events_so_far(), b.events_so_far());
+    let waiting = "in use by another netdiscover_input";
+    assert!(
+        a.logged(waiting) != b.logged(waiting),
+        "exactly one of the two waits for the other"
+    );
     let first = a.stop();
     b.wait_until_quiet(Duration::from_secs(2));
     let second = b.settle_and_stop(Duration::from_millis(500));
