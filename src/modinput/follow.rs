@@ -266,6 +266,10 @@ impl<W: Write> Follower<W> {
             .collect();
         let listed: HashSet<FileId> = candidates.iter().filter_map(|c| c.id).collect();
         let stalled = &mut self.stalled;
+        if !stalled.is_empty() {
+            let listed_paths: HashSet<&PathBuf> = candidates.iter().map(|c| &c.path).collect();
+            stalled.retain(|path, _| listed_paths.contains(path));
+        }
         let active: Vec<&Candidate> = self
             .saved
             .active(&candidates, &open, now)
@@ -445,7 +449,7 @@ impl<W: Write> Follower<W> {
             if f.is_drained() && (!f.present || excess > 0) {
                 excess = excess.saturating_sub(1);
                 self.saved.push(f.to_state(&f.delivered, now));
-            } else if !f.is_drained() && !f.is_busy() {
+            } else if matches!(f.phase, Phase::Stalled { .. }) {
                 stalled.push(f);
             } else {
                 kept.push(f);

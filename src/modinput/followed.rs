@@ -93,11 +93,6 @@ impl Followed {
         }
     }
 
-    /// Whether the file holds a reader or waits for one (rather than for a change).
-    pub fn is_busy(&self) -> bool {
-        matches!(self.phase, Phase::Ready | Phase::Reading(_))
-    }
-
     /// The file as discovery lists it now: follows a rename, notices truncation or rewrite
     /// (returning the former content's entry, kept for copies of it), and extends the head
     /// while the file is shorter than a full one.

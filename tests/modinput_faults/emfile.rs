@@ -78,3 +78,35 @@ fn five_thousand_files_under_a_1024_descriptor_limit() {
 fn a_limit_of_64_descriptors_bounds_what_is_held_open() {
     many_files(600, 64, 64);
 }
+
+/// Files that cannot be read (not a format the input knows) do not hold the few slots a low
+/// limit leaves: the readable file among them is read all the same.
+#[test]
+fn unreadable_files_do_not_crowd_out_readable_ones() {
+    let scene = Scene::new();
+    for f in 0..200 {
+        let junk = format!("junk {f} ").repeat(600);
+        fs::write(scene.data.join(format!("a{f:03}.bin")), junk).expect("write");
+    }
+    let expected: Vec<u64> = (1..=50).collect();
+    fs::write(scene.data.join("z.xml"), sysmon_text(1..=50)).expect("write");
+    let config = scene.config(&[("poll_interval", "0.05")]);
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\"")
+        .arg(BIN);
+    let mut input = Input::start_command(limited, &config);
+    input.wait_for_events_or_quiet(50, Duration::from_secs(5));
+    let run = input.settle_and_stop(Duration::from_millis(300));
+    assert_tally(
+        "200 unreadable files, ulimit -n 64",
+        &tally(&expected, &[run.pids()]),
+        0,
+    );
+    let reported = run.log_with("cannot tell the format").len();
+    assert_eq!(
+        reported, 200,
+        "each unreadable file is reported once, not {reported} times"
+    );
+}
