@@ -153,53 +153,62 @@ fn lock_stanza(store: &checkpoint::Store, params: &Params) -> Option<checkpoint:
     }
 }
 
-fn run() -> i32 {
-    // First thing, so a stop request during start-up is honoured rather than fatal.
-    signals::install();
-    let input = match read_stdin() {
-        Ok(input) => input,
-        Err(e) => {
-            log::error(&format!("cannot read the input definition on stdin: {e}"));
-            return 1;
-        }
-    };
-    let definition = match config::parse_input(&input) {
-        Ok(definition) => definition,
-        Err(e) => {
-            log::error(&e.to_string());
-            return 1;
-        }
-    };
+/// What run mode sets up before it follows anything.
+struct Setup {
+    stanza: String,
+    params: Params,
+    annotate: Option<follow::Annotator>,
+    store: checkpoint::Store,
+}
+
+/// Reads and checks the input definition, loads the rules if asked, opens the checkpoint;
+/// every failure is logged.
+fn set_up() -> Option<Setup> {
+    let input = read_stdin()
+        .map_err(|e| log::error(&format!("cannot read the input definition on stdin: {e}")))
+        .ok()?;
+    let definition = config::parse_input(&input)
+        .map_err(|e| log::error(&e.to_string()))
+        .ok()?;
     let stanza = definition.stanza.name.clone();
-    let params = match Params::from_stanza(&definition.stanza) {
-        Ok(params) => params,
-        Err(e) => {
-            log::error(&format!("{stanza}: {e}"));
-            return 1;
-        }
-    };
-    let annotate = if params.annotate {
-        match annotator() {
-            Ok(a) => Some(a),
-            Err(e) => {
-                log::error(&format!("{stanza}: annotate = true: {e}"));
-                return 1;
-            }
-        }
-    } else {
-        None
+    let params = Params::from_stanza(&definition.stanza)
+        .map_err(|e| log::error(&format!("{stanza}: {e}")))
+        .ok()?;
+    let annotate = match params.annotate {
+        true => Some(
+            annotator()
+                .map_err(|e| log::error(&format!("{stanza}: annotate = true: {e}")))
+                .ok()?,
+        ),
+        false => None,
     };
     // parse_input guarantees a checkpoint directory.
     let Some(checkpoint_dir) = definition.checkpoint_dir.as_deref() else {
         log::error("configuration XML: missing <checkpoint_dir>");
-        return 1;
+        return None;
     };
-    let store = match checkpoint::Store::open(checkpoint_dir, &stanza) {
-        Ok(store) => store,
-        Err(e) => {
-            log::error(&e.to_string());
-            return 1;
-        }
+    let store = checkpoint::Store::open(checkpoint_dir, &stanza)
+        .map_err(|e| log::error(&e.to_string()))
+        .ok()?;
+    Some(Setup {
+        stanza,
+        params,
+        annotate,
+        store,
+    })
+}
+
+fn run() -> i32 {
+    // First thing, so a stop request during start-up is honoured rather than fatal.
+    signals::install();
+    let Some(Setup {
+        stanza,
+        params,
+        annotate,
+        store,
+    }) = set_up()
+    else {
+        return 1;
     };
     let Some(_lock) = lock_stanza(&store, &params) else {
         return if signals::stop_requested() { 0 } else { 1 };
