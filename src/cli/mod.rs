@@ -2,6 +2,7 @@
 //! SCP v2 to splunkd ([`command`]); `netdiscover scan` runs the rules offline ([`scan`]).
 
 pub mod command;
+mod load_warnings;
 pub mod scan;
 
 use std::ffi::OsString;
