@@ -77,6 +77,11 @@ pub struct Follower<W: Write> {
     stalled: HashMap<PathBuf, Snapshot>,
     /// Copies of followed files already reported (they are not read while the original is).
     copies_reported: HashSet<PathBuf>,
+    /// Polls so far.
+    polls: u64,
+    /// Listed files waiting for room, with the poll they began to wait at: served first come,
+    /// first served, so files that keep growing cannot keep others out.
+    queued: HashMap<PathBuf, u64>,
     last_problems: Vec<String>,
     pub stats: Stats,
 }
@@ -124,6 +129,8 @@ impl<W: Write> Follower<W> {
             waiting: 0,
             stalled: HashMap::new(),
             copies_reported: HashSet::new(),
+            polls: 0,
+            queued: HashMap::new(),
             last_problems: Vec::new(),
             stats: Stats::default(),
         })
@@ -197,6 +204,7 @@ impl<W: Write> Follower<W> {
     /// One round: rediscover, then one batch from each file with new data. Returns whether
     /// any record was consumed, or files are waiting for room that was just made.
     fn poll(&mut self) -> Result<bool, Interrupt> {
+        self.polls += 1;
         self.rescan();
         let mut progressed = false;
         let mut budget = self.params.batch_size;
@@ -292,8 +300,15 @@ impl<W: Write> Follower<W> {
         let (saved, new): (Vec<&Candidate>, Vec<&Candidate>) = fresh
             .into_iter()
             .partition(|c| c.id.is_some_and(|id| known_ids.contains(&id)));
+        let mut order: Vec<&Candidate> = saved.into_iter().chain(new).collect();
+        if !self.queued.is_empty() {
+            let listed_paths: HashSet<&PathBuf> = candidates.iter().map(|c| &c.path).collect();
+            self.queued.retain(|path, _| listed_paths.contains(path));
+            let polls = self.polls;
+            order.sort_by_key(|c| self.queued.get(&c.path).copied().unwrap_or(polls));
+        }
         self.waiting = 0;
-        for candidate in saved.into_iter().chain(new) {
+        for candidate in order {
             self.start_following(candidate, &listed);
         }
     }
@@ -309,6 +324,9 @@ impl<W: Write> Follower<W> {
     fn start_following(&mut self, candidate: &Candidate, listed: &HashSet<FileId>) {
         if self.followed.len() >= self.budget {
             self.waiting += 1;
+            self.queued
+                .entry(candidate.path.clone())
+                .or_insert(self.polls);
             return;
         }
         let context = adopt::Context {
@@ -318,9 +336,15 @@ impl<W: Write> Follower<W> {
             copies_reported: &mut self.copies_reported,
         };
         match adopt::adopt(candidate, context) {
-            Adopted::Follow(followed) => self.followed.push(*followed),
+            Adopted::Follow(followed) => {
+                self.queued.remove(&candidate.path);
+                self.followed.push(*followed);
+            }
             Adopted::Later => {}
             Adopted::NoDescriptors => {
+                self.queued
+                    .entry(candidate.path.clone())
+                    .or_insert(self.polls);
                 if self.waiting == 0 {
                     log::warn(&format!(
                         "{}: out of file descriptors; files wait for the next poll",
@@ -436,32 +460,29 @@ impl<W: Write> Follower<W> {
         consumed
     }
 
-    /// Closes files read to their end that left the pattern, and — while listed files wait
-    /// for room — present ones too (they become dormant saved entries), then files that
-    /// cannot be read. Returns how many were closed.
+    /// Closes files read to their end that left the pattern and — while listed files wait
+    /// for room — files that have nothing to read right now: read to their end (they become
+    /// saved entries, dormant unless they grew) or unreadable. A file closed while it still
+    /// grows waits its turn like any other. Returns how many were closed.
     fn close_finished(&mut self) -> Result<usize, Interrupt> {
         let before = self.followed.len();
         let mut excess = (before + self.waiting).saturating_sub(self.budget);
         let now = unix_now();
         let mut kept = Vec::with_capacity(before);
-        let mut stalled = Vec::new();
         for f in self.followed.drain(..) {
-            if f.is_drained() && (!f.present || excess > 0) {
-                excess = excess.saturating_sub(1);
-                self.saved.push(f.to_state(&f.delivered, now));
-            } else if matches!(f.phase, Phase::Stalled { .. }) {
-                stalled.push(f);
-            } else {
-                kept.push(f);
-            }
-        }
-        for f in stalled {
-            if excess == 0 && f.present {
+            let gone_and_done = !f.present && f.is_drained();
+            let idle = matches!(f.phase, Phase::Drained { .. } | Phase::Stalled { .. });
+            if !gone_and_done && !(excess > 0 && idle) {
                 kept.push(f);
                 continue;
             }
-            excess = excess.saturating_sub(1);
-            if let (Ok(meta), true) = (f.file.metadata(), f.present) {
+            if !gone_and_done {
+                excess -= 1;
+                self.queued.entry(f.path.clone()).or_insert(self.polls);
+            }
+            if let (Phase::Stalled { .. }, true, Ok(meta)) =
+                (&f.phase, f.present, f.file.metadata())
+            {
                 let snapshot = Snapshot {
                     len: meta.len(),
                     mtime_ns: discovery::mtime_ns(&meta),

@@ -78,7 +78,7 @@ impl Followed {
             position: checkpoint.position,
             last_record_id: checkpoint.last_record_id.clone(),
             drained: match self.phase {
-                Phase::Drained { len } => Some(Snapshot { len, mtime_ns }),
+                Phase::Drained { len } if self.is_drained() => Some(Snapshot { len, mtime_ns }),
                 _ => None,
             },
             last_seen: now,

@@ -110,3 +110,45 @@ fn unreadable_files_do_not_crowd_out_readable_ones() {
         "each unreadable file is reported once, not {reported} times"
     );
 }
+
+/// More files than the limit lets the input hold open, all growing at once: each gets its
+/// turn while the writers are still writing (none waits until the others go quiet), and
+/// every record arrives once.
+#[test]
+fn files_that_all_keep_growing_are_served_in_turn() {
+    let scene = Scene::new();
+    const FILES: u64 = 60;
+    const ROUNDS: u64 = 40;
+    let config = scene.config(&[("poll_interval", "0.02"), ("batch_size", "100")]);
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\"")
+        .arg(BIN);
+    let mut input = Input::start_command(limited, &config);
+    let mut served_while_writing = 0;
+    for round in 0..ROUNDS {
+        for f in 0..FILES {
+            crate::harness::append(
+                &scene.data.join(format!("g{f:02}.xml")),
+                &sysmon_text([round * FILES + f + 1]),
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
+        if round == ROUNDS - 5 {
+            let sources: std::collections::BTreeSet<String> =
+                input.events_now().into_iter().map(|e| e.source).collect();
+            served_while_writing = sources.len();
+        }
+    }
+    let expected: Vec<u64> = (1..=FILES * ROUNDS).collect();
+    input.wait_for_events_or_quiet(expected.len(), Duration::from_secs(5));
+    let run = input.settle_and_stop(Duration::from_millis(300));
+    println!("{served_while_writing} of {FILES} growing files served while still written");
+    assert_tally(
+        "60 growing files, ulimit -n 64",
+        &tally(&expected, &[run.pids()]),
+        0,
+    );
+    assert_eq!(served_while_writing, FILES as usize, "files left waiting");
+}

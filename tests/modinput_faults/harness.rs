@@ -217,6 +217,11 @@ impl Input {
         self.stdout.lock().expect("stdout bytes").events
     }
 
+    /// The complete events received so far.
+    pub fn events_now(&self) -> Vec<Event> {
+        complete_events(&self.stdout.lock().expect("stdout bytes").bytes)
+    }
+
     /// Waits until at least `n` complete events arrived; false at the deadline or if the input
     /// exited first.
     pub fn wait_for_events(&mut self, n: usize) -> bool {
