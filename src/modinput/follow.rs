@@ -472,7 +472,8 @@ impl<W: Write> Follower<W> {
         for f in self.followed.drain(..) {
             let gone_and_done = !f.present && f.is_drained();
             let idle = matches!(f.phase, Phase::Drained { .. } | Phase::Stalled { .. });
-            if !gone_and_done && !(excess > 0 && idle) {
+            let makes_room = excess > 0 && idle;
+            if !(gone_and_done || makes_room) {
                 kept.push(f);
                 continue;
             }
