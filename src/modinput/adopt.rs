@@ -29,8 +29,8 @@ pub struct Context<'a> {
     pub saved: &'a mut SavedFiles,
     /// Identities of the files discovery listed.
     pub listed: &'a HashSet<FileId>,
-    /// Copies already reported, so each is logged once.
-    pub copies_reported: &'a mut HashSet<PathBuf>,
+    /// Files already reported (copies, files that cannot be opened), so each is logged once.
+    pub reported: &'a mut HashSet<PathBuf>,
 }
 
 pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
@@ -39,7 +39,12 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
         Ok(file) => file,
         Err(e) if out_of_descriptors(&e) => return Adopted::NoDescriptors,
         Err(e) => {
-            log::warn(&format!("{}: cannot open: {e}", path.display()));
+            if context.reported.insert(path.clone()) {
+                log::warn(&format!(
+                    "{}: cannot open: {e}; trying again at every poll",
+                    path.display()
+                ));
+            }
             return Adopted::Later;
         }
     };
@@ -59,7 +64,12 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
         Ok(prefix) => prefix,
         Err(e) if out_of_descriptors(&e) => return Adopted::NoDescriptors,
         Err(e) => {
-            log::warn(&format!("{}: cannot read: {e}", path.display()));
+            if context.reported.insert(path.clone()) {
+                log::warn(&format!(
+                    "{}: cannot read: {e}; trying again at every poll",
+                    path.display()
+                ));
+            }
             return Adopted::Later;
         }
     };
@@ -68,7 +78,7 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
     }
     let mut heads = HeadCheck::new(&file, &prefix);
     if let Some(original) = copy_of_followed(&mut heads, context.followed) {
-        report_copy(context.copies_reported, candidate, &original.path);
+        report_copy(context.reported, candidate, &original.path);
         return Adopted::Later;
     }
     let mut opened = Opened {
@@ -79,16 +89,12 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
     };
     let checkpoint = match context.saved.take_match(&mut opened, context.listed) {
         Match::CopyOfListed(entry) => {
-            report_copy(
-                context.copies_reported,
-                candidate,
-                &PathBuf::from(entry.path),
-            );
+            report_copy(context.reported, candidate, &PathBuf::from(entry.path));
             return Adopted::Later;
         }
         found => checkpoint_for(candidate, found),
     };
-    context.copies_reported.remove(path);
+    let reported = context.reported.contains(path);
     Adopted::Follow(Box::new(Followed {
         path: path.clone(),
         file,
@@ -100,7 +106,7 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
         delivered: checkpoint.clone(),
         read: checkpoint,
         phase: Phase::Ready,
-        reported: false,
+        reported,
         present: true,
     }))
 }

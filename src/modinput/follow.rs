@@ -6,13 +6,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use super::adopt::{self, Adopted};
 use super::checkpoint::{CheckpointError, FileState, Snapshot, State, Store};
 use super::discovery::{self, Candidate};
 use super::event_writer::{json_body, EventWriter, OutEvent};
 use super::fingerprint::FileId;
-use super::followed::{Followed, Phase};
+use super::followed::{Followed, Phase, STALL_RETRY};
 use super::limits::{self, out_of_descriptors};
 use super::log;
 use super::params::Params;
@@ -73,10 +74,12 @@ pub struct Follower<W: Write> {
     /// Listed files that could not be opened this poll for want of room or descriptors.
     waiting: usize,
     /// Files closed while they could not be read, with their length and modification time
-    /// then: not opened again until one changes (in memory: a restart tries them again).
-    stalled: HashMap<PathBuf, Snapshot>,
-    /// Copies of followed files already reported (they are not read while the original is).
-    copies_reported: HashSet<PathBuf>,
+    /// then: not opened again until one changes or [`STALL_RETRY`] has passed (in memory: a
+    /// restart tries them again).
+    stalled: HashMap<PathBuf, (Snapshot, Instant)>,
+    /// Listed files not open whose problem was logged (cannot be opened, a copy, closed while
+    /// unreadable): logged once, tried again all the same.
+    reported: HashSet<PathBuf>,
     /// Polls so far.
     polls: u64,
     /// Listed files waiting for room, with the poll they began to wait at: served first come,
@@ -128,7 +131,7 @@ impl<W: Write> Follower<W> {
             budget: limits::open_file_budget(),
             waiting: 0,
             stalled: HashMap::new(),
-            copies_reported: HashSet::new(),
+            reported: HashSet::new(),
             polls: 0,
             queued: HashMap::new(),
             last_problems: Vec::new(),
@@ -333,7 +336,7 @@ impl<W: Write> Follower<W> {
             followed: &self.followed,
             saved: &mut self.saved,
             listed,
-            copies_reported: &mut self.copies_reported,
+            reported: &mut self.reported,
         };
         match adopt::adopt(candidate, context) {
             Adopted::Follow(followed) => {
@@ -380,7 +383,8 @@ impl<W: Write> Follower<W> {
         let f = &mut self.followed[i];
         match f.phase {
             Phase::Reading(_) => return true,
-            Phase::Drained { len: then } | Phase::Stalled { len: then } if then == len => {
+            Phase::Drained { len: then } if then == len => return false,
+            Phase::Stalled { len: then, since } if then == len && since.elapsed() < STALL_RETRY => {
                 return false
             }
             _ => {}
@@ -481,6 +485,12 @@ impl<W: Write> Follower<W> {
                 excess -= 1;
                 self.queued.entry(f.path.clone()).or_insert(self.polls);
             }
+            // What was logged about it is not logged again when it is opened again.
+            if f.reported {
+                self.reported.insert(f.path.clone());
+            } else {
+                self.reported.remove(&f.path);
+            }
             if let (Phase::Stalled { .. }, true, Ok(meta)) =
                 (&f.phase, f.present, f.file.metadata())
             {
@@ -488,7 +498,8 @@ impl<W: Write> Follower<W> {
                     len: meta.len(),
                     mtime_ns: discovery::mtime_ns(&meta),
                 };
-                self.stalled.insert(f.path.clone(), snapshot);
+                self.stalled
+                    .insert(f.path.clone(), (snapshot, Instant::now()));
             }
             self.saved.push(f.to_state(&f.delivered, now));
         }
@@ -532,10 +543,19 @@ fn interrupted(interrupt: Interrupt) -> Result<Outcome, FollowError> {
     }
 }
 
-/// Whether `candidate` was closed as unreadable and has not changed since.
-fn still_stalled(stalled: &mut HashMap<PathBuf, Snapshot>, candidate: &Candidate) -> bool {
+/// Whether `candidate` was closed as unreadable and has not changed since, nor waited long.
+fn still_stalled(
+    stalled: &mut HashMap<PathBuf, (Snapshot, Instant)>,
+    candidate: &Candidate,
+) -> bool {
     match stalled.get(&candidate.path) {
-        Some(s) if s.len == candidate.size && s.mtime_ns == candidate.mtime_ns => true,
+        Some((s, since))
+            if s.len == candidate.size
+                && s.mtime_ns == candidate.mtime_ns
+                && since.elapsed() < STALL_RETRY =>
+        {
+            true
+        }
         Some(_) => {
             stalled.remove(&candidate.path);
             false
@@ -567,11 +587,17 @@ fn open_failed(f: &mut Followed, error: &IngestError, len: u64) -> Phase {
                 ));
                 f.reported = true;
             }
-            return Phase::Stalled { len };
+            return Phase::Stalled {
+                len,
+                since: Instant::now(),
+            };
         }
         IngestError::UnknownFormat { .. } if len < UNRECOGNISED_GRACE_BYTES => {
             // A file too new to recognise gets another chance when it grows.
-            return Phase::Stalled { len };
+            return Phase::Stalled {
+                len,
+                since: Instant::now(),
+            };
         }
         _ => {}
     }
@@ -584,7 +610,10 @@ fn open_failed(f: &mut Followed, error: &IngestError, len: u64) -> Phase {
         ));
         f.reported = true;
     }
-    Phase::Stalled { len }
+    Phase::Stalled {
+        len,
+        since: Instant::now(),
+    }
 }
 
 /// Where the reader opened the file by name (no `/proc/self/fd` outside Linux), checks that

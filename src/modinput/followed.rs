@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::checkpoint::{FileState, Snapshot};
 use super::discovery::{self, Candidate};
@@ -29,6 +30,9 @@ impl Checkpoint {
     }
 }
 
+/// How long a file that could not be read waits, unchanged, before it is tried again.
+pub const STALL_RETRY: Duration = Duration::from_secs(30);
+
 /// What the loop does with a file next.
 pub enum Phase {
     /// Open a reader at the checkpoint at the next poll (new, grown, or a transient failure
@@ -40,9 +44,10 @@ pub enum Phase {
     /// it changes.
     Drained { len: u64 },
     /// Could not be read at this length (an error already logged, or not complete yet: an
-    /// EVTX export still being copied); tried again when the length changes. Never taken
-    /// for read: the checkpoint stays where it was.
-    Stalled { len: u64 },
+    /// EVTX export still being copied); tried again when the length changes, or after
+    /// [`STALL_RETRY`] (a permission fixed, a share back). Never taken for read: the
+    /// checkpoint stays where it was.
+    Stalled { len: u64, since: Instant },
 }
 
 pub struct Followed {
