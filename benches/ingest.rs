@@ -6,6 +6,9 @@
 //!
 //! Not a test: it prints numbers and never fails on them.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -88,7 +91,7 @@ fn best<T>(rounds: usize, mut f: impl FnMut() -> T, key: impl Fn(&T) -> Duration
     let mut best: Option<T> = None;
     for _ in 0..rounds {
         let run = f();
-        if best.as_ref().map_or(true, |b| key(&run) < key(b)) {
+        if best.as_ref().is_none_or(|b| key(&run) < key(b)) {
             best = Some(run);
         }
     }
@@ -120,14 +123,12 @@ fn report(label: &str, paths: &[PathBuf], run: &Run, baseline: Duration, baselin
 }
 
 fn main() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if !shared.is_dir() {
-        println!(
-            "SKIPPED: {} is absent; nothing to measure",
-            shared.display()
-        );
+    if !support::bench_requested("ingest") {
         return;
     }
+    let Some(shared) = support::shared("datasets") else {
+        return;
+    };
     let rounds = std::env::var("INGEST_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -10,13 +10,17 @@
 //!    └───► ingest         (file formats → CIM Endpoint.Processes rows; knows nothing of protocol)
 //!   detect ──► ingest, rules   (the rules over CIM process rows: scan and the modular input)
 //!   modinput ──► ingest, rules, detect
-//!   app ──► rules         (renders the shipped .conf files from the detection YAML)
 //! ```
+//!
+//! The Splunk app's build-time tooling (conf renderers, icons, the package) is not here: it is
+//! the `netdiscover-app` crate in `crates/app`, run by `cargo xtask`.
 
-pub mod app;
 pub mod cli;
 pub mod detect;
 pub mod ingest;
 pub mod modinput;
 pub mod protocol;
 pub mod rules;
+
+/// The version of the binaries, printed by `netdiscover --version`; the app package carries it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

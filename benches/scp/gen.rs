@@ -8,8 +8,7 @@
 //! `process`. [`truth`] evaluates the seed rules' SPL semantics on the generated values, so the
 //! expected hit counts come from the data, not from the generator's intentions.
 
-use netdiscover::protocol::framing::encode_chunk;
-use netdiscover::protocol::{csv::write_field, mv};
+use netdiscover::protocol::{csv::write_field, encode_chunk, mv};
 
 /// splitmix64: small, fast, and the same sequence on every machine.
 pub struct Rng(u64);

@@ -125,8 +125,7 @@ impl Stream {
         if let Some(last) = out.last_mut() {
             let mut meta = Vec::new();
             let mut body = Vec::new();
-            let _ =
-                netdiscover::protocol::framing::read_chunk(&mut &last[..], &mut meta, &mut body);
+            let _ = netdiscover::protocol::read_chunk(&mut &last[..], &mut meta, &mut body);
             *last = Arc::new(gen::execute_request(&body, true));
         }
         (out, got, bytes)
@@ -271,8 +270,8 @@ fn driver_ceiling(stream: &Stream) -> f64 {
     let mut rows = 0;
     for _ in 0..3 {
         for (r, n) in stream.requests.iter().zip(&stream.rows_per_request) {
-            let _ = netdiscover::protocol::framing::read_chunk(&mut &r[..], &mut meta, &mut body);
-            let copy = netdiscover::protocol::framing::encode_chunk(&meta, &body);
+            let _ = netdiscover::protocol::read_chunk(&mut &r[..], &mut meta, &mut body);
+            let copy = netdiscover::protocol::encode_chunk(&meta, &body);
             std::hint::black_box(&copy);
             rows += n;
         }
@@ -294,9 +293,7 @@ fn main() {
     if args.iter().any(|a| a == "--seam-rules") {
         std::process::exit(refcmds::seam_rules());
     }
-    if !args.iter().any(|a| a == "--bench") {
-        // `cargo test --all-targets` runs bench targets without `--bench`: stay a no-op there.
-        println!("scp benchmark: run it with `bench/run.sh` or `cargo bench --bench scp`");
+    if !support::bench_requested("scp") {
         return;
     }
     let config = Config::from_args(&args);
@@ -348,7 +345,7 @@ fn main() {
         for (slot, (exe, args, name)) in best.iter_mut().zip(&contenders) {
             let run = drive(exe, args, &stream.getinfo, &requests, rows, in_bytes, false)
                 .unwrap_or_else(|e| fail(name, e));
-            if slot.as_ref().map_or(true, |b| run.wall < b.wall) {
+            if slot.as_ref().is_none_or(|b| run.wall < b.wall) {
                 *slot = Some(run);
             }
         }

@@ -4,9 +4,7 @@
 
 use std::io::BufReader;
 
-use netdiscover::protocol::framing::read_chunk;
-use netdiscover::protocol::pipes::{raw_stdin, raw_stdout};
-use netdiscover::protocol::{ReplyOutput, SplicingStdout};
+use netdiscover::protocol::{raw_stdin, raw_stdout, read_chunk, ReplyOutput, SplicingStdout};
 
 /// Answers getinfo with `{"type":"streaming"}` and every execute with its body copied back
 /// unparsed: the cost of the pipe and the driver alone.
@@ -49,7 +47,7 @@ pub fn csv_baseline() -> i32 {
 
 fn serve(spliced: bool, transform: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     // The same pipe sizes as netdiscover asks for, so the limit stays a limit.
-    netdiscover::protocol::pipes::enlarge_stdio();
+    netdiscover::protocol::enlarge_stdio();
     match SplicingStdout::new().filter(|_| spliced) {
         Some(mut output) => serve_on(&mut output, transform),
         None => serve_on(&mut raw_stdout(), transform),
@@ -94,7 +92,7 @@ fn serve_on(output: &mut impl ReplyOutput, mut transform: impl FnMut(&[u8], &mut
 /// the protocol loop and the seam cost with realistic matching, and checks that multivalue
 /// decoding feeds the right values to a matcher.
 pub fn seam_rules() -> i32 {
-    netdiscover::protocol::pipes::enlarge_stdio();
+    netdiscover::protocol::enlarge_stdio();
     let mut input = BufReader::with_capacity(1 << 16, raw_stdin());
     // The same reply path as netdiscover.
     let end = match SplicingStdout::new() {
@@ -286,7 +284,7 @@ pub fn in_process(body: &[u8]) {
         // The row gate's scan alone: one pass per row finding its end and field count (the
         // shipped rules' literals are whole values, checked on two fields afterwards).
         use netdiscover::protocol::csv::scan_record;
-        use netdiscover::protocol::structural::{scan_row, RowCommas, RowShape};
+        use netdiscover::protocol::{scan_row, RowCommas, RowShape};
         let header_end = body.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
         let mut spans = Vec::new();
         let mut row_commas = RowCommas::default();

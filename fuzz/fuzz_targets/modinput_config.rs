@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netdiscover::modinput::config::{parse_input, parse_validation};
+use netdiscover::modinput::{parse_input, parse_validation};
 
 fuzz_target!(|data: &[u8]| {
     let key = session_key_text(data);

@@ -105,10 +105,9 @@ pub mod scp {
     use std::sync::OnceLock;
 
     use netdiscover::cli::command::{CommandOptions, Mode, RulesProcessor};
-    use netdiscover::protocol::framing::{encode_chunk, read_chunk};
+    use netdiscover::protocol::{encode_chunk, read_chunk};
     use netdiscover::protocol::{
-        run_session, BodyProcessor, CommandError, GetInfo, GetInfoReply, SearchCommand,
-        SessionEnd,
+        run_session, BodyProcessor, CommandError, GetInfo, GetInfoReply, SearchCommand, SessionEnd,
     };
     use netdiscover::rules::{RuleSet, Selected, Selection};
 
@@ -209,7 +208,11 @@ pub mod scp {
                 .map(|stats| (out, stats.rows_in, stats.rows_out))
                 .map_err(|e| e.to_string())
         };
-        assert_eq!(run(&mut gated), run(&mut evaluated), "the row gate changed the reply");
+        assert_eq!(
+            run(&mut gated),
+            run(&mut evaluated),
+            "the row gate changed the reply"
+        );
     }
 
     /// A getinfo chunk with these `searchinfo.args`, then one execute chunk carrying `body`.

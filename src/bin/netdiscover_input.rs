@@ -2,6 +2,5 @@
 //! `--validate-arguments`, or run mode with the `<input>` XML on stdin).
 
 fn main() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    std::process::exit(netdiscover::modinput::main_with_args(&args))
+    std::process::exit(netdiscover::cli::run_netdiscover_input())
 }

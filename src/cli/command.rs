@@ -24,7 +24,8 @@ lists are repeated options because Splunk strips commas.
                              detection and risk fields; filter: only matching rows;
                              risk: one row per matched rule and risk object, as ES writes
                              risk events (a rule without risk objects gives one row with
-                             empty risk fields)
+                             empty risk fields); risk rows also carry the rule's own
+                             search_name, annotations.mitre_attack and analyticstories
   rule=<name or id>          select rules by name or id (case-insensitive, * wildcard);
                              repeatable
   type=<type>                select rules by type: Hunting, Anomaly, TTP, Correlation, ...;
@@ -35,6 +36,24 @@ loaded rule. Any other token is an error that lists these options.
 Example: | tstats ... by Processes.process ... | `drop_dm_object_name(Processes)`
          | netdiscover mode=filter type=Anomaly rule=\"Windows Proxy Via Netsh\"
 ";
+
+/// The label of the app's saved searches: a rule scheduled as its own ES detection is the
+/// saved search `<label> - <rule name> - Rule` (contentctl's stanza name, our prefix).
+pub const STANZA_LABEL: &str = "netdiscover";
+
+/// The saved-search name of a rule scheduled as its own detection.
+pub fn rule_search_name(rule_name: &str) -> String {
+    format!("{STANZA_LABEL} - {rule_name} - Rule")
+}
+
+/// Columns `mode=risk` appends after [`Annotation::FIELDS`]: the matched rule's identity named
+/// as ES risk events carry it (contentctl's `RiskEvent`: `search_name`,
+/// `annotations.mitre_attack`, `analyticstories`), so one combined search still attributes
+/// each risk event to its rule. ES's Common Action Model writes a result's own `search_name`
+/// as `orig_search_name` on the event it creates (Splunk_SA_CIM `cim_actions.py`,
+/// `default_mapexp`); docs/escu6.md has what is cited and what is inferred.
+pub const RISK_ATTRIBUTION_FIELDS: [&str; 3] =
+    ["search_name", "annotations.mitre_attack", "analyticstories"];
 
 /// The valid options, as error messages list them.
 pub const VALID_OPTIONS: &str =
@@ -176,8 +195,8 @@ impl SearchCommand for NetdiscoverCommand {
             .select(&selection)
             .map_err(|e| CommandError(format!("netdiscover: {e}")))?;
         self.loaded = Some((rules, selected));
-        // Every field is requested: see the README (protocol section) for why `required_fields`
-        // is not declared.
+        // Every field is requested: docs/semantics.md (`required_fields`) says why it is not
+        // declared.
         let mut reply = GetInfoReply::streaming();
         reply.messages = load_messages;
         Ok(reply)
@@ -213,7 +232,7 @@ impl RulesProcessor {
             scratch: Vec::new(),
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
-            appended: Annotation::FIELDS.iter().map(|f| f.to_string()).collect(),
+            appended: appended_columns(mode),
             rules,
             selected,
             mode,
@@ -305,6 +324,8 @@ impl RowProcessor for RulesProcessor {
             Mode::Risk => {
                 for event in self.rules.risk_events(matched, &view) {
                     push_annotation(emit, &event);
+                    push_attribution(emit, &event);
+                    emit.end_row();
                 }
             }
         }
@@ -312,15 +333,41 @@ impl RowProcessor for RulesProcessor {
     }
 }
 
-/// Writes one output row: every annotation field in [`Annotation::FIELDS`] order, which is the
-/// order of [`RulesProcessor::appended_columns`].
+/// The columns a mode appends: the annotation fields, and in risk mode the attribution fields.
+fn appended_columns(mode: Mode) -> Vec<String> {
+    let extra: &[&str] = match mode {
+        Mode::Risk => &RISK_ATTRIBUTION_FIELDS,
+        Mode::Annotate | Mode::Filter => &[],
+    };
+    Annotation::FIELDS
+        .iter()
+        .chain(extra)
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// Writes every annotation field of one output row in [`Annotation::FIELDS`] order, which is
+/// the order of [`RulesProcessor::appended_columns`].
 fn push_annotation(emit: &mut Emitter, annotation: &Annotation) {
     for (column, (_, values)) in annotation.fields().iter().enumerate() {
         for value in values.iter() {
             emit.push(column, value.as_bytes());
         }
     }
-    emit.end_row();
+}
+
+/// Writes the [`RISK_ATTRIBUTION_FIELDS`] of a risk event (one matched rule per event).
+fn push_attribution(emit: &mut Emitter, event: &Annotation) {
+    let first = Annotation::FIELDS.len();
+    for name in &event.detection {
+        emit.push(first, rule_search_name(name).as_bytes());
+    }
+    for technique in &event.mitre_attack_id {
+        emit.push(first + 1, technique.as_bytes());
+    }
+    for story in &event.analytic_story {
+        emit.push(first + 2, story.as_bytes());
+    }
 }
 
 /// The protocol's slot-bound row seen through the rules' [`rules::Row`] trait.
@@ -343,13 +390,13 @@ pub const NO_SPLICE_ENV: &str = "NETDISCOVER_NO_SPLICE";
 /// Runs the SCP v2 session on stdin/stdout; returns the exit code. stderr gets one line, only
 /// on a fatal error (splunkd logs every stderr line as ERROR in search.log).
 pub fn run_scp() -> i32 {
-    protocol::pipes::enlarge_stdio();
-    let mut input = BufReader::with_capacity(1 << 16, protocol::pipes::raw_stdin());
+    protocol::enlarge_stdio();
+    let mut input = BufReader::with_capacity(1 << 16, protocol::raw_stdin());
     let mut command = NetdiscoverCommand::default();
     let splicing = std::env::var_os(NO_SPLICE_ENV).is_none();
     let end = match protocol::SplicingStdout::new().filter(|_| splicing) {
         Some(mut output) => run_session(&mut input, &mut output, &mut command),
-        None => run_session(&mut input, &mut protocol::pipes::raw_stdout(), &mut command),
+        None => run_session(&mut input, &mut protocol::raw_stdout(), &mut command),
     };
     if let Some(error) = &end.error {
         let text = error.to_string();

@@ -61,6 +61,7 @@ fn kind_of(error: &RuleError) -> String {
             format!("not row-level: `{}`", source.construct())
         }
         RuleError::Spl { source, .. } => format!("unsupported `{}`", source.construct()),
+        RuleError::Ignored { key, why, .. } => format!("`{key}`: {}", without_paths(why)),
         RuleError::Conf { .. } => "macros.conf".into(),
     }
 }

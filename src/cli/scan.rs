@@ -200,7 +200,7 @@ fn scan<W: Write>(
         let mut count = 0u64;
         while let Some(item) = reader.next() {
             count += 1;
-            if count % 4096 == 0 {
+            if count.is_multiple_of(4096) {
                 progress.set_position(done_bytes + reader.bytes_read());
             }
             summary.records += 1;

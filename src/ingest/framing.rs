@@ -185,7 +185,7 @@ impl<R: Read> Framer<R> {
                 let mut hit = None;
                 for i in finder.find_iter(&self.buf[from..]) {
                     let at = from + i;
-                    if (self.base + at as u64) % *unit as u64 == 0 {
+                    if (self.base + at as u64).is_multiple_of(*unit as u64) {
                         hit = Some(at + len);
                         break;
                     }
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn oversized_records_are_skipped_and_reported() {
         let mut data = b"<Event>ok</Event>".to_vec();
-        data.extend(std::iter::repeat(b'x').take(500));
+        data.extend(std::iter::repeat_n(b'x', 500));
         data.extend(b"</Event><Event>next</Event>");
         let got = frames(&data, xml(), 64, 100);
         assert_eq!(

@@ -97,7 +97,7 @@ pub fn parse_input(bytes: &[u8]) -> Result<InputDefinition, ConfigError> {
 /// splunkd writes UTF-8, but the SDK's own fixtures are UTF-16 with a BOM; accept both.
 fn decode(bytes: &[u8]) -> Result<String, ConfigError> {
     let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| -> Result<String, ConfigError> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(ConfigError::Encoding);
         }
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();

@@ -66,7 +66,7 @@ pub fn discover(params: &Params) -> (Vec<Candidate>, Vec<String>) {
     // A file reached twice (through a symlink, or listed under its old and new name while
     // being renamed) is kept once.
     let mut ids = HashSet::new();
-    found.retain(|c| c.id.map_or(true, |id| ids.insert(id)));
+    found.retain(|c| c.id.is_none_or(|id| ids.insert(id)));
     found.sort_by(|a: &Candidate, b| a.path.cmp(&b.path));
     (found, problems)
 }

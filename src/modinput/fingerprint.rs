@@ -150,16 +150,6 @@ impl Prefix {
     pub fn inflated(&self) -> Option<&[u8]> {
         self.inflated.as_ref().map(|i| i.bytes.as_slice())
     }
-
-    /// Whether the file starts with `head` as stored.
-    pub fn starts_with(&self, head: &Head) -> bool {
-        head_matches(&self.raw, head)
-    }
-
-    /// Whether the file's decompressed text starts with `head` (gzip only).
-    pub fn inflates_to(&self, head: &Head) -> bool {
-        self.inflated().is_some_and(|text| head_matches(text, head))
-    }
 }
 
 /// Whether `bytes`, the start of a file, begin with `head`.
@@ -340,7 +330,8 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&gz.finish().unwrap()).unwrap();
         let prefix = Prefix::read(&file).unwrap();
-        assert!(prefix.is_gzip() && !prefix.starts_with(&head));
-        assert!(prefix.inflates_to(&head));
+        let mut check = HeadCheck::new(&file, &prefix);
+        assert!(prefix.is_gzip() && !check.starts_with(&head));
+        assert!(check.inflates_to(&head) && check.is_copy_of(&head));
     }
 }

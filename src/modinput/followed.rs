@@ -93,7 +93,11 @@ impl Followed {
     /// Whether the file is read to its end and can be closed without losing anything.
     pub fn is_drained(&self) -> bool {
         match self.phase {
-            Phase::Drained { len } => self.file.metadata().map_or(true, |m| m.len() == len),
+            // A file that cannot be looked at has nothing more to read either.
+            Phase::Drained { len } => match self.file.metadata() {
+                Ok(meta) => meta.len() == len,
+                Err(_) => true,
+            },
             _ => false,
         }
     }

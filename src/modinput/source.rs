@@ -71,9 +71,6 @@ impl std::fmt::Display for FormatChoice {
 /// An ingest reader in follow mode over one followed file.
 pub struct Source {
     reader: FileReader,
-    /// `/proc/self/fd/N` (see [`open`]) shown in ingest errors; replaced by the real path.
-    opened_as: PathBuf,
-    shown_as: String,
 }
 
 /// Opens the file held by `file` at `at`. On Linux the reader opens `/proc/self/fd/<fd>`,
@@ -95,11 +92,7 @@ pub fn open(
         follow: true,
     };
     let reader = FileReader::open(&opened_as, &options)?;
-    Ok(Source {
-        reader,
-        opened_as,
-        shown_as: path.display().to_string(),
-    })
+    Ok(Source { reader })
 }
 
 #[cfg(target_os = "linux")]
@@ -159,11 +152,6 @@ impl Source {
     /// The position just after the last record returned.
     pub fn position(&self) -> Position {
         self.reader.resume_point()
-    }
-
-    /// An ingest error message with the real path instead of `/proc/self/fd/N`.
-    pub fn describe(&self, error: &IngestError) -> String {
-        describe(error, &self.opened_as, &self.shown_as)
     }
 }
 

@@ -5,26 +5,29 @@
 //! chunk to a [`RowProcessor`] supplied by the caller (the seam the rules engine plugs into);
 //! [`Passthrough`] returns every row unchanged.
 
-pub mod chunk;
+mod chunk;
 pub mod csv;
-pub mod framing;
+mod framing;
 pub mod mv;
-pub mod needles;
-pub mod output;
-pub mod pipes;
-pub mod prefetch;
-pub mod processor;
-pub mod session;
-pub mod structural;
+mod needles;
+mod output;
+mod pipes;
+mod prefetch;
+mod processor;
+mod session;
+mod structural;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
-pub use needles::Needles;
+pub use framing::{encode_chunk, read_chunk, write_chunk, FrameError};
+pub use needles::{Needles, MAX_NEEDLES};
 pub use output::{ReplyOutput, SplicingStdout};
+pub use pipes::{enlarge_stdio, raw_stdin, raw_stdout};
 pub use processor::{
     Columns, Emitter, GateLiteral, Level, Message, Passthrough, ProcessError, Row, RowGate,
     RowProcessor, SlotColumns, Values, Verdict,
 };
 pub use session::{
     run_session, send_error, CommandError, GetInfo, GetInfoReply, SearchCommand, SearchInfo,
-    SessionEnd, SessionError,
+    SessionEnd, SessionError, PREFETCH_MAX, PREFETCH_MIN,
 };
+pub use structural::{scan_row, RowCommas, RowShape};

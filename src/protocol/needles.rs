@@ -16,7 +16,7 @@ pub struct Needles {
     needles: Vec<Needle>,
 }
 
-/// At most this many distinct literals: [`super::structural`] tests each one's probes in every
+/// At most this many distinct literals: `protocol::structural` tests each one's probes in every
 /// 64-byte block, so beyond a handful a gate costs more than it saves.
 pub const MAX_NEEDLES: usize = 16;
 

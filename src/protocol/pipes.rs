@@ -39,7 +39,7 @@ pub fn enlarge_stdio() {
 }
 
 /// stdin as an owned file: unlike `StdinLock` it can move to the helper thread that reads
-/// bodies ([`super::prefetch`]). The session buffers it itself.
+/// bodies (`protocol::prefetch`). The session buffers it itself.
 pub fn raw_stdin() -> Box<dyn std::io::Read + Send> {
     #[cfg(unix)]
     {

@@ -20,7 +20,7 @@ use super::processor::{Level, Message, RowProcessor};
 const BODY_PIECE: u64 = 256 << 10;
 
 /// Bodies of this size and up are read by a helper thread while rows are processed
-/// ([`super::prefetch`]); below it, starting the thread costs more than the overlap saves.
+/// (`protocol::prefetch`); below it, starting the thread costs more than the overlap saves.
 pub const PREFETCH_MIN: u64 = 1 << 20;
 
 /// Larger announced bodies are read on the session's thread, which grows its buffer only as

@@ -2,15 +2,18 @@
 //!
 //! * `detection`, `detection_id`, `detection_type`: one entry per matched rule (aligned).
 //! * `mitre_attack_id`, `analytic_story`: union over matched rules, first-seen order.
-//! * `risk_object`, `risk_object_type`, `risk_score`: aligned, one entry per risk object
-//!   *value* (a multivalue risk field gives one risk object per value, as ES writes one risk
-//!   event per value); absent values give no risk object. Hunting rules carry no risk.
-//! * `risk_message`: one per matched rule with risk, `$field$` tokens filled from the row; a
-//!   multivalue field fills its token with its values joined by `\n`, which is how the field
-//!   reads in the search results an alert action receives (the plain column of Splunk's
-//!   results CSV joins multivalues with newlines; see docs/scp-v2.md §8); an absent field
-//!   fills it with nothing.
+//! * `risk_object`, `risk_object_type`, `risk_score`, `risk_message`: aligned, one entry per
+//!   scored entity *value* (the finding's entity and every intermediate finding, in
+//!   [`RuleMeta::risk_entities`](super::RuleMeta::risk_entities) order; a multivalue field
+//!   gives one entry per value, as ES writes one risk event per value); absent values give no
+//!   entry. Hunting rules carry no risk. The message is the entity's own (ESCU 6), the one
+//!   `rba.message` (v5) or the finding's title (the finding's entity), with `$field$` tokens
+//!   filled from the row; a multivalue field fills its token with its values joined by `\n`,
+//!   which is how the field reads in the search results an alert action receives (the plain
+//!   column of Splunk's results CSV joins multivalues with newlines; see docs/scp-v2.md §8);
+//!   an absent field fills it with nothing.
 //! * `threat_object`, `threat_object_type`: aligned, one entry per value.
+//! * `finding_title`: one per matched rule with a finding (a notable in ES), tokens filled.
 
 use std::borrow::Cow;
 
@@ -32,11 +35,12 @@ pub struct Annotation {
     pub risk_message: Vec<String>,
     pub threat_object: Vec<String>,
     pub threat_object_type: Vec<String>,
+    pub finding_title: Vec<String>,
 }
 
 impl Annotation {
     /// The field names, in output order.
-    pub const FIELDS: [&'static str; 11] = [
+    pub const FIELDS: [&'static str; 12] = [
         "detection",
         "detection_id",
         "detection_type",
@@ -48,10 +52,11 @@ impl Annotation {
         "risk_message",
         "threat_object",
         "threat_object_type",
+        "finding_title",
     ];
 
     /// `(name, values)` pairs in [`Annotation::FIELDS`] order.
-    pub fn fields(&self) -> [(&'static str, &[String]); 11] {
+    pub fn fields(&self) -> [(&'static str, &[String]); 12] {
         [
             ("detection", &self.detection),
             ("detection_id", &self.detection_id),
@@ -64,6 +69,7 @@ impl Annotation {
             ("risk_message", &self.risk_message),
             ("threat_object", &self.threat_object),
             ("threat_object_type", &self.threat_object_type),
+            ("finding_title", &self.finding_title),
         ]
     }
 
@@ -154,16 +160,32 @@ fn push_text(out: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
-/// The rule's risk message with `$field$` tokens filled from the row.
-pub fn render_message(rule: &Rule, row: &dyn Row) -> String {
+/// A message or title with its `$field$` tokens filled from the row.
+fn render(parts: &[MsgPart], row: &dyn Row) -> String {
     let mut out = Vec::new();
-    render_message_into(rule, row, &mut out);
+    render_into(parts, row, &mut out);
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// [`render_message`] appended to `out`.
-fn render_message_into(rule: &Rule, row: &dyn Row, out: &mut Vec<u8>) {
-    for part in &rule.message {
+/// The risk message of each of the rule's scored entities, in
+/// [`RuleMeta::risk_entities`](super::RuleMeta::risk_entities) order, tokens filled from the row.
+pub fn render_messages(rule: &Rule, row: &dyn Row) -> Vec<String> {
+    rule.entities
+        .iter()
+        .map(|e| render(&e.message, row))
+        .collect()
+}
+
+/// The rule's finding title with its tokens filled from the row (`None` without a finding).
+pub fn render_finding_title(rule: &Rule, row: &dyn Row) -> Option<String> {
+    rule.finding_title
+        .as_deref()
+        .map(|parts| render(parts, row))
+}
+
+/// [`render`] appended to `out`.
+fn render_into(parts: &[MsgPart], row: &dyn Row, out: &mut Vec<u8>) {
+    for part in parts {
         match part {
             MsgPart::Text(t) => out.extend_from_slice(t.as_bytes()),
             MsgPart::Field(src) => {
@@ -178,10 +200,6 @@ fn render_message_into(rule: &Rule, row: &dyn Row, out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-fn carries_risk(rule: &Rule) -> bool {
-    !rule.meta.kind.eq_ignore_ascii_case("Hunting") && !rule.meta.risk_objects.is_empty()
 }
 
 fn add_threats(a: &mut Annotation, rule: &Rule, row: &dyn Row) {
@@ -206,6 +224,7 @@ mod field {
     pub const RISK_MESSAGE: usize = 8;
     pub const THREAT_OBJECT: usize = 9;
     pub const THREAT_OBJECT_TYPE: usize = 10;
+    pub const FINDING_TITLE: usize = 11;
 }
 
 impl RuleSet {
@@ -226,7 +245,8 @@ impl RuleSet {
                 field::RISK_OBJECT_TYPE => &mut a.risk_object_type,
                 field::RISK_MESSAGE => &mut a.risk_message,
                 field::THREAT_OBJECT => &mut a.threat_object,
-                _ => &mut a.threat_object_type,
+                field::THREAT_OBJECT_TYPE => &mut a.threat_object_type,
+                _ => &mut a.finding_title,
             };
             list.push(value);
         });
@@ -268,23 +288,25 @@ impl RuleSet {
                     sink(field::ANALYTIC_STORY, story.as_bytes());
                 }
             }
-            if !carries_risk(rule) {
-                continue;
-            }
-            for (spec, src) in m.risk_objects.iter().zip(&rule.risk_srcs) {
+            for e in &rule.entities {
                 let mut digits = [0u8; 10];
-                let score = decimal(spec.score, &mut digits);
-                for_each_src_value(src, row, |v| {
-                    scratch.clear();
+                let score = decimal(u32::from(e.score.get()), &mut digits);
+                // `scratch` holds the entity's message, then each value after it.
+                let mut message_len = None;
+                for_each_src_value(&e.src, row, |v| {
+                    let len = *message_len.get_or_insert_with(|| {
+                        scratch.clear();
+                        render_into(&e.message, row, scratch);
+                        scratch.len()
+                    });
+                    scratch.truncate(len);
                     push_text(scratch, v);
-                    sink(field::RISK_OBJECT, scratch);
-                    sink(field::RISK_OBJECT_TYPE, spec.kind.as_bytes());
+                    sink(field::RISK_OBJECT, &scratch[len..]);
+                    sink(field::RISK_OBJECT_TYPE, e.kind.as_bytes());
                     sink(field::RISK_SCORE, score);
+                    sink(field::RISK_MESSAGE, &scratch[..len]);
                 });
             }
-            scratch.clear();
-            render_message_into(rule, row, scratch);
-            sink(field::RISK_MESSAGE, scratch);
             for (spec, src) in m.threat_objects.iter().zip(&rule.threat_srcs) {
                 for_each_src_value(src, row, |v| {
                     scratch.clear();
@@ -293,11 +315,18 @@ impl RuleSet {
                     sink(field::THREAT_OBJECT_TYPE, spec.kind.as_bytes());
                 });
             }
+            if let Some(title) = &rule.finding_title {
+                scratch.clear();
+                render_into(title, row, scratch);
+                sink(field::FINDING_TITLE, scratch);
+            }
         }
     }
 
-    /// Risk mode: one annotation per (matched rule × risk object value), as ES writes risk
-    /// events. A rule without risk objects (Hunting) gives one annotation with empty risk fields.
+    /// Risk mode: one annotation per (matched rule × scored entity value), as ES writes risk
+    /// events; the rows of a finding's entity carry `finding_title`. A rule with a finding
+    /// whose entity has no value in the row still gives its finding row (with empty risk
+    /// fields); a rule with nothing to score (Hunting) gives one row with empty risk fields.
     pub fn risk_events(&self, matched: &[usize], row: &dyn Row) -> Vec<Annotation> {
         let mut out = Vec::new();
         for &i in matched {
@@ -306,22 +335,35 @@ impl RuleSet {
             };
             let mut base = Annotation::default();
             base.add_rule_identity(rule);
-            if !carries_risk(rule) {
-                out.push(base);
-                continue;
-            }
-            base.risk_message.push(render_message(rule, row));
             add_threats(&mut base, rule, row);
+            let title = render_finding_title(rule, row);
+            let mut finding_written = false;
             let mut any = false;
-            for (spec, src) in rule.meta.risk_objects.iter().zip(&rule.risk_srcs) {
-                for v in src_values(src, row) {
+            for e in &rule.entities {
+                let values = src_values(&e.src, row);
+                if values.is_empty() {
+                    continue;
+                }
+                let message = render(&e.message, row);
+                for v in values {
                     let mut ev = base.clone();
                     ev.risk_object.push(text(&v));
-                    ev.risk_object_type.push(spec.kind.clone());
-                    ev.risk_score.push(spec.score.to_string());
+                    ev.risk_object_type.push(e.kind.clone());
+                    ev.risk_score.push(e.score.to_string());
+                    ev.risk_message.push(message.clone());
+                    if e.is_finding {
+                        ev.finding_title.extend(title.clone());
+                        finding_written = true;
+                    }
                     out.push(ev);
                     any = true;
                 }
+            }
+            if let (Some(title), false) = (title, finding_written) {
+                let mut ev = base.clone();
+                ev.finding_title.push(title);
+                out.push(ev);
+                any = true;
             }
             if !any {
                 out.push(base);

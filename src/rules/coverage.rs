@@ -1,5 +1,6 @@
 //! Coverage of the compiler over a directory of ESCU detections: which compile, which are
-//! not row-level, which hit unsupported SPL, and the construct that stopped each.
+//! not row-level, which hit unsupported SPL, the construct that stopped each, and every key
+//! or block the loader read past (an error under `strict`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,7 +18,7 @@ pub enum Outcome {
     NotRowLevel(String),
     /// SPL the compiler does not implement (construct, detail).
     Unsupported(String),
-    /// Macro or YAML problem.
+    /// Macro or YAML problem, or (strict) a key or block read past.
     Invalid(String),
 }
 
@@ -31,6 +32,8 @@ pub struct CoverageEntry {
     /// The construct that stopped compilation (empty when compiled).
     pub construct: String,
     pub outcome: Outcome,
+    /// Keys or blocks of the file the loader read past, as warning lines.
+    pub ignored: Vec<String>,
 }
 
 /// Coverage over a corpus.
@@ -66,6 +69,10 @@ impl CoverageReport {
             .filter(|e| matches!(e.outcome, Outcome::NotRowLevel(_)))
             .count()
     }
+    /// Keys or blocks read past, over every rule.
+    pub fn ignored(&self) -> usize {
+        self.entries.iter().map(|e| e.ignored.len()).sum()
+    }
     pub fn unsupported(&self) -> usize {
         self.entries
             .iter()
@@ -99,6 +106,7 @@ impl fmt::Display for CoverageReport {
         )?;
         writeln!(f, "  not row-level:               {}", self.not_row_level())?;
         writeln!(f, "  unsupported / invalid:       {}", self.unsupported())?;
+        writeln!(f, "  keys or blocks ignored:      {}", self.ignored())?;
         let mut by_construct: BTreeMap<(String, String), usize> = BTreeMap::new();
         for e in &self.entries {
             let kind = match &e.outcome {
@@ -123,6 +131,9 @@ impl fmt::Display for CoverageReport {
                 Outcome::Invalid(d) => writeln!(f, "  [invalid]       {}: {}", e.rule, d)?,
             }
         }
+        for line in self.entries.iter().flat_map(|e| &e.ignored) {
+            writeln!(f, "{line}")?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
@@ -133,6 +144,12 @@ impl fmt::Display for CoverageReport {
 /// Compiles every detection under `detections` with the macros under `macro_places`
 /// (plus the built-in Splunk_SA_CIM macros) and reports the outcome of each.
 pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
+    coverage_with(detections, macro_places, false)
+}
+
+/// [`coverage`]; with `strict`, a rule whose file has a key or block the loader reads past
+/// (an unknown top-level key, `rba:` on a Hunting rule, ...) counts as invalid.
+pub fn coverage_with(detections: &Path, macro_places: &[PathBuf], strict: bool) -> CoverageReport {
     let mut warnings: Vec<Warning> = Vec::new();
     let mut sources = Sources::new();
     for place in macro_places {
@@ -151,8 +168,21 @@ pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
             .expand(doc.search.as_deref().unwrap_or(""))
             .map(|s| later_stages_are_formatting_only(&s))
             .unwrap_or(false);
+        let mut ignored = Vec::new();
         let (outcome, construct) = match compile_rule(path, doc, &sources.macros) {
-            Ok(_) => (Outcome::Compiled, String::new()),
+            Ok((rule, _, notes)) => {
+                ignored = notes
+                    .into_iter()
+                    .map(|note| Warning::ignored(&rule, note).to_string())
+                    .collect();
+                match ignored.first() {
+                    Some(first) if strict => (
+                        Outcome::Invalid(format!("strict: {first}")),
+                        "ignored key".to_string(),
+                    ),
+                    _ => (Outcome::Compiled, String::new()),
+                }
+            }
             Err(RuleError::Spl { source, .. }) if source.is_not_row_level() => (
                 Outcome::NotRowLevel(source.to_string()),
                 source.construct().to_string(),
@@ -172,6 +202,7 @@ pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
             formatting_only,
             construct,
             outcome,
+            ignored,
         });
     }
     report.warnings = warnings.iter().map(|w| w.to_string()).collect();

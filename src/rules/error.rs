@@ -110,6 +110,15 @@ pub enum RuleError {
         #[source]
         source: SplError,
     },
+    /// Not a reason to skip: a key or block of the rule file that the loader read past
+    /// (unknown, or one the rule's schema or type cannot use); the rule loads without it.
+    #[error("{path}: rule `{rule}`: `{key}`: {why}")]
+    Ignored {
+        path: PathBuf,
+        rule: String,
+        key: String,
+        why: String,
+    },
     #[error("{path}:{line}: macros.conf: {message}")]
     Conf {
         path: PathBuf,
@@ -118,15 +127,40 @@ pub enum RuleError {
     },
 }
 
-/// A problem found while loading: the item is skipped, the rest load.
+/// A problem found while loading: the item is skipped and the rest load, or (for
+/// [`RuleError::Ignored`]) the rule loads without the key named.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
     pub error: RuleError,
 }
 
+impl Warning {
+    /// A key or block of `rule`'s file that was read past.
+    pub(crate) fn ignored(rule: &super::Rule, ignored: super::model::Ignored) -> Warning {
+        Warning {
+            error: RuleError::Ignored {
+                path: rule.path.clone(),
+                rule: rule.meta.name.clone(),
+                key: ignored.key,
+                why: ignored.why,
+            },
+        }
+    }
+
+    /// Whether the rule or file named was not loaded (otherwise it loaded without a key).
+    pub fn skips_rule(&self) -> bool {
+        !matches!(self.error, RuleError::Ignored { .. })
+    }
+}
+
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "skipped: {}", self.error)
+        let what = if self.skips_rule() {
+            "skipped"
+        } else {
+            "ignored"
+        };
+        write!(f, "{what}: {}", self.error)
     }
 }
 

@@ -537,104 +537,20 @@ fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
         Func::Len => arg(0).first().map_or(Val::Null, |s| {
             Val::Num(String::from_utf8_lossy(&s).chars().count() as f64)
         }),
-        Func::Substr => {
-            let Some(s) = arg(0).first() else {
-                return Val::Null;
-            };
-            let chars: Vec<char> = String::from_utf8_lossy(&s).chars().collect();
-            let n = chars.len() as i64;
-            let Some(start) = arg(1).as_num() else {
-                return Val::Null;
-            };
-            let start = start as i64;
-            // Splunk: 1-based; a negative start counts from the end.
-            let from = if start < 0 {
-                (n + start).max(0)
-            } else {
-                (start - 1).max(0)
-            };
-            let len = if args.len() > 2 {
-                arg(2).as_num().map_or(n, |l| l as i64)
-            } else {
-                n
-            };
-            let to = (from + len.max(0)).min(n);
-            let out: String = chars[from.min(n) as usize..to.max(from.min(n)) as usize]
-                .iter()
-                .collect();
-            Val::Str(Cow::Owned(out.into_bytes()))
-        }
+        Func::Substr => substr(arg(0), arg(1), (args.len() > 2).then(|| arg(2))),
         Func::If => match arg(0) {
             Val::Bool(true) => arg(1),
             _ => arg(2),
         },
-        Func::Case => {
-            for pair in args.chunks(2) {
-                if pair.len() == 2 && eval(&pair[0], row).is_true() {
-                    return eval(&pair[1], row);
-                }
-            }
-            Val::Null
-        }
+        Func::Case => case(args, row),
         Func::IsNull => Val::Bool(matches!(arg(0), Val::Null)),
         Func::IsNotNull => Val::Bool(!matches!(arg(0), Val::Null)),
         Func::MvCount => match arg(0) {
             Val::Null => Val::Null,
             v => Val::Num(v.values().len() as f64),
         },
-        Func::MvIndex => {
-            let vals = arg(0).values();
-            let n = vals.len() as i64;
-            let idx = |v: Val| {
-                v.as_num().map(|x| {
-                    let x = x as i64;
-                    if x < 0 {
-                        n + x
-                    } else {
-                        x
-                    }
-                })
-            };
-            let Some(start) = idx(arg(1)) else {
-                return Val::Null;
-            };
-            let end = if args.len() > 2 {
-                idx(arg(2)).unwrap_or(start)
-            } else {
-                start
-            };
-            if start < 0 || start >= n || end < start {
-                return Val::Null;
-            }
-            let mut picked: Vec<_> = vals[start as usize..=(end.min(n - 1)) as usize].to_vec();
-            if picked.len() == 1 {
-                Val::Str(picked.remove(0))
-            } else {
-                Val::Multi(picked)
-            }
-        }
-        Func::Split => {
-            let (Some(s), Some(d)) = (arg(0).first(), arg(1).first()) else {
-                return Val::Null;
-            };
-            let parts: Vec<Cow<[u8]>> = if d.is_empty() {
-                s.iter().map(|b| Cow::Owned(vec![*b])).collect()
-            } else {
-                let mut out = Vec::new();
-                let mut rest: &[u8] = &s;
-                while let Some(at) = memchr::memmem::find(rest, &d) {
-                    out.push(Cow::Owned(rest[..at].to_vec()));
-                    rest = &rest[at + d.len()..];
-                }
-                out.push(Cow::Owned(rest.to_vec()));
-                out
-            };
-            if parts.len() == 1 {
-                Val::Str(parts.into_iter().next().unwrap_or(Cow::Borrowed(&[])))
-            } else {
-                Val::Multi(parts)
-            }
-        }
+        Func::MvIndex => mvindex(arg(0), arg(1), (args.len() > 2).then(|| arg(2))),
+        Func::Split => split(arg(0), arg(1)),
         Func::Coalesce => args
             .iter()
             .map(|a| eval(a, row))
@@ -645,5 +561,92 @@ fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
             Val::Null => Val::Null,
             v => v.first().map_or(Val::Null, Val::Str),
         },
+    }
+}
+
+/// `substr(s, start[, len])`: 1-based; a negative start counts from the end.
+fn substr<'r>(s: Val<'r>, start: Val<'r>, len: Option<Val<'r>>) -> Val<'r> {
+    let Some(s) = s.first() else {
+        return Val::Null;
+    };
+    let chars: Vec<char> = String::from_utf8_lossy(&s).chars().collect();
+    let n = chars.len() as i64;
+    let Some(start) = start.as_num() else {
+        return Val::Null;
+    };
+    let start = start as i64;
+    let from = if start < 0 {
+        (n + start).max(0)
+    } else {
+        (start - 1).max(0)
+    };
+    let len = len.map_or(n, |l| l.as_num().map_or(n, |l| l as i64));
+    let to = (from + len.max(0)).min(n);
+    let out: String = chars[from.min(n) as usize..to.max(from.min(n)) as usize]
+        .iter()
+        .collect();
+    Val::Str(Cow::Owned(out.into_bytes()))
+}
+
+/// `case(c1, v1, c2, v2, ...)`: the value of the first true condition, else null.
+fn case<'r>(args: &[Ex], row: &'r dyn Row) -> Val<'r> {
+    for pair in args.chunks(2) {
+        if pair.len() == 2 && eval(&pair[0], row).is_true() {
+            return eval(&pair[1], row);
+        }
+    }
+    Val::Null
+}
+
+/// `mvindex(mv, start[, end])`: 0-based, negative indices count from the end, `end` inclusive.
+fn mvindex<'r>(mv: Val<'r>, start: Val<'r>, end: Option<Val<'r>>) -> Val<'r> {
+    let vals = mv.values();
+    let n = vals.len() as i64;
+    let idx = |v: Val| {
+        v.as_num().map(|x| {
+            let x = x as i64;
+            if x < 0 {
+                n + x
+            } else {
+                x
+            }
+        })
+    };
+    let Some(start) = idx(start) else {
+        return Val::Null;
+    };
+    let end = end.map_or(start, |e| idx(e).unwrap_or(start));
+    if start < 0 || start >= n || end < start {
+        return Val::Null;
+    }
+    let mut picked: Vec<_> = vals[start as usize..=(end.min(n - 1)) as usize].to_vec();
+    if picked.len() == 1 {
+        Val::Str(picked.remove(0))
+    } else {
+        Val::Multi(picked)
+    }
+}
+
+/// `split(s, delim)`: the pieces between delimiters (an empty delimiter splits every byte).
+fn split<'r>(s: Val<'r>, delim: Val<'r>) -> Val<'r> {
+    let (Some(s), Some(d)) = (s.first(), delim.first()) else {
+        return Val::Null;
+    };
+    let parts: Vec<Cow<[u8]>> = if d.is_empty() {
+        s.iter().map(|b| Cow::Owned(vec![*b])).collect()
+    } else {
+        let mut out = Vec::new();
+        let mut rest: &[u8] = &s;
+        while let Some(at) = memchr::memmem::find(rest, &d) {
+            out.push(Cow::Owned(rest[..at].to_vec()));
+            rest = &rest[at + d.len()..];
+        }
+        out.push(Cow::Owned(rest.to_vec()));
+        out
+    };
+    if parts.len() == 1 {
+        Val::Str(parts.into_iter().next().unwrap_or(Cow::Borrowed(&[])))
+    } else {
+        Val::Multi(parts)
     }
 }

@@ -1,6 +1,7 @@
-//! Detection rules: ESCU YAML (current `rba:` and legacy v4 schemas) and macros are parsed,
-//! the row-level part of each detection's SPL is compiled to native matchers, every rule is
-//! evaluated in one pass per row, and matching rows are annotated with ES risk fields.
+//! Detection rules: ESCU YAML (ESCU 6 `finding`/`intermediate_findings`, v5 `rba:` and
+//! legacy v4 schemas, read into one [`RuleMeta`]) and macros are parsed, the row-level part of
+//! each detection's SPL is compiled to native matchers, every rule is evaluated in one pass
+//! per row, and matching rows are annotated with ES risk fields.
 //!
 //! This module knows neither the protocol nor the ingest formats: rows are read through the
 //! [`Row`] trait, by slot (the index of a field in [`RuleSet::fields`]).
@@ -30,14 +31,19 @@ mod ruleset;
 mod search_lang;
 mod select;
 
-pub use annotate::{render_message, Annotation};
+pub use annotate::{render_finding_title, render_messages, Annotation};
 pub use compile::{compile_search, later_stages_are_formatting_only, CompiledSearch};
-pub use coverage::{coverage, CoverageEntry, CoverageReport, Outcome};
+pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outcome};
 pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
 pub use macros::{Macro, MacroTable};
 pub use matcher::Matcher;
-pub use model::{parse_doc, RawDoc, RiskObjectSpec, RuleMeta, ThreatObjectSpec};
+pub use model::{
+    parse_doc, parse_doc_full, rule_meta, EscuSchema, Finding, Ignored, IntermediateFinding,
+    Origin, Prose, RawDoc, RawDrilldown, RawFinding, RawIntermediateFindings, RawObservable,
+    RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity, RiskObjectSpec,
+    RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
+};
 pub use prefilter::RequiredLiteral;
 pub use row::{bare_field_name, OwnedRow, Row};
 pub use ruleset::{Rule, RuleSet, Sources};

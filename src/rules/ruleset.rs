@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::compile::compile_search;
+use super::compile::{compile_search, CompiledSearch};
 use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
-use super::model::{classify, rule_meta, DocKind, RawDoc, RuleMeta};
+use super::model::{classify, rule_meta, DocKind, Ignored, RawDoc, RuleMeta, Score};
 use super::prefilter::{Prefilter, RequiredLiteral};
 
 /// A piece of a risk message: literal text or a `$field$` token.
@@ -16,6 +16,17 @@ use super::prefilter::{Prefilter, RequiredLiteral};
 pub(crate) enum MsgPart {
     Text(String),
     Field(Option<Src>),
+}
+
+/// One scored entity of a compiled rule, in [`RuleMeta::risk_entities`] order: where its
+/// value comes from, and its message (an intermediate finding's own, or the finding's title).
+#[derive(Debug, Clone)]
+pub(crate) struct EntityOut {
+    pub(crate) kind: String,
+    pub(crate) score: Score,
+    pub(crate) src: Option<Src>,
+    pub(crate) message: Vec<MsgPart>,
+    pub(crate) is_finding: bool,
 }
 
 /// One compiled detection.
@@ -27,8 +38,9 @@ pub struct Rule {
     /// The search after macro expansion (what was compiled).
     pub expanded_search: String,
     pub(crate) cond: Cond,
-    pub(crate) message: Vec<MsgPart>,
-    pub(crate) risk_srcs: Vec<Option<Src>>,
+    pub(crate) entities: Vec<EntityOut>,
+    /// The finding's title, for rules with a finding.
+    pub(crate) finding_title: Option<Vec<MsgPart>>,
     pub(crate) threat_srcs: Vec<Option<Src>>,
 }
 
@@ -147,17 +159,18 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>
     }
 }
 
-/// Compiles one detection document. Returns the rule with *local* slots and its field list.
+/// Compiles one detection document. Returns the rule with *local* slots, its field list, and
+/// what of the file was read past.
 pub(crate) fn compile_rule(
     path: &Path,
     doc: &RawDoc,
     macros: &MacroTable,
-) -> Result<(Rule, Vec<String>), RuleError> {
+) -> Result<(Rule, Vec<String>, Vec<Ignored>), RuleError> {
     let rule_name = doc
         .name
         .clone()
         .unwrap_or_else(|| path.display().to_string());
-    let meta = rule_meta(doc).map_err(|message| RuleError::Invalid {
+    let (meta, ignored) = rule_meta(doc).map_err(|message| RuleError::Invalid {
         path: path.to_path_buf(),
         rule: rule_name.clone(),
         message,
@@ -173,18 +186,20 @@ pub(crate) fn compile_rule(
         rule: rule_name.clone(),
         source,
     })?;
-    let message = parse_message(&meta.risk_message)
-        .into_iter()
-        .map(|p| match p {
-            Ok(text) => MsgPart::Text(text),
-            Err(field) => MsgPart::Field(compiled.resolve_output(&field)),
-        })
-        .collect();
-    let risk_srcs = meta
-        .risk_objects
-        .iter()
-        .map(|r| compiled.resolve_output(&r.field))
-        .collect();
+    let finding_title = meta
+        .finding
+        .as_ref()
+        .map(|f| message_parts(&mut compiled, &f.title));
+    let mut entities = Vec::new();
+    for e in meta.risk_entities() {
+        entities.push(EntityOut {
+            kind: e.object.kind.clone(),
+            score: e.object.score,
+            src: compiled.resolve_output(&e.object.field),
+            message: message_parts(&mut compiled, e.message),
+            is_finding: e.is_finding,
+        });
+    }
     let threat_srcs = meta
         .threat_objects
         .iter()
@@ -195,11 +210,22 @@ pub(crate) fn compile_rule(
         path: path.to_path_buf(),
         expanded_search: expanded,
         cond: compiled.cond.clone(),
-        message,
-        risk_srcs,
+        entities,
+        finding_title,
         threat_srcs,
     };
-    Ok((rule, compiled.fields))
+    Ok((rule, compiled.fields, ignored))
+}
+
+/// A risk message or finding title as text and `$field$` tokens resolved to their sources.
+fn message_parts(compiled: &mut CompiledSearch, text: &str) -> Vec<MsgPart> {
+    parse_message(text)
+        .into_iter()
+        .map(|p| match p {
+            Ok(text) => MsgPart::Text(text),
+            Err(field) => MsgPart::Field(compiled.resolve_output(&field)),
+        })
+        .collect()
 }
 
 /// Splits a risk message into text (`Ok`) and `$field$` tokens (`Err(field)`).
@@ -256,6 +282,29 @@ fn remap_ex(ex: &mut Ex, map: &[usize]) {
     }
 }
 
+/// Maps every output source of a rule (entity values, message and title tokens, threat
+/// objects) from the rule's local slots to the set's.
+fn remap_outputs(rule: &mut Rule, map: &[usize]) {
+    let messages = rule
+        .entities
+        .iter_mut()
+        .map(|e| &mut e.message)
+        .chain(rule.finding_title.as_mut());
+    for message in messages {
+        for part in message {
+            if let MsgPart::Field(Some(src)) = part {
+                remap_src(src, map);
+            }
+        }
+    }
+    rule.entities
+        .iter_mut()
+        .map(|e| &mut e.src)
+        .chain(rule.threat_srcs.iter_mut())
+        .flatten()
+        .for_each(|s| remap_src(s, map));
+}
+
 fn remap_cond(cond: &mut Cond, map: &[usize]) {
     match cond {
         Cond::True => {}
@@ -288,26 +337,18 @@ impl RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for (path, doc) in &sources.detections {
-            let (mut rule, local_fields) = match compile_rule(path, doc, &sources.macros) {
+            let (mut rule, local_fields, ignored) = match compile_rule(path, doc, &sources.macros) {
                 Ok(r) => r,
                 Err(error) => {
                     warnings.push(Warning { error });
                     continue;
                 }
             };
+            warnings.extend(ignored.into_iter().map(|i| Warning::ignored(&rule, i)));
             let map: Vec<usize> = local_fields.iter().map(|f| set.intern(f)).collect();
             remap_cond(&mut rule.cond, &map);
             rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
-            for part in &mut rule.message {
-                if let MsgPart::Field(Some(src)) = part {
-                    remap_src(src, &map);
-                }
-            }
-            rule.risk_srcs
-                .iter_mut()
-                .chain(rule.threat_srcs.iter_mut())
-                .flatten()
-                .for_each(|s| remap_src(s, &map));
+            remap_outputs(&mut rule, &map);
             let key = rule.meta.id.to_ascii_lowercase();
             match by_id.get(&key) {
                 Some(&i) => {

@@ -1,27 +1,70 @@
-//! Helpers shared by the integration tests (and the benchmarks, which include this directory
-//! by path): the splunkd stand-in, fixture loading and CSV comparison.
+//! Helpers shared by the integration tests (one `tests/<layer>/main.rs` crate per layer, each
+//! including this directory as `mod support`) and by the benchmarks (which include it by path):
+//! the `../shared` reference data, the splunkd stand-in, fixture loading and CSV comparison.
+//! `rules` and `ingest` hold the helpers only those layers' tests use.
 #![allow(dead_code)]
 
+pub mod ingest;
+pub mod rules;
+mod shared;
 pub mod splunkd;
 
+pub use shared::shared;
+
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use netdiscover::protocol::framing::read_chunk;
+use netdiscover::protocol::read_chunk;
 
 /// Deadline for any single wait on the command under test.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `../shared` beside the repository, or `None` (with a printed notice) when it is absent.
-pub fn shared_dir(test: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED {test}: ../shared is absent (it holds the recorded Splunk sessions)");
-        None
+/// A path in the repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs the named test again in a child process of this test binary and returns `false` after
+/// asserting that it passed there; in that child it returns `true`, and the caller runs the
+/// test's body. For tests that measure the whole process (peak memory): in the child, no other
+/// test shares it. `name` is the test's path in its crate (`module::test_fn`).
+pub fn in_own_process(name: &str) -> bool {
+    const CHILD: &str = "NETDISCOVER_TEST_OWN_PROCESS";
+    if std::env::var_os(CHILD).is_some_and(|v| v == name) {
+        return true;
     }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} in its own process: {}\n{stdout}",
+        output.status
+    );
+    false
+}
+
+/// Whether a `harness = false` benchmark should run its workload: only under `cargo bench`
+/// (which passes `--bench`), as libtest's benchmarks do. `cargo test --all-targets` runs bench
+/// targets without it, and `-- --list` must list nothing rather than measure.
+pub fn bench_requested(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        return false;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        println!("{name} benchmark: not run (it runs under `cargo bench --bench {name}`)");
+        return false;
+    }
+    true
 }
 
 /// The netdiscover binary built for this test run.
@@ -73,7 +116,7 @@ pub fn split_stream(bytes: &[u8]) -> Recording {
 }
 
 /// Reads a fixture, gunzipping `.gz` files.
-pub fn read_fixture(path: &std::path::Path) -> Vec<u8> {
+pub fn read_fixture(path: &Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();

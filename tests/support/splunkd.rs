@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use netdiscover::protocol::framing::{encode_chunk, read_chunk};
+use netdiscover::protocol::{encode_chunk, read_chunk};
 
 /// One reply chunk as received.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 //! - `check-glibc FILE...`: fails if an ELF file needs a GLIBC newer than 2.17.
 
 use anyhow::{bail, Context, Result};
-use netdiscover::app::{appconf, elf, package, render, tar};
+use netdiscover_app::{appconf, elf, package, render, tar};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -15,7 +15,7 @@ pub(super) struct Detection {
 }
 
 /// Names of the annotation fields, in output order (the search command's contract).
-pub(super) const ANNOTATION_FIELDS: [&str; 11] = rules::Annotation::FIELDS;
+pub(super) const ANNOTATION_FIELDS: [&str; 12] = rules::Annotation::FIELDS;
 
 pub(super) trait Detector {
     fn rule_names(&self) -> &[String];

@@ -1,0 +1,136 @@
+//! Reads the symbol versions an ELF64 little-endian executable needs from each shared library
+//! (the `.gnu.version_r` / SHT_GNU_verneed section), so packaging can refuse a binary that
+//! needs a GLIBC newer than the oldest Linux Splunk supports (RHEL 7: glibc 2.17).
+
+use crate::AppError;
+
+const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
+
+/// The newest GLIBC the shipped binaries may need.
+pub const MAX_GLIBC: (u32, u32) = (2, 17);
+
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+fn cstr(b: &[u8], off: usize) -> Option<String> {
+    let tail = b.get(off..)?;
+    let end = tail.iter().position(|&c| c == 0)?;
+    String::from_utf8(tail[..end].to_vec()).ok()
+}
+
+/// `(library, version)` pairs, e.g. `("libc.so.6", "GLIBC_2.17")`, in file order.
+pub fn version_needs(bytes: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    let bad = |what: &str| AppError::Invalid(format!("ELF: {what}"));
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err(bad("not an ELF file"));
+    }
+    if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
+        return Err(bad("only 64-bit little-endian ELF is supported"));
+    }
+    let shoff = u64_at(bytes, 0x28).ok_or_else(|| bad("truncated header"))? as usize;
+    let shentsize = u16_at(bytes, 0x3a).ok_or_else(|| bad("truncated header"))? as usize;
+    let shnum = u16_at(bytes, 0x3c).ok_or_else(|| bad("truncated header"))? as usize;
+    let section = |i: usize| -> Option<(u32, usize, usize, u32, u32)> {
+        let base = shoff.checked_add(i.checked_mul(shentsize)?)?;
+        Some((
+            u32_at(bytes, base.checked_add(4)?)?,
+            u64_at(bytes, base.checked_add(0x18)?)? as usize,
+            u64_at(bytes, base.checked_add(0x20)?)? as usize,
+            u32_at(bytes, base.checked_add(0x28)?)?,
+            u32_at(bytes, base.checked_add(0x2c)?)?,
+        ))
+    };
+    let mut needs = Vec::new();
+    for i in 0..shnum {
+        let (kind, offset, _size, link, info) =
+            section(i).ok_or_else(|| bad("truncated section header table"))?;
+        if kind != SHT_GNU_VERNEED {
+            continue;
+        }
+        let (_, strtab, _, _, _) =
+            section(link as usize).ok_or_else(|| bad("verneed string table out of range"))?;
+        let mut entry = offset;
+        for _ in 0..info {
+            let count =
+                u16_at(bytes, entry.saturating_add(2)).ok_or_else(|| bad("truncated verneed"))?;
+            let file =
+                u32_at(bytes, entry.saturating_add(4)).ok_or_else(|| bad("truncated verneed"))?;
+            let aux =
+                u32_at(bytes, entry.saturating_add(8)).ok_or_else(|| bad("truncated verneed"))?;
+            let next =
+                u32_at(bytes, entry.saturating_add(12)).ok_or_else(|| bad("truncated verneed"))?;
+            let library =
+                cstr(bytes, strtab.saturating_add(file as usize)).ok_or_else(|| bad("bad name"))?;
+            let mut a = entry.saturating_add(aux as usize);
+            for _ in 0..count {
+                let name =
+                    u32_at(bytes, a.saturating_add(8)).ok_or_else(|| bad("truncated vernaux"))?;
+                let a_next =
+                    u32_at(bytes, a.saturating_add(12)).ok_or_else(|| bad("truncated vernaux"))?;
+                let version = cstr(bytes, strtab.saturating_add(name as usize))
+                    .ok_or_else(|| bad("bad version name"))?;
+                needs.push((library.clone(), version));
+                a = a.saturating_add(a_next as usize);
+            }
+            if next == 0 {
+                break;
+            }
+            entry = entry.saturating_add(next as usize);
+        }
+    }
+    Ok(needs)
+}
+
+/// Parses `GLIBC_2.17` → `(2, 17)`; other version names give `None`.
+pub fn glibc_version(name: &str) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix("GLIBC_")?;
+    let mut parts = rest.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+    Some((major, minor))
+}
+
+/// The GLIBC versions in `bytes` newer than [`MAX_GLIBC`], sorted and deduplicated.
+pub fn glibc_too_new(bytes: &[u8]) -> Result<Vec<String>, AppError> {
+    let mut out: Vec<String> = version_needs(bytes)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| glibc_version(v).is_some_and(|g| g > MAX_GLIBC))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_glibc_version_names() {
+        assert_eq!(glibc_version("GLIBC_2.17"), Some((2, 17)));
+        assert_eq!(glibc_version("GLIBC_2.2.5"), Some((2, 2)));
+        assert_eq!(glibc_version("GLIBC_PRIVATE"), None);
+        assert!(glibc_version("GLIBC_2.34").unwrap() > MAX_GLIBC);
+    }
+
+    #[test]
+    fn rejects_non_elf_and_truncated_input_without_panicking() {
+        assert!(version_needs(b"MZ").is_err());
+        let mut fake = b"\x7fELF\x02\x01".to_vec();
+        fake.resize(64, 0xff);
+        assert!(version_needs(&fake).is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! Stages that reshape the visible fields without filtering rows: `rename` (with `*`),
+//! `fields`/`table`, `convert`, `fillnull`.
+
+use super::super::error::SplError;
+use super::super::glob::Glob;
+use super::super::pipeline::{quoted_end, unescape_quoted};
+use super::env::{Binding, CompiledSearch};
+
+/// Splunk wildcard rename: `*` in the source captures, `*` in the target inserts the capture.
+pub(super) fn compile_rename(
+    args: &str,
+    base: usize,
+    out: &mut CompiledSearch,
+) -> Result<(), SplError> {
+    let tokens = tokenize_words(args);
+    let mut i = 0;
+    let mut pairs = Vec::new();
+    while i < tokens.len() {
+        if tokens[i] == "," {
+            i += 1;
+            continue;
+        }
+        if i + 2 >= tokens.len() || !tokens[i + 1].eq_ignore_ascii_case("as") {
+            return Err(SplError::unsupported(
+                format!("rename {args}"),
+                base,
+                "expected `old AS new`",
+            ));
+        }
+        pairs.push((tokens[i].clone(), tokens[i + 2].clone()));
+        i += 3;
+    }
+    for (from, to) in pairs {
+        let moved: Vec<(String, String, Binding)> = match from.split_once('*') {
+            Some((pre, suf)) => out
+                .env
+                .iter()
+                .filter(|(k, _)| {
+                    k.len() >= pre.len() + suf.len() && k.starts_with(pre) && k.ends_with(suf)
+                })
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        to.replacen('*', &k[pre.len()..k.len() - suf.len()], 1),
+                        v.clone(),
+                    )
+                })
+                .collect(),
+            None => out
+                .env
+                .get(&from)
+                .map(|v| vec![(from.clone(), to.clone(), v.clone())])
+                .unwrap_or_default(),
+        };
+        // Remove every source first, then insert the targets (a wildcard rename may overlap itself).
+        for (old, _, _) in &moved {
+            out.env.remove(old);
+        }
+        for (_, new, v) in moved {
+            out.env.insert(new, v);
+        }
+    }
+    Ok(())
+}
+
+/// Splits a field list into words, `,` tokens and quoted strings (unquoted). Whitespace is
+/// Unicode whitespace throughout (a vertical tab or no-break space separates words too), so
+/// every step consumes at least one character.
+fn tokenize_words(args: &str) -> Vec<String> {
+    let b = args.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(c) = args[i..].chars().next() {
+        match c {
+            c if c.is_whitespace() => i += c.len_utf8(),
+            ',' => {
+                out.push(",".to_string());
+                i += 1;
+            }
+            '"' => {
+                // An unterminated quote runs to the end of the list.
+                let (content_end, end) = match quoted_end(b, i) {
+                    Some(end) => (end - 1, end),
+                    None => (b.len(), b.len()),
+                };
+                out.push(unescape_quoted(args.get(i + 1..content_end).unwrap_or("")));
+                i = end;
+            }
+            _ => {
+                let end = args[i..]
+                    .find(|c: char| c.is_whitespace() || c == ',')
+                    .map_or(b.len(), |e| i + e);
+                out.push(args[i..end].to_string());
+                i = end;
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn compile_fields(cmd: &str, args: &str, out: &mut CompiledSearch) {
+    let mut words: Vec<String> = tokenize_words(args)
+        .into_iter()
+        .filter(|w| w != ",")
+        .collect();
+    let remove = cmd == "fields" && words.first().is_some_and(|w| w == "-");
+    if words.first().is_some_and(|w| w == "-" || w == "+") {
+        words.remove(0);
+    }
+    let globs: Vec<Glob> = words.iter().map(|w| Glob::new(w)).collect();
+    let hit = |k: &str| {
+        globs
+            .iter()
+            .any(|g| g.matches_folded(k.to_ascii_lowercase().as_bytes()))
+    };
+    out.env.retain(|k, _| if remove { !hit(k) } else { hit(k) });
+}
+
+/// `convert [timeformat=...] ctime(x) [as y]`: the converted field is a formatted value, not
+/// the row's, so reading it later is refused.
+pub(super) fn compile_convert(args: &str, base: usize, out: &mut CompiledSearch) {
+    for part in args.split_whitespace() {
+        if let (Some(open), true) = (part.find('('), part.ends_with(')')) {
+            let field = &part[open + 1..part.len() - 1];
+            out.env.insert(
+                field.to_string(),
+                Binding::Invalid(SplError::unsupported(
+                    part,
+                    base,
+                    "field reformatted by convert",
+                )),
+            );
+        }
+    }
+}
+
+/// `fillnull [value=...] [fields]`: the listed fields (all visible ones if none is listed)
+/// are rewritten, so reading them later is refused.
+pub(super) fn compile_fillnull(args: &str, offset: usize, out: &mut CompiledSearch) {
+    let listed: Vec<&str> = args
+        .split_whitespace()
+        .filter(|w| !w.contains('='))
+        .collect();
+    let keys: Vec<String> = if listed.is_empty() {
+        out.env.keys().cloned().collect()
+    } else {
+        listed.iter().map(|s| s.to_string()).collect()
+    };
+    for k in keys {
+        out.env.insert(
+            k,
+            Binding::Invalid(SplError::unsupported(
+                "fillnull",
+                offset,
+                "field rewritten by fillnull",
+            )),
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The first stage: `tstats <aggregations> from datamodel=Endpoint.Processes [where <pred>]
+//! [by <fields>]`. Its phases, in the order they read the text: aggregations (their outputs
+//! are not row values), the data model, the `where` predicate (search language), the `by`
+//! fields (row values, named as written).
+
+use super::super::error::SplError;
+use super::super::expr::{Cond, Ex, Src};
+use super::super::pipeline::{quoted_end, Stage};
+use super::super::search_lang::parse_search;
+use super::env::{local_slot, Binding, CompiledSearch};
+use super::search::search_to_cond;
+use super::DATAMODEL;
+
+/// Compiles the tstats stage: the `where` predicate becomes a condition in `conds`, the
+/// aggregations and `by` fields become bindings of `out`.
+pub(super) fn compile_tstats(
+    stage: &Stage,
+    out: &mut CompiledSearch,
+    conds: &mut Vec<Cond>,
+) -> Result<(), SplError> {
+    let args = stage.args;
+    let base = stage.args_offset;
+    let from = find_keyword(args, "from", 0).ok_or_else(|| {
+        SplError::unsupported("tstats", stage.offset, "no `from datamodel=...` clause")
+    })?;
+    bind_aggregates(&args[..from], out);
+    let cursor = datamodel_clause(args, from + "from".len(), base)?;
+    let where_at = find_keyword(args, "where", cursor);
+    let by_at = find_keyword(args, "by", where_at.unwrap_or(cursor));
+    let options_end = where_at.or(by_at).unwrap_or(args.len());
+    no_options(args, cursor, options_end, base)?;
+    if let Some(w) = where_at {
+        let pred_start = w + "where".len();
+        let pred_end = by_at.unwrap_or(args.len());
+        conds.push(where_predicate(
+            &args[pred_start..pred_end],
+            base + pred_start,
+            out,
+        )?);
+    }
+    if let Some(b) = by_at {
+        bind_by_fields(&args[b + "by".len()..], out);
+    }
+    Ok(())
+}
+
+/// Aggregations (`count`, `min(_time) as firstTime`, `values(x) as y`): their outputs are
+/// not row values, except that a single-value aggregate's output reads the row's own value.
+fn bind_aggregates(head: &str, out: &mut CompiledSearch) {
+    let words: Vec<&str> = head.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if w.eq_ignore_ascii_case("as") {
+            if let Some(name) = words.get(i + 1) {
+                let source = i.checked_sub(1).and_then(|j| per_row_source(words[j]));
+                out.env.insert(
+                    name.trim_matches('"').to_string(),
+                    Binding::Aggregate(name.to_string(), source),
+                );
+            }
+            continue;
+        }
+        let is_option = w.contains('=');
+        let is_alias = i > 0 && words[i - 1].eq_ignore_ascii_case("as");
+        let has_alias = words
+            .get(i + 1)
+            .is_some_and(|n| n.eq_ignore_ascii_case("as"));
+        if !(is_option || is_alias || has_alias) {
+            out.env
+                .insert(w.to_string(), Binding::Aggregate(w.to_string(), None));
+        }
+    }
+}
+
+/// Reads `datamodel=Endpoint.Processes` starting at `at` (just after `from`); returns the
+/// offset after it.
+fn datamodel_clause(args: &str, at: usize, base: usize) -> Result<usize, SplError> {
+    let rest = args[at..].trim_start();
+    let rest_at = args.len() - rest.len();
+    let dm_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let dm = &rest[..dm_end];
+    let dataset = dm
+        .strip_prefix("datamodel=")
+        .or_else(|| dm.strip_prefix("datamodel:"))
+        .map(|d| d.trim_matches('"'))
+        .ok_or_else(|| {
+            SplError::unsupported(
+                dm,
+                base + rest_at,
+                "expected `datamodel=Endpoint.Processes` after `from`",
+            )
+        })?;
+    if !dataset.eq_ignore_ascii_case(DATAMODEL) {
+        return Err(SplError::unsupported(
+            format!("datamodel={dataset}"),
+            base + rest_at,
+            "only the Endpoint.Processes data model is compiled",
+        ));
+    }
+    Ok(rest_at + dm_end)
+}
+
+/// Nothing but whitespace may sit between the data model and `where`/`by`/the end.
+fn no_options(args: &str, from: usize, to: usize, base: usize) -> Result<(), SplError> {
+    let between = args[from..to].trim();
+    if between.is_empty() {
+        return Ok(());
+    }
+    Err(SplError::unsupported(
+        between,
+        base + from,
+        "unexpected tstats option",
+    ))
+}
+
+/// The `where` predicate (search language) over the data model's fields: `Processes.x` is
+/// row field `x`.
+fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<Cond, SplError> {
+    let ast = parse_search(pred, base)?;
+    let fields = &mut out.fields;
+    search_to_cond(&ast, &mut |name, pos| {
+        let bare = name.strip_prefix("Processes.").unwrap_or(name);
+        if bare.contains('*') || bare.is_empty() {
+            return Err(SplError::unsupported(
+                name,
+                pos,
+                "wildcard field names are not supported",
+            ));
+        }
+        if bare.contains('.') {
+            // Not a field of the data set (Splunk field names are case-sensitive, so
+            // `processes.x` is not `Processes.x`): it is null in every row.
+            return Ok(Src::Expr(Box::new(Ex::Null)));
+        }
+        Ok(Src::Slot(local_slot(fields, bare)))
+    })
+}
+
+/// `by Processes.dest Processes.user span=1h`: each field is visible under the name written.
+fn bind_by_fields(list: &str, out: &mut CompiledSearch) {
+    for name in list
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty() && !s.contains('='))
+    {
+        let bare = name.strip_prefix("Processes.").unwrap_or(name);
+        out.env
+            .insert(name.to_string(), Binding::Field(bare.to_string()));
+    }
+}
+
+/// For `values(Processes.x)`, `min(x)`, `latest(x)`, ...: the bare field `x` (one row's value
+/// of it is what the aggregate shows for that row).
+fn per_row_source(call: &str) -> Option<String> {
+    let (func, rest) = call.split_once('(')?;
+    let arg = rest.strip_suffix(')')?;
+    let single = [
+        "values", "min", "max", "latest", "earliest", "first", "last",
+    ];
+    if !single.iter().any(|f| func.eq_ignore_ascii_case(f)) || arg.contains([',', '(', ' ']) {
+        return None;
+    }
+    let bare = arg.strip_prefix("Processes.").unwrap_or(arg);
+    (!bare.contains('.') && !bare.is_empty()).then(|| bare.to_string())
+}
+
+/// Finds a keyword (case-insensitive, whitespace-delimited) outside quotes/brackets/parens.
+fn find_keyword(text: &str, kw: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = from;
+    let mut depth = 0i32;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = quoted_end(b, i).unwrap_or(b.len());
+                continue;
+            }
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0
+            && (i == 0 || b[i - 1].is_ascii_whitespace())
+            && b.len() >= i + kw.len()
+            && b[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+            && (i + kw.len() == b.len() || b[i + kw.len()].is_ascii_whitespace())
+        {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}

@@ -1,0 +1,10 @@
+//! The front ends (`netdiscover::cli`): `| netdiscover` end to end and its row gate, and
+//! `netdiscover scan` over the examples, bad input and the shared datasets. One module per
+//! concern.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod command_gate;
+mod command_rules;
+mod scan;

@@ -1,0 +1,167 @@
+//! Helpers for the rules tests (and the command gate test and the rules benchmark): rows built
+//! by field name, rule directories, and a small XmlWinEventLog → CIM row mapper (the real ingest
+//! module lives elsewhere).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use netdiscover::rules::{OwnedRow, RuleSet};
+
+/// Builds a row for `set` from `(column, values)` pairs; columns may be `Processes.x` or `x`.
+pub fn row(set: &RuleSet, pairs: &[(&str, &[&str])]) -> OwnedRow {
+    let mut r = OwnedRow::with_slots(set.fields().len());
+    for (name, values) in pairs {
+        if let Some(slot) = set.slot(name) {
+            r.set(slot, values.iter().map(|v| v.as_bytes().to_vec()).collect());
+        }
+    }
+    r
+}
+
+/// Writes files into a fresh temporary directory.
+pub fn rule_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
+}
+
+fn element<'a>(event: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = event.find(&open)? + open.len();
+    let end = event[start..].find("</")? + start;
+    Some(&event[start..end])
+}
+
+fn data(event: &str, name: &str) -> Option<String> {
+    let key = format!("<Data Name='{name}'>");
+    let start = event.find(&key)? + key.len();
+    let end = event[start..].find("</Data>")? + start;
+    Some(unescape(&event[start..end]))
+}
+
+/// A process-creation event as CIM fields (Sysmon EID 1 and Security 4688 only).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEvent {
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl ProcessEvent {
+    pub fn get(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+    pub fn to_row(&self, set: &RuleSet) -> OwnedRow {
+        let mut r = OwnedRow::with_slots(set.fields().len());
+        for (k, v) in &self.fields {
+            if let Some(slot) = set.slot(k) {
+                if !v.is_empty() {
+                    r.set(slot, vec![v.as_bytes().to_vec()]);
+                }
+            }
+        }
+        r
+    }
+}
+
+/// Parses XmlWinEventLog text (events split on `</Event>`) into process events.
+pub fn process_events(xml: &str) -> Vec<ProcessEvent> {
+    let mut out = Vec::new();
+    for event in xml.split("</Event>") {
+        let Some(id) = element(event, "EventID") else {
+            continue;
+        };
+        let dest = element(event, "Computer").unwrap_or("").to_string();
+        let provider_sysmon = event.contains("Microsoft-Windows-Sysmon");
+        let mut f: Vec<(&'static str, String)> = vec![("dest", dest)];
+        match (id, provider_sysmon) {
+            ("1", true) => {
+                let image = data(event, "Image").unwrap_or_default();
+                let parent = data(event, "ParentImage").unwrap_or_default();
+                f.push(("process_name", basename(&image).to_string()));
+                f.push(("process_path", image.clone()));
+                f.push(("process", data(event, "CommandLine").unwrap_or_default()));
+                f.push((
+                    "original_file_name",
+                    data(event, "OriginalFileName").unwrap_or_default(),
+                ));
+                f.push(("parent_process_name", basename(&parent).to_string()));
+                f.push(("parent_process_path", parent.clone()));
+                f.push((
+                    "parent_process",
+                    data(event, "ParentCommandLine").unwrap_or_default(),
+                ));
+                f.push(("user", data(event, "User").unwrap_or_default()));
+                f.push(("process_id", data(event, "ProcessId").unwrap_or_default()));
+            }
+            ("4688", false) => {
+                let image = data(event, "NewProcessName").unwrap_or_default();
+                let parent = data(event, "ParentProcessName").unwrap_or_default();
+                f.push(("process_name", basename(&image).to_string()));
+                f.push(("process_path", image.clone()));
+                f.push(("process", data(event, "CommandLine").unwrap_or_default()));
+                f.push(("parent_process_name", basename(&parent).to_string()));
+                f.push(("parent_process_path", parent.clone()));
+                f.push(("user", data(event, "SubjectUserName").unwrap_or_default()));
+            }
+            _ => continue,
+        }
+        out.push(ProcessEvent { fields: f });
+    }
+    out
+}
+
+/// A dataset file as text; `.gz` files are gunzipped.
+pub fn read_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read dataset");
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .expect("gunzip");
+        s
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// The XML and bulk (gzipped XML) files of `../shared/datasets`, sorted.
+pub fn xml_dataset_files(datasets: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = ["xml", "bulk"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(datasets.join(d))
+                .expect("dataset dir")
+                .flatten()
+                .map(|e| e.path())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The ESCU corpus in `../shared/escu/corpus` as `(detections, macros)` directories, or `None`
+/// (skipped, see [`crate::support::shared`]).
+pub fn escu_corpus() -> Option<(PathBuf, PathBuf)> {
+    let corpus = super::shared("escu/corpus")?;
+    Some((corpus.join("detections"), corpus.join("macros")))
+}
