@@ -53,6 +53,7 @@ pub enum FollowError {
 /// Counters for the closing log line and for tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Events delivered (written, and read by splunkd when stdout is a pipe).
     pub events: u64,
     pub skipped_by_event_id: BTreeMap<String, u64>,
     pub malformed: u64,
@@ -82,6 +83,8 @@ pub struct Follower<W: Write> {
     reported: HashSet<PathBuf>,
     /// Polls so far.
     polls: u64,
+    /// Events in the batch being built.
+    batch_events: u64,
     /// Listed files waiting for room, with the poll they began to wait at: served first come,
     /// first served, so files that keep growing cannot keep others out.
     queued: HashMap<PathBuf, u64>,
@@ -133,6 +136,7 @@ impl<W: Write> Follower<W> {
             stalled: HashMap::new(),
             reported: HashSet::new(),
             polls: 0,
+            batch_events: 0,
             queued: HashMap::new(),
             last_problems: Vec::new(),
             stats: Stats::default(),
@@ -254,6 +258,7 @@ impl<W: Write> Follower<W> {
         for f in &mut self.followed {
             f.delivered = f.read.clone();
         }
+        self.stats.events += std::mem::take(&mut self.batch_events);
         self.stats.batches += 1;
         Ok(())
     }
@@ -413,6 +418,7 @@ impl<W: Write> Follower<W> {
             params,
             annotator,
             stats,
+            batch_events,
             ..
         } = self;
         let f = &mut followed[i];
@@ -439,7 +445,7 @@ impl<W: Write> Follower<W> {
                 Item::Process(record) => {
                     let extra = annotator.as_mut().map(|a| a(&record)).unwrap_or_default();
                     write_event(writer, params, &source_text, &record, &extra);
-                    stats.events += 1;
+                    *batch_events += 1;
                     f.read.last_record_id = Some(record.record_id);
                 }
                 Item::Skipped { event_id } => {
