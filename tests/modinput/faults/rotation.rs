@@ -1,7 +1,8 @@
 //! Rotation as logrotate does it: `copytruncate` (copy the live file, then truncate it in
 //! place) and `compress` (the rotated file is gzipped into `<name>.gz`, then removed), with
-//! the include patterns the README recommends. logrotate itself is not needed: each step is
-//! done here the way logrotate does it (see logrotate(8): copytruncate, compress, dateext).
+//! the include pattern of the README's example stanza. logrotate itself is not needed: each
+//! step is done here the way logrotate does it (see logrotate(8): copytruncate, compress,
+//! dateext).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -57,12 +58,14 @@ fn gzip_in_place(file: &Path) {
     fs::remove_file(file).expect("remove rotated file");
 }
 
+/// copytruncate with the README's include, which selects the copies too.
 #[test]
 fn copytruncate_rotation_is_recognised_and_resumed() {
     let scene = Scene::new();
     let live = scene.data.join("app.xml");
     fs::write(&live, sysmon_text(1..=1000)).expect("write");
-    let mut input = Input::start(&scene.config(&params(None)));
+    let include = readme_include();
+    let mut input = Input::start(&scene.config(&params(Some(&include))));
     assert!(input.wait_for_events(1000), "first 1000");
     copytruncate(&live, 5);
     append(&live, &sysmon_text(1001..=1200));
@@ -71,6 +74,32 @@ fn copytruncate_rotation_is_recognised_and_resumed() {
     let expected: Vec<u64> = (1..=1200).collect();
     assert_tally("copytruncate", &tally(&expected, &[run.pids()]), BATCH);
     assert!(errors(&run).is_empty(), "{:?}", errors(&run));
+}
+
+/// copytruncate while the input is stopped and behind: what it had not read yet is only in
+/// the copy, which resumes where the live file stood; the truncated live file starts over.
+#[test]
+fn copytruncate_while_stopped_reads_the_rest_from_the_copy() {
+    let scene = Scene::new();
+    let live = scene.data.join("app.xml");
+    fs::write(&live, sysmon_text(1..=1000)).expect("write");
+    let include = readme_include();
+    let config = scene.config(&params(Some(&include)));
+    let mut input = Input::start(&config);
+    assert!(input.wait_for_events(1000), "first 1000");
+    let first = input.settle_and_stop(Duration::from_millis(200));
+    append(&live, &sysmon_text(1001..=1500));
+    copytruncate(&live, 5);
+    append(&live, &sysmon_text(1501..=1600));
+    let mut again = Input::start(&config);
+    again.wait_for_events_or_quiet(600, Duration::from_secs(3));
+    let second = again.settle_and_stop(Duration::from_millis(300));
+    let expected: Vec<u64> = (1..=1600).collect();
+    assert_tally(
+        "copytruncate while stopped",
+        &tally(&expected, &[first.pids(), second.pids()]),
+        0,
+    );
 }
 
 /// A writer appending all along, rotated by copytruncate three times while the input reads
@@ -102,14 +131,14 @@ fn copytruncate_under_a_steady_writer_loses_and_repeats_nothing_of_its_own() {
 }
 
 /// logrotate with `compress`: `app.xml` → `app.xml.1` (rename), a new `app.xml`, then
-/// `app.xml.1` → `app.xml.1.gz`, with an include pattern that selects all of them.
+/// `app.xml.1` → `app.xml.1.gz`, with the README's include, which selects all of them.
 #[test]
 fn a_rotated_file_compressed_afterwards_is_not_read_again() {
     let scene = Scene::new();
     let live = scene.data.join("app.xml");
     fs::write(&live, sysmon_text(1..=1000)).expect("write");
-    let include = r"\.xml(\.\d+)?(\.gz)?$";
-    let mut input = Input::start(&scene.config(&params(Some(include))));
+    let include = readme_include();
+    let mut input = Input::start(&scene.config(&params(Some(&include))));
     assert!(input.wait_for_events(1000), "first 1000");
     let rotated = scene.data.join("app.xml.1");
     fs::rename(&live, &rotated).expect("rotate");
@@ -125,6 +154,17 @@ fn a_rotated_file_compressed_afterwards_is_not_read_again() {
     assert!(errors(&run).is_empty(), "{:?}", errors(&run));
 }
 
+/// The `include` of the README's example stanza.
+fn readme_include() -> String {
+    let readme =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    readme
+        .lines()
+        .find_map(|line| line.strip_prefix("include = "))
+        .expect("the README's example stanza has an include line")
+        .to_string()
+}
+
 /// logrotate with `dateext`, `extension .xml` and `compress`, and the include pattern of the
 /// README's example stanza: `app.xml` → `app-20240101.xml` → `app-20240101.xml.gz`.
 #[test]
@@ -132,7 +172,14 @@ fn dateext_rotation_compressed_with_the_readme_include_is_not_read_again() {
     let scene = Scene::new();
     let live = scene.data.join("app.xml");
     fs::write(&live, sysmon_text(1..=1000)).expect("write");
-    let include = r"\.(xml|evtx|json)(\.gz)?$";
+    let include = readme_include();
+    assert!(
+        regex::Regex::new(&include)
+            .expect("the README's include is a regular expression")
+            .is_match("/x/app-20240101.xml.gz"),
+        "{include}"
+    );
+    let include = include.as_str();
     let mut input = Input::start(&scene.config(&params(Some(include))));
     assert!(input.wait_for_events(1000), "first 1000");
     let rotated = scene.data.join("app-20240101.xml");
