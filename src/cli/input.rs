@@ -102,7 +102,12 @@ fn lock_stanza(store: &Store, params: &Params) -> Option<StanzaLock> {
     let mut warned = false;
     loop {
         match store.try_lock() {
-            Ok(Some(lock)) => return Some(lock),
+            Ok(Some((lock, note))) => {
+                if let Some(note) = note {
+                    log::warn(&note);
+                }
+                return Some(lock);
+            }
             Ok(None) => {}
             Err(e) => {
                 log::error(&e.to_string());

@@ -154,8 +154,9 @@ impl Store {
 
     /// Takes the stanza's lock without waiting: `Ok(None)` while another process holds it
     /// (the same stanza running twice would otherwise read everything twice and overwrite
-    /// each other's state).
-    pub fn try_lock(&self) -> Result<Option<StanzaLock>, CheckpointError> {
+    /// each other's state). Where the filesystem cannot lock (`flock` unsupported, an NFS
+    /// mount without a lock daemon) the lock is not taken, and the note says so.
+    pub fn try_lock(&self) -> Result<Option<(StanzaLock, Option<String>)>, CheckpointError> {
         let path = self.dir.join(LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
@@ -164,9 +165,15 @@ impl Store {
             .open(&path)
             .map_err(io_error(&path))?;
         match lock_exclusive(&file) {
-            Ok(true) => Ok(Some(StanzaLock { _file: file })),
+            Ok(true) => Ok(Some((StanzaLock { _file: file }, None))),
             Ok(false) => Ok(None),
-            Err(e) => Err(io_error(&path)(e)),
+            Err(e) => Ok(Some((
+                StanzaLock { _file: file },
+                Some(format!(
+                    "checkpoint lock {}: {e}; running without it (do not run this stanza twice)",
+                    path.display()
+                )),
+            ))),
         }
     }
 
@@ -421,7 +428,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Store::open(dir.path(), "s").unwrap();
         let b = Store::open(dir.path(), "s").unwrap();
-        let held = a.try_lock().unwrap().expect("first lock");
+        let (held, note) = a.try_lock().unwrap().expect("first lock");
+        assert!(note.is_none(), "{note:?}");
         assert!(b.try_lock().unwrap().is_none(), "second lock while held");
         drop(held);
         assert!(b.try_lock().unwrap().is_some(), "lock after release");
