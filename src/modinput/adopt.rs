@@ -35,45 +35,14 @@ pub struct Context<'a> {
 
 pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
     let path = &candidate.path;
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if out_of_descriptors(&e) => return Adopted::NoDescriptors,
-        Err(e) => {
-            if context.reported.insert(path.clone()) {
-                log::warn(&format!(
-                    "{}: cannot open: {e}; trying again at every poll",
-                    path.display()
-                ));
-            }
-            return Adopted::Later;
-        }
+    let (file, meta, prefix) = match open_listed(candidate, context.reported) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return Adopted::Later,
+        Err(NoDescriptors) => return Adopted::NoDescriptors,
     };
-    let Ok(meta) = file.metadata() else {
-        return Adopted::Later;
-    };
-    // An empty file has no identity yet; wait until something is written to it.
-    if meta.len() == 0 {
-        return Adopted::Later;
-    }
     let id = FileId::of(&meta);
     // The path may have been renamed onto a file already followed since it was listed.
     if id.is_some() && context.followed.iter().any(|f| f.fingerprint.id == id) {
-        return Adopted::Later;
-    }
-    let prefix = match Prefix::read(&file) {
-        Ok(prefix) => prefix,
-        Err(e) if out_of_descriptors(&e) => return Adopted::NoDescriptors,
-        Err(e) => {
-            if context.reported.insert(path.clone()) {
-                log::warn(&format!(
-                    "{}: cannot read: {e}; trying again at every poll",
-                    path.display()
-                ));
-            }
-            return Adopted::Later;
-        }
-    };
-    if prefix.too_short_to_tell() {
         return Adopted::Later;
     }
     let mut heads = HeadCheck::new(&file, &prefix);
@@ -109,6 +78,53 @@ pub fn adopt(candidate: &Candidate, context: Context<'_>) -> Adopted {
         reported,
         present: true,
     }))
+}
+
+/// Out of file descriptors: the caller stops opening files this poll.
+struct NoDescriptors;
+
+/// Opens a listed file and reads its first bytes; `Ok(None)` when it cannot be known yet
+/// (cannot be opened or read — reported once —, empty, or gzip too short to tell).
+fn open_listed(
+    candidate: &Candidate,
+    reported: &mut HashSet<PathBuf>,
+) -> Result<Option<(File, std::fs::Metadata, Prefix)>, NoDescriptors> {
+    let path = &candidate.path;
+    let mut report = |what: &str, e: &std::io::Error| {
+        if reported.insert(path.clone()) {
+            log::warn(&format!(
+                "{}: cannot {what}: {e}; trying again at every poll",
+                path.display()
+            ));
+        }
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if out_of_descriptors(&e) => return Err(NoDescriptors),
+        Err(e) => {
+            report("open", &e);
+            return Ok(None);
+        }
+    };
+    let Ok(meta) = file.metadata() else {
+        return Ok(None);
+    };
+    // An empty file has no identity yet; wait until something is written to it.
+    if meta.len() == 0 {
+        return Ok(None);
+    }
+    let prefix = match Prefix::read(&file) {
+        Ok(prefix) => prefix,
+        Err(e) if out_of_descriptors(&e) => return Err(NoDescriptors),
+        Err(e) => {
+            report("read", &e);
+            return Ok(None);
+        }
+    };
+    if prefix.too_short_to_tell() {
+        return Ok(None);
+    }
+    Ok(Some((file, meta, prefix)))
 }
 
 /// Where reading starts for what the saved entries said, logged.

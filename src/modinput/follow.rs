@@ -304,6 +304,17 @@ impl<W: Write> Follower<W> {
                 }
             }
         }
+        self.follow_new(fresh, &candidates, &listed);
+    }
+
+    /// Starts following listed files not open yet, those the checkpoint knows first, then
+    /// (when some wait for room) the longest waiting first.
+    fn follow_new(
+        &mut self,
+        fresh: Vec<&Candidate>,
+        candidates: &[Candidate],
+        listed: &HashSet<FileId>,
+    ) {
         let known_ids = self.saved.known_ids();
         let (saved, new): (Vec<&Candidate>, Vec<&Candidate>) = fresh
             .into_iter()
@@ -317,7 +328,7 @@ impl<W: Write> Follower<W> {
         }
         self.waiting = 0;
         for candidate in order {
-            self.start_following(candidate, &listed);
+            self.start_following(candidate, listed);
         }
     }
 
