@@ -160,9 +160,12 @@ impl SplicingStdout {
 
 impl ReplyOutput for SplicingStdout {
     fn send_chunk(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
-        // Header included (it is shorter than 40 bytes).
-        self.since_body = self.since_body.saturating_add(meta.len() + body.len() + 40);
-        write_chunk(&mut self.file, meta, body)
+        let mut head = Vec::with_capacity(meta.len() + 40);
+        write_chunk_head(&mut head, meta, body.len())?;
+        self.since_body = self.since_body.saturating_add(head.len() + body.len());
+        self.file.write_all(&head)?;
+        self.file.write_all(body)?;
+        self.file.flush()
     }
 
     fn send_reply(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
