@@ -4,14 +4,17 @@
 //! the modular input ([`run_netdiscover_input`]).
 
 pub mod command;
+pub mod coverage;
 mod input;
+pub mod lint;
 mod load_warnings;
 pub mod scan;
+pub mod test;
 
 pub use input::run_netdiscover_input;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// Entry point of the `netdiscover` executable; returns the process exit code.
 pub fn run_netdiscover() -> i32 {
@@ -25,7 +28,9 @@ pub fn run_netdiscover() -> i32 {
     };
     match first.to_str() {
         Some("scan") => scan::run(&args[1..]),
-        Some("coverage") => coverage(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("lint") => lint::run(&args[1..]),
+        Some("coverage") => coverage::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", help_text());
             0
@@ -50,57 +55,38 @@ fn help_text() -> String {
          USAGE:\n\
          \x20 netdiscover                 (stdin a pipe) speak Splunk's chunked protocol v2: `| netdiscover`\n\
          \x20 netdiscover scan PATH...    run every rule offline over EVTX/XML/JSON/CSV exports\n\
-         \x20 netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...]\n\
+         \x20 netdiscover test [RULES_DIR...] --data DIR\n\
+         \x20                            run the detections' tests on local data (no Splunk)\n\
+         \x20 netdiscover lint [RULES_DIR...]\n\
+         \x20                            check fields, risk tokens and metadata of the detections\n\
+         \x20 netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...] [--navigator FILE]\n\
          \x20                            which detections compile, what stopped the others, and\n\
-         \x20                            every key or block read past (--strict: exit 1 if any)\n\
+         \x20                            every key or block read past (--strict: exit 1 if any);\n\
+         \x20                            an ATT&CK Navigator layer marking tested techniques\n\
          \x20 netdiscover --help          this text\n\n\
-         {command}\n{scan}",
+         {command}\n{scan}\n{test}\n{lint}",
         version = crate::VERSION,
         command = command::HELP,
         scan = scan::HELP,
+        test = test::HELP,
+        lint = lint::HELP,
     )
 }
 
-/// `netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...]`: compiles every detection
-/// YAML under the first directory (with the macros of the others) and prints the coverage
-/// report. With `--strict`, a key or block the loader reads past makes its rule invalid and
-/// the exit status 1.
-fn coverage(args: &[OsString]) -> i32 {
-    const USAGE: &str =
-        "netdiscover coverage: usage: netdiscover coverage [--strict] DETECTIONS_DIR [MACROS_DIR...]";
-    let strict = args.iter().any(|a| a == "--strict");
-    let dirs: Vec<&OsString> = args.iter().filter(|a| *a != "--strict").collect();
-    if let Some(flag) = dirs.iter().find(|a| a.to_string_lossy().starts_with("--")) {
-        eprintln!("netdiscover coverage: unknown option {flag:?}\n{USAGE}");
-        return 2;
-    }
-    let Some((detections, macros)) = dirs.split_first() else {
-        eprintln!("{USAGE}");
-        return 2;
-    };
-    let detections = std::path::Path::new(detections);
-    if !detections.is_dir() {
-        eprintln!(
-            "netdiscover coverage: {} is not a directory",
-            detections.display()
-        );
-        return 2;
-    }
-    let macros: Vec<std::path::PathBuf> = macros.iter().map(std::path::PathBuf::from).collect();
-    let report = crate::rules::coverage_with(detections, &macros, strict);
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = write!(stdout, "{report}").and_then(|()| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("netdiscover coverage: cannot write the report: {e}");
-            return 2;
+/// Parses a subcommand's arguments (`name` is how usage messages call it). `Err` holds the
+/// exit code after clap printed the help (0) or the error (`error_code`).
+pub(crate) fn parse_subcommand<T: clap::Parser>(
+    name: &str,
+    args: &[OsString],
+    error_code: i32,
+) -> Result<T, i32> {
+    let argv = std::iter::once(OsString::from(name)).chain(args.iter().cloned());
+    T::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            error_code
+        } else {
+            0
         }
-    }
-    if strict && report.ignored() > 0 {
-        eprintln!(
-            "netdiscover coverage: --strict: {} key(s) or block(s) read past",
-            report.ignored()
-        );
-        return 1;
-    }
-    0
+    })
 }

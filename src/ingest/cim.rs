@@ -122,6 +122,22 @@ pub(crate) const CROWDSTRIKE_PROCESS_ROLLUP2: &[(C, Source)] = &[
     (C::Time, EpochMillis("timestamp")),
 ];
 
+/// The CIM fields each mapping table can fill, by the name ESCU gives its data source
+/// (`data_source:` in detections): a field missing from a source's list is empty in every
+/// row of that source. `netdiscover lint` reads this to tell which risk-message tokens and
+/// risk objects a rule's data sources can leave empty.
+pub fn fields_by_data_source() -> Vec<(&'static str, Vec<C>)> {
+    let fields = |table: &[(C, Source)]| table.iter().map(|(f, _)| *f).collect();
+    vec![
+        ("Sysmon EventID 1", fields(SYSMON_PROCESS_CREATE)),
+        ("Windows Event Log Security 4688", fields(SECURITY_4688)),
+        (
+            "CrowdStrike ProcessRollup2",
+            fields(CROWDSTRIKE_PROCESS_ROLLUP2),
+        ),
+    ]
+}
+
 /// Applies a mapping table to a record.
 pub(crate) fn map(table: &[(C, Source)], record: &impl Fields) -> ProcessRow {
     let mut row = ProcessRow::default();

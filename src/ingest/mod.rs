@@ -30,6 +30,7 @@ pub mod time;
 mod windows;
 mod xml;
 
+pub use cim::fields_by_data_source;
 pub use error::IngestError;
 pub use format::Format;
 pub use position::Position;

@@ -127,6 +127,21 @@ pub enum RuleError {
     },
 }
 
+impl RuleError {
+    /// The file the problem is in, when it is about one file.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            RuleError::Io { path, .. }
+            | RuleError::Yaml { path, .. }
+            | RuleError::Invalid { path, .. }
+            | RuleError::Macro { path, .. }
+            | RuleError::Spl { path, .. }
+            | RuleError::Ignored { path, .. }
+            | RuleError::Conf { path, .. } => Some(path),
+        }
+    }
+}
+
 /// A problem found while loading: the item is skipped and the rest load, or (for
 /// [`RuleError::Ignored`]) the rule loads without the key named.
 #[derive(Debug, Clone, PartialEq)]

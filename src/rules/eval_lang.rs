@@ -3,7 +3,7 @@
 //! `AND`/`OR`/`NOT`/`XOR`, `LIKE`. Field names are resolved later by the compiler.
 
 use super::error::SplError;
-use super::pipeline::{quoted_end, unescape_quoted};
+use super::lexer::Cursor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -50,18 +50,13 @@ pub enum EvalAst {
 
 /// Parses one expression that must span all of `text`.
 pub fn parse_expr(text: &str, base: usize) -> Result<EvalAst, SplError> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        i: 0,
-        base,
-    };
+    let mut p = Parser::new(text, base);
     let e = p.expr()?;
-    p.skip_ws();
-    if p.i < p.s.len() {
+    p.c.skip_ws();
+    if !p.c.at_end() {
         return Err(SplError::unsupported(
-            p.snippet(),
-            p.pos(),
+            p.c.snippet(),
+            p.c.pos(),
             "unexpected text in eval expression",
         ));
     }
@@ -70,39 +65,31 @@ pub fn parse_expr(text: &str, base: usize) -> Result<EvalAst, SplError> {
 
 /// Parses the argument of `eval`: `name = expr (, name = expr)*`.
 pub fn parse_assignments(text: &str, base: usize) -> Result<Vec<(String, EvalAst)>, SplError> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        i: 0,
-        base,
-    };
+    let mut p = Parser::new(text, base);
     let mut out = Vec::new();
     loop {
-        p.skip_ws();
-        let start = p.pos();
+        p.c.skip_ws();
+        let start = p.c.pos();
         let name = p.field_name().ok_or_else(|| {
-            SplError::unsupported(p.snippet(), p.pos(), "eval: field name expected")
+            SplError::unsupported(p.c.snippet(), p.c.pos(), "eval: field name expected")
         })?;
-        p.skip_ws();
-        if !(p.s.get(p.i) == Some(&b'=') && p.s.get(p.i + 1) != Some(&b'=')) {
+        p.c.skip_ws();
+        if p.c.looking_at("==") || !p.c.eat("=") {
             return Err(SplError::unsupported(
                 name,
                 start,
                 "eval: `=` expected after field name",
             ));
         }
-        p.i += 1;
-        let e = p.expr()?;
-        out.push((name, e));
-        p.skip_ws();
-        if p.s.get(p.i) == Some(&b',') {
-            p.i += 1;
+        out.push((name, p.expr()?));
+        p.c.skip_ws();
+        if p.c.eat(",") {
             continue;
         }
-        if p.i < p.s.len() {
+        if !p.c.at_end() {
             return Err(SplError::unsupported(
-                p.snippet(),
-                p.pos(),
+                p.c.snippet(),
+                p.c.pos(),
                 "eval: `,` or end expected",
             ));
         }
@@ -111,81 +98,77 @@ pub fn parse_assignments(text: &str, base: usize) -> Result<Vec<(String, EvalAst
 }
 
 struct Parser<'a> {
-    s: &'a [u8],
-    text: &'a str,
-    i: usize,
-    base: usize,
+    c: Cursor<'a>,
 }
 
+/// Bytes of an eval word (field name, function name, keyword).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Comparison operators, longest first (`LIKE` is a keyword, read separately).
+const COMPARISONS: &[(&str, BinOp)] = &[
+    ("==", BinOp::Eq),
+    ("!=", BinOp::Ne),
+    ("<=", BinOp::Le),
+    (">=", BinOp::Ge),
+    ("=", BinOp::Eq),
+    ("<", BinOp::Lt),
+    (">", BinOp::Gt),
+];
+
 impl<'a> Parser<'a> {
-    fn pos(&self) -> usize {
-        self.base + self.i
-    }
-    fn snippet(&self) -> String {
-        self.text[self.i.min(self.text.len())..]
-            .chars()
-            .take(24)
-            .collect()
-    }
-    fn skip_ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
+    fn new(text: &'a str, base: usize) -> Self {
+        Parser {
+            c: Cursor::new(text, base, is_word_byte),
         }
     }
-    fn word_at(&self) -> &'a str {
-        let mut j = self.i;
-        while j < self.s.len() && (self.s[j].is_ascii_alphanumeric() || self.s[j] == b'_') {
-            j += 1;
-        }
-        &self.text[self.i..j]
-    }
+
+    /// A keyword in any case (ESCU writes `where a and b`), after whitespace.
     fn keyword(&mut self, kw: &str) -> bool {
-        self.skip_ws();
-        let w = self.word_at();
-        if w.eq_ignore_ascii_case(kw) {
-            self.i += w.len();
-            true
-        } else {
-            false
-        }
+        self.c.skip_ws();
+        self.c.keyword_any_case(kw)
     }
+
+    /// A symbol, after whitespace.
+    fn sym(&mut self, sym: &str) -> bool {
+        self.c.skip_ws();
+        self.c.eat(sym)
+    }
+
     fn field_name(&mut self) -> Option<String> {
-        if self.s.get(self.i) == Some(&b'\'') {
-            let end = self.text[self.i + 1..].find('\'')? + self.i + 1;
-            let name = self.text[self.i + 1..end].to_string();
-            self.i = end + 1;
+        if self.c.peek() == Some(b'\'') {
+            let close = self.c.text[self.c.i + 1..].find('\'')? + self.c.i + 1;
+            let name = self.c.text[self.c.i + 1..close].to_string();
+            self.c.i = close + 1;
             return Some(name);
         }
-        let w = self.word_at();
+        let w = self.c.word();
         if w.is_empty() || w.as_bytes()[0].is_ascii_digit() {
             return None;
         }
-        self.i += w.len();
+        self.c.i += w.len();
         Some(w.to_string())
     }
-    fn sym(&mut self, sym: &str) -> bool {
-        self.skip_ws();
-        if self.s[self.i..].starts_with(sym.as_bytes()) {
-            self.i += sym.len();
-            true
-        } else {
-            false
-        }
-    }
 
+    // The Boolean grammar, one function per row of the Search Manual's table ("Boolean
+    // expressions with logical operators", Order of evaluation, eval and where commands):
+    // 1 parentheses (`primary`), 2 NOT (`not`), 3 AND (`and`), 4 OR (`or`), 5 XOR (`expr`).
+
+    /// `o1 XOR o2 ...`: XOR binds loosest.
     fn expr(&mut self) -> Result<EvalAst, SplError> {
-        let mut left = self.xor()?;
-        while self.keyword("OR") || self.sym("||") {
-            let right = self.xor()?;
-            left = bin(BinOp::Or, left, right);
+        let mut left = self.or()?;
+        while self.keyword("XOR") {
+            let right = self.or()?;
+            left = bin(BinOp::Xor, left, right);
         }
         Ok(left)
     }
-    fn xor(&mut self) -> Result<EvalAst, SplError> {
+    fn or(&mut self) -> Result<EvalAst, SplError> {
         let mut left = self.and()?;
-        while self.keyword("XOR") {
+        while self.keyword("OR") || self.sym("||") {
             let right = self.and()?;
-            left = bin(BinOp::Xor, left, right);
+            left = bin(BinOp::Or, left, right);
         }
         Ok(left)
     }
@@ -201,78 +184,66 @@ impl<'a> Parser<'a> {
         if self.keyword("NOT") {
             return Ok(EvalAst::Not(Box::new(self.not()?)));
         }
-        self.skip_ws();
-        if self.s[self.i..].starts_with(b"!") && !self.s[self.i..].starts_with(b"!=") {
-            self.i += 1;
+        self.c.skip_ws();
+        if self.c.looking_at("!") && !self.c.looking_at("!=") {
+            self.c.i += 1;
             return Ok(EvalAst::Not(Box::new(self.not()?)));
         }
         self.comparison()
     }
+
+    /// `x op y`, `x LIKE y`, `x IN (a, b)`; no chaining.
     fn comparison(&mut self) -> Result<EvalAst, SplError> {
         let left = self.concat()?;
-        self.skip_ws();
-        if self.word_at().eq_ignore_ascii_case("IN") {
-            let save = self.i;
-            self.i += 2;
+        self.c.skip_ws();
+        let save = self.c.i;
+        if self.c.keyword_any_case("IN") {
             if self.sym("(") {
-                // `x IN (a, b)` ≡ `x == a OR x == b`
-                let mut alternatives: Option<EvalAst> = None;
-                loop {
-                    let item = self.concat()?;
-                    let test = bin(BinOp::Eq, left.clone(), item);
-                    alternatives = Some(match alternatives {
-                        None => test,
-                        Some(prev) => bin(BinOp::Or, prev, test),
-                    });
-                    if self.sym(",") {
-                        continue;
-                    }
-                    if self.sym(")") {
-                        break;
-                    }
-                    return Err(SplError::unsupported(
-                        "IN (",
-                        self.pos(),
-                        "`,` or `)` expected",
-                    ));
-                }
-                return alternatives
-                    .ok_or_else(|| SplError::unsupported("IN ()", self.pos(), "empty IN list"));
+                return self.in_list(left);
             }
-            self.i = save;
+            self.c.i = save;
         }
-        let rest = &self.s[self.i..];
-        let (op, len) = if rest.starts_with(b"==") {
-            (BinOp::Eq, 2)
-        } else if rest.starts_with(b"!=") {
-            (BinOp::Ne, 2)
-        } else if rest.starts_with(b"<=") {
-            (BinOp::Le, 2)
-        } else if rest.starts_with(b">=") {
-            (BinOp::Ge, 2)
-        } else if rest.starts_with(b"=") {
-            (BinOp::Eq, 1)
-        } else if rest.starts_with(b"<") {
-            (BinOp::Lt, 1)
-        } else if rest.starts_with(b">") {
-            (BinOp::Gt, 1)
-        } else if self.word_at().eq_ignore_ascii_case("LIKE") {
-            (BinOp::Like, 4)
-        } else {
-            return Ok(left);
+        let op = match self.c.operator(COMPARISONS) {
+            Some(op) => op,
+            None if self.c.keyword_any_case("LIKE") => BinOp::Like,
+            None => return Ok(left),
         };
-        self.i += len;
         let right = self.concat()?;
         Ok(bin(op, left, right))
     }
+
+    /// `x IN (a, b)` ≡ `x == a OR x == b`; the `(` is already read.
+    fn in_list(&mut self, left: EvalAst) -> Result<EvalAst, SplError> {
+        let mut alternatives: Option<EvalAst> = None;
+        loop {
+            let item = self.concat()?;
+            let test = bin(BinOp::Eq, left.clone(), item);
+            alternatives = Some(match alternatives {
+                None => test,
+                Some(prev) => bin(BinOp::Or, prev, test),
+            });
+            if self.sym(",") {
+                continue;
+            }
+            if self.sym(")") {
+                break;
+            }
+            return Err(SplError::unsupported(
+                "IN (",
+                self.c.pos(),
+                "`,` or `)` expected",
+            ));
+        }
+        alternatives.ok_or_else(|| SplError::unsupported("IN ()", self.c.pos(), "empty IN list"))
+    }
+
     fn concat(&mut self) -> Result<EvalAst, SplError> {
         let mut left = self.additive()?;
         loop {
-            self.skip_ws();
-            if self.s.get(self.i) == Some(&b'.')
-                && !self.s.get(self.i + 1).is_some_and(|b| b.is_ascii_digit())
-            {
-                self.i += 1;
+            self.c.skip_ws();
+            let next_is_digit = self.c.s.get(self.c.i + 1).is_some_and(u8::is_ascii_digit);
+            if self.c.looking_at(".") && !next_is_digit {
+                self.c.i += 1;
                 let right = self.additive()?;
                 left = bin(BinOp::Concat, left, right);
             } else {
@@ -283,13 +254,10 @@ impl<'a> Parser<'a> {
     fn additive(&mut self) -> Result<EvalAst, SplError> {
         let mut left = self.multiplicative()?;
         loop {
-            self.skip_ws();
-            let op = match self.s.get(self.i) {
-                Some(b'+') => BinOp::Add,
-                Some(b'-') => BinOp::Sub,
-                _ => return Ok(left),
+            self.c.skip_ws();
+            let Some(op) = self.c.operator(&[("+", BinOp::Add), ("-", BinOp::Sub)]) else {
+                return Ok(left);
             };
-            self.i += 1;
             let right = self.multiplicative()?;
             left = bin(op, left, right);
         }
@@ -297,101 +265,90 @@ impl<'a> Parser<'a> {
     fn multiplicative(&mut self) -> Result<EvalAst, SplError> {
         let mut left = self.unary()?;
         loop {
-            self.skip_ws();
-            let op = match self.s.get(self.i) {
-                Some(b'*') => BinOp::Mul,
-                Some(b'/') => BinOp::Div,
-                Some(b'%') => BinOp::Mod,
-                _ => return Ok(left),
+            self.c.skip_ws();
+            let ops = [("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Mod)];
+            let Some(op) = self.c.operator(&ops) else {
+                return Ok(left);
             };
-            self.i += 1;
             let right = self.unary()?;
             left = bin(op, left, right);
         }
     }
     fn unary(&mut self) -> Result<EvalAst, SplError> {
-        self.skip_ws();
-        if self.s.get(self.i) == Some(&b'-') {
-            self.i += 1;
+        self.c.skip_ws();
+        if self.c.eat("-") {
             return Ok(EvalAst::Neg(Box::new(self.unary()?)));
         }
         self.primary()
     }
     fn primary(&mut self) -> Result<EvalAst, SplError> {
-        self.skip_ws();
-        let start = self.pos();
-        let Some(&b) = self.s.get(self.i) else {
-            return Err(SplError::unsupported("<end>", start, "expression expected"));
-        };
-        match b {
-            b'(' => {
-                self.i += 1;
+        self.c.skip_ws();
+        let start = self.c.pos();
+        match self.c.peek() {
+            None => Err(SplError::unsupported("<end>", start, "expression expected")),
+            Some(b'(') => {
+                self.c.i += 1;
                 let e = self.expr()?;
                 if !self.sym(")") {
                     return Err(SplError::unsupported("(", start, "unbalanced parenthesis"));
                 }
                 Ok(e)
             }
-            b'"' => {
-                let end = quoted_end(self.s, self.i)
-                    .ok_or_else(|| SplError::unsupported("\"", start, "unterminated string"))?;
-                let body = unescape_quoted(&self.text[self.i + 1..end - 1]);
-                self.i = end;
-                Ok(EvalAst::Str(body))
-            }
-            b'0'..=b'9' => {
-                let mut j = self.i;
-                while j < self.s.len() && (self.s[j].is_ascii_digit() || self.s[j] == b'.') {
-                    j += 1;
+            Some(b'"') => Ok(EvalAst::Str(self.c.quoted()?)),
+            Some(b'0'..=b'9') => self.number(),
+            Some(b'[') => Err(self.c.subsearch_error()),
+            Some(_) => self.name_or_call(),
+        }
+    }
+    fn number(&mut self) -> Result<EvalAst, SplError> {
+        let start = self.c.pos();
+        let mut j = self.c.i;
+        while j < self.c.s.len() && (self.c.s[j].is_ascii_digit() || self.c.s[j] == b'.') {
+            j += 1;
+        }
+        let text = &self.c.text[self.c.i..j];
+        let n: f64 = text
+            .parse()
+            .map_err(|_| SplError::unsupported(text, start, "invalid number"))?;
+        self.c.i = j;
+        Ok(EvalAst::Num(n))
+    }
+    /// A field (`name`, `'quoted name'`) or a call `name(args)`.
+    fn name_or_call(&mut self) -> Result<EvalAst, SplError> {
+        let start = self.c.pos();
+        let quoted = self.c.peek() == Some(b'\'');
+        let name = self
+            .field_name()
+            .ok_or_else(|| SplError::unsupported(self.c.snippet(), start, "operand expected"))?;
+        self.c.skip_ws();
+        if quoted || !self.c.eat("(") {
+            return Ok(EvalAst::Field {
+                name,
+                position: start,
+            });
+        }
+        let mut args = Vec::new();
+        if !self.sym(")") {
+            loop {
+                args.push(self.expr()?);
+                if self.sym(",") {
+                    continue;
                 }
-                let text = &self.text[self.i..j];
-                let n: f64 = text
-                    .parse()
-                    .map_err(|_| SplError::unsupported(text, start, "invalid number"))?;
-                self.i = j;
-                Ok(EvalAst::Num(n))
-            }
-            b'[' => Err(SplError::not_row_level(
-                "[subsearch]",
-                start,
-                "a subsearch needs other rows or a lookup",
-            )),
-            _ => {
-                let name = self.field_name().ok_or_else(|| {
-                    SplError::unsupported(self.snippet(), start, "operand expected")
-                })?;
-                self.skip_ws();
-                if self.s.get(self.i) == Some(&b'(') && !self.text[..self.i].ends_with('\'') {
-                    self.i += 1;
-                    let mut args = Vec::new();
-                    if !self.sym(")") {
-                        loop {
-                            args.push(self.expr()?);
-                            if self.sym(",") {
-                                continue;
-                            }
-                            if self.sym(")") {
-                                break;
-                            }
-                            return Err(SplError::unsupported(
-                                name,
-                                start,
-                                "`,` or `)` expected in call",
-                            ));
-                        }
-                    }
-                    return Ok(EvalAst::Call {
-                        name: name.to_ascii_lowercase(),
-                        args,
-                        position: start,
-                    });
+                if self.sym(")") {
+                    break;
                 }
-                Ok(EvalAst::Field {
+                return Err(SplError::unsupported(
                     name,
-                    position: start,
-                })
+                    start,
+                    "`,` or `)` expected in call",
+                ));
             }
         }
+        Ok(EvalAst::Call {
+            name: name.to_ascii_lowercase(),
+            args,
+            position: start,
+        })
     }
 }
 

@@ -42,7 +42,10 @@ pub enum Cond {
         exact: Vec<Vec<u8>>,
         globs: Vec<Glob>,
     },
-    /// `field!=pattern`: the field exists and no value matches.
+    /// `field!=pattern`: some value of the field does not match ("every event that has a value
+    /// in the field, where that value does not match", Search Manual, "Difference between !=
+    /// and NOT"); an absent field never passes. A multivalue field with one matching and one
+    /// other value passes, as every search comparison is true if any value satisfies it.
     NotGlob {
         src: Src,
         pat: Glob,
@@ -333,7 +336,7 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             any_folded(cache, row, src, |v| pat.matches_folded(v)).unwrap_or(false)
         }
         Cond::NotGlob { src, pat } => {
-            any_folded(cache, row, src, |v| pat.matches_folded(v)) == Some(false)
+            any_folded(cache, row, src, |v| !pat.matches_folded(v)).unwrap_or(false)
         }
         Cond::Order {
             src,

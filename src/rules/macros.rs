@@ -170,7 +170,7 @@ impl MacroTable {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         let mut offset = 0usize;
-        while let Some(open) = rest.find('`') {
+        while let Some(open) = macro_tick(rest) {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let close = after.find('`').ok_or(MacroError::Unterminated {
@@ -248,6 +248,24 @@ impl MacroTable {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// The first backtick of `text` outside double-quoted strings: a backtick inside quotes is
+/// data (`split(process,"`")`, as ESCU writes it), not the start of a macro call.
+fn macro_tick(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'`' => return Some(i),
+            b'"' => match quoted_end(b, i) {
+                Some(end) => i = end,
+                None => return None,
+            },
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Replaces `$param$` by `value`. A quoted value substituted *inside* a quoted region of the
@@ -345,6 +363,17 @@ mod tests {
             "| rename \"Processes.*\" as *"
         );
         assert_eq!(t.expand("`some_rule_filter`").unwrap(), "search *");
+    }
+
+    #[test]
+    fn backtick_inside_a_quoted_string_is_data() {
+        let mut t = MacroTable::default();
+        t.insert(m("m", &[], "a"));
+        let search = r#"| eval n=mvcount(split(process,"`")) x="\"`q`" | `m` | y="`""#;
+        assert_eq!(
+            t.expand(search).unwrap(),
+            r#"| eval n=mvcount(split(process,"`")) x="\"`q`" | a | y="`""#
+        );
     }
 
     #[test]

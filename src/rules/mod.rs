@@ -18,6 +18,8 @@ mod error;
 mod eval_lang;
 mod expr;
 mod glob;
+mod lexer;
+pub mod lint;
 mod locate;
 mod macros;
 mod matcher;
@@ -32,7 +34,10 @@ mod search_lang;
 mod select;
 
 pub use annotate::{render_finding_title, render_messages, Annotation};
-pub use compile::{compile_search, later_stages_are_formatting_only, CompiledSearch};
+pub use compile::{
+    compile_search, later_stages_are_formatting_only, search_facts, CompiledSearch, FieldRead,
+    FieldSource, FilledField, SearchFacts,
+};
 pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outcome};
 pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
@@ -44,7 +49,9 @@ pub use model::{
     RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity, RiskObjectSpec,
     RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
+pub use pcre::Pcre;
 pub use prefilter::RequiredLiteral;
 pub use row::{bare_field_name, OwnedRow, Row};
 pub use ruleset::{Rule, RuleSet, Sources};
+pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};
 pub use select::{Selected, Selection};

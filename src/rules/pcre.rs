@@ -1,91 +1,137 @@
-//! Splunk's `regex`, `rex`, `match()` and `replace()` use PCRE. Patterns compile with the
-//! linear-time `regex` crate when they can; patterns that need PCRE-only constructs
-//! (look-ahead/look-behind, back-references) fall back to `fancy-regex`, a backtracking
-//! engine layered on the same crate, so ESCU rules using them still compile natively.
+//! Splunk's `regex`, `rex`, `match()` and `replace()` are PCRE ("Splunk regular expressions
+//! are PCRE (Perl Compatible Regular Expressions) and use the PCRE C library", Knowledge
+//! Manager Manual, "About Splunk regular expressions"). So the engine here *is* PCRE: the
+//! PCRE2 C library (bundled with the `pcre2` crate, built statically, JIT-compiled), not an
+//! imitation. Every PCRE rule about `$`, `\Z`, `.`, look-around and back-references is
+//! PCRE's own.
+//!
+//! Compile options, and why (docs/semantics.md, "Regular expressions"):
+//! * UTF mode: values are UTF-8 (Splunk indexes UTF-8), so `.` is one character and
+//!   case-insensitive matching folds non-ASCII letters (`(?i)é` matches `É`).
+//! * No UCP: `\d \s \w \b` and POSIX classes stay ASCII-only, PCRE's default. The binding
+//!   only offers invalid-UTF-8 safety together with UCP, so UCP is switched on and a leading
+//!   `(?a)` (PCRE2 10.43+: ASCII `\d \s \w \b` and POSIX classes) switches its effect off
+//!   again, unless the pattern itself asks for `(*UCP)`.
+//! * Invalid UTF-8 in a value never matches any character (PCRE2_MATCH_INVALID_UTF); the
+//!   valid text around it still matches.
+//! * No multiline, no dotall: `$` matches at the end **and before a final newline**, `.`
+//!   does not match `\n`, `\Z` is "end or before a final newline", `\z` is the very end.
+//! * A match that exceeds PCRE2's match or depth limit (10,000,000 each, PCRE2's defaults)
+//!   or the JIT stack counts as **no match**: a row never fails because of one value.
 
-use std::borrow::Cow;
-
-use regex::bytes::{Regex, RegexBuilder};
+use pcre2::bytes::{Regex, RegexBuilder};
 
 use super::error::SplError;
 
-/// A compiled PCRE-style pattern.
+/// Largest JIT stack one match may use (PCRE2's default is 32 KiB, too small for some
+/// deeply nested patterns; exceeding it is a failed match).
+const MAX_JIT_STACK: usize = 1 << 20;
+
+/// The option that restores PCRE's ASCII classes in UCP mode.
+const ASCII_CLASSES: &str = "(?a)";
+
+/// A compiled PCRE pattern.
 #[derive(Debug, Clone)]
-pub enum Pcre {
-    Linear(Regex),
-    Backtracking(fancy_regex::Regex),
+pub struct Pcre {
+    re: Regex,
 }
 
 impl Pcre {
     /// Compiles `pattern`; `position` locates it in the expanded search for errors.
     pub fn new(pattern: &str, position: usize) -> Result<Pcre, SplError> {
-        match RegexBuilder::new(pattern).size_limit(1 << 22).build() {
-            Ok(re) => Ok(Pcre::Linear(re)),
-            Err(linear_err) => fancy_regex::RegexBuilder::new(pattern)
-                .backtrack_limit(1_000_000)
-                .build()
-                .map(Pcre::Backtracking)
-                .map_err(|e| {
-                    let detail = linear_err
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string();
-                    SplError::unsupported(
-                        format!("regex {pattern}"),
-                        position,
-                        format!("invalid or unsupported pattern: {detail}; {e}"),
-                    )
-                }),
-        }
+        let (source, inserted_at) = with_ascii_classes(pattern);
+        RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .max_jit_stack_size(Some(MAX_JIT_STACK))
+            .build(&source)
+            .map(|re| Pcre { re })
+            .map_err(|e| {
+                let at = e.offset().map(|o| match inserted_at {
+                    Some(i) if o >= i + ASCII_CLASSES.len() => o - ASCII_CLASSES.len(),
+                    Some(i) if o >= i => i,
+                    _ => o,
+                });
+                // "PCRE2: error compiling pattern at offset N: <message>"
+                let text = e.to_string();
+                let message = text.splitn(3, ": ").nth(2).unwrap_or(&text);
+                let detail = match at {
+                    Some(o) => format!("invalid PCRE pattern at offset {o}: {message}"),
+                    None => format!("invalid PCRE pattern: {message}"),
+                };
+                SplError::unsupported(format!("regex {pattern}"), position, detail)
+            })
     }
 
-    /// True if the pattern matches anywhere in `v`. A backtracking pattern that exceeds its
-    /// step limit counts as no match.
+    /// True if the pattern matches anywhere in `v`. A match that hits a PCRE limit is no match.
     pub fn is_match(&self, v: &[u8]) -> bool {
-        match self {
-            Pcre::Linear(re) => re.is_match(v),
-            Pcre::Backtracking(re) => re.is_match(&String::from_utf8_lossy(v)).unwrap_or(false),
-        }
+        self.re.is_match(v).unwrap_or(false)
     }
 
     /// Names of the named capture groups.
     pub fn group_names(&self) -> Vec<String> {
-        match self {
-            Pcre::Linear(re) => re.capture_names().flatten().map(str::to_string).collect(),
-            Pcre::Backtracking(re) => re.capture_names().flatten().map(str::to_string).collect(),
-        }
+        self.re.capture_names().iter().flatten().cloned().collect()
     }
 
     /// The text of named group `name` in the first match.
     pub fn capture(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
-        match self {
-            Pcre::Linear(re) => re
-                .captures(v)
-                .and_then(|c| c.name(name))
-                .map(|m| m.as_bytes().to_vec()),
-            Pcre::Backtracking(re) => {
-                let s = String::from_utf8_lossy(v);
-                re.captures(&s)
-                    .ok()
-                    .flatten()
-                    .and_then(|c| c.name(name).map(|m| m.as_str().as_bytes().to_vec()))
-            }
-        }
+        let caps = self.re.captures(v).ok().flatten()?;
+        caps.name(name).map(|m| m.as_bytes().to_vec())
     }
 
-    /// Replaces every match (`${1}` style group references).
+    /// Replaces every match by `rep`, whose `\1` ... `\9` insert groups (Splunk's `replace()`
+    /// syntax); every other byte is literal. A value whose matching hits a PCRE limit is
+    /// left as it is.
     pub fn replace_all(&self, v: &[u8], rep: &[u8]) -> Vec<u8> {
-        match self {
-            Pcre::Linear(re) => re.replace_all(v, rep).into_owned(),
-            Pcre::Backtracking(re) => {
-                let s = String::from_utf8_lossy(v);
-                let r = String::from_utf8_lossy(rep);
-                let out: Cow<str> = re.replace_all(&s, r.as_ref());
-                out.into_owned().into_bytes()
-            }
+        let mut out = Vec::with_capacity(v.len());
+        let mut last = 0;
+        for caps in self.re.captures_iter(v) {
+            let Ok(caps) = caps else {
+                return v.to_vec();
+            };
+            let Some(whole) = caps.get(0) else { continue };
+            out.extend_from_slice(&v[last..whole.start()]);
+            expand_replacement(rep, |g| caps.get(g).map(|m| m.as_bytes()), &mut out);
+            last = whole.end();
+        }
+        out.extend_from_slice(&v[last..]);
+        out
+    }
+}
+
+/// `pattern` with `(?a)` after its leading `(*VERB)` items (which must stay first), unless
+/// one of them is `(*UCP)`; and where it was inserted.
+fn with_ascii_classes(pattern: &str) -> (String, Option<usize>) {
+    let mut at = 0;
+    while pattern[at..].starts_with("(*") {
+        let Some(close) = pattern[at..].find(')') else {
+            break;
+        };
+        if pattern[at..at + close].eq_ignore_ascii_case("(*UCP") {
+            return (pattern.to_string(), None);
+        }
+        at += close + 1;
+    }
+    let source = format!("{}{ASCII_CLASSES}{}", &pattern[..at], &pattern[at..]);
+    (source, Some(at))
+}
+
+/// Appends `rep` with `\N` (one digit) replaced by group N's text (nothing if it did not
+/// take part in the match).
+fn expand_replacement<'a>(
+    rep: &[u8],
+    group: impl Fn(usize) -> Option<&'a [u8]>,
+    out: &mut Vec<u8>,
+) {
+    let mut i = 0;
+    while i < rep.len() {
+        if rep[i] == b'\\' && rep.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            out.extend_from_slice(group(usize::from(rep[i + 1] - b'0')).unwrap_or(b""));
+            i += 2;
+        } else {
+            out.push(rep[i]);
+            i += 1;
         }
     }
 }
@@ -94,13 +140,39 @@ impl Pcre {
 mod tests {
     use super::Pcre;
 
+    fn m(re: &str, v: &str) -> bool {
+        Pcre::new(re, 0).unwrap().is_match(v.as_bytes())
+    }
+
     #[test]
-    fn lookahead_falls_back_to_backtracking() {
-        let re = Pcre::new(r"(\b)\w+(\.\w+)?:\w+(\.\w{2,4})(?!\.)(\b|\s|&)", 0).unwrap();
-        assert!(matches!(re, Pcre::Backtracking(_)));
-        assert!(re.is_match(b"type c:\\temp\\a.txt:evil.exe"));
-        assert!(!re.is_match(b"cmd /c echo hello"));
-        assert!(matches!(Pcre::new("a.b", 0).unwrap(), Pcre::Linear(_)));
+    fn look_around_and_back_references_are_native() {
+        let re = r"(\b)\w+(\.\w+)?:\w+(\.\w{2,4})(?!\.)(\b|\s|&)";
+        assert!(m(re, "type c:\\temp\\a.txt:evil.exe"));
+        assert!(!m(re, "cmd /c echo hello"));
+        assert!(m(r"(\w)\1", "aa"));
         assert!(Pcre::new("(unclosed", 7).is_err());
+    }
+
+    #[test]
+    fn errors_give_the_offset_in_the_pattern_as_written() {
+        let e = Pcre::new("ab(c", 3).unwrap_err().to_string();
+        assert!(e.contains("offset 4"), "{e}");
+        let e = Pcre::new("(*LIMIT_MATCH=10)x(", 0).unwrap_err().to_string();
+        assert!(e.contains("offset 19"), "{e}");
+    }
+
+    #[test]
+    fn ucp_verb_keeps_unicode_classes() {
+        assert!(!m(r"^\w$", "é"));
+        assert!(m(r"(*UCP)^\w$", "é"));
+        assert!(m(r"(*LIMIT_MATCH=1000)^a$", "a"));
+    }
+
+    #[test]
+    fn replace_expands_single_digit_groups() {
+        let re = Pcre::new(r"(\w+)@(\w+)", 0).unwrap();
+        assert_eq!(re.replace_all(b"a@b c@d", br"\2.\1 $1"), b"b.a $1 d.c $1");
+        let opt = Pcre::new(r"x(y)?", 0).unwrap();
+        assert_eq!(opt.replace_all(b"x-xy", br"[\1]"), b"[]-[y]");
     }
 }

@@ -229,7 +229,7 @@ fn message_parts(compiled: &mut CompiledSearch, text: &str) -> Vec<MsgPart> {
 }
 
 /// Splits a risk message into text (`Ok`) and `$field$` tokens (`Err(field)`).
-fn parse_message(msg: &str) -> Vec<Result<String, String>> {
+pub(crate) fn parse_message(msg: &str) -> Vec<Result<String, String>> {
     let mut out = Vec::new();
     let mut rest = msg;
     while let Some(open) = rest.find('$') {

@@ -7,4 +7,7 @@ mod support;
 
 mod command_gate;
 mod command_rules;
+mod lint;
+mod navigator;
 mod scan;
+mod test_runner;

@@ -199,8 +199,11 @@ fn every_v5_rule_and_its_escu6_port_annotate_every_row_alike() {
         rows.len(),
         fired.len()
     );
-    assert!(literal_fired >= 60, "{literal_fired}");
-    assert!(real_rows == 0 || fired.len() >= 200, "{}", fired.len());
+    // Floors, not exact counts. Since the search language reads OR before AND
+    // (docs/spl-fidelity.md), a rule such as `parent=w3wp.exe `process_cmd` OR ...` no longer
+    // fires on its anchor literal alone, nor on every PowerShell row: 48 and 195 here.
+    assert!(literal_fired >= 45, "{literal_fired}");
+    assert!(real_rows == 0 || fired.len() >= 190, "{}", fired.len());
 }
 
 /// A search in ESCU 6's layout (docs/escu6-and-es8.md §0.5, SC6 `windows_proxy_via_netsh.yml`):

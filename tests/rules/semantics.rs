@@ -118,9 +118,18 @@ fn multivalue_matches_if_any_value_does() {
     assert!(!r.fires(&[("process", &["netstat -n", "netstat -r"])]));
     let mut ne = One::new("Processes.user!=SYSTEM", "");
     assert!(ne.fires(&[("user", &["alice"])]));
+    // Search Manual, "Difference between != and NOT": != returns "every event that has a
+    // value in the field, where that value does not match": like every search comparison,
+    // true if some value satisfies it.
     assert!(
-        !ne.fires(&[("user", &["alice", "system"])]),
-        "!= : no value may match"
+        ne.fires(&[("user", &["alice", "system"])]),
+        "!= : some value does not match"
+    );
+    assert!(!ne.fires(&[("user", &["SYSTEM", "system"])]));
+    let mut not_mv = One::new("NOT Processes.user=SYSTEM", "");
+    assert!(
+        !not_mv.fires(&[("user", &["alice", "system"])]),
+        "NOT x=v: no value may match"
     );
     assert!(
         !ne.fires(&[("dest", &["h"])]),
@@ -161,13 +170,15 @@ fn prefixed_and_bare_field_names() {
 
 #[test]
 fn boolean_operators_in_and_parentheses() {
-    // OR binds looser than implicit AND: a OR (b AND c).
+    // The search language evaluates OR before AND (Search Manual, "Boolean expressions with
+    // logical operators"): (a OR b) AND c.
     let mut r = One::new(
         "Processes.process_name=a.exe OR Processes.process_name=b.exe Processes.user=u",
         "",
     );
-    assert!(r.fires(&[("process_name", &["a.exe"])]));
+    assert!(!r.fires(&[("process_name", &["a.exe"])]));
     assert!(!r.fires(&[("process_name", &["b.exe"])]));
+    assert!(r.fires(&[("process_name", &["a.exe"]), ("user", &["U"])]));
     assert!(r.fires(&[("process_name", &["b.exe"]), ("user", &["U"])]));
     let mut p = One::new(
         "(Processes.process_name=a.exe OR Processes.process_name=b.exe) AND NOT Processes.user=u",

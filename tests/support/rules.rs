@@ -165,3 +165,49 @@ pub fn escu_corpus() -> Option<(PathBuf, PathBuf)> {
     let corpus = super::shared("escu/corpus")?;
     Some((corpus.join("detections"), corpus.join("macros")))
 }
+
+/// One detection compiled from a whole search (`| tstats ... | ...`) and matched through
+/// `RuleSet` + `Matcher`, exactly as `| netdiscover` and `scan` use them.
+pub struct Probe {
+    pub set: RuleSet,
+    matcher: netdiscover::rules::Matcher,
+}
+
+/// The `by` clause probes use: every field the conformance and differential tests read.
+pub const PROBE_BY: &str = "by Processes.dest Processes.user Processes.process Processes.process_name Processes.parent_process_name Processes.original_file_name";
+
+impl Probe {
+    /// Compiles `search` as the only rule, or returns the loader's warnings.
+    pub fn search(search: &str) -> Result<Probe, Vec<netdiscover::rules::Warning>> {
+        let yaml = format!(
+            "name: Probe\nid: 00000000-0000-0000-0000-000000000001\ntype: TTP\nsearch: {}\ntags:\n  analytic_story: [S]\n  mitre_attack_id: [T1000]\n",
+            serde_json::to_string(search).expect("a JSON string is valid YAML")
+        );
+        let dir = rule_dir(&[("probe.yml", &yaml)]);
+        let (set, warnings) = RuleSet::load(&[dir.path().to_path_buf()]);
+        if set.len() != 1 {
+            return Err(warnings);
+        }
+        let matcher = netdiscover::rules::Matcher::new(&set);
+        Ok(Probe { set, matcher })
+    }
+
+    /// `| tstats count from datamodel=Endpoint.Processes where PREDICATE by ... | rename` then `tail`.
+    pub fn tstats(predicate: &str, tail: &str) -> Result<Probe, Vec<netdiscover::rules::Warning>> {
+        Probe::search(&format!(
+            "| tstats count from datamodel=Endpoint.Processes where {predicate} {PROBE_BY} | rename Processes.* as *{tail}"
+        ))
+    }
+
+    /// Whether a row given as `(field, values)` pairs fires the rule.
+    pub fn fires(&mut self, pairs: &[(&str, &[&str])]) -> bool {
+        let r = row(&self.set, pairs);
+        self.fires_row(&r)
+    }
+
+    /// Whether `row` (built for this probe's field list) fires the rule.
+    pub fn fires_row(&mut self, row: &OwnedRow) -> bool {
+        let all = netdiscover::rules::Selected::all(&self.set);
+        !self.matcher.match_row(&self.set, &all, row).is_empty()
+    }
+}

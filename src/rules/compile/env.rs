@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
+use super::facts::{FieldSource, SearchFacts};
 
 /// What a visible field name refers to at some point of the pipeline.
 #[derive(Debug, Clone)]
@@ -28,7 +29,12 @@ pub struct CompiledSearch {
     pub cond: Cond,
     /// Local slot → bare CIM field name.
     pub fields: Vec<String>,
+    /// Positions (in the expanded search) of each search-language `OR` that sits unparenthesized
+    /// in an AND list: where the predicate's meaning rests on OR binding tighter than AND.
+    pub or_in_and: Vec<usize>,
     pub(super) env: HashMap<String, Binding>,
+    /// The fields the search reads and outputs (for `netdiscover lint`).
+    pub facts: SearchFacts,
 }
 
 impl CompiledSearch {
@@ -36,7 +42,9 @@ impl CompiledSearch {
         CompiledSearch {
             cond: Cond::True,
             fields: Vec::new(),
+            or_in_and: Vec::new(),
             env: HashMap::new(),
+            facts: SearchFacts::default(),
         }
     }
 
@@ -87,6 +95,8 @@ pub(super) fn resolve_src(
 
 /// Resolves a field read by an expression through the environment.
 pub(super) fn resolve_ex(out: &mut CompiledSearch, name: &str, pos: usize) -> Result<Ex, SplError> {
+    let source = FieldSource::of(out.env.get(name));
+    out.facts.read(name, pos, source);
     match out.env.get(name).cloned() {
         Some(Binding::Field(f)) => Ok(Ex::Field(out.slot(&f))),
         Some(Binding::Expr(e)) => Ok(e),

@@ -57,6 +57,23 @@ fn compile_call(
         }
     };
     Ok(match name {
+        "in" if args.len() >= 2 => {
+            // `in(x, a, b)` is `x IN (a, b)`: x == a OR x == b.
+            let field = compile_ex(&args[0], out)?;
+            let mut alternatives = Vec::new();
+            for value in &args[1..] {
+                let test = Ex::Bin(
+                    BinOp::Eq,
+                    Box::new(field.clone()),
+                    Box::new(compile_ex(value, out)?),
+                );
+                alternatives.push(test);
+            }
+            alternatives
+                .into_iter()
+                .reduce(|a, b| Ex::Bin(BinOp::Or, Box::new(a), Box::new(b)))
+                .unwrap_or(Ex::Null)
+        }
         "match" => {
             want(2)?;
             let re = compile_pcre(&literal_str(&args[1], "match()", pos)?, pos)?;
@@ -70,7 +87,7 @@ fn compile_call(
         "replace" => {
             want(3)?;
             let re = compile_pcre(&literal_str(&args[1], "replace()", pos)?, pos)?;
-            let rep = pcre_replacement(&literal_str(&args[2], "replace()", pos)?);
+            let rep = literal_str(&args[2], "replace()", pos)?;
             Ex::Replace(Box::new(compile_ex(&args[0], out)?), re, rep.into_bytes())
         }
         other => {
@@ -124,21 +141,4 @@ fn literal_str(ast: &EvalAst, what: &str, pos: usize) -> Result<String, SplError
             "the pattern must be a string literal",
         )),
     }
-}
-
-/// Splunk's `replace()` writes groups as `\1`; the regex crate wants `${1}`.
-fn pcre_replacement(rep: &str) -> String {
-    let mut out = String::new();
-    let mut chars = rep.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
-                let d = chars.next().unwrap_or('0');
-                out.push_str(&format!("${{{d}}}"));
-            }
-            '$' => out.push_str("$$"),
-            c => out.push(c),
-        }
-    }
-    out
 }

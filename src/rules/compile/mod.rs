@@ -15,6 +15,7 @@
 
 mod env;
 mod eval;
+mod facts;
 mod regex_stages;
 mod reshape;
 mod search;
@@ -24,6 +25,7 @@ mod tests;
 mod tstats;
 
 pub use env::CompiledSearch;
+pub use facts::{FieldRead, FieldSource, FilledField, SearchFacts};
 
 use super::error::SplError;
 use super::expr::Cond;
@@ -45,6 +47,26 @@ pub fn later_stages_are_formatting_only(expanded: &str) -> bool {
 
 /// Compiles an expanded search.
 pub fn compile_search(expanded: &str) -> Result<CompiledSearch, SplError> {
+    let mut out = CompiledSearch::empty();
+    follow(expanded, &mut out)?;
+    Ok(out)
+}
+
+/// The field facts of an expanded search, recorded by the same compilation as
+/// [`compile_search`]. When compilation stops (a construct that is not row-level or not
+/// supported), the facts hold the reads up to that point, `outputs` is `None` and
+/// `stopped` says why.
+pub fn search_facts(expanded: &str) -> SearchFacts {
+    let mut out = CompiledSearch::empty();
+    if let Err(e) = follow(expanded, &mut out) {
+        out.facts.outputs = None;
+        out.facts.stopped = Some(e);
+    }
+    out.facts
+}
+
+/// Follows the stages of `expanded` into `out`: the condition, the environment and the facts.
+fn follow(expanded: &str, out: &mut CompiledSearch) -> Result<(), SplError> {
     let stages = split_stages(expanded);
     let Some(first) = stages.first() else {
         return Err(SplError::unsupported(
@@ -60,16 +82,23 @@ pub fn compile_search(expanded: &str) -> Result<CompiledSearch, SplError> {
             "the search must start with `| tstats ... from datamodel=Endpoint.Processes`",
         ));
     }
-    let mut out = CompiledSearch::empty();
     let mut conds = Vec::new();
-    tstats::compile_tstats(first, &mut out, &mut conds)?;
+    out.facts.stage = "tstats".into();
+    tstats::compile_tstats(first, out, &mut conds)?;
     for stage in &stages[1..] {
-        stages::compile_stage(stage, &mut out, &mut conds)?;
+        out.facts.stage = stage.command.clone();
+        stages::compile_stage(stage, out, &mut conds)?;
     }
     out.cond = match conds.len() {
         0 => Cond::True,
         1 => conds.remove(0),
         _ => Cond::And(conds),
     };
-    Ok(out)
+    out.facts.outputs = Some(
+        out.env
+            .iter()
+            .map(|(name, binding)| (name.clone(), facts::FieldSource::of(Some(binding))))
+            .collect(),
+    );
+    Ok(())
 }

@@ -73,6 +73,7 @@ pub(super) fn compile_rex(
     out: &mut CompiledSearch,
 ) -> Result<(), SplError> {
     let mut field = "_raw".to_string();
+    let mut field_at = base;
     let mut pattern = None;
     let b = args.as_bytes();
     let mut i = 0;
@@ -96,6 +97,7 @@ pub(super) fn compile_rex(
         let word = &args[i..end];
         if let Some(f) = word.strip_prefix("field=") {
             field = f.to_string();
+            field_at = base + i + "field=".len();
         } else if word.starts_with("mode=")
             || word.starts_with("max_match=")
             || word.starts_with("offset_field=")
@@ -117,7 +119,7 @@ pub(super) fn compile_rex(
     };
     match compile_pcre(&pattern, base) {
         Ok(re) => {
-            let src = resolve_ex(out, &field, base);
+            let src = resolve_ex(out, &field, field_at);
             for g in re.group_names() {
                 let binding = match &src {
                     Ok(ex) => Binding::Expr(Ex::RexGroup {

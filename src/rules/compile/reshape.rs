@@ -5,6 +5,7 @@ use super::super::error::SplError;
 use super::super::glob::Glob;
 use super::super::pipeline::{quoted_end, unescape_quoted};
 use super::env::{Binding, CompiledSearch};
+use super::facts::{FieldSource, FilledField};
 
 /// Splunk wildcard rename: `*` in the source captures, `*` in the target inserts the capture.
 pub(super) fn compile_rename(
@@ -30,6 +31,7 @@ pub(super) fn compile_rename(
         pairs.push((tokens[i].clone(), tokens[i + 2].clone()));
         i += 3;
     }
+    record_rename_sources(args, base, &pairs, out);
     for (from, to) in pairs {
         let moved: Vec<(String, String, Binding)> = match from.split_once('*') {
             Some((pre, suf)) => out
@@ -61,6 +63,28 @@ pub(super) fn compile_rename(
         }
     }
     Ok(())
+}
+
+/// Records each plain (non-wildcard) rename source as a read, at its first occurrence in
+/// the stage's text after the previous one.
+fn record_rename_sources(
+    args: &str,
+    base: usize,
+    pairs: &[(String, String)],
+    out: &mut CompiledSearch,
+) {
+    let mut cursor = 0;
+    for (from, _) in pairs {
+        let at = args[cursor..].find(from.as_str()).map(|i| cursor + i);
+        if let Some(at) = at {
+            cursor = at + from.len();
+        }
+        if from.contains('*') {
+            continue;
+        }
+        let source = FieldSource::of(out.env.get(from));
+        out.facts.read(from, base + at.unwrap_or(0), source);
+    }
 }
 
 /// Splits a field list into words, `,` tokens and quoted strings (unquoted). Whitespace is
@@ -122,6 +146,9 @@ pub(super) fn compile_convert(args: &str, base: usize, out: &mut CompiledSearch)
     for part in args.split_whitespace() {
         if let (Some(open), true) = (part.find('('), part.ends_with(')')) {
             let field = &part[open + 1..part.len() - 1];
+            let source = FieldSource::of(out.env.get(field));
+            let at = base + super::facts::offset_in(args, part) + open + 1;
+            out.facts.read(field, at, source);
             out.env.insert(
                 field.to_string(),
                 Binding::Invalid(SplError::unsupported(
@@ -147,6 +174,11 @@ pub(super) fn compile_fillnull(args: &str, offset: usize, out: &mut CompiledSear
         listed.iter().map(|s| s.to_string()).collect()
     };
     for k in keys {
+        out.facts.filled.push(FilledField {
+            name: k.clone(),
+            position: offset,
+            before: FieldSource::of(out.env.get(&k)),
+        });
         out.env.insert(
             k,
             Binding::Invalid(SplError::unsupported(

@@ -5,7 +5,7 @@ use super::super::error::SplError;
 use super::super::eval_lang::{parse_assignments, parse_expr};
 use super::super::expr::Cond;
 use super::super::pipeline::Stage;
-use super::super::search_lang::parse_search;
+use super::super::search_lang::parse_search_noting;
 use super::env::{resolve_src, Binding, CompiledSearch};
 use super::eval::compile_ex;
 use super::regex_stages::{compile_regex_stage, compile_rex};
@@ -69,8 +69,9 @@ pub(super) fn compile_stage(
     }
     match cmd {
         "search" => {
-            let ast = parse_search(args, base)?;
-            let cond = search_to_cond(&ast, &mut |name, pos| resolve_src(out, name, pos))?;
+            let parsed = parse_search_noting(args, base)?;
+            out.or_in_and.extend(&parsed.or_in_and);
+            let cond = search_to_cond(&parsed.ast, &mut |name, pos| resolve_src(out, name, pos))?;
             if !matches!(cond, Cond::True) {
                 conds.push(cond);
             }

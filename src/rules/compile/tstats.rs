@@ -6,8 +6,9 @@
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
 use super::super::pipeline::{quoted_end, Stage};
-use super::super::search_lang::parse_search;
+use super::super::search_lang::parse_search_noting;
 use super::env::{local_slot, Binding, CompiledSearch};
+use super::facts::{offset_in, FieldSource};
 use super::search::search_to_cond;
 use super::DATAMODEL;
 
@@ -23,8 +24,8 @@ pub(super) fn compile_tstats(
     let from = find_keyword(args, "from", 0).ok_or_else(|| {
         SplError::unsupported("tstats", stage.offset, "no `from datamodel=...` clause")
     })?;
-    bind_aggregates(&args[..from], out);
     let cursor = datamodel_clause(args, from + "from".len(), base)?;
+    bind_aggregates(&args[..from], base, out);
     let where_at = find_keyword(args, "where", cursor);
     let by_at = find_keyword(args, "by", where_at.unwrap_or(cursor));
     let options_end = where_at.or(by_at).unwrap_or(args.len());
@@ -39,16 +40,28 @@ pub(super) fn compile_tstats(
         )?);
     }
     if let Some(b) = by_at {
-        bind_by_fields(&args[b + "by".len()..], out);
+        bind_by_fields(&args[b + "by".len()..], base + b + "by".len(), out);
     }
     Ok(())
 }
 
 /// Aggregations (`count`, `min(_time) as firstTime`, `values(x) as y`): their outputs are
 /// not row values, except that a single-value aggregate's output reads the row's own value.
-fn bind_aggregates(head: &str, out: &mut CompiledSearch) {
-    let words: Vec<&str> = head.split_whitespace().collect();
+/// The field each one reads (`_time`, `Processes.x`) is recorded at byte `base` + its offset.
+/// Words are separated by whitespace and commas (`min(_time) AS firstTime, max(_time) AS
+/// lastTime` names `firstTime`, not `firstTime,`).
+fn bind_aggregates(head: &str, base: usize, out: &mut CompiledSearch) {
+    let words: Vec<&str> = head
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
     for (i, w) in words.iter().enumerate() {
+        if let Some((name, at)) = aggregate_argument(w) {
+            let bare = name.strip_prefix("Processes.").unwrap_or(name);
+            let position = base + offset_in(head, w) + at;
+            out.facts
+                .read(name, position, FieldSource::DataModel(bare.to_string()));
+        }
         if w.eq_ignore_ascii_case("as") {
             if let Some(name) = words.get(i + 1) {
                 let source = i.checked_sub(1).and_then(|j| per_row_source(words[j]));
@@ -115,10 +128,17 @@ fn no_options(args: &str, from: usize, to: usize, base: usize) -> Result<(), Spl
 /// The `where` predicate (search language) over the data model's fields: `Processes.x` is
 /// row field `x`.
 fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<Cond, SplError> {
-    let ast = parse_search(pred, base)?;
-    let fields = &mut out.fields;
-    search_to_cond(&ast, &mut |name, pos| {
+    let parsed = parse_search_noting(pred, base)?;
+    out.or_in_and.extend(&parsed.or_in_and);
+    let (fields, facts) = (&mut out.fields, &mut out.facts);
+    search_to_cond(&parsed.ast, &mut |name, pos| {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
+        let source = if bare.contains('.') {
+            FieldSource::Missing
+        } else {
+            FieldSource::DataModel(bare.to_string())
+        };
+        facts.read(name, pos, source);
         if bare.contains('*') || bare.is_empty() {
             return Err(SplError::unsupported(
                 name,
@@ -136,15 +156,33 @@ fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<
 }
 
 /// `by Processes.dest Processes.user span=1h`: each field is visible under the name written.
-fn bind_by_fields(list: &str, out: &mut CompiledSearch) {
+/// `list` starts at byte `base` of the search.
+fn bind_by_fields(list: &str, base: usize, out: &mut CompiledSearch) {
     for name in list
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty() && !s.contains('='))
     {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
+        out.facts.read(
+            name,
+            base + offset_in(list, name),
+            FieldSource::DataModel(bare.to_string()),
+        );
         out.env
             .insert(name.to_string(), Binding::Field(bare.to_string()));
     }
+}
+
+/// The field an aggregation word reads and its offset in the word: `min(_time)` → `_time`,
+/// `values(Processes.x)` → `Processes.x`. `None` for `count`, options and computed arguments.
+fn aggregate_argument(word: &str) -> Option<(&str, usize)> {
+    let open = word.find('(')?;
+    let arg = word[open + 1..].strip_suffix(')')?;
+    let simple = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    (simple && !word.contains('=')).then_some((arg, open + 1))
 }
 
 /// For `values(Processes.x)`, `min(x)`, `latest(x)`, ...: the bare field `x` (one row's value

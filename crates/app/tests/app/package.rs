@@ -70,6 +70,7 @@ const REQUIRED: &[&str] = &[
     "netdiscover/default/macros.conf",
     "netdiscover/default/savedsearches.conf",
     "netdiscover/default/searchbnf.conf",
+    "netdiscover/lookups/cim_endpoint_processes.csv",
     "netdiscover/metadata/default.meta",
     "netdiscover/static/appIcon.png",
     "netdiscover/static/appIcon_2x.png",
