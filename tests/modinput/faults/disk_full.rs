@@ -93,8 +93,10 @@ fn a_full_checkpoint_disk_repeats_no_batch_across_restarts() {
     runs.push(first.settle_and_stop(Duration::from_millis(200)).pids());
 
     // Fill the filesystem, then give the input more to read.
+    // Bounded (2 MiB against the 512 KiB tmpfs), so a namespace that went wrong could never
+    // fill the real disk.
     ns.shell(&format!(
-        "cat /dev/zero > '{}/filler' 2>/dev/null; true",
+        "head -c 2097152 /dev/zero > '{}/filler' 2>/dev/null; true",
         scene.checkpoints.display()
     ));
     append(&live, &sysmon_text(501..=1000));
