@@ -25,6 +25,16 @@ fn watch_fds(pid: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<usize> {
     })
 }
 
+/// The input run under `ulimit -n limit`.
+fn limited(limit: u32) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\""))
+        .arg(BIN);
+    command
+}
+
 fn many_files(files: u64, limit: u32, max_fds: usize) {
     let scene = Scene::new();
     let mut expected = Vec::new();
@@ -34,12 +44,7 @@ fn many_files(files: u64, limit: u32, max_fds: usize) {
         fs::write(scene.data.join(format!("f{f:05}.xml")), sysmon_text(pids)).expect("write");
     }
     let config = scene.config(&[("poll_interval", "0.05"), ("batch_size", "500")]);
-    let mut limited = Command::new("sh");
-    limited
-        .arg("-c")
-        .arg(format!("ulimit -n {limit} && exec \"$0\""))
-        .arg(BIN);
-    let mut input = Input::start_command(limited, &config);
+    let mut input = Input::start_command(limited(limit), &config);
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = watch_fds(input.pid(), Arc::clone(&stop));
     input.wait_for_events_or_quiet(expected.len(), Duration::from_secs(10));
@@ -91,12 +96,7 @@ fn unreadable_files_do_not_crowd_out_readable_ones() {
     let expected: Vec<u64> = (1..=50).collect();
     fs::write(scene.data.join("z.xml"), sysmon_text(1..=50)).expect("write");
     let config = scene.config(&[("poll_interval", "0.05")]);
-    let mut limited = Command::new("sh");
-    limited
-        .arg("-c")
-        .arg("ulimit -n 64 && exec \"$0\"")
-        .arg(BIN);
-    let mut input = Input::start_command(limited, &config);
+    let mut input = Input::start_command(limited(64), &config);
     input.wait_for_events_or_quiet(50, Duration::from_secs(5));
     let run = input.settle_and_stop(Duration::from_millis(300));
     assert_tally(
@@ -120,12 +120,7 @@ fn files_that_all_keep_growing_are_served_in_turn() {
     const FILES: u64 = 60;
     const ROUNDS: u64 = 40;
     let config = scene.config(&[("poll_interval", "0.02"), ("batch_size", "100")]);
-    let mut limited = Command::new("sh");
-    limited
-        .arg("-c")
-        .arg("ulimit -n 64 && exec \"$0\"")
-        .arg(BIN);
-    let mut input = Input::start_command(limited, &config);
+    let mut input = Input::start_command(limited(64), &config);
     let mut served_while_writing = 0;
     for round in 0..ROUNDS {
         for f in 0..FILES {

@@ -58,15 +58,22 @@ fn gzip_in_place(file: &Path) {
     fs::remove_file(file).expect("remove rotated file");
 }
 
-/// copytruncate with the README's include, which selects the copies too.
-#[test]
-fn copytruncate_rotation_is_recognised_and_resumed() {
+/// `app.xml` holding records 1 to 1000, all read by an input with the README's include.
+fn thousand_read_with_the_readme_include() -> (Scene, std::path::PathBuf, Input) {
     let scene = Scene::new();
     let live = scene.data.join("app.xml");
     fs::write(&live, sysmon_text(1..=1000)).expect("write");
     let include = readme_include();
     let mut input = Input::start(&scene.config(&params(Some(&include))));
     assert!(input.wait_for_events(1000), "first 1000");
+    (scene, live, input)
+}
+
+/// copytruncate with the README's include, which selects the copies too.
+#[test]
+fn copytruncate_rotation_is_recognised_and_resumed() {
+    // The scene (temporary directory) lives to the end of the test.
+    let (_scene, live, mut input) = thousand_read_with_the_readme_include();
     copytruncate(&live, 5);
     append(&live, &sysmon_text(1001..=1200));
     input.wait_for_events_or_quiet(1200, Duration::from_secs(3));
@@ -134,12 +141,7 @@ fn copytruncate_under_a_steady_writer_loses_and_repeats_nothing_of_its_own() {
 /// `app.xml.1` → `app.xml.1.gz`, with the README's include, which selects all of them.
 #[test]
 fn a_rotated_file_compressed_afterwards_is_not_read_again() {
-    let scene = Scene::new();
-    let live = scene.data.join("app.xml");
-    fs::write(&live, sysmon_text(1..=1000)).expect("write");
-    let include = readme_include();
-    let mut input = Input::start(&scene.config(&params(Some(&include))));
-    assert!(input.wait_for_events(1000), "first 1000");
+    let (scene, live, mut input) = thousand_read_with_the_readme_include();
     let rotated = scene.data.join("app.xml.1");
     fs::rename(&live, &rotated).expect("rotate");
     fs::write(&live, sysmon_text(1001..=1100)).expect("new live file");
