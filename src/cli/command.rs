@@ -172,11 +172,11 @@ impl SearchCommand for NetdiscoverCommand {
         self.options = CommandOptions::parse(&request.searchinfo.args)
             .map_err(|e| CommandError(e.to_string()))?;
         let (rules, warnings) = rules::locate(&[]).load();
-        let load_messages: Vec<Message> = warnings
-            .iter()
-            .map(|w| Message {
+        let load_messages: Vec<Message> = super::load_warnings::summarise(&warnings)
+            .into_iter()
+            .map(|text| Message {
                 level: Level::Warn,
-                text: format!("netdiscover: {w}"),
+                text: format!("netdiscover: {text}"),
             })
             .collect();
         if rules.is_empty() {

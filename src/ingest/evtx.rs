@@ -14,6 +14,14 @@ pub(crate) type RenderedRecord = (u64, Result<String, String>);
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
 
+/// Why an EVTX file cannot be read (yet).
+#[derive(Debug)]
+pub(crate) enum EvtxOpenError {
+    /// Follow mode: the file is still shorter than its header says (being copied).
+    Incomplete(String),
+    Invalid(String),
+}
+
 pub(crate) struct EvtxRecords {
     chunks: IntoIterChunks<File>,
     settings: Arc<ParserSettings>,
@@ -31,10 +39,29 @@ pub(crate) struct EvtxRecords {
 }
 
 impl EvtxRecords {
-    pub(crate) fn open(file: File, skip: u64) -> Result<Self, String> {
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
+    /// Opens `file`, passing over its first `skip` records. In follow mode a file that is
+    /// shorter than its header promises (a copy in progress: a partial chunk, or fewer chunks
+    /// than the header counts) is [`EvtxOpenError::Incomplete`] rather than read in part, so
+    /// record numbers never count what a later read would find in the same place.
+    pub(crate) fn open(file: File, skip: u64, follow: bool) -> Result<Self, EvtxOpenError> {
+        let invalid = |e: &dyn std::fmt::Display| EvtxOpenError::Invalid(e.to_string());
+        let len = file.metadata().map_err(|e| invalid(&e))?.len();
+        if follow && len < HEADER_SIZE {
+            return Err(EvtxOpenError::Incomplete(format!(
+                "{len} bytes of the {HEADER_SIZE}-byte file header"
+            )));
+        }
         let trailing_bytes = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
-        let parser = EvtxParser::from_read_seek(file).map_err(|e| e.to_string())?;
+        let parser = EvtxParser::from_read_seek(file).map_err(|e| invalid(&e))?;
+        if follow {
+            let whole = (len - HEADER_SIZE) / CHUNK_SIZE;
+            let promised = u64::from(parser.header().chunk_count);
+            if trailing_bytes > 0 || whole < promised {
+                return Err(EvtxOpenError::Incomplete(format!(
+                    "{whole} whole chunks of the {promised} its header counts, and {trailing_bytes} bytes of the next"
+                )));
+            }
+        }
         let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
         Ok(EvtxRecords {
             chunks: parser.with_configuration((*settings).clone()).into_chunks(),

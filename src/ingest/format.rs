@@ -49,6 +49,11 @@ impl Format {
             .find(|f| f.name().eq_ignore_ascii_case(name))
     }
 
+    /// One JSON object per line (publisher JSON, CrowdStrike).
+    pub(crate) const fn is_json_lines(self) -> bool {
+        matches!(self, Format::PublisherJson | Format::CrowdStrike)
+    }
+
     /// The names of every format, comma separated (for error messages and help).
     pub fn names() -> String {
         Format::ALL.map(Format::name).join(", ")

@@ -11,7 +11,7 @@ fn root() -> PathBuf {
 }
 
 fn scan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("scan")
         .args(args)
         .current_dir(root())

@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use netdiscover::ingest::Position;
+
 const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
 const STREAMS: usize = 3;
 const RECORDS_PER_STREAM: usize = 1500;
@@ -411,7 +413,10 @@ fn caught_up(state_file: &Path, data: &Path) -> bool {
     let offsets: HashMap<(u64, u64), u64> = state
         .files
         .iter()
-        .map(|f| ((f.dev, f.ino), f.position.offset))
+        .filter_map(|f| match (f.fingerprint.id, f.position) {
+            (Some(id), Position::Offset(offset)) => Some(((id.dev, id.ino), offset)),
+            _ => None,
+        })
         .collect();
     fs::read_dir(data).expect("read data dir").all(|entry| {
         use std::os::unix::fs::MetadataExt;

@@ -5,7 +5,7 @@
 
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -109,7 +109,7 @@ pub struct Splunkd {
 impl Splunkd {
     /// Starts `exe` with `args`, stdin/stdout/stderr piped, nothing in the environment changed.
     pub fn spawn(exe: &Path, args: &[&str], timeout: Duration) -> Result<Splunkd, DriverError> {
-        let mut child = Command::new(exe)
+        let mut child = super::command(exe)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -154,7 +154,7 @@ impl Splunkd {
             recycled,
             stderr,
             stderr_thread: Some(stderr_thread),
-            timeout,
+            timeout: super::binary::under_runner(timeout),
             requests: 0,
             stdout_closed: false,
         })
