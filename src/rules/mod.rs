@@ -12,6 +12,7 @@
 //! ```
 
 mod annotate;
+pub mod cim;
 mod compile;
 mod coverage;
 mod error;
@@ -37,7 +38,7 @@ pub mod sigma;
 pub use annotate::{render_finding_title, render_messages, Annotation};
 pub use compile::{
     compile_search, later_stages_are_formatting_only, search_facts, CompiledSearch, FieldRead,
-    FieldSource, FilledField, SearchFacts,
+    FieldSource, FilledField, SearchFacts, Stopped,
 };
 pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outcome};
 pub use error::{MacroError, RuleError, SelectionError, SigmaError, SplError, Warning};

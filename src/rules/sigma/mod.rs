@@ -16,6 +16,7 @@
 mod compile;
 mod condition;
 mod document;
+mod facts;
 pub mod fields;
 mod lower;
 mod reach;
@@ -25,6 +26,7 @@ mod value;
 use std::path::Path;
 
 pub use document::{looks_like_sigma, parse_rule, Item, LogSource, Search, SigmaRule, SigmaValue};
+pub use facts::{rule_facts, source_of, RuleFacts};
 pub use fields::DataSource;
 pub use reach::Reach;
 pub use settings::{looks_like_settings, SigmaSettings};
