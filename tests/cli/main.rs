@@ -11,5 +11,7 @@ mod lint;
 mod navigator;
 mod scan;
 mod sigma_command;
+mod sigma_lint;
 mod sigma_scan;
+mod sigma_test_runner;
 mod test_runner;

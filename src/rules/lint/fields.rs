@@ -167,7 +167,7 @@ fn check_sigma_read(read: &FieldRead, cx: &Context<'_>) -> Option<Finding> {
                 &read.name,
                 Some(read.position),
                 format!(
-                    "the Sigma field `{}` (search identifier `{identifier}`) is not in netdiscover's process_creation mapping: no CIM Endpoint.Processes field, and no data source netdiscover reads carries it, so only raw events with a field of that exact name give it a value",
+                    "the Sigma field `{}` (search identifier `{identifier}`) is not in netdiscover's process_creation mapping: no data source netdiscover reads carries it (only raw events with a field of that exact name can)",
                     read.name
                 ),
                 cim::did_you_mean(&read.name, names).map(str::to_string),
