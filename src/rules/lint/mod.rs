@@ -12,6 +12,9 @@
 //!
 //! A search the compiler does not follow to its end (not row-level, unsupported) gets a note;
 //! its reads up to that point are still checked.
+//!
+//! Sigma rules are checked from the same facts, which the Sigma front door records
+//! ([`sigma`](self::sigma) has the Sigma-specific checks).
 
 mod escu6;
 mod fields;

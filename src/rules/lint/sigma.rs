@@ -185,20 +185,25 @@ fn without_title(meta: &RuleMeta, title: &str) -> RuleMeta {
 }
 
 /// Which data sources' rows the rule cannot match, from the front door's reach: a note for
-/// each such source, or one error when it is every source netdiscover knows.
+/// each such source, or one error when it is every source that serves the rule's product.
 fn reach(info: &SigmaInfo) -> Vec<(Severity, &'static str, Option<String>, String)> {
-    let cannot: Vec<(DataSource, Vec<String>)> = DataSource::ALL
+    let product = info.logsource.product.as_deref();
+    let serving: Vec<DataSource> = DataSource::ALL
+        .into_iter()
+        .filter(|s| s.serves(product))
+        .collect();
+    let cannot: Vec<(DataSource, Vec<String>)> = serving
         .iter()
         .filter_map(|&source| match info.reach(source) {
             Reach::Cannot(fields) => Some((source, fields)),
             _ => None,
         })
         .collect();
-    if cannot.len() == DataSource::ALL.len() {
+    if cannot.len() == serving.len() {
         let mut fields: Vec<String> = cannot.iter().flat_map(|(_, f)| f.clone()).collect();
         fields.sort();
         fields.dedup();
-        let names: Vec<&str> = DataSource::ALL.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = serving.iter().map(|s| s.name()).collect();
         return vec![(
             Severity::Error,
             "never-matches",

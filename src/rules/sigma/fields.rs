@@ -45,6 +45,20 @@ impl DataSource {
         }
     }
 
+    /// Whether the source has rows for a rule of `logsource.product` (any product when the
+    /// rule names none): Security 4688 is Windows' own log, Sysmon runs on Windows and Linux,
+    /// the CrowdStrike sensor and the data model cover every product.
+    pub fn serves(self, product: Option<&str>) -> bool {
+        let Some(product) = product.map(str::to_ascii_lowercase) else {
+            return true;
+        };
+        match self {
+            DataSource::Security4688 => product == "windows",
+            DataSource::Sysmon => product == "windows" || product == "linux",
+            DataSource::CrowdStrike | DataSource::DataModel => true,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DataSource::Sysmon => "Sysmon EventID 1",
@@ -272,5 +286,9 @@ mod tests {
         assert_eq!(row_value("IntegrityLevel", "S-1-16-12288"), "high");
         assert_eq!(row_value("IntegrityLevel", "High"), "High");
         assert_eq!(row_value("User", "S-1-16-12288"), "S-1-16-12288");
+        assert!(DataSource::Security4688.serves(Some("windows")));
+        assert!(!DataSource::Security4688.serves(Some("linux")));
+        assert!(!DataSource::Sysmon.serves(Some("macos")));
+        assert!(DataSource::CrowdStrike.serves(Some("macos")) && DataSource::Sysmon.serves(None));
     }
 }
