@@ -16,6 +16,22 @@ fn netdiscover(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
         .expect("run netdiscover")
 }
 
+/// Runs `netdiscover ARGS` (a `coverage` that writes the layer `layer_path`) and reads the layer.
+fn coverage_layer(
+    args: &[&str],
+    cwd: &std::path::Path,
+    layer_path: &std::path::Path,
+) -> serde_json::Value {
+    let out = netdiscover(args, cwd);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(layer_path).unwrap()).unwrap()
+}
+
 #[test]
 fn layer_marks_techniques_whose_rules_passed_a_test_on_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +71,7 @@ fn layer_marks_techniques_whose_rules_passed_a_test_on_data() {
         String::from_utf8_lossy(&out.stdout)
     );
     let layer_path = dir.path().join("layer.json");
-    let out = netdiscover(
+    let layer = coverage_layer(
         &[
             "coverage",
             detections.to_str().unwrap(),
@@ -66,15 +82,8 @@ fn layer_marks_techniques_whose_rules_passed_a_test_on_data() {
             results.to_str().unwrap(),
         ],
         dir.path(),
+        &layer_path,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let layer: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&layer_path).unwrap()).unwrap();
     assert_eq!(layer["versions"]["layer"], "4.5");
     assert_eq!(layer["domain"], "enterprise-attack");
     let technique = |id: &str| {
@@ -163,15 +172,7 @@ fn sigma_rules_score_techniques_from_their_tags_and_regression_tests() {
         "--data",
         corpus.to_str().unwrap(),
     ]);
-    let out = netdiscover(&args, dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let layer: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&layer_path).unwrap()).unwrap();
+    let layer = coverage_layer(&args, dir.path(), &layer_path);
     assert_eq!(
         layer["description"],
         format!(

@@ -4,29 +4,12 @@
 //! classified in docs/testing-and-lint.md.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
+use crate::lint::{json, lint, root};
 use crate::support::shared;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn lint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
-        .arg("lint")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run netdiscover lint")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("lint --format json prints JSON")
-}
 
 fn findings(report: &Value) -> &Vec<Value> {
     report["findings"].as_array().unwrap()

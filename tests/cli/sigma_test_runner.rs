@@ -5,38 +5,13 @@
 //! the counts.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Instant;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use crate::support::shared;
-
-/// Runs `netdiscover test ARGS` in `cwd` (a directory without a `tests.yml`).
-fn run_test(args: &[&Path], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
-        .arg("test")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run netdiscover test")
-}
-
-/// The closing `N passed, M failed, K skipped` line, as numbers.
-fn closing(out: &Output) -> (u64, u64, u64) {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_default();
-    let n: Vec<u64> = last
-        .split([' ', ','])
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    assert!(
-        n.len() == 3 && last.ends_with(" skipped"),
-        "closing line {last:?}"
-    );
-    (n[0], n[1], n[2])
-}
+use crate::test_runner::{closing, run_test};
 
 /// What a JUnit file holds, read with quick-xml: the `tests`/`failures`/`skipped` totals of
 /// `<testsuites>`, every `<testcase>` (its testsuite's name and its own), and every failure

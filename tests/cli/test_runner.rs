@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 }
 
 /// Runs `netdiscover test ARGS` in `cwd`.
-fn run_test(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn run_test(args: &[impl AsRef<std::ffi::OsStr>], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netdiscover"))
         .arg("test")
         .args(args)
@@ -30,7 +30,7 @@ fn stdout(out: &Output) -> String {
 }
 
 /// The closing `N passed, M failed, K skipped` line, as numbers.
-fn closing(out: &Output) -> (u64, u64, u64) {
+pub(crate) fn closing(out: &Output) -> (u64, u64, u64) {
     let text = stdout(out);
     let last = text.lines().last().unwrap_or_default().to_string();
     let n: Vec<u64> = last

@@ -46,14 +46,23 @@ fn cim_names() -> impl Iterator<Item = &'static str> {
     cim::fields().iter().map(|f| f.name.as_str())
 }
 
-/// One finding per unknown or unavailable field read (each name and position once).
+/// One finding per unknown or unavailable field read of an ESCU search.
 pub fn check(facts: &SearchFacts, cx: &Context<'_>) -> Vec<Finding> {
+    each_read(facts, cx, check_read)
+}
+
+/// `check_one` on each read, each name and position once.
+fn each_read(
+    facts: &SearchFacts,
+    cx: &Context<'_>,
+    check_one: fn(&FieldRead, &Context<'_>) -> Option<Finding>,
+) -> Vec<Finding> {
     let mut seen = HashSet::new();
     facts
         .reads
         .iter()
         .filter(|r| seen.insert((r.name.as_str(), r.position)))
-        .filter_map(|r| check_read(r, cx))
+        .filter_map(|r| check_one(r, cx))
         .collect()
 }
 
@@ -133,13 +142,7 @@ fn not_output(read: &FieldRead, cx: &Context<'_>) -> Finding {
 /// field outside the mapping (a warning: only raw events with a field of that exact name fill
 /// it), or a mapped field whose CIM name the data set lacks (an error in the mapping itself).
 pub fn check_sigma(facts: &SearchFacts, cx: &Context<'_>) -> Vec<Finding> {
-    let mut seen = HashSet::new();
-    facts
-        .reads
-        .iter()
-        .filter(|r| seen.insert((r.name.as_str(), r.position)))
-        .filter_map(|r| check_sigma_read(r, cx))
-        .collect()
+    each_read(facts, cx, check_sigma_read)
 }
 
 fn check_sigma_read(read: &FieldRead, cx: &Context<'_>) -> Option<Finding> {
