@@ -13,13 +13,12 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
 const STREAMS: usize = 3;
 const RECORDS_PER_STREAM: usize = 1500;
 const ROTATE_EVERY: usize = 400;
@@ -135,7 +134,7 @@ struct Run {
 }
 
 fn start(xml: &str) -> Run {
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

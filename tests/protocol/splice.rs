@@ -4,10 +4,10 @@
 //! behind, which is when a reused reply buffer would overwrite unread bytes.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{execute, getinfo, netdiscover_exe, split_stream};
+use crate::support::{command, execute, getinfo, netdiscover_exe, split_stream};
 use netdiscover::protocol::encode_chunk;
 
 /// Three execute chunks of about 2 MB each, netstat and netsh positives among near-misses; each
@@ -41,7 +41,7 @@ fn copied_output(stream: &[u8]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::write(&input, stream).expect("write input");
-    let status = Command::new(netdiscover_exe())
+    let status = command(netdiscover_exe())
         .stdin(std::fs::File::open(&input).expect("open input"))
         .stdout(std::fs::File::create(&output).expect("create output"))
         .stderr(Stdio::null())
@@ -63,7 +63,7 @@ fn replies_read_by_a_reader_a_request_behind_are_the_copied_replies() {
         replies[1].body.len()
     );
 
-    let mut child = Command::new(netdiscover_exe())
+    let mut child = command(netdiscover_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
