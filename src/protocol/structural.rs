@@ -487,6 +487,9 @@ fn avx2_masks(block: &[u8], needles: &[Needle], probes: &mut ProbeMasks) -> Bloc
     }
 }
 
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod simd_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,9 @@
 //!
 //! * Shipped rules, relative to the executable: `<exe_dir>/rules/` in the installed app
 //!   (`<app>/bin/rules/{detections,macros}`, under `bin/` so knowledge-bundle replication
-//!   carries them to indexers); in the dev tree (`target/{debug,release}/netdiscover`) the
-//!   fallback is `<exe_dir>/../../app/{detections,macros}`. An executable in a Splunk
+//!   carries them to indexers); in the dev tree (`target/{debug,release}/netdiscover`, or
+//!   `target/<triple>/{debug,release}/netdiscover` built with `--target`) the fallback is the
+//!   repository's `app/{detections,macros}`. An executable in a Splunk
 //!   platform folder (`<app>/linux_x86_64/bin/`, where the Splunk Cloud package keeps its
 //!   x86-64 build) reads the same `<app>/bin/rules/` and `<app>/local/rules/`.
 //! * User rules, loaded after (so they override shipped rules with the same id, and user
@@ -77,7 +78,15 @@ pub fn shipped_places(exe: &Path) -> Vec<PathBuf> {
     if installed.is_dir() {
         return vec![installed];
     }
-    let dev = dir.join("../../app");
+    // The dev tree: `target/<profile>/`, or `target/<triple>/<profile>/` for a `--target`
+    // build (e.g. the aarch64 build whose tests run under qemu).
+    let Some(dev) = ["../../app", "../../../app"]
+        .iter()
+        .map(|up| dir.join(up))
+        .find(|app| app.join("detections").is_dir() || app.join("macros").is_dir())
+    else {
+        return Vec::new();
+    };
     ["detections", "macros"]
         .iter()
         .map(|d| dev.join(d))
@@ -136,5 +145,34 @@ mod tests {
             app_bin(&app.path().join("tools/bin")),
             app.path().join("tools/bin")
         );
+    }
+
+    #[test]
+    fn a_dev_build_reads_the_repositorys_app_with_or_without_a_target_triple() {
+        let repo = tempfile::tempdir().expect("temp dir");
+        let dirs = [
+            "app/detections",
+            "app/macros",
+            "target/debug",
+            "target/aarch64-unknown-linux-gnu/debug",
+            "target/a/b/c",
+        ];
+        for dir in dirs {
+            std::fs::create_dir_all(repo.path().join(dir)).expect("create");
+        }
+        let expected =
+            |up: &str| ["detections", "macros"].map(|d| repo.path().join(up).join("app").join(d));
+        let host = repo.path().join("target/debug/netdiscover");
+        assert_eq!(shipped_places(&host), expected("target/debug/../.."));
+        let cross = repo
+            .path()
+            .join("target/aarch64-unknown-linux-gnu/debug/netdiscover");
+        assert_eq!(
+            shipped_places(&cross),
+            expected("target/aarch64-unknown-linux-gnu/debug/../../..")
+        );
+        // Nothing two or three levels up: no shipped places, not a guess further up.
+        let elsewhere = repo.path().join("target/a/b/c/netdiscover");
+        assert!(shipped_places(&elsewhere).is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //! classified in docs/testing-and-lint.md.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::shared;
 
@@ -13,7 +13,7 @@ pub(crate) fn root() -> PathBuf {
 }
 
 pub(crate) fn lint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("lint")
         .args(args)
         .current_dir(root())

@@ -2,14 +2,13 @@
 //! by the loaded rules and coloured by test evidence from `netdiscover test --json`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn netdiscover(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    crate::support::command(crate::support::netdiscover_exe())
         .args(args)
         .current_dir(cwd)
         .output()

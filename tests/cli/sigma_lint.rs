@@ -4,7 +4,6 @@
 //! classified in docs/testing-and-lint.md.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -244,7 +243,7 @@ fn sigma_corpus_findings_are_the_classified_ones() {
             ("Security 4688", 83)
         ]
     );
-    let coverage = Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    let coverage = crate::support::command(crate::support::netdiscover_exe())
         .arg("coverage")
         .arg(&windows)
         .output()

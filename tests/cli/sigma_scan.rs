@@ -3,7 +3,6 @@
 
 use crate::support::shared;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::netdiscover_exe;
 
@@ -18,7 +17,7 @@ fn rules_dir(rules: &[PathBuf]) -> tempfile::TempDir {
 }
 
 fn scan(args: &[&Path]) -> (i32, String, String) {
-    let out = Command::new(netdiscover_exe())
+    let out = crate::support::command(netdiscover_exe())
         .arg("scan")
         .args(args)
         .env_remove("NETDISCOVER_RULES_DIR")

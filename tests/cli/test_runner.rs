@@ -17,7 +17,7 @@ fn root() -> PathBuf {
 
 /// Runs `netdiscover test ARGS` in `cwd`.
 pub(crate) fn run_test(args: &[impl AsRef<std::ffi::OsStr>], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("test")
         .args(args)
         .current_dir(cwd)

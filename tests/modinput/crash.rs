@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use netdiscover::ingest::Position;
 
-const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
 const STREAMS: usize = 3;
 const RECORDS_PER_STREAM: usize = 1500;
 const ROTATE_EVERY: usize = 400;
@@ -137,7 +136,7 @@ struct Run {
 }
 
 fn start(xml: &str) -> Run {
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

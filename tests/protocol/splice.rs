@@ -4,10 +4,10 @@
 //! behind, which is when a reused reply buffer would overwrite unread bytes.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{execute, getinfo, netdiscover_exe, split_stream};
+use crate::support::{command, execute, getinfo, netdiscover_exe, split_stream};
 use netdiscover::protocol::encode_chunk;
 
 /// Three execute chunks of about 2 MB each, netstat and netsh positives among near-misses; each
@@ -46,7 +46,7 @@ fn copied_output(stream: &[u8]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::write(&input, stream).expect("write input");
-    let status = Command::new(netdiscover_exe())
+    let status = command(netdiscover_exe())
         .stdin(std::fs::File::open(&input).expect("open input"))
         .stdout(std::fs::File::create(&output).expect("create output"))
         .stderr(Stdio::null())
@@ -68,7 +68,7 @@ fn replies_read_by_a_reader_a_request_behind_are_the_copied_replies() {
         replies[1].body.len()
     );
 
-    let mut child = Command::new(netdiscover_exe())
+    let mut child = command(netdiscover_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -129,7 +129,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// The command's peak resident memory (KiB) over `stream`, its replies read by a reader that
 /// lags behind (reads 32 KiB, pauses) while every request is already written.
 fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
-    let mut command = Command::new(netdiscover_exe());
+    let mut command = crate::support::command(netdiscover_exe());
     if !splice {
         command.env("NETDISCOVER_NO_SPLICE", "1");
     }
@@ -161,7 +161,7 @@ fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
 
 /// The command's resident memory once it has answered getinfo (rules loaded, no data yet).
 fn rss_after_getinfo() -> u64 {
-    let mut child = Command::new(netdiscover_exe())
+    let mut child = crate::support::command(netdiscover_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

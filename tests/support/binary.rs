@@ -5,7 +5,12 @@
 //! - `NETDISCOVER_TEST_BIN`: the `netdiscover` executable to run instead;
 //! - `NETDISCOVER_TEST_INPUT_BIN`: the `netdiscover_input` executable to run instead;
 //! - `NETDISCOVER_TEST_RUNNER`: a command line, split at whitespace, that runs them, e.g.
-//!   `qemu-aarch64-static -L /usr/aarch64-linux-gnu`.
+//!   `qemu-aarch64-static` (without `-L`: docs/packaging.md, "Building for aarch64").
+//!
+//! The runner alone also serves a test build for aarch64 whose harness runs under qemu (cargo's
+//! `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER`): there the harness, itself emulated, starts
+//! cargo's aarch64 builds through the runner, as the host kernel cannot execute them. So every
+//! test starts the programs with [`command`], never with `Command::new`.
 //!
 //! A variable naming a file that does not exist fails the test instead of falling back. Under
 //! a runner (an emulator runs the code 10–30 times slower) the driver's deadlines are 20 times
