@@ -12,9 +12,8 @@ pub struct ProcessDetector {
     rules: Arc<RuleSet>,
     selected: Selected,
     matcher: Matcher,
-    /// The CIM field behind each slot of [`RuleSet::fields`] (`None`: a field process rows
-    /// never have, which reads as absent).
-    slots: Vec<Option<CimField>>,
+    /// What each slot of [`RuleSet::fields`] reads in a process row.
+    slots: Vec<SlotField>,
 }
 
 /// A row some rule matched: the matched rules (indices into [`RuleSet::rules`]) and the
@@ -29,11 +28,7 @@ impl ProcessDetector {
         ProcessDetector {
             selected: Selected::all(&rules),
             matcher: Matcher::new(&rules),
-            slots: rules
-                .fields()
-                .iter()
-                .map(|f| CimField::from_name(f))
-                .collect(),
+            slots: rules.fields().iter().map(|f| SlotField::of(f)).collect(),
             rules: Arc::new(rules),
         }
     }
@@ -69,17 +64,35 @@ impl ProcessDetector {
     }
 }
 
-/// A process row seen through the rules' slots. An empty CIM value is an absent field.
+/// Where a rule field is found in a process row: a CIM field, or an extra field under its
+/// source name (Sigma rules read `Description`, `Company`, ... so).
+#[derive(Clone)]
+enum SlotField {
+    Cim(CimField),
+    Extra(String),
+}
+
+impl SlotField {
+    fn of(name: &str) -> SlotField {
+        match CimField::from_name(name) {
+            Some(field) => SlotField::Cim(field),
+            None => SlotField::Extra(name.to_string()),
+        }
+    }
+}
+
+/// A process row seen through the rules' slots. An empty value is an absent field.
 struct SlotRow<'a> {
     row: &'a ProcessRow,
-    slots: &'a [Option<CimField>],
+    slots: &'a [SlotField],
 }
 
 impl SlotRow<'_> {
     fn get(&self, slot: usize) -> &str {
         match self.slots.get(slot) {
-            Some(Some(field)) => self.row.get(*field),
-            _ => "",
+            Some(SlotField::Cim(field)) => self.row.get(*field),
+            Some(SlotField::Extra(name)) => self.row.extra(name),
+            None => "",
         }
     }
 }

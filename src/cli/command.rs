@@ -232,13 +232,13 @@ impl SearchCommand for NetdiscoverCommand {
     }
 }
 
-/// Load warnings as inspector messages.
+/// Load warnings as inspector messages, summarised (`load_warnings`).
 fn load_messages(warnings: &[Warning]) -> Vec<Message> {
-    warnings
-        .iter()
-        .map(|w| Message {
+    super::load_warnings::summarise(warnings)
+        .into_iter()
+        .map(|text| Message {
             level: Level::Warn,
-            text: format!("netdiscover: {w}"),
+            text: format!("netdiscover: {text}"),
         })
         .collect()
 }
@@ -269,6 +269,10 @@ pub struct RulesProcessor {
     scratch: Vec<u8>,
     /// Messages for the end of the first chunk (warnings of a load that ran past getinfo).
     pending: Vec<Message>,
+    /// Sigma rules the bound columns cannot satisfy: the warning last given, and one waiting
+    /// for the end of the chunk.
+    sigma_reported: Option<String>,
+    sigma_pending: Option<String>,
 }
 
 impl RulesProcessor {
@@ -277,6 +281,8 @@ impl RulesProcessor {
             gate: None,
             scratch: Vec::new(),
             pending: Vec::new(),
+            sigma_reported: None,
+            sigma_pending: None,
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
             appended: appended_columns(mode),
@@ -335,6 +341,8 @@ impl RowProcessor for RulesProcessor {
 
     /// Binds each field to its bare column (`process`, after `drop_dm_object_name`) or, when
     /// the chunk has none, to the data-model column (`Processes.process`, straight from tstats).
+    /// Selected Sigma rules that cannot match without the unbound fields are reported once
+    /// (a warning in the inspector), never left to match nothing in silence.
     fn bind_columns(&mut self, columns: &Columns, slots: &mut Vec<SlotColumns>) {
         slots.clear();
         for field in &self.fields {
@@ -345,11 +353,23 @@ impl RowProcessor for RulesProcessor {
                 slots.push(columns.field(&format!("Processes.{field}")));
             }
         }
+        let note = sigma_note(&self.rules, &self.selected, slots);
+        if note.is_some() && note != self.sigma_reported {
+            self.sigma_pending.clone_from(&note);
+            self.sigma_reported = note;
+        }
     }
 
-    /// The first chunk's reply carries the warnings of a load that ran past getinfo.
+    /// The first chunk's reply carries the warnings of a load that ran past getinfo; a chunk
+    /// whose columns leave Sigma rules unmatchable carries that warning.
     fn end_chunk(&mut self, messages: &mut Vec<Message>) {
         messages.append(&mut self.pending);
+        if let Some(text) = self.sigma_pending.take() {
+            messages.push(Message {
+                level: Level::Warn,
+                text,
+            });
+        }
     }
 
     fn process_row(
@@ -383,6 +403,36 @@ impl RowProcessor for RulesProcessor {
         }
         Ok(Verdict::Emit)
     }
+}
+
+/// The warning for selected Sigma rules that cannot match rows with these bound columns.
+fn sigma_note(rules: &RuleSet, selected: &Selected, slots: &[SlotColumns]) -> Option<String> {
+    let bound = |name: &str| {
+        rules
+            .slot(name)
+            .and_then(|s| slots.get(s))
+            .is_some_and(|c| c.plain.is_some() || c.mv.is_some())
+    };
+    let present = |sigma: &str| bound(rules::sigma::fields::slot_name(sigma));
+    let unmatchable = rules.sigma_unmatchable(selected.indices(), &present);
+    let total = selected
+        .indices()
+        .iter()
+        .filter(|&&i| rules.rules()[i].sigma.is_some())
+        .count();
+    (!unmatchable.rules.is_empty()).then(|| {
+        format!(
+            "netdiscover: {} of {total} Sigma rules cannot match these rows, which lack fields \
+             they need: {}. Raw Sysmon events (EventCode=1) carry them: see docs/sigma.md",
+            unmatchable.rules.len(),
+            unmatchable
+                .fields
+                .iter()
+                .map(|(f, n)| format!("{f} ({n} rules)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// The columns a mode appends: the annotation fields, and in risk mode the attribution fields.

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use crate::modinput::{
     check_path, error_document, log, parse_input, parse_validation, scheme_xml, signals, Annotator,
-    Detections, Follower, Outcome, Params, Store,
+    Detections, Follower, Outcome, Params, StanzaLock, StdoutPipe, Store, STOP_GRACE,
 };
 
 /// Entry point of the `netdiscover_input` executable; returns the process exit code.
@@ -96,53 +96,99 @@ fn annotator() -> Result<Annotator, String> {
     Ok(detections.into_annotator())
 }
 
-fn run() -> i32 {
-    // First thing, so a stop request during start-up is honoured rather than fatal.
-    signals::install();
-    let input = match read_stdin() {
-        Ok(input) => input,
-        Err(e) => {
-            log::error(&format!("cannot read the input definition on stdin: {e}"));
-            return 1;
-        }
-    };
-    let definition = match parse_input(&input) {
-        Ok(definition) => definition,
-        Err(e) => {
-            log::error(&e.to_string());
-            return 1;
-        }
-    };
-    let stanza = definition.stanza.name.clone();
-    let params = match Params::from_stanza(&definition.stanza) {
-        Ok(params) => params,
-        Err(e) => {
-            log::error(&format!("{stanza}: {e}"));
-            return 1;
-        }
-    };
-    let annotate = if params.annotate {
-        match annotator() {
-            Ok(a) => Some(a),
+/// Takes the stanza's checkpoint lock, waiting (with a warning) while another process holds
+/// it; `None` on an error or when a stop is requested while waiting.
+fn lock_stanza(store: &Store, params: &Params) -> Option<StanzaLock> {
+    let mut warned = false;
+    loop {
+        match store.try_lock() {
+            Ok(Some((lock, note))) => {
+                if let Some(note) = note {
+                    log::warn(&note);
+                }
+                return Some(lock);
+            }
+            Ok(None) => {}
             Err(e) => {
-                log::error(&format!("{stanza}: annotate = true: {e}"));
-                return 1;
+                log::error(&e.to_string());
+                return None;
             }
         }
-    } else {
-        None
+        if !warned {
+            log::warn(&format!(
+                "{}: checkpoint {} is in use by another netdiscover_input process (the same \
+                 stanza running twice?); waiting for it to stop",
+                store.stanza(),
+                store.state_path().display()
+            ));
+            warned = true;
+        }
+        if signals::stop_requested() {
+            return None;
+        }
+        signals::sleep_unless_stopped(params.poll_interval);
+    }
+}
+
+/// What run mode sets up before it follows anything.
+struct Setup {
+    stanza: String,
+    params: Params,
+    annotate: Option<Annotator>,
+    store: Store,
+}
+
+/// Reads and checks the input definition, loads the rules if asked, opens the checkpoint;
+/// every failure is logged.
+fn set_up() -> Option<Setup> {
+    let input = read_stdin()
+        .map_err(|e| log::error(&format!("cannot read the input definition on stdin: {e}")))
+        .ok()?;
+    let definition = parse_input(&input)
+        .map_err(|e| log::error(&e.to_string()))
+        .ok()?;
+    let stanza = definition.stanza.name.clone();
+    let params = Params::from_stanza(&definition.stanza)
+        .map_err(|e| log::error(&format!("{stanza}: {e}")))
+        .ok()?;
+    let annotate = match params.annotate {
+        true => Some(
+            annotator()
+                .map_err(|e| log::error(&format!("{stanza}: annotate = true: {e}")))
+                .ok()?,
+        ),
+        false => None,
     };
     // parse_input guarantees a checkpoint directory.
     let Some(checkpoint_dir) = definition.checkpoint_dir.as_deref() else {
         log::error("configuration XML: missing <checkpoint_dir>");
+        return None;
+    };
+    let store = Store::open(checkpoint_dir, &stanza)
+        .map_err(|e| log::error(&e.to_string()))
+        .ok()?;
+    Some(Setup {
+        stanza,
+        params,
+        annotate,
+        store,
+    })
+}
+
+fn run() -> i32 {
+    // First thing, so a stop request during start-up is honoured rather than fatal.
+    signals::install();
+    let Some(Setup {
+        stanza,
+        params,
+        annotate,
+        store,
+    }) = set_up()
+    else {
         return 1;
     };
-    let store = match Store::open(checkpoint_dir, &stanza) {
-        Ok(store) => store,
-        Err(e) => {
-            log::error(&e.to_string());
-            return 1;
-        }
+    let Some(_lock) = lock_stanza(&store, &params) else {
+        return if signals::stop_requested() { 0 } else { 1 };
     };
     log::info(&format!(
         "{stanza}: starting; path={} format={} recursive={} batch_size={} poll_interval={:?} sourcetype={} checkpoint={}",
@@ -161,6 +207,9 @@ fn run() -> i32 {
             return 1;
         }
     };
+    if let Some(pipe) = StdoutPipe::new() {
+        follower = follower.confirm_through(pipe);
+    }
     let result = follower.run();
     let stats = &follower.stats;
     let summary = format!(
@@ -170,6 +219,13 @@ fn run() -> i32 {
     match result {
         Ok(Outcome::Stopped) => {
             log::info(&format!("stopping on request; {summary}"));
+            0
+        }
+        Ok(Outcome::StoppedUnconfirmed) => {
+            log::warn(&format!(
+                "stopping on request; splunkd had not read the last batch within {STOP_GRACE:?}, \
+                 so it is not recorded and the next run sends it again; {summary}"
+            ));
             0
         }
         Ok(Outcome::OutputClosed) => {

@@ -1,6 +1,7 @@
 //! `netdiscover lint [RULES_DIR...]`: checks the detections' fields against the CIM
 //! Endpoint.Processes data set and what their searches output, the fields ES reads from
-//! their results, and the metadata ES needs (see `rules::lint` and docs/testing-and-lint.md).
+//! their results, and the metadata ES needs; Sigma rules' metadata, fields and reach per data
+//! source (see `rules::lint` and docs/testing-and-lint.md).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,10 +23,16 @@ LINT: netdiscover lint [RULES_DIR...] [OPTIONS]
     a data source of the rule leaves empty with no fillnull to guard them (warnings);
   - metadata ES needs: id present, a UUID and unique, known type, scores in range, risk
     object types (errors).
+  Sigma rules (told apart by content) get: id present, a UUID and unique across ESCU and
+  Sigma, a Sigma level and status, attack.tNNNN tags that are technique ids (errors); every
+  field a detection item reads one the process_creation mapping carries (warnings, with the
+  line and a \"did you mean\"); a note per data source the rule cannot match, an error when
+  it can match none.
 
   --format FORMAT     text (default) or json
   --deny-warnings     warnings fail the run too
-  --notes             also print notes (searches the compiler does not follow to the end)
+  --notes             also print notes (searches the compiler does not follow to the end,
+                      Sigma rules refused or out of scope, data sources a rule cannot match)
   -h, --help          this text
 
   Exit status: 0 no error, 1 an error (or a warning with --deny-warnings), 2 bad arguments

@@ -7,6 +7,7 @@ pub mod command;
 pub mod coverage;
 mod input;
 pub mod lint;
+mod load_warnings;
 pub mod scan;
 pub mod test;
 

@@ -183,17 +183,18 @@ fn scan<W: Write>(
         options.show_progress && total_bytes > PROGRESS_THRESHOLD,
         total_bytes,
     );
-    let rule_names = loaded.detector.rule_names().to_vec();
-    let mut collector = Collector::new(writer, &files, progress.clone(), rule_names.len(), errors);
+    let mut detector = loaded.detector;
+    let rules = detector.rule_names().len();
+    let mut collector = Collector::new(writer, &files, progress.clone(), rules, errors);
     pipeline::run(
         &files,
         options,
-        loaded.detector,
+        &mut *detector,
         &progress,
         &mut collector,
         options.threads,
     );
-    collector.finish(&rule_names, loaded.unavailable)
+    collector.finish(&*detector, loaded.unavailable)
 }
 
 fn progress_bar(visible: bool, total: u64) -> ProgressBar {

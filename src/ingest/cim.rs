@@ -5,7 +5,7 @@
 
 use super::row::{CimField as C, ProcessRow};
 use super::time;
-use super::windows::{SYSTEM_COMPUTER, SYSTEM_TIME};
+use super::windows::{SYSTEM_COMPUTER, SYSTEM_PROVIDER, SYSTEM_TIME};
 
 /// A record's fields by source name.
 pub(crate) trait Fields {
@@ -66,6 +66,31 @@ pub(crate) const SYSMON_PROCESS_CREATE: &[(C, Source)] = &[
     (C::Action, Const("allowed")),
     (C::Time, Timestamp(SYSTEM_TIME)),
 ];
+
+/// Sysmon EventID 1 fields that Sigma rules read beyond the ones above, kept as extra fields
+/// of the row: `process_current_directory` (a CIM Endpoint.Processes field ESCU's Sysmon
+/// field_mappings give, though not among its output fields, so the modular input does not
+/// write it), and the fields with no CIM name under their Sysmon names (the names the Splunk
+/// Sysmon TA extracts), plus the provider name as Sigma spells `System/Provider/@Name`
+/// (`Provider_Name`). `LogonGuid` takes the same GUID form as the process GUIDs.
+pub(crate) const SYSMON_EXTRAS: &[(&str, Source)] = &[
+    ("process_current_directory", Field(&["CurrentDirectory"])),
+    ("Description", Field(&["Description"])),
+    ("Product", Field(&["Product"])),
+    ("Company", Field(&["Company"])),
+    ("FileVersion", Field(&["FileVersion"])),
+    ("ParentUser", Field(&["ParentUser"])),
+    ("LogonId", Field(&["LogonId"])),
+    ("LogonGuid", Guid("LogonGuid")),
+    ("TerminalSessionId", Field(&["TerminalSessionId"])),
+    ("RuleName", Field(&["RuleName"])),
+    ("UtcTime", Field(&["UtcTime"])),
+    ("Provider_Name", Field(&[SYSTEM_PROVIDER])),
+];
+
+/// Security 4688's extra fields: the provider name only.
+pub(crate) const SECURITY_4688_EXTRAS: &[(&str, Source)] =
+    &[("Provider_Name", Field(&[SYSTEM_PROVIDER]))];
 
 /// Windows Security 4688 (a new process has been created). ESCU
 /// `windows_event_log_security_4688.yml` field_mappings, with pids converted from hex
@@ -138,13 +163,23 @@ pub fn fields_by_data_source() -> Vec<(&'static str, Vec<C>)> {
     ]
 }
 
-/// Applies a mapping table to a record.
-pub(crate) fn map(table: &[(C, Source)], record: &impl Fields) -> ProcessRow {
+/// Applies a mapping table and an extras table (row name, source field) to a record.
+pub(crate) fn map(
+    table: &[(C, Source)],
+    extras: &[(&'static str, Source)],
+    record: &impl Fields,
+) -> ProcessRow {
     let mut row = ProcessRow::default();
     for (target, source) in table {
         let value = compute(source, record, &row);
         if !value.is_empty() {
             row.set(*target, value);
+        }
+    }
+    for (name, source) in extras {
+        let value = compute(source, record, &row);
+        if !value.is_empty() {
+            row.set_extra(name, value);
         }
     }
     row

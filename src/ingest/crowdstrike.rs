@@ -47,7 +47,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Parsed, String> {
     if !PROCESS_EVENTS.contains(&name.as_str()) {
         return Ok(Parsed::Other { event_name: name });
     }
-    let row = cim::map(cim::CROWDSTRIKE_PROCESS_ROLLUP2, &object);
+    let row = cim::map(cim::CROWDSTRIKE_PROCESS_ROLLUP2, &[], &object);
     let record_id = object.field("id").unwrap_or("").to_string();
     Ok(Parsed::Process { row, record_id })
 }

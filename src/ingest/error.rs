@@ -23,6 +23,11 @@ pub enum IngestError {
     Evtx { path: PathBuf, message: String },
     #[error("{path}: CSV header has no CIM process column (expected e.g. process, process_name)")]
     CsvHeader { path: PathBuf },
+    /// Follow mode: the file does not hold enough yet (an EVTX export still being copied, a
+    /// gzip stream still being written, fewer records than the resume point). Not a fault:
+    /// try again once the file has grown.
+    #[error("{path}: not complete yet: {reason}")]
+    Incomplete { path: PathBuf, reason: String },
     #[error("{path}: cannot resume at {position}: {reason}")]
     Resume {
         path: PathBuf,

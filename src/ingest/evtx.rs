@@ -29,6 +29,14 @@ pub(crate) type RenderedRecord = (u64, Result<String, String>);
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
 
+/// Why an EVTX file cannot be read (yet).
+#[derive(Debug)]
+pub(crate) enum EvtxOpenError {
+    /// Follow mode: the file is still shorter than its header says (being copied).
+    Incomplete(String),
+    Invalid(String),
+}
+
 /// The pieces of one EVTX file, in order.
 struct ChunkSource {
     chunks: IntoIterChunks<File>,
@@ -64,10 +72,29 @@ fn settings() -> Arc<ParserSettings> {
 }
 
 impl ChunkSource {
-    fn open(file: File, settings: &ParserSettings) -> Result<Self, String> {
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
+    /// Opens `file`. In follow mode a file that is shorter than its header promises (a copy
+    /// in progress: a partial chunk, or fewer chunks than the header counts) is
+    /// [`EvtxOpenError::Incomplete`] rather than read in part, so record numbers never count
+    /// what a later read would find in the same place.
+    fn open(file: File, settings: &ParserSettings, follow: bool) -> Result<Self, EvtxOpenError> {
+        let invalid = |e: &dyn std::fmt::Display| EvtxOpenError::Invalid(e.to_string());
+        let len = file.metadata().map_err(|e| invalid(&e))?.len();
+        if follow && len < HEADER_SIZE {
+            return Err(EvtxOpenError::Incomplete(format!(
+                "{len} bytes of the {HEADER_SIZE}-byte file header"
+            )));
+        }
         let trailing_bytes = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
-        let parser = EvtxParser::from_read_seek(file).map_err(|e| e.to_string())?;
+        let parser = EvtxParser::from_read_seek(file).map_err(|e| invalid(&e))?;
+        if follow {
+            let whole = (len - HEADER_SIZE) / CHUNK_SIZE;
+            let promised = u64::from(parser.header().chunk_count);
+            if trailing_bytes > 0 || whole < promised {
+                return Err(EvtxOpenError::Incomplete(format!(
+                    "{whole} whole chunks of the {promised} its header counts, and {trailing_bytes} bytes of the next"
+                )));
+            }
+        }
         Ok(ChunkSource {
             chunks: parser.with_configuration(settings.clone()).into_chunks(),
             chunks_read: 0,
@@ -183,10 +210,12 @@ pub(crate) struct EvtxRecords {
 }
 
 impl EvtxRecords {
-    pub(crate) fn open(file: File, skip: u64) -> Result<Self, String> {
+    /// Opens `file`, passing over its first `skip` records; `follow` as for
+    /// [`ChunkSource::open`].
+    pub(crate) fn open(file: File, skip: u64, follow: bool) -> Result<Self, EvtxOpenError> {
         let settings = settings();
         Ok(EvtxRecords {
-            source: ChunkSource::open(file, &settings)?,
+            source: ChunkSource::open(file, &settings, follow)?,
             settings,
             queue: VecDeque::new(),
             seen: 0,
@@ -234,9 +263,11 @@ impl EvtxPieces {
     /// Opens `path` as an EVTX file (its header is checked here, as
     /// [`FileReader::open`](super::FileReader::open) checks it).
     pub fn open(path: &Path) -> Result<EvtxPieces, IngestError> {
-        let error = |message: String| IngestError::Evtx {
+        let error = |e: EvtxOpenError| IngestError::Evtx {
             path: path.to_path_buf(),
-            message,
+            message: match e {
+                EvtxOpenError::Incomplete(m) | EvtxOpenError::Invalid(m) => m,
+            },
         };
         let file = File::open(path).map_err(|source| IngestError::Open {
             path: path.to_path_buf(),
@@ -244,7 +275,7 @@ impl EvtxPieces {
         })?;
         let settings = settings();
         Ok(EvtxPieces {
-            source: ChunkSource::open(file, &settings).map_err(error)?,
+            source: ChunkSource::open(file, &settings, false).map_err(error)?,
             settings,
         })
     }

@@ -11,7 +11,10 @@ pub enum Format {
     Xml,
     /// Windows EVTX binary log.
     Evtx,
-    /// Publisher JSON export: one `{"Event":{"System":...,"EventData":{"Data":[{"@Name":..,"#text":..}]}}}` per line.
+    /// Windows events as JSON: publisher exports, one
+    /// `{"Event":{"System":...,"EventData":{"Data":[{"@Name":..,"#text":..}]}}}` per line, or
+    /// `evtx_dump -o json` output, pretty-printed objects one after another with
+    /// `#attributes` and `EventData` as a name → value object.
     PublisherJson,
     /// CrowdStrike Falcon (FDR / Event Streams) NDJSON; `ProcessRollup2` events are read.
     CrowdStrike,
@@ -44,6 +47,11 @@ impl Format {
         Format::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// One JSON object per line (publisher JSON, CrowdStrike).
+    pub(crate) const fn is_json_lines(self) -> bool {
+        matches!(self, Format::PublisherJson | Format::CrowdStrike)
     }
 
     /// The names of every format, comma separated (for error messages and help).
@@ -162,10 +170,28 @@ pub(crate) fn detect(head: &[u8]) -> Result<Format, String> {
     }
 }
 
+/// Whether JSON text is pretty-printed (its first line opens an object and holds nothing
+/// else), so records are framed by their braces rather than by lines.
+pub(crate) fn json_is_pretty(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(
+        head.strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .unwrap_or(head),
+    );
+    text.trim_start()
+        .lines()
+        .next()
+        .is_some_and(|l| l.trim() == "{")
+}
+
 fn detect_json(text: &str) -> Result<Format, String> {
     // Look at the first object only; the head may cut a long line, so test for keys
-    // rather than parse.
-    let first = text.lines().next().unwrap_or(text);
+    // rather than parse. A pretty-printed object spans lines: look at the whole head.
+    let first_line = text.lines().next().unwrap_or(text);
+    let first = if first_line.trim() == "{" {
+        text
+    } else {
+        first_line
+    };
     if first.contains("\"event_simpleName\"") {
         Ok(Format::CrowdStrike)
     } else if first.starts_with("{\"Event\"")
@@ -212,6 +238,10 @@ mod tests {
         assert!(detect(b"[{}]").is_err());
         assert!(detect(b"a,b,c\n1,2,3\n").is_err());
         assert!(detect(b"{\"foo\":1}").is_err());
+        let pretty = b"{\n  \"Event\": {\n    \"System\": {\n";
+        assert_eq!(detect(pretty), Ok(Format::PublisherJson));
+        assert!(json_is_pretty(pretty));
+        assert!(!json_is_pretty(b"{\"Event\":{}}\n"));
         let utf16_json: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain(TextEncoding::Utf16Le.encode("{\"Event\":{}}"))

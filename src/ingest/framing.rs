@@ -15,12 +15,54 @@ pub(crate) enum Delimiter {
     /// A byte pattern, already encoded as the file stores it (`</Event>` in UTF-8 or
     /// UTF-16); `unit` is the code-unit size, so hits at odd offsets in UTF-16 are ignored.
     Pattern { pattern: Vec<u8>, unit: usize },
+    /// The end of a top-level JSON object or array, outside strings (pretty-printed JSON
+    /// values one after another, as `evtx_dump -o json` writes them).
+    JsonValue,
+}
+
+/// Where a JSON scan is: nesting depth and string state.
+#[derive(Debug, Clone, Copy, Default)]
+struct JsonScan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonScan {
+    /// Scans `bytes`; the index just past the byte that closes the top-level value, if any.
+    fn find_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.in_string {
+                match b {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        *self = JsonScan::default();
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 /// The delimiter with its search state prepared once.
 enum Search {
     Line,
     CsvRow,
+    JsonValue,
     Pattern {
         finder: Box<memmem::Finder<'static>>,
         unit: usize,
@@ -56,6 +98,8 @@ pub(crate) struct Framer<R> {
     scanned: usize,
     /// CSV only: whether `scanned` is inside a quoted field.
     in_quotes: bool,
+    /// JSON values only: the scan state at `scanned`.
+    json: JsonScan,
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
@@ -68,6 +112,7 @@ impl<R: Read> Framer<R> {
         let delimiter = match delimiter {
             Delimiter::Line => Search::Line,
             Delimiter::CsvRow => Search::CsvRow,
+            Delimiter::JsonValue => Search::JsonValue,
             Delimiter::Pattern { pattern, unit } => Search::Pattern {
                 finder: Box::new(memmem::Finder::new(&pattern).into_owned()),
                 unit,
@@ -80,6 +125,7 @@ impl<R: Read> Framer<R> {
             start: 0,
             scanned: 0,
             in_quotes: false,
+            json: JsonScan::default(),
             base,
             eof: false,
             max_record: MAX_RECORD,
@@ -108,6 +154,7 @@ impl<R: Read> Framer<R> {
                 self.start = end;
                 self.scanned = end;
                 self.in_quotes = false;
+                self.json = JsonScan::default();
                 if let Some((offset, dropped, lead)) = oversized {
                     let len = dropped + (end - begin) as u64;
                     return Ok(Some(Frame::Oversized { offset, len, lead }));
@@ -175,6 +222,14 @@ impl<R: Read> Framer<R> {
                 }
                 if found.is_none() {
                     // Everything up to the end was scanned; quote state is current.
+                    self.scanned = self.buf.len();
+                }
+                return found;
+            }
+            Search::JsonValue => {
+                let found = self.json.find_end(&self.buf[self.scanned..]);
+                let found = found.map(|i| self.scanned + i);
+                if found.is_none() {
                     self.scanned = self.buf.len();
                 }
                 return found;
@@ -281,6 +336,22 @@ mod tests {
                 ]
                 .map(|s| s.replacen("R35", "T35", 1))
                 .to_vec(),
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_values_end_at_their_closing_brace_outside_strings() {
+        let data = b"{\n \"a\": \"}{\\\"\",\n \"b\": [1, {\"c\": 2}]\n}\n{\"d\": 1}\n{\"e\"";
+        for step in [1, 3, 100] {
+            assert_eq!(
+                frames(data, Delimiter::JsonValue, step, 1 << 20),
+                [
+                    "R0:{\n \"a\": \"}{\\\"\",\n \"b\": [1, {\"c\": 2}]\n}",
+                    "R37:\n{\"d\": 1}",
+                    "T46:\n{\"e\""
+                ],
                 "step {step}"
             );
         }

@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::crowdstrike::{self, Parsed};
 use super::csv::Header;
-use super::evtx::EvtxRecords;
+use super::evtx::{EvtxOpenError, EvtxRecords};
 use super::format::{self, Format, TextEncoding, GZIP_MAGIC};
 use super::framing::{Delimiter, Frame, Framer, MAX_RECORD};
 use super::windows::WinEvent;
@@ -171,115 +171,25 @@ impl FileReader {
                 reason,
             })?,
         };
-        let by_record = compressed || format == Format::Evtx;
-        let resume = options.resume.unwrap_or(Position::start(by_record));
-        let resume_error = |reason: &str| IngestError::Resume {
-            path: path.to_path_buf(),
-            position: resume,
-            reason: reason.to_string(),
-        };
-        let (skip_records, start_offset) = match resume {
-            Position::Record(n) => (n, 0),
-            Position::Offset(0) => (0, 0),
-            Position::Offset(_) if by_record => {
-                return Err(resume_error(
-                    "EVTX and gzip files resume by record number, not byte offset",
-                ))
-            }
-            Position::Offset(o) => (0, o),
-        };
-        let open_err = |source| IngestError::Open {
+        let file = File::open(path).map_err(|source| IngestError::Open {
             path: path.to_path_buf(),
             source,
-        };
-        let file = File::open(path).map_err(open_err)?;
-        let bytes_read = Arc::new(AtomicU64::new(0));
-
-        let inner = if format == Format::Evtx {
-            if compressed {
-                return Err(IngestError::Evtx {
-                    path: path.to_path_buf(),
-                    message: "gzip-compressed EVTX is not supported; decompress it first".into(),
-                });
-            }
-            let records =
-                EvtxRecords::open(file, skip_records).map_err(|message| IngestError::Evtx {
-                    path: path.to_path_buf(),
-                    message,
-                })?;
-            Inner::Evtx(Box::new(records))
-        } else {
-            let (encoding, bom) = TextEncoding::sniff(&head);
-            let mut file = file;
-            let read_err = |source| IngestError::Read {
-                path: path.to_path_buf(),
-                source,
-            };
-            let source: Box<dyn Read + Send> = if compressed {
-                let counting = Counting {
-                    inner: file,
-                    count: Arc::clone(&bytes_read),
-                };
-                let mut decoder = MultiGzDecoder::new(BufReader::new(counting));
-                skip_exact(&mut decoder, bom as u64).map_err(read_err)?;
-                Box::new(decoder)
-            } else {
-                let len = file.metadata().map_err(read_err)?.len();
-                if start_offset > len {
-                    return Err(resume_error(
-                        "the file is shorter than the resume offset (truncated?)",
-                    ));
-                }
-                let begin = start_offset.max(bom as u64);
-                file.seek(SeekFrom::Start(begin)).map_err(read_err)?;
-                bytes_read.store(begin, Ordering::Relaxed);
-                Box::new(Counting {
-                    inner: file,
-                    count: Arc::clone(&bytes_read),
-                })
-            };
-            let base = if compressed {
-                bom as u64
-            } else {
-                start_offset.max(bom as u64)
-            };
-            let delimiter = match format {
-                Format::Xml => Delimiter::Pattern {
-                    pattern: encoding.encode("</Event>"),
-                    unit: encoding.unit(),
-                },
-                Format::Csv => Delimiter::CsvRow,
-                _ => Delimiter::Line,
-            };
-            let mut text = TextSource {
-                framer: Framer::new(source, delimiter, base),
-                encoding,
-                csv_header: None,
-            };
-            if format == Format::Csv {
-                text.csv_header = Some(read_csv_header(path, start_offset, &mut text)?);
-            }
-            Inner::Text(text)
-        };
-
-        let mut reader = FileReader {
-            path: path.to_path_buf(),
+        })?;
+        let opening = Opening {
+            path,
+            file: Some(file),
             format,
             compressed,
+            resume: options
+                .resume
+                .unwrap_or(Position::start(compressed || format == Format::Evtx)),
             follow: options.follow,
-            inner,
-            pending: VecDeque::new(),
-            records: 0,
-            offset: start_offset,
-            finished: false,
-            bytes_read,
         };
-        if let Inner::Text(_) = reader.inner {
-            reader.skip_text_records(skip_records)?;
+        if format == Format::Evtx {
+            opening.evtx()
         } else {
-            reader.records = skip_records;
+            opening.text(&head)
         }
-        Ok(reader)
     }
 
     pub fn path(&self) -> &Path {
@@ -314,24 +224,27 @@ impl FileReader {
         }
     }
 
-    /// Passes over `n` records without parsing them (resume by record number).
-    fn skip_text_records(&mut self, n: u64) -> Result<(), IngestError> {
+    /// Passes over records without parsing them, up to `to`: a number of records, or — for a
+    /// gzip file — a byte offset of its decompressed text, which must fall between records.
+    fn skip_text(&mut self, to: Position) -> Result<(), IngestError> {
         let Inner::Text(text) = &mut self.inner else {
             return Ok(());
         };
-        while self.records < n {
-            match text.framer.next_frame() {
-                Ok(Some(Frame::Record { bytes, .. })) => {
-                    if !is_blank(bytes, text.encoding) {
-                        self.records += 1;
-                    }
-                }
-                Ok(Some(Frame::Oversized { .. })) => self.records += 1,
-                Ok(Some(Frame::Tail { .. })) | Ok(None) => {
-                    return Err(IngestError::Resume {
+        let reached = |records: u64, offset: u64| match to {
+            Position::Record(n) => records >= n,
+            Position::Offset(o) => offset >= o,
+        };
+        while !reached(self.records, text.framer.offset()) {
+            let frame = match text.framer.next_frame() {
+                Ok(frame) => frame,
+                Err(e)
+                    if self.follow
+                        && self.compressed
+                        && e.kind() == io::ErrorKind::UnexpectedEof =>
+                {
+                    return Err(IngestError::Incomplete {
                         path: self.path.clone(),
-                        position: Position::Record(n),
-                        reason: format!("the file holds only {} records", self.records),
+                        reason: format!("the gzip stream ends before {to}; still being written?"),
                     })
                 }
                 Err(source) => {
@@ -339,6 +252,38 @@ impl FileReader {
                         path: self.path.clone(),
                         source,
                     })
+                }
+            };
+            match frame {
+                Some(Frame::Record { bytes, offset }) => {
+                    if !is_blank(bytes, text.encoding) {
+                        self.records += 1;
+                    }
+                    if let Position::Offset(o) = to {
+                        if offset + bytes.len() as u64 > o {
+                            return Err(IngestError::Resume {
+                                path: self.path.clone(),
+                                position: to,
+                                reason: "no record ends there".into(),
+                            });
+                        }
+                    }
+                }
+                Some(Frame::Oversized { .. }) => self.records += 1,
+                Some(Frame::Tail { .. }) | None => {
+                    let reason = format!("the file holds only {} records", self.records);
+                    return Err(if self.follow {
+                        IngestError::Incomplete {
+                            path: self.path.clone(),
+                            reason: format!("{reason}, fewer than {to}"),
+                        }
+                    } else {
+                        IngestError::Resume {
+                            path: self.path.clone(),
+                            position: to,
+                            reason,
+                        }
+                    });
                 }
             }
         }
@@ -354,54 +299,33 @@ impl FileReader {
         }
     }
 
-    /// Reads the next frame and queues its items; false at the end.
-    fn advance(&mut self) -> bool {
+    /// Reads the next record and queues its items.
+    fn advance(&mut self) -> Step {
         match &mut self.inner {
             Inner::Evtx(records) => {
                 let Some((number, rendered)) = records.next() else {
-                    return false;
+                    return Step::End;
                 };
                 self.records = number;
                 self.pending.push_back(evtx_item(number, rendered));
-                true
+                Step::Queued
             }
             Inner::Text(_) => self.advance_text(),
         }
     }
 
-    fn advance_text(&mut self) -> bool {
+    fn advance_text(&mut self) -> Step {
         let Inner::Text(text) = &mut self.inner else {
-            return false;
-        };
-        let frame = match text.framer.next_frame() {
-            Ok(frame) => frame,
-            Err(e)
-                if self.follow && self.compressed && e.kind() == io::ErrorKind::UnexpectedEof =>
-            {
-                // A gzip file still being written: wait for the rest.
-                return false;
-            }
-            Err(e) => {
-                let position = if self.compressed {
-                    Position::Record(self.records + 1)
-                } else {
-                    Position::Offset(self.offset)
-                };
-                let message = if self.compressed {
-                    format!("cannot read further (corrupt or truncated gzip?): {e}")
-                } else {
-                    format!("read error: {e}")
-                };
-                self.pending
-                    .push_back(Item::Unreadable(MalformedRecord { position, message }));
-                self.finished = true;
-                return true;
-            }
+            return Step::End;
         };
         let encoding = text.encoding;
+        let frame = match text.framer.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Step::End,
+            Err(e) => return self.read_failed(e),
+        };
         let (offset, bytes, complete) = match frame {
-            None => return false,
-            Some(Frame::Oversized { offset, len, lead }) => {
+            Frame::Oversized { offset, len, lead } => {
                 self.records += 1;
                 self.offset = offset + len;
                 // Point at the record, not at the blank bytes before it (as for other
@@ -415,11 +339,12 @@ impl FileReader {
                         MAX_RECORD >> 20
                     ),
                 }));
-                return true;
+                return Step::Queued;
             }
-            Some(Frame::Record { offset, bytes }) => (offset, bytes, true),
-            Some(Frame::Tail { offset, bytes }) => (offset, bytes, false),
+            Frame::Record { offset, bytes } => (offset, bytes, true),
+            Frame::Tail { offset, bytes } => (offset, bytes, false),
         };
+        let end = offset + bytes.len() as u64;
         // A frame holding an `<Event` start is never filler; only other frames are decoded
         // to check.
         let is_filler = self.format == Format::Xml
@@ -427,60 +352,230 @@ impl FileReader {
             && xml::is_filler(&encoding.decode(bytes));
         if is_blank(bytes, encoding) || is_filler {
             if complete || !self.follow {
-                self.offset = offset + bytes.len() as u64;
+                self.offset = end;
             }
-            return true;
+            return Step::Queued;
         }
-        if !complete && (self.follow || self.format == Format::Xml) {
-            if self.follow {
-                // Incomplete: leave it for later; the resume point stays before it.
-                self.finished = true;
-                return false;
-            }
-            self.records += 1;
-            self.offset = offset + bytes.len() as u64;
-            let position = if self.compressed {
-                Position::Record(self.records)
-            } else {
-                Position::Offset(offset + leading_blank(bytes, encoding) as u64)
-            };
-            self.pending.push_back(Item::Malformed(MalformedRecord {
-                position,
-                message: "incomplete <Event> at end of file (no </Event>)".into(),
-            }));
-            return true;
+        // A JSON line is whole once its object closes, newline or not: a writer that has
+        // stopped may never add one.
+        let complete = complete || (self.format.is_json_lines() && is_json_object(bytes));
+        if !complete && self.follow {
+            // Incomplete: leave it for later; the resume point stays before it.
+            return Step::Wait;
         }
         self.records += 1;
-        let new_offset = offset + bytes.len() as u64;
+        self.offset = end;
         let lead = leading_blank(bytes, encoding);
         let position = if self.compressed {
             Position::Record(self.records)
         } else {
             Position::Offset(offset + lead as u64)
         };
+        if !complete && self.format == Format::Xml {
+            self.pending.push_back(Item::Malformed(MalformedRecord {
+                position,
+                message: "incomplete <Event> at end of file (no </Event>)".into(),
+            }));
+            return Step::Queued;
+        }
         let items = match self.format {
             Format::Xml => xml_frame_items(bytes, offset, encoding, self.compressed, position),
             Format::PublisherJson => vec![windows_item(json::parse_line(bytes), position)],
             Format::CrowdStrike => vec![crowdstrike_item(bytes, position)],
-            Format::Csv => {
-                let row = match &text.csv_header {
-                    Some(header) => header.row(bytes),
-                    None => Err("no CSV header".to_string()),
-                };
-                vec![match row {
-                    Ok(row) => Item::Process(ProcessEvent {
-                        position,
-                        record_id: String::new(),
-                        row,
-                    }),
-                    Err(message) => Item::Malformed(MalformedRecord { position, message }),
-                }]
-            }
+            Format::Csv => vec![csv_item(text.csv_header.as_ref(), bytes, position)],
             Format::Evtx => Vec::new(),
         };
-        self.offset = new_offset;
         self.pending.extend(items);
-        true
+        Step::Queued
+    }
+
+    /// A read error ends the file: gzip still being written is waited for in follow mode;
+    /// anything else is reported as the last item.
+    fn read_failed(&mut self, error: io::Error) -> Step {
+        if self.follow && self.compressed && error.kind() == io::ErrorKind::UnexpectedEof {
+            return Step::Wait;
+        }
+        let (position, message) = if self.compressed {
+            (
+                Position::Record(self.records + 1),
+                format!("cannot read further (corrupt or truncated gzip?): {error}"),
+            )
+        } else {
+            (
+                Position::Offset(self.offset),
+                format!("read error: {error}"),
+            )
+        };
+        self.pending
+            .push_back(Item::Unreadable(MalformedRecord { position, message }));
+        self.finished = true;
+        Step::Queued
+    }
+}
+
+/// What one call to [`FileReader::advance`] did.
+enum Step {
+    /// Items were queued, or a blank frame passed over: call again.
+    Queued,
+    /// Follow mode: what follows is incomplete (a record without its end, a gzip stream cut
+    /// short); nothing more until the file grows.
+    Wait,
+    /// The end of the file.
+    End,
+}
+
+/// What [`FileReader::open`] knows before it builds the reader.
+struct Opening<'a> {
+    path: &'a Path,
+    /// Taken by the reader being built.
+    file: Option<File>,
+    format: Format,
+    compressed: bool,
+    resume: Position,
+    follow: bool,
+}
+
+impl Opening<'_> {
+    fn resume_error(&self, reason: &str) -> IngestError {
+        IngestError::Resume {
+            path: self.path.to_path_buf(),
+            position: self.resume,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn take_file(&mut self) -> Result<File, IngestError> {
+        self.file.take().ok_or_else(|| IngestError::Open {
+            path: self.path.to_path_buf(),
+            source: io::Error::other("the file was already taken"),
+        })
+    }
+
+    fn reader(self, inner: Inner, offset: u64, bytes_read: Arc<AtomicU64>) -> FileReader {
+        FileReader {
+            path: self.path.to_path_buf(),
+            format: self.format,
+            compressed: self.compressed,
+            follow: self.follow,
+            inner,
+            pending: VecDeque::new(),
+            records: 0,
+            offset,
+            finished: false,
+            bytes_read,
+        }
+    }
+
+    fn evtx(mut self) -> Result<FileReader, IngestError> {
+        if self.compressed {
+            return Err(IngestError::Evtx {
+                path: self.path.to_path_buf(),
+                message: "gzip-compressed EVTX is not supported; decompress it first".into(),
+            });
+        }
+        let skip = match self.resume {
+            Position::Record(n) => n,
+            Position::Offset(0) => 0,
+            Position::Offset(_) => {
+                return Err(self.resume_error("EVTX files resume by record number, not byte offset"))
+            }
+        };
+        let file = self.take_file()?;
+        let records = EvtxRecords::open(file, skip, self.follow).map_err(|e| match e {
+            EvtxOpenError::Incomplete(reason) => IngestError::Incomplete {
+                path: self.path.to_path_buf(),
+                reason,
+            },
+            EvtxOpenError::Invalid(message) => IngestError::Evtx {
+                path: self.path.to_path_buf(),
+                message,
+            },
+        })?;
+        let mut reader = self.reader(
+            Inner::Evtx(Box::new(records)),
+            0,
+            Arc::new(AtomicU64::new(0)),
+        );
+        reader.records = skip;
+        Ok(reader)
+    }
+
+    fn text(mut self, head: &[u8]) -> Result<FileReader, IngestError> {
+        let (encoding, bom) = TextEncoding::sniff(head);
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        // Where the framer starts: past the byte order mark, or at a plain file's offset.
+        let file = self.take_file()?;
+        let (source, base) = self.text_source(file, bom as u64, &bytes_read)?;
+        let delimiter = match self.format {
+            Format::Xml => Delimiter::Pattern {
+                pattern: encoding.encode("</Event>"),
+                unit: encoding.unit(),
+            },
+            Format::Csv => Delimiter::CsvRow,
+            Format::PublisherJson if format::json_is_pretty(head) => Delimiter::JsonValue,
+            _ => Delimiter::Line,
+        };
+        let mut text = TextSource {
+            framer: Framer::new(source, delimiter, base),
+            encoding,
+            csv_header: None,
+        };
+        if self.format == Format::Csv {
+            let mid_file = !self.compressed && matches!(self.resume, Position::Offset(o) if o > 0);
+            text.csv_header = Some(read_csv_header(self.path, mid_file, &mut text)?);
+        }
+        // Still to pass over: records, or (gzip) decompressed bytes.
+        let skip = match self.resume {
+            Position::Offset(_) if !self.compressed => None,
+            Position::Offset(o) if o <= base => None,
+            other => Some(other),
+        };
+        let offset = text.framer.offset();
+        let mut reader = self.reader(Inner::Text(text), offset, bytes_read);
+        if let Some(to) = skip {
+            reader.skip_text(to)?;
+        }
+        Ok(reader)
+    }
+
+    /// The decompressed or plain byte stream, and the text offset it starts at.
+    fn text_source(
+        &self,
+        mut file: File,
+        bom: u64,
+        bytes_read: &Arc<AtomicU64>,
+    ) -> Result<(Box<dyn Read + Send>, u64), IngestError> {
+        let read_err = |source| IngestError::Read {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        if self.compressed {
+            let counting = Counting {
+                inner: file,
+                count: Arc::clone(bytes_read),
+            };
+            let mut decoder = MultiGzDecoder::new(BufReader::new(counting));
+            skip_exact(&mut decoder, bom).map_err(read_err)?;
+            return Ok((Box::new(decoder), bom));
+        }
+        let start = match self.resume {
+            Position::Offset(o) => o,
+            Position::Record(_) => 0,
+        };
+        let len = file.metadata().map_err(read_err)?.len();
+        if start > len {
+            return Err(
+                self.resume_error("the file is shorter than the resume offset (truncated?)")
+            );
+        }
+        let begin = start.max(bom);
+        file.seek(SeekFrom::Start(begin)).map_err(read_err)?;
+        bytes_read.store(begin, Ordering::Relaxed);
+        let counting = Counting {
+            inner: file,
+            count: Arc::clone(bytes_read),
+        };
+        Ok((Box::new(counting), begin))
     }
 }
 
@@ -492,9 +587,15 @@ impl Iterator for FileReader {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
             }
-            if self.finished || !self.advance() {
-                self.finished = true;
+            if self.finished {
                 return None;
+            }
+            match self.advance() {
+                Step::Queued => {}
+                Step::Wait | Step::End => {
+                    self.finished = true;
+                    return None;
+                }
             }
         }
     }
@@ -504,7 +605,7 @@ impl Iterator for FileReader {
 /// mid-file it is read through a second handle and the framer is left where it is.
 fn read_csv_header(
     path: &Path,
-    start_offset: u64,
+    mid_file: bool,
     text: &mut TextSource,
 ) -> Result<Header, IngestError> {
     let header_error = || IngestError::CsvHeader {
@@ -522,7 +623,7 @@ fn read_csv_header(
             _ => None,
         })
     }
-    let header = if start_offset > 0 {
+    let header = if mid_file {
         let file = File::open(path).map_err(|source| IngestError::Open {
             path: path.to_path_buf(),
             source,
@@ -637,6 +738,29 @@ fn windows_item(parsed: Result<WinEvent, String>, position: Position) -> Item {
             }),
         },
     }
+}
+
+fn csv_item(header: Option<&Header>, bytes: &[u8], position: Position) -> Item {
+    let row = match header {
+        Some(header) => header.row(bytes),
+        None => Err("no CSV header".to_string()),
+    };
+    match row {
+        Ok(row) => Item::Process(ProcessEvent {
+            position,
+            record_id: String::new(),
+            row,
+        }),
+        Err(message) => Item::Malformed(MalformedRecord { position, message }),
+    }
+}
+
+/// Whether `bytes` hold one whole JSON object (and nothing but blanks after it).
+fn is_json_object(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    trimmed.first() == Some(&b'{')
+        && trimmed.last() == Some(&b'}')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok()
 }
 
 fn crowdstrike_item(bytes: &[u8], position: Position) -> Item {

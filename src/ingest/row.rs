@@ -102,9 +102,15 @@ impl fmt::Display for CimField {
 
 /// A process-creation event normalised to CIM Endpoint.Processes. Absent fields are empty
 /// strings, as `tstats ... by` would show them after `fillnull`.
+///
+/// Source fields that have no CIM field but that rules read (Sysmon's `Description`,
+/// `Company`, `ParentUser`, `LogonId`, ...) ride along as *extra* fields under their source
+/// names, so offline scans match them as a raw-event search in Splunk would; they are not
+/// written out as CIM fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessRow {
     values: Box<[String; 21]>,
+    extra: Vec<(&'static str, String)>,
 }
 
 impl ProcessRow {
@@ -120,6 +126,28 @@ impl ProcessRow {
 
     pub fn set(&mut self, field: CimField, value: impl Into<String>) {
         self.values[field.index()] = value.into();
+    }
+
+    /// An extra (non-CIM) field by its source name; empty when absent.
+    pub fn extra(&self, name: &str) -> &str {
+        self.extra
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Sets an extra field (replacing an earlier value of the same name).
+    pub fn set_extra(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.extra.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((name, value)),
+        }
+    }
+
+    /// The extra fields with their values, in the order they were set.
+    pub fn extras(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.extra.iter().map(|(n, v)| (*n, v.as_str()))
     }
 
     /// Every field with its value, in [`CimField::ALL`] order.

@@ -22,12 +22,14 @@ pub(crate) struct WinEvent {
 /// Pseudo field names under which the `System` values are looked up by the mapping tables.
 pub(crate) const SYSTEM_COMPUTER: &str = "System.Computer";
 pub(crate) const SYSTEM_TIME: &str = "System.TimeCreated";
+pub(crate) const SYSTEM_PROVIDER: &str = "System.Provider";
 
 impl Fields for WinEvent {
     fn field(&self, name: &str) -> Option<&str> {
         match name {
             SYSTEM_COMPUTER => Some(&self.computer),
             SYSTEM_TIME => Some(&self.system_time),
+            SYSTEM_PROVIDER => Some(&self.provider),
             _ => self
                 .data
                 .iter()
@@ -74,10 +76,10 @@ impl WinEvent {
 
     /// The CIM row of a process-creation event.
     pub(crate) fn to_row(&self, source: WinSource) -> ProcessRow {
-        let table = match source {
-            WinSource::SysmonProcessCreate => cim::SYSMON_PROCESS_CREATE,
-            WinSource::SecurityProcessCreate => cim::SECURITY_4688,
+        let (table, extras) = match source {
+            WinSource::SysmonProcessCreate => (cim::SYSMON_PROCESS_CREATE, cim::SYSMON_EXTRAS),
+            WinSource::SecurityProcessCreate => (cim::SECURITY_4688, cim::SECURITY_4688_EXTRAS),
         };
-        cim::map(table, self)
+        cim::map(table, extras, self)
     }
 }

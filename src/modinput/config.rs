@@ -178,14 +178,7 @@ fn parse_text(
     stanza_element: &'static str,
 ) -> Result<InputDefinition, ConfigError> {
     let mut reader = Reader::from_str(text);
-    let mut definition = InputDefinition::default();
-    let mut stanzas: Vec<Stanza> = Vec::new();
-    // Element names from the root down to the current element.
-    let mut path: Vec<String> = Vec::new();
-    let mut text_buf = String::new();
-    // The param (name, is_list) currently open, if any.
-    let mut param: Option<(String, bool)> = None;
-
+    let mut document = Document::new(root, stanza_element);
     loop {
         let position = reader.buffer_position();
         let event = reader.read_event().map_err(|e| ConfigError::Xml {
@@ -196,123 +189,177 @@ fn parse_text(
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(event, Event::Empty(_));
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                if path.is_empty() && name != root {
-                    return Err(ConfigError::WrongRoot {
-                        expected: root,
-                        found: name,
-                    });
-                }
-                let name_attr = start
-                    .try_get_attribute("name")
-                    .map_err(|e| xml_err(e.to_string()))?
-                    .map(|a| a.unescape_value().map(|v| v.into_owned()))
-                    .transpose()
-                    .map_err(|e| xml_err(e.to_string()))?;
-                match name.as_str() {
-                    n if n == stanza_element => {
-                        let name = name_attr.ok_or_else(|| ConfigError::MissingName {
-                            element: name.clone(),
-                        })?;
-                        stanzas.push(Stanza {
-                            name,
-                            params: BTreeMap::new(),
-                        });
-                    }
-                    "param" | "param_list" => {
-                        let param_name = name_attr.ok_or_else(|| ConfigError::MissingName {
-                            element: name.clone(),
-                        })?;
-                        if let Some(stanza) = stanzas.last_mut() {
-                            let values = stanza.params.entry(param_name.clone()).or_default();
-                            if is_empty && name == "param" {
-                                values.push(String::new());
-                            }
-                        }
-                        param = Some((param_name, name == "param_list"));
-                    }
-                    _ => {}
-                }
-                text_buf.clear();
-                if !is_empty {
-                    path.push(name);
-                } else if name == "param" || name == "param_list" {
-                    param = None;
-                }
+                document.open(start, is_empty, xml_err)?;
             }
             Event::Text(t) => {
                 let decoded = t.xml10_content().map_err(|e| xml_err(e.to_string()))?;
-                text_buf.push_str(&decoded);
+                document.text.push_str(&decoded);
             }
             Event::CData(c) => {
                 let decoded = c.decode().map_err(|e| xml_err(e.to_string()))?;
-                text_buf.push_str(&decoded);
+                document.text.push_str(&decoded);
             }
-            Event::GeneralRef(r) => {
-                if let Some(c) = r.resolve_char_ref().map_err(|e| xml_err(e.to_string()))? {
-                    text_buf.push(c);
-                } else {
-                    let entity = r.decode().map_err(|e| xml_err(e.to_string()))?;
-                    let resolved = quick_xml::escape::resolve_xml_entity(&entity)
-                        .ok_or_else(|| xml_err(format!("unknown entity &{entity};")))?;
-                    text_buf.push_str(resolved);
-                }
-            }
-            Event::End(_) => {
-                let Some(name) = path.pop() else {
-                    return Err(xml_err("unbalanced end tag".into()));
-                };
-                let value = std::mem::take(&mut text_buf);
-                match (name.as_str(), path.len()) {
-                    ("server_host", 1) => definition.server_host = value.trim().to_string(),
-                    ("server_uri", 1) => definition.server_uri = value.trim().to_string(),
-                    ("session_key", 1) => definition.session_key = SessionKey(value),
-                    ("checkpoint_dir", 1) => {
-                        let dir = value.trim();
-                        if !dir.is_empty() {
-                            definition.checkpoint_dir = Some(PathBuf::from(dir));
-                        }
-                    }
-                    ("param", _) => {
-                        if let (Some((param_name, false)), Some(stanza)) =
-                            (param.take(), stanzas.last_mut())
-                        {
-                            stanza.params.entry(param_name).or_default().push(value);
-                        }
-                    }
-                    ("value", _) => {
-                        if let (Some((param_name, true)), Some(stanza)) =
-                            (param.as_ref(), stanzas.last_mut())
-                        {
-                            stanza
-                                .params
-                                .entry(param_name.clone())
-                                .or_default()
-                                .push(value);
-                        }
-                    }
-                    ("param_list", _) => param = None,
-                    _ => {}
-                }
-            }
+            Event::GeneralRef(r) => document.text.push_str(&resolve_reference(&r, xml_err)?),
+            Event::End(_) => document.close(xml_err)?,
             Event::Eof => break,
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
         }
     }
-    if !path.is_empty() {
-        return Err(ConfigError::Xml {
-            position: reader.buffer_position(),
-            message: format!("document ends inside <{}>", path.join("><")),
-        });
+    document.finish(reader.buffer_position())
+}
+
+/// A character or predefined entity reference, resolved.
+fn resolve_reference(
+    reference: &quick_xml::events::BytesRef<'_>,
+    xml_err: impl Fn(String) -> ConfigError,
+) -> Result<String, ConfigError> {
+    if let Some(c) = reference
+        .resolve_char_ref()
+        .map_err(|e| xml_err(e.to_string()))?
+    {
+        return Ok(c.to_string());
     }
-    if stanzas.len() != 1 {
-        return Err(ConfigError::StanzaCount {
-            element: stanza_element,
-            count: stanzas.len(),
-        });
+    let entity = reference.decode().map_err(|e| xml_err(e.to_string()))?;
+    quick_xml::escape::resolve_xml_entity(&entity)
+        .map(str::to_string)
+        .ok_or_else(|| xml_err(format!("unknown entity &{entity};")))
+}
+
+/// What has been read of the document so far.
+struct Document {
+    root: &'static str,
+    stanza_element: &'static str,
+    definition: InputDefinition,
+    stanzas: Vec<Stanza>,
+    /// Element names from the root down to the current element.
+    path: Vec<String>,
+    /// Text of the current element.
+    text: String,
+    /// The param (name, is_list) currently open, if any.
+    param: Option<(String, bool)>,
+}
+
+impl Document {
+    fn new(root: &'static str, stanza_element: &'static str) -> Document {
+        Document {
+            root,
+            stanza_element,
+            definition: InputDefinition::default(),
+            stanzas: Vec::new(),
+            path: Vec::new(),
+            text: String::new(),
+            param: None,
+        }
     }
-    definition.stanza = stanzas.remove(0);
-    Ok(definition)
+
+    /// A start tag (or an empty element): the root is checked, stanzas and params begin.
+    fn open(
+        &mut self,
+        start: &quick_xml::events::BytesStart<'_>,
+        is_empty: bool,
+        xml_err: impl Fn(String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+        if self.path.is_empty() && name != self.root {
+            return Err(ConfigError::WrongRoot {
+                expected: self.root,
+                found: name,
+            });
+        }
+        let name_attr = start
+            .try_get_attribute("name")
+            .map_err(|e| xml_err(e.to_string()))?
+            .map(|a| a.unescape_value().map(|v| v.into_owned()))
+            .transpose()
+            .map_err(|e| xml_err(e.to_string()))?;
+        let is_param = name == "param" || name == "param_list";
+        let named = |attr: Option<String>| {
+            attr.ok_or_else(|| ConfigError::MissingName {
+                element: name.clone(),
+            })
+        };
+        if name == self.stanza_element {
+            self.stanzas.push(Stanza {
+                name: named(name_attr)?,
+                params: BTreeMap::new(),
+            });
+        } else if is_param {
+            let param_name = named(name_attr)?;
+            if let Some(stanza) = self.stanzas.last_mut() {
+                let values = stanza.params.entry(param_name.clone()).or_default();
+                if is_empty && name == "param" {
+                    values.push(String::new());
+                }
+            }
+            self.param = Some((param_name, name == "param_list"));
+        }
+        self.text.clear();
+        if !is_empty {
+            self.path.push(name);
+        } else if is_param {
+            self.param = None;
+        }
+        Ok(())
+    }
+
+    /// An end tag: the element's text goes where the element says.
+    fn close(&mut self, xml_err: impl Fn(String) -> ConfigError) -> Result<(), ConfigError> {
+        let Some(name) = self.path.pop() else {
+            return Err(xml_err("unbalanced end tag".into()));
+        };
+        let value = std::mem::take(&mut self.text);
+        let definition = &mut self.definition;
+        match (name.as_str(), self.path.len()) {
+            ("server_host", 1) => definition.server_host = value.trim().to_string(),
+            ("server_uri", 1) => definition.server_uri = value.trim().to_string(),
+            ("session_key", 1) => definition.session_key = SessionKey(value),
+            ("checkpoint_dir", 1) => {
+                let dir = value.trim();
+                if !dir.is_empty() {
+                    definition.checkpoint_dir = Some(PathBuf::from(dir));
+                }
+            }
+            ("param", _) => {
+                if let (Some((param_name, false)), Some(stanza)) =
+                    (self.param.take(), self.stanzas.last_mut())
+                {
+                    stanza.params.entry(param_name).or_default().push(value);
+                }
+            }
+            ("value", _) => {
+                if let (Some((param_name, true)), Some(stanza)) =
+                    (self.param.as_ref(), self.stanzas.last_mut())
+                {
+                    stanza
+                        .params
+                        .entry(param_name.clone())
+                        .or_default()
+                        .push(value);
+                }
+            }
+            ("param_list", _) => self.param = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The end of the document: every element closed, exactly one stanza.
+    fn finish(mut self, position: u64) -> Result<InputDefinition, ConfigError> {
+        if !self.path.is_empty() {
+            return Err(ConfigError::Xml {
+                position,
+                message: format!("document ends inside <{}>", self.path.join("><")),
+            });
+        }
+        if self.stanzas.len() != 1 {
+            return Err(ConfigError::StanzaCount {
+                element: self.stanza_element,
+                count: self.stanzas.len(),
+            });
+        }
+        self.definition.stanza = self.stanzas.remove(0);
+        Ok(self.definition)
+    }
 }
 
 #[cfg(test)]

@@ -1,25 +1,28 @@
-//! The follow loop: discover files, read each from its checkpoint in batches, write a batch,
-//! flush stdout, then save the checkpoint. Keeps following files that grow, picks up new ones,
-//! recognises renamed (rotated) files by identity, and starts over on truncated ones.
+//! The follow loop: discover files, read each from its checkpoint in batches, record the
+//! state that covers a batch, write the batch, wait until splunkd has read it, then put that
+//! state in force. Keeps following files that grow, picks up new ones, recognises renamed
+//! and copied (rotated) files by identity, and starts over on truncated ones.
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
-use super::checkpoint::{CheckpointError, FileState, State, Store};
-use super::discovery::{self, Candidate, HEAD_BYTES};
+use super::adopt::{self, Adopted};
+use super::checkpoint::{CheckpointError, FileState, Snapshot, State, Store};
+use super::discovery::{self, Candidate};
 use super::event_writer::{json_body, EventWriter, OutEvent};
+use super::fingerprint::FileId;
+use super::followed::{Followed, Phase, STALL_RETRY};
+use super::limits::{self, out_of_descriptors};
 use super::log;
 use super::params::Params;
-use super::saved::{Match, SavedFiles};
+use super::pipe::{Delivery, StdoutPipe};
+use super::saved::SavedFiles;
 use super::signals;
-use super::source::{self, Item, Position, ProcessRecord, Source};
+use super::source::{self, Item, ProcessRecord};
+use crate::ingest::IngestError;
 
-/// Files held open at once. Beyond this, files read to their end are closed and kept as
-/// saved entries; an unchanged one then costs one `stat` per poll, and one that grows is
-/// reopened and resumed like after a restart.
-const MAX_OPEN_FILES: usize = 256;
 /// A file whose format cannot be recognised is reported once it holds at least this much;
 /// shorter ones may simply not have their first record yet.
 const UNRECOGNISED_GRACE_BYTES: u64 = 4096;
@@ -32,6 +35,9 @@ pub type Annotator = Box<dyn FnMut(&ProcessRecord) -> Vec<(String, Vec<String>)>
 pub enum Outcome {
     /// A stop signal arrived (or, in [`Follower::run_until_idle`], nothing was left to read).
     Stopped,
+    /// Stopping, splunkd had not read the last batch: it was left unrecorded, so the next
+    /// run sends it again.
+    StoppedUnconfirmed,
     /// splunkd closed our stdout; nothing more can be delivered.
     OutputClosed,
 }
@@ -47,92 +53,63 @@ pub enum FollowError {
 /// Counters for the closing log line and for tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Events delivered (written, and read by splunkd when stdout is a pipe).
     pub events: u64,
     pub skipped_by_event_id: BTreeMap<String, u64>,
     pub malformed: u64,
     pub batches: u64,
 }
 
-struct Tracked {
-    path: PathBuf,
-    file: File,
-    dev: u64,
-    ino: u64,
-    head_len: u64,
-    head_crc: u32,
-    position: Position,
-    resumes_by_offset: bool,
-    last_record_id: Option<String>,
-    reader: Option<Source>,
-    /// An error opening this file was logged; not repeated until a read succeeds.
-    reported: bool,
-    /// File length when reading last ran out of complete records; nothing to do until it
-    /// changes.
-    idle_len: Option<u64>,
-    /// Seen by the latest discovery. A file that vanished from the pattern (rotated away,
-    /// deleted) is still read to its end through the open handle, then dropped.
-    present: bool,
-}
-
-impl Tracked {
-    fn to_state(&self, now: u64) -> FileState {
-        FileState {
-            path: self.path.display().to_string(),
-            dev: self.dev,
-            ino: self.ino,
-            head_len: self.head_len,
-            head_crc: self.head_crc,
-            position: self.position,
-            resumes_by_offset: self.resumes_by_offset,
-            last_record_id: self.last_record_id.clone(),
-            size: if self.reader.is_none() {
-                self.idle_len.unwrap_or(0)
-            } else {
-                0
-            },
-            mtime_ns: self
-                .file
-                .metadata()
-                .map(|m| discovery::mtime_ns(&m))
-                .unwrap_or(0),
-            last_seen: now,
-        }
-    }
-
-    /// Starts the file over, with a fresh fingerprint of its new content.
-    fn restart(&mut self, why: &str) {
-        log::warn(&format!(
-            "{}: {why}; reading it again from the start",
-            self.path.display()
-        ));
-        if let Ok((len, crc)) = discovery::fingerprint(&self.file) {
-            (self.head_len, self.head_crc) = (len, crc);
-        }
-        self.position = Position::default();
-        self.resumes_by_offset = true;
-        self.last_record_id = None;
-        self.reader = None;
-        self.idle_len = None;
-    }
-}
-
 pub struct Follower<W: Write> {
     params: Params,
     store: Store,
-    tracked: Vec<Tracked>,
+    followed: Vec<Followed>,
     /// Saved entries of files not open.
     saved: SavedFiles,
     writer: EventWriter<W>,
+    /// stdout as a pipe, asked whether splunkd has read a batch before it is recorded.
+    pipe: Option<StdoutPipe>,
     annotator: Option<Annotator>,
+    /// Files held open at most.
+    budget: usize,
+    /// Listed files that could not be opened this poll for want of room or descriptors.
+    waiting: usize,
+    /// Files closed while they could not be read, with their length and modification time
+    /// then: not opened again until one changes or [`STALL_RETRY`] has passed (in memory: a
+    /// restart tries them again).
+    stalled: HashMap<PathBuf, (Snapshot, Instant)>,
+    /// Listed files not open whose problem was logged (cannot be opened, a copy, closed while
+    /// unreadable): logged once, tried again all the same.
+    reported: HashSet<PathBuf>,
+    /// Polls so far.
+    polls: u64,
+    /// Events in the batch being built.
+    batch_events: u64,
+    /// Listed files waiting for room, with the poll they began to wait at: served first come,
+    /// first served, so files that keep growing cannot keep others out.
+    queued: HashMap<PathBuf, u64>,
     last_problems: Vec<String>,
     pub stats: Stats,
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Why a poll stopped early.
+enum Interrupt {
+    OutputClosed,
+    Unconfirmed,
+    Error(FollowError),
+}
+
+impl From<CheckpointError> for Interrupt {
+    fn from(e: CheckpointError) -> Self {
+        Interrupt::Error(FollowError::Checkpoint(e))
+    }
 }
 
 impl<W: Write> Follower<W> {
@@ -142,20 +119,34 @@ impl<W: Write> Follower<W> {
         out: W,
         annotator: Option<Annotator>,
     ) -> Result<Self, FollowError> {
-        let (state, note) = store.load()?;
-        if let Some(note) = note {
-            log::error(&note);
+        let (state, notes) = store.load()?;
+        for (level, note) in notes {
+            log::log(level, &note);
         }
         Ok(Follower {
             params,
             store,
-            tracked: Vec::new(),
+            followed: Vec::new(),
             saved: SavedFiles::new(state.files),
             writer: EventWriter::new(out),
+            pipe: None,
             annotator,
+            budget: limits::open_file_budget(),
+            waiting: 0,
+            stalled: HashMap::new(),
+            reported: HashSet::new(),
+            polls: 0,
+            batch_events: 0,
+            queued: HashMap::new(),
             last_problems: Vec::new(),
             stats: Stats::default(),
         })
+    }
+
+    /// Records a batch only once splunkd has read it from `pipe` (our stdout).
+    pub fn confirm_through(mut self, pipe: StdoutPipe) -> Self {
+        self.pipe = Some(pipe);
+        self
     }
 
     /// Follows until a stop signal, then finishes the stream.
@@ -166,8 +157,7 @@ impl<W: Write> Follower<W> {
             }
             let progressed = match self.poll() {
                 Ok(progressed) => progressed,
-                Err(Interrupt::OutputClosed) => return Ok(Outcome::OutputClosed),
-                Err(Interrupt::Error(e)) => return Err(e),
+                Err(interrupt) => return interrupted(interrupt),
             };
             if !progressed {
                 signals::sleep_unless_stopped(self.params.poll_interval);
@@ -182,8 +172,7 @@ impl<W: Write> Follower<W> {
             match self.poll() {
                 Ok(true) => {}
                 Ok(false) => return self.finish(),
-                Err(Interrupt::OutputClosed) => return Ok(Outcome::OutputClosed),
-                Err(Interrupt::Error(e)) => return Err(e),
+                Err(interrupt) => return interrupted(interrupt),
             }
         }
     }
@@ -193,15 +182,20 @@ impl<W: Write> Follower<W> {
     pub fn poll_once(&mut self) -> Result<bool, FollowError> {
         match self.poll() {
             Ok(progressed) => Ok(progressed),
-            Err(Interrupt::OutputClosed) => Err(FollowError::Output(io::Error::from(
+            Err(Interrupt::Error(e)) => Err(e),
+            Err(_) => Err(FollowError::Output(io::Error::from(
                 io::ErrorKind::BrokenPipe,
             ))),
-            Err(Interrupt::Error(e)) => Err(e),
         }
     }
 
     pub fn into_output(self) -> W {
         self.writer.into_inner()
+    }
+
+    /// Open files (for tests and the closing log line).
+    pub fn open_files(&self) -> usize {
+        self.followed.len()
     }
 
     fn finish(&mut self) -> Result<Outcome, FollowError> {
@@ -215,53 +209,58 @@ impl<W: Write> Follower<W> {
     }
 
     /// One round: rediscover, then one batch from each file with new data. Returns whether
-    /// any record was consumed.
+    /// any record was consumed, or files are waiting for room that was just made.
     fn poll(&mut self) -> Result<bool, Interrupt> {
+        self.polls += 1;
         self.rescan();
         let mut progressed = false;
-        let mut pending = Vec::new();
         let mut budget = self.params.batch_size;
-        for i in 0..self.tracked.len() {
+        for i in 0..self.followed.len() {
             if signals::stop_requested() {
                 break;
             }
-            let (consumed, update) = self.read_batch(i, budget);
+            let consumed = self.read_batch(i, budget);
             progressed |= consumed > 0;
-            pending.extend(update);
             budget = budget.saturating_sub(consumed);
             if budget == 0 {
-                self.commit(&mut pending)?;
+                self.commit()?;
                 budget = self.params.batch_size;
             }
         }
-        self.commit(&mut pending)?;
-        self.drop_finished()?;
-        Ok(progressed)
+        self.commit()?;
+        let closed = self.close_finished()?;
+        Ok(progressed || (self.waiting > 0 && closed > 0))
     }
 
-    /// Delivers the batch (flush stdout), then records the new positions and saves them. If
-    /// the flush fails nothing is recorded: the batch will be read again.
-    fn commit(&mut self, pending: &mut Vec<Progress>) -> Result<(), Interrupt> {
-        if pending.is_empty() {
+    /// Delivers the batch: records the state that covers it (so a full disk stops us before
+    /// the batch is written), writes it, waits until splunkd has read it, then puts the state
+    /// in force. Nothing is recorded for a batch that did not reach splunkd: it is read
+    /// again by the next run.
+    fn commit(&mut self) -> Result<(), Interrupt> {
+        if self.followed.iter().all(|f| f.read == f.delivered) {
             return Ok(());
         }
+        let state = self.state(|f| &f.read);
+        let prepared = self.store.prepare(&state)?;
         match self.writer.flush() {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Interrupt::OutputClosed),
             Err(e) => return Err(Interrupt::Error(FollowError::Output(e))),
         }
-        for progress in pending.drain(..) {
-            let Some(t) = self.tracked.get_mut(progress.file) else {
-                continue;
-            };
-            t.position = progress.position;
-            t.resumes_by_offset = progress.by_offset;
-            if progress.last_record_id.is_some() {
-                t.last_record_id = progress.last_record_id;
+        if let Some(pipe) = &self.pipe {
+            match pipe.wait_until_read(signals::stop_requested) {
+                Delivery::Read => {}
+                Delivery::Closed => return Err(Interrupt::OutputClosed),
+                Delivery::Unconfirmed => return Err(Interrupt::Unconfirmed),
             }
         }
+        self.store.publish(prepared)?;
+        for f in &mut self.followed {
+            f.delivered = f.read.clone();
+        }
+        self.stats.events += std::mem::take(&mut self.batch_events);
         self.stats.batches += 1;
-        self.save().map_err(Interrupt::Error)
+        Ok(())
     }
 
     fn rescan(&mut self) {
@@ -272,327 +271,379 @@ impl<W: Write> Follower<W> {
             }
             self.last_problems = problems;
         }
-        for t in &mut self.tracked {
-            t.present = false;
+        for f in &mut self.followed {
+            f.present = false;
         }
         let now = unix_now();
-        let open: HashSet<(u64, u64)> = self
-            .tracked
+        let open: HashSet<FileId> = self
+            .followed
             .iter()
-            .map(|t| (t.dev, t.ino))
-            .filter(|id| *id != (0, 0))
+            .filter_map(|f| f.fingerprint.id)
             .collect();
-        let present: HashSet<(u64, u64)> = candidates.iter().map(|c| (c.dev, c.ino)).collect();
-        let active = self.saved.active(&candidates, &open, now);
-        for candidate in active {
-            // Without device/inode numbers (non-Unix) a file is known by its path.
-            let known = self.tracked.iter().position(|t| {
-                if (candidate.dev, candidate.ino) == (0, 0) {
-                    t.path == candidate.path
-                } else {
-                    (t.dev, t.ino) == (candidate.dev, candidate.ino)
-                }
-            });
-            match known {
-                Some(i) => self.recheck(i, candidate),
-                None => self.start_tracking(candidate, &present),
-            }
+        let listed: HashSet<FileId> = candidates.iter().filter_map(|c| c.id).collect();
+        let stalled = &mut self.stalled;
+        if !stalled.is_empty() {
+            let listed_paths: HashSet<&PathBuf> = candidates.iter().map(|c| &c.path).collect();
+            stalled.retain(|path, _| listed_paths.contains(path));
         }
-    }
-
-    /// Open files (for tests and the closing log line).
-    pub fn open_files(&self) -> usize {
-        self.tracked.len()
-    }
-
-    /// A file already open: follow a rename, notice truncation or rewrite, extend the head
-    /// fingerprint while the file is still shorter than [`HEAD_BYTES`].
-    fn recheck(&mut self, i: usize, candidate: &Candidate) {
-        let t = &mut self.tracked[i];
-        t.present = true;
-        if t.path != candidate.path {
-            log::info(&format!(
-                "{} was renamed to {}; following it under the new name",
-                t.path.display(),
-                candidate.path.display()
-            ));
-            t.path = candidate.path.clone();
-        }
-        if t.resumes_by_offset && candidate.size < t.position.offset {
-            t.restart("file is shorter than the checkpoint offset (truncated)");
-        } else {
-            match discovery::head_crc(&t.file, t.head_len) {
-                Ok(Some(crc)) if crc == t.head_crc => {}
-                Ok(_) => t.restart("the first bytes changed (file rewritten)"),
-                Err(e) => log::warn(&format!("{}: {e}", t.path.display())),
-            }
-        }
-        if t.head_len < HEAD_BYTES && candidate.size > t.head_len {
-            if let Ok((len, crc)) = discovery::fingerprint(&t.file) {
-                (t.head_len, t.head_crc) = (len, crc);
-            }
-        }
-    }
-
-    fn start_tracking(&mut self, candidate: &Candidate, present: &HashSet<(u64, u64)>) {
-        let file = match File::open(&candidate.path) {
-            Ok(file) => file,
-            Err(e) => {
-                log::warn(&format!("{}: cannot open: {e}", candidate.path.display()));
-                return;
-            }
-        };
-        let Ok(meta) = file.metadata() else {
-            return;
-        };
-        // An empty file has no identity yet; wait until something is written to it.
-        if meta.len() == 0 {
-            return;
-        }
-        let (dev, ino) = discovery::file_id(&meta);
-        // The path may have been renamed onto a file already followed since it was listed.
-        if (dev, ino) != (0, 0) && self.tracked.iter().any(|t| (t.dev, t.ino) == (dev, ino)) {
-            return;
-        }
-        let (head_len, head_crc) = match discovery::fingerprint(&file) {
-            Ok(fp) => fp,
-            Err(e) => {
-                log::warn(&format!("{}: cannot read: {e}", candidate.path.display()));
-                return;
-            }
-        };
-        let found = self
+        let active: Vec<&Candidate> = self
             .saved
-            .take_match(&candidate.path, &file, meta.len(), (dev, ino), present);
-        let (position, resumes_by_offset, last_record_id) = match found {
-            Match::Resume(entry) => {
-                let at = if entry.resumes_by_offset {
-                    format!("at byte {}", entry.position.offset)
-                } else {
-                    format!("after record {}", entry.position.records)
-                };
-                log::info(&format!(
-                    "{}: resuming {at} (last record id {})",
-                    candidate.path.display(),
-                    entry.last_record_id.as_deref().unwrap_or("-")
-                ));
-                (
-                    entry.position,
-                    entry.resumes_by_offset,
-                    entry.last_record_id,
-                )
+            .active(&candidates, &open, now)
+            .into_iter()
+            .filter(|c| !still_stalled(stalled, c))
+            .collect();
+        // Files already open first, then files the checkpoint knows, then new ones: content
+        // a file no longer holds is known before copies of it are looked for.
+        let (known, fresh): (Vec<&Candidate>, Vec<&Candidate>) = active
+            .into_iter()
+            .partition(|c| self.followed_index(c).is_some());
+        for candidate in known {
+            if let Some(i) = self.followed_index(candidate) {
+                if let Some(former) = self.followed[i].recheck(candidate, now) {
+                    self.saved.push(former);
+                }
             }
-            Match::Rewritten(entry) => {
-                log::warn(&format!(
-                    "{}: same inode as the checkpointed {} but different content; reading it \
-                     from the start",
-                    candidate.path.display(),
-                    entry.path
-                ));
-                (Position::default(), true, None)
-            }
-            Match::New => {
-                log::info(&format!("{}: new file", candidate.path.display()));
-                (Position::default(), true, None)
-            }
-        };
-        self.tracked.push(Tracked {
-            path: candidate.path.clone(),
-            file,
-            dev,
-            ino,
-            head_len,
-            head_crc,
-            position,
-            resumes_by_offset,
-            last_record_id,
-            reader: None,
-            reported: false,
-            idle_len: None,
-            present: true,
-        });
+        }
+        self.follow_new(fresh, &candidates, &listed);
     }
 
-    /// Reads up to `batch_size` records from file `i` into the pending batch; returns how
-    /// many it consumed and where the file will stand once the batch is delivered.
-    fn read_batch(&mut self, i: usize, batch_size: usize) -> (usize, Option<Progress>) {
-        let t = &mut self.tracked[i];
-        let len = match t.file.metadata() {
+    /// Starts following listed files not open yet, those the checkpoint knows first, then
+    /// (when some wait for room) the longest waiting first.
+    fn follow_new(
+        &mut self,
+        fresh: Vec<&Candidate>,
+        candidates: &[Candidate],
+        listed: &HashSet<FileId>,
+    ) {
+        let known_ids = self.saved.known_ids();
+        let (saved, new): (Vec<&Candidate>, Vec<&Candidate>) = fresh
+            .into_iter()
+            .partition(|c| c.id.is_some_and(|id| known_ids.contains(&id)));
+        let mut order: Vec<&Candidate> = saved.into_iter().chain(new).collect();
+        if !self.queued.is_empty() {
+            let listed_paths: HashSet<&PathBuf> = candidates.iter().map(|c| &c.path).collect();
+            self.queued.retain(|path, _| listed_paths.contains(path));
+            let polls = self.polls;
+            order.sort_by_key(|c| self.queued.get(&c.path).copied().unwrap_or(polls));
+        }
+        self.waiting = 0;
+        for candidate in order {
+            self.start_following(candidate, listed);
+        }
+    }
+
+    /// The open file `candidate` is: same device and inode, or (without them) same path.
+    fn followed_index(&self, candidate: &Candidate) -> Option<usize> {
+        self.followed.iter().position(|f| match candidate.id {
+            Some(id) => f.fingerprint.id == Some(id),
+            None => f.path == candidate.path,
+        })
+    }
+
+    fn start_following(&mut self, candidate: &Candidate, listed: &HashSet<FileId>) {
+        if self.followed.len() >= self.budget {
+            self.waiting += 1;
+            self.queued
+                .entry(candidate.path.clone())
+                .or_insert(self.polls);
+            return;
+        }
+        let context = adopt::Context {
+            followed: &self.followed,
+            saved: &mut self.saved,
+            listed,
+            reported: &mut self.reported,
+        };
+        match adopt::adopt(candidate, context) {
+            Adopted::Follow(followed) => {
+                self.queued.remove(&candidate.path);
+                self.followed.push(*followed);
+            }
+            Adopted::Later => {}
+            Adopted::NoDescriptors => {
+                self.queued
+                    .entry(candidate.path.clone())
+                    .or_insert(self.polls);
+                if self.waiting == 0 {
+                    log::warn(&format!(
+                        "{}: out of file descriptors; files wait for the next poll",
+                        candidate.path.display()
+                    ));
+                }
+                self.waiting += 1;
+            }
+        }
+    }
+
+    /// Reads up to `budget` records from file `i` into the batch; returns how many it
+    /// consumed.
+    fn read_batch(&mut self, i: usize, budget: usize) -> usize {
+        let f = &self.followed[i];
+        let len = match f.file.metadata() {
             Ok(meta) => meta.len(),
             Err(e) => {
-                log::warn(&format!("{}: {e}", t.path.display()));
-                return (0, None);
+                log::warn(&format!("{}: {e}", f.path.display()));
+                return 0;
             }
         };
-        if t.reader.is_none() {
-            if t.idle_len == Some(len) || (t.resumes_by_offset && len <= t.position.offset) {
-                t.idle_len = Some(len);
-                return (0, None);
+        if !self.open_reader(i, len) {
+            return 0;
+        }
+        self.read_items(i, budget, len)
+    }
+
+    /// Makes sure file `i` has a reader at its checkpoint; false when there is nothing to
+    /// read now (unchanged since it was drained or failed, or it cannot be opened yet).
+    fn open_reader(&mut self, i: usize, len: u64) -> bool {
+        let format = self.params.format;
+        let f = &mut self.followed[i];
+        match f.phase {
+            Phase::Reading(_) => return true,
+            Phase::Drained { len: then } if then == len => return false,
+            Phase::Stalled { len: then, since } if then == len && since.elapsed() < STALL_RETRY => {
+                return false
             }
-            t.idle_len = Some(len);
-            match source::open(
-                &t.file,
-                &t.path,
-                self.params.format,
-                Some((t.position, t.resumes_by_offset)),
-            ) {
-                Ok(reader) => {
-                    if !opened_the_tracked_file(t) {
-                        return (0, None);
-                    }
-                    t.reader = Some(reader);
-                }
-                Err(e) => {
-                    // A file too new to recognise gets another chance when it grows.
-                    let too_short = matches!(e, crate::ingest::IngestError::UnknownFormat { .. })
-                        && len < UNRECOGNISED_GRACE_BYTES;
-                    if !t.reported && !too_short {
-                        let opened_as = source::opened_as(&t.file, &t.path);
-                        log::error(&source::describe(&e, &opened_as, &t.path.to_string_lossy()));
-                        t.reported = true;
-                    }
-                    return (0, None);
-                }
+            _ => {}
+        }
+        match source::open(&f.file, &f.path, format, f.read.position) {
+            Ok(reader) if opened_the_followed_file(f) => {
+                f.phase = Phase::Reading(Box::new(reader));
+                true
+            }
+            Ok(_) => {
+                f.phase = Phase::Ready;
+                false
+            }
+            Err(e) => {
+                f.phase = open_failed(f, &e, len);
+                false
             }
         }
-        let source_text = t.path.to_string_lossy().into_owned();
+    }
+
+    /// Writes file `i`'s records to the batch until `budget` are consumed or it has no more.
+    fn read_items(&mut self, i: usize, budget: usize, len: u64) -> usize {
+        let Follower {
+            followed,
+            writer,
+            params,
+            annotator,
+            stats,
+            batch_events,
+            ..
+        } = self;
+        let f = &mut followed[i];
+        let source_text = f.path.to_string_lossy().into_owned();
         let mut consumed = 0usize;
-        let mut last_record_id = None;
-        let (mut new_position, mut by_offset) = (t.position, t.resumes_by_offset);
         // The batch may only end after a process or skipped record: an ingest reader yields
         // the malformed pieces of a frame before the frame's own record and has already
         // moved its resume point past all of them.
         let mut may_stop = true;
-        while consumed < batch_size || !may_stop {
-            let Some(reader) = t.reader.as_mut() else {
+        while consumed < budget || !may_stop {
+            let Phase::Reading(reader) = &mut f.phase else {
                 break;
             };
             let item = reader.next_item();
-            (new_position, by_offset) = reader.position();
+            f.read.position = reader.position();
             let Some(item) = item else {
-                t.reader = None;
+                f.phase = Phase::Drained { len };
                 break;
             };
             consumed += 1;
-            t.reported = false;
+            f.reported = false;
             may_stop = !matches!(item, Item::Malformed { .. });
             match item {
                 Item::Process(record) => {
-                    let extra = match self.annotator.as_mut() {
-                        Some(annotate) => annotate(&record),
-                        None => Vec::new(),
-                    };
-                    write_event(
-                        &mut self.writer,
-                        &self.params,
-                        &source_text,
-                        &record,
-                        &extra,
-                    );
-                    self.stats.events += 1;
-                    last_record_id = Some(record.record_id);
+                    let extra = annotator.as_mut().map(|a| a(&record)).unwrap_or_default();
+                    write_event(writer, params, &source_text, &record, &extra);
+                    *batch_events += 1;
+                    f.read.last_record_id = Some(record.record_id);
                 }
                 Item::Skipped { event_id } => {
-                    *self.stats.skipped_by_event_id.entry(event_id).or_default() += 1;
+                    *stats.skipped_by_event_id.entry(event_id).or_default() += 1;
                 }
                 Item::Malformed {
                     position,
                     message,
                     ends_file,
                 } => {
-                    self.stats.malformed += 1;
+                    stats.malformed += 1;
                     log::error(&format!(
                         "{source_text}: malformed record at {position}: {message}"
                     ));
                     if ends_file {
-                        t.reader = None;
+                        f.phase = Phase::Drained { len };
                         may_stop = true;
                     }
                 }
             }
         }
-        if t.reader.is_some() {
-            // More may follow at once; do not wait for the file to change.
-            t.idle_len = None;
-        }
-        if new_position == t.position && by_offset == t.resumes_by_offset {
-            return (consumed, None);
-        }
-        (
-            consumed,
-            Some(Progress {
-                file: i,
-                position: new_position,
-                by_offset,
-                last_record_id,
-            }),
-        )
+        consumed
     }
 
-    /// Closes files read to their end that left the pattern, and — beyond
-    /// [`MAX_OPEN_FILES`] — present ones too (they become dormant saved entries).
-    fn drop_finished(&mut self) -> Result<(), Interrupt> {
-        let before = self.tracked.len();
-        let mut excess = before.saturating_sub(MAX_OPEN_FILES);
+    /// Closes files read to their end that left the pattern and — while listed files wait
+    /// for room — files that have nothing to read right now: read to their end (they become
+    /// saved entries, dormant unless they grew) or unreadable. A file closed while it still
+    /// grows waits its turn like any other. Returns how many were closed.
+    fn close_finished(&mut self) -> Result<usize, Interrupt> {
+        let before = self.followed.len();
+        let mut excess = (before + self.waiting).saturating_sub(self.budget);
         let now = unix_now();
         let mut kept = Vec::with_capacity(before);
-        for t in self.tracked.drain(..) {
-            let drained = t.reader.is_none()
-                && t.idle_len.is_some()
-                && t.file
-                    .metadata()
-                    .map(|m| Some(m.len()) == t.idle_len)
-                    .unwrap_or(true);
-            if drained && (!t.present || excess > 0) {
-                excess = excess.saturating_sub(1);
-                self.saved.push(t.to_state(now));
-            } else {
-                kept.push(t);
+        for f in self.followed.drain(..) {
+            let gone_and_done = !f.present && f.is_drained();
+            let idle = matches!(f.phase, Phase::Drained { .. } | Phase::Stalled { .. });
+            let makes_room = excess > 0 && idle;
+            if !(gone_and_done || makes_room) {
+                kept.push(f);
+                continue;
             }
+            if !gone_and_done {
+                excess -= 1;
+                self.queued.entry(f.path.clone()).or_insert(self.polls);
+            }
+            // What was logged about it is not logged again when it is opened again.
+            if f.reported {
+                self.reported.insert(f.path.clone());
+            } else {
+                self.reported.remove(&f.path);
+            }
+            if let (Phase::Stalled { .. }, true, Ok(meta)) =
+                (&f.phase, f.present, f.file.metadata())
+            {
+                let snapshot = Snapshot {
+                    len: meta.len(),
+                    mtime_ns: discovery::mtime_ns(&meta),
+                };
+                self.stalled
+                    .insert(f.path.clone(), (snapshot, Instant::now()));
+            }
+            self.saved.push(f.to_state(&f.delivered, now));
         }
-        self.tracked = kept;
-        if self.tracked.len() != before {
+        self.followed = kept;
+        let closed = before - self.followed.len();
+        if closed > 0 {
             self.save().map_err(Interrupt::Error)?;
         }
-        Ok(())
+        Ok(closed)
     }
 
-    fn save(&mut self) -> Result<(), FollowError> {
+    /// Everything known, each open file at the checkpoint `at` picks.
+    fn state(&mut self, at: impl Fn(&Followed) -> &super::followed::Checkpoint) -> State {
         let now = unix_now();
         self.saved.prune(now);
-        let mut files: Vec<FileState> = self.tracked.iter().map(|t| t.to_state(now)).collect();
+        let mut files: Vec<FileState> = self
+            .followed
+            .iter()
+            .map(|f| f.to_state(at(f), now))
+            .collect();
         files.extend(self.saved.entries().iter().cloned());
-        let state = State {
+        State {
             version: super::checkpoint::STATE_VERSION,
             stanza: self.store.stanza().to_string(),
             files,
-        };
+        }
+    }
+
+    fn save(&mut self) -> Result<(), FollowError> {
+        let state = self.state(|f| &f.delivered);
         self.store.save(&state)?;
         Ok(())
     }
 }
 
-enum Interrupt {
-    OutputClosed,
-    Error(FollowError),
+fn interrupted(interrupt: Interrupt) -> Result<Outcome, FollowError> {
+    match interrupt {
+        Interrupt::OutputClosed => Ok(Outcome::OutputClosed),
+        Interrupt::Unconfirmed => Ok(Outcome::StoppedUnconfirmed),
+        Interrupt::Error(e) => Err(e),
+    }
 }
 
-/// Where a file will stand once the pending batch is delivered.
-struct Progress {
-    file: usize,
-    position: Position,
-    by_offset: bool,
-    last_record_id: Option<String>,
+/// Whether `candidate` was closed as unreadable and has not changed since, nor waited long.
+fn still_stalled(
+    stalled: &mut HashMap<PathBuf, (Snapshot, Instant)>,
+    candidate: &Candidate,
+) -> bool {
+    match stalled.get(&candidate.path) {
+        Some((s, since))
+            if s.len == candidate.size
+                && s.mtime_ns == candidate.mtime_ns
+                && since.elapsed() < STALL_RETRY =>
+        {
+            true
+        }
+        Some(_) => {
+            stalled.remove(&candidate.path);
+            false
+        }
+        None => false,
+    }
+}
+
+/// What to do with a file whose reader could not be opened. Nothing here marks it read: its
+/// checkpoint stays, and it is tried again at the next poll (out of descriptors) or once its
+/// length changes.
+fn open_failed(f: &mut Followed, error: &IngestError, len: u64) -> Phase {
+    match error {
+        IngestError::Open { source, .. } if out_of_descriptors(source) => {
+            if !f.reported {
+                log::warn(&format!(
+                    "{}: out of file descriptors; trying again at the next poll",
+                    f.path.display()
+                ));
+                f.reported = true;
+            }
+            return Phase::Ready;
+        }
+        IngestError::Incomplete { reason, .. } => {
+            if !f.reported {
+                log::info(&format!(
+                    "{}: {reason}; waiting for the rest",
+                    f.path.display()
+                ));
+                f.reported = true;
+            }
+            return Phase::Stalled {
+                len,
+                since: Instant::now(),
+            };
+        }
+        IngestError::UnknownFormat { .. } if len < UNRECOGNISED_GRACE_BYTES => {
+            // A file too new to recognise gets another chance when it grows.
+            return Phase::Stalled {
+                len,
+                since: Instant::now(),
+            };
+        }
+        _ => {}
+    }
+    if !f.reported {
+        let opened_as = source::opened_as(&f.file, &f.path);
+        log::error(&source::describe(
+            error,
+            &opened_as,
+            &f.path.to_string_lossy(),
+        ));
+        f.reported = true;
+    }
+    Phase::Stalled {
+        len,
+        since: Instant::now(),
+    }
 }
 
 /// Where the reader opened the file by name (no `/proc/self/fd` outside Linux), checks that
 /// the name still leads to the file being followed; a rotation in between is caught here and
 /// the file is opened again at the next poll.
-fn opened_the_tracked_file(t: &Tracked) -> bool {
-    if source::opened_as(&t.file, &t.path) != t.path || (t.dev, t.ino) == (0, 0) {
+fn opened_the_followed_file(f: &Followed) -> bool {
+    let Some(id) = f.fingerprint.id else {
+        return true;
+    };
+    if source::opened_as(&f.file, &f.path) != f.path {
         return true;
     }
-    matches!(std::fs::metadata(&t.path), Ok(meta) if discovery::file_id(&meta) == (t.dev, t.ino))
+    matches!(std::fs::metadata(&f.path), Ok(meta) if FileId::of(&meta) == Some(id))
 }
 
 fn write_event<W: Write>(

@@ -1,18 +1,18 @@
 //! Saved entries of the files that are not open: those loaded from the checkpoint and not
-//! matched yet, those read to their end and closed, and those that left the pattern. They
-//! answer two questions cheaply: "is this listed file unchanged since we closed it?"
-//! (dormant, not even opened) and "which saved entry, if any, is this newly opened file?"
+//! matched yet, those read to their end and closed, those that left the pattern, and the
+//! former content of files truncated or rewritten since (kept so a copy of it — the
+//! `copytruncate` rotation's — is recognised). They answer two questions cheaply: "is this
+//! listed file unchanged since we closed it?" (dormant, not even opened) and "which saved
+//! entry, if any, is this newly opened file?"
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::path::Path;
 
 use super::checkpoint::FileState;
-use super::discovery::{self, Candidate};
+use super::discovery::Candidate;
+use super::fingerprint::{FileId, HeadCheck};
+use crate::ingest::Position;
 
-/// A renamed copy is only recognised by its head CRC when the CRC covers at least this many
-/// bytes; shorter heads collide too easily (Splunk's monitor has the same floor).
-pub const MIN_HEAD_FOR_COPY_MATCH: u64 = 256;
 /// Entries of files no longer seen are kept this long, so a file that comes back (an
 /// unmounted share, say) is not read again from the start.
 pub const RETENTION_SECS: u64 = 7 * 24 * 3600;
@@ -24,11 +24,49 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub enum Match {
     /// The file is known: resume from this entry.
     Resume(FileState),
-    /// An entry has this file's inode but not its head (or claims more bytes than it has):
-    /// the file was rewritten; read it from the start.
+    /// The file is a copy of the content this entry describes, which no listed file holds
+    /// any more (rotation by copy, a move across filesystems, a rotated file compressed
+    /// afterwards): resume there.
+    Copy(FileState, Position),
+    /// A listed file that is not open holds the same content: this one is a copy of it and
+    /// is not read while that one is there.
+    CopyOfListed(FileState),
+    /// An entry had this file's inode but not its head (or claims more bytes than it has):
+    /// the file was rewritten; read it from the start. The entry is kept as former content.
     Rewritten(FileState),
     /// Never seen.
     New,
+}
+
+/// The file just opened, as [`SavedFiles::take_match`] compares it.
+pub struct Opened<'a> {
+    pub path: &'a Path,
+    pub id: Option<FileId>,
+    pub len: u64,
+    pub heads: HeadCheck<'a>,
+}
+
+impl Opened<'_> {
+    /// Whether `entry`'s position lies within this file. A gzip file (its positions count
+    /// records, or bytes of its decompressed text) is not compared with its stored length.
+    fn holds(&self, entry: &FileState) -> bool {
+        match entry.position {
+            Position::Offset(offset) => self.heads.prefix().is_gzip() || offset <= self.len,
+            Position::Record(_) => true,
+        }
+    }
+
+    /// Where a copy of `entry`'s content resumes: its position, a byte offset clamped to
+    /// the copy's length (a copy taken while the original was read further holds only what
+    /// was already read).
+    fn copy_position(&self, entry: &FileState) -> Position {
+        match entry.position {
+            Position::Offset(offset) if !self.heads.prefix().is_gzip() => {
+                Position::Offset(offset.min(self.len))
+            }
+            other => other,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,38 +98,42 @@ impl SavedFiles {
     }
 
     /// The listed files that need attention: all but the dormant ones — closed, read to
-    /// their end, same length and modification time as then. Dormant entries are marked
-    /// seen (under their current name). `open` holds the identities of open files.
+    /// their end, same length and modification time as then. Every entry whose file is
+    /// listed is marked seen (dormant ones under their current name). `open` holds the
+    /// identities of open files.
     pub fn active<'a>(
         &mut self,
         candidates: &'a [Candidate],
-        open: &HashSet<(u64, u64)>,
+        open: &HashSet<FileId>,
         now: u64,
     ) -> Vec<&'a Candidate> {
-        let index: HashMap<(u64, u64), usize> = self
+        let index: HashMap<FileId, usize> = self
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| (e.dev, e.ino) != (0, 0))
-            .map(|(i, e)| ((e.dev, e.ino), i))
+            .filter_map(|(i, e)| e.fingerprint.id.map(|id| (id, i)))
             .collect();
         let mut active = Vec::with_capacity(candidates.len());
         for candidate in candidates {
-            let id = (candidate.dev, candidate.ino);
-            let dormant = candidate.size > 0
-                && !open.contains(&id)
-                && index
-                    .get(&id)
-                    .and_then(|&i| self.entries.get_mut(i))
-                    .is_some_and(|e| {
-                        let unchanged =
-                            e.size == candidate.size && e.mtime_ns == candidate.mtime_ns;
-                        if unchanged {
-                            e.last_seen = now;
-                            e.path = candidate.path.display().to_string();
-                        }
-                        unchanged
-                    });
+            let entry = candidate
+                .id
+                .filter(|id| !open.contains(id))
+                .and_then(|id| index.get(&id))
+                .and_then(|&i| self.entries.get_mut(i));
+            let dormant = match entry {
+                Some(entry) => {
+                    entry.last_seen = now;
+                    let unchanged = candidate.size > 0
+                        && entry.drained.is_some_and(|d| {
+                            d.len == candidate.size && d.mtime_ns == candidate.mtime_ns
+                        });
+                    if unchanged {
+                        entry.path = candidate.path.display().to_string();
+                    }
+                    unchanged
+                }
+                None => false,
+            };
             if !dormant {
                 active.push(candidate);
             }
@@ -99,56 +141,62 @@ impl SavedFiles {
         active
     }
 
+    /// The inodes the entries know.
+    pub fn known_ids(&self) -> HashSet<FileId> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.fingerprint.id)
+            .collect()
+    }
+
     /// Finds (and removes) the entry describing a file just opened: same device and inode
-    /// with the same head; or — a copy made by rotation or a move across filesystems — the
-    /// same head (≥ [`MIN_HEAD_FOR_COPY_MATCH`] bytes) on an entry whose inode is no longer
-    /// listed (`present`). Without inode numbers (non-Unix): the same path or a long enough
-    /// head.
-    pub fn take_match(
-        &mut self,
-        path: &Path,
-        file: &File,
-        len: u64,
-        (dev, ino): (u64, u64),
-        present: &HashSet<(u64, u64)>,
-    ) -> Match {
-        // One read per distinct head length, however many entries are compared.
-        let mut heads: HashMap<u64, Option<u32>> = HashMap::new();
-        let mut head_matches = |e: &FileState| {
-            e.head_len > 0
-                && e.head_len <= len
-                && *heads
-                    .entry(e.head_len)
-                    .or_insert_with(|| discovery::head_crc(file, e.head_len).ok().flatten())
-                    == Some(e.head_crc)
-        };
-        let fits = |e: &FileState| !e.resumes_by_offset || e.position.offset <= len;
-        if (dev, ino) != (0, 0) {
+    /// with the same head; or — a copy — a head long enough to tell copies apart. Without
+    /// inode numbers (non-Unix): the same path and head, or a long enough head. `listed`
+    /// holds the identities of the files discovery listed.
+    pub fn take_match(&mut self, opened: &mut Opened<'_>, listed: &HashSet<FileId>) -> Match {
+        if let Some(id) = opened.id {
             if let Some(i) = self
                 .entries
                 .iter()
-                .position(|e| (e.dev, e.ino) == (dev, ino))
+                .position(|e| e.fingerprint.id == Some(id))
             {
                 let entry = self.entries.remove(i);
-                return if head_matches(&entry) && fits(&entry) {
-                    Match::Resume(entry)
-                } else {
-                    Match::Rewritten(entry)
-                };
+                if opened.heads.starts_with(&entry.fingerprint.head) && opened.holds(&entry) {
+                    return Match::Resume(entry);
+                }
+                // What it held is former content now, which a copy may still carry.
+                let mut former = entry.clone();
+                former.fingerprint.id = None;
+                self.entries.push(former);
+                return Match::Rewritten(entry);
             }
         }
-        let path_text = path.display().to_string();
-        let found = self.entries.iter().position(|e| {
-            let unix_copy = (dev, ino) != (0, 0)
-                && e.head_len >= MIN_HEAD_FOR_COPY_MATCH
-                && !present.contains(&(e.dev, e.ino));
-            let no_inode = (dev, ino) == (0, 0)
-                && (e.path == path_text || e.head_len >= MIN_HEAD_FOR_COPY_MATCH);
-            (unix_copy || no_inode) && fits(e) && head_matches(e)
-        });
-        match found {
-            Some(i) => Match::Resume(self.entries.remove(i)),
-            None => Match::New,
+        let path_text = opened.path.display().to_string();
+        if opened.id.is_none() {
+            if let Some(i) = self.entries.iter().position(|e| {
+                e.path == path_text
+                    && opened.heads.starts_with(&e.fingerprint.head)
+                    && opened.holds(e)
+            }) {
+                return Match::Resume(self.entries.remove(i));
+            }
         }
+        let Some(i) = self
+            .entries
+            .iter()
+            .position(|e| opened.heads.is_copy_of(&e.fingerprint.head))
+        else {
+            return Match::New;
+        };
+        let held_by_listed = self.entries[i]
+            .fingerprint
+            .id
+            .is_some_and(|id| listed.contains(&id));
+        if held_by_listed {
+            return Match::CopyOfListed(self.entries[i].clone());
+        }
+        let entry = self.entries.remove(i);
+        let position = opened.copy_position(&entry);
+        Match::Copy(entry, position)
     }
 }

@@ -5,17 +5,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use crate::ingest::{self, CimField, FileReader, IngestError, OpenOptions};
-
-/// Where reading a file resumes: the byte offset just after the last complete record, or
-/// the number of records consumed (EVTX, gzip). Only the one the format uses is meaningful.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    pub offset: u64,
-    pub records: u64,
-}
+use crate::ingest::{self, CimField, FileReader, IngestError, OpenOptions, Position};
 
 /// One process event, in CIM field names.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,10 +29,10 @@ pub enum Item {
     Skipped {
         event_id: String,
     },
-    /// A record that could not be read; `position` names where it is. `ends_file` when the
-    /// reader cannot go past it (corrupt compressed data).
+    /// A record that could not be read, and where it is. `ends_file` when the reader cannot
+    /// go past it (corrupt compressed data).
     Malformed {
-        position: String,
+        position: Position,
         message: String,
         ends_file: bool,
     },
@@ -90,7 +80,7 @@ pub fn open(
     file: &File,
     path: &Path,
     choice: FormatChoice,
-    at: Option<(Position, bool)>,
+    at: Position,
 ) -> Result<Source, IngestError> {
     let opened_as = handle_path(file).unwrap_or_else(|| path.to_path_buf());
     let options = OpenOptions {
@@ -98,13 +88,7 @@ pub fn open(
             FormatChoice::Auto => None,
             FormatChoice::Named(format) => Some(format),
         },
-        resume: at.map(|(p, by_offset)| {
-            if by_offset {
-                ingest::Position::Offset(p.offset)
-            } else {
-                ingest::Position::Record(p.records)
-            }
-        }),
+        resume: Some(at),
         follow: true,
     };
     let reader = FileReader::open(&opened_as, &options)?;
@@ -153,24 +137,21 @@ impl Source {
                 event_id: skipped.event_id,
             },
             ingest::Item::Malformed(bad) => Item::Malformed {
-                position: bad.position.to_string(),
+                position: bad.position,
                 message: bad.message,
                 ends_file: false,
             },
             ingest::Item::Unreadable(bad) => Item::Malformed {
-                position: bad.position.to_string(),
+                position: bad.position,
                 message: bad.message,
                 ends_file: true,
             },
         })
     }
 
-    /// The position just after the last record returned, and whether it is a byte offset.
-    pub fn position(&self) -> (Position, bool) {
-        match self.reader.resume_point() {
-            ingest::Position::Offset(offset) => (Position { offset, records: 0 }, true),
-            ingest::Position::Record(records) => (Position { offset: 0, records }, false),
-        }
+    /// The position just after the last record returned.
+    pub fn position(&self) -> Position {
+        self.reader.resume_point()
     }
 }
 

@@ -343,15 +343,14 @@ impl BodyProcessor {
         }
     }
 
-    /// Ends the body: the processor's end-of-chunk messages go to `messages`.
+    /// Ends the body: the processor's end-of-chunk messages go to `messages`, also for a chunk
+    /// without rows (a search with no results still gets its warnings).
     pub fn finish<P: RowProcessor + ?Sized>(
         &mut self,
         processor: &mut P,
         messages: &mut Vec<Message>,
     ) -> BodyStats {
-        if self.header_done && !self.columns.is_empty() {
-            processor.end_chunk(messages);
-        }
+        processor.end_chunk(messages);
         self.stats
     }
 

@@ -9,7 +9,12 @@
 //! The price is that the body's pages belong to the pipe until splunkd has read them. The
 //! session therefore calls [`ReplyOutput::reclaim`] before it writes to the reply buffer again;
 //! while the pipe still holds bytes (splunkd has not read the whole reply, which lock-step
-//! splunkd never does), the buffer is set aside and the session gets a fresh one.
+//! splunkd never does), the buffer is set aside and the session gets a fresh one. The pipe
+//! only ever holds the last bytes written, at most its capacity (1 MiB): the pages of the
+//! set-aside buffer that splunkd has already read are given back to the system at once
+//! (`madvise(MADV_DONTNEED)`), and buffers set aside earlier are freed, since everything
+//! written before the last reply has been read. A reader that lags behind therefore costs
+//! about a pipe's worth of memory over copying, not a reply's worth per reply it lags.
 
 use std::io::{self, Write};
 
@@ -60,6 +65,8 @@ pub struct SplicingStdout {
     /// Buffers whose pages the pipe may still hold; dropped once the pipe is empty, leaked if it
     /// never is (see [`Drop`]).
     retired: Vec<Vec<u8>>,
+    /// Bytes written since the last spliced body began (that body included).
+    since_body: usize,
 }
 
 impl SplicingStdout {
@@ -84,6 +91,7 @@ impl SplicingStdout {
             splice: cfg!(target_os = "linux"),
             body_in_pipe: false,
             retired: Vec::new(),
+            since_body: 0,
         }
     }
 
@@ -152,7 +160,12 @@ impl SplicingStdout {
 
 impl ReplyOutput for SplicingStdout {
     fn send_chunk(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
-        write_chunk(&mut self.file, meta, body)
+        let mut head = Vec::with_capacity(meta.len() + 40);
+        write_chunk_head(&mut head, meta, body.len())?;
+        self.since_body = self.since_body.saturating_add(head.len() + body.len());
+        self.file.write_all(&head)?;
+        self.file.write_all(body)?;
+        self.file.flush()
     }
 
     fn send_reply(&mut self, meta: &[u8], body: &[u8]) -> io::Result<()> {
@@ -163,6 +176,7 @@ impl ReplyOutput for SplicingStdout {
         let mut head = Vec::with_capacity(meta.len() + 40);
         write_chunk_head(&mut head, meta, body.len())?;
         self.file.write_all(&head)?;
+        self.since_body = body.len();
         let sent = self.splice_body(body)?;
         self.file.write_all(&body[sent..])
     }
@@ -171,21 +185,61 @@ impl ReplyOutput for SplicingStdout {
         if !self.body_in_pipe && self.retired.is_empty() {
             return;
         }
-        if self.unread() == Some(0) {
+        let unread = self.unread();
+        if unread == Some(0) {
             // Everything spliced has been read: no page is referenced any more.
             self.body_in_pipe = false;
             self.retired.clear();
             return;
         }
-        if self.body_in_pipe {
-            self.body_in_pipe = false;
-            self.retired.push(std::mem::take(body));
-            if self.retired.len() >= MAX_RETIRED {
-                self.splice = false;
-            }
+        if !self.body_in_pipe {
+            return;
+        }
+        self.body_in_pipe = false;
+        if let Some(unread) = unread.filter(|&u| u <= self.since_body) {
+            // The pipe holds only bytes of the last body and of what followed it: every
+            // buffer set aside before is read through, and so is the body's start.
+            self.retired.clear();
+            let after_body = self.since_body - body.len().min(self.since_body);
+            let unread_of_body = unread.saturating_sub(after_body).min(body.len());
+            release_read_pages(body, body.len() - unread_of_body);
+        }
+        // The fresh buffer gets the old one's capacity, untouched until written, so building
+        // the next reply does not grow it step by step (each step a copy).
+        let fresh = Vec::with_capacity(body.capacity());
+        self.retired.push(std::mem::replace(body, fresh));
+        if self.retired.len() >= MAX_RETIRED {
+            self.splice = false;
         }
     }
 }
+
+/// Gives the whole pages of `buffer` among its first `read` bytes back to the system: splunkd
+/// has read them out of the pipe. Only pages wholly inside the buffer are touched; should the
+/// pipe still refer to one, it keeps its own reference to the page, so what splunkd reads is
+/// unchanged and this mapping just gets a fresh zero page if the buffer is written again.
+#[cfg(target_os = "linux")]
+fn release_read_pages(buffer: &[u8], read: usize) {
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => return,
+    };
+    let base = buffer.as_ptr() as usize;
+    let start = base.div_ceil(page) * page;
+    let end = (base + read.min(buffer.len())) / page * page;
+    if end > start {
+        // SAFETY: [start, end) is whole pages inside `buffer`, which the caller owns and sets
+        // aside unread until it is freed. MADV_DONTNEED drops this process's mapping of them
+        // (zero pages on the next touch); the pipe's own references keep any page it holds.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release_read_pages(_buffer: &[u8], _read: usize) {}
 
 impl Drop for SplicingStdout {
     fn drop(&mut self) {
@@ -277,6 +331,34 @@ mod tests {
         let mut got = Vec::new();
         reader.read_to_end(&mut got).expect("read");
         assert!(got == expected);
+    }
+
+    #[test]
+    fn a_reader_one_reply_behind_keeps_one_buffer_set_aside_not_one_per_reply() {
+        let (mut reader, mut out) = pipe_output();
+        let mut reply = Vec::new();
+        for n in 0..6u8 {
+            out.reclaim(&mut reply);
+            assert!(out.retired.len() <= 1, "reply {n}: {}", out.retired.len());
+            reply.clear();
+            reply.extend_from_slice(&body(300_000, n));
+            let expected = chunk(b"{}", &reply);
+            out.send_reply(b"{}", &reply).expect("send");
+            // Read all but the last 1000 bytes: the pipe still holds this reply's tail.
+            let mut got = vec![0; expected.len() - 1000];
+            reader.read_exact(&mut got).expect("read");
+            assert!(got == expected[..got.len()]);
+            out.reclaim(&mut reply);
+            assert_eq!(out.retired.len(), 1, "reply {n}");
+            assert!(reply.is_empty() && reply.capacity() >= 300_000);
+            let mut rest = vec![0; 1000];
+            reader.read_exact(&mut rest).expect("read the tail");
+            assert!(
+                rest == expected[expected.len() - 1000..],
+                "reply {n}: tail intact"
+            );
+        }
+        assert!(out.splice, "splicing goes on");
     }
 
     #[test]

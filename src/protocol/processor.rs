@@ -550,7 +550,8 @@ pub trait RowProcessor {
     /// Decides about one row.
     fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError>;
 
-    /// Called after the last row of a chunk; messages added here go into that chunk's reply.
+    /// Called at the end of every execute chunk (after its last row, if it has rows); messages
+    /// added here go into that chunk's reply.
     fn end_chunk(&mut self, _messages: &mut Vec<Message>) {}
 }
 

@@ -392,7 +392,11 @@ impl BlockMasks {
         {
             sse2_masks(block, needles, probes)
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(target_arch = "aarch64")]
+        {
+            neon_masks(block, needles, probes)
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         {
             BlockMasks::scalar(block, needles, probes)
         }
@@ -474,6 +478,42 @@ fn sse2_masks(block: &[u8; 64], needles: &[Needle], probes: &mut ProbeMasks) -> 
     masks
 }
 
+/// NEON is part of the aarch64 baseline, so no runtime detection is needed. NEON has no
+/// `movemask`: each compare result (0xff or 0) keeps its byte's bit weight within its half
+/// of the vector, and three rounds of pairwise adds fold 64 such bytes into one 64-bit mask
+/// with bit `i` for byte `i` (simdjson's `to_bitmask` for ARM).
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn neon_masks(block: &[u8; 64], needles: &[Needle], probes: &mut ProbeMasks) -> BlockMasks {
+    use std::arch::aarch64::{
+        uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vorrq_u8, vpaddq_u8,
+        vreinterpretq_u64_u8,
+    };
+    const WEIGHTS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+    // SAFETY: NEON is always available on aarch64; each load reads 16 bytes at offset 0, 16,
+    // 32 or 48 of a 64-byte array (or of the 16-byte WEIGHTS), with no alignment requirement.
+    unsafe {
+        let weights = vld1q_u8(WEIGHTS.as_ptr());
+        let lanes: [uint8x16_t; 4] = [0, 16, 32, 48].map(|at| vld1q_u8(block.as_ptr().add(at)));
+        let mask = |lanes: &[uint8x16_t; 4], byte: u8| -> u64 {
+            let c = vdupq_n_u8(byte);
+            let w = lanes.map(|v| vandq_u8(vceqq_u8(v, c), weights));
+            let halves = vpaddq_u8(vpaddq_u8(w[0], w[1]), vpaddq_u8(w[2], w[3]));
+            vgetq_lane_u64::<0>(vreinterpretq_u64_u8(vpaddq_u8(halves, halves)))
+        };
+        let folded = lanes.map(|v| vorrq_u8(v, vdupq_n_u8(0x20)));
+        for (n, needle) in needles.iter().enumerate() {
+            let (a, b) = probe_bytes(needle);
+            probes[n] = (mask(&folded, a), mask(&folded, b));
+        }
+        BlockMasks {
+            quote: mask(&lanes, b'"'),
+            comma: mask(&lanes, b','),
+            newline: mask(&lanes, b'\n'),
+        }
+    }
+}
+
 /// [`BlockMasks::of`] with 32-byte compares.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -513,6 +553,9 @@ fn avx2_masks(block: &[u8], needles: &[Needle], probes: &mut ProbeMasks) -> Bloc
         newline: eq(lo, hi, b'\n'),
     }
 }
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod simd_tests;
 
 #[cfg(test)]
 mod tests {
@@ -648,7 +691,7 @@ mod tests {
         assert_eq!(checked, 4 * 97_656);
     }
 
-    /// The scan with the baseline (SSE2) or the scalar masks.
+    /// The scan with the baseline (SSE2 on x86_64, NEON on aarch64) or the scalar masks.
     fn baseline(body: &[u8], literals: &Needles, scalar: bool) -> RowShape {
         let needles = literals.as_slice();
         match scalar {

@@ -1,6 +1,7 @@
-//! Coverage of the compiler over a directory of ESCU detections: which compile, which are
-//! not row-level, which hit unsupported SPL, the construct that stopped each, and every key
-//! or block the loader read past (an error under `strict`).
+//! Coverage of the compiler over a directory of ESCU detections and Sigma rules: which
+//! compile, which are not row-level or out of scope, which hit unsupported constructs, the
+//! construct that stopped each, every key or block the loader read past (an error under
+//! `strict`), and for Sigma rules which data sources they can match.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::compile::later_stages_are_formatting_only;
 use super::error::{RuleError, Warning};
 use super::ruleset::{compile_rule, Sources};
+use super::sigma::{self, DataSource, Reach};
 
 /// The outcome for one detection.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,8 @@ pub enum Outcome {
     Unsupported(String),
     /// Macro or YAML problem, or (strict) a key or block read past.
     Invalid(String),
+    /// A Sigma rule for another logsource than process creation (the logsource).
+    OutOfScope(String),
 }
 
 /// One detection's coverage line.
@@ -32,6 +36,10 @@ pub struct CoverageEntry {
     /// The construct that stopped compilation (empty when compiled).
     pub construct: String,
     pub outcome: Outcome,
+    /// A Sigma rule (else ESCU).
+    pub sigma: bool,
+    /// For a compiled Sigma rule: its reach on every data source.
+    pub reach: Vec<(DataSource, Reach)>,
     /// Keys or blocks of the file the loader read past, as warning lines.
     pub ignored: Vec<String>,
 }
@@ -79,6 +87,27 @@ impl CoverageReport {
             .filter(|e| matches!(e.outcome, Outcome::Unsupported(_) | Outcome::Invalid(_)))
             .count()
     }
+    /// Sigma rules out of scope (another logsource than process creation).
+    pub fn out_of_scope(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::OutOfScope(_)))
+            .count()
+    }
+    /// The Sigma entries.
+    pub fn sigma(&self) -> impl Iterator<Item = &CoverageEntry> {
+        self.entries.iter().filter(|e| e.sigma)
+    }
+    /// Compiled Sigma rules that cannot match on `source`.
+    pub fn sigma_cannot_match(&self, source: DataSource) -> usize {
+        self.sigma()
+            .filter(|e| {
+                e.reach
+                    .iter()
+                    .any(|(s, r)| *s == source && matches!(r, Reach::Cannot(_)))
+            })
+            .count()
+    }
     /// Compiled share of the corpus, in percent.
     pub fn compiled_percent(&self) -> f64 {
         if self.entries.is_empty() {
@@ -107,6 +136,9 @@ impl fmt::Display for CoverageReport {
         writeln!(f, "  not row-level:               {}", self.not_row_level())?;
         writeln!(f, "  unsupported / invalid:       {}", self.unsupported())?;
         writeln!(f, "  keys or blocks ignored:      {}", self.ignored())?;
+        if self.sigma().next().is_some() {
+            write_sigma(f, self)?;
+        }
         let mut by_construct: BTreeMap<(String, String), usize> = BTreeMap::new();
         for e in &self.entries {
             let kind = match &e.outcome {
@@ -114,6 +146,7 @@ impl fmt::Display for CoverageReport {
                 Outcome::NotRowLevel(_) => "not row-level",
                 Outcome::Unsupported(_) => "unsupported",
                 Outcome::Invalid(_) => "invalid",
+                Outcome::OutOfScope(_) => "out of scope",
             };
             let key: String = e.construct.chars().take(40).collect();
             *by_construct.entry((kind.to_string(), key)).or_default() += 1;
@@ -129,6 +162,7 @@ impl fmt::Display for CoverageReport {
                 Outcome::NotRowLevel(d) => writeln!(f, "  [not row-level] {}: {}", e.rule, d)?,
                 Outcome::Unsupported(d) => writeln!(f, "  [unsupported]   {}: {}", e.rule, d)?,
                 Outcome::Invalid(d) => writeln!(f, "  [invalid]       {}: {}", e.rule, d)?,
+                Outcome::OutOfScope(_) => {}
             }
         }
         for line in self.entries.iter().flat_map(|e| &e.ignored) {
@@ -141,8 +175,68 @@ impl fmt::Display for CoverageReport {
     }
 }
 
-/// Compiles every detection under `detections` with the macros under `macro_places`
-/// (plus the built-in Splunk_SA_CIM macros) and reports the outcome of each.
+/// The Sigma part of the report: totals, out-of-scope logsources, and per data source how
+/// many compiled rules cannot match there (and the fields they miss).
+fn write_sigma(f: &mut fmt::Formatter<'_>, report: &CoverageReport) -> fmt::Result {
+    let total = report.sigma().count();
+    let compiled = report
+        .sigma()
+        .filter(|e| e.outcome == Outcome::Compiled)
+        .count();
+    writeln!(
+        f,
+        "  Sigma rules:                 {total}, compiled {compiled}, out of scope {}",
+        report.out_of_scope()
+    )?;
+    let mut logsources: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in report.sigma() {
+        if let Outcome::OutOfScope(l) = &e.outcome {
+            *logsources.entry(l).or_default() += 1;
+        }
+    }
+    for (logsource, n) in logsources {
+        writeln!(f, "    out of scope {n:4}  {logsource}")?;
+    }
+    writeln!(f, "Sigma rules by data source (compiled {compiled}):")?;
+    for source in DataSource::ALL {
+        let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
+        let (mut degraded, mut cannot) = (0, 0);
+        for (_, reach) in report
+            .sigma()
+            .flat_map(|e| &e.reach)
+            .filter(|(s, _)| *s == source)
+        {
+            match reach {
+                Reach::Full => {}
+                Reach::Degraded(_) => degraded += 1,
+                Reach::Cannot(fields) => {
+                    cannot += 1;
+                    fields
+                        .iter()
+                        .for_each(|m| *missing.entry(m).or_default() += 1);
+                }
+            }
+        }
+        let fields: Vec<String> = missing.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        writeln!(
+            f,
+            "  {:32} can match {:4}; cannot {:4}{}; reads fields it lacks but can match {degraded}",
+            source.name(),
+            compiled - cannot,
+            cannot,
+            if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" (needs {})", fields.join(", "))
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// Compiles every detection and Sigma rule under `detections` with the macros (and
+/// `sigma_settings`) under `macro_places` (plus the built-in Splunk_SA_CIM macros) and
+/// reports the outcome of each.
 pub fn coverage(detections: &Path, macro_places: &[PathBuf]) -> CoverageReport {
     coverage_with(detections, macro_places, false)
 }
@@ -202,9 +296,55 @@ pub fn coverage_with(detections: &Path, macro_places: &[PathBuf], strict: bool) 
             formatting_only,
             construct,
             outcome,
+            sigma: false,
+            reach: Vec::new(),
             ignored,
         });
     }
+    let settings = if corpus.sigma_settings == Default::default() {
+        &sources.sigma_settings
+    } else {
+        &corpus.sigma_settings
+    };
+    for (path, rule) in &corpus.sigma {
+        report.entries.push(sigma_entry(path, rule, settings));
+    }
     report.warnings = warnings.iter().map(|w| w.to_string()).collect();
     report
+}
+
+fn sigma_entry(
+    path: &Path,
+    rule: &sigma::SigmaRule,
+    settings: &sigma::SigmaSettings,
+) -> CoverageEntry {
+    let mut reach = Vec::new();
+    let (outcome, construct) = match sigma::compile_rule(path, rule, settings) {
+        Ok((compiled, _)) => {
+            if let Some(info) = &compiled.sigma {
+                reach = DataSource::ALL
+                    .iter()
+                    .map(|&s| (s, info.reach(s)))
+                    .collect();
+            }
+            (Outcome::Compiled, String::new())
+        }
+        Err(RuleError::OutOfScope { logsource, .. }) => {
+            (Outcome::OutOfScope(logsource), "logsource".to_string())
+        }
+        Err(RuleError::Sigma { source, .. }) => {
+            (Outcome::Unsupported(source.to_string()), source.construct)
+        }
+        Err(other) => (Outcome::Invalid(other.to_string()), "yaml".to_string()),
+    };
+    CoverageEntry {
+        file: path.to_path_buf(),
+        rule: rule.title.clone(),
+        formatting_only: false,
+        construct,
+        outcome,
+        sigma: true,
+        reach,
+        ignored: Vec::new(),
+    }
 }

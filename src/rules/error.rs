@@ -62,6 +62,24 @@ impl SplError {
     }
 }
 
+/// Why a Sigma rule was not compiled: the construct (a modifier, a value, a condition token,
+/// a search identifier) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unsupported construct `{construct}`: {detail}")]
+pub struct SigmaError {
+    pub construct: String,
+    pub detail: String,
+}
+
+impl SigmaError {
+    pub fn new(construct: impl Into<String>, detail: impl Into<String>) -> Self {
+        SigmaError {
+            construct: construct.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Macro expansion failures.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MacroError {
@@ -110,6 +128,20 @@ pub enum RuleError {
         #[source]
         source: SplError,
     },
+    #[error("{path}: Sigma rule `{rule}`: {source}")]
+    Sigma {
+        path: PathBuf,
+        rule: String,
+        #[source]
+        source: SigmaError,
+    },
+    /// Sigma rules whose `logsource` is not process creation, one warning per logsource.
+    #[error("{count} Sigma rule(s) out of scope: logsource `{logsource}` (netdiscover runs `category: process_creation` rules), e.g. {example}")]
+    OutOfScope {
+        logsource: String,
+        count: usize,
+        example: PathBuf,
+    },
     /// Not a reason to skip: a key or block of the rule file that the loader read past
     /// (unknown, or one the rule's schema or type cannot use); the rule loads without it.
     #[error("{path}: rule `{rule}`: `{key}`: {why}")]
@@ -137,7 +169,10 @@ impl RuleError {
             | RuleError::Macro { path, .. }
             | RuleError::Spl { path, .. }
             | RuleError::Ignored { path, .. }
+            | RuleError::Sigma { path, .. }
             | RuleError::Conf { path, .. } => Some(path),
+            // A group of rules; its example is not the file at fault.
+            RuleError::OutOfScope { .. } => None,
         }
     }
 }

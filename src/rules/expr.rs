@@ -90,6 +90,9 @@ pub enum Func {
     Trim,
     Ltrim,
     Rtrim,
+    /// `cidrmatch(network, ip)`: true if the value is an IP address inside the network
+    /// (IPv4 or IPv6, `address/prefix`). Compiled for Sigma's `cidr` modifier.
+    CidrMatch,
 }
 
 impl Func {
@@ -131,6 +134,7 @@ impl Func {
             | Func::MvCount => (1, 1),
             Func::ToNumber | Func::ToString | Func::Trim | Func::Ltrim | Func::Rtrim => (1, 1),
             Func::Substr => (2, 3),
+            Func::CidrMatch => (2, 2),
             Func::If => (3, 3),
             Func::Case => (2, usize::MAX),
             Func::MvIndex => (2, 3),
@@ -231,6 +235,32 @@ pub fn parse_num(s: &[u8]) -> Option<f64> {
         return None;
     }
     t.parse().ok()
+}
+
+/// A network `address/prefix` (IPv4 or IPv6); a bare address is a /32 or /128.
+pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+        None => (text, None),
+    };
+    let address: std::net::IpAddr = address.parse().ok()?;
+    let width = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(width);
+    (prefix <= width).then_some((address, prefix))
+}
+
+fn in_network(ip: std::net::IpAddr, (network, prefix): (std::net::IpAddr, u8)) -> bool {
+    use std::net::IpAddr;
+    let (a, b, width) = match (ip, network) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return false,
+    };
+    if prefix == 0 {
+        return true;
+    }
+    let shift = width - u32::from(prefix);
+    a >> shift == b >> shift
 }
 
 /// Per-row cache of lower-cased field values. Buffers are reused across rows, so a row
@@ -594,6 +624,20 @@ fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
             .find(|v| !matches!(v, Val::Null))
             .unwrap_or(Val::Null),
         Func::ToNumber => arg(0).as_num().map_or(Val::Null, Val::Num),
+        Func::CidrMatch => {
+            let network = arg(0)
+                .first()
+                .and_then(|n| parse_cidr(&String::from_utf8_lossy(&n)));
+            match (network, arg(1)) {
+                (_, Val::Null) | (None, _) => Val::Null,
+                (Some(net), v) => Val::Bool(v.values().iter().any(|ip| {
+                    std::str::from_utf8(ip)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<std::net::IpAddr>().ok())
+                        .is_some_and(|ip| in_network(ip, net))
+                })),
+            }
+        }
         Func::ToString => match arg(0) {
             Val::Null => Val::Null,
             v => v.first().map_or(Val::Null, Val::Str),

@@ -22,6 +22,149 @@ struct General {
     last: Vec<u8>,
 }
 
+/// One piece of a pattern given to [`Glob::from_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobPart {
+    /// Bytes matched literally (ASCII case-insensitively).
+    Lit(Vec<u8>),
+    /// Any run of bytes, including none and newlines.
+    Star,
+    /// Exactly one character: one UTF-8 sequence (one byte where the value is not UTF-8).
+    AnyChar,
+    /// Exactly one of these alternatives, each one character (a UTF-8 sequence, or a fixed
+    /// unit such as a UTF-16 code unit), so at most one of them matches at a position.
+    Class(Vec<Vec<u8>>),
+}
+
+/// A pattern with single-character tokens: the token runs between `*`s. The first run is
+/// anchored at the start and the last at the end (either may be empty).
+#[derive(Debug, Clone)]
+struct Tokens {
+    segments: Vec<Vec<Token>>,
+}
+
+#[derive(Debug, Clone)]
+enum Token {
+    Lit(Vec<u8>),
+    AnyChar,
+    Class(Vec<Vec<u8>>),
+}
+
+/// Length of the character starting at `at`: a whole UTF-8 sequence when one starts there,
+/// else one byte.
+fn char_len(v: &[u8], at: usize) -> usize {
+    let width = match v[at] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 1,
+    };
+    let whole = at + width <= v.len()
+        && v[at + 1..at + width].iter().all(|b| b & 0xC0 == 0x80)
+        && std::str::from_utf8(&v[at..at + width]).is_ok();
+    if whole {
+        width
+    } else {
+        1
+    }
+}
+
+/// A UTF-8 continuation byte: no character starts there.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+impl Tokens {
+    /// Where `segment` ends when matched at `at`, if it matches there. Each token matches at
+    /// most one length at a position, so the end is unique.
+    fn end_of(segment: &[Token], v: &[u8], mut at: usize) -> Option<usize> {
+        for token in segment {
+            match token {
+                Token::Lit(l) => {
+                    if !v[at..].starts_with(l) {
+                        return None;
+                    }
+                    at += l.len();
+                }
+                Token::AnyChar => {
+                    if at >= v.len() {
+                        return None;
+                    }
+                    at += char_len(v, at);
+                }
+                Token::Class(alternatives) => {
+                    let alt = alternatives.iter().find(|a| v[at..].starts_with(a))?;
+                    at += alt.len();
+                }
+            }
+        }
+        Some(at)
+    }
+
+    /// The first start at or after `from` (where a character starts) where `segment` matches,
+    /// and its end.
+    /// Candidate starts are found by the first token: a literal by `memmem`, a class by its
+    /// alternatives' first bytes.
+    fn find(segment: &[Token], v: &[u8], from: usize) -> Option<(usize, usize)> {
+        let mut at = from;
+        while at <= v.len() {
+            let candidate = match segment.first() {
+                Some(Token::Lit(l)) => at + memchr::memmem::find(&v[at..], l)?,
+                Some(Token::Class(alts)) => {
+                    at + v[at..]
+                        .iter()
+                        .position(|b| alts.iter().any(|a| a.first() == Some(b)))?
+                }
+                _ => at,
+            };
+            let starts_char = candidate == v.len() || !is_continuation(v[candidate]);
+            if starts_char || candidate == from {
+                if let Some(end) = Self::end_of(segment, v, candidate) {
+                    return Some((candidate, end));
+                }
+            }
+            at = candidate + 1;
+        }
+        None
+    }
+
+    /// Runs between stars consume a fixed number of characters, so matching each middle run
+    /// at its leftmost place leaves the most room for the rest.
+    fn matches(&self, v: &[u8]) -> bool {
+        let segments = &self.segments;
+        let Some((first, rest)) = segments.split_first() else {
+            return v.is_empty();
+        };
+        let Some(mut at) = Self::end_of(first, v, 0) else {
+            return false;
+        };
+        let Some((last, middles)) = rest.split_last() else {
+            return at == v.len();
+        };
+        for segment in middles {
+            match Self::find(segment, v, at) {
+                Some((_, end)) => at = end,
+                None => return false,
+            }
+        }
+        (at..=v.len())
+            .filter(|&start| start == v.len() || !is_continuation(v[start]))
+            .any(|start| Self::end_of(last, v, start) == Some(v.len()))
+    }
+
+    /// The literal tokens: every matching value contains each of them.
+    fn literals(&self) -> impl Iterator<Item = &[u8]> {
+        self.segments.iter().flatten().filter_map(|t| match t {
+            Token::Lit(l) => Some(l.as_slice()),
+            _ => None,
+        })
+    }
+
+    fn longest_literal(&self) -> Option<&[u8]> {
+        self.literals().max_by_key(|l| l.len())
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Kind {
     Any,
@@ -30,40 +173,102 @@ enum Kind {
     Suffix(Vec<u8>),
     Contains(Box<Finder<'static>>),
     General(Box<General>),
+    /// Patterns with single-character wildcards or character classes ([`Glob::from_parts`]).
+    Tokens(Box<Tokens>),
+}
+
+impl Kind {
+    /// The kind of a pattern given as the (lower-cased) literals between its `*`s.
+    fn from_star_split(parts: &[&[u8]]) -> Kind {
+        if parts.len() == 1 {
+            return Kind::Exact(parts[0].to_vec());
+        }
+        let first = parts[0];
+        let last = parts[parts.len() - 1];
+        let middles: Vec<&[u8]> = parts[1..parts.len() - 1]
+            .iter()
+            .copied()
+            .filter(|p| !p.is_empty())
+            .collect();
+        match (first.is_empty(), middles.len(), last.is_empty()) {
+            (true, 0, true) => Kind::Any,
+            (false, 0, true) => Kind::Prefix(first.to_vec()),
+            (true, 0, false) => Kind::Suffix(last.to_vec()),
+            (true, 1, true) => Kind::Contains(Box::new(Finder::new(middles[0]).into_owned())),
+            _ => Kind::General(Box::new(General {
+                first: first.to_vec(),
+                middles: middles
+                    .iter()
+                    .map(|m| Finder::new(m).into_owned())
+                    .collect(),
+                last: last.to_vec(),
+            })),
+        }
+    }
 }
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
         let lower = pattern.as_bytes().to_ascii_lowercase();
         let parts: Vec<&[u8]> = lower.split(|&b| b == b'*').collect();
-        let kind = if parts.len() == 1 {
-            Kind::Exact(lower.clone())
-        } else {
-            let first = parts[0];
-            let last = parts[parts.len() - 1];
-            let middles: Vec<&[u8]> = parts[1..parts.len() - 1]
-                .iter()
-                .copied()
-                .filter(|p| !p.is_empty())
-                .collect();
-            match (first.is_empty(), middles.len(), last.is_empty()) {
-                (true, 0, true) => Kind::Any,
-                (false, 0, true) => Kind::Prefix(first.to_vec()),
-                (true, 0, false) => Kind::Suffix(last.to_vec()),
-                (true, 1, true) => Kind::Contains(Box::new(Finder::new(middles[0]).into_owned())),
-                _ => Kind::General(Box::new(General {
-                    first: first.to_vec(),
-                    middles: middles
+        Glob {
+            kind: Kind::from_star_split(&parts),
+            source: pattern.to_string(),
+        }
+    }
+
+    /// A pattern built from parts rather than parsed from SPL text, so a literal may hold `*`
+    /// and the pattern may hold single-character wildcards and character classes (Sigma
+    /// values). Literals and class alternatives are matched ASCII case-insensitively, like
+    /// [`Glob::new`]'s; a pattern of literals and stars only compiles to the same kinds as
+    /// the SPL pattern would, so prefilters and `IN` merging treat both alike.
+    pub fn from_parts(parts: &[GlobPart], source: &str) -> Glob {
+        let mut segments: Vec<Vec<Token>> = vec![Vec::new()];
+        for part in parts {
+            let segment = segments.last_mut().expect("segments is never empty");
+            match part {
+                GlobPart::Star => {
+                    if !segment.is_empty() || segments.len() == 1 {
+                        segments.push(Vec::new());
+                    }
+                }
+                GlobPart::Lit(bytes) => match segment.last_mut() {
+                    Some(Token::Lit(prev)) => prev.extend(bytes.to_ascii_lowercase()),
+                    _ if bytes.is_empty() => {}
+                    _ => segment.push(Token::Lit(bytes.to_ascii_lowercase())),
+                },
+                GlobPart::AnyChar => segment.push(Token::AnyChar),
+                GlobPart::Class(alternatives) => {
+                    let mut alts: Vec<Vec<u8>> = alternatives
                         .iter()
-                        .map(|m| Finder::new(m).into_owned())
-                        .collect(),
-                    last: last.to_vec(),
-                })),
+                        .map(|a| a.to_ascii_lowercase())
+                        .collect();
+                    alts.sort();
+                    alts.dedup();
+                    segment.push(Token::Class(alts));
+                }
             }
+        }
+        let plain = segments
+            .iter()
+            .flatten()
+            .all(|t| matches!(t, Token::Lit(_)));
+        let kind = if plain {
+            let literals: Vec<Vec<u8>> = segments
+                .iter()
+                .map(|s| match s.first() {
+                    Some(Token::Lit(l)) => l.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let parts: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
+            Kind::from_star_split(&parts)
+        } else {
+            Kind::Tokens(Box::new(Tokens { segments }))
         };
         Glob {
             kind,
-            source: pattern.to_string(),
+            source: source.to_string(),
         }
     }
 
@@ -83,6 +288,7 @@ impl Glob {
             Kind::Prefix(p) => v.starts_with(p),
             Kind::Suffix(s) => v.ends_with(s),
             Kind::Contains(f) => f.find(v).is_some(),
+            Kind::Tokens(t) => t.matches(v),
             Kind::General(g) => {
                 let General {
                     first,
@@ -114,6 +320,7 @@ impl Glob {
             Kind::Prefix(p) => vec![p],
             Kind::Suffix(s) => vec![s],
             Kind::Contains(f) => vec![f.needle()],
+            Kind::Tokens(t) => t.literals().collect(),
             Kind::General(g) => std::iter::once(g.first.as_slice())
                 .chain(g.middles.iter().map(Finder::needle))
                 .chain(std::iter::once(g.last.as_slice()))
@@ -130,6 +337,7 @@ impl Glob {
             Kind::Prefix(p) => p,
             Kind::Suffix(s) => s,
             Kind::Contains(f) => f.needle(),
+            Kind::Tokens(t) => t.longest_literal()?,
             Kind::General(g) => {
                 let General {
                     first,
@@ -178,5 +386,45 @@ mod tests {
         assert!(m("*", ""));
         assert!(m("**x**", "x"));
         assert!(m("*a*b*", "line1 a\nline2 b"));
+    }
+
+    fn parts(text: &str) -> Vec<super::GlobPart> {
+        use super::GlobPart;
+        text.chars()
+            .map(|c| match c {
+                '*' => GlobPart::Star,
+                '?' => GlobPart::AnyChar,
+                '#' => GlobPart::Class(vec![
+                    b"-".to_vec(),
+                    b"/".to_vec(),
+                    "\u{2013}".as_bytes().to_vec(),
+                ]),
+                '%' => GlobPart::Lit(b"*".to_vec()),
+                c => GlobPart::Lit(c.to_string().into_bytes()),
+            })
+            .collect()
+    }
+
+    fn p(pattern: &str, v: &str) -> bool {
+        Glob::from_parts(&parts(pattern), pattern).matches_folded(v.to_ascii_lowercase().as_bytes())
+    }
+
+    /// `from_parts`: `?` is one character, a class one of its alternatives, a literal `*`
+    /// plain; literal-and-star patterns get the same kinds as SPL patterns.
+    #[test]
+    fn patterns_from_parts() {
+        assert!(p("a?c", "abc") && p("a?c", "aéc") && !p("a?c", "ac") && !p("a?c", "abbc"));
+        assert!(p("*#x*", "run -X now") && p("*#x*", "run /x") && p("*#x*", "run \u{2013}x"));
+        assert!(!p("*#x*", "run _x") && !p("*#x*", "run x"));
+        assert!(p("a%b", "a*b") && !p("a%b", "axb"));
+        assert!(p("*?", "x") && !p("*?", "") && p("??", "éé") && !p("??", "é"));
+        assert!(p("#*#", "-/") && p("#*#", "--") && !p("#*#", "-"));
+        assert!(p("*a#b*c?", "xxa-b a/bcz") && !p("*a#b*c?", "xxa-bc") && !p("*a#b*c?", "xxab cz"));
+        let plain = Glob::from_parts(&parts("netsh.exe"), "x");
+        assert_eq!(plain.exact(), Some(b"netsh.exe".as_slice()));
+        let contains = Glob::from_parts(&parts("*portproxy*"), "x");
+        assert_eq!(contains.required_literal(), Some(b"portproxy".as_slice()));
+        let tokens = Glob::from_parts(&parts("*a#longer*"), "x");
+        assert_eq!(tokens.required_literal(), Some(b"longer".as_slice()));
     }
 }

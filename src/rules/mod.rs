@@ -12,6 +12,7 @@
 //! ```
 
 mod annotate;
+pub mod cim;
 mod compile;
 mod coverage;
 mod error;
@@ -32,14 +33,15 @@ mod row;
 mod ruleset;
 mod search_lang;
 mod select;
+pub mod sigma;
 
 pub use annotate::{render_finding_title, render_messages, Annotation};
 pub use compile::{
     compile_search, later_stages_are_formatting_only, search_facts, CompiledSearch, FieldRead,
-    FieldSource, FilledField, SearchFacts,
+    FieldSource, FilledField, SearchFacts, Stopped,
 };
 pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outcome};
-pub use error::{MacroError, RuleError, SelectionError, SplError, Warning};
+pub use error::{MacroError, RuleError, SelectionError, SigmaError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
 pub use macros::{Macro, MacroTable};
 pub use matcher::Matcher;

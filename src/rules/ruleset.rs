@@ -10,6 +10,7 @@ use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, Ignored, RawDoc, RuleMeta, Score};
 use super::prefilter::{LiteralIndex, RequiredLiteral};
+use super::sigma::{self, SigmaRule, SigmaSettings};
 
 /// A piece of a risk message: literal text or a `$field$` token.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct Rule {
     /// The finding's title, for rules with a finding.
     pub(crate) finding_title: Option<Vec<MsgPart>>,
     pub(crate) threat_srcs: Vec<Option<Src>>,
+    /// For a Sigma rule, what reports need of its Sigma form (`None` for ESCU rules).
+    pub sigma: Option<Box<super::sigma::SigmaInfo>>,
 }
 
 /// Every loaded rule, compiled, sharing one field (slot) list.
@@ -57,6 +60,9 @@ pub struct RuleSet {
 pub struct Sources {
     pub detections: Vec<(PathBuf, RawDoc)>,
     pub macros: MacroTable,
+    /// Sigma rules, told apart from ESCU content by their `detection:` and `logsource:`.
+    pub sigma: Vec<(PathBuf, SigmaRule)>,
+    pub sigma_settings: SigmaSettings,
 }
 
 impl Sources {
@@ -65,6 +71,8 @@ impl Sources {
         Sources {
             detections: Vec::new(),
             macros: MacroTable::with_builtins(),
+            sigma: Vec::new(),
+            sigma_settings: SigmaSettings::default(),
         }
     }
 
@@ -101,6 +109,18 @@ impl Sources {
                 }
                 return;
             }
+            Ok(Source::SigmaSettings(text)) => {
+                if let Err(e) = self.sigma_settings.merge_text(&text) {
+                    warnings.push(Warning {
+                        error: invalid_file(path, format!("sigma_settings: {e}")),
+                    });
+                }
+                return;
+            }
+            Ok(Source::Sigma(rule)) => {
+                self.sigma.push((path.to_path_buf(), *rule));
+                return;
+            }
             Ok(Source::Yaml(doc)) => *doc,
             Err(error) => {
                 warnings.push(Warning { error });
@@ -132,6 +152,10 @@ impl Sources {
 enum Source {
     /// `macros.conf` text.
     Conf(String),
+    /// A `sigma_settings` document's text (merged in file order).
+    SigmaSettings(String),
+    /// A Sigma rule, told apart from ESCU content by its `detection:` and `logsource:`.
+    Sigma(Box<SigmaRule>),
     Yaml(Box<RawDoc>),
 }
 
@@ -143,12 +167,29 @@ fn read_source(path: &Path) -> Result<Source, RuleError> {
     if path.extension().is_some_and(|e| e == "conf") {
         return Ok(Source::Conf(text));
     }
+    if sigma::looks_like_settings(&text) {
+        return Ok(Source::SigmaSettings(text));
+    }
+    if sigma::looks_like_sigma(&text) {
+        return sigma::parse_rule(&text)
+            .map(|rule| Source::Sigma(Box::new(rule)))
+            .map_err(|e| invalid_file(path, format!("Sigma rule: {e}")));
+    }
     super::model::parse_doc(&text)
         .map(|doc| Source::Yaml(Box::new(doc)))
         .map_err(|e| RuleError::Yaml {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+}
+
+/// A file-level problem (no rule name to give).
+fn invalid_file(path: &Path, message: String) -> RuleError {
+    RuleError::Invalid {
+        path: path.to_path_buf(),
+        rule: String::new(),
+        message,
+    }
 }
 
 /// `f` over `items` on every core (in contiguous runs), results in `items`' order. Loading
@@ -252,6 +293,7 @@ pub(crate) fn compile_rule(
         entities,
         finding_title,
         threat_srcs,
+        sigma: None,
     };
     Ok((rule, compiled.fields, ignored))
 }
@@ -371,7 +413,8 @@ impl RuleSet {
         (set, warnings)
     }
 
-    /// Compiles gathered sources.
+    /// Compiles gathered sources: ESCU detections, then Sigma rules. Sigma rules outside
+    /// `process_creation` give one warning per logsource, not one per rule.
     pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: HashMap<String, usize> = HashMap::new();
@@ -379,41 +422,91 @@ impl RuleSet {
             compile_rule(path, doc, &sources.macros)
         });
         for compiled in compiled {
-            let (mut rule, local_fields, ignored) = match compiled {
-                Ok(r) => r,
-                Err(error) => {
-                    warnings.push(Warning { error });
-                    continue;
+            match compiled {
+                Ok((rule, fields, ignored)) => {
+                    warnings.extend(ignored.into_iter().map(|i| Warning::ignored(&rule, i)));
+                    set.add(rule, &fields, &mut by_id, warnings);
                 }
-            };
-            warnings.extend(ignored.into_iter().map(|i| Warning::ignored(&rule, i)));
-            let map: Vec<usize> = local_fields.iter().map(|f| set.intern(f)).collect();
-            remap_cond(&mut rule.cond, &map);
-            rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
-            remap_outputs(&mut rule, &map);
-            let key = rule.meta.id.to_ascii_lowercase();
-            match by_id.get(&key) {
-                Some(&i) => {
-                    warnings.push(Warning {
-                        error: RuleError::Invalid {
-                            path: set.rules[i].path.clone(),
-                            rule: set.rules[i].meta.name.clone(),
-                            message: format!(
-                                "replaced by the rule with the same id in {}",
-                                rule.path.display()
-                            ),
-                        },
-                    });
-                    set.rules[i] = rule;
-                }
-                None => {
-                    by_id.insert(key, set.rules.len());
-                    set.rules.push(rule);
-                }
+                Err(error) => warnings.push(Warning { error }),
             }
         }
+        set.add_sigma(sources, &mut by_id, warnings);
         set.index = LiteralIndex::build(&set.rules);
         set
+    }
+
+    /// Compiles the Sigma rules (on every core) and adds them in load order. Rules outside
+    /// `process_creation` give one warning per logsource, not one per rule.
+    fn add_sigma(
+        &mut self,
+        sources: &Sources,
+        by_id: &mut HashMap<String, usize>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let compiled = in_parallel(&sources.sigma, |(path, rule)| {
+            sigma::compile_rule(path, rule, &sources.sigma_settings)
+        });
+        let mut out_of_scope: Vec<RuleError> = Vec::new();
+        for ((path, _), compiled) in sources.sigma.iter().zip(compiled) {
+            match compiled {
+                Ok((rule, fields)) => self.add(rule, &fields, by_id, warnings),
+                Err(RuleError::OutOfScope { logsource, .. }) => {
+                    let group = out_of_scope.iter_mut().find_map(|e| match e {
+                        RuleError::OutOfScope {
+                            logsource: l,
+                            count,
+                            ..
+                        } if *l == logsource => Some(count),
+                        _ => None,
+                    });
+                    match group {
+                        Some(count) => *count += 1,
+                        None => out_of_scope.push(RuleError::OutOfScope {
+                            logsource,
+                            count: 1,
+                            example: path.clone(),
+                        }),
+                    }
+                }
+                Err(error) => warnings.push(Warning { error }),
+            }
+        }
+        warnings.extend(out_of_scope.into_iter().map(|error| Warning { error }));
+    }
+
+    /// Adds a compiled rule: its local slots are mapped onto the set's fields, its condition
+    /// optimised, and a rule with an id already loaded replaces that one (with a warning).
+    fn add(
+        &mut self,
+        mut rule: Rule,
+        local_fields: &[String],
+        by_id: &mut HashMap<String, usize>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let map: Vec<usize> = local_fields.iter().map(|f| self.intern(f)).collect();
+        remap_cond(&mut rule.cond, &map);
+        rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
+        remap_outputs(&mut rule, &map);
+        let key = rule.meta.id.to_ascii_lowercase();
+        match by_id.get(&key) {
+            Some(&i) => {
+                warnings.push(Warning {
+                    error: RuleError::Invalid {
+                        path: self.rules[i].path.clone(),
+                        rule: self.rules[i].meta.name.clone(),
+                        message: format!(
+                            "replaced by the rule with the same id in {}",
+                            rule.path.display()
+                        ),
+                    },
+                });
+                self.rules[i] = rule;
+            }
+            None => {
+                by_id.insert(key, self.rules.len());
+                self.rules.push(rule);
+            }
+        }
     }
 
     fn intern(&mut self, name: &str) -> usize {

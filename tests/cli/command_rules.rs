@@ -183,3 +183,60 @@ fn a_selection_that_matches_no_rule_fails_the_search_at_getinfo() {
     let end = splunkd.finish();
     assert_eq!(end.exit_code, Some(1));
 }
+
+/// One rule id in 1,000 user rule files: the replies carry a few of the warnings and a count,
+/// not 999 messages in the Job Inspector. (Without a selection the load runs past getinfo and
+/// its warnings come with the first execute reply, here one without rows: `command_load`.)
+#[test]
+fn a_rule_id_repeated_in_a_thousand_files_gives_a_summary_not_a_thousand_warnings() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("app/detections/endpoint/windows_proxy_via_netsh.yml");
+    let rule = std::fs::read(&shipped).expect("shipped rule");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for n in 0..1000 {
+        std::fs::write(dir.path().join(format!("copy{n:04}.yml")), &rule).expect("write copy");
+    }
+    let mut child = crate::support::command(netdiscover_exe())
+        .env("NETDISCOVER_RULES_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netdiscover");
+    let mut requests = netdiscover::protocol::encode_chunk(&getinfo(&[]), b"");
+    requests.extend(netdiscover::protocol::encode_chunk(&execute(true), b""));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&requests)
+        .expect("requests");
+    let out = child.wait_with_output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies: Vec<serde_json::Value> = crate::support::split_stream(&out.stdout)
+        .chunks
+        .iter()
+        .map(|reply| reply.json())
+        .collect();
+    let texts: Vec<&str> = replies
+        .iter()
+        .filter_map(|reply| reply["inspector"]["messages"].as_array())
+        .flatten()
+        .filter_map(|m| m[1].as_str())
+        .collect();
+    assert!(texts.len() <= 5, "{} messages: {texts:#?}", texts.len());
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("and 997 more like this (replaced by the rule with the same id")),
+        "{texts:#?}"
+    );
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
+    assert!(bytes < 2000, "{bytes} bytes of messages");
+}

@@ -4,16 +4,16 @@
 //! classified in docs/testing-and-lint.md.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::shared;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn lint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+pub(crate) fn lint(args: &[&str]) -> Output {
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("lint")
         .args(args)
         .current_dir(root())
@@ -21,7 +21,7 @@ fn lint(args: &[&str]) -> Output {
         .expect("run netdiscover lint")
 }
 
-fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("lint --format json prints JSON")
 }
 

@@ -12,4 +12,8 @@ mod lint;
 mod navigator;
 mod scan;
 mod scan_parallel;
+mod sigma_command;
+mod sigma_lint;
+mod sigma_scan;
+mod sigma_test_runner;
 mod test_runner;

@@ -2,7 +2,7 @@
 //! (when present) the shared datasets.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::shared;
 
@@ -11,7 +11,7 @@ fn root() -> PathBuf {
 }
 
 fn scan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("scan")
         .args(args)
         .current_dir(root())
@@ -251,8 +251,8 @@ fn no_rule_loaded_is_an_error_but_events_are_still_counted() {
     // A copy of the binary outside the tree finds no shipped rules next to it.
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("netdiscover");
-    std::fs::copy(env!("CARGO_BIN_EXE_netdiscover"), &exe).unwrap();
-    let out = Command::new(&exe)
+    std::fs::copy(crate::support::netdiscover_exe(), &exe).unwrap();
+    let out = crate::support::command(&exe)
         .args(["scan", "examples/processes.csv"])
         .current_dir(root())
         .env_remove("NETDISCOVER_RULES_DIR")

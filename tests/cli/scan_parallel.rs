@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::process::Output;
+
 use crate::support;
-use std::process::{Command, Output};
 
 fn scan(args: &[&str], threads: usize, rules_dir: Option<&Path>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_netdiscover"));
+    let mut command = support::command(support::netdiscover_exe());
     command
         .arg("scan")
         .args(args)

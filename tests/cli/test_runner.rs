@@ -16,8 +16,8 @@ fn root() -> PathBuf {
 }
 
 /// Runs `netdiscover test ARGS` in `cwd`.
-fn run_test(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdiscover"))
+pub(crate) fn run_test(args: &[impl AsRef<std::ffi::OsStr>], cwd: &Path) -> Output {
+    crate::support::command(crate::support::netdiscover_exe())
         .arg("test")
         .args(args)
         .current_dir(cwd)
@@ -30,7 +30,7 @@ fn stdout(out: &Output) -> String {
 }
 
 /// The closing `N passed, M failed, K skipped` line, as numbers.
-fn closing(out: &Output) -> (u64, u64, u64) {
+pub(crate) fn closing(out: &Output) -> (u64, u64, u64) {
     let text = stdout(out);
     let last = text.lines().last().unwrap_or_default().to_string();
     let n: Vec<u64> = last

@@ -442,7 +442,7 @@ fn scan_reports_the_bad_record_and_matches_the_good_ones() {
     );
     let path = write(dir.path(), "cut.xml", text.as_bytes());
     for (strict, code) in [(false, 1), (true, 2)] {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_netdiscover"));
+        let mut command = crate::support::command(crate::support::netdiscover_exe());
         command.arg("scan").arg("--no-progress");
         if strict {
             command.arg("--strict");

@@ -111,24 +111,31 @@ fn follow_mode_waits_for_an_incomplete_trailing_event() {
     assert_eq!(kinds(&rest), "P");
 }
 
+/// A JSON line is whole once its object closes: a writer that stopped may never add the
+/// newline. Following, a line cut inside its object still waits.
 #[test]
-fn ndjson_last_line_without_newline_is_read_unless_following() {
+fn ndjson_last_line_is_read_once_its_object_is_whole_newline_or_not() {
     let dir = tempfile::tempdir().unwrap();
     let line = r#"{"event_simpleName":"ProcessRollup2","id":"a1","timestamp":"1714557600000","ImageFileName":"\\Device\\HarddiskVolume2\\Windows\\System32\\NETSTAT.EXE","CommandLine":"netstat -ano","RawProcessId":"100","aid":"x"}"#;
+    let follow = OpenOptions {
+        follow: true,
+        ..OpenOptions::default()
+    };
     let path = write(dir.path(), "c.json", format!("{line}\n\n{line}").as_bytes());
     assert_eq!(kinds(&items(&path, &OpenOptions::default())), "PP");
-    let mut reader = FileReader::open(
-        &path,
-        &OpenOptions {
-            follow: true,
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap();
+    let mut reader = FileReader::open(&path, &follow).unwrap();
+    assert_eq!(kinds(&reader.by_ref().collect::<Vec<_>>()), "PP");
+    assert_eq!(
+        reader.resume_point(),
+        Position::Offset(2 * line.len() as u64 + 2)
+    );
+    let cut = &line[..line.len() - 1];
+    let path = write(dir.path(), "d.json", format!("{line}\n{cut}").as_bytes());
+    let mut reader = FileReader::open(&path, &follow).unwrap();
     assert_eq!(kinds(&reader.by_ref().collect::<Vec<_>>()), "P");
     assert_eq!(
         reader.resume_point(),
-        Position::Offset(line.len() as u64 + 2)
+        Position::Offset(line.len() as u64 + 1)
     );
 }
 
@@ -270,6 +277,76 @@ fn forced_and_unknown_formats() {
         FileReader::open(&dir.path().join("missing.xml"), &OpenOptions::default()),
         Err(IngestError::Open { .. })
     ));
+}
+
+/// A plain file read in part and then gzipped by rotation resumes, compressed, where the
+/// plain file stood: a decompressed byte offset becomes a record count.
+#[test]
+fn a_gzip_file_resumes_at_the_decompressed_offset_of_its_plain_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{SYSMON_NETSH}\n{SECURITY_4624}\n{SYSMON_NETSH}\n");
+    let plain = write(dir.path(), "app.xml.1", text.as_bytes());
+    let follow = OpenOptions {
+        follow: true,
+        ..OpenOptions::default()
+    };
+    let mut reader = FileReader::open(&plain, &follow).unwrap();
+    assert_eq!(kinds(&reader.by_ref().take(2).collect::<Vec<_>>()), "PS");
+    let stood = reader.resume_point();
+    assert!(matches!(stood, Position::Offset(_)));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let compressed = write(dir.path(), "app.xml.1.gz", &gz);
+    let at_stood = OpenOptions {
+        resume: Some(stood),
+        ..follow.clone()
+    };
+    let mut reader = FileReader::open(&compressed, &at_stood).unwrap();
+    assert_eq!(reader.resume_point(), Position::Record(2));
+    assert_eq!(kinds(&reader.by_ref().collect::<Vec<_>>()), "P");
+    assert_eq!(reader.resume_point(), Position::Record(3));
+    // Still being written, the gzip file is not complete yet: no error, try later.
+    let cut = write(dir.path(), "cut.xml.gz", &gz[..gz.len() / 3]);
+    match FileReader::open(&cut, &at_stood) {
+        Err(IngestError::Incomplete { .. }) => {}
+        Ok(mut reader) => {
+            assert!(reader.by_ref().all(|i| !matches!(i, Item::Malformed(_))));
+            assert_eq!(reader.resume_point(), Position::Record(2));
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Following, an EVTX file shorter than its header promises (a copy in progress) is not
+/// read in part: record numbers would count what a later read finds in the same place.
+#[test]
+fn a_partial_evtx_copy_is_incomplete_when_following() {
+    let Some(path) =
+        shared("datasets/evtx/atomic-evtx__System_Information_Discovery_2_Sysmon.evtx")
+    else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read the export");
+    let dir = tempfile::tempdir().unwrap();
+    let follow = OpenOptions {
+        follow: true,
+        ..OpenOptions::default()
+    };
+    for cut in [2000, 4096 + 2 * 65536, 4096 + 5 * 65536 + 700] {
+        let p = write(dir.path(), "copy.evtx", &bytes[..cut]);
+        assert!(
+            matches!(
+                FileReader::open(&p, &follow),
+                Err(IngestError::Incomplete { .. })
+            ),
+            "cut at {cut}"
+        );
+    }
+    let whole = write(dir.path(), "copy.evtx", &bytes);
+    let got = items(&whole, &follow);
+    assert!(got.iter().all(|i| !matches!(i, Item::Malformed(_))));
+    assert_eq!(got.len(), items(&path, &OpenOptions::default()).len());
 }
 
 #[test]

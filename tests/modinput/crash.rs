@@ -13,13 +13,14 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
+use netdiscover::ingest::Position;
+
 const STREAMS: usize = 3;
 const RECORDS_PER_STREAM: usize = 1500;
 const ROTATE_EVERY: usize = 400;
@@ -135,7 +136,7 @@ struct Run {
 }
 
 fn start(xml: &str) -> Run {
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -411,7 +412,10 @@ fn caught_up(state_file: &Path, data: &Path) -> bool {
     let offsets: HashMap<(u64, u64), u64> = state
         .files
         .iter()
-        .map(|f| ((f.dev, f.ino), f.position.offset))
+        .filter_map(|f| match (f.fingerprint.id, f.position) {
+            (Some(id), Position::Offset(offset)) => Some(((id.dev, id.ino), offset)),
+            _ => None,
+        })
         .collect();
     fs::read_dir(data).expect("read data dir").all(|entry| {
         use std::os::unix::fs::MetadataExt;

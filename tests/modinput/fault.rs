@@ -3,7 +3,7 @@
 //! REST access as the input's owner.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use netdiscover::modinput::{parse_input, parse_validation};
 
@@ -79,7 +79,7 @@ fn the_fuzz_finding_still_names_the_problem() {
 #[test]
 fn netdiscover_input_run_mode_keeps_the_key_out_of_its_logs() {
     for (i, doc) in broken_documents().iter().enumerate() {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netdiscover_input"))
+        let mut child = crate::support::command(crate::support::netdiscover_input_exe())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -5,15 +5,13 @@
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use netdiscover::modinput::{DataType, Follower, Params, Stanza, Store, ARGUMENTS};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
-
 fn run_bin(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -575,7 +573,7 @@ fn a_closed_stdout_ends_the_input_cleanly() {
         dir.path().join("ckpt").display(),
         data.display()
     );
-    let mut child = Command::new(BIN)
+    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -116,7 +116,7 @@ fn spaced_header_request_gets_exactly_one_reply() {
     raw.extend_from_slice(format!("chunked\t1.0 ,{}, {}\r\n", meta.len(), body.len()).as_bytes());
     raw.extend_from_slice(&meta);
     raw.extend_from_slice(body);
-    let out = std::process::Command::new(netdiscover_exe())
+    let out = crate::support::command(netdiscover_exe())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -82,7 +82,7 @@ impl Outcome {
 }
 
 fn command(limit_memory: bool) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_netdiscover"));
+    let mut command = crate::support::command(crate::support::netdiscover_exe());
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

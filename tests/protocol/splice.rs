@@ -4,19 +4,24 @@
 //! behind, which is when a reused reply buffer would overwrite unread bytes.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{execute, getinfo, netdiscover_exe, split_stream};
+use crate::support::{command, execute, getinfo, netdiscover_exe, split_stream};
 use netdiscover::protocol::encode_chunk;
 
 /// Three execute chunks of about 2 MB each, netstat and netsh positives among near-misses; each
 /// chunk's rows differ, so bytes of one reply cannot pass for another's.
 fn request_stream() -> Vec<u8> {
+    request_stream_of(3, 12_000)
+}
+
+/// `chunks` execute chunks of `rows` rows each, made as [`request_stream`] describes.
+fn request_stream_of(chunks: u64, rows: u64) -> Vec<u8> {
     let mut stream = encode_chunk(&getinfo(&[]), b"");
-    for chunk in 0..3u64 {
+    for chunk in 0..chunks {
         let mut body = b"dest,user,parent_process_name,process_name,process,process_id\n".to_vec();
-        for n in 0..12_000u64 {
+        for n in 0..rows {
             let id = chunk * 1_000_000 + n;
             let row = match n % 50 {
                 0 => format!("ws{id},alice,cmd.exe,netstat.exe,\"netstat -ano -p tcp {id}\",{id}\n"),
@@ -30,7 +35,7 @@ fn request_stream() -> Vec<u8> {
             };
             body.extend_from_slice(row.as_bytes());
         }
-        stream.extend(encode_chunk(&execute(chunk == 2), &body));
+        stream.extend(encode_chunk(&execute(chunk + 1 == chunks), &body));
     }
     stream
 }
@@ -41,7 +46,7 @@ fn copied_output(stream: &[u8]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::write(&input, stream).expect("write input");
-    let status = Command::new(netdiscover_exe())
+    let status = command(netdiscover_exe())
         .stdin(std::fs::File::open(&input).expect("open input"))
         .stdout(std::fs::File::create(&output).expect("create output"))
         .stderr(Stdio::null())
@@ -63,7 +68,7 @@ fn replies_read_by_a_reader_a_request_behind_are_the_copied_replies() {
         replies[1].body.len()
     );
 
-    let mut child = Command::new(netdiscover_exe())
+    let mut child = command(netdiscover_exe())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -111,4 +116,92 @@ fn lock_step_replies_are_the_copied_replies() {
     }
     let finished = splunkd.finish();
     assert_eq!(finished.exit_code, Some(0));
+}
+
+/// The peak resident memory (KiB) of process `pid` so far (`VmHWM`: per address space, so
+/// not what the test process held when it forked the command), or `None` once it is gone.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The command's peak resident memory (KiB) over `stream`, its replies read by a reader that
+/// lags behind (reads 32 KiB, pauses) while every request is already written.
+fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
+    let mut command = crate::support::command(netdiscover_exe());
+    if !splice {
+        command.env("NETDISCOVER_NO_SPLICE", "1");
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn netdiscover");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let writer = std::thread::spawn(move || stdin.write_all(&stream));
+    let mut piece = vec![0; 32 << 10];
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        match stdout.read(&mut piece) {
+            Ok(0) => break,
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("reading replies: {e}"),
+        }
+    }
+    writer.join().expect("writer").expect("requests written");
+    assert!(child.wait().expect("wait").success());
+    peak
+}
+
+/// The command's resident memory once it has answered getinfo (rules loaded, no data yet).
+fn rss_after_getinfo() -> u64 {
+    let mut child = crate::support::command(netdiscover_exe())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn netdiscover");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(&encode_chunk(&getinfo(&[]), b""))
+        .expect("getinfo");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut reply = [0u8; 1];
+    stdout.read_exact(&mut reply).expect("getinfo reply");
+    std::thread::sleep(Duration::from_millis(100));
+    let rss = peak_rss_kib(child.id()).expect("VmHWM of the running command");
+    drop(stdin);
+    let _ = child.wait();
+    rss
+}
+
+/// Spliced replies read by a reader that lags behind cost no more memory than copied ones,
+/// but for the pipe's worth the pipe still holds: the part of a reply buffer splunkd has read
+/// is given back as soon as the buffer is set aside.
+#[test]
+fn a_lagging_reader_costs_splicing_at_most_a_pipe_of_memory_over_copying() {
+    const CHUNKS: u64 = 4;
+    let stream = request_stream_of(CHUNKS, 40_000);
+    let chunk_kib = stream.len() as u64 / CHUNKS / 1024;
+    let baseline = rss_after_getinfo();
+    let copied = peak_rss_with_a_lagging_reader(stream.clone(), false);
+    let spliced = peak_rss_with_a_lagging_reader(stream, true);
+    let ratio = |kib: u64| kib.saturating_sub(baseline) as f64 / chunk_kib as f64;
+    println!(
+        "peak RSS over a {chunk_kib} KiB-chunk baseline of {baseline} KiB: copied {copied} KiB \
+         ({:.1}x the chunk), spliced {spliced} KiB ({:.1}x)",
+        ratio(copied),
+        ratio(spliced)
+    );
+    // The pipe holds at most 1 MiB; allow it twice, and 2 MiB of allocator slack.
+    assert!(
+        spliced <= copied + 4 * 1024,
+        "splicing with a lagging reader: {spliced} KiB against {copied} KiB copied"
+    );
 }

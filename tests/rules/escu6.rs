@@ -397,7 +397,7 @@ fn unknown_keys_and_unusable_blocks_load_with_a_warning_naming_file_rule_and_key
     let lenient = netdiscover::rules::coverage_with(dir.path(), &[], false);
     assert_eq!(lenient.compiled(), 2);
     let run = |args: &[&str]| {
-        std::process::Command::new(crate::support::netdiscover_exe())
+        crate::support::command(crate::support::netdiscover_exe())
             .arg("coverage")
             .args(args)
             .arg(dir.path())

@@ -19,3 +19,7 @@ mod fuzz;
 mod index;
 mod seed;
 mod semantics;
+mod sigma_coverage;
+mod sigma_props;
+mod sigma_regression;
+mod sigma_semantics;

@@ -4,11 +4,14 @@
 //! `rules` and `ingest` hold the helpers only those layers' tests use.
 #![allow(dead_code)]
 
+mod binary;
 pub mod ingest;
 pub mod rules;
 mod shared;
 pub mod splunkd;
 
+#[allow(unused_imports)]
+pub use binary::{command, netdiscover_exe, netdiscover_input_exe};
 pub use shared::shared;
 
 use std::io::Read;
@@ -65,11 +68,6 @@ pub fn bench_requested(name: &str) -> bool {
         return false;
     }
     true
-}
-
-/// The netdiscover binary built for this test run.
-pub fn netdiscover_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_netdiscover"))
 }
 
 /// One request chunk of a recorded stream.

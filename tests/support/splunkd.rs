@@ -5,7 +5,7 @@
 
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -120,7 +120,7 @@ impl Splunkd {
         env: &[(&str, &std::ffi::OsStr)],
         timeout: Duration,
     ) -> Result<Splunkd, DriverError> {
-        let mut child = Command::new(exe)
+        let mut child = super::command(exe)
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
@@ -166,7 +166,7 @@ impl Splunkd {
             recycled,
             stderr,
             stderr_thread: Some(stderr_thread),
-            timeout,
+            timeout: super::binary::under_runner(timeout),
             requests: 0,
             stdout_closed: false,
         })

@@ -2,20 +2,26 @@
 //!
 //! - `render [--check]`: writes the rendered app files (confs, manifest, icons) from the YAML
 //!   and Cargo's version; `--check` only reports drift and fails on it.
-//! - `package [--bin-dir DIR] [--out DIR]`: builds the release binaries for glibc 2.17 (with
-//!   `cargo zigbuild` when it is installed, else a plain release build), renders, checks the
-//!   binaries' GLIBC needs, and writes `dist/netdiscover-<version>.tgz`. `--bin-dir` skips the
-//!   build and packages the binaries found in DIR.
-//! - `check-glibc FILE...`: fails if an ELF file needs a GLIBC newer than 2.17.
+//! - `package [--bin-dir DIR] [--out DIR]`: builds the release binaries for x86_64 and aarch64,
+//!   linked for glibc 2.17 ([`build`]), renders, checks each binary's architecture and GLIBC
+//!   needs, and writes the Splunk Enterprise and Splunk Cloud packages,
+//!   `dist/netdiscover-<version>.tgz` and `dist/netdiscover-<version>-cloud.tgz`
+//!   ([`netdiscover_app::edition`]). `--bin-dir` skips the builds and packages
+//!   `DIR/<program>-x86_64` and `DIR/<program>-aarch64` (an unpacked Enterprise package's `bin/`).
+//! - `check-glibc FILE...`: prints each ELF file's CPU, PIE-ness and newest GLIBC need; fails
+//!   if it needs a GLIBC newer than 2.17.
 
 use anyhow::{bail, Context, Result};
-use netdiscover_app::{appconf, elf, package, render, tar};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod build;
 
-const BINARIES: &[&str] = &["netdiscover", "netdiscover_input"];
-const ZIG_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
-const ZIG_TARGET_DIR: &str = "x86_64-unknown-linux-gnu";
+use build::TARGETS;
+use netdiscover_app::edition::{Edition, Program};
+use netdiscover_app::elf::{self, Machine};
+use netdiscover_app::{appconf, package, render, tar};
+use std::path::{Path, PathBuf};
+
+/// The shipped programs (the crate's binaries).
+const PROGRAMS: &[&str] = &["netdiscover", "netdiscover_input"];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,7 +51,7 @@ fn run() -> Result<()> {
                 bail!("check-glibc needs at least one file");
             }
             for file in rest {
-                check_glibc(Path::new(file))?;
+                check_binary(Path::new(file), None)?;
             }
             Ok(())
         }
@@ -102,102 +108,85 @@ fn option(args: &[String], name: &str) -> Result<Option<PathBuf>> {
     Ok(value)
 }
 
-fn zigbuild_available() -> bool {
-    Command::new("cargo")
-        .args(["zigbuild", "--help"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Builds the release binaries; returns the directory holding them.
-fn build_release(root: &Path) -> Result<PathBuf> {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(root);
-    let out_dir = if zigbuild_available() {
-        cmd.args([
-            "zigbuild",
-            "--release",
-            "-p",
-            "netdiscover",
-            "--target",
-            ZIG_TARGET,
-        ]);
-        root.join("target").join(ZIG_TARGET_DIR).join("release")
-    } else {
-        eprintln!(
-            "xtask: cargo-zigbuild not found (pip install ziglang cargo-zigbuild); \
-             building against the host glibc, the GLIBC check decides if that is portable"
-        );
-        cmd.args(["build", "--release", "-p", "netdiscover"]);
-        root.join("target").join("release")
-    };
-    for bin in BINARIES {
-        cmd.args(["--bin", bin]);
-    }
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().context("running cargo")?;
-    if !status.success() {
-        bail!("release build failed ({status})");
-    }
-    Ok(out_dir)
-}
-
-fn check_glibc(path: &Path) -> Result<()> {
+/// Reads `path` and fails unless it is an ELF file for `machine` that needs at most GLIBC
+/// 2.17; prints what the ELF reader found.
+fn check_binary(path: &Path, machine: Option<Machine>) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let report = elf::Report::of(&bytes).with_context(|| path.display().to_string())?;
+    if let Some(machine) = machine.filter(|m| *m != report.machine) {
+        bail!(
+            "{} is built for {}, not {}",
+            path.display(),
+            report.machine.name(),
+            machine.name()
+        );
+    }
     let too_new = elf::glibc_too_new(&bytes).with_context(|| path.display().to_string())?;
-    let needs = elf::version_needs(&bytes)?;
-    let newest = needs
-        .iter()
-        .filter_map(|(_, v)| elf::glibc_version(v).map(|g| (g, v)))
-        .max()
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| "none".into());
     if !too_new.is_empty() {
         bail!(
-            "{} needs {} (newer than GLIBC_{}.{}); build with cargo zigbuild --target {ZIG_TARGET}",
+            "{} needs {} (newer than GLIBC_{}.{}); build with cargo zigbuild --target <triple>.2.17",
             path.display(),
             too_new.join(", "),
             elf::MAX_GLIBC.0,
             elf::MAX_GLIBC.1
         );
     }
-    println!(
-        "{}: newest GLIBC needed: {newest} (limit GLIBC_2.17)",
-        path.display()
-    );
-    Ok(())
+    println!("{}: {report} (limit GLIBC_2.17)", path.display());
+    Ok(bytes)
+}
+
+/// Builds (or, with `--bin-dir`, takes) every program for every target.
+fn programs(root: &Path, bin_dir: Option<&Path>) -> Result<Vec<Program>> {
+    // Per target: the directory holding its builds, and whether their names carry the CPU.
+    let mut sources = Vec::new();
+    for target in TARGETS {
+        sources.push(match bin_dir {
+            Some(dir) => (target, dir.to_path_buf(), true),
+            None => (target, build::release(root, target, PROGRAMS)?, false),
+        });
+    }
+    let mut out = Vec::new();
+    for name in PROGRAMS {
+        let mut builds = Vec::new();
+        for (target, dir, suffixed) in &sources {
+            let file = match suffixed {
+                true => format!("{name}-{}", target.machine.name()),
+                false => (*name).to_string(),
+            };
+            builds.push(check_binary(&dir.join(file), Some(target.machine))?);
+        }
+        let [x86_64, aarch64]: [Vec<u8>; 2] = builds
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("one build per target"))?;
+        out.push(Program {
+            name: (*name).to_string(),
+            x86_64,
+            aarch64,
+        });
+    }
+    Ok(out)
 }
 
 fn package_task(args: &[String]) -> Result<()> {
     let root = repo_root();
-    let bin_dir = match option(args, "--bin-dir")? {
-        Some(dir) => dir,
-        None => build_release(&root)?,
-    };
+    let bin_dir = option(args, "--bin-dir")?;
     let out_dir = option(args, "--out")?.unwrap_or_else(|| root.join("dist"));
+    let programs = programs(&root, bin_dir.as_deref())?;
     for path in render::write_all(&root)? {
         println!("rendered {}", path.display());
     }
-    let mut binaries = Vec::new();
-    for name in BINARIES {
-        let path = bin_dir.join(name);
-        check_glibc(&path)?;
-        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        binaries.push(package::Binary {
-            name: (*name).to_string(),
-            data,
-        });
-    }
-    let entries = package::entries(&root, &binaries)?;
-    let bytes = tar::tgz(&entries, package::mtime_from_env())?;
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let out = out_dir.join(package::file_name(appconf::VERSION));
-    std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-    println!(
-        "wrote {} ({} members, {} bytes)",
-        out.display(),
-        entries.len(),
-        bytes.len()
-    );
+    for edition in Edition::ALL {
+        let entries = package::entries(&root, &edition.members(&programs))?;
+        let bytes = tar::tgz(&entries, package::mtime_from_env())?;
+        let out = out_dir.join(edition.file_name(appconf::VERSION));
+        std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "wrote {} ({edition:?}: {} members, {} bytes)",
+            out.display(),
+            entries.len(),
+            bytes.len()
+        );
+    }
     Ok(())
 }

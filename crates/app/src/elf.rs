@@ -1,6 +1,8 @@
-//! Reads the symbol versions an ELF64 little-endian executable needs from each shared library
-//! (the `.gnu.version_r` / SHT_GNU_verneed section), so packaging can refuse a binary that
-//! needs a GLIBC newer than the oldest Linux Splunk supports (RHEL 7: glibc 2.17).
+//! Reads what packaging checks in an ELF64 little-endian executable: the CPU it is built for
+//! (`e_machine`), whether it is position-independent (`e_type`), and the symbol versions it
+//! needs from each shared library (the `.gnu.version_r` / SHT_GNU_verneed section), so
+//! packaging can refuse a binary for the wrong architecture or one that needs a GLIBC newer
+//! than the oldest Linux Splunk supports (RHEL 7: glibc 2.17).
 
 use crate::AppError;
 
@@ -30,15 +32,95 @@ fn cstr(b: &[u8], off: usize) -> Option<String> {
     String::from_utf8(tail[..end].to_vec()).ok()
 }
 
-/// `(library, version)` pairs, e.g. `("libc.so.6", "GLIBC_2.17")`, in file order.
-pub fn version_needs(bytes: &[u8]) -> Result<Vec<(String, String)>, AppError> {
-    let bad = |what: &str| AppError::Invalid(format!("ELF: {what}"));
+fn bad(what: &str) -> AppError {
+    AppError::Invalid(format!("ELF: {what}"))
+}
+
+/// Fails unless `bytes` starts like a 64-bit little-endian ELF file.
+fn check_header(bytes: &[u8]) -> Result<(), AppError> {
     if bytes.get(..4) != Some(b"\x7fELF") {
         return Err(bad("not an ELF file"));
     }
     if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
         return Err(bad("only 64-bit little-endian ELF is supported"));
     }
+    Ok(())
+}
+
+/// The CPU an ELF file is built for (`e_machine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    X86_64,
+    Aarch64,
+    Other(u16),
+}
+
+impl Machine {
+    /// Reads `e_machine` (EM_X86_64 = 62, EM_AARCH64 = 183).
+    pub fn of(bytes: &[u8]) -> Result<Machine, AppError> {
+        check_header(bytes)?;
+        Ok(
+            match u16_at(bytes, 18).ok_or_else(|| bad("truncated header"))? {
+                62 => Machine::X86_64,
+                183 => Machine::Aarch64,
+                other => Machine::Other(other),
+            },
+        )
+    }
+
+    /// What Linux's `uname -m` prints on this CPU; also the suffix of the package's
+    /// per-architecture binaries (`bin/netdiscover-aarch64`).
+    pub fn name(self) -> String {
+        match self {
+            Machine::X86_64 => "x86_64".into(),
+            Machine::Aarch64 => "aarch64".into(),
+            Machine::Other(code) => format!("e_machine {code}"),
+        }
+    }
+}
+
+/// What `cargo xtask package` checks and prints for each shipped binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub machine: Machine,
+    /// `ET_DYN`: a position-independent executable (Rust's default on Linux).
+    pub pie: bool,
+    /// The newest `GLIBC_x.y` version needed, if any.
+    pub newest_glibc: Option<String>,
+}
+
+impl Report {
+    pub fn of(bytes: &[u8]) -> Result<Report, AppError> {
+        let machine = Machine::of(bytes)?;
+        let pie = u16_at(bytes, 16).ok_or_else(|| bad("truncated header"))? == 3;
+        let newest_glibc = version_needs(bytes)?
+            .into_iter()
+            .filter_map(|(_, v)| glibc_version(&v).map(|g| (g, v)))
+            .max()
+            .map(|(_, v)| v);
+        Ok(Report {
+            machine,
+            pie,
+            newest_glibc,
+        })
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, {}, newest GLIBC needed: {}",
+            self.machine.name(),
+            if self.pie { "PIE" } else { "not PIE" },
+            self.newest_glibc.as_deref().unwrap_or("none")
+        )
+    }
+}
+
+/// `(library, version)` pairs, e.g. `("libc.so.6", "GLIBC_2.17")`, in file order.
+pub fn version_needs(bytes: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    check_header(bytes)?;
     let shoff = u64_at(bytes, 0x28).ok_or_else(|| bad("truncated header"))? as usize;
     let shentsize = u16_at(bytes, 0x3a).ok_or_else(|| bad("truncated header"))? as usize;
     let shnum = u16_at(bytes, 0x3c).ok_or_else(|| bad("truncated header"))? as usize;

@@ -4,9 +4,10 @@
 //! netdiscover/                      ← APP_ID, the single top folder
 //!   app.manifest, metadata/, static/, README/, ...   ← app/* (except the three below)
 //!   default/                        ← default/*
-//!   bin/netdiscover, bin/netdiscover_input            ← the compiled binaries (755)
 //!   bin/rules/detections/, bin/rules/macros/          ← app/detections, app/macros
 //!   bin/*                           ← bin/* of the repository (755 if executable there)
+//!   ...                             ← the edition's members: binaries, launchers, confs
+//!                                     ([`crate::edition`])
 //! ```
 //! `app/schedules`, `app/deployments` (ESCU 6 and contentctl 5 schedules) and
 //! `app/mitre_tactics.yml` are rendering inputs and are not shipped.
@@ -43,10 +44,12 @@ const APP_DIRS_MOVED_OR_SKIPPED: &[&str] = &[
     "mitre_tactics.yml",
 ];
 
-/// A compiled binary to ship in `bin/`.
-#[derive(Debug, Clone)]
-pub struct Binary {
-    pub name: String,
+/// A file the package adds to the repository's: `path` is relative to the app folder
+/// (`bin/netdiscover`, `linux_x86_64/bin/netdiscover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub path: String,
+    pub mode: u32,
     pub data: Vec<u8>,
 }
 
@@ -107,8 +110,8 @@ fn insert(
     Ok(())
 }
 
-/// Every member of the package built from the repository at `root` plus `binaries`.
-pub fn entries(root: &Path, binaries: &[Binary]) -> Result<Vec<Entry>, AppError> {
+/// Every member of the package built from the repository at `root` plus `members`.
+pub fn entries(root: &Path, members: &[Member]) -> Result<Vec<Entry>, AppError> {
     let mut files = BTreeMap::new();
     add_tree(
         &mut files,
@@ -147,12 +150,12 @@ pub fn entries(root: &Path, binaries: &[Binary]) -> Result<Vec<Entry>, AppError>
     if bin.is_dir() {
         add_tree(&mut files, &bin, &format!("{APP_ID}/bin"), true)?;
     }
-    for binary in binaries {
+    for member in members {
         insert(
             &mut files,
-            format!("{APP_ID}/bin/{}", binary.name),
-            MODE_EXEC,
-            binary.data.clone(),
+            format!("{APP_ID}/{}", member.path),
+            member.mode,
+            member.data.clone(),
         )?;
     }
     let mut dirs = std::collections::BTreeSet::new();
@@ -177,9 +180,4 @@ pub fn entries(root: &Path, binaries: &[Binary]) -> Result<Vec<Entry>, AppError>
     );
     out.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(out)
-}
-
-/// The package file name for `version`: `netdiscover-<version>.tgz`.
-pub fn file_name(version: &str) -> String {
-    format!("{APP_ID}-{version}.tgz")
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 
+use super::detector::Detector;
 use super::output::{Hit, Writer};
 use super::summary::Summary;
 use super::work::{Found, Tally};
@@ -147,6 +148,9 @@ impl<'w, W: Write> Collector<'w, W> {
         for (id, n) in tally.skipped {
             *summary.skipped.entry(id).or_default() += n;
         }
+        for (source, n) in tally.by_source {
+            *summary.by_source.entry(source).or_default() += n;
+        }
         for (total, n) in self.per_rule.iter_mut().zip(tally.per_rule) {
             *total += n;
         }
@@ -155,7 +159,8 @@ impl<'w, W: Write> Collector<'w, W> {
     }
 
     /// The summary and the error count, once every job has been applied.
-    pub(super) fn finish(mut self, rule_names: &[String], rules_note: Option<String>) -> Outcome {
+    /// `detector` names the rules and tells which Sigma rules the sources read could not match.
+    pub(super) fn finish(mut self, detector: &dyn Detector, rules_note: Option<String>) -> Outcome {
         self.progress.finish_and_clear();
         if self.summary.malformed > MALFORMED_PRINT_LIMIT {
             eprintln!(
@@ -163,7 +168,13 @@ impl<'w, W: Write> Collector<'w, W> {
                 self.summary.malformed - MALFORMED_PRINT_LIMIT
             );
         }
-        self.summary.per_rule = rule_names.iter().cloned().zip(self.per_rule).collect();
+        self.summary.sigma_notes = detector.sigma_notes(&self.summary.by_source);
+        self.summary.per_rule = detector
+            .rule_names()
+            .iter()
+            .cloned()
+            .zip(self.per_rule)
+            .collect();
         self.summary.rules_note = rules_note;
         Outcome {
             summary: self.summary,

@@ -1,11 +1,13 @@
 //! The bridge between scan and the rules engine: loads the rules and evaluates them on
 //! each CIM process row.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::detect::ProcessDetector;
 use crate::ingest::ProcessRow;
+use crate::rules::sigma::{fields, DataSource};
 use crate::rules::{self, RuleSet};
 
 /// What a matching row gets: the indices of the matched rules (in [`Detector::rule_names`])
@@ -24,6 +26,11 @@ pub(super) trait Detector: Send {
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection>;
     /// A detector over the same rules for another thread.
     fn fork(&self) -> Box<dyn Detector>;
+    /// One line per data source read (with its event count) on which some Sigma rules
+    /// cannot match, naming the fields they need.
+    fn sigma_notes(&self, _seen: &BTreeMap<DataSource, u64>) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Loaded rules plus warnings (rules skipped) to print.
@@ -96,6 +103,23 @@ impl Detector for RulesDetector {
             names: Arc::clone(&self.names),
             detector: self.detector.fork(),
         })
+    }
+
+    fn sigma_notes(&self, seen: &BTreeMap<DataSource, u64>) -> Vec<String> {
+        let rules = self.detector.rules();
+        let all: Vec<usize> = (0..rules.len()).collect();
+        seen.iter()
+            .filter_map(|(&source, &events)| {
+                let present = |sigma: &str| fields::sources_with(sigma).contains(&source);
+                let unmatchable = rules.sigma_unmatchable(&all, &present);
+                (!unmatchable.rules.is_empty()).then(|| {
+                    format!(
+                        "sigma: on the {events} {} event(s), {unmatchable}",
+                        source.name()
+                    )
+                })
+            })
+            .collect()
     }
 
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {

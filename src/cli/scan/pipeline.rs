@@ -39,7 +39,7 @@ enum Message {
 pub(super) fn run<W: Write>(
     files: &[PathBuf],
     options: &ScanOptions,
-    mut detector: Box<dyn Detector>,
+    detector: &mut dyn Detector,
     progress: &ProgressBar,
     collector: &mut Collector<'_, W>,
     threads: usize,
@@ -51,7 +51,7 @@ pub(super) fn run<W: Write>(
                 job,
                 &files[index],
                 options,
-                &mut *detector,
+                detector,
                 progress,
                 &mut |found| collector.found(found),
             );

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::rules::sigma::DataSource;
+
 #[derive(Debug, Default)]
 pub(super) struct Summary {
     pub files: u64,
@@ -20,7 +22,14 @@ pub(super) struct Summary {
     /// Matches per rule, by rule name (every loaded rule is listed, 0 included).
     pub per_rule: Vec<(String, u64)>,
     pub rules_note: Option<String>,
+    /// Process events by data source (for the Sigma reach notes).
+    pub by_source: BTreeMap<DataSource, u64>,
+    /// Sigma rules that could not match some of the sources read.
+    pub sigma_notes: Vec<String>,
 }
+
+/// Above this many rules, rules without matches are counted rather than listed.
+const LIST_EVERY_RULE_UP_TO: usize = 40;
 
 impl Summary {
     pub(super) fn render(&self) -> String {
@@ -56,13 +65,24 @@ impl Summary {
                 let width = self
                     .per_rule
                     .iter()
+                    .filter(|(_, n)| self.per_rule.len() <= LIST_EVERY_RULE_UP_TO || *n > 0)
                     .map(|(n, _)| n.len())
                     .max()
                     .unwrap_or(0);
+                let list_all = self.per_rule.len() <= LIST_EVERY_RULE_UP_TO;
                 for (name, count) in &self.per_rule {
-                    let _ = writeln!(s, "  {name:<width$}  {count}");
+                    if list_all || *count > 0 {
+                        let _ = writeln!(s, "  {name:<width$}  {count}");
+                    }
+                }
+                let silent = self.per_rule.iter().filter(|(_, n)| *n == 0).count();
+                if !list_all && silent > 0 {
+                    let _ = writeln!(s, "  ({silent} rules without matches not listed)");
                 }
                 let _ = writeln!(s, "rows matched: {}", self.matched_rows);
+                for note in &self.sigma_notes {
+                    let _ = writeln!(s, "{note}");
+                }
             }
         }
         s

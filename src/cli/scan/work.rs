@@ -10,9 +10,10 @@ use indicatif::ProgressBar;
 use super::detector::{Detection, Detector};
 use super::MALFORMED_PRINT_LIMIT;
 use crate::ingest::{
-    detect_format, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions, Position,
-    ProcessRow,
+    detect_format, CimField, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions,
+    Position, ProcessRow,
 };
+use crate::rules::sigma::DataSource;
 
 /// One unit of work.
 pub(super) enum Job {
@@ -52,6 +53,8 @@ pub(super) struct Tally {
     pub records: u64,
     pub process_events: u64,
     pub skipped: BTreeMap<String, u64>,
+    /// Process events by data source (for the Sigma reach notes).
+    pub by_source: BTreeMap<DataSource, u64>,
     pub malformed: u64,
     /// Malformed records counted but not sent as [`Found::Malformed`]: beyond the print
     /// limit, no collector would print them.
@@ -165,6 +168,11 @@ fn take_item(
         Item::Process(event) => {
             tally.records += 1;
             tally.process_events += 1;
+            let vendor = event.row.get(CimField::VendorProduct);
+            *tally
+                .by_source
+                .entry(DataSource::from_vendor_product(vendor))
+                .or_default() += 1;
             let detection = detector.detect(&event.row);
             if let Some(d) = &detection {
                 tally.matched_rows += 1;

@@ -2,10 +2,12 @@
 //! pipeline: every field name a stage reads (with its byte position in the macro-expanded
 //! search and what the name refers to at that point), the fields `fillnull` guards, and the
 //! fields visible at the end. `netdiscover lint` checks these facts; it never parses SPL itself.
+//! The Sigma front door records its rules' facts in the same structure
+//! (`rules::sigma::rule_facts`), so lint reads both formats the same way.
 
 use std::collections::BTreeMap;
 
-use super::super::error::SplError;
+use super::super::error::{SigmaError, SplError};
 use super::env::Binding;
 
 /// What a field name refers to where it is read (or at the end of the search).
@@ -21,8 +23,22 @@ pub enum FieldSource {
     /// Reformatted or rewritten by an earlier stage (`convert`, `fillnull`, a `rex` or `eval`
     /// that could not be compiled): the name exists but not as a row value.
     Rewritten,
+    /// A field of the event outside the data model, read under its own name: a Sysmon field
+    /// with no CIM name that ingest carries as an extra field of the row and the Splunk TA
+    /// extracts from raw events (`Description`). Only Sigma rules read these.
+    Event(String),
     /// Nothing earlier produces it: null in every row.
     Missing,
+}
+
+/// Why the compiler stopped following a rule: an SPL construct it does not follow (ESCU), or
+/// a Sigma construct it refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Stopped {
+    #[error(transparent)]
+    Spl(#[from] SplError),
+    #[error(transparent)]
+    Sigma(#[from] SigmaError),
 }
 
 impl FieldSource {
@@ -68,7 +84,7 @@ pub struct SearchFacts {
     /// before the end (then only `reads` up to `stopped` are known).
     pub outputs: Option<BTreeMap<String, FieldSource>>,
     /// Why the compiler stopped following the pipeline, if it did.
-    pub stopped: Option<SplError>,
+    pub stopped: Option<Stopped>,
     /// The stage being compiled (set by the stage loop).
     pub(super) stage: String,
 }

@@ -25,7 +25,7 @@ mod tests;
 mod tstats;
 
 pub use env::CompiledSearch;
-pub use facts::{FieldRead, FieldSource, FilledField, SearchFacts};
+pub use facts::{FieldRead, FieldSource, FilledField, SearchFacts, Stopped};
 
 use super::error::SplError;
 use super::expr::Cond;
@@ -60,7 +60,7 @@ pub fn search_facts(expanded: &str) -> SearchFacts {
     let mut out = CompiledSearch::empty();
     if let Err(e) = follow(expanded, &mut out) {
         out.facts.outputs = None;
-        out.facts.stopped = Some(e);
+        out.facts.stopped = Some(e.into());
     }
     out.facts
 }

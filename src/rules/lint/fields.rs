@@ -6,15 +6,16 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::super::compile::{FieldRead, FieldSource, SearchFacts};
+use super::super::sigma;
 use super::cim;
-use super::location::PositionMap;
-use super::{Finding, Severity};
+use super::{Finding, Location, Severity};
 
 /// The rule a finding belongs to and how to place its positions.
 pub struct Context<'a> {
     pub file: &'a Path,
     pub rule: &'a str,
-    pub map: &'a PositionMap,
+    /// Where a position of the facts is in what the author wrote.
+    pub locate: &'a dyn Fn(usize) -> Location,
 }
 
 impl Context<'_> {
@@ -34,7 +35,7 @@ impl Context<'_> {
             rule: self.rule.to_string(),
             field: Some(field.to_string()),
             position,
-            location: position.map(|p| self.map.locate(p)),
+            location: position.map(|p| (self.locate)(p)),
             message,
             suggestion,
         }
@@ -45,14 +46,23 @@ fn cim_names() -> impl Iterator<Item = &'static str> {
     cim::fields().iter().map(|f| f.name.as_str())
 }
 
-/// One finding per unknown or unavailable field read (each name and position once).
+/// One finding per unknown or unavailable field read of an ESCU search.
 pub fn check(facts: &SearchFacts, cx: &Context<'_>) -> Vec<Finding> {
+    each_read(facts, cx, check_read)
+}
+
+/// `check_one` on each read, each name and position once.
+fn each_read(
+    facts: &SearchFacts,
+    cx: &Context<'_>,
+    check_one: fn(&FieldRead, &Context<'_>) -> Option<Finding>,
+) -> Vec<Finding> {
     let mut seen = HashSet::new();
     facts
         .reads
         .iter()
         .filter(|r| seen.insert((r.name.as_str(), r.position)))
-        .filter_map(|r| check_read(r, cx))
+        .filter_map(|r| check_one(r, cx))
         .collect()
 }
 
@@ -126,4 +136,46 @@ fn not_output(read: &FieldRead, cx: &Context<'_>) -> Finding {
         message,
         suggestion,
     )
+}
+
+/// One finding per Sigma field read that the process row cannot have under that name: a
+/// field outside the mapping (a warning: only raw events with a field of that exact name fill
+/// it), or a mapped field whose CIM name the data set lacks (an error in the mapping itself).
+pub fn check_sigma(facts: &SearchFacts, cx: &Context<'_>) -> Vec<Finding> {
+    each_read(facts, cx, check_sigma_read)
+}
+
+fn check_sigma_read(read: &FieldRead, cx: &Context<'_>) -> Option<Finding> {
+    let identifier = read.stage.strip_prefix("detection.").unwrap_or(&read.stage);
+    match &read.source {
+        FieldSource::DataModel(slot) if cim::field(slot).is_none() => Some(cx.finding(
+            Severity::Error,
+            "unknown-field",
+            &read.name,
+            Some(read.position),
+            format!(
+                "the Sigma field `{}` (search identifier `{identifier}`) is mapped to `{slot}`, which the CIM Endpoint.Processes data set does not have",
+                read.name
+            ),
+            cim::did_you_mean(slot, cim_names()).map(str::to_string),
+        )),
+        FieldSource::Missing => {
+            let names = sigma::fields::FIELDS
+                .iter()
+                .map(|f| f.sigma)
+                .filter(|f| *f != sigma::fields::PARENT_NAME);
+            Some(cx.finding(
+                Severity::Warning,
+                "unmapped-field",
+                &read.name,
+                Some(read.position),
+                format!(
+                    "the Sigma field `{}` (search identifier `{identifier}`) is not in netdiscover's process_creation mapping: no data source netdiscover reads carries it (only raw events with a field of that exact name can)",
+                    read.name
+                ),
+                cim::did_you_mean(&read.name, names).map(str::to_string),
+            ))
+        }
+        _ => None,
+    }
 }

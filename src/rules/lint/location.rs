@@ -1,5 +1,6 @@
 //! Maps a byte offset of the macro-expanded search (where the compiler's facts point) back to
-//! what the author wrote: a byte of the detection's own `search`, or a macro call in it.
+//! what the author wrote: a byte of the detection's own `search`, or a macro call in it. A
+//! Sigma rule's facts point into the rule file itself: their place is its line.
 //!
 //! The expander copies the text between top-level macro calls verbatim and replaces each call
 //! by its expansion, which depends on the call alone; so expanding each top-level call on its
@@ -16,6 +17,18 @@ pub enum Location {
     Search { byte: usize },
     /// Inside the expansion of the macro call `call` written at byte `byte` of `search`.
     Macro { call: String, byte: usize },
+    /// Line `line` (from 1) of a Sigma rule file.
+    Line { line: usize },
+}
+
+impl Location {
+    /// The line of byte `byte` of a rule file.
+    pub fn line_of(text: &str, byte: usize) -> Location {
+        let upto = text.get(..byte.min(text.len())).unwrap_or(text);
+        Location::Line {
+            line: 1 + upto.bytes().filter(|&b| b == b'\n').count(),
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -25,6 +38,7 @@ impl fmt::Display for Location {
             Location::Macro { call, byte } => {
                 write!(f, "in macro `{call}` called at byte {byte} of the search")
             }
+            Location::Line { line } => write!(f, "line {line}"),
         }
     }
 }

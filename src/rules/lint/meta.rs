@@ -5,7 +5,7 @@
 //! (ESCU 6), summarised in `../shared/docs/escu-content.md` §6 and `escu6-and-es8.md` §1.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use super::super::model::RawDoc;
 use super::{Finding, Severity};
@@ -167,7 +167,7 @@ fn risk_block(doc: &RawDoc, kind: &str, out: &mut Vec<(&'static str, String)>) {
 }
 
 /// `8-4-4-4-12` hexadecimal digits.
-fn is_uuid(id: &str) -> bool {
+pub(super) fn is_uuid(id: &str) -> bool {
     let parts: Vec<&str> = id.split('-').collect();
     parts.len() == 5
         && parts
@@ -176,32 +176,42 @@ fn is_uuid(id: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Detections sharing an id (case-insensitively): an error on each, naming the others.
-pub fn duplicate_ids(detections: &[(PathBuf, RawDoc)]) -> Vec<Finding> {
+/// Who carries an id: a detection or a Sigma rule.
+pub struct Identity<'a> {
+    pub file: &'a Path,
+    pub id: Option<&'a str>,
+    pub rule: &'a str,
+}
+
+/// Rules sharing an id (case-insensitively), ESCU and Sigma alike: an error on each, naming
+/// the others. The loader keeps only the last of them, so the others never run.
+pub fn duplicate_ids(rules: &[Identity<'_>]) -> Vec<Finding> {
     let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, (_, doc)) in detections.iter().enumerate() {
-        if let Some(id) = doc.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(id) = rule.id.map(str::trim).filter(|s| !s.is_empty()) {
             by_id.entry(id.to_ascii_lowercase()).or_default().push(i);
         }
     }
     let mut out = Vec::new();
     for (id, users) in by_id.into_iter().filter(|(_, u)| u.len() > 1) {
         for &i in &users {
-            let (path, doc) = &detections[i];
             let others: Vec<String> = users
                 .iter()
                 .filter(|&&j| j != i)
-                .map(|&j| detections[j].0.display().to_string())
+                .map(|&j| rules[j].file.display().to_string())
                 .collect();
             out.push(Finding {
                 severity: Severity::Error,
                 code: "duplicate-id",
-                file: path.clone(),
-                rule: doc.name.clone().unwrap_or_default(),
+                file: rules[i].file.to_path_buf(),
+                rule: rules[i].rule.to_string(),
                 field: None,
                 position: None,
                 location: None,
-                message: format!("id {id} is also the id of {}", others.join(", ")),
+                message: format!(
+                    "id {id} is also the id of {} (only one of them is loaded)",
+                    others.join(", ")
+                ),
                 suggestion: None,
             });
         }

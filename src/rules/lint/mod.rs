@@ -12,14 +12,17 @@
 //!
 //! A search the compiler does not follow to its end (not row-level, unsupported) gets a note;
 //! its reads up to that point are still checked.
+//!
+//! Sigma rules are checked from the same facts, which the Sigma front door records
+//! ([`sigma`](self::sigma) has the Sigma-specific checks).
 
-pub mod cim;
 mod escu6;
 mod fields;
 mod location;
 mod meta;
 mod outputs;
 mod report;
+mod sigma;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ use super::error::Warning;
 use super::model::{classify, rule_meta, DocKind, RawDoc};
 use super::ruleset::Sources;
 
+pub use super::cim;
 pub use location::Location;
 pub use report::LintReport;
 
@@ -78,14 +82,22 @@ pub struct Finding {
 #[derive(Debug, Clone, Default)]
 pub struct DataSourceFields {
     by_name: HashMap<String, BTreeSet<String>>,
+    /// The data sources, as inserted.
+    names: Vec<String>,
 }
 
 impl DataSourceFields {
     pub fn insert(&mut self, data_source: &str, fields: impl IntoIterator<Item = String>) {
-        self.by_name.insert(
-            data_source.trim().to_ascii_lowercase(),
-            fields.into_iter().collect(),
-        );
+        let key = data_source.trim().to_ascii_lowercase();
+        if !self.by_name.contains_key(&key) {
+            self.names.push(data_source.trim().to_string());
+        }
+        self.by_name.insert(key, fields.into_iter().collect());
+    }
+
+    /// Every known data source (a Sigma rule of `process_creation` applies to them all).
+    pub fn names(&self) -> Vec<String> {
+        self.names.clone()
     }
 
     /// The fields `data_source` fills; for `A AND B` (ESCU's multi-source entries) those of
@@ -125,15 +137,37 @@ pub fn lint_dirs(dirs: &[PathBuf], options: &LintOptions) -> LintReport {
     report.findings.extend(warnings.iter().map(load_problem));
     report
         .findings
-        .extend(meta::duplicate_ids(&sources.detections));
+        .extend(meta::duplicate_ids(&identities(&sources)));
     for (path, doc) in &sources.detections {
         report.detections += 1;
         if lint_detection(path, doc, &sources, options, &mut report.findings) {
             report.followed += 1;
         }
     }
+    for (path, rule) in &sources.sigma {
+        report.detections += 1;
+        report.sigma += 1;
+        if sigma::lint_rule(path, rule, &sources, options, &mut report.findings) {
+            report.followed += 1;
+        }
+    }
     report.sort();
     report
+}
+
+/// The id of every ESCU detection and Sigma rule, for the duplicate check across formats.
+fn identities(sources: &Sources) -> Vec<meta::Identity<'_>> {
+    let escu = sources.detections.iter().map(|(path, doc)| meta::Identity {
+        file: path,
+        id: doc.id.as_deref(),
+        rule: doc.name.as_deref().unwrap_or(""),
+    });
+    let sigma = sources.sigma.iter().map(|(path, rule)| meta::Identity {
+        file: path,
+        id: rule.id.as_deref(),
+        rule: &rule.title,
+    });
+    escu.chain(sigma).collect()
 }
 
 /// A file the loader could not read (YAML, macros.conf): an error, since Splunk cannot load
@@ -202,10 +236,11 @@ fn lint_detection(
     };
     let facts = search_facts(&expanded);
     let map = location::PositionMap::build(search, &sources.macros).unwrap_or_default();
+    let locate = |position: usize| map.locate(position);
     let context = fields::Context {
         file: path,
         rule: &rule,
-        map: &map,
+        locate: &locate,
     };
     out.extend(fields::check(&facts, &context));
     if let Some(stopped) = &facts.stopped {

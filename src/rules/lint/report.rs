@@ -4,15 +4,18 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::{Finding, Severity};
+use super::{Finding, Location, Severity};
 
 /// Every finding of a run, sorted by file, then position.
 #[derive(Debug, Clone, Default)]
 pub struct LintReport {
     pub findings: Vec<Finding>,
-    /// Detections read.
+    /// Detections read (ESCU detections and Sigma rules).
     pub detections: usize,
-    /// Detections whose search the compiler followed to the end (every check applied).
+    /// Of them, Sigma rules.
+    pub sigma: usize,
+    /// Detections whose search the compiler followed to the end, and Sigma rules that
+    /// compiled (every check applied).
     pub followed: usize,
 }
 
@@ -56,9 +59,14 @@ impl LintReport {
             }
             let _ = writeln!(out, "{}", line(f));
         }
+        let (sigma, compiled) = if self.sigma > 0 {
+            (format!(" ({} Sigma rules)", self.sigma), " or compiled")
+        } else {
+            (String::new(), "")
+        };
         let _ = writeln!(
             out,
-            "{} detections, {} followed to the end of the search: {} errors, {} warnings, {} notes",
+            "{} detections{sigma}, {} followed to the end of the search{compiled}: {} errors, {} warnings, {} notes",
             self.detections,
             self.followed,
             self.count(Severity::Error),
@@ -91,6 +99,7 @@ impl LintReport {
             .collect();
         json!({
             "detections": self.detections,
+            "sigma_rules": self.sigma,
             "followed": self.followed,
             "errors": self.count(Severity::Error),
             "warnings": self.count(Severity::Warning),
@@ -107,11 +116,17 @@ pub fn line(f: &Finding) -> String {
     if !f.rule.is_empty() {
         let _ = write!(s, ": rule `{}`", f.rule);
     }
-    if let Some(position) = f.position {
-        let _ = write!(s, ": byte {position} of the expanded search");
-        if let Some(location) = &f.location {
-            let _ = write!(s, " ({location})");
+    match (f.position, &f.location) {
+        (Some(_), Some(line @ Location::Line { .. })) => {
+            let _ = write!(s, ": {line}");
         }
+        (Some(position), location) => {
+            let _ = write!(s, ": byte {position} of the expanded search");
+            if let Some(location) = location {
+                let _ = write!(s, " ({location})");
+            }
+        }
+        (None, _) => {}
     }
     let _ = write!(s, ": {}", f.message);
     if let Some(suggestion) = &f.suggestion {

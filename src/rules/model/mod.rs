@@ -90,6 +90,8 @@ pub enum EscuSchema {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Escu(EscuSchema),
+    /// A Sigma rule (`rules::sigma`).
+    Sigma,
 }
 
 /// One scored entity of a rule as the annotation lists it: the finding's entity (with the
@@ -152,6 +154,7 @@ impl RuleMeta {
     pub fn escu_schema(&self) -> Option<EscuSchema> {
         match self.origin {
             Origin::Escu(schema) => Some(schema),
+            Origin::Sigma => None,
         }
     }
 }

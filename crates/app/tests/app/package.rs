@@ -1,24 +1,52 @@
-//! The app tarball: exact file list and modes (read back with the system `tar`, an
-//! independent reader), byte-for-byte reproducibility, and the ELF GLIBC check. When
-//! `NETDISCOVER_DIST_TGZ` names a real package (CI sets it after `cargo xtask package`), that
-//! package is checked too, including its binaries' GLIBC needs.
+//! The app tarballs (Splunk Enterprise and Splunk Cloud editions): exact file list and modes
+//! (read back with the system `tar`, an independent reader), byte-for-byte reproducibility, and
+//! the ELF checks. When `NETDISCOVER_DIST_TGZ` / `NETDISCOVER_DIST_CLOUD_TGZ` name real packages
+//! (CI sets them after `cargo xtask package`), those are checked too, including their binaries'
+//! CPU and GLIBC needs.
 
-use netdiscover_app::package::{self, Binary, DEFAULT_MTIME};
-use netdiscover_app::{elf, tar};
+use netdiscover_app::edition::{Edition, Program};
+use netdiscover_app::elf::{self, Machine};
+use netdiscover_app::package::{self, Member, DEFAULT_MTIME};
+use netdiscover_app::tar;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::workspace_root;
 
-fn fake_binaries() -> Vec<Binary> {
+fn fake_programs() -> Vec<Program> {
     ["netdiscover", "netdiscover_input"]
         .iter()
-        .map(|name| Binary {
+        .map(|name| Program {
             name: name.to_string(),
-            data: format!("\x7fELF stand-in for {name}").into_bytes(),
+            x86_64: format!("\x7fELF x86_64 stand-in for {name}").into_bytes(),
+            aarch64: format!("\x7fELF aarch64 stand-in for {name}").into_bytes(),
         })
         .collect()
+}
+
+fn fake_members(edition: Edition) -> Vec<Member> {
+    edition.members(&fake_programs())
+}
+
+/// The executables of each edition, as docs/packaging.md lays them out.
+fn executables(edition: Edition) -> &'static [&'static str] {
+    match edition {
+        Edition::Enterprise => &[
+            "netdiscover/bin/netdiscover",
+            "netdiscover/bin/netdiscover-aarch64",
+            "netdiscover/bin/netdiscover-x86_64",
+            "netdiscover/bin/netdiscover_input",
+            "netdiscover/bin/netdiscover_input-aarch64",
+            "netdiscover/bin/netdiscover_input-x86_64",
+        ],
+        Edition::Cloud => &[
+            "netdiscover/bin/netdiscover",
+            "netdiscover/bin/netdiscover_input",
+            "netdiscover/linux_x86_64/bin/netdiscover",
+            "netdiscover/linux_x86_64/bin/netdiscover_input",
+        ],
+    }
 }
 
 /// `path → (mode string, owner/group, mtime)` as GNU tar lists the archive.
@@ -55,8 +83,6 @@ fn tar_listing(tgz: &Path) -> Option<BTreeMap<String, (String, String)>> {
 /// Files a package must hold whatever else other modules add to default/ and app/.
 const REQUIRED: &[&str] = &[
     "netdiscover/app.manifest",
-    "netdiscover/bin/netdiscover",
-    "netdiscover/bin/netdiscover_input",
     "netdiscover/bin/rules/detections/endpoint/network_connection_discovery_with_netstat.yml",
     "netdiscover/bin/rules/detections/endpoint/windows_proxy_via_netsh.yml",
     "netdiscover/bin/rules/macros/fillnull_config.yml",
@@ -97,8 +123,12 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
 
 /// The files the package must contain: the required list plus whatever other modules put
 /// in default/ and app/README/ (the modular input's confs and spec).
-fn expected_files() -> Vec<String> {
+fn expected_files(edition: Edition) -> Vec<String> {
     let mut files: Vec<String> = REQUIRED.iter().map(|s| s.to_string()).collect();
+    files.extend(executables(edition).iter().map(|s| s.to_string()));
+    if edition == Edition::Cloud {
+        files.push("netdiscover/default/distsearch.conf".into());
+    }
     walk(
         &workspace_root().join("default"),
         "netdiscover/default",
@@ -114,13 +144,21 @@ fn expected_files() -> Vec<String> {
     files
 }
 
-fn check_listing(listing: &BTreeMap<String, (String, String)>, expected_mtime: &str) {
+fn check_listing(
+    listing: &BTreeMap<String, (String, String)>,
+    expected_mtime: &str,
+    edition: Edition,
+) {
     let files: Vec<String> = listing
         .iter()
         .filter(|(_, (mode, _))| !mode.starts_with('d'))
         .map(|(p, _)| p.clone())
         .collect();
-    assert_eq!(files, expected_files(), "file list differs");
+    assert_eq!(
+        files,
+        expected_files(edition),
+        "{edition:?}: file list differs"
+    );
     for (path, (mode, owner_time)) in listing {
         assert!(
             path == "netdiscover" || path.starts_with("netdiscover/"),
@@ -132,9 +170,7 @@ fn check_listing(listing: &BTreeMap<String, (String, String)>, expected_mtime: &
         );
         let want = if mode.starts_with('d') {
             "drwxr-xr-x"
-        } else if path == "netdiscover/bin/netdiscover"
-            || path == "netdiscover/bin/netdiscover_input"
-        {
+        } else if executables(edition).contains(&path.as_str()) {
             "-rwxr-xr-x"
         } else {
             "-rw-r--r--"
@@ -164,14 +200,20 @@ fn check_listing(listing: &BTreeMap<String, (String, String)>, expected_mtime: &
 
 #[test]
 fn package_lists_exactly_the_expected_files_with_expected_modes() {
+    for edition in Edition::ALL {
+        lists_expected_files(edition);
+    }
+}
+
+fn lists_expected_files(edition: Edition) {
     let tmp = tempfile::tempdir().unwrap();
-    let entries = package::entries(workspace_root(), &fake_binaries()).unwrap();
+    let entries = package::entries(workspace_root(), &fake_members(edition)).unwrap();
     let tgz = tmp.path().join("netdiscover-test.tgz");
     std::fs::write(&tgz, tar::tgz(&entries, DEFAULT_MTIME).unwrap()).unwrap();
     let Some(listing) = tar_listing(&tgz) else {
         return;
     };
-    check_listing(&listing, "2000-01-01 00:00:00");
+    check_listing(&listing, "2000-01-01 00:00:00", edition);
     let out = Command::new("tar")
         .arg("-xzf")
         .arg(&tgz)
@@ -189,33 +231,51 @@ fn package_lists_exactly_the_expected_files_with_expected_modes() {
         unpacked("netdiscover/bin/rules/macros/process_netsh.yml"),
         std::fs::read(workspace_root().join("app/macros/process_netsh.yml")).unwrap()
     );
-    assert_eq!(
-        unpacked("netdiscover/bin/netdiscover"),
-        fake_binaries()[0].data
-    );
+    let programs = fake_programs();
+    let (name, x86_64, aarch64) = (&programs[0].name, &programs[0].x86_64, &programs[0].aarch64);
+    match edition {
+        Edition::Enterprise => {
+            let launcher = unpacked("netdiscover/bin/netdiscover");
+            assert_eq!(launcher, netdiscover_app::edition::LAUNCHER.as_bytes());
+            assert_eq!(unpacked(&format!("netdiscover/bin/{name}-x86_64")), *x86_64);
+            assert_eq!(
+                unpacked(&format!("netdiscover/bin/{name}-aarch64")),
+                *aarch64
+            );
+        }
+        Edition::Cloud => {
+            assert_eq!(unpacked("netdiscover/bin/netdiscover"), *aarch64);
+            assert_eq!(
+                unpacked("netdiscover/linux_x86_64/bin/netdiscover"),
+                *x86_64
+            );
+            let distsearch =
+                String::from_utf8(unpacked("netdiscover/default/distsearch.conf")).expect("UTF-8");
+            assert!(distsearch.contains("[replicationDenylist]"), "{distsearch}");
+        }
+    }
 }
 
 #[test]
 fn same_sources_give_the_same_bytes() {
-    let first = tar::tgz(
-        &package::entries(workspace_root(), &fake_binaries()).unwrap(),
-        DEFAULT_MTIME,
-    )
-    .unwrap();
-    let second = tar::tgz(
-        &package::entries(workspace_root(), &fake_binaries()).unwrap(),
-        DEFAULT_MTIME,
-    )
-    .unwrap();
-    assert_eq!(first, second);
-    let mut other = fake_binaries();
-    other[0].data.push(b'!');
-    let changed = tar::tgz(
-        &package::entries(workspace_root(), &other).unwrap(),
-        DEFAULT_MTIME,
-    )
-    .unwrap();
-    assert_ne!(first, changed, "a changed binary must change the package");
+    let tgz = |members: &[Member]| {
+        tar::tgz(
+            &package::entries(workspace_root(), members).unwrap(),
+            DEFAULT_MTIME,
+        )
+        .unwrap()
+    };
+    for edition in Edition::ALL {
+        let first = tgz(&fake_members(edition));
+        assert_eq!(first, tgz(&fake_members(edition)), "{edition:?}");
+        let mut other = fake_programs();
+        other[1].x86_64.push(b'!');
+        let changed = tgz(&edition.members(&other));
+        assert_ne!(
+            first, changed,
+            "{edition:?}: a changed binary must change the package"
+        );
+    }
 }
 
 #[test]
@@ -263,27 +323,20 @@ fn glibc_check_flags_versions_newer_than_2_17() {
     );
 }
 
-#[test]
-fn built_package_is_complete_and_its_binaries_need_at_most_glibc_2_17() {
-    let Some(tgz) = std::env::var_os("NETDISCOVER_DIST_TGZ").map(PathBuf::from) else {
-        eprintln!(
-            "SKIP: NETDISCOVER_DIST_TGZ not set (run `cargo xtask package` first, as .ci/run does)"
-        );
-        return;
+/// The package that `variable` names, checked against `edition`'s listing and unpacked; `None`
+/// (after a SKIP line) when the variable is unset.
+fn unpack_built(variable: &str, edition: Edition) -> Option<tempfile::TempDir> {
+    let Some(tgz) = std::env::var_os(variable).map(PathBuf::from) else {
+        eprintln!("SKIP: {variable} not set (run `cargo xtask package` first, as .ci/run does)");
+        return None;
     };
-    assert!(
-        tgz.is_file(),
-        "NETDISCOVER_DIST_TGZ={} does not exist",
-        tgz.display()
-    );
-    let Some(listing) = tar_listing(&tgz) else {
-        return;
-    };
+    assert!(tgz.is_file(), "{variable}={} does not exist", tgz.display());
+    let listing = tar_listing(&tgz)?;
     let mtime = chrono::DateTime::from_timestamp(package::mtime_from_env() as i64, 0)
         .unwrap()
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
-    check_listing(&listing, &mtime);
+    check_listing(&listing, &mtime, edition);
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new("tar")
         .arg("-xzf")
@@ -293,20 +346,66 @@ fn built_package_is_complete_and_its_binaries_need_at_most_glibc_2_17() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let version = Command::new(tmp.path().join("netdiscover/bin/netdiscover"))
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        format!("netdiscover {}", env!("CARGO_PKG_VERSION")),
-        "the packaged binary runs here and reports Cargo's version"
-    );
-    for bin in ["netdiscover", "netdiscover_input"] {
-        let bytes = std::fs::read(tmp.path().join("netdiscover/bin").join(bin)).unwrap();
-        let too_new = elf::glibc_too_new(&bytes).unwrap();
-        assert!(too_new.is_empty(), "{bin} needs {too_new:?}");
-        assert_eq!(&bytes[18..20], &[0x3e, 0x00], "{bin} is not x86-64");
+    Some(tmp)
+}
+
+/// Where each edition keeps each CPU's build of `program`.
+fn build_path(edition: Edition, program: &str, machine: Machine) -> String {
+    match (edition, machine) {
+        (Edition::Enterprise, _) => format!("netdiscover/bin/{program}-{}", machine.name()),
+        (Edition::Cloud, Machine::Aarch64) => format!("netdiscover/bin/{program}"),
+        (Edition::Cloud, _) => format!("netdiscover/linux_x86_64/bin/{program}"),
+    }
+}
+
+#[test]
+fn built_packages_are_complete_and_their_binaries_fit_their_cpu_and_glibc_2_17() {
+    let editions = [
+        (
+            "NETDISCOVER_DIST_TGZ",
+            Edition::Enterprise,
+            "bin/netdiscover",
+        ),
+        (
+            "NETDISCOVER_DIST_CLOUD_TGZ",
+            Edition::Cloud,
+            "linux_x86_64/bin/netdiscover",
+        ),
+    ];
+    let mut builds = BTreeMap::new();
+    for (variable, edition, runs_here) in editions {
+        let Some(tmp) = unpack_built(variable, edition) else {
+            continue;
+        };
+        // The Enterprise package's launcher picks the x86_64 build on this machine.
+        let version = Command::new(tmp.path().join("netdiscover").join(runs_here))
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout).trim(),
+            format!("netdiscover {}", env!("CARGO_PKG_VERSION")),
+            "{edition:?}: {runs_here} runs here and reports Cargo's version"
+        );
+        for program in ["netdiscover", "netdiscover_input"] {
+            for machine in [Machine::X86_64, Machine::Aarch64] {
+                let path = build_path(edition, program, machine);
+                let bytes = std::fs::read(tmp.path().join(&path)).unwrap();
+                assert_eq!(Machine::of(&bytes).unwrap(), machine, "{path}");
+                let too_new = elf::glibc_too_new(&bytes).unwrap();
+                assert!(too_new.is_empty(), "{path} needs {too_new:?}");
+                builds
+                    .entry((program, machine.name()))
+                    .or_insert_with(Vec::new)
+                    .push(bytes);
+            }
+        }
+    }
+    for (build, copies) in &builds {
+        assert!(
+            copies.windows(2).all(|w| w[0] == w[1]),
+            "{build:?}: the two packages ship different builds"
+        );
     }
 }
 
@@ -330,7 +429,12 @@ fn layout_rules_hidden_files_bin_scripts_deployments_and_symlinks() {
     write("app/deployments/d.yml", 0o644);
     write("bin/helper.sh", 0o755);
     write("bin/notes.txt", 0o644);
-    let entries = package::entries(t, &fake_binaries()).unwrap();
+    let binaries = [Member {
+        path: "bin/netdiscover".into(),
+        mode: package::MODE_EXEC,
+        data: b"\x7fELF".to_vec(),
+    }];
+    let entries = package::entries(t, &binaries).unwrap();
     let listing: Vec<(String, u32, bool)> = entries
         .iter()
         .map(|e| match e {
@@ -349,7 +453,6 @@ fn layout_rules_hidden_files_bin_scripts_deployments_and_symlinks() {
             ("netdiscover/app.manifest", 0o644),
             ("netdiscover/bin/helper.sh", 0o755),
             ("netdiscover/bin/netdiscover", 0o755),
-            ("netdiscover/bin/netdiscover_input", 0o755),
             ("netdiscover/bin/notes.txt", 0o644),
             ("netdiscover/bin/rules/detections/endpoint/a.yml", 0o644),
             ("netdiscover/bin/rules/macros/m.yml", 0o644),
@@ -363,9 +466,7 @@ fn layout_rules_hidden_files_bin_scripts_deployments_and_symlinks() {
         .all(|(_, m, _)| *m == 0o755));
 
     std::os::unix::fs::symlink("/etc/passwd", t.join("default/evil.conf")).unwrap();
-    let err = package::entries(t, &fake_binaries())
-        .unwrap_err()
-        .to_string();
+    let err = package::entries(t, &binaries).unwrap_err().to_string();
     assert!(
         err.contains("evil.conf") && err.contains("symlink"),
         "{err}"
@@ -373,8 +474,6 @@ fn layout_rules_hidden_files_bin_scripts_deployments_and_symlinks() {
     std::fs::remove_file(t.join("default/evil.conf")).unwrap();
 
     write("bin/netdiscover", 0o755);
-    let err = package::entries(t, &fake_binaries())
-        .unwrap_err()
-        .to_string();
+    let err = package::entries(t, &binaries).unwrap_err().to_string();
     assert!(err.contains("netdiscover/bin/netdiscover"), "{err}");
 }

@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-const CSV: &str = include_str!("../../../app/lookups/cim_endpoint_processes.csv");
+const CSV: &str = include_str!("../../app/lookups/cim_endpoint_processes.csv");
 
 /// One field of the data set.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,138 @@
+//! Release builds of the shipped programs for each CPU the app ships, linked for glibc 2.17.
+//!
+//! Each target is built with `cargo zigbuild --target <triple>.2.17` when cargo-zigbuild is
+//! installed (zig links against glibc 2.17 symbol stubs and compiles any C code of the
+//! dependencies: cargo-zigbuild sets `CC_<target>`), else with a plain `cargo build` whose
+//! result the GLIBC check then judges. The Rust toolchain is the first one whose sysroot holds
+//! the target's standard library: the default (`rustc` on PATH, e.g. rustup's, after `rustup
+//! target add`), else Debian's `/usr/bin/cargo` + `/usr/bin/rustc` (packages `rustc-web`,
+//! `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64).
+
+use anyhow::{bail, Context, Result};
+use netdiscover_app::elf::Machine;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A CPU the app ships builds for.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub triple: &'static str,
+    pub machine: Machine,
+}
+
+pub const TARGETS: [Target; 2] = [
+    Target {
+        triple: "x86_64-unknown-linux-gnu",
+        machine: Machine::X86_64,
+    },
+    Target {
+        triple: "aarch64-unknown-linux-gnu",
+        machine: Machine::Aarch64,
+    },
+];
+
+/// The oldest glibc Splunk runs on (RHEL 7), as cargo-zigbuild's target suffix.
+const GLIBC_SUFFIX: &str = ".2.17";
+
+/// A cargo and the rustc it should use (`None`: cargo's own choice).
+struct Toolchain {
+    cargo: PathBuf,
+    rustc: Option<PathBuf>,
+}
+
+/// Whether `rustc`'s sysroot holds the standard library for `triple`.
+fn has_std(rustc: &Path, triple: &str) -> bool {
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let lib = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib");
+    std::fs::read_dir(lib).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+    })
+}
+
+fn toolchain_for(triple: &str) -> Result<Toolchain> {
+    let default_rustc = std::env::var_os("RUSTC").map_or_else(|| "rustc".into(), PathBuf::from);
+    if has_std(&default_rustc, triple) {
+        return Ok(Toolchain {
+            cargo: std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from),
+            rustc: None,
+        });
+    }
+    let debian = Path::new("/usr/bin/rustc");
+    if has_std(debian, triple) && Path::new("/usr/bin/cargo").is_file() {
+        return Ok(Toolchain {
+            cargo: "/usr/bin/cargo".into(),
+            rustc: Some(debian.into()),
+        });
+    }
+    bail!(
+        "no Rust standard library for {triple}: run `rustup target add {triple}`, or on Debian \
+         bookworm `apt-get install rustc-web cargo-web libstd-rust-web-dev:arm64` (after \
+         `dpkg --add-architecture arm64`)"
+    )
+}
+
+fn zigbuild_available(cargo: &Path) -> bool {
+    Command::new(cargo)
+        .args(["zigbuild", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds `programs` for `target` in release mode; returns the directory holding them.
+pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf> {
+    let toolchain = toolchain_for(target.triple)?;
+    let mut cmd = Command::new(&toolchain.cargo);
+    cmd.current_dir(root);
+    if let Some(rustc) = &toolchain.rustc {
+        cmd.env("RUSTC", rustc).env("CARGO", &toolchain.cargo);
+    }
+    if zigbuild_available(&toolchain.cargo) {
+        let zig_target = format!("{}{GLIBC_SUFFIX}", target.triple);
+        cmd.args([
+            "zigbuild",
+            "--release",
+            "-p",
+            "netdiscover",
+            "--target",
+            &zig_target,
+        ]);
+    } else {
+        eprintln!(
+            "xtask: cargo-zigbuild not found (pip install ziglang cargo-zigbuild); building \
+             against this machine's glibc, the GLIBC check decides if that is portable"
+        );
+        cmd.args([
+            "build",
+            "--release",
+            "-p",
+            "netdiscover",
+            "--target",
+            target.triple,
+        ]);
+        if target.machine == Machine::Aarch64 && cfg!(target_arch = "x86_64") {
+            // Debian's cross compiler (gcc-aarch64-linux-gnu) links and compiles C for it.
+            cmd.env(
+                "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+                "aarch64-linux-gnu-gcc",
+            )
+            .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc");
+        }
+    }
+    for program in programs {
+        cmd.args(["--bin", program]);
+    }
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().context("running cargo")?;
+    if !status.success() {
+        bail!("release build for {} failed ({status})", target.triple);
+    }
+    Ok(root.join("target").join(target.triple).join("release"))
+}
