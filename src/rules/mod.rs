@@ -29,6 +29,7 @@ mod optimize;
 mod pcre;
 mod pipeline;
 mod prefilter;
+mod regex_literals;
 mod row;
 mod ruleset;
 mod search_lang;

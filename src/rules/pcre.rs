@@ -82,6 +82,11 @@ impl Pcre {
             })
     }
 
+    /// The pattern as compiled (with the `(?a)` this module may insert).
+    pub fn source(&self) -> &str {
+        self.re.as_str()
+    }
+
     /// True if the pattern matches anywhere in `v`. A match that hits a PCRE limit is no match.
     pub fn is_match(&self, v: &[u8]) -> bool {
         self.re.is_match(v).unwrap_or(false)

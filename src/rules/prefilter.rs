@@ -5,9 +5,9 @@
 //! the rule matches holds at least one (the "must contain one of" parts of its AND-ed
 //! predicates; an OR contributes the union of its branches' best factors). A literal is a whole
 //! value of one field (`process_name=netsh.exe`, an `IN` list without wildcards) or a piece of
-//! one (`*-enc*`, the `x` of `x*` and `*x`, each part of `a*b`). All literals are compiled per
-//! field: whole values into one hash table of folded values, pieces into one Aho-Corasick
-//! automaton. Per row, the fields are looked up and searched once; a rule becomes a *candidate*
+//! one (`*-enc*`, the `x` of `x*` and `*x`, each part of `a*b`, a literal every match of a
+//! regex holds). All literals are compiled per field: whole values into one hash table of
+//! folded values, pieces into one [`Literals`] search. Per row, the fields are looked up and searched once; a rule becomes a *candidate*
 //! when every one of its factors has a literal in the row, and only candidates are evaluated.
 //! Rules without a usable literal are evaluated on every row; [`LiteralIndex::unanchored`]
 //! lists them.
@@ -75,6 +75,11 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
                 out.push(alternatives);
             }
         }
+        Cond::Regex {
+            src: Src::Slot(slot),
+            re,
+            negate: false,
+        } => out.extend(regex_factors(*slot, re.source())),
         Cond::And(items) => items.iter().for_each(|item| collect_factors(item, out)),
         Cond::Order {
             src: Src::Expr(ex),
@@ -132,6 +137,23 @@ fn split_count_factor(ex: &Ex, op: CmpOp, bound: f64) -> Option<Factor> {
             whole_value: false,
         }]
     })
+}
+
+/// The factors of a regex test on one field: literals every match holds (`regex_literals`).
+fn regex_factors(slot: usize, pattern: &str) -> Vec<Factor> {
+    super::regex_literals::factors(pattern)
+        .into_iter()
+        .map(|alternatives| {
+            alternatives
+                .into_iter()
+                .map(|bytes| RequiredLiteral {
+                    slot,
+                    bytes,
+                    whole_value: false,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn whole(slot: usize, bytes: &[u8]) -> RequiredLiteral {
