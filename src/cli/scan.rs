@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::ingest::Format;
 use collect::Collector;
-use output::{OutputFormat, Writer};
+use output::{OutputFormat, Render, Writer};
 use summary::Summary;
 
 /// The scan subcommand's usage as `--help` shows it.
@@ -110,19 +110,17 @@ pub fn run(args: &[OsString]) -> i32 {
     let stdout = std::io::stdout().lock();
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let loaded = detector::load(&args.rules);
+    let render = Render::new(args.output, loaded.detector.rule_names());
     let options = ScanOptions {
         format,
         all: args.all,
+        render: render.clone(),
         show_progress,
         threads: args.threads.map(|n| n as usize).unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         }),
     };
-    let mut writer = Writer::new(
-        std::io::BufWriter::new(stdout),
-        args.output,
-        loaded.detector.rule_names(),
-    );
+    let mut writer = Writer::new(std::io::BufWriter::new(stdout), render);
     let outcome = scan(&args.paths, &options, loaded, &mut writer);
     if let Err(e) = writer.finish() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -143,6 +141,8 @@ pub fn run(args: &[OsString]) -> i32 {
 struct ScanOptions {
     format: Option<Format>,
     all: bool,
+    /// How found rows are rendered (by the thread that found them).
+    render: Render,
     show_progress: bool,
     /// Threads that read and match (1: everything on the calling thread).
     threads: usize,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 
 use super::detector::Detector;
-use super::output::{Hit, Writer};
+use super::output::Writer;
 use super::summary::Summary;
 use super::work::{Found, Tally};
 use super::{Outcome, MALFORMED_PRINT_LIMIT};
@@ -86,14 +86,8 @@ impl<'w, W: Write> Collector<'w, W> {
                 if self.output_closed {
                     return;
                 }
-                let hit = Hit {
-                    file: path,
-                    position: self.renumbered(row.position),
-                    record_id: &row.record_id,
-                    row: &row.row,
-                    detection: row.detection.as_ref(),
-                };
-                if let Err(e) = self.writer.write(&hit) {
+                let position = self.renumbered(row.position);
+                if let Err(e) = self.writer.write(&row.rendered, position) {
                     if e.kind() != std::io::ErrorKind::BrokenPipe {
                         self.progress
                             .suspend(|| eprintln!("netdiscover scan: cannot write output: {e}"));

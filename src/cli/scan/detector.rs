@@ -124,12 +124,7 @@ impl Detector for RulesDetector {
 
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {
         let found = self.detector.detect(row)?;
-        let fields = found
-            .annotation
-            .fields()
-            .into_iter()
-            .map(|(name, values)| (name, values.to_vec()))
-            .collect();
+        let fields = found.annotation.into_fields().into();
         Some(Detection {
             rules: found.rules,
             fields,

@@ -1,6 +1,7 @@
 //! Where matching rows go: a readable table, or CSV / JSON / NDJSON for machines. Rows are
 //! written as they are found (streaming), so output starts before a long scan ends.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -15,10 +16,9 @@ pub(super) enum OutputFormat {
     Ndjson,
 }
 
-/// One row to write.
+/// One row to write (its position in the file is written by the [`Writer`]).
 pub(super) struct Hit<'a> {
     pub file: &'a Path,
-    pub position: Position,
     pub record_id: &'a str,
     pub row: &'a ProcessRow,
     pub detection: Option<&'a Detection>,
@@ -30,21 +30,25 @@ impl Hit<'_> {
             .and_then(|d| d.fields.iter().find(|(n, _)| *n == name))
             .map_or(&[], |(_, v)| v.as_slice())
     }
-
-    fn offset_and_record(&self) -> (String, String) {
-        match self.position {
-            Position::Offset(o) => (o.to_string(), String::new()),
-            Position::Record(n) => (String::new(), n.to_string()),
-        }
-    }
 }
 
-pub(super) struct Writer<W: Write> {
-    out: W,
+/// How rows are rendered: the format, and the table's column widths. Rows are rendered where
+/// they are found, on any thread; the [`Writer`] writes them in order. (A rendered row is one
+/// string, so handing it to the writer's thread costs one allocation crossing threads, not
+/// the dozens of a row and its annotation: glibc's allocator serialises frees of another
+/// thread's memory.)
+#[derive(Debug, Clone)]
+pub(super) struct Render {
     format: OutputFormat,
-    rows: u64,
     /// Table only: width of the detection column (the longest rule name).
     detection_width: usize,
+}
+
+/// A rendered row without its position, which goes at byte `split` of `text`.
+#[derive(Debug)]
+pub(super) struct RenderedRow {
+    text: String,
+    split: usize,
 }
 
 /// Table columns before the detection column: (title, field, width).
@@ -58,42 +62,98 @@ const TABLE: [(&str, CimField, usize); 4] = [
 /// Width of the command-line column, after the detection column.
 const PROCESS_WIDTH: usize = 64;
 
-impl<W: Write> Writer<W> {
+impl Render {
     /// `rule_names` sizes the table's detection column.
-    pub(super) fn new(out: W, format: OutputFormat, rule_names: &[String]) -> Self {
+    pub(super) fn new(format: OutputFormat, rule_names: &[String]) -> Render {
         let detection_width = rule_names
             .iter()
             .map(|n| n.chars().count())
             .max()
             .unwrap_or(0)
             .max(9);
-        Writer {
-            out,
+        Render {
             format,
-            rows: 0,
             detection_width,
         }
     }
 
-    pub(super) fn write(&mut self, hit: &Hit<'_>) -> io::Result<()> {
+    pub(super) fn row(&self, hit: &Hit<'_>) -> RenderedRow {
+        match self.format {
+            OutputFormat::Table => self.table_row(hit),
+            OutputFormat::Csv => csv_row(hit),
+            OutputFormat::Json => json_object(hit),
+            OutputFormat::Ndjson => {
+                let mut row = json_object(hit);
+                row.text.push('\n');
+                row
+            }
+        }
+    }
+
+    fn table_row(&self, hit: &Hit<'_>) -> RenderedRow {
+        let mut text = String::new();
+        for (_, field, width) in TABLE {
+            push_cell(&mut text, hit.row.get(field), width);
+            text.push_str("  ");
+        }
+        // Several matched rules take one line each, aligned under the first.
+        let names = hit.annotation("detection");
+        let first = names.first().map_or("-", String::as_str);
+        push_cell(&mut text, first, self.detection_width);
+        text.push_str("  ");
+        push_cell(&mut text, hit.row.get(CimField::Process), PROCESS_WIDTH);
+        let _ = write!(text, "  {} @ ", hit.file.display());
+        let split = text.len();
+        text.push('\n');
+        let indent: usize = TABLE.iter().map(|(_, _, w)| w + 2).sum();
+        for name in names.iter().skip(1) {
+            let _ = writeln!(text, "{:indent$}{name}", "");
+        }
+        RenderedRow { text, split }
+    }
+}
+
+pub(super) struct Writer<W: Write> {
+    out: W,
+    render: Render,
+    rows: u64,
+}
+
+impl<W: Write> Writer<W> {
+    pub(super) fn new(out: W, render: Render) -> Self {
+        Writer {
+            out,
+            render,
+            rows: 0,
+        }
+    }
+
+    /// Writes `row`, found at `position` of its file.
+    pub(super) fn write(&mut self, row: &RenderedRow, position: Position) -> io::Result<()> {
         if self.rows == 0 {
             self.start()?;
         }
         self.rows += 1;
-        match self.format {
-            OutputFormat::Table => self.table_row(hit),
-            OutputFormat::Csv => self.csv_row(hit),
-            OutputFormat::Json => {
-                let separator = if self.rows == 1 { "  " } else { ",\n  " };
-                write!(self.out, "{separator}{}", json_object(hit))
-            }
-            OutputFormat::Ndjson => writeln!(self.out, "{}", json_object(hit)),
+        let format = self.render.format;
+        if format == OutputFormat::Json {
+            let separator = if self.rows == 1 { "  " } else { ",\n  " };
+            self.out.write_all(separator.as_bytes())?;
         }
+        let (head, tail) = row.text.split_at(row.split);
+        self.out.write_all(head.as_bytes())?;
+        match (format, position) {
+            (OutputFormat::Table, position) => write!(self.out, "{position}")?,
+            (OutputFormat::Csv, Position::Offset(o)) => write!(self.out, "{o},")?,
+            (OutputFormat::Csv, Position::Record(n)) => write!(self.out, ",{n}")?,
+            (_, Position::Offset(o)) => write!(self.out, "\"offset\":{o}")?,
+            (_, Position::Record(n)) => write!(self.out, "\"record\":{n}")?,
+        }
+        self.out.write_all(tail.as_bytes())
     }
 
     /// Closes the output (the JSON array's bracket) and flushes it.
     pub(super) fn finish(mut self) -> io::Result<()> {
-        match self.format {
+        match self.render.format {
             OutputFormat::Json if self.rows == 0 => writeln!(self.out, "[]")?,
             OutputFormat::Json => writeln!(self.out, "\n]")?,
             OutputFormat::Csv if self.rows == 0 => self.start()?,
@@ -103,13 +163,13 @@ impl<W: Write> Writer<W> {
     }
 
     fn start(&mut self) -> io::Result<()> {
-        match self.format {
+        match self.render.format {
             OutputFormat::Table => {
                 let mut line = String::new();
                 for (title, _, width) in TABLE {
                     line.push_str(&format!("{title:<width$}  "));
                 }
-                let width = self.detection_width;
+                let width = self.render.detection_width;
                 line.push_str(&format!(
                     "{:<width$}  {:<PROCESS_WIDTH$}  source",
                     "detection", "process"
@@ -130,61 +190,33 @@ impl<W: Write> Writer<W> {
             OutputFormat::Ndjson => Ok(()),
         }
     }
-
-    fn table_row(&mut self, hit: &Hit<'_>) -> io::Result<()> {
-        let mut line = String::new();
-        for (_, field, width) in TABLE {
-            let value = printable(hit.row.get(field));
-            line.push_str(&format!("{:<width$}  ", clip(&value, width)));
-        }
-        // Several matched rules take one line each, aligned under the first.
-        let names = hit.annotation("detection");
-        let first = names.first().map_or("-", String::as_str);
-        let width = self.detection_width;
-        let process = clip(&printable(hit.row.get(CimField::Process)), PROCESS_WIDTH);
-        line.push_str(&format!(
-            "{first:<width$}  {process:<PROCESS_WIDTH$}  {} @ {}",
-            hit.file.display(),
-            hit.position
-        ));
-        writeln!(self.out, "{line}")?;
-        let indent: usize = TABLE.iter().map(|(_, _, w)| w + 2).sum();
-        for name in names.iter().skip(1) {
-            writeln!(self.out, "{:indent$}{name}", "")?;
-        }
-        Ok(())
-    }
-
-    fn csv_row(&mut self, hit: &Hit<'_>) -> io::Result<()> {
-        let (offset, record) = hit.offset_and_record();
-        let mut values = vec![
-            hit.file.display().to_string(),
-            offset,
-            record,
-            hit.record_id.to_string(),
-        ];
-        values.extend(hit.row.fields().map(|(_, v)| v.to_string()));
-        // Multivalue fields: values joined by newlines, as Splunk's outputcsv writes them.
-        values.extend(
-            ANNOTATION_FIELDS
-                .iter()
-                .map(|f| hit.annotation(f).join("\n")),
-        );
-        writeln!(self.out, "{}", csv_line(values.into_iter()))
-    }
 }
 
-fn json_object(hit: &Hit<'_>) -> String {
+/// The CSV line; the position's two columns (offset, record) go at `split`.
+fn csv_row(hit: &Hit<'_>) -> RenderedRow {
+    let mut text = csv_line(std::iter::once(hit.file.display().to_string()));
+    text.push(',');
+    let split = text.len();
+    let mut values = vec![hit.record_id.to_string()];
+    values.extend(hit.row.fields().map(|(_, v)| v.to_string()));
+    // Multivalue fields: values joined by newlines, as Splunk's outputcsv writes them.
+    values.extend(
+        ANNOTATION_FIELDS
+            .iter()
+            .map(|f| hit.annotation(f).join("\n")),
+    );
+    text.push(',');
+    text.push_str(&csv_line(values.into_iter()));
+    text.push('\n');
+    RenderedRow { text, split }
+}
+
+/// The JSON object (one line); the position's member goes at `split`.
+fn json_object(hit: &Hit<'_>) -> RenderedRow {
     let quote = |s: &str| serde_json::Value::String(s.to_string()).to_string();
-    let mut parts = vec![format!(
-        "\"source\":{}",
-        quote(&hit.file.display().to_string())
-    )];
-    match hit.position {
-        Position::Offset(o) => parts.push(format!("\"offset\":{o}")),
-        Position::Record(n) => parts.push(format!("\"record\":{n}")),
-    }
-    parts.push(format!("\"record_id\":{}", quote(hit.record_id)));
+    let mut text = format!("{{\"source\":{},", quote(&hit.file.display().to_string()));
+    let split = text.len();
+    let mut parts = vec![format!("\"record_id\":{}", quote(hit.record_id))];
     for (field, value) in hit.row.fields() {
         parts.push(format!("{}:{}", quote(field.name()), quote(value)));
     }
@@ -192,7 +224,10 @@ fn json_object(hit: &Hit<'_>) -> String {
         let values: Vec<String> = hit.annotation(name).iter().map(|v| quote(v)).collect();
         parts.push(format!("{}:[{}]", quote(name), values.join(",")));
     }
-    format!("{{{}}}", parts.join(","))
+    text.push(',');
+    text.push_str(&parts.join(","));
+    text.push('}');
+    RenderedRow { text, split }
 }
 
 fn csv_line(values: impl Iterator<Item = String>) -> String {
@@ -208,20 +243,24 @@ fn csv_line(values: impl Iterator<Item = String>) -> String {
         .join(",")
 }
 
-/// Control characters would break the table's lines.
-fn printable(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn clip(value: &str, width: usize) -> String {
-    if value.chars().count() <= width {
-        value.to_string()
+/// Appends `value` as a table cell of `width` characters: clipped with `…` when longer,
+/// padded with spaces when shorter, control characters (which would break the table's lines)
+/// as spaces.
+fn push_cell(line: &mut String, value: &str, width: usize) {
+    let clipped = value.chars().nth(width).is_some();
+    let shown = if clipped {
+        width.saturating_sub(1)
     } else {
-        let mut clipped: String = value.chars().take(width.saturating_sub(1)).collect();
-        clipped.push('…');
-        clipped
+        width
+    };
+    let mut count = 0;
+    for c in value.chars().take(shown) {
+        line.push(if c.is_control() { ' ' } else { c });
+        count += 1;
     }
+    if clipped {
+        line.push('…');
+        count += 1;
+    }
+    line.extend(std::iter::repeat_n(' ', width.saturating_sub(count)));
 }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 
-use super::detector::{Detection, Detector};
+use super::detector::Detector;
+use super::output::{Hit, RenderedRow};
 use super::MALFORMED_PRINT_LIMIT;
 use crate::ingest::{
-    detect_format, CimField, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions,
-    Position, ProcessRow,
+    detect_format, CimField, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions, Position,
 };
 use crate::rules::sigma::DataSource;
 
@@ -23,12 +23,10 @@ pub(super) enum Job {
     EvtxPiece(EvtxPiece),
 }
 
-/// A process event to write: it matched, or every event is written (`--all`).
+/// A process event to write (it matched, or every event is written: `--all`), rendered.
 pub(super) struct FoundRow {
     pub position: Position,
-    pub record_id: String,
-    pub row: ProcessRow,
-    pub detection: Option<Detection>,
+    pub rendered: RenderedRow,
 }
 
 /// What a job found that the collector writes or reports, in record order.
@@ -108,13 +106,13 @@ pub(super) fn run(
             tally.piece_records = decoded.records;
             tally.last_piece = decoded.last;
             for item in decoded.items {
-                take_item(item, options.all, detector, &mut tally, emit);
+                take_item(item, path, options, detector, &mut tally, emit);
             }
             progress.inc(EVTX_CHUNK_BYTES);
         }
         Job::File => {
             let read = scan_file(path, options.format, progress, &mut |item| {
-                take_item(item, options.all, detector, &mut tally, emit)
+                take_item(item, path, options, detector, &mut tally, emit)
             });
             if let Err(message) = read {
                 emit(Found::OpenFailed(message));
@@ -159,7 +157,8 @@ fn scan_file(
 /// Counts one item and sends what the collector needs of it.
 fn take_item(
     item: Item,
-    all: bool,
+    path: &Path,
+    options: &super::ScanOptions,
     detector: &mut dyn Detector,
     tally: &mut Tally,
     emit: &mut dyn FnMut(Found),
@@ -182,12 +181,16 @@ fn take_item(
                     }
                 }
             }
-            if detection.is_some() || all {
+            if detection.is_some() || options.all {
+                let hit = Hit {
+                    file: path,
+                    record_id: &event.record_id,
+                    row: &event.row,
+                    detection: detection.as_ref(),
+                };
                 emit(Found::Row(Box::new(FoundRow {
                     position: event.position,
-                    record_id: event.record_id,
-                    row: event.row,
-                    detection,
+                    rendered: options.render.row(&hit),
                 })));
             }
         }
