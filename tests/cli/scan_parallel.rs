@@ -100,6 +100,24 @@ fn several_threads_write_what_one_thread_writes() {
     assert!(err.contains("bytes into a 64 KiB chunk"), "{err}");
     assert!(String::from_utf8_lossy(&table.stdout).lines().count() > 5);
 
+    // The matches of the ESCU corpus as CSV and as a JSON array: the position columns
+    // (offset, record) and the array's separators are written in order, by the collector.
+    for format in ["csv", "json"] {
+        let mut with_format = args.clone();
+        with_format.extend(["--output", format]);
+        let out = same_on_every_thread_count(&with_format, Some(&corpus));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.lines().count() > 500,
+            "{format}: {} lines",
+            text.lines().count()
+        );
+        if format == "json" {
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&text).expect("a JSON array");
+            assert!(rows.iter().all(|r| r.get("record_id").is_some()));
+        }
+    }
+
     // Every process event, with the ESCU corpus loaded (many more matches).
     args.extend(["--all", "--output", "ndjson"]);
     let all = same_on_every_thread_count(&args, Some(&corpus));
