@@ -390,6 +390,42 @@ fn one_running_input_restarts_a_truncated_file_once() {
     assert_eq!(xml.matches("<event>").count(), 8, "{xml}");
 }
 
+/// copytruncate leaves the live file empty until the writer writes again: the file is
+/// restarted once, when it shrank, and not again at every poll while it stays empty (each
+/// restart would log a WARN and keep an entry for "former content" with nothing in it).
+#[test]
+fn a_file_truncated_and_left_empty_is_restarted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let checkpoints = dir.path().join("ckpt");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("sysmon.xml");
+    for pid in 1..=4 {
+        append(&log, &sysmon_event(pid, "netsh before"));
+    }
+    let stanza = "netdiscover_input://t";
+    let mut follower = drive::follower(stanza, &data, &checkpoints);
+    follower.run_until_idle().expect("first pass");
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
+    for _ in 0..5 {
+        assert!(!follower.poll_once().expect("poll"), "nothing to read");
+    }
+    for pid in 10..=13 {
+        append(&log, &sysmon_event(pid, "netsh after truncation"));
+    }
+    follower.run_until_idle().expect("finish");
+    assert_eq!(follower.stats.events, 8);
+    let store = netdiscover::modinput::Store::open(&checkpoints, stanza).expect("store");
+    let (state, _) = store.load().expect("state");
+    // The live file, and the content it held before (kept for a copy of it).
+    assert_eq!(state.files.len(), 2, "{:#?}", state.files);
+}
+
 #[test]
 fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
