@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Two front doors, one verdict: netdiscover's SPL compiler against its Sigma front door.
+
+pySigma's Splunk backend (pysigma-backend-splunk) converts each Sigma rule to a CIM data-model
+search with its `splunk_cim` pipeline and `data_model` output format, the settings its source
+gives for `tstats` searches: `| tstats ... from datamodel=Endpoint.Processes where ... by
+Processes.* | `drop_dm_object_name(Processes)` | convert ...`. Each search is wrapped as an
+ESCU-style detection (name = title, id = the Sigma rule's id, type Hunting) in a temporary
+directory, never in the repository, as SigmaHQ's rules are DRL-licensed. `netdiscover scan
+--all` then reads the samples twice, once with these SPL rules and once with the Sigma rules
+themselves, and every (rule, process event) pair on which the two verdicts differ is printed
+with the event's fields and the Sigma constructs of the rule that can explain it.
+
+Usage (tools/sigma_two_doors.sh sets up the venv and builds the binary):
+    python3 tools/sigma_two_doors.py --netdiscover target/release/netdiscover \
+        --rules ../shared/sigma_corpus/rules/windows/process_creation \
+        --samples ../shared/sigma_corpus/regression_data ../shared/datasets \
+        [--expect-differences N]
+
+Exit status: 0 when the number of differing (rule, event) pairs is at most
+--expect-differences (default 0), 1 otherwise, 2 on a setup error.
+"""
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from sigma.backends.splunk import SplunkBackend
+from sigma.backends.splunk.splunk import SplunkDeferredORRegularExpression
+from sigma.collection import SigmaCollection
+from sigma.pipelines.splunk import splunk_cim_data_model
+from sigma.pipelines.splunk.splunk import splunk_sysmon_process_creation_cim_mapping
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sigma_differential import compare, rule_matches, row_key, sample_files, scan_rows  # noqa: E402
+
+# The CIM fields a difference is shown with (the rows are CIM Endpoint.Processes rows).
+DISPLAYED = ("process_path", "original_file_name", "process", "parent_process_path", "parent_process")
+
+
+def convert(rule_files):
+    """Sigma file -> (rule, SPL search) for the rules pySigma converts; file -> why for the
+    others."""
+    backend = SplunkBackend(splunk_cim_data_model())
+    converted, refused = {}, {}
+    for path in rule_files:
+        # The backend counts OR-ed `re` fields in class state and resets it only when a
+        # conversion finishes; a refused rule must not leave its counts to the next one.
+        SplunkDeferredORRegularExpression.reset()
+        collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+        try:
+            queries = backend.convert(collection, "data_model")
+        except Exception as e:  # pySigma refuses the rule: reported, not compared
+            unmapped = sorted(rule_fields(collection.rules[0]) - MAPPED_FIELDS)
+            refused[path] = f"fields {', '.join(unmapped)}" if unmapped else f"{type(e).__name__}: {e}"
+            continue
+        if len(queries) != 1:
+            refused[path] = f"{len(queries)} searches for one rule"
+            continue
+        converted[path] = (collection.rules[0], queries[0])
+    return converted, refused
+
+
+MAPPED_FIELDS = set(splunk_sysmon_process_creation_cim_mapping)
+
+
+def rule_fields(rule):
+    """The field names a Sigma rule's detection reads."""
+    fields, todo = set(), list(rule.detection.detections.values())
+    while todo:
+        item = todo.pop()
+        if hasattr(item, "detection_items"):
+            todo.extend(item.detection_items)
+        elif item.field:
+            fields.add(item.field)
+    return fields
+
+
+def escu_detection(rule, search):
+    """An ESCU-style detection running pySigma's search under the Sigma rule's id."""
+    return {
+        "name": rule.title,
+        "id": str(rule.id),
+        "type": "Hunting",
+        "description": "pySigma-backend-splunk (splunk_cim, data_model) conversion of a Sigma rule",
+        "search": search,
+    }
+
+
+def write_spl_rules(converted, directory):
+    for path, (rule, search) in converted.items():
+        text = yaml.safe_dump(escu_detection(rule, search), sort_keys=False, width=1 << 30)
+        (Path(directory) / path.name).write_text(text, encoding="utf-8")
+
+
+def link_sigma_rules(paths, directory):
+    for path in paths:
+        os.symlink(path.resolve(), Path(directory) / path.name)
+
+
+def coverage(binary, directory):
+    """`netdiscover coverage` of the SPL rules: the compiled count and what stopped the
+    others, by construct, as its report prints them."""
+    run = subprocess.run([binary, "coverage", directory], capture_output=True, text=True)
+    if run.returncode not in (0, 1):
+        sys.exit(f"netdiscover coverage failed ({run.returncode}): {run.stderr[-2000:]}")
+    compiled = re.search(r"compiled:\s+(\d+)", run.stdout)
+    if not compiled:
+        sys.exit(f"netdiscover coverage printed no compiled count: {run.stdout[-2000:]}")
+    stopped = run.stdout.split("stopping constructs:", 1)[-1].strip()
+    return int(compiled.group(1)), stopped
+
+
+SIGMA_CONSTRUCTS = {
+    # A `?` that is a wildcard (not escaped) in a value that is not a regular expression:
+    # pySigma's Splunk backend writes it as `*` (wildcard_single).
+    "? wildcard": lambda d: re.search(r"^(?!.*\|re\b).*:.*(?<!\\)\?", d, re.M) is not None,
+    "re": lambda d: "|re" in d,
+    "windash": lambda d: "|windash" in d,
+    "fieldref": lambda d: "|fieldref" in d,
+    "null or ''": lambda d: re.search(r":\s*(null|''|\"\")\s*$", d, re.M) is not None,
+    "non-ASCII value": lambda d: any(ord(c) > 127 for c in d),
+}
+
+
+def constructs(path):
+    """The constructs of a Sigma rule's detection that the two doors may read differently."""
+    text = path.read_text(encoding="utf-8")
+    detection = text.split("\ndetection:", 1)[-1].split("\nfalsepositives:", 1)[0]
+    found = [name for name, test in SIGMA_CONSTRUCTS.items() if test(detection)]
+    return found or ["none of these"]
+
+
+def report_differences(differences, path_of_id):
+    """Differences by the Sigma constructs of their rule, and by side."""
+    by_rule = collections.Counter((rule_id, who) for rule_id, _, who in differences)
+    for (rule_id, who), count in sorted(by_rule.items()):
+        path = path_of_id[rule_id]
+        print(f"RULE {path.name} ({rule_id}): {count} event(s) {who}; constructs: {', '.join(constructs(path))}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--netdiscover", default="target/debug/netdiscover")
+    parser.add_argument("--rules", default="../shared/sigma_corpus/rules/windows/process_creation")
+    parser.add_argument(
+        "--samples",
+        nargs="+",
+        default=["../shared/sigma_corpus/regression_data", "../shared/datasets"],
+        help="directories of JSON / XML / XML.gz samples (every process event is compared)",
+    )
+    parser.add_argument("--expect-differences", type=int, default=0)
+    args = parser.parse_args()
+    rule_files = sorted(Path(args.rules).rglob("*.yml"))
+    files = sample_files(args.samples)
+    if not rule_files or not files:
+        sys.exit(2)
+    converted, refused = convert(rule_files)
+    with tempfile.TemporaryDirectory() as spl_dir, tempfile.TemporaryDirectory() as sigma_dir:
+        write_spl_rules(converted, spl_dir)
+        link_sigma_rules(converted, sigma_dir)
+        compiled, stopped = coverage(args.netdiscover, spl_dir)
+        spl_rows, spl_warnings = scan_rows(args.netdiscover, spl_dir, files)
+        sigma_rows, sigma_warnings = scan_rows(args.netdiscover, sigma_dir, files)
+    events = {row_key(row): row for row in spl_rows}
+    if events.keys() != {row_key(row) for row in sigma_rows}:
+        sys.exit("the two scans read different process events")
+    path_of_id = {str(rule.id): path for path, (rule, _) in converted.items()}
+    spl = {rule: keys for rule, keys in rule_matches(spl_rows).items() if rule in path_of_id}
+    sigma = {rule: keys for rule, keys in rule_matches(sigma_rows).items() if rule in path_of_id}
+    sigma.update({rule: set() for rule in path_of_id.keys() - sigma.keys()})
+    agreeing_hits, differences = compare(sigma, spl, events, "Sigma door", "SPL door", DISPLAYED)
+    report_differences(differences, path_of_id)
+    for path, why in sorted(refused.items()):
+        print(f"REFUSED by pySigma (splunk_cim, data_model): {path.name}: {why.splitlines()[0]}")
+    reasons = collections.Counter(f for why in refused.values() for f in why.removeprefix("fields ").split(", "))
+    print("pySigma refusals by field outside its 13-field mapping:", ", ".join(f"{f} {n}" for f, n in reasons.most_common()))
+    if compiled < len(converted):
+        print(f"SPL compiler: {compiled} of {len(converted)} converted searches compile; what stopped the others:")
+        print(stopped)
+    for w in spl_warnings + sigma_warnings:
+        print(f"NETDISCOVER: {w}")
+    print(
+        f"sigma two doors: {len(rule_files)} rules; pySigma converts {len(converted)}, refuses {len(refused)}; "
+        f"our SPL compiler compiles {compiled}; compared over {len(events)} process events: "
+        f"{agreeing_hits} matches agree; {len(differences)} differences "
+        f"({sum(w == 'SPL door only' for _, _, w in differences)} SPL door only, "
+        f"{sum(w == 'Sigma door only' for _, _, w in differences)} Sigma door only) "
+        f"in {len({r for r, _, _ in differences})} rules"
+    )
+    return 0 if len(differences) <= args.expect_differences else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
