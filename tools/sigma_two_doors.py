@@ -34,8 +34,10 @@ import yaml
 from sigma.backends.splunk import SplunkBackend
 from sigma.backends.splunk.splunk import SplunkDeferredORRegularExpression
 from sigma.collection import SigmaCollection
+from sigma.modifiers import SigmaWindowsDashModifier
 from sigma.pipelines.splunk import splunk_cim_data_model
 from sigma.pipelines.splunk.splunk import splunk_sysmon_process_creation_cim_mapping
+from sigma.types import SpecialChars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sigma_differential import compare, rule_matches, row_key, sample_files, scan_rows  # noqa: E402
@@ -53,7 +55,11 @@ def convert(rule_files):
         # The backend counts OR-ed `re` fields in class state and resets it only when a
         # conversion finishes; a refused rule must not leave its counts to the next one.
         SplunkDeferredORRegularExpression.reset()
-        collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+        try:
+            collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+        except Exception as e:
+            refused[path] = f"{type(e).__name__}: {e}"
+            continue
         try:
             queries = backend.convert(collection, "data_model")
         except Exception as e:  # pySigma refuses the rule: reported, not compared
@@ -72,14 +78,7 @@ MAPPED_FIELDS = set(splunk_sysmon_process_creation_cim_mapping)
 
 def rule_fields(rule):
     """The field names a Sigma rule's detection reads."""
-    fields, todo = set(), list(rule.detection.detections.values())
-    while todo:
-        item = todo.pop()
-        if hasattr(item, "detection_items"):
-            todo.extend(item.detection_items)
-        elif item.field:
-            fields.add(item.field)
-    return fields
+    return {item.field for item in detection_items(rule) if item.field}
 
 
 def escu_detection(rule, search):
@@ -117,32 +116,69 @@ def coverage(binary, directory):
     return int(compiled.group(1)), stopped
 
 
-SIGMA_CONSTRUCTS = {
-    # A `?` that is a wildcard (not escaped) in a value that is not a regular expression:
-    # pySigma's Splunk backend writes it as `*` (wildcard_single).
-    "? wildcard": lambda d: re.search(r"^(?!.*\|re\b).*:.*(?<!\\)\?", d, re.M) is not None,
-    "re": lambda d: "|re" in d,
-    "windash": lambda d: "|windash" in d,
-    "fieldref": lambda d: "|fieldref" in d,
-    "null or ''": lambda d: re.search(r":\s*(null|''|\"\")\s*$", d, re.M) is not None,
-    "non-ASCII value": lambda d: any(ord(c) > 127 for c in d),
+def detection_items(rule):
+    """Every field/value item of a Sigma rule's detection."""
+    todo = list(rule.detection.detections.values())
+    while todo:
+        item = todo.pop()
+        if hasattr(item, "detection_items"):
+            todo.extend(item.detection_items)
+        else:
+            yield item
+
+
+def values(rule):
+    return [v for item in detection_items(rule) for v in item.value]
+
+
+def plain_text(value):
+    return "".join(part for part in getattr(value, "s", ()) if isinstance(part, str))
+
+
+def tstats_where(search):
+    return search.split(" where ", 1)[-1].split(" by Processes.", 1)[0]
+
+
+# What can make the two doors disagree on a rule, each tested on the Sigma rule (parsed by
+# pySigma) and on pySigma's search. docs/sigma.md ("Two front doors") settles each one.
+SUSPECTS = {
+    "`?` written as `*` (Splunk search has no one-character wildcard)": lambda rule, search: any(
+        SpecialChars.WILDCARD_SINGLE in getattr(v, "s", ()) for v in values(rule)
+    ),
+    "literal `*` written as `\\*` (a backslash cannot escape `*` in a Splunk search)": lambda rule, search: any(
+        "*" in plain_text(v) for v in values(rule)
+    ),
+    "OR-ed `re`: its rex field tested in the tstats `where`, before the rex runs": lambda rule, search: re.search(
+        r'Condition\d*="true"', tstats_where(search)
+    )
+    is not None,
+    "`re` deferred to a `| regex` stage, AND-ed with the whole condition": lambda rule, search: "| regex " in search,
+    "windash (pySigma: `-` and `/` at flag positions only)": lambda rule, search: any(
+        SigmaWindowsDashModifier in item.modifiers for item in detection_items(rule)
+    ),
+    "non-ASCII value (Splunk folds ASCII case only)": lambda rule, search: any(
+        ord(c) > 127 for v in values(rule) for c in plain_text(v)
+    ),
 }
 
 
-def constructs(path):
-    """The constructs of a Sigma rule's detection that the two doors may read differently."""
-    text = path.read_text(encoding="utf-8")
-    detection = text.split("\ndetection:", 1)[-1].split("\nfalsepositives:", 1)[0]
-    found = [name for name, test in SIGMA_CONSTRUCTS.items() if test(detection)]
-    return found or ["none of these"]
+def suspects(rule, search):
+    """The constructs of a rule that can explain a difference between the two doors."""
+    return [name for name, test in SUSPECTS.items() if test(rule, search)] or ["none known"]
 
 
-def report_differences(differences, path_of_id):
-    """Differences by the Sigma constructs of their rule, and by side."""
+def report_differences(differences, converted_by_id):
+    """Each rule with differences, its count per side and its suspects; then the totals per
+    suspect."""
     by_rule = collections.Counter((rule_id, who) for rule_id, _, who in differences)
+    totals = collections.Counter()
     for (rule_id, who), count in sorted(by_rule.items()):
-        path = path_of_id[rule_id]
-        print(f"RULE {path.name} ({rule_id}): {count} event(s) {who}; constructs: {', '.join(constructs(path))}")
+        path, rule, search = converted_by_id[rule_id]
+        found = suspects(rule, search)
+        totals.update({f"{name}: {who}": count for name in found})
+        print(f"RULE {path.name} ({rule_id}): {count} event(s) {who}; suspects: {'; '.join(found)}")
+    for name, count in totals.most_common():
+        print(f"SUSPECT {name}: {count} (rule, event) difference(s)")
 
 
 def main():
@@ -171,12 +207,13 @@ def main():
     events = {row_key(row): row for row in spl_rows}
     if events.keys() != {row_key(row) for row in sigma_rows}:
         sys.exit("the two scans read different process events")
-    path_of_id = {str(rule.id): path for path, (rule, _) in converted.items()}
+    converted_by_id = {str(rule.id): (path, rule, search) for path, (rule, search) in converted.items()}
+    path_of_id = {rule_id: path for rule_id, (path, _, _) in converted_by_id.items()}
     spl = {rule: keys for rule, keys in rule_matches(spl_rows).items() if rule in path_of_id}
     sigma = {rule: keys for rule, keys in rule_matches(sigma_rows).items() if rule in path_of_id}
     sigma.update({rule: set() for rule in path_of_id.keys() - sigma.keys()})
     agreeing_hits, differences = compare(sigma, spl, events, "Sigma door", "SPL door", DISPLAYED)
-    report_differences(differences, path_of_id)
+    report_differences(differences, converted_by_id)
     for path, why in sorted(refused.items()):
         print(f"REFUSED by pySigma (splunk_cim, data_model): {path.name}: {why.splitlines()[0]}")
     reasons = collections.Counter(f for why in refused.values() for f in why.removeprefix("fields ").split(", "))
