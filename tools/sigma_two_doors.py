@@ -46,6 +46,25 @@ from sigma_differential import compare, rule_matches, row_key, sample_files, sca
 DISPLAYED = ("process_path", "original_file_name", "process", "parent_process_path", "parent_process")
 
 
+def detection_items(rule):
+    """Every field/value item of a Sigma rule's detection."""
+    todo = list(rule.detection.detections.values())
+    while todo:
+        item = todo.pop()
+        if hasattr(item, "detection_items"):
+            todo.extend(item.detection_items)
+        else:
+            yield item
+
+
+MAPPED_FIELDS = set(splunk_sysmon_process_creation_cim_mapping)
+
+
+def rule_fields(rule):
+    """The field names a Sigma rule's detection reads."""
+    return {item.field for item in detection_items(rule) if item.field}
+
+
 def convert(rule_files):
     """Sigma file -> (rule, SPL search) for the rules pySigma converts; file -> why for the
     others."""
@@ -71,14 +90,6 @@ def convert(rule_files):
             continue
         converted[path] = (collection.rules[0], queries[0])
     return converted, refused
-
-
-MAPPED_FIELDS = set(splunk_sysmon_process_creation_cim_mapping)
-
-
-def rule_fields(rule):
-    """The field names a Sigma rule's detection reads."""
-    return {item.field for item in detection_items(rule) if item.field}
 
 
 def escu_detection(rule, search):
@@ -114,17 +125,6 @@ def coverage(binary, directory):
         sys.exit(f"netdiscover coverage printed no compiled count: {run.stdout[-2000:]}")
     stopped = run.stdout.split("stopping constructs:", 1)[-1].strip()
     return int(compiled.group(1)), stopped
-
-
-def detection_items(rule):
-    """Every field/value item of a Sigma rule's detection."""
-    todo = list(rule.detection.detections.values())
-    while todo:
-        item = todo.pop()
-        if hasattr(item, "detection_items"):
-            todo.extend(item.detection_items)
-        else:
-            yield item
 
 
 def values(rule):
@@ -217,7 +217,7 @@ def main():
     for path, why in sorted(refused.items()):
         print(f"REFUSED by pySigma (splunk_cim, data_model): {path.name}: {why.splitlines()[0]}")
     reasons = collections.Counter(f for why in refused.values() for f in why.removeprefix("fields ").split(", "))
-    print("pySigma refusals by field outside its 13-field mapping:", ", ".join(f"{f} {n}" for f, n in reasons.most_common()))
+    print("pySigma refusals by the field outside its 13-field mapping they name:", ", ".join(f"{f} {n}" for f, n in reasons.most_common()))
     if compiled < len(converted):
         print(f"SPL compiler: {compiled} of {len(converted)} converted searches compile; what stopped the others:")
         print(stopped)
