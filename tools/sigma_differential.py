@@ -214,18 +214,24 @@ def compare(reference, ours, events, reference_name, ours_name="netdiscover", di
     return agreeing_hits, differences
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_arguments(doc, samples, compared):
+    """The options both checks take: the binary, the rules, the samples (`samples` by
+    default; `compared` says which of their events are compared) and the differences allowed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--netdiscover", default="target/debug/netdiscover")
     parser.add_argument("--rules", default="../shared/sigma_corpus/rules/windows/process_creation")
     parser.add_argument(
         "--samples",
         nargs="+",
-        default=["../shared/sigma_corpus/regression_data"],
-        help="directories of JSON / XML / XML.gz samples (Sysmon EventID 1 events are compared)",
+        default=samples,
+        help=f"directories of JSON / XML / XML.gz samples ({compared} are compared)",
     )
     parser.add_argument("--expect-differences", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = parse_arguments(__doc__, ["../shared/sigma_corpus/regression_data"], "Sysmon EventID 1 events")
     rule_files = sorted(Path(args.rules).rglob("*.yml"))
     files = sample_files(args.samples)
     if not rule_files or not files:

@@ -21,7 +21,6 @@ Exit status: 0 when the number of differing (rule, event) pairs is at most
 --expect-differences (default 0), 1 otherwise, 2 on a setup error.
 """
 
-import argparse
 import collections
 import os
 import re
@@ -40,7 +39,14 @@ from sigma.pipelines.splunk.splunk import splunk_sysmon_process_creation_cim_map
 from sigma.types import SpecialChars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sigma_differential import compare, rule_matches, row_key, sample_files, scan_rows  # noqa: E402
+from sigma_differential import (  # noqa: E402
+    compare,
+    parse_arguments,
+    rule_matches,
+    row_key,
+    sample_files,
+    scan_rows,
+)
 
 # The CIM fields a difference is shown with (the rows are CIM Endpoint.Processes rows).
 DISPLAYED = ("process_path", "original_file_name", "process", "parent_process_path", "parent_process")
@@ -182,17 +188,9 @@ def report_differences(differences, converted_by_id):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--netdiscover", default="target/debug/netdiscover")
-    parser.add_argument("--rules", default="../shared/sigma_corpus/rules/windows/process_creation")
-    parser.add_argument(
-        "--samples",
-        nargs="+",
-        default=["../shared/sigma_corpus/regression_data", "../shared/datasets"],
-        help="directories of JSON / XML / XML.gz samples (every process event is compared)",
+    args = parse_arguments(
+        __doc__, ["../shared/sigma_corpus/regression_data", "../shared/datasets"], "all process events"
     )
-    parser.add_argument("--expect-differences", type=int, default=0)
-    args = parser.parse_args()
     rule_files = sorted(Path(args.rules).rglob("*.yml"))
     files = sample_files(args.samples)
     if not rule_files or not files:
