@@ -22,3 +22,4 @@ mod sigma_coverage;
 mod sigma_props;
 mod sigma_regression;
 mod sigma_semantics;
+mod two_doors;
