@@ -152,42 +152,86 @@ def sqlite_matches(rule_files, events):
     return matches, refused
 
 
+def scan_rows(binary, rules_dir, files):
+    """Every process row `netdiscover scan --all` gives for the files with the rules of
+    `rules_dir` (and the stderr lines about skipped rules)."""
+    env = {k: v for k, v in os.environ.items() if k != "NETDISCOVER_RULES_DIR"}
+    run = subprocess.run(
+        [binary, "scan", "--rules", rules_dir, "--all", "--output", "ndjson", "--no-progress"] + files,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if run.returncode not in (0, 1):
+        sys.exit(f"netdiscover scan failed ({run.returncode}): {run.stderr[-2000:]}")
+    warnings = [l for l in run.stderr.splitlines() if "warning: skipped" in l]
+    return [json.loads(line) for line in run.stdout.splitlines()], warnings
+
+
+def row_key(row):
+    """A scan row's event key, the same as load_events gives its event."""
+    return (row["source"], row["record_id"], guid(row.get("process_guid") or ""))
+
+
+def rule_matches(rows):
+    """Rule id -> set of the keys of the rows it matched."""
+    matches = {}
+    for row in rows:
+        for rule_id in row.get("detection_id") or []:
+            matches.setdefault(rule_id, set()).add(row_key(row))
+    return matches
+
+
 def netdiscover_matches(binary, rule_files, files):
     """Rule id -> set of event keys netdiscover scan matches."""
     with tempfile.TemporaryDirectory() as rules_dir:
         for path in rule_files:
             os.symlink(path.resolve(), Path(rules_dir) / path.name)
-        env = {k: v for k, v in os.environ.items() if k != "NETDISCOVER_RULES_DIR"}
-        run = subprocess.run(
-            [binary, "scan", "--rules", rules_dir, "--all", "--output", "ndjson", "--no-progress"] + files,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if run.returncode not in (0, 1):
-            sys.exit(f"netdiscover scan failed ({run.returncode}): {run.stderr[-2000:]}")
-        warnings = [l for l in run.stderr.splitlines() if "skipped" in l]
-    matches = {}
-    for line in run.stdout.splitlines():
-        row = json.loads(line)
-        key = (row["source"], row["record_id"], guid(row.get("process_guid") or ""))
-        for rule_id in row.get("detection_id") or []:
-            matches.setdefault(rule_id, set()).add(key)
-    return matches, warnings
+        rows, warnings = scan_rows(binary, rules_dir, files)
+    return rule_matches(rows), warnings
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+DISPLAYED_FIELDS = ("Image", "OriginalFileName", "CommandLine", "ParentImage", "ParentCommandLine")
+
+
+def compare(reference, ours, events, reference_name, ours_name="netdiscover", displayed=DISPLAYED_FIELDS):
+    """Prints every (rule, event) on which `reference` (rule id -> keys) and `ours` disagree,
+    with the event's `displayed` fields (`events`: key -> fields); returns the number of
+    matches both give and the differences as (rule id, key, who matched it) triples."""
+    agreeing_hits, differences = 0, []
+    for rule_id, theirs in sorted(reference.items()):
+        mine = ours.get(rule_id, set())
+        agreeing_hits += len(mine & theirs)
+        for key, who in [(k, f"{reference_name} only") for k in sorted(theirs - mine)] + [
+            (k, f"{ours_name} only") for k in sorted(mine - theirs)
+        ]:
+            differences.append((rule_id, key, who))
+            fields = events.get(key, {})
+            print(f"DIFFERENCE rule {rule_id}: {who}: {Path(key[0]).name} record {key[1]} process {key[2]}")
+            for name in displayed:
+                if fields.get(name):
+                    print(f"    {name}: {fields[name]!r}")
+    return agreeing_hits, differences
+
+
+def parse_arguments(doc, samples, compared):
+    """The options both checks take: the binary, the rules, the samples (`samples` by
+    default; `compared` says which of their events are compared) and the differences allowed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--netdiscover", default="target/debug/netdiscover")
     parser.add_argument("--rules", default="../shared/sigma_corpus/rules/windows/process_creation")
     parser.add_argument(
         "--samples",
         nargs="+",
-        default=["../shared/sigma_corpus/regression_data"],
-        help="directories of JSON / XML / XML.gz samples (Sysmon EventID 1 events are compared)",
+        default=samples,
+        help=f"directories of JSON / XML / XML.gz samples ({compared} are compared)",
     )
     parser.add_argument("--expect-differences", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = parse_arguments(__doc__, ["../shared/sigma_corpus/regression_data"], "Sysmon EventID 1 events")
     rule_files = sorted(Path(args.rules).rglob("*.yml"))
     files = sample_files(args.samples)
     if not rule_files or not files:
@@ -196,30 +240,17 @@ def main():
     reference, refused = sqlite_matches(rule_files, events)
     ours, warnings = netdiscover_matches(args.netdiscover, rule_files, files)
     ours = {rule: keys & events.keys() for rule, keys in ours.items()}
-    differences = 0
-    agreeing_hits = 0
-    for rule_id, theirs in sorted(reference.items()):
-        mine = ours.get(rule_id, set())
-        agreeing_hits += len(mine & theirs)
-        for key, who in [(k, "pySigma/SQLite only") for k in theirs - mine] + [
-            (k, "netdiscover only") for k in mine - theirs
-        ]:
-            differences += 1
-            fields = events.get(key, {})
-            print(f"DIFFERENCE rule {rule_id}: {who}: {Path(key[0]).name} record {key[1]} process {key[2]}")
-            for name in ("Image", "OriginalFileName", "CommandLine", "ParentImage", "ParentCommandLine"):
-                if fields.get(name):
-                    print(f"    {name}: {fields[name]!r}")
+    agreeing_hits, differences = compare(reference, ours, events, "pySigma/SQLite")
     for path, why in sorted(refused.items()):
         print(f"REFUSED by pySigma/SQLite: {Path(path).name}: {why}")
     for w in warnings:
         print(f"NETDISCOVER: {w}")
     print(
         f"sigma differential: {len(reference)} rules compared over {len(events)} events; "
-        f"{agreeing_hits} matches agree; {differences} differences; "
+        f"{agreeing_hits} matches agree; {len(differences)} differences; "
         f"{len(refused)} rules refused by pySigma/SQLite"
     )
-    return 0 if differences <= args.expect_differences else 1
+    return 0 if len(differences) <= args.expect_differences else 1
 
 
 if __name__ == "__main__":

@@ -5,13 +5,7 @@
 # samples and the shared datasets. Extra arguments go to the script (e.g. --samples DIR...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=target/sigma-venv
-if ! "$venv/bin/python" -c 'import sigma.backends.sqlite' >/dev/null 2>&1; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet pysigma pysigma-backend-sqlite pysigma-backend-splunk
-fi
-"$venv/bin/pip" show pysigma pysigma-backend-sqlite 2>/dev/null | awk '/^(Name|Version)/{printf "%s ", $2} END {print ""}'
-cargo build --release --bin netdiscover
+source tools/sigma_venv.sh
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
   args=(--samples ../shared/sigma_corpus/regression_data ../shared/datasets)

@@ -33,104 +33,147 @@ pub(crate) fn parse_event(
     keep_data: impl Fn(&WinEvent) -> bool,
 ) -> Result<WinEvent, String> {
     let mut reader = Reader::from_str(xml);
-    let mut event = WinEvent::default();
-    let mut depth = 0usize;
-    let mut section = Section::Outside;
-    let mut capture: Option<Capture> = None;
-    let mut text = String::new();
-    let mut seen_root = false;
+    let mut parser = EventParser::default();
     loop {
         let step = reader.read_event();
         let position = reader.error_position();
         let xml_event = step.map_err(|e| format!("XML error at character {position}: {e}"))?;
-        match xml_event {
-            Event::Start(element) => {
-                depth += 1;
-                let name = element.local_name();
-                match depth {
-                    1 => {
-                        if name.as_ref() != b"Event" {
-                            return Err(format!(
-                                "root element is <{}>, not <Event>",
-                                String::from_utf8_lossy(name.as_ref())
-                            ));
-                        }
-                        seen_root = true;
-                    }
-                    2 => {
-                        section = match name.as_ref() {
-                            b"System" => Section::System,
-                            b"EventData" => Section::EventData,
-                            _ => Section::Other,
-                        }
-                    }
-                    3 => {
-                        capture = start_field(&section, &element, &mut event)?;
-                        text.clear();
-                    }
-                    _ => {}
-                }
-            }
-            Event::Empty(element) => {
-                if depth == 0 {
-                    return Err("empty <Event/> element".into());
-                }
-                if depth == 2 {
-                    // `<Data Name='X'/>`: an empty value, still a value.
-                    if let Some(Capture::Data(name)) = start_field(&section, &element, &mut event)?
-                    {
-                        event.data.push((name, String::new()));
-                    }
-                }
-            }
-            Event::Text(t) if capture.is_some() => {
+        let done = match xml_event {
+            Event::Start(element) => parser.start(&element).map(|()| false)?,
+            Event::Empty(element) => parser.empty(&element).map(|()| false)?,
+            Event::Text(t) if parser.capturing() => {
                 let decoded = t.decode().map_err(|e| format!("bad text: {e}"))?;
-                text.push_str(&decoded);
+                parser.text(&decoded);
+                false
             }
-            Event::CData(t) if capture.is_some() => {
+            Event::CData(t) if parser.capturing() => {
                 let decoded = t.decode().map_err(|e| format!("bad CDATA: {e}"))?;
-                text.push_str(&decoded);
+                parser.text(&decoded);
+                false
             }
-            Event::GeneralRef(r) if capture.is_some() => {
-                let resolved = resolve_reference(&r)?;
-                text.push_str(&resolved);
-            }
+            // Outside captured text a reference still has to be valid.
             Event::GeneralRef(r) => {
-                // Outside captured text a reference still has to be valid.
-                resolve_reference(&r)?;
+                parser.text(&resolve_reference(&r)?);
+                false
             }
-            Event::End(_) => {
-                if depth == 3 {
-                    if let Some(target) = capture.take() {
-                        let value = std::mem::take(&mut text);
-                        match target {
-                            Capture::EventId => event.event_id = value,
-                            Capture::RecordId => event.record_id = value,
-                            Capture::Channel => event.channel = value,
-                            Capture::Computer => event.computer = value,
-                            Capture::Data(name) => event.data.push((name, value)),
-                        }
-                    }
-                }
-                if depth == 2 {
-                    if section == Section::System && !keep_data(&event) {
-                        return Ok(event);
-                    }
-                    section = Section::Outside;
-                }
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Ok(event);
+            Event::End(_) => parser.end(&keep_data),
+            Event::Eof => return Err(parser.unclosed()),
+            _ => false,
+        };
+        if done {
+            return Ok(parser.event);
+        }
+    }
+}
+
+/// The state of one `<Event>` element's parse: how deep we are, in which section, and
+/// which value the text being read belongs to.
+struct EventParser {
+    event: WinEvent,
+    depth: usize,
+    section: Section,
+    capture: Option<Capture>,
+    text: String,
+    seen_root: bool,
+}
+
+impl Default for EventParser {
+    fn default() -> Self {
+        EventParser {
+            event: WinEvent::default(),
+            depth: 0,
+            section: Section::Outside,
+            capture: None,
+            text: String::new(),
+            seen_root: false,
+        }
+    }
+}
+
+impl EventParser {
+    fn start(&mut self, element: &BytesStart<'_>) -> Result<(), String> {
+        self.depth += 1;
+        let name = element.local_name();
+        match self.depth {
+            1 if name.as_ref() != b"Event" => {
+                return Err(format!(
+                    "root element is <{}>, not <Event>",
+                    String::from_utf8_lossy(name.as_ref())
+                ))
+            }
+            1 => self.seen_root = true,
+            2 => {
+                self.section = match name.as_ref() {
+                    b"System" => Section::System,
+                    b"EventData" => Section::EventData,
+                    _ => Section::Other,
                 }
             }
-            Event::Eof => {
-                return Err(if seen_root {
-                    "the <Event> element is not closed".into()
-                } else {
-                    "no <Event> element".into()
-                });
+            3 => {
+                self.capture = start_field(&self.section, element, &mut self.event)?;
+                self.text.clear();
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn empty(&mut self, element: &BytesStart<'_>) -> Result<(), String> {
+        if self.depth == 0 {
+            return Err("empty <Event/> element".into());
+        }
+        if self.depth == 2 {
+            // `<Data Name='X'/>`: an empty value, still a value.
+            if let Some(Capture::Data(name)) = start_field(&self.section, element, &mut self.event)?
+            {
+                self.event.data.push((name, String::new()));
+            }
+        }
+        Ok(())
+    }
+
+    fn capturing(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// Appends text to the value being captured, if any.
+    fn text(&mut self, text: &str) {
+        if self.capture.is_some() {
+            self.text.push_str(text);
+        }
+    }
+
+    /// Closes an element; true when the parse is done (the root closed, or `keep_data`
+    /// declined the event after `System`).
+    fn end(&mut self, keep_data: &impl Fn(&WinEvent) -> bool) -> bool {
+        if self.depth == 3 {
+            if let Some(target) = self.capture.take() {
+                let value = std::mem::take(&mut self.text);
+                let event = &mut self.event;
+                match target {
+                    Capture::EventId => event.event_id = value,
+                    Capture::RecordId => event.record_id = value,
+                    Capture::Channel => event.channel = value,
+                    Capture::Computer => event.computer = value,
+                    Capture::Data(name) => event.data.push((name, value)),
+                }
+            }
+        }
+        if self.depth == 2 {
+            if self.section == Section::System && !keep_data(&self.event) {
+                return true;
+            }
+            self.section = Section::Outside;
+        }
+        self.depth = self.depth.saturating_sub(1);
+        self.depth == 0
+    }
+
+    fn unclosed(&self) -> String {
+        if self.seen_root {
+            "the <Event> element is not closed".into()
+        } else {
+            "no <Event> element".into()
         }
     }
 }

@@ -376,7 +376,8 @@ impl<W: Write> Follower<W> {
     }
 
     /// Reads up to `budget` records from file `i` into the batch; returns how many it
-    /// consumed.
+    /// consumed. A file truncated or rewritten while they were read starts over, the batch
+    /// counted as read in neither content (see [`Followed::recheck_after_read`]).
     fn read_batch(&mut self, i: usize, budget: usize) -> usize {
         let f = &self.followed[i];
         let len = match f.file.metadata() {
@@ -389,7 +390,13 @@ impl<W: Write> Follower<W> {
         if !self.open_reader(i, len) {
             return 0;
         }
-        self.read_items(i, budget, len)
+        let consumed = self.read_items(i, budget, len);
+        if consumed > 0 {
+            if let Some(former) = self.followed[i].recheck_after_read(unix_now()) {
+                self.saved.push(former);
+            }
+        }
+        consumed
     }
 
     /// Makes sure file `i` has a reader at its checkpoint; false when there is nothing to

@@ -115,16 +115,6 @@ impl Followed {
             ));
             self.path = candidate.path.clone();
         }
-        let shrunk = match self.read.position {
-            Position::Offset(offset) => !self.gzip && candidate.size < offset,
-            Position::Record(_) => false,
-        };
-        if shrunk {
-            return Some(self.restart(
-                "file is shorter than the checkpoint offset (truncated)",
-                now,
-            ));
-        }
         let prefix = match fingerprint::read_head(&self.file, PREFIX_BYTES) {
             Ok(prefix) => prefix,
             Err(e) => {
@@ -132,20 +122,58 @@ impl Followed {
                 return None;
             }
         };
-        let head = &self.fingerprint.head;
-        let same = if head.len <= PREFIX_BYTES {
-            fingerprint::head_matches(&prefix, head)
-        } else {
-            fingerprint::still_starts_with(&self.file, head).unwrap_or(true)
-        };
-        if !same {
-            return Some(self.restart("the first bytes changed (file rewritten)", now));
+        if let Some(why) = self.changed_since_checked(candidate.size, &prefix) {
+            return Some(self.restart(why, now));
         }
         let current = Head::of(&prefix);
         if current.len > self.fingerprint.head.len {
             self.fingerprint.head = current;
         }
         None
+    }
+
+    /// After a batch was read from the file: whether it still holds the content it was
+    /// checked for before the batch (returning the former content's entry, as
+    /// [`Followed::recheck`] does). A file truncated and refilled past the reader's offset
+    /// while a batch was read hands the reader old records (its buffer) and then new ones at
+    /// the old offsets; the positions reached mean nothing in either content. So the batch
+    /// counts as read in neither: the former content's entry keeps the position where the
+    /// batch began (a copy resumes there) and the file starts over; what the batch held is
+    /// sent again, never lost.
+    pub fn recheck_after_read(&mut self, now: u64) -> Option<FileState> {
+        let size = self.file.metadata().map(|m| m.len());
+        let prefix = fingerprint::read_head(&self.file, PREFIX_BYTES);
+        let (size, prefix) = match (size, prefix) {
+            (Ok(size), Ok(prefix)) => (size, prefix),
+            (Err(e), _) | (_, Err(e)) => {
+                log::warn(&format!("{}: {e}", self.path.display()));
+                return None;
+            }
+        };
+        let why = self.changed_since_checked(size, &prefix)?;
+        Some(self.restart(&format!("{why} while a batch was read from it"), now))
+    }
+
+    /// Why the file no longer holds the content it is followed for, if it does not: shorter
+    /// than the offset read to, or other first bytes. `size` and `prefix` are the file's
+    /// length and first [`PREFIX_BYTES`] now.
+    fn changed_since_checked(&self, size: u64, prefix: &[u8]) -> Option<&'static str> {
+        let shrunk = match self.read.position {
+            Position::Offset(offset) => !self.gzip && size < offset,
+            Position::Record(_) => false,
+        };
+        if shrunk {
+            return Some("file is shorter than the checkpoint offset (truncated)");
+        }
+        let head = &self.fingerprint.head;
+        // A head taken while the file was empty (just truncated) is held by any content.
+        let same = head.len == 0
+            || if head.len <= PREFIX_BYTES {
+                fingerprint::head_matches(prefix, head)
+            } else {
+                fingerprint::still_starts_with(&self.file, head).unwrap_or(true)
+            };
+        (!same).then_some("the first bytes changed (file rewritten)")
     }
 
     /// Starts the file over, with a fresh head of its new content; returns the entry of the

@@ -65,72 +65,31 @@ impl MacroTable {
     /// Parses `macros.conf` text: `[name]` or `[name(N)]` stanzas with `args = a, b` and
     /// `definition = ...` (lines ending in `\` continue). Bad stanzas are returned as errors.
     pub fn add_conf(&mut self, text: &str, path: &Path) -> Vec<RuleError> {
+        let conf_error = |line, message| RuleError::Conf {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         let mut errors = Vec::new();
         let mut current: Option<Stanza> = None;
-        let mut lines = text.lines().enumerate().peekable();
-        let finish = |cur: Option<Stanza>, table: &mut MacroTable, errors: &mut Vec<RuleError>| {
-            if let Some((name, arity, line, args, def)) = cur {
-                match def {
-                    None => errors.push(RuleError::Conf {
-                        path: path.to_path_buf(),
-                        line,
-                        message: format!("stanza [{name}] has no definition"),
-                    }),
-                    Some(_) if args.len() != arity => errors.push(RuleError::Conf {
-                        path: path.to_path_buf(),
-                        line,
-                        message: format!("stanza [{name}({arity})] declares {} args", args.len()),
-                    }),
-                    Some(definition) => table.insert(Macro {
-                        name,
-                        args,
-                        definition,
-                    }),
-                }
-            }
-        };
-        while let Some((n, raw)) = lines.next() {
-            let mut line = raw.trim_end().to_string();
-            while line.ends_with('\\') {
-                line.pop();
-                match lines.next() {
-                    Some((_, more)) => {
-                        line.push('\n');
-                        line.push_str(more.trim_end());
-                    }
-                    None => break,
-                }
-            }
+        for (n, line) in logical_lines(text) {
             let t = line.trim();
             if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
                 continue;
             }
             if t.starts_with('[') && t.ends_with(']') {
-                finish(current.take(), self, &mut errors);
+                if let Some(done) = current.take() {
+                    errors.extend(self.finish_stanza(done).map(|(l, m)| conf_error(l, m)));
+                }
                 let inner = &t[1..t.len() - 1];
-                let (name, arity) = match inner.split_once('(') {
-                    Some((nm, rest)) => match rest.trim_end_matches(')').trim().parse::<usize>() {
-                        Ok(a) => (nm.trim().to_string(), a),
-                        Err(_) => {
-                            errors.push(RuleError::Conf {
-                                path: path.to_path_buf(),
-                                line: n + 1,
-                                message: format!("bad stanza name [{inner}]"),
-                            });
-                            continue;
-                        }
-                    },
-                    None => (inner.trim().to_string(), 0),
-                };
-                current = Some((name, arity, n + 1, Vec::new(), None));
+                match stanza_name(inner) {
+                    Some((name, arity)) => current = Some((name, arity, n, Vec::new(), None)),
+                    None => errors.push(conf_error(n, format!("bad stanza name [{inner}]"))),
+                }
                 continue;
             }
             let Some((key, value)) = t.split_once('=') else {
-                errors.push(RuleError::Conf {
-                    path: path.to_path_buf(),
-                    line: n + 1,
-                    message: format!("expected `key = value`, got `{t}`"),
-                });
+                errors.push(conf_error(n, format!("expected `key = value`, got `{t}`")));
                 continue;
             };
             if let Some(cur) = current.as_mut() {
@@ -147,8 +106,30 @@ impl MacroTable {
                 }
             }
         }
-        finish(current.take(), self, &mut errors);
+        if let Some(done) = current.take() {
+            errors.extend(self.finish_stanza(done).map(|(l, m)| conf_error(l, m)));
+        }
         errors
+    }
+
+    /// Adds a complete stanza as a macro, or says (line, message) why it cannot be one.
+    fn finish_stanza(&mut self, stanza: Stanza) -> Option<(usize, String)> {
+        let (name, arity, line, args, definition) = stanza;
+        match definition {
+            None => Some((line, format!("stanza [{name}] has no definition"))),
+            Some(_) if args.len() != arity => Some((
+                line,
+                format!("stanza [{name}({arity})] declares {} args", args.len()),
+            )),
+            Some(definition) => {
+                self.insert(Macro {
+                    name,
+                    args,
+                    definition,
+                });
+                None
+            }
+        }
     }
 
     /// Expands every backtick macro call in `text`, recursively.
@@ -179,51 +160,13 @@ impl MacroTable {
             let call = after[..close].trim();
             let position = base + offset + open;
             let (name, args) = parse_call(call);
-            let key = (name.to_ascii_lowercase(), args.len());
             let label = if args.is_empty() {
                 name.to_string()
             } else {
                 format!("{name}({})", args.len())
             };
-            if stack.iter().any(|s| s.eq_ignore_ascii_case(&label)) {
-                let mut cycle: Vec<String> = stack
-                    .iter()
-                    .skip_while(|s| !s.eq_ignore_ascii_case(&label))
-                    .cloned()
-                    .collect();
-                cycle.push(label);
-                return Err(MacroError::Cycle { cycle });
-            }
-            if stack.len() >= MAX_DEPTH {
-                return Err(MacroError::TooDeep {
-                    name: label,
-                    limit: MAX_DEPTH,
-                });
-            }
-            *calls += 1;
-            if *calls > MAX_CALLS {
-                return Err(MacroError::TooManyCalls {
-                    name: label,
-                    limit: MAX_CALLS,
-                });
-            }
-            let body = match self.map.get(&key) {
-                Some(m) => {
-                    let mut def = m.definition.clone();
-                    for (param, value) in m.args.iter().zip(&args) {
-                        def = substitute(&def, param, value);
-                    }
-                    def
-                }
-                None if args.is_empty() && key.0.ends_with("_filter") => "search *".to_string(),
-                None => {
-                    return Err(MacroError::Unknown {
-                        name: name.to_string(),
-                        arity: args.len(),
-                        position,
-                    })
-                }
-            };
+            check_limits(stack, calls, &label)?;
+            let body = self.body_of(name, &args, position)?;
             if body.len() > MAX_EXPANDED_LEN {
                 // Arguments substituted into a definition can multiply its length per level.
                 return Err(MacroError::TooLong {
@@ -248,6 +191,88 @@ impl MacroTable {
         out.push_str(rest);
         Ok(out)
     }
+
+    /// The definition `name(args)` expands to, its arguments substituted; a missing
+    /// `<rule>_filter` macro is `search *`, as contentctl generates it.
+    fn body_of(&self, name: &str, args: &[String], position: usize) -> Result<String, MacroError> {
+        let key = (name.to_ascii_lowercase(), args.len());
+        match self.map.get(&key) {
+            Some(m) => {
+                let mut def = m.definition.clone();
+                for (param, value) in m.args.iter().zip(args) {
+                    def = substitute(&def, param, value);
+                }
+                Ok(def)
+            }
+            None if args.is_empty() && key.0.ends_with("_filter") => Ok("search *".to_string()),
+            None => Err(MacroError::Unknown {
+                name: name.to_string(),
+                arity: args.len(),
+                position,
+            }),
+        }
+    }
+}
+
+/// The lines of a .conf file with `\` continuations joined (by a newline, as Splunk keeps
+/// them), each with its first physical line's number (1-based).
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, raw)) = lines.next() {
+        let mut line = raw.trim_end().to_string();
+        while line.ends_with('\\') {
+            line.pop();
+            match lines.next() {
+                Some((_, more)) => {
+                    line.push('\n');
+                    line.push_str(more.trim_end());
+                }
+                None => break,
+            }
+        }
+        out.push((n + 1, line));
+    }
+    out
+}
+
+/// `name` or `name(N)` of a stanza header; None when N is not a number.
+fn stanza_name(inner: &str) -> Option<(String, usize)> {
+    match inner.split_once('(') {
+        Some((name, rest)) => {
+            let arity = rest.trim_end_matches(')').trim().parse::<usize>().ok()?;
+            Some((name.trim().to_string(), arity))
+        }
+        None => Some((inner.trim().to_string(), 0)),
+    }
+}
+
+/// Refuses a call to `label` that would recurse into itself, nest deeper than
+/// [`MAX_DEPTH`] or make more than [`MAX_CALLS`] calls in all (counted here).
+fn check_limits(stack: &[String], calls: &mut usize, label: &str) -> Result<(), MacroError> {
+    if stack.iter().any(|s| s.eq_ignore_ascii_case(label)) {
+        let mut cycle: Vec<String> = stack
+            .iter()
+            .skip_while(|s| !s.eq_ignore_ascii_case(label))
+            .cloned()
+            .collect();
+        cycle.push(label.to_string());
+        return Err(MacroError::Cycle { cycle });
+    }
+    if stack.len() >= MAX_DEPTH {
+        return Err(MacroError::TooDeep {
+            name: label.to_string(),
+            limit: MAX_DEPTH,
+        });
+    }
+    *calls += 1;
+    if *calls > MAX_CALLS {
+        return Err(MacroError::TooManyCalls {
+            name: label.to_string(),
+            limit: MAX_CALLS,
+        });
+    }
+    Ok(())
 }
 
 /// The first backtick of `text` outside double-quoted strings: a backtick inside quotes is

@@ -32,6 +32,13 @@ fn run(args: &[&str], body: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<Vec<u8>>>) {
         .request(&execute(true), body)
         .expect("execute reply");
     assert_eq!(reply.finished(), Some(true));
+    finish_with_exit_0(splunkd);
+    parse_csv(&reply.body)
+}
+
+/// Ends the search (stdin closed) and asserts that the command exited 0, showing its stderr
+/// if not.
+pub(crate) fn finish_with_exit_0(splunkd: Splunkd) {
     let end = splunkd.finish();
     assert_eq!(
         end.exit_code,
@@ -39,7 +46,6 @@ fn run(args: &[&str], body: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<Vec<u8>>>) {
         "{}",
         String::from_utf8_lossy(&end.stderr)
     );
-    parse_csv(&reply.body)
 }
 
 /// Each output row as a map from column name to text.

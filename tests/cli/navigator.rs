@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::test_runner::{example, write_manifest};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -34,19 +36,16 @@ fn coverage_layer(
 #[test]
 fn layer_marks_techniques_whose_rules_passed_a_test_on_data() {
     let dir = tempfile::tempdir().unwrap();
-    let example = root().join("examples/windows_process_creation.xml");
-    let manifest = dir.path().join("tests.yml");
     // Netsh passes a positive test; netstat only a false-positive one (expected 0), which is
     // no evidence that it detects anything.
-    std::fs::write(
-        &manifest,
-        format!(
+    let manifest = write_manifest(
+        dir.path(),
+        &format!(
             "c137bfe8-6036-4cff-b77b-4e327dd0a1cf:\n  {ex}: 2\n2cf5cc25-f39a-436d-a790-4857e5995ede:\n  {csv}: 1\n  {ex}: 0\n",
-            ex = example.display(),
+            ex = example().display(),
             csv = "/nonexistent.csv"
         ),
-    )
-    .unwrap();
+    );
     let results = dir.path().join("results.json");
     let app = root().join("app");
     let (detections, macros) = (app.join("detections"), app.join("macros"));

@@ -3,6 +3,7 @@
 //! needs a Sysmon-only field is reported in the inspector instead of matching nothing in
 //! silence; on raw Sysmon events (TA field names) it matches.
 
+use crate::command_rules::finish_with_exit_0;
 use crate::support::splunkd::Splunkd;
 use crate::support::{execute, getinfo, in_own_process, netdiscover_exe, parse_csv, TIMEOUT};
 
@@ -68,11 +69,5 @@ fn sigma_rules_in_splunk() {
         column(&header, &rows, "detection"),
         [b"Renamed Cmd".as_slice(), b""]
     );
-    let end = splunkd.finish();
-    assert_eq!(
-        end.exit_code,
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&end.stderr)
-    );
+    finish_with_exit_0(splunkd);
 }

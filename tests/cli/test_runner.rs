@@ -61,6 +61,24 @@ fn rule_dir(dir: &Path, rules: &[(&str, String)]) -> PathBuf {
     rules_dir
 }
 
+/// The example events: two netsh portproxy rows and two netstat rows for the seed rules.
+pub(crate) fn example() -> PathBuf {
+    root().join("examples/windows_process_creation.xml")
+}
+
+/// Writes `text` as the manifest `tests.yml` in `dir` and returns its path.
+pub(crate) fn write_manifest(dir: &Path, text: &str) -> PathBuf {
+    let manifest = dir.join("tests.yml");
+    std::fs::write(&manifest, text).unwrap();
+    manifest
+}
+
+/// Asserts that `text` (a run's output) contains `needle`, showing the whole text if not.
+#[track_caller]
+pub(crate) fn assert_mentions(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
 fn netsh_rule() -> String {
     std::fs::read_to_string(
         root().join("tests/fixtures/escu_v5/detections/endpoint/windows_proxy_via_netsh.yml"),
@@ -97,8 +115,8 @@ fn seed_rules_pass_their_manifest_on_the_shared_datasets_and_examples() {
     // ESCU tests name attack_data files ../shared does not hold.
     assert_eq!(closing(&out), (80, 0, 2), "{text}");
     assert_eq!(out.status.code(), Some(0));
-    assert!(text.contains("netsh_portproxy/volt_sysmon.log"), "{text}");
-    assert!(text.contains("skip: data file not found"), "{text}");
+    assert_mentions(&text, "netsh_portproxy/volt_sysmon.log");
+    assert_mentions(&text, "skip: data file not found");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     for (file, expected) in [
@@ -126,31 +144,26 @@ fn seed_rules_pass_their_manifest_on_the_shared_datasets_and_examples() {
 #[test]
 fn a_wrong_count_fails_naming_the_file_and_the_count() {
     let dir = tempfile::tempdir().unwrap();
-    let example = root().join("examples/windows_process_creation.xml");
-    let manifest = dir.path().join("tests.yml");
-    std::fs::write(
-        &manifest,
-        format!(
+    let example = example();
+    let manifest = write_manifest(
+        dir.path(),
+        &format!(
             "{NETSH_ID}:\n  {}: 3\nno-such-rule:\n  x.xml: 1\n",
             example.display()
         ),
-    )
-    .unwrap();
+    );
     let out = run_test(&["--manifest", manifest.to_str().unwrap()], dir.path());
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(closing(&out).1, 2, "{text}");
-    assert!(
-        text.contains(&format!(
+    assert_mentions(
+        &text,
+        &format!(
             "fail: expected 3 matching rows, got 2 matching rows over {}",
             example.display()
-        )),
-        "{text}"
+        ),
     );
-    assert!(
-        text.contains("no loaded rule has the id or name `no-such-rule`"),
-        "{text}"
-    );
+    assert_mentions(&text, "no loaded rule has the id or name `no-such-rule`");
 }
 
 #[test]
@@ -188,23 +201,17 @@ fn escu_tests_run_on_an_attack_data_layout_and_missing_data_is_skipped() {
     // sourcetype on an XML file fail; manual, missing and reader-less tests are skipped.
     assert_eq!(closing(&out), (2, 2, 3), "{text}");
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text.contains("fail: expected 5 matching rows, got 2"),
-        "{text}"
-    );
-    assert!(text.contains("holds xml records"), "{text}");
-    assert!(text.contains("skip: test_type experimental"), "{text}");
-    assert!(
-        text.contains(&format!(
+    assert_mentions(&text, "fail: expected 5 matching rows, got 2");
+    assert_mentions(&text, "holds xml records");
+    assert_mentions(&text, "skip: test_type experimental");
+    assert_mentions(
+        &text,
+        &format!(
             "looked for {}",
             data.join("datasets/nowhere/x.log").display()
-        )),
-        "{text}"
+        ),
     );
-    assert!(
-        text.contains("no netdiscover reader for cisco:nvm:flowdata"),
-        "{text}"
-    );
+    assert_mentions(&text, "no netdiscover reader for cisco:nvm:flowdata");
 }
 
 #[test]
@@ -229,14 +236,14 @@ fn sigma_regression_info_drives_the_runner_with_an_escu_rule() {
     let out = run_test(&args, dir.path());
     assert_eq!(closing(&out), (1, 0, 0), "{}", stdout(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("1 regression test(s) name rules that are not loaded (not run): 11111111-2222-3333-4444-555555555555 (a rule not loaded)"),
-        "{err}"
+    assert_mentions(
+        &err,
+        "1 regression test(s) name rules that are not loaded (not run): 11111111-2222-3333-4444-555555555555 (a rule not loaded)",
     );
     std::fs::write(case.join("info.yml"), info(3)).unwrap();
     let out = run_test(&args, dir.path());
     assert_eq!(closing(&out), (0, 1, 0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("expected 3 matching rows, got 2"));
+    assert_mentions(&stdout(&out), "expected 3 matching rows, got 2");
 }
 
 /// A python with `junitparser` (PyPI): the tools venv `.ci/run` builds, or `python3`.
@@ -257,16 +264,13 @@ fn junit_reader() -> Option<PathBuf> {
 #[test]
 fn junit_xml_is_read_back_by_junitparser() {
     let dir = tempfile::tempdir().unwrap();
-    let example = root().join("examples/windows_process_creation.xml");
-    let manifest = dir.path().join("tests.yml");
-    std::fs::write(
-        &manifest,
-        format!(
+    let manifest = write_manifest(
+        dir.path(),
+        &format!(
             "{NETSH_ID}:\n  {ex}: 2\n  /nonexistent/x.xml: 1\n{NETSTAT_ID}:\n  {ex}: 7\n",
-            ex = example.display()
+            ex = example().display()
         ),
-    )
-    .unwrap();
+    );
     let junit = dir.path().join("junit.xml");
     let out = run_test(
         &[
@@ -303,20 +307,11 @@ fn junit_xml_is_read_back_by_junitparser() {
         "{}",
         String::from_utf8_lossy(&parsed.stderr)
     );
-    assert!(report.contains("totals 5 1 3"), "{report}");
+    assert_mentions(&report, "totals 5 1 3");
     let failure = report.lines().find(|l| l.starts_with("failure")).unwrap();
-    assert!(
-        failure.contains("Network Connection Discovery With Netstat"),
-        "{failure}"
-    );
-    assert!(
-        failure.contains("expected 7 matching rows, got 2"),
-        "{failure}"
-    );
-    assert!(
-        failure.contains("windows_process_creation.xml"),
-        "{failure}"
-    );
+    assert_mentions(failure, "Network Connection Discovery With Netstat");
+    assert_mentions(failure, "expected 7 matching rows, got 2");
+    assert_mentions(failure, "windows_process_creation.xml");
     assert!(
         report
             .lines()

@@ -39,6 +39,18 @@ fn read_all(path: &Path) -> Tally {
     tally
 }
 
+/// [`read_all`], asserting that no record of the file was malformed or unreadable.
+fn read_clean(path: &Path) -> Tally {
+    let tally = read_all(path);
+    assert!(
+        tally.malformed.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        tally.malformed
+    );
+    tally
+}
+
 /// (file stem, records, process events) from SOURCES.md.
 const SINGLE_FILES: &[(&str, usize, usize)] = &[
     ("sbousseaden__panache_sysmon_vs_EDRTestingScript", 122, 96),
@@ -76,13 +88,7 @@ fn evtx_and_xml_files_hold_the_expected_process_events() {
     for &(stem, records, process) in SINGLE_FILES {
         for ext in ["evtx", "xml"] {
             let path = dir.join(ext).join(format!("{stem}.{ext}"));
-            let tally = read_all(&path);
-            assert!(
-                tally.malformed.is_empty(),
-                "{}: {:?}",
-                path.display(),
-                tally.malformed
-            );
+            let tally = read_clean(&path);
             assert_eq!(tally.records, records, "{}: records", path.display());
             assert_eq!(
                 tally.process.len(),
@@ -125,13 +131,7 @@ fn publisher_json_exports_hold_the_expected_process_events() {
             netdiscover::ingest::detect_format(&path).unwrap(),
             Format::PublisherJson
         );
-        let tally = read_all(&path);
-        assert!(
-            tally.malformed.is_empty(),
-            "{}: {:?}",
-            path.display(),
-            tally.malformed
-        );
+        let tally = read_clean(&path);
         assert_eq!(tally.records, records, "{}", path.display());
         assert_eq!(tally.process.len(), process, "{}", path.display());
     }
@@ -198,13 +198,7 @@ fn bulk_gzip_xml_holds_the_expected_process_events() {
         let path = dir
             .join("bulk")
             .join(format!("atomic-evtx__sysmon__{tactic}.xml.gz"));
-        let tally = read_all(&path);
-        assert!(
-            tally.malformed.is_empty(),
-            "{}: {:?}",
-            path.display(),
-            tally.malformed
-        );
+        let tally = read_clean(&path);
         assert_eq!(
             (tally.records, tally.process.len()),
             (records, process),

@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use netdiscover::ingest::CimField;
-use netdiscover::modinput::{
-    Follower, Params, Stanza, Store, ARGUMENTS, DEFAULT_SOURCETYPE, PROCESS_FIELDS,
-};
+use netdiscover::modinput::{ARGUMENTS, DEFAULT_SOURCETYPE, PROCESS_FIELDS};
 
 use crate::support::shared;
 
@@ -95,15 +93,11 @@ fn emitted() -> (BTreeSet<String>, BTreeSet<String>) {
          <Data Name='ParentCommandLine'>cmd.exe /c netsh</Data></EventData></Event>\n",
     )
     .expect("write");
-    let stanza = Stanza {
-        name: "netdiscover_input://fields".into(),
-        params: [("path".to_string(), vec![data.display().to_string()])]
-            .into_iter()
-            .collect(),
-    };
-    let params = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
-    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut follower = crate::drive::follower(
+        "netdiscover_input://fields",
+        &data,
+        &dir.path().join("ckpt"),
+    );
     follower.run_until_idle().expect("run");
     let xml = String::from_utf8(follower.into_output()).expect("UTF-8");
     let mut sourcetypes = BTreeSet::new();

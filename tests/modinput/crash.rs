@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -136,15 +136,10 @@ struct Run {
 }
 
 fn start(xml: &str) -> Run {
-    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn netdiscover_input");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(xml.as_bytes()).expect("write config");
-    drop(stdin);
+    let mut child = crate::drive::spawn_configured(
+        crate::support::command(crate::support::netdiscover_input_exe()),
+        xml,
+    );
     let mut out = child.stdout.take().expect("stdout");
     let stdout = thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -247,11 +242,7 @@ fn crash_loop(stop: Stop, seed_rng: &mut Rng) -> Report {
     let mut duplicates = 0;
     let mut max_per_run = 0;
     let mut runs = 0;
-    let mut check_run = |ids: Vec<String>,
-                         runs: usize,
-                         seen: &mut HashSet<String>,
-                         first_seen: &mut HashMap<String, (usize, usize)>,
-                         run_lengths: &mut Vec<usize>| {
+    let mut check_run = |ids: Vec<String>, runs: usize| {
         let mut in_run = HashSet::new();
         let mut dup_here = Vec::new();
         for id in &ids {
@@ -325,13 +316,7 @@ fn crash_loop(stop: Stop, seed_rng: &mut Rng) -> Report {
                 "stream not closed after SIGTERM"
             );
         }
-        check_run(
-            complete_events(&stdout),
-            runs,
-            &mut seen,
-            &mut first_seen,
-            &mut run_lengths,
-        );
+        check_run(complete_events(&stdout), runs);
         runs += 1;
     }
 
@@ -367,13 +352,7 @@ fn crash_loop(stop: Stop, seed_rng: &mut Rng) -> Report {
     assert_eq!(status.code(), Some(0));
     let stdout = run.stdout.join().expect("stdout thread");
     let _ = run.stderr.join();
-    check_run(
-        complete_events(&stdout),
-        runs,
-        &mut seen,
-        &mut first_seen,
-        &mut run_lengths,
-    );
+    check_run(complete_events(&stdout), runs);
 
     let lost: Vec<&String> = expected.difference(&seen).collect();
     assert!(

@@ -11,6 +11,7 @@ mod app;
 mod checkpoint_v1;
 mod crash;
 mod datasets;
+mod drive;
 mod fault;
 mod faults;
 mod protocol;

@@ -5,26 +5,18 @@
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use netdiscover::modinput::{DataType, Follower, Params, Stanza, Store, ARGUMENTS};
+use netdiscover::modinput::{DataType, ARGUMENTS};
+
+use crate::drive::{self, spawn_configured};
 
 fn run_bin(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
+    let mut command = crate::support::command(crate::support::netdiscover_input_exe());
+    command.args(args);
+    let out = spawn_configured(command, stdin)
+        .wait_with_output()
+        .expect("wait");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).expect("stdout UTF-8"),
@@ -203,6 +195,18 @@ fn validation_accepts_good_parameters_silently() {
     }
 }
 
+/// A validation case: a good `path`, `name` set to the bad `value`, and the error naming `name`.
+fn bad_param(
+    path: &str,
+    name: &'static str,
+    value: &str,
+) -> (Vec<(&'static str, String)>, &'static str) {
+    (
+        vec![("path", path.to_string()), (name, value.to_string())],
+        name,
+    )
+}
+
 #[test]
 fn validation_errors_name_the_parameter_and_exit_1() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -218,34 +222,13 @@ fn validation_errors_name_the_parameter_and_exit_1() {
             "cannot be listed",
         ),
         (vec![("path", format!("{here}/[.xml"))], "glob"),
-        (
-            vec![("path", here.clone()), ("format", "pdf".into())],
-            "format",
-        ),
-        (
-            vec![("path", here.clone()), ("batch_size", "0".into())],
-            "batch_size",
-        ),
-        (
-            vec![("path", here.clone()), ("batch_size", "many".into())],
-            "batch_size",
-        ),
-        (
-            vec![("path", here.clone()), ("poll_interval", "-1".into())],
-            "poll_interval",
-        ),
-        (
-            vec![("path", here.clone()), ("recursive", "maybe".into())],
-            "recursive",
-        ),
-        (
-            vec![("path", here.clone()), ("include", "(".into())],
-            "include",
-        ),
-        (
-            vec![("path", here.clone()), ("exclude", "[z-a]".into())],
-            "exclude",
-        ),
+        bad_param(&here, "format", "pdf"),
+        bad_param(&here, "batch_size", "0"),
+        bad_param(&here, "batch_size", "many"),
+        bad_param(&here, "poll_interval", "-1"),
+        bad_param(&here, "recursive", "maybe"),
+        bad_param(&here, "include", "("),
+        bad_param(&here, "exclude", "[z-a]"),
     ];
     for (params, expected) in cases {
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -326,15 +309,7 @@ fn append(path: &Path, text: &str) {
 /// A follower over `data` with its checkpoints in `checkpoints`; returns the process ids and
 /// the raw stream it emitted when run until idle.
 fn follow_once(data: &Path, checkpoints: &Path) -> (Vec<String>, String) {
-    let stanza = Stanza {
-        name: "netdiscover_input://t".into(),
-        params: [("path".to_string(), vec![data.display().to_string()])]
-            .into_iter()
-            .collect(),
-    };
-    let params = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(checkpoints, &stanza.name).expect("store");
-    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut follower = drive::follower("netdiscover_input://t", data, checkpoints);
     follower.run_until_idle().expect("run");
     let xml = String::from_utf8(follower.into_output()).expect("UTF-8");
     let mut pids = Vec::new();
@@ -397,15 +372,7 @@ fn one_running_input_restarts_a_truncated_file_once() {
     for pid in 1..=4 {
         append(&log, &sysmon_event(pid, "netsh before"));
     }
-    let stanza = Stanza {
-        name: "netdiscover_input://t".into(),
-        params: [("path".to_string(), vec![data.display().to_string()])]
-            .into_iter()
-            .collect(),
-    };
-    let params = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
-    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut follower = drive::follower("netdiscover_input://t", &data, &dir.path().join("ckpt"));
     follower.run_until_idle().expect("first pass");
     fs::write(&log, sysmon_event(10, "netsh after truncation")).expect("truncate");
     for pid in 11..=13 {
@@ -423,6 +390,42 @@ fn one_running_input_restarts_a_truncated_file_once() {
     assert_eq!(xml.matches("<event>").count(), 8, "{xml}");
 }
 
+/// copytruncate leaves the live file empty until the writer writes again: the file is
+/// restarted once, when it shrank, and not again at every poll while it stays empty (each
+/// restart would log a WARN and keep an entry for "former content" with nothing in it).
+#[test]
+fn a_file_truncated_and_left_empty_is_restarted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let checkpoints = dir.path().join("ckpt");
+    fs::create_dir_all(&data).expect("mkdir");
+    let log = data.join("sysmon.xml");
+    for pid in 1..=4 {
+        append(&log, &sysmon_event(pid, "netsh before"));
+    }
+    let stanza = "netdiscover_input://t";
+    let mut follower = drive::follower(stanza, &data, &checkpoints);
+    follower.run_until_idle().expect("first pass");
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
+    for _ in 0..5 {
+        assert!(!follower.poll_once().expect("poll"), "nothing to read");
+    }
+    for pid in 10..=13 {
+        append(&log, &sysmon_event(pid, "netsh after truncation"));
+    }
+    follower.run_until_idle().expect("finish");
+    assert_eq!(follower.stats.events, 8);
+    let store = netdiscover::modinput::Store::open(&checkpoints, stanza).expect("store");
+    let (state, _) = store.load().expect("state");
+    // The live file, and the content it held before (kept for a copy of it).
+    assert_eq!(state.files.len(), 2, "{:#?}", state.files);
+}
+
 #[test]
 fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -434,15 +437,8 @@ fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
             &sysmon_event(pid, "netsh x"),
         );
     }
-    let stanza = Stanza {
-        name: "netdiscover_input://many".into(),
-        params: [("path".to_string(), vec![data.display().to_string()])]
-            .into_iter()
-            .collect(),
-    };
-    let params = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
-    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let stanza = "netdiscover_input://many";
+    let mut follower = drive::follower(stanza, &data, &dir.path().join("ckpt"));
     let mut polls = 0;
     while follower.poll_once().expect("poll") {
         polls += 1;
@@ -475,9 +471,7 @@ fn many_files_are_not_all_held_open_and_dormant_ones_resume() {
     // After a restart nothing is read again, and unchanged files are not even opened.
     let (pids, _) = follow_once(&data, &dir.path().join("ckpt2"));
     assert_eq!(pids.len(), 301, "a fresh checkpoint reads everything");
-    let stanza_again = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
-    let mut again = Follower::new(stanza_again, store, Vec::new(), None).expect("follower");
+    let mut again = drive::follower(stanza, &data, &dir.path().join("ckpt"));
     again.run_until_idle().expect("run");
     assert_eq!(again.stats.events, 0);
     assert!(again.open_files() < 256, "{} open", again.open_files());
@@ -513,15 +507,7 @@ fn a_malformed_record_is_counted_and_reading_goes_on() {
         "<Event><System><EventID>1</EventID></Broken></Event>\n",
     );
     append(&log, &sysmon_event(3, "netsh three"));
-    let stanza = Stanza {
-        name: "netdiscover_input://t".into(),
-        params: [("path".to_string(), vec![data.display().to_string()])]
-            .into_iter()
-            .collect(),
-    };
-    let params = Params::from_stanza(&stanza).expect("params");
-    let store = Store::open(&dir.path().join("ckpt"), &stanza.name).expect("store");
-    let mut follower = Follower::new(params, store, Vec::new(), None).expect("follower");
+    let mut follower = drive::follower("netdiscover_input://t", &data, &dir.path().join("ckpt"));
     follower.run_until_idle().expect("run");
     assert_eq!(follower.stats.events, 2);
     assert_eq!(follower.stats.malformed, 1);
@@ -573,18 +559,10 @@ fn a_closed_stdout_ends_the_input_cleanly() {
         dir.path().join("ckpt").display(),
         data.display()
     );
-    let mut child = crate::support::command(crate::support::netdiscover_input_exe())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(config.as_bytes())
-        .expect("config");
+    let mut child = spawn_configured(
+        crate::support::command(crate::support::netdiscover_input_exe()),
+        &config,
+    );
     let mut stdout = child.stdout.take().expect("stdout");
     let mut first = [0u8; 64];
     stdout.read_exact(&mut first).expect("some output");

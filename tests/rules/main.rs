@@ -23,3 +23,4 @@ mod sigma_coverage;
 mod sigma_props;
 mod sigma_regression;
 mod sigma_semantics;
+mod two_doors;

@@ -225,6 +225,16 @@ pub fn assert_unmatched_rows_returned(request_body: &[u8], reply_body: &[u8], wh
     }
 }
 
+/// XML text with the five predefined entity references resolved (`&amp;` last, so `&amp;lt;`
+/// stays `&lt;`).
+pub fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 /// `value` as a quoted CSV field, inner `"` doubled, as Splunk quotes a field.
 pub fn csv_quoted(value: &[u8]) -> Vec<u8> {
     let mut quoted = Vec::with_capacity(value.len() + 2);

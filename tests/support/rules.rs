@@ -31,14 +31,6 @@ pub fn rule_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 fn basename(path: &str) -> &str {
     path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
@@ -54,7 +46,7 @@ fn data(event: &str, name: &str) -> Option<String> {
     let key = format!("<Data Name='{name}'>");
     let start = event.find(&key)? + key.len();
     let end = event[start..].find("</Data>")? + start;
-    Some(unescape(&event[start..end]))
+    Some(super::xml_unescape(&event[start..end]))
 }
 
 /// A process-creation event as CIM fields (Sysmon EID 1 and Security 4688 only).

@@ -35,7 +35,11 @@ pub fn gather(rules: &RuleSet, warnings: &[Warning], inputs: &Inputs<'_>) -> Gat
         .collect();
     for dir in inputs.rule_dirs {
         let mut files = Vec::new();
-        yaml_files(dir, &mut files);
+        files_below(
+            dir,
+            &|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"),
+            &mut files,
+        );
         for file in files {
             escu_cases(&file, rules, &by_path, warnings, inputs.data_dirs, &mut out);
         }
@@ -49,7 +53,9 @@ pub fn gather(rules: &RuleSet, warnings: &[Warning], inputs: &Inputs<'_>) -> Gat
     out
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// The files below `dir` (recursively, in sorted order) whose path `keep` accepts; a
+/// directory that cannot be listed holds none (the rule loader reports unreadable places).
+pub(super) fn files_below(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -57,8 +63,8 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            files_below(&path, keep, out);
+        } else if keep(&path) {
             out.push(path);
         }
     }

@@ -58,25 +58,14 @@ pub fn find_infos(data_dirs: &[PathBuf]) -> Vec<PathBuf> {
             dir.join("regression_data")
         };
         if root.is_dir() {
-            walk(&root, &mut out);
+            super::gather::files_below(
+                &root,
+                &|p| p.file_name().is_some_and(|n| n == "info.yml"),
+                &mut out,
+            );
         }
     }
     out
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "info.yml") {
-            out.push(path);
-        }
-    }
 }
 
 /// Reads one `info.yml`: one test per (rule, sample). Sample paths are resolved against the

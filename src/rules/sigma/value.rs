@@ -79,29 +79,7 @@ pub fn parse(
                     chars.next();
                 });
                 flush(&mut literal, &mut alternatives);
-                let values = placeholders
-                    .and_then(|p| p.get(name))
-                    .ok_or_else(|| format!("placeholder `%{name}%` has no configured values (sigma_settings: placeholders: {name}: [...])"))?;
-                let mut expanded = Vec::new();
-                for value in values {
-                    for tail in parse(value, None)? {
-                        for head in &alternatives {
-                            let mut alt = head.clone();
-                            for part in &tail {
-                                match part {
-                                    GlobPart::Lit(bytes) => push_literal(&mut alt, bytes),
-                                    other => alt.push(other.clone()),
-                                }
-                            }
-                            expanded.push(alt);
-                        }
-                    }
-                }
-                if expanded.is_empty() {
-                    return Err(format!(
-                        "placeholder `%{name}%` is configured with no values"
-                    ));
-                }
+                let expanded = expand_placeholder(name, placeholders, &alternatives)?;
                 check_count(expanded.len())?;
                 alternatives = expanded;
             }
@@ -110,6 +88,39 @@ pub fn parse(
     }
     flush(&mut literal, &mut alternatives);
     Ok(alternatives)
+}
+
+/// Every alternative so far followed by every (parsed) value configured for placeholder
+/// `%name%`: a placeholder with no configured values is an error, never an empty match.
+fn expand_placeholder(
+    name: &str,
+    placeholders: Option<&HashMap<String, Vec<String>>>,
+    alternatives: &Alternatives,
+) -> Result<Alternatives, String> {
+    let values = placeholders.and_then(|p| p.get(name)).ok_or_else(|| {
+        format!("placeholder `%{name}%` has no configured values (sigma_settings: placeholders: {name}: [...])")
+    })?;
+    let mut expanded = Vec::new();
+    for value in values {
+        for tail in parse(value, None)? {
+            for head in alternatives {
+                let mut alt = head.clone();
+                for part in &tail {
+                    match part {
+                        GlobPart::Lit(bytes) => push_literal(&mut alt, bytes),
+                        other => alt.push(other.clone()),
+                    }
+                }
+                expanded.push(alt);
+            }
+        }
+    }
+    if expanded.is_empty() {
+        return Err(format!(
+            "placeholder `%{name}%` is configured with no values"
+        ));
+    }
+    Ok(expanded)
 }
 
 fn check_count(n: usize) -> Result<(), String> {

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::support::xml_unescape;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_netdiscover_input");
 /// Deadline for any one wait on the input.
@@ -177,16 +179,8 @@ impl Input {
         Input::spawn(Command::new(BIN), config)
     }
 
-    fn spawn(mut command: Command, config: &str) -> (Input, ChildStdout) {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn netdiscover_input");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(config.as_bytes()).expect("write config");
-        drop(stdin);
+    fn spawn(command: Command, config: &str) -> (Input, ChildStdout) {
+        let mut child = crate::drive::spawn_configured(command, config);
         let stdout = child.stdout.take().expect("stdout");
         let err = child.stderr.take().expect("stderr");
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -361,14 +355,6 @@ impl Event {
     }
 }
 
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 fn element<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
@@ -388,8 +374,8 @@ pub fn complete_events(stdout: &[u8]) -> Vec<Event> {
         };
         let body = &chunk[..end];
         events.push(Event {
-            source: unescape(element(body, "source").unwrap_or_default()),
-            data: unescape(element(body, "data").expect("event without <data>")),
+            source: xml_unescape(element(body, "source").unwrap_or_default()),
+            data: xml_unescape(element(body, "data").expect("event without <data>")),
             time: element(body, "time").unwrap_or_default().to_string(),
         });
     }

@@ -214,14 +214,7 @@ fn lists_expected_files(edition: Edition) {
         return;
     };
     check_listing(&listing, "2000-01-01 00:00:00", edition);
-    let out = Command::new("tar")
-        .arg("-xzf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    untar(&tgz, tmp.path());
     let unpacked = |rel: &str| std::fs::read(tmp.path().join(rel)).unwrap();
     assert_eq!(
         unpacked("netdiscover/default/savedsearches.conf"),
@@ -338,15 +331,24 @@ fn unpack_built(variable: &str, edition: Edition) -> Option<tempfile::TempDir> {
         .to_string();
     check_listing(&listing, &mtime, edition);
     let tmp = tempfile::tempdir().unwrap();
+    untar(&tgz, tmp.path());
+    Some(tmp)
+}
+
+/// Unpacks the gzipped tarball `tgz` into `into` with the system's `tar`, which must succeed.
+fn untar(tgz: &Path, into: &Path) {
     let out = Command::new("tar")
         .arg("-xzf")
-        .arg(&tgz)
+        .arg(tgz)
         .arg("-C")
-        .arg(tmp.path())
+        .arg(into)
         .output()
         .unwrap();
-    assert!(out.status.success());
-    Some(tmp)
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Where each edition keeps each CPU's build of `program`.
