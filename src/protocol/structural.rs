@@ -243,18 +243,11 @@ fn scan_row_with(
     prefix_xor: impl Fn(u64) -> u64,
 ) -> RowShape {
     let mut probes: ProbeMasks = [(0, 0); MAX_NEEDLES];
-    // Per needle, the previous block's first-probe mask, for pairs that straddle blocks.
-    let mut first_carry = [0u64; MAX_NEEDLES];
+    let mut search = NeedleSearch::new(needles);
     let len = body.len();
     let mut at = start;
-    // All ones while the previous block ended inside quotes.
-    let mut inside_carry = 0u64;
-    // Bit 0: the byte before `at` is a delimiter or a closing quote (a row start counts as one).
-    let mut may_open_carry = 1u64;
-    // Bit 0: the byte before `at` is a closing quote.
-    let mut close_carry = 0u64;
+    let mut carries = Carries::ROW_START;
     let mut commas = 0usize;
-    let mut literal = needles.is_empty();
     row_commas.begin(start);
     while at < len {
         let available = len - at;
@@ -271,58 +264,16 @@ fn scan_row_with(
         } else {
             (1u64 << available) - 1
         };
-        let inside = prefix_xor(masks.quote) ^ inside_carry;
-        let open = masks.quote & inside;
-        let close = masks.quote & !inside;
-        let newline = masks.newline & !inside;
-        let comma = masks.comma & !inside;
-        let delimiter = newline | comma;
-        // Bytes up to and including the row's terminating newline, if it is in this block.
-        let in_row = if newline == 0 {
-            valid
-        } else {
-            let bit = newline.trailing_zeros();
-            if bit == 63 {
-                u64::MAX
-            } else {
-                (1u64 << (bit + 1)) - 1
-            }
-        };
-        let may_open = ((delimiter | close) << 1) | may_open_carry;
-        let after_close = (close << 1) | close_carry;
-        let misplaced = (open & !may_open) | (after_close & !(delimiter | open));
-        if misplaced & in_row != 0 {
+        let classes = carries.classify(&masks, &prefix_xor);
+        let in_row = up_to_first_newline(classes.newline, valid);
+        if carries.misplaced_quotes(&classes) & in_row != 0 {
             return RowShape::Irregular;
         }
-        'needles: for (n, needle) in needles.iter().enumerate() {
-            if literal {
-                break;
-            }
-            let (first, second) = probes[n];
-            let gap = (needle.second - needle.first) as u32;
-            let first_shifted = match gap {
-                0 => first,
-                gap => first << gap | first_carry[n] >> (64 - gap),
-            };
-            first_carry[n] = first;
-            // Bit i: the needle's second probe byte at `at + i`, its first probe in place.
-            let mut candidates = second & first_shifted & in_row;
-            while candidates != 0 {
-                let probe_at = at + candidates.trailing_zeros() as usize;
-                if let Some(needle_start) = probe_at.checked_sub(needle.second) {
-                    if needle_start >= start && needle.is_at(body, needle_start) {
-                        literal = true;
-                        break 'needles;
-                    }
-                }
-                candidates &= candidates - 1;
-            }
-        }
-        if newline != 0 {
-            let bit = newline.trailing_zeros() as usize;
-            let terminator = at + bit;
-            commas += (comma & in_row).count_ones() as usize;
-            row_commas.push(comma & in_row);
+        search.block(body, start, at, &probes, in_row);
+        if classes.newline != 0 {
+            let terminator = at + classes.newline.trailing_zeros() as usize;
+            commas += (classes.comma & in_row).count_ones() as usize;
+            row_commas.push(classes.comma & in_row);
             let content_end = if terminator > start && body[terminator - 1] == b'\r' {
                 terminator - 1
             } else {
@@ -332,17 +283,137 @@ fn scan_row_with(
                 content_end,
                 next: terminator + 1,
                 fields: commas + 1,
-                literal: literal && !needles.is_empty(),
+                literal: search.found && !needles.is_empty(),
             };
         }
-        commas += comma.count_ones() as usize;
-        row_commas.push(comma);
-        inside_carry = 0u64.wrapping_sub(inside >> 63);
-        may_open_carry = (delimiter | close) >> 63;
-        close_carry = close >> 63;
+        commas += classes.comma.count_ones() as usize;
+        row_commas.push(classes.comma);
+        carries = carries.next(&classes);
         at += 64;
     }
     RowShape::Incomplete
+}
+
+/// A block's structural bytes, quotes taken into account.
+struct Classes {
+    inside: u64,
+    open: u64,
+    close: u64,
+    newline: u64,
+    comma: u64,
+    delimiter: u64,
+}
+
+/// What one block tells the next about the quotes it ended in.
+#[derive(Clone, Copy)]
+struct Carries {
+    /// All ones while the previous block ended inside quotes.
+    inside: u64,
+    /// Bit 0: the byte before the block is a delimiter or a closing quote.
+    may_open: u64,
+    /// Bit 0: the byte before the block is a closing quote.
+    close: u64,
+}
+
+impl Carries {
+    /// A row start counts as a delimiter.
+    const ROW_START: Carries = Carries {
+        inside: 0,
+        may_open: 1,
+        close: 0,
+    };
+
+    #[inline(always)]
+    fn classify(&self, masks: &BlockMasks, prefix_xor: &impl Fn(u64) -> u64) -> Classes {
+        let inside = prefix_xor(masks.quote) ^ self.inside;
+        let newline = masks.newline & !inside;
+        let comma = masks.comma & !inside;
+        Classes {
+            inside,
+            open: masks.quote & inside,
+            close: masks.quote & !inside,
+            newline,
+            comma,
+            delimiter: newline | comma,
+        }
+    }
+
+    /// Quotes CSV does not allow: one opening anywhere but at a field's start, or anything
+    /// but a delimiter or a second quote after a closing one.
+    #[inline(always)]
+    fn misplaced_quotes(&self, c: &Classes) -> u64 {
+        let may_open = ((c.delimiter | c.close) << 1) | self.may_open;
+        let after_close = (c.close << 1) | self.close;
+        (c.open & !may_open) | (after_close & !(c.delimiter | c.open))
+    }
+
+    #[inline(always)]
+    fn next(&self, c: &Classes) -> Carries {
+        Carries {
+            inside: 0u64.wrapping_sub(c.inside >> 63),
+            may_open: (c.delimiter | c.close) >> 63,
+            close: c.close >> 63,
+        }
+    }
+}
+
+/// Bytes up to and including the first newline of the block (all valid bytes if none).
+#[inline(always)]
+fn up_to_first_newline(newline: u64, valid: u64) -> u64 {
+    if newline == 0 {
+        return valid;
+    }
+    match newline.trailing_zeros() {
+        63 => u64::MAX,
+        bit => (1u64 << (bit + 1)) - 1,
+    }
+}
+
+/// The search for any needle in a row, one block at a time; pairs of probe bytes may
+/// straddle two blocks.
+struct NeedleSearch<'n> {
+    needles: &'n [Needle],
+    /// Per needle, the previous block's first-probe mask.
+    first_carry: [u64; MAX_NEEDLES],
+    found: bool,
+}
+
+impl<'n> NeedleSearch<'n> {
+    fn new(needles: &'n [Needle]) -> Self {
+        NeedleSearch {
+            needles,
+            first_carry: [0; MAX_NEEDLES],
+            found: needles.is_empty(),
+        }
+    }
+
+    #[inline(always)]
+    fn block(&mut self, body: &[u8], start: usize, at: usize, probes: &ProbeMasks, in_row: u64) {
+        if self.found {
+            return;
+        }
+        for (n, needle) in self.needles.iter().enumerate() {
+            let (first, second) = probes[n];
+            let gap = (needle.second - needle.first) as u32;
+            let first_shifted = match gap {
+                0 => first,
+                gap => first << gap | self.first_carry[n] >> (64 - gap),
+            };
+            self.first_carry[n] = first;
+            // Bit i: the needle's second probe byte at `at + i`, its first probe in place.
+            let mut candidates = second & first_shifted & in_row;
+            while candidates != 0 {
+                let probe_at = at + candidates.trailing_zeros() as usize;
+                if let Some(needle_start) = probe_at.checked_sub(needle.second) {
+                    if needle_start >= start && needle.is_at(body, needle_start) {
+                        self.found = true;
+                        return;
+                    }
+                }
+                candidates &= candidates - 1;
+            }
+        }
+    }
 }
 
 /// `bit i` = XOR of bits `0..=i`: set on an opening quote and the bytes it quotes, clear on
