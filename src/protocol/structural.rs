@@ -637,6 +637,52 @@ mod tests {
         scan_row(body, start, Some(literals), &mut RowCommas::default())
     }
 
+    /// The oracle for a row the bitmask scan calls regular: it is the field scanner's row
+    /// (end, next row, field count), the comma masks give the scanner's spans, and the row holds
+    /// a literal exactly when the scan says so (one may straddle the row's end).
+    pub(super) fn assert_regular_is_the_field_scanners(
+        body: &[u8],
+        start: usize,
+        shape: RowShape,
+        commas: &RowCommas,
+        literals: &Needles,
+    ) {
+        let RowShape::Regular {
+            content_end,
+            next,
+            fields,
+            literal,
+        } = shape
+        else {
+            panic!("not a regular row: {shape:?}");
+        };
+        let text = String::from_utf8_lossy(body);
+        let mut spans = Vec::new();
+        let end = scan_record(body, start, &mut spans)
+            .unwrap_or_else(|e| panic!("{e} at {start} of {text:?}"));
+        assert_eq!(
+            (end.content_end, end.next, spans.len()),
+            (content_end, next, fields),
+            "{text:?}"
+        );
+        for (index, span) in spans.iter().enumerate() {
+            assert_eq!(
+                commas.field(index, content_end),
+                Some(span.range()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(commas.field(spans.len(), content_end), None, "{text:?}");
+        // The spans the masks give are the field scanner's, escapes included.
+        let mut from_masks = Vec::new();
+        assert!(commas.spans(body, content_end, &mut from_masks));
+        assert_eq!(from_masks, spans, "{text:?}");
+        match literal {
+            true => assert!(literals.any_in(&body[start..]), "{text:?}"),
+            false => assert!(!literals.any_in(&body[start..content_end]), "{text:?}"),
+        }
+    }
+
     fn no_literals() -> Needles {
         // A literal the test bodies never contain.
         Needles::new(&["\u{1}\u{2}\u{3}"]).expect("non-empty")
@@ -793,40 +839,12 @@ mod tests {
         for scalar in [false, true] {
             assert_eq!(shape, baseline(body, literals, scalar), "{body:?}");
         }
-        let occurs_in = |bytes: &[u8]| literals.any_in(bytes);
-        let scanned = scan_record(body, 0, spans);
         match shape {
-            RowShape::Regular {
-                content_end,
-                next,
-                fields,
-                literal,
-            } => {
-                let end = scanned.unwrap_or_else(|e| panic!("{body:?}: {e}"));
-                assert_eq!(
-                    (end.content_end, end.next, spans.len()),
-                    (content_end, next, fields),
-                    "{body:?}"
-                );
-                for (index, span) in spans.iter().enumerate() {
-                    assert_eq!(
-                        commas.field(index, content_end),
-                        Some(span.range()),
-                        "{body:?}"
-                    );
-                }
-                assert_eq!(commas.field(spans.len(), content_end), None, "{body:?}");
-                // The spans the masks give are the field scanner's, escapes included.
-                let mut from_masks = Vec::new();
-                assert!(commas.spans(body, content_end, &mut from_masks));
-                assert_eq!(&from_masks, spans, "{body:?}");
-                match literal {
-                    true => assert!(occurs_in(body), "{body:?}"),
-                    false => assert!(!occurs_in(&body[..content_end]), "{body:?}"),
-                }
+            RowShape::Regular { .. } => {
+                assert_regular_is_the_field_scanners(body, 0, shape, &commas, literals)
             }
             RowShape::Incomplete => {
-                if let Ok(end) = scanned {
+                if let Ok(end) = scan_record(body, 0, spans) {
                     assert_eq!(end.content_end, body.len(), "{body:?}");
                 }
             }

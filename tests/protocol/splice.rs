@@ -4,7 +4,7 @@
 //! behind, which is when a reused reply buffer would overwrite unread bytes.
 
 use std::io::{Read, Write};
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{command, execute, getinfo, netdiscover_exe, split_stream};
@@ -68,14 +68,7 @@ fn replies_read_by_a_reader_a_request_behind_are_the_copied_replies() {
         replies[1].body.len()
     );
 
-    let mut child = command(netdiscover_exe())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn netdiscover");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = child.stdout.take().expect("stdout");
+    let (mut child, mut stdin, mut stdout) = spawn_piped(command(netdiscover_exe()));
     // Unlike splunkd, send every request at once, and read slowly: the command finishes
     // splicing a reply while the reader is still up to a pipe's worth behind it, then finds the
     // next request already waiting.
@@ -126,21 +119,27 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The command's peak resident memory (KiB) over `stream`, its replies read by a reader that
-/// lags behind (reads 32 KiB, pauses) while every request is already written.
-fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
-    let mut command = crate::support::command(netdiscover_exe());
-    if !splice {
-        command.env("NETDISCOVER_NO_SPLICE", "1");
-    }
+/// Starts `command` with piped stdin and stdout (stderr dropped), handing both back.
+fn spawn_piped(mut command: Command) -> (Child, ChildStdin, ChildStdout) {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn netdiscover");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = child.stdout.take().expect("stdout");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    (child, stdin, stdout)
+}
+
+/// The command's peak resident memory (KiB) over `stream`, its replies read by a reader that
+/// lags behind (reads 32 KiB, pauses) while every request is already written.
+fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
+    let mut command = command(netdiscover_exe());
+    if !splice {
+        command.env("NETDISCOVER_NO_SPLICE", "1");
+    }
+    let (mut child, mut stdin, mut stdout) = spawn_piped(command);
     let writer = std::thread::spawn(move || stdin.write_all(&stream));
     let mut piece = vec![0; 32 << 10];
     let mut peak = 0;
@@ -161,17 +160,10 @@ fn peak_rss_with_a_lagging_reader(stream: Vec<u8>, splice: bool) -> u64 {
 
 /// The command's resident memory once it has answered getinfo (rules loaded, no data yet).
 fn rss_after_getinfo() -> u64 {
-    let mut child = crate::support::command(netdiscover_exe())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn netdiscover");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let (mut child, mut stdin, mut stdout) = spawn_piped(command(netdiscover_exe()));
     stdin
         .write_all(&encode_chunk(&getinfo(&[]), b""))
         .expect("getinfo");
-    let mut stdout = child.stdout.take().expect("stdout");
     let mut reply = [0u8; 1];
     stdout.read_exact(&mut reply).expect("getinfo reply");
     std::thread::sleep(Duration::from_millis(100));

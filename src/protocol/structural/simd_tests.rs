@@ -8,7 +8,6 @@
 //! baseline, so the vector kernel is always `neon_masks` there.
 
 use super::{prefix_xor, scan_row, scan_row_with, BlockMasks, ProbeMasks, RowCommas, RowShape};
-use crate::protocol::csv::scan_record;
 use crate::protocol::needles::{Needle, Needles, MAX_NEEDLES};
 
 type Kernel = fn(&[u8], &[Needle], &mut ProbeMasks) -> BlockMasks;
@@ -241,32 +240,14 @@ fn assert_rows_agree(body: &[u8], start: usize, needles: &Needles) -> RowShape {
             }
         }
     }
-    let mut spans = Vec::new();
-    match expected {
-        RowShape::Regular {
-            content_end,
-            next,
-            fields,
-            literal,
-        } => {
-            let end = scan_record(body, start, &mut spans)
-                .unwrap_or_else(|e| panic!("{e} at {start} of {text:?}"));
-            assert_eq!(
-                (end.content_end, end.next, spans.len()),
-                (content_end, next, fields),
-                "{text:?}"
-            );
-            // The spans the comma masks give are the field scanner's.
-            let mut from_masks = Vec::new();
-            assert!(expected_commas.spans(body, content_end, &mut from_masks));
-            assert_eq!(from_masks, spans, "{text:?}");
-            match literal {
-                // A literal may straddle the row's end.
-                true => assert!(needles.any_in(&body[start..]), "{text:?}"),
-                false => assert!(!needles.any_in(&body[start..content_end]), "{text:?}"),
-            }
-        }
-        RowShape::Incomplete | RowShape::Irregular => {}
+    if let RowShape::Regular { .. } = expected {
+        super::tests::assert_regular_is_the_field_scanners(
+            body,
+            start,
+            expected,
+            &expected_commas,
+            needles,
+        );
     }
     expected
 }
