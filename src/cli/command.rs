@@ -308,12 +308,13 @@ impl RulesProcessor {
                 .and_then(|literals| {
                     let literals: Vec<GateLiteral<'_>> = literals
                         .iter()
-                        .map(|l| match l.whole_value {
-                            true => GateLiteral::WholeValue {
+                        .map(|l| match l.place {
+                            rules::Place::Whole => GateLiteral::WholeValue {
                                 slot: l.slot,
                                 value: &l.bytes,
                             },
-                            false => GateLiteral::Anywhere(&l.bytes),
+                            // A start or end of a value is somewhere in the row too.
+                            _ => GateLiteral::Anywhere(&l.bytes),
                         })
                         .collect();
                     RowGate::new(&literals, unmatched)
@@ -482,6 +483,16 @@ impl rules::Row for SlotView<'_, '_> {
 
     fn value(&self, slot: usize, index: usize) -> &[u8] {
         self.0.value(slot, index)
+    }
+
+    /// The field is located (and decoded, if it must be) once for all its values.
+    fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
+        let values = self.0.values(slot);
+        let count = values.len();
+        for (place, value) in out.iter_mut().zip(values) {
+            *place = value;
+        }
+        count
     }
 }
 

@@ -132,7 +132,7 @@ fn for_each_src_value(src: &Option<Src>, row: &dyn Row, mut each: impl FnMut(&[u
 }
 
 /// Values of an output field for a row (empty values dropped).
-fn src_values<'r>(src: &Option<Src>, row: &'r dyn Row) -> Vec<Cow<'r, [u8]>> {
+fn src_values<'r>(src: &'r Option<Src>, row: &'r dyn Row) -> Vec<Cow<'r, [u8]>> {
     match src {
         None => Vec::new(),
         Some(Src::Slot(slot)) => (0..row.value_count(*slot))

@@ -12,7 +12,7 @@ use super::pcre::Pcre;
 
 use super::eval_lang::BinOp;
 use super::glob::Glob;
-use super::row::Row;
+use super::row::{for_each_value, Row};
 use super::search_lang::CmpOp;
 
 /// Where a compared value comes from: a row field, or a computed (eval/rex) expression.
@@ -193,8 +193,14 @@ impl<'r> Val<'r> {
             Val::Multi(v) => v.clone(),
         }
     }
+    /// The first value, without copying the others (as [`Val::values`] would).
     fn first(&self) -> Option<Cow<'r, [u8]>> {
-        self.values().into_iter().next()
+        match self {
+            Val::Null => None,
+            Val::Str(s) => Some(s.clone()),
+            Val::Multi(v) => v.first().cloned(),
+            Val::Bool(_) | Val::Num(_) => self.values().into_iter().next(),
+        }
     }
     fn as_num(&self) -> Option<f64> {
         match self {
@@ -217,15 +223,31 @@ pub fn fmt_num(n: f64) -> String {
     String::from_utf8(text).unwrap_or_default()
 }
 
-/// [`fmt_num`] appended to `out`.
+/// [`fmt_num`] appended to `out`. Whole numbers (`len(x)`, counts) are written digit by
+/// digit: rules evaluated on every row compare them, and the formatter costs more than that.
 fn write_num(n: f64, out: &mut Vec<u8>) {
     use std::io::Write;
-    // Writing to a Vec cannot fail.
-    let _ = if n.fract() == 0.0 && n.abs() < 1e15 {
-        write!(out, "{}", n as i64)
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        let whole = n as i64;
+        if whole < 0 {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = whole.unsigned_abs();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[start..]);
     } else {
-        write!(out, "{n}")
-    };
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{n}");
+    }
 }
 
 /// Parses a decimal number (surrounding whitespace allowed).
@@ -303,18 +325,31 @@ impl FoldCache {
             let ends = &mut self.ends[slot];
             buf.clear();
             ends.clear();
-            for i in 0..row.value_count(slot) {
-                let v = row.value(slot, i);
-                if v.is_empty() {
-                    continue;
+            for_each_value(row, slot, |v| {
+                if !v.is_empty() {
+                    // A copy lowered in place: both loops run a vector at a time.
+                    let start = buf.len();
+                    buf.extend_from_slice(v);
+                    buf[start..].make_ascii_lowercase();
+                    ends.push(buf.len());
                 }
-                buf.extend(v.iter().map(u8::to_ascii_lowercase));
-                ends.push(buf.len());
-            }
+            });
             self.slot_generation[slot] = self.generation;
         }
         (&self.bufs[slot], &self.ends[slot])
     }
+}
+
+/// Whether some non-empty value of the field in `slot`, as the row holds it, passes `test`;
+/// `None` when it has none. For tests that need no lower-cased copy of a long field.
+fn any_value(row: &dyn Row, slot: usize, mut test: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+    let mut any = None;
+    for_each_value(row, slot, |v| {
+        if !v.is_empty() && any != Some(true) {
+            any = Some(test(v));
+        }
+    });
+    any
 }
 
 fn any_folded(
@@ -396,6 +431,18 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             }
             false
         }
+        Cond::Glob {
+            src: Src::Slot(slot),
+            pat,
+        } if pat.matches_in_place() => {
+            any_value(row, *slot, |v| pat.matches_unfolded(v)).unwrap_or(false)
+        }
+        Cond::NotGlob {
+            src: Src::Slot(slot),
+            pat,
+        } if pat.matches_in_place() => {
+            any_value(row, *slot, |v| !pat.matches_unfolded(v)).unwrap_or(false)
+        }
         Cond::Glob { src, pat } => {
             any_folded(cache, row, src, |v| pat.matches_folded(v)).unwrap_or(false)
         }
@@ -410,7 +457,11 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
         } => any_folded(cache, row, src, |v| {
             let ord = match (num, parse_num(v)) {
                 (Some(b), Some(a)) => a.partial_cmp(b),
-                _ => Some(v.cmp(&value.to_ascii_lowercase())),
+                _ => Some(
+                    v.iter()
+                        .copied()
+                        .cmp(value.iter().map(u8::to_ascii_lowercase)),
+                ),
             };
             match ord {
                 Some(o) => match op {
@@ -427,12 +478,7 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
         .unwrap_or(false),
         Cond::Regex { src, re, negate } => {
             let hit = match src {
-                Src::Slot(slot) => {
-                    let n = row.value_count(*slot);
-                    (0..n)
-                        .map(|i| row.value(*slot, i))
-                        .any(|v| !v.is_empty() && re.is_match(v))
-                }
+                Src::Slot(slot) => any_value(row, *slot, |v| re.is_match(v)).unwrap_or(false),
                 Src::Expr(ex) => eval(ex, row).values().iter().any(|v| re.is_match(v)),
             };
             hit != *negate
@@ -441,18 +487,25 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
     }
 }
 
+/// A field's non-empty values: null, one string, or a multivalue (the only case that
+/// allocates).
 fn field_val<'r>(row: &'r dyn Row, slot: usize) -> Val<'r> {
-    let n = row.value_count(slot);
-    let mut vals: Vec<Cow<'r, [u8]>> = (0..n)
-        .map(|i| row.value(slot, i))
-        .filter(|v| !v.is_empty())
-        .map(Cow::Borrowed)
-        .collect();
-    match vals.len() {
-        0 => Val::Null,
-        1 => Val::Str(vals.remove(0)),
-        _ => Val::Multi(vals),
-    }
+    let mut val = Val::Null;
+    for_each_value(row, slot, |v| {
+        if v.is_empty() {
+            return;
+        }
+        val = match std::mem::replace(&mut val, Val::Null) {
+            Val::Null => Val::Str(Cow::Borrowed(v)),
+            Val::Str(first) => Val::Multi(vec![first, Cow::Borrowed(v)]),
+            Val::Multi(mut all) => {
+                all.push(Cow::Borrowed(v));
+                Val::Multi(all)
+            }
+            other => other,
+        };
+    });
+    val
 }
 
 fn compare(op: BinOp, a: &Val, b: &Val) -> Val<'static> {
@@ -491,11 +544,11 @@ fn map_str<'r>(v: Val<'r>, f: impl Fn(&[u8]) -> Vec<u8>) -> Val<'r> {
 }
 
 /// Evaluates an eval expression over a row.
-pub fn eval<'r>(ex: &Ex, row: &'r dyn Row) -> Val<'r> {
+pub fn eval<'r>(ex: &'r Ex, row: &'r dyn Row) -> Val<'r> {
     match ex {
         Ex::Null => Val::Null,
         Ex::Num(n) => Val::Num(*n),
-        Ex::Str(s) => Val::Str(Cow::Owned(s.clone())),
+        Ex::Str(s) => Val::Str(Cow::Borrowed(s)),
         Ex::Field(slot) => field_val(row, *slot),
         Ex::Not(e) => match eval(e, row) {
             Val::Bool(b) => Val::Bool(!b),
@@ -521,7 +574,7 @@ pub fn eval<'r>(ex: &Ex, row: &'r dyn Row) -> Val<'r> {
     }
 }
 
-fn eval_bin<'r>(op: BinOp, l: &Ex, r: &Ex, row: &'r dyn Row) -> Val<'r> {
+fn eval_bin<'r>(op: BinOp, l: &'r Ex, r: &'r Ex, row: &'r dyn Row) -> Val<'r> {
     match op {
         BinOp::And | BinOp::Or | BinOp::Xor => {
             let a = eval(l, row);
@@ -590,7 +643,7 @@ fn eval_bin<'r>(op: BinOp, l: &Ex, r: &Ex, row: &'r dyn Row) -> Val<'r> {
     }
 }
 
-fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
+fn eval_call<'r>(f: Func, args: &'r [Ex], row: &'r dyn Row) -> Val<'r> {
     let arg = |i: usize| eval(&args[i], row);
     match f {
         Func::True => Val::Bool(true),
@@ -601,9 +654,9 @@ fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
         Func::Trim => map_str(arg(0), |s| s.trim_ascii().to_vec()),
         Func::Ltrim => map_str(arg(0), |s| s.trim_ascii_start().to_vec()),
         Func::Rtrim => map_str(arg(0), |s| s.trim_ascii_end().to_vec()),
-        Func::Len => arg(0).first().map_or(Val::Null, |s| {
-            Val::Num(String::from_utf8_lossy(&s).chars().count() as f64)
-        }),
+        Func::Len => arg(0)
+            .first()
+            .map_or(Val::Null, |s| Val::Num(char_count(&s) as f64)),
         Func::Substr => substr(arg(0), arg(1), (args.len() > 2).then(|| arg(2))),
         Func::If => match arg(0) {
             Val::Bool(true) => arg(1),
@@ -645,32 +698,59 @@ fn eval_call<'r>(f: Func, args: &[Ex], row: &'r dyn Row) -> Val<'r> {
     }
 }
 
-/// `substr(s, start[, len])`: 1-based; a negative start counts from the end.
+/// Characters in `s`, invalid UTF-8 sequences counted as one replacement character each.
+fn char_count(s: &[u8]) -> usize {
+    match std::str::from_utf8(s) {
+        Ok(text) => text.chars().count(),
+        Err(_) => String::from_utf8_lossy(s).chars().count(),
+    }
+}
+
+/// `substr(s, start[, len])`: 1-based, in characters; a negative start counts from the end.
+/// A valid UTF-8 value is sliced in place, without copying it or its characters.
 fn substr<'r>(s: Val<'r>, start: Val<'r>, len: Option<Val<'r>>) -> Val<'r> {
     let Some(s) = s.first() else {
         return Val::Null;
     };
-    let chars: Vec<char> = String::from_utf8_lossy(&s).chars().collect();
-    let n = chars.len() as i64;
     let Some(start) = start.as_num() else {
         return Val::Null;
     };
-    let start = start as i64;
-    let from = if start < 0 {
-        (n + start).max(0)
-    } else {
-        (start - 1).max(0)
+    let len = len.map(|l| l.as_num());
+    let range = |text: &str| {
+        let n = text.chars().count() as i64;
+        let start = start as i64;
+        let from = if start < 0 {
+            (n + start).max(0)
+        } else {
+            (start - 1).max(0)
+        };
+        let len = len.map_or(n, |l| l.map_or(n, |l| l as i64));
+        let to = (from + len.max(0)).min(n);
+        let from = from.min(n);
+        let byte = |chars: i64| {
+            text.char_indices()
+                .nth(chars as usize)
+                .map_or(text.len(), |(at, _)| at)
+        };
+        byte(from)..byte(to.max(from))
     };
-    let len = len.map_or(n, |l| l.as_num().map_or(n, |l| l as i64));
-    let to = (from + len.max(0)).min(n);
-    let out: String = chars[from.min(n) as usize..to.max(from.min(n)) as usize]
-        .iter()
-        .collect();
-    Val::Str(Cow::Owned(out.into_bytes()))
+    match s {
+        Cow::Borrowed(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => Val::Str(Cow::Borrowed(&bytes[range(text)])),
+            Err(_) => {
+                let text = String::from_utf8_lossy(bytes);
+                Val::Str(Cow::Owned(text[range(&text)].as_bytes().to_vec()))
+            }
+        },
+        Cow::Owned(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            Val::Str(Cow::Owned(text[range(&text)].as_bytes().to_vec()))
+        }
+    }
 }
 
 /// `case(c1, v1, c2, v2, ...)`: the value of the first true condition, else null.
-fn case<'r>(args: &[Ex], row: &'r dyn Row) -> Val<'r> {
+fn case<'r>(args: &'r [Ex], row: &'r dyn Row) -> Val<'r> {
     for pair in args.chunks(2) {
         if pair.len() == 2 && eval(&pair[0], row).is_true() {
             return eval(&pair[1], row);
@@ -729,5 +809,146 @@ fn split<'r>(s: Val<'r>, delim: Val<'r>) -> Val<'r> {
         Val::Str(parts.into_iter().next().unwrap_or(Cow::Borrowed(&[])))
     } else {
         Val::Multi(parts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `substr` as a vector of characters reads it: the definition the in-place slicing keeps.
+    fn substr_by_chars(s: &[u8], start: f64, len: Option<f64>) -> Vec<u8> {
+        let chars: Vec<char> = String::from_utf8_lossy(s).chars().collect();
+        let n = chars.len() as i64;
+        let start = start as i64;
+        let from = if start < 0 {
+            (n + start).max(0)
+        } else {
+            (start - 1).max(0)
+        };
+        let len = len.map_or(n, |l| l as i64);
+        let to = (from + len.max(0)).min(n);
+        let out: String = chars[from.min(n) as usize..to.max(from.min(n)) as usize]
+            .iter()
+            .collect();
+        out.into_bytes()
+    }
+
+    #[test]
+    fn substr_slices_characters_in_place() {
+        let values: [&[u8]; 6] = [
+            b"",
+            b"a.exe",
+            "\u{e9}t\u{e9}.exe".as_bytes(),
+            b"ab\xffcd\xfe",
+            b"x",
+            "\u{1F600}\u{1F600}z".as_bytes(),
+        ];
+        for value in values {
+            for start in [-9.0, -4.0, -1.0, 0.0, 1.0, 2.0, 3.0, 7.0, 20.0] {
+                for len in [None, Some(-1.0), Some(0.0), Some(1.0), Some(2.0), Some(9.0)] {
+                    let expected = substr_by_chars(value, start, len);
+                    for s in [
+                        Val::Str(Cow::Borrowed(value)),
+                        Val::Str(Cow::Owned(value.to_vec())),
+                    ] {
+                        let got = substr(s, Val::Num(start), len.map(Val::Num));
+                        assert_eq!(
+                            got,
+                            Val::Str(Cow::Owned(expected.clone())),
+                            "{value:?} {start} {len:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(substr(Val::Null, Val::Num(1.0), None), Val::Null);
+        assert_eq!(
+            substr(Val::Str(Cow::Borrowed(b"ab")), Val::Null, None),
+            Val::Null
+        );
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_the_formatter_writes_integers() {
+        for n in [
+            0.0,
+            -0.0,
+            5.0,
+            -5.0,
+            12.0,
+            1e14,
+            -999_999_999_999_999.0,
+            1234567.0,
+        ] {
+            let mut out = Vec::new();
+            write_num(n, &mut out);
+            assert_eq!(out, format!("{}", n as i64).into_bytes(), "{n}");
+        }
+        for n in [0.5, 1e15, -2.25, f64::NAN, f64::INFINITY] {
+            let mut out = Vec::new();
+            write_num(n, &mut out);
+            assert_eq!(out, format!("{n}").into_bytes(), "{n}");
+        }
+    }
+
+    #[test]
+    fn len_counts_characters_and_invalid_bytes_as_one_each() {
+        assert_eq!(char_count(b"a.exe"), 5);
+        assert_eq!(char_count("\u{e9}t\u{e9}".as_bytes()), 3);
+        assert_eq!(char_count(b"ab\xff\xfecd"), 6);
+        assert_eq!(char_count(b""), 0);
+    }
+
+    #[test]
+    fn a_field_value_is_null_one_string_or_a_multivalue() {
+        let mut row = super::super::row::OwnedRow::with_slots(1);
+        assert_eq!(field_val(&row, 0), Val::Null);
+        row.set(0, vec![Vec::new(), b"a".to_vec()]);
+        assert_eq!(field_val(&row, 0), Val::Str(Cow::Borrowed(b"a")));
+        row.set(
+            0,
+            vec![b"a".to_vec(), Vec::new(), b"b".to_vec(), b"c".to_vec()],
+        );
+        let multi = field_val(&row, 0);
+        assert_eq!(
+            multi,
+            Val::Multi(vec![
+                Cow::Borrowed(&b"a"[..]),
+                Cow::Borrowed(&b"b"[..]),
+                Cow::Borrowed(&b"c"[..])
+            ])
+        );
+        assert_eq!(multi.first(), Some(Cow::Borrowed(&b"a"[..])));
+        assert_eq!(Val::Num(3.0).first(), Some(Cow::Owned(b"3".to_vec())));
+    }
+
+    /// `field<value` compares bytes of the folded value with the value as written, folded.
+    #[test]
+    fn order_compares_text_case_insensitively() {
+        let cond = |op, value: &str| Cond::Order {
+            src: Src::Slot(0),
+            op,
+            value: value.as_bytes().to_vec(),
+            num: parse_num(value.as_bytes()),
+        };
+        let mut row = super::super::row::OwnedRow::with_slots(1);
+        row.set(0, vec![b"Beta".to_vec()]);
+        let mut cache = FoldCache::new(1);
+        for (op, value, expected) in [
+            (CmpOp::Gt, "ALPHA", true),
+            (CmpOp::Lt, "ALPHA", false),
+            (CmpOp::Eq, "BETA", true),
+            (CmpOp::Lt, "BETAx", true),
+            (CmpOp::Gt, "BET", true),
+            (CmpOp::Ge, "beta", true),
+        ] {
+            cache.next_row();
+            assert_eq!(
+                eval_cond(&cond(op, value), &row, &mut cache),
+                expected,
+                "{op:?} {value}"
+            );
+        }
     }
 }

@@ -7,6 +7,19 @@
 
 use memchr::memmem::Finder;
 
+/// Where a literal sits in a field value that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// It is the whole value.
+    Whole,
+    /// The value starts with it.
+    Start,
+    /// The value ends with it.
+    End,
+    /// Anywhere in the value.
+    Anywhere,
+}
+
 /// A compiled wildcard pattern.
 #[derive(Debug, Clone)]
 pub struct Glob {
@@ -280,6 +293,31 @@ impl Glob {
         }
     }
 
+    /// Whether [`Glob::matches_unfolded`] can decide: no wildcard, or only at the ends.
+    pub fn matches_in_place(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Any | Kind::Exact(_) | Kind::Prefix(_) | Kind::Suffix(_)
+        )
+    }
+
+    /// Matches a value as the row holds it, comparing ASCII case-insensitively in place, for
+    /// the kinds [`Glob::matches_in_place`] names (`false` for the others): a test such as
+    /// `process!=unknown` then needs no lower-cased copy of a long field.
+    #[inline]
+    pub fn matches_unfolded(&self, v: &[u8]) -> bool {
+        match &self.kind {
+            Kind::Any => true,
+            Kind::Exact(e) => v.eq_ignore_ascii_case(e),
+            Kind::Prefix(p) => v.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)),
+            Kind::Suffix(s) => v
+                .len()
+                .checked_sub(s.len())
+                .is_some_and(|at| v[at..].eq_ignore_ascii_case(s)),
+            _ => false,
+        }
+    }
+
     /// Matches an already lower-cased value.
     pub fn matches_folded(&self, v: &[u8]) -> bool {
         match &self.kind {
@@ -311,22 +349,24 @@ impl Glob {
         }
     }
 
-    /// Every literal piece a matching value must contain (lower-cased, non-empty): the whole
-    /// value for an exact pattern, else the parts between wildcards.
-    pub fn required_pieces(&self) -> Vec<&[u8]> {
-        let pieces: Vec<&[u8]> = match &self.kind {
+    /// Every literal part a matching value must contain (lower-cased, non-empty), with where
+    /// it must sit: the whole value for an exact pattern, the parts before the first and after
+    /// the last `*` at the value's start and end, the parts between wildcards anywhere.
+    /// Patterns with single-character tokens give their literal tokens as `Anywhere` parts.
+    pub fn required_parts(&self) -> Vec<(Place, &[u8])> {
+        let parts: Vec<(Place, &[u8])> = match &self.kind {
             Kind::Any => Vec::new(),
-            Kind::Exact(e) => vec![e],
-            Kind::Prefix(p) => vec![p],
-            Kind::Suffix(s) => vec![s],
-            Kind::Contains(f) => vec![f.needle()],
-            Kind::Tokens(t) => t.literals().collect(),
-            Kind::General(g) => std::iter::once(g.first.as_slice())
-                .chain(g.middles.iter().map(Finder::needle))
-                .chain(std::iter::once(g.last.as_slice()))
+            Kind::Exact(e) => vec![(Place::Whole, e)],
+            Kind::Prefix(p) => vec![(Place::Start, p)],
+            Kind::Suffix(s) => vec![(Place::End, s)],
+            Kind::Contains(f) => vec![(Place::Anywhere, f.needle())],
+            Kind::Tokens(t) => t.literals().map(|l| (Place::Anywhere, l)).collect(),
+            Kind::General(g) => std::iter::once((Place::Start, g.first.as_slice()))
+                .chain(g.middles.iter().map(|m| (Place::Anywhere, m.needle())))
+                .chain(std::iter::once((Place::End, g.last.as_slice())))
                 .collect(),
         };
-        pieces.into_iter().filter(|p| !p.is_empty()).collect()
+        parts.into_iter().filter(|(_, p)| !p.is_empty()).collect()
     }
 
     /// The longest literal every matching value must contain (lower-cased), for prefilters.
@@ -386,6 +426,56 @@ mod tests {
         assert!(m("*", ""));
         assert!(m("**x**", "x"));
         assert!(m("*a*b*", "line1 a\nline2 b"));
+    }
+
+    /// Patterns with wildcards only at their ends match a value in place exactly as they
+    /// match its lower-cased copy.
+    #[test]
+    fn matching_in_place_agrees_with_matching_folded() {
+        let patterns = [
+            "*",
+            "cmd.exe",
+            "CMD.EXE",
+            "c:\\windows\\*",
+            "*.exe",
+            "*\\Rundll32.exe",
+            "é.exe",
+            "*-a*",
+            "a*b",
+            "",
+        ];
+        let values = [
+            "cmd.exe",
+            "CMD.exe",
+            "cmd.exe ",
+            "C:\\Windows\\x.EXE",
+            "c:\\windows\\",
+            ".exe",
+            "É.exe",
+            "é.EXE",
+            "x\\RUNDLL32.EXE",
+            "netstat -a",
+            "",
+            "a",
+            "AB",
+        ];
+        let mut in_place = 0;
+        for pattern in patterns {
+            let glob = Glob::new(pattern);
+            if !glob.matches_in_place() {
+                continue;
+            }
+            in_place += 1;
+            for value in values {
+                let folded = value.as_bytes().to_ascii_lowercase();
+                assert_eq!(
+                    glob.matches_unfolded(value.as_bytes()),
+                    glob.matches_folded(&folded),
+                    "{pattern} {value}"
+                );
+            }
+        }
+        assert_eq!(in_place, 8);
     }
 
     fn parts(text: &str) -> Vec<super::GlobPart> {

@@ -17,6 +17,18 @@ pub struct Matcher {
     candidates: Vec<u32>,
     matched: Vec<usize>,
     index: bool,
+    stats: MatchStats,
+}
+
+/// What a [`Matcher`] did so far: how many rule conditions the literal index left to
+/// evaluate per row, against how many matched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchStats {
+    pub rows: u64,
+    /// Rule conditions evaluated.
+    pub evaluated: u64,
+    /// Rule conditions that held.
+    pub matched: u64,
 }
 
 impl Matcher {
@@ -27,6 +39,7 @@ impl Matcher {
             candidates: Vec::new(),
             matched: Vec::new(),
             index: true,
+            stats: MatchStats::default(),
         }
     }
 
@@ -37,16 +50,24 @@ impl Matcher {
         self.index = on;
     }
 
+    /// What this matcher did so far.
+    pub fn stats(&self) -> MatchStats {
+        self.stats
+    }
+
     /// Indices (into [`RuleSet::rules`]) of the selected rules that match `row`, in rule order.
     pub fn match_row(&mut self, rules: &RuleSet, selected: &Selected, row: &dyn Row) -> &[usize] {
         self.matched.clear();
         self.cache.next_row();
+        self.stats.rows += 1;
         if !self.index {
             for &i in selected.indices() {
                 if eval_cond(&rules.rules[i].cond, row, &mut self.cache) {
                     self.matched.push(i);
                 }
             }
+            self.stats.evaluated += selected.indices().len() as u64;
+            self.stats.matched += self.matched.len() as u64;
             return &self.matched;
         }
         self.candidates.clear();
@@ -58,12 +79,14 @@ impl Matcher {
         let all = chosen.len() == rules.rules.len();
         for &candidate in &self.candidates {
             let i = candidate as usize;
-            if (all || chosen.binary_search(&i).is_ok())
-                && eval_cond(&rules.rules[i].cond, row, &mut self.cache)
-            {
-                self.matched.push(i);
+            if all || chosen.binary_search(&i).is_ok() {
+                self.stats.evaluated += 1;
+                if eval_cond(&rules.rules[i].cond, row, &mut self.cache) {
+                    self.matched.push(i);
+                }
             }
         }
+        self.stats.matched += self.matched.len() as u64;
         &self.matched
     }
 }

@@ -45,7 +45,7 @@ pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outco
 pub use error::{MacroError, RuleError, SelectionError, SigmaError, SplError, Warning};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
 pub use macros::{Macro, MacroTable};
-pub use matcher::Matcher;
+pub use matcher::{MatchStats, Matcher};
 pub use model::{
     parse_doc, parse_doc_full, rule_meta, EscuSchema, Finding, Ignored, IntermediateFinding,
     Origin, Prose, RawDoc, RawDrilldown, RawFinding, RawIntermediateFindings, RawObservable,
@@ -53,7 +53,7 @@ pub use model::{
     RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
 pub use pcre::Pcre;
-pub use prefilter::RequiredLiteral;
+pub use prefilter::{Place, RequiredLiteral};
 pub use row::{bare_field_name, OwnedRow, Row};
 pub use ruleset::{Rule, RuleSet, Sources};
 pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};

@@ -3,43 +3,64 @@
 //!
 //! Each rule's condition yields *factors* ([`factors`]): sets of literals of which every row
 //! the rule matches holds at least one (the "must contain one of" parts of its AND-ed
-//! predicates; an OR contributes the union of its branches' best factors). A literal is a whole
-//! value of one field (`process_name=netsh.exe`, an `IN` list without wildcards) or a piece of
-//! one (`*-enc*`, the `x` of `x*` and `*x`, each part of `a*b`, a literal every match of a
-//! regex holds). All literals are compiled per field: whole values into one hash table of
-//! folded values, pieces into one [`Literals`] search. Per row, the fields are looked up and searched once; a rule becomes a *candidate*
-//! when every one of its factors has a literal in the row, and only candidates are evaluated.
-//! Rules without a usable literal are evaluated on every row; [`LiteralIndex::unanchored`]
-//! lists them.
+//! predicates, `where match(...)` tests included; an OR contributes the union of its branches'
+//! best factors). A literal sits in one field, in a [`Place`]: the whole value
+//! (`process_name=netsh.exe`, an `IN` list without wildcards), its start or end (the `x` of
+//! `x*`, of `*x`, the ends of `x*y`), or anywhere (`*-enc*`, a literal every match of a regex
+//! holds).
+//!
+//! Per field, whole values are looked up in one hash table, starts and ends in a small table
+//! keyed by the value's first (last) two bytes, and pieces found by one [`Literals`] search.
+//! A rule indexes its [`FACTORS_PER_RULE`] rarest factors (see [`rarity`]); the rarest is its
+//! *key*. Per row, every literal found is marked; each rule keyed by a marked literal becomes
+//! a *candidate* when each of its other indexed factors has a marked literal too, and only
+//! candidates are evaluated. Keys keep that walk short: a literal many rules share
+//! (`process_name=cmd.exe`) is seldom a key, so a row holding it touches few rules. Rules
+//! without a usable literal are evaluated on every row; [`LiteralIndex::unanchored`] lists
+//! them.
 //!
 //! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
 
 use std::collections::HashMap;
 
-use crate::literals::{Literals, WholeValues, MIN_LITERAL};
+use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
 use super::eval_lang::BinOp;
 use super::expr::{Cond, Ex, Func, Src};
 use super::glob::Glob;
-use super::row::Row;
+pub use super::glob::Place;
+use super::row::{for_each_value, Row};
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
 
-/// A literal that a row matched by some rule must hold in one field: as that field's whole
-/// value, or anywhere in it. ASCII case-insensitive; `bytes` is lower-cased.
+/// A literal that a row matched by some rule must hold in one field, in one place. ASCII
+/// case-insensitive; `bytes` is lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequiredLiteral {
     pub slot: usize,
     pub bytes: Vec<u8>,
-    pub whole_value: bool,
+    pub place: Place,
+}
+
+impl RequiredLiteral {
+    /// Whether the protocol's row gate can look for it: a whole value, or bytes it can search
+    /// the raw row for (a start or end is somewhere in the row too).
+    fn gate_can_search(&self) -> bool {
+        self.place == Place::Whole || self.bytes.len() >= MIN_LITERAL
+    }
 }
 
 /// Pieces shorter than this are too common to filter anything; evaluating the rule is as cheap.
 const MIN_PIECE: usize = MIN_LITERAL;
 
-/// Factors indexed per rule: its most selective ones. More would cut few candidates, but
-/// every literal indexed is searched for and, when a row holds it, walked to its rules.
-const FACTORS_PER_RULE: usize = 2;
+/// Starts and ends are compared in one place, not searched for: two bytes already tell
+/// `7z*.exe` from most values.
+const MIN_ANCHORED: usize = 2;
+
+/// Factors indexed per rule: its rarest ones. A rule is a candidate only when all of them
+/// hold; each costs a search for its literals (a whole value or anchored one next to
+/// nothing, a piece a little) and a look at its marks when the rule's key holds.
+const FACTORS_PER_RULE: usize = 3;
 
 type Factor = Vec<RequiredLiteral>;
 
@@ -60,7 +81,7 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
         Cond::AnyGlob { slot, exact, globs } => {
             let mut alternatives: Factor = exact
                 .iter()
-                .map(|e| whole(*slot, e))
+                .map(|e| literal(*slot, Place::Whole, e))
                 .filter(|l| !l.bytes.is_empty())
                 .collect();
             for glob in globs {
@@ -88,17 +109,51 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
             ..
         } => out.extend(split_count_factor(ex, *op, *bound)),
         // Each branch must hold one of its best factor's literals: their union holds for the OR.
-        Cond::Or(items) => {
-            let mut alternatives = Factor::new();
-            for item in items {
-                match best(factors(item)) {
-                    Some(factor) => alternatives.extend(factor),
-                    None => return,
+        Cond::Or(items) => out.extend(union_of_best(items.iter().map(factors))),
+        Cond::Truthy(ex) => truthy_factors(ex, out),
+        _ => {}
+    }
+}
+
+/// One factor for alternatives that each yield `branches`' factors: the union of each
+/// branch's best, or nothing when some branch has none.
+fn union_of_best(branches: impl Iterator<Item = Vec<Factor>>) -> Option<Factor> {
+    let mut alternatives = Factor::new();
+    for branch in branches {
+        alternatives.extend(best(branch)?);
+    }
+    (!alternatives.is_empty()).then(|| dedup(alternatives))
+}
+
+/// The factors of a `where` expression that is true only for rows holding literals:
+/// `match(field, "re")` (some value matches), `isnotnull` of a `rex` group of a field (the
+/// regex matched), and `AND`/`OR` of those. Eval's `AND` is true only when both sides are
+/// true, `OR` when one is.
+fn truthy_factors(ex: &Ex, out: &mut Vec<Factor>) {
+    match ex {
+        Ex::Match(src, re) => {
+            if let Ex::Field(slot) = **src {
+                out.extend(regex_factors(slot, re.source()));
+            }
+        }
+        Ex::Call(Func::IsNotNull, args) => {
+            if let [Ex::RexGroup { src, re, .. }] = args.as_slice() {
+                if let Ex::Field(slot) = **src {
+                    out.extend(regex_factors(slot, re.source()));
                 }
             }
-            if !alternatives.is_empty() {
-                out.push(dedup(alternatives));
-            }
+        }
+        Ex::Bin(BinOp::And, left, right) => {
+            truthy_factors(left, out);
+            truthy_factors(right, out);
+        }
+        Ex::Bin(BinOp::Or, left, right) => {
+            let branch = |ex: &Ex| {
+                let mut found = Vec::new();
+                truthy_factors(ex, &mut found);
+                found
+            };
+            out.extend(union_of_best([branch(left), branch(right)].into_iter()));
         }
         _ => {}
     }
@@ -130,13 +185,7 @@ fn split_count_factor(ex: &Ex, op: CmpOp, bound: f64) -> Option<Factor> {
         CmpOp::Ge | CmpOp::Eq => (bound + minus).ceil(),
         _ => return None,
     };
-    (least >= 2.0 && sep.len() >= MIN_PIECE).then(|| {
-        vec![RequiredLiteral {
-            slot: *slot,
-            bytes: sep.to_ascii_lowercase(),
-            whole_value: false,
-        }]
-    })
+    (least >= 2.0 && sep.len() >= MIN_PIECE).then(|| vec![literal(*slot, Place::Anywhere, sep)])
 }
 
 /// The factors of a regex test on one field: literals every match holds (`regex_literals`).
@@ -146,67 +195,165 @@ fn regex_factors(slot: usize, pattern: &str) -> Vec<Factor> {
         .map(|alternatives| {
             alternatives
                 .into_iter()
-                .map(|bytes| RequiredLiteral {
-                    slot,
-                    bytes,
-                    whole_value: false,
-                })
+                .map(|bytes| literal(slot, Place::Anywhere, &bytes))
                 .collect()
         })
         .collect()
 }
 
-fn whole(slot: usize, bytes: &[u8]) -> RequiredLiteral {
+fn literal(slot: usize, place: Place, bytes: &[u8]) -> RequiredLiteral {
     RequiredLiteral {
         slot,
         bytes: bytes.to_ascii_lowercase(),
-        whole_value: true,
+        place,
     }
 }
 
-/// An exact pattern is one whole-value factor; a wildcard pattern gives one factor per piece
-/// long enough to be worth searching.
+/// An exact pattern is one whole-value factor; a wildcard pattern gives one factor per part
+/// long enough to tell values apart: its start and end, and the pieces between wildcards.
 fn glob_factors(slot: usize, glob: &Glob) -> Vec<Factor> {
-    if let Some(exact) = glob.exact() {
-        return match exact.is_empty() {
-            true => Vec::new(),
-            false => vec![vec![whole(slot, exact)]],
-        };
-    }
-    glob.required_pieces()
+    glob.required_parts()
         .into_iter()
-        .filter(|piece| piece.len() >= MIN_PIECE)
-        .map(|piece| {
-            vec![RequiredLiteral {
-                slot,
-                bytes: piece.to_vec(),
-                whole_value: false,
-            }]
+        .filter(|&(place, part)| match place {
+            Place::Whole => true,
+            Place::Start | Place::End => part.len() >= MIN_ANCHORED,
+            Place::Anywhere => part.len() >= MIN_PIECE,
         })
+        .map(|(place, part)| vec![literal(slot, place, part)])
         .collect()
 }
 
 fn dedup(mut factor: Factor) -> Factor {
-    factor
-        .sort_by(|a, b| (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value)));
+    factor.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
     factor.dedup();
     factor
 }
 
-/// How selective a factor is likely to be: whole values first (compared, never searched),
-/// then the longest shortest literal, then the fewest alternatives.
-fn selectivity(factor: &Factor) -> (bool, usize, usize) {
-    let all_whole = factor.iter().all(|l| l.whole_value);
+/// A rough estimate of how rarely a row holds `literal`, in tenths of a bit: the rarity of
+/// its bytes in command lines ([`commonness`]), more for a literal in a fixed place (a whole
+/// value, a start, an end) than for one anywhere, less for one that `sharing` rules require
+/// (rules are written about the programs attackers borrow, which are common everywhere:
+/// `cmd.exe`, `powershell.exe`).
+fn rarity(literal: &RequiredLiteral, sharing: usize) -> i32 {
+    let bytes: i32 = literal.bytes.iter().map(|&b| byte_rarity(b)).sum();
+    let place = match literal.place {
+        Place::Anywhere => 0,
+        Place::Whole | Place::Start | Place::End => 40,
+    };
+    // Past 20 bits a literal is rare enough; only sharing tells such literals apart.
+    (bytes + place).min(200) - tenths_of_bits(sharing)
+}
+
+/// About 1 bit for a space or an `e`, 6.5 for the rarest byte the table ranks, 8 for bytes
+/// it does not rank.
+fn byte_rarity(byte: u8) -> i32 {
+    match commonness(byte) {
+        0 => 80,
+        rank => 10 + (100 - i32::from(rank)) * 5 / 4,
+    }
+}
+
+/// `10 * log2(n)`, for `n >= 1`.
+fn tenths_of_bits(n: usize) -> i32 {
+    (10.0 * (n.max(1) as f64).log2()) as i32
+}
+
+/// A factor's rarity: that of its commonest alternative, less the bits its number of
+/// alternatives takes away.
+fn factor_rarity(factor: &[RequiredLiteral], sharing: impl Fn(&RequiredLiteral) -> usize) -> i32 {
+    let commonest = factor
+        .iter()
+        .map(|l| rarity(l, sharing(l)))
+        .min()
+        .unwrap_or(0);
+    commonest - tenths_of_bits(factor.len())
+}
+
+/// The rarest factor (as the literals' own bytes and places tell, without the rule set).
+fn best(factors: Vec<Factor>) -> Option<Factor> {
+    factors.into_iter().max_by_key(|f| factor_rarity(f, |_| 1))
+}
+
+/// How cheap a factor is for the protocol's row gate, which must find it in the raw row:
+/// whole values first (compared, never searched), then the longest shortest literal, then
+/// the fewest alternatives.
+fn gate_preference(factor: &[RequiredLiteral]) -> (bool, usize, usize) {
+    let all_whole = factor.iter().all(|l| l.place == Place::Whole);
     let shortest = factor.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
     (all_whole, shortest.min(12), usize::MAX - factor.len())
 }
 
-fn best(factors: Vec<Factor>) -> Option<Factor> {
-    factors.into_iter().max_by_key(selectivity)
+/// A rule's factors without repeats, and without a factor holding all the alternatives of
+/// another (it holds whenever that one does, so it filters nothing more).
+fn distinct(factors: Vec<Factor>) -> Vec<Factor> {
+    let factors: Vec<Factor> = factors.into_iter().map(dedup).collect();
+    let implied = |i: usize, f: &Factor| {
+        factors
+            .iter()
+            .enumerate()
+            .any(|(j, g)| j != i && (g.len() < f.len() || j < i) && g.iter().all(|l| f.contains(l)))
+    };
+    factors
+        .iter()
+        .enumerate()
+        .filter(|&(i, f)| !implied(i, f))
+        .map(|(_, f)| f.clone())
+        .collect()
+}
+
+/// How many rules require each literal (in any of their factors).
+fn sharing(rules: &[Vec<Factor>]) -> HashMap<RequiredLiteral, usize> {
+    let mut counts: HashMap<RequiredLiteral, usize> = HashMap::new();
+    for factors in rules {
+        let mut own: Vec<&RequiredLiteral> = factors.iter().flatten().collect();
+        own.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
+        own.dedup();
+        for literal in own {
+            *counts.entry(literal.clone()).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 /// A literal's id in [`LiteralIndex::literals`].
 type LiteralId = u32;
+
+/// Lists of ids packed in one array: list `i` is `items[start[i]..start[i + 1]]`, so a walk
+/// reads two neighbouring offsets instead of following one allocation per list.
+#[derive(Debug, Clone)]
+struct Lists {
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Default for Lists {
+    fn default() -> Lists {
+        Lists {
+            start: vec![0],
+            items: Vec::new(),
+        }
+    }
+}
+
+impl Lists {
+    fn new<L: AsRef<[u32]>>(lists: impl IntoIterator<Item = L>) -> Lists {
+        let mut packed = Lists::default();
+        for list in lists {
+            packed.items.extend_from_slice(list.as_ref());
+            packed.start.push(packed.items.len() as u32);
+        }
+        packed
+    }
+
+    #[inline]
+    fn get(&self, list: usize) -> &[u32] {
+        &self.items[self.start[list] as usize..self.start[list + 1] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+}
 
 /// The compiled index of every rule's literals.
 #[derive(Debug, Clone, Default)]
@@ -214,93 +361,97 @@ pub struct LiteralIndex {
     /// Literal id → the literal.
     pub(crate) literals: Vec<RequiredLiteral>,
     /// Factor id → its literals.
-    factors: Vec<Box<[LiteralId]>>,
-    /// Rule → its distinct factors (empty: the rule has no usable literal).
-    rule_factors: Vec<Box<[u32]>>,
-    /// Rule → the factor the row gate checks: its most selective.
-    gate_factor: Vec<Option<u32>>,
-    /// Literal → the factors holding it; factor → the rules requiring it.
-    literal_factors: Vec<Box<[u32]>>,
-    factor_rules: Vec<Box<[u32]>>,
+    factor_literals: Lists,
+    /// Rule → its indexed factors, its key first (none: the rule has no usable literal).
+    rule_factors: Lists,
+    /// Literal → the rules whose key factor holds it.
+    key_rules: Lists,
+    /// Rule → the factor the row gate checks: the cheapest to find in a raw row (`None`:
+    /// the rule has none the gate can search for).
+    gate: Vec<Option<Box<[RequiredLiteral]>>>,
     /// Rules evaluated on every row.
     unanchored: Vec<u32>,
     slots: Vec<SlotSearch>,
 }
 
-/// One field's literals: whole values in one hash table, pieces in one [`Literals`] search,
-/// each with the literal ids behind its own numbering.
-#[derive(Debug, Clone)]
-struct SlotSearch {
-    slot: usize,
-    whole: (WholeValues, Box<[LiteralId]>),
-    pieces: Option<(Literals, Box<[LiteralId]>)>,
+/// Interns literals and factors (a factor: its literals' ids, sorted).
+#[derive(Default)]
+struct Interner {
+    literals: Vec<RequiredLiteral>,
+    literal_ids: HashMap<RequiredLiteral, LiteralId>,
+    factors: Vec<Vec<LiteralId>>,
+    factor_ids: HashMap<Vec<LiteralId>, u32>,
+}
+
+impl Interner {
+    fn factor(&mut self, factor: &[RequiredLiteral]) -> u32 {
+        let mut ids: Vec<LiteralId> = factor
+            .iter()
+            .map(|l| {
+                let next = self.literals.len() as LiteralId;
+                *self.literal_ids.entry(l.clone()).or_insert_with(|| {
+                    self.literals.push(l.clone());
+                    next
+                })
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let next = self.factors.len() as u32;
+        *self.factor_ids.entry(ids.clone()).or_insert_with(|| {
+            self.factors.push(ids);
+            next
+        })
+    }
 }
 
 impl LiteralIndex {
     pub(crate) fn build(rules: &[Rule]) -> LiteralIndex {
+        LiteralIndex::from_factors(rules.iter().map(|r| factors(&r.cond)).collect())
+    }
+
+    /// The index of rules with these factors (one list per rule).
+    fn from_factors(found: Vec<Vec<Factor>>) -> LiteralIndex {
+        let found: Vec<Vec<Factor>> = found.into_iter().map(distinct).collect();
+        let sharing = sharing(&found);
+        let share = |l: &RequiredLiteral| sharing.get(l).copied().unwrap_or(1);
+        let mut interner = Interner::default();
         let mut index = LiteralIndex::default();
-        let mut literal_ids: HashMap<RequiredLiteral, LiteralId> = HashMap::new();
-        let mut factor_ids: HashMap<Box<[LiteralId]>, u32> = HashMap::new();
-        for (rule, compiled) in rules.iter().enumerate() {
-            let mut ids: Vec<u32> = Vec::new();
-            let mut gate: Option<(u32, (bool, usize, usize))> = None;
-            let mut found = factors(&compiled.cond);
-            found.sort_by_key(|f| std::cmp::Reverse(selectivity(f)));
-            found.truncate(FACTORS_PER_RULE);
-            for factor in found {
-                let score = selectivity(&factor);
-                let mut literals: Vec<LiteralId> = factor
-                    .into_iter()
-                    .map(|l| {
-                        let next = index.literals.len() as LiteralId;
-                        *literal_ids.entry(l.clone()).or_insert_with(|| {
-                            index.literals.push(l);
-                            next
-                        })
-                    })
-                    .collect();
-                literals.sort_unstable();
-                literals.dedup();
-                let literals: Box<[LiteralId]> = literals.into();
-                let next = index.factors.len() as u32;
-                let id = *factor_ids.entry(literals.clone()).or_insert_with(|| {
-                    index.factors.push(literals);
-                    next
-                });
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-                if gate.is_none_or(|(_, s)| score > s) {
-                    gate = Some((id, score));
-                }
-            }
+        let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(found.len());
+        for (rule, factors) in found.iter().enumerate() {
+            let gate = factors
+                .iter()
+                .filter(|f| f.iter().all(RequiredLiteral::gate_can_search))
+                .max_by_key(|f| gate_preference(f));
+            index.gate.push(gate.map(|f| f.clone().into()));
+            let mut ranked: Vec<&Factor> = factors.iter().collect();
+            ranked.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, share)));
+            ranked.truncate(FACTORS_PER_RULE);
+            let ids: Vec<u32> = ranked.into_iter().map(|f| interner.factor(f)).collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
             }
-            index.rule_factors.push(ids.into());
-            index.gate_factor.push(gate.map(|(id, _)| id));
+            rule_factors.push(ids);
         }
-        index.invert();
-        index.slots = SlotSearch::build_all(&index.literals);
-        index
+        index.finish(interner, &rule_factors)
     }
 
-    /// Fills the literal → factor and factor → rule lists.
-    fn invert(&mut self) {
-        let mut literal_factors = vec![Vec::new(); self.literals.len()];
-        for (f, literals) in self.factors.iter().enumerate() {
-            for &l in literals.iter() {
-                literal_factors[l as usize].push(f as u32);
+    /// Packs the lists and compiles the per-field searches.
+    fn finish(mut self, interner: Interner, rule_factors: &[Vec<u32>]) -> LiteralIndex {
+        let mut key_rules = vec![Vec::new(); interner.literals.len()];
+        for (rule, factors) in rule_factors.iter().enumerate() {
+            if let Some(&key) = factors.first() {
+                for &literal in &interner.factors[key as usize] {
+                    key_rules[literal as usize].push(rule as u32);
+                }
             }
         }
-        let mut factor_rules = vec![Vec::new(); self.factors.len()];
-        for (r, factors) in self.rule_factors.iter().enumerate() {
-            for &f in factors.iter() {
-                factor_rules[f as usize].push(r as u32);
-            }
-        }
-        self.literal_factors = literal_factors.into_iter().map(Into::into).collect();
-        self.factor_rules = factor_rules.into_iter().map(Into::into).collect();
+        self.key_rules = Lists::new(&key_rules);
+        self.rule_factors = Lists::new(rule_factors);
+        self.factor_literals = Lists::new(&interner.factors);
+        self.slots = SlotSearch::build_all(&interner.literals);
+        self.literals = interner.literals;
+        self
     }
 
     /// Rules with no usable literal (indices into the rule list): evaluated on every row.
@@ -309,18 +460,24 @@ impl LiteralIndex {
     }
 
     /// The literals of `rule`'s gate factor: a row it matches holds one of them. `None` when
-    /// the rule has no usable literal.
+    /// the rule has no factor the row gate can search for.
     pub(crate) fn gate_literals(
         &self,
         rule: usize,
     ) -> Option<impl Iterator<Item = &RequiredLiteral>> {
-        let factor = (*self.gate_factor.get(rule)?)?;
-        Some(
-            self.factors[factor as usize]
-                .iter()
-                .map(|&l| &self.literals[l as usize]),
-        )
+        Some(self.gate.get(rule)?.as_deref()?.iter())
     }
+}
+
+/// One field's literals: whole values in one hash table, starts and ends in one small table
+/// each, pieces in one [`Literals`] search, each with the literal ids behind its own numbering.
+#[derive(Debug, Clone)]
+struct SlotSearch {
+    slot: usize,
+    whole: Option<(WholeValues, Box<[LiteralId]>)>,
+    starts: Anchored,
+    ends: Anchored,
+    pieces: Option<(Literals, Box<[LiteralId]>)>,
 }
 
 impl SlotSearch {
@@ -335,37 +492,107 @@ impl SlotSearch {
     }
 
     fn build(slot: usize, literals: &[RequiredLiteral]) -> SlotSearch {
-        let mut whole: Vec<(&[u8], LiteralId)> = Vec::new();
-        let mut pieces: Vec<(&[u8], LiteralId)> = Vec::new();
-        for (id, literal) in literals.iter().enumerate() {
-            if literal.slot == slot {
-                let list = if literal.whole_value {
-                    &mut whole
-                } else {
-                    &mut pieces
-                };
-                list.push((&literal.bytes, id as LiteralId));
-            }
-        }
-        let (whole_bytes, whole_ids): (Vec<&[u8]>, Vec<LiteralId>) = whole.into_iter().unzip();
-        let (piece_bytes, piece_ids): (Vec<&[u8]>, Vec<LiteralId>) = pieces.into_iter().unzip();
+        let in_place = |place: Place| -> (Vec<&[u8]>, Vec<LiteralId>) {
+            literals
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.slot == slot && l.place == place)
+                .map(|(id, l)| (l.bytes.as_slice(), id as LiteralId))
+                .unzip()
+        };
+        let (whole, whole_ids) = in_place(Place::Whole);
+        let (pieces, piece_ids) = in_place(Place::Anywhere);
         SlotSearch {
             slot,
-            whole: (WholeValues::new(&whole_bytes), whole_ids.into()),
-            pieces: Literals::new(&piece_bytes).map(|l| (l, piece_ids.into())),
+            whole: (!whole.is_empty()).then(|| (WholeValues::new(&whole), whole_ids.into())),
+            starts: Anchored::new(in_place(Place::Start), false),
+            ends: Anchored::new(in_place(Place::End), true),
+            pieces: Literals::new(&pieces).map(|l| (l, piece_ids.into())),
+        }
+    }
+
+    /// Marks the literals of this field that `row` holds.
+    fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
+        for_each_value(row, self.slot, |value| {
+            if let Some((whole, ids)) = &self.whole {
+                for &id in whole.find(value, &mut scratch.fold) {
+                    scratch.see(ids[id as usize]);
+                }
+            }
+            self.starts.find(value, |id| scratch.see(id));
+            self.ends.find(value, |id| scratch.see(id));
+            if let Some((pieces, ids)) = &self.pieces {
+                pieces.find(value, |piece| {
+                    scratch.see(ids[piece]);
+                    false
+                });
+            }
+        });
+    }
+}
+
+/// Literals a value must start (or end) with, sorted by their first (last) two bytes,
+/// folded: one binary search on the value's own two bytes finds the few worth comparing.
+#[derive(Debug, Clone, Default)]
+struct Anchored {
+    keys: Box<[u16]>,
+    literals: Box<[(Box<[u8]>, LiteralId)]>,
+    at_end: bool,
+}
+
+impl Anchored {
+    fn new((bytes, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
+        let mut entries: Vec<(u16, Box<[u8]>, LiteralId)> = bytes
+            .into_iter()
+            .zip(ids)
+            .map(|(b, id)| (anchor_key(b, at_end), b.into(), id))
+            .collect();
+        entries.sort_unstable();
+        Anchored {
+            keys: entries.iter().map(|e| e.0).collect(),
+            literals: entries.into_iter().map(|(_, b, id)| (b, id)).collect(),
+            at_end,
+        }
+    }
+
+    #[inline]
+    fn find(&self, value: &[u8], mut found: impl FnMut(LiteralId)) {
+        if self.keys.is_empty() || value.len() < MIN_ANCHORED {
+            return;
+        }
+        let key = anchor_key(value, self.at_end);
+        let from = self.keys.partition_point(|&k| k < key);
+        let same = self.keys[from..].iter().take_while(|&&k| k == key).count();
+        for (literal, id) in &self.literals[from..from + same] {
+            let n = literal.len();
+            let part = match self.at_end {
+                true => value.len().checked_sub(n).map(|s| &value[s..]),
+                false => value.get(..n),
+            };
+            if part.is_some_and(|p| p.eq_ignore_ascii_case(literal)) {
+                found(*id);
+            }
         }
     }
 }
 
+/// The first (or last) two bytes of `bytes` (at least [`MIN_ANCHORED`] long), folded.
+#[inline]
+fn anchor_key(bytes: &[u8], at_end: bool) -> u16 {
+    let at = if at_end { bytes.len() - 2 } else { 0 };
+    u16::from_le_bytes([
+        bytes[at].to_ascii_lowercase(),
+        bytes[at + 1].to_ascii_lowercase(),
+    ])
+}
+
 /// Per-thread state for [`LiteralIndex::candidates`]. Marks carry a generation, so a row costs
-/// nothing for the literals, factors and rules it does not touch.
+/// nothing for the literals and rules it does not touch.
 #[derive(Debug, Default)]
 pub(crate) struct IndexScratch {
     generation: u32,
     literal_mark: Vec<u32>,
-    factor_mark: Vec<u32>,
     rule_mark: Vec<u32>,
-    rule_hits: Vec<u32>,
     seen: Vec<LiteralId>,
     fold: Vec<u8>,
 }
@@ -375,9 +602,7 @@ impl IndexScratch {
         IndexScratch {
             generation: 0,
             literal_mark: vec![0; index.literals.len()],
-            factor_mark: vec![0; index.factors.len()],
             rule_mark: vec![0; index.rule_factors.len()],
-            rule_hits: vec![0; index.rule_factors.len()],
             seen: Vec::new(),
             fold: Vec::new(),
         }
@@ -386,18 +611,14 @@ impl IndexScratch {
     fn next_row(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            for marks in [
-                &mut self.literal_mark,
-                &mut self.factor_mark,
-                &mut self.rule_mark,
-            ] {
-                marks.iter_mut().for_each(|m| *m = 0);
-            }
+            self.literal_mark.iter_mut().for_each(|m| *m = 0);
+            self.rule_mark.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
         self.seen.clear();
     }
 
+    #[inline]
     fn see(&mut self, id: LiteralId) {
         let mark = &mut self.literal_mark[id as usize];
         if *mark != self.generation {
@@ -408,31 +629,36 @@ impl IndexScratch {
 }
 
 impl LiteralIndex {
-    /// Pushes onto `out` every rule whose factors all have a literal in `row`, and every rule
-    /// without a usable literal, in no particular order.
+    /// Pushes onto `out` every rule whose indexed factors all have a literal in `row`, and
+    /// every rule without a usable literal, in no particular order.
     pub(crate) fn candidates(&self, row: &dyn Row, scratch: &mut IndexScratch, out: &mut Vec<u32>) {
         scratch.next_row();
         for search in &self.slots {
             search.find(row, scratch);
         }
-        let generation = scratch.generation;
-        for &literal in &scratch.seen {
-            for &factor in self.literal_factors[literal as usize].iter() {
-                let mark = &mut scratch.factor_mark[factor as usize];
-                if *mark == generation {
+        let IndexScratch {
+            generation,
+            literal_mark,
+            rule_mark,
+            seen,
+            ..
+        } = scratch;
+        let generation = *generation;
+        let marked = |factor: &u32| {
+            self.factor_literals
+                .get(*factor as usize)
+                .iter()
+                .any(|&l| literal_mark[l as usize] == generation)
+        };
+        for &literal in seen.iter() {
+            for &rule in self.key_rules.get(literal as usize) {
+                let r = rule as usize;
+                if rule_mark[r] == generation {
                     continue;
                 }
-                *mark = generation;
-                for &rule in self.factor_rules[factor as usize].iter() {
-                    let r = rule as usize;
-                    if scratch.rule_mark[r] != generation {
-                        scratch.rule_mark[r] = generation;
-                        scratch.rule_hits[r] = 0;
-                    }
-                    scratch.rule_hits[r] += 1;
-                    if scratch.rule_hits[r] as usize == self.rule_factors[r].len() {
-                        out.push(rule);
-                    }
+                rule_mark[r] = generation;
+                if self.rule_factors.get(r)[1..].iter().all(marked) {
+                    out.push(rule);
                 }
             }
         }
@@ -440,31 +666,10 @@ impl LiteralIndex {
     }
 }
 
-impl SlotSearch {
-    /// Marks the literals of this field that `row` holds.
-    fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
-        let (whole, whole_ids) = &self.whole;
-        for index in 0..row.value_count(self.slot) {
-            let value = row.value(self.slot, index);
-            if !whole.is_empty() {
-                for &id in whole.find(value, &mut scratch.fold) {
-                    scratch.see(whole_ids[id as usize]);
-                }
-            }
-            if let Some((pieces, ids)) = &self.pieces {
-                pieces.find(value, |piece| {
-                    scratch.see(ids[piece]);
-                    false
-                });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::RuleSet;
+    use crate::rules::{OwnedRow, RuleSet};
 
     /// The seed rules are decided by `process_name`/`original_file_name` alone at the gate:
     /// their gate factors are whole values, so the long `process` command line is neither
@@ -479,7 +684,7 @@ mod tests {
         for rule in 0..set.len() {
             let literals: Vec<_> = index.gate_literals(rule).expect("gated").collect();
             assert!(
-                literals.iter().all(|l| l.whole_value),
+                literals.iter().all(|l| l.place == Place::Whole),
                 "{} gates on a substring",
                 set.rules[rule].meta.name
             );
@@ -500,7 +705,12 @@ mod tests {
             .map(|f| {
                 f.iter()
                     .map(|l| {
-                        let kind = if l.whole_value { "=" } else { "~" };
+                        let kind = match l.place {
+                            Place::Whole => "=",
+                            Place::Start => "^",
+                            Place::End => "$",
+                            Place::Anywhere => "~",
+                        };
                         format!("{}{kind}{}", l.slot, String::from_utf8_lossy(&l.bytes))
                     })
                     .collect()
@@ -561,7 +771,7 @@ mod tests {
                 vec!["0=netsh.exe"],
                 vec!["1~port"],
                 vec!["1~proxy"],
-                vec!["1~v4tov4", "2~abc"],
+                vec!["1~v4tov4", "2^abc"],
             ]
         );
         // An OR with a branch that has no literal gives nothing; so does a lone short piece.
@@ -575,5 +785,218 @@ mod tests {
             names(&factors(&any)),
             vec![vec!["3=cmd.exe", "3~\\powershell"]]
         );
+    }
+
+    /// Starts and ends keep their place; parts too short for their place give nothing.
+    #[test]
+    fn wildcard_patterns_give_starts_ends_and_pieces() {
+        assert_eq!(
+            names(&factors(&glob(0, "7Z*.exe"))),
+            vec![vec!["0^7z"], vec!["0$.exe"]]
+        );
+        assert_eq!(
+            names(&factors(&glob(0, "c:\\*\\temp\\*x"))),
+            vec![vec!["0^c:\\"], vec!["0~\\temp\\"]]
+        );
+        assert!(factors(&glob(0, "a*")).is_empty());
+        assert!(factors(&glob(0, "*-a*")).is_empty());
+    }
+
+    fn pcre(pattern: &str) -> crate::rules::Pcre {
+        crate::rules::Pcre::new(pattern, 0).expect("pattern")
+    }
+
+    /// `where` tests that hold only when a regex matches a field give that regex's literals;
+    /// `OR` gives the union of both sides' best, and a side without literals gives nothing.
+    #[test]
+    fn where_match_and_rex_tests_give_the_regex_literals() {
+        let matches = |slot, re: &str| Ex::Match(Box::new(Ex::Field(slot)), pcre(re));
+        let both = Ex::Bin(
+            BinOp::And,
+            Box::new(matches(1, "(?i)echo\\s+cd")),
+            Box::new(matches(1, "__output")),
+        );
+        assert_eq!(
+            names(&factors(&Cond::Truthy(both))),
+            vec![vec!["1~echo"], vec!["1~__output"]]
+        );
+        let either = Ex::Bin(
+            BinOp::Or,
+            Box::new(matches(1, "mimikatz")),
+            Box::new(matches(2, "procdump")),
+        );
+        assert_eq!(
+            names(&factors(&Cond::Truthy(either))),
+            vec![vec!["1~mimikatz", "2~procdump"]]
+        );
+        let open = Ex::Bin(
+            BinOp::Or,
+            Box::new(matches(1, "mimikatz")),
+            Box::new(matches(2, ".")),
+        );
+        assert!(factors(&Cond::Truthy(open)).is_empty());
+        let rex = Ex::Call(
+            Func::IsNotNull,
+            vec![Ex::RexGroup {
+                src: Box::new(Ex::Field(3)),
+                re: pcre("Notepad\\.exe (?<arg>.*$)"),
+                group: "arg".into(),
+            }],
+        );
+        assert_eq!(
+            names(&factors(&Cond::Truthy(rex))),
+            vec![vec!["3~notepad.exe "]]
+        );
+        // A computed value, a negation, a null test: no literal the row must hold.
+        let lowered = Ex::Match(
+            Box::new(Ex::Call(Func::Lower, vec![Ex::Field(1)])),
+            pcre("mimikatz"),
+        );
+        assert!(factors(&Cond::Truthy(lowered)).is_empty());
+        assert!(factors(&Cond::Truthy(Ex::Not(Box::new(matches(1, "x64x"))))).is_empty());
+    }
+
+    fn lit(slot: usize, place: Place, bytes: &str) -> RequiredLiteral {
+        literal(slot, place, bytes.as_bytes())
+    }
+
+    #[test]
+    fn rarity_prefers_rare_bytes_fixed_places_and_literals_few_rules_share() {
+        let piece = |b: &str| rarity(&lit(1, Place::Anywhere, b), 1);
+        assert!(piece("system") < piece("\\users\\public\\"));
+        assert!(piece("use") < piece("7z{x"));
+        for place in [Place::Whole, Place::Start, Place::End] {
+            assert!(piece(".exe") < rarity(&lit(1, place, ".exe"), 1));
+        }
+        let cmd = lit(0, Place::Whole, "cmd.exe");
+        assert!(rarity(&cmd, 30) < rarity(&cmd, 1));
+        // More alternatives, more ways to hold the factor.
+        let one = vec![lit(1, Place::Anywhere, "vssadmin")];
+        let two = vec![one[0].clone(), lit(1, Place::Anywhere, "wbadmin0")];
+        assert!(factor_rarity(&two, |_| 1) < factor_rarity(&one, |_| 1));
+    }
+
+    #[test]
+    fn repeated_and_implied_factors_are_dropped() {
+        let a = lit(1, Place::Anywhere, "alpha");
+        let b = lit(1, Place::Anywhere, "bravo");
+        let c = lit(2, Place::Whole, "charlie");
+        let kept = distinct(vec![
+            vec![a.clone(), b.clone()],
+            vec![c.clone()],
+            vec![b.clone()],
+            vec![c.clone()],
+            vec![b.clone(), c.clone()],
+        ]);
+        assert_eq!(kept, vec![vec![c], vec![b]]);
+    }
+
+    fn row(values: &[(usize, &str)]) -> OwnedRow {
+        let mut row = OwnedRow::with_slots(4);
+        for &(slot, value) in values {
+            row.slots[slot].push(value.as_bytes().to_vec());
+        }
+        row
+    }
+
+    fn candidates(index: &LiteralIndex, row: &OwnedRow) -> Vec<u32> {
+        let mut scratch = IndexScratch::new(index);
+        let mut out = Vec::new();
+        index.candidates(row, &mut scratch, &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    /// A literal many rules share is no key where the rule has a rarer factor; a rule is a
+    /// candidate only when each of its indexed factors holds, whichever is its key.
+    #[test]
+    fn rules_are_keyed_by_their_rarest_factor_and_need_all_indexed_factors() {
+        let cmd = vec![lit(0, Place::Whole, "cmd.exe")];
+        let mut rules: Vec<Vec<Factor>> = (0..20)
+            .map(|n| {
+                vec![
+                    cmd.clone(),
+                    vec![lit(1, Place::Anywhere, &format!("arg{n:02}"))],
+                ]
+            })
+            .collect();
+        rules.push(vec![
+            cmd.clone(),
+            vec![lit(1, Place::Anywhere, " /delete")],
+            vec![lit(2, Place::End, ".exe")],
+            vec![lit(3, Place::Start, "c:\\windows\\")],
+            vec![lit(1, Place::Anywhere, "shadows")],
+        ]);
+        rules.push(Vec::new());
+        let index = LiteralIndex::from_factors(rules);
+        let key = |rule: usize| {
+            let factor = index.rule_factors.get(rule)[0];
+            let literal = index.factor_literals.get(factor as usize)[0];
+            String::from_utf8_lossy(&index.literals[literal as usize].bytes).into_owned()
+        };
+        assert_ne!(key(20), "cmd.exe");
+        assert_eq!(key(3), "arg03");
+        assert_eq!(index.rule_factors.get(20).len(), FACTORS_PER_RULE);
+        assert_eq!(index.unanchored(), &[21]);
+        assert_eq!(candidates(&index, &row(&[(0, "CMD.exe")])), vec![21]);
+        assert_eq!(
+            candidates(&index, &row(&[(0, "cmd.exe"), (1, "x ARG07 y")])),
+            vec![7, 21]
+        );
+        assert_eq!(candidates(&index, &row(&[(1, "arg07")])), vec![21]);
+        let full = [
+            (0, "cmd.exe"),
+            (1, "vssadmin /DELETE shadows"),
+            (2, "a.EXE"),
+            (3, "C:\\Windows\\System32"),
+        ];
+        assert_eq!(candidates(&index, &row(&full)), vec![20, 21]);
+        // Every indexed factor counts, the key's and the others'.
+        for missing in 0..full.len() {
+            let mut partial = full.to_vec();
+            partial.remove(missing);
+            let found = candidates(&index, &row(&partial));
+            let indexed: Vec<usize> = index
+                .rule_factors
+                .get(20)
+                .iter()
+                .map(|&f| index.literals[index.factor_literals.get(f as usize)[0] as usize].slot)
+                .collect();
+            assert_eq!(
+                found.contains(&20),
+                !indexed.contains(&full[missing].0),
+                "without slot {}",
+                full[missing].0
+            );
+        }
+    }
+
+    /// Starts and ends are compared in place, in any case; a value shorter than a literal or
+    /// than two bytes holds none.
+    #[test]
+    fn starts_and_ends_are_found_only_in_their_place() {
+        let literals = [
+            lit(0, Place::Start, "7z"),
+            lit(0, Place::Start, "7za"),
+            lit(0, Place::Start, "ab"),
+            lit(0, Place::End, ".exe"),
+            lit(0, Place::End, "xe"),
+            lit(0, Place::Anywhere, "zzz"),
+        ];
+        let search = SlotSearch::build(0, &literals);
+        let found = |value: &str| {
+            let mut ids = Vec::new();
+            search.starts.find(value.as_bytes(), |id| ids.push(id));
+            search.ends.find(value.as_bytes(), |id| ids.push(id));
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(found("7ZA.EXE"), vec![0, 1, 3, 4]);
+        assert_eq!(found("7z"), vec![0]);
+        assert_eq!(found("a7z.ex"), Vec::<u32>::new());
+        assert_eq!(found("Abxe"), vec![2, 4]);
+        assert_eq!(found("a"), Vec::<u32>::new());
+        assert_eq!(found(""), Vec::<u32>::new());
+        assert_eq!(found("zzz"), Vec::<u32>::new());
     }
 }

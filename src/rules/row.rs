@@ -10,6 +10,30 @@ pub trait Row {
     fn value_count(&self, slot: usize) -> usize;
     /// Value `index` (< `value_count(slot)`) of the field in `slot`, as raw bytes.
     fn value(&self, slot: usize, index: usize) -> &[u8];
+
+    /// Writes the first values of the field in `slot` into `out` (as many as fit) and returns
+    /// how many it has. One call where `value_count` and `value` would each locate the field
+    /// again: rows that must decode or look up a field to answer override it.
+    fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
+        let count = self.value_count(slot);
+        for (index, place) in out.iter_mut().take(count).enumerate() {
+            *place = self.value(slot, index);
+        }
+        count
+    }
+}
+
+/// Calls `f` with every value of the field in `slot`, in order (empty ones included).
+#[inline]
+pub(crate) fn for_each_value<'s>(row: &'s dyn Row, slot: usize, mut f: impl FnMut(&'s [u8])) {
+    let mut first: [&[u8]; 2] = [&[]; 2];
+    let count = row.values_into(slot, &mut first);
+    for index in 0..count {
+        f(first
+            .get(index)
+            .copied()
+            .unwrap_or_else(|| row.value(slot, index)));
+    }
 }
 
 /// A simple owned row: one list of values per slot. Useful for tests and offline scans.

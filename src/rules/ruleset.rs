@@ -539,9 +539,7 @@ impl RuleSet {
         for &rule in selected.indices() {
             literals.extend(self.index.gate_literals(rule)?);
         }
-        literals.sort_by(|a, b| {
-            (a.slot, &a.bytes, a.whole_value).cmp(&(b.slot, &b.bytes, b.whole_value))
-        });
+        literals.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
         literals.dedup();
         Some(literals)
     }

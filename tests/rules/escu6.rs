@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::support::rules::*;
 use crate::support::shared;
 use netdiscover::rules::{
-    parse_doc, rule_meta, Annotation, EscuSchema, Matcher, OwnedRow, RuleMeta, RuleSet, Selected,
-    Selection,
+    parse_doc, rule_meta, Annotation, EscuSchema, Matcher, OwnedRow, Place, RuleMeta, RuleSet,
+    Selected, Selection,
 };
 
 /// `(v5 corpus, ESCU 6 corpus)`: detections and macros of each.
@@ -102,7 +102,7 @@ fn literal_row(set: &RuleSet, rule: usize) -> Option<OwnedRow> {
     let mut by_slot: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for l in literals {
         let values = by_slot.entry(l.slot).or_default();
-        if l.whole_value || values.is_empty() {
+        if l.place == Place::Whole || values.is_empty() {
             values.push(l.bytes.clone());
         } else {
             // Several substrings of one field: all of them in one value, too.
