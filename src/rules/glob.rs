@@ -293,6 +293,19 @@ impl Glob {
         }
     }
 
+    /// The part a value holds, in its place, exactly when the pattern matches it (no wildcard,
+    /// one at an end, or one at each end): what lets the literal index tell from its marks
+    /// that `NOT field=pattern` fails. `None` for other patterns.
+    pub fn sole_part(&self) -> Option<(Place, &[u8])> {
+        match &self.kind {
+            Kind::Exact(e) => Some((Place::Whole, e)),
+            Kind::Prefix(p) => Some((Place::Start, p)),
+            Kind::Suffix(s) => Some((Place::End, s)),
+            Kind::Contains(f) => Some((Place::Anywhere, f.needle())),
+            _ => None,
+        }
+    }
+
     /// Whether [`Glob::matches_unfolded`] can decide: no wildcard, or only at the ends.
     pub fn matches_in_place(&self) -> bool {
         matches!(

@@ -78,23 +78,15 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
             src: Src::Slot(slot),
             pat,
         } => out.extend(glob_factors(*slot, pat)),
+        // One branch per value and per pattern. An empty exact value never matches (empty
+        // values are absent), so it is no branch.
         Cond::AnyGlob { slot, exact, globs } => {
-            let mut alternatives: Factor = exact
+            let exact = exact
                 .iter()
-                .map(|e| literal(*slot, Place::Whole, e))
-                .filter(|l| !l.bytes.is_empty())
-                .collect();
-            for glob in globs {
-                match best(glob_factors(*slot, glob)) {
-                    Some(factor) => alternatives.extend(factor),
-                    None => return,
-                }
-            }
-            // An empty exact value never matches (empty values are absent), so it is no
-            // alternative.
-            if !alternatives.is_empty() {
-                out.push(alternatives);
-            }
+                .filter(|e| !e.is_empty())
+                .map(|e| vec![vec![literal(*slot, Place::Whole, e)]]);
+            let globs = globs.iter().map(|glob| glob_factors(*slot, glob));
+            out.extend(unions(exact.chain(globs)));
         }
         Cond::Regex {
             src: Src::Slot(slot),
@@ -109,20 +101,40 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
             ..
         } => out.extend(split_count_factor(ex, *op, *bound)),
         // Each branch must hold one of its best factor's literals: their union holds for the OR.
-        Cond::Or(items) => out.extend(union_of_best(items.iter().map(factors))),
+        Cond::Or(items) => out.extend(unions(items.iter().map(factors))),
         Cond::Truthy(ex) => truthy_factors(ex, out),
         _ => {}
     }
 }
 
-/// One factor for alternatives that each yield `branches`' factors: the union of each
-/// branch's best, or nothing when some branch has none.
-fn union_of_best(branches: impl Iterator<Item = Vec<Factor>>) -> Option<Factor> {
-    let mut alternatives = Factor::new();
-    for branch in branches {
-        alternatives.extend(best(branch)?);
+/// Factors for alternatives that each yield `branches`' factors. Every branch a row passes
+/// holds each of its own factors, so the union of one factor per branch holds for the OR:
+/// the union of each branch's rarest, then of each branch's second rarest (its rarest again
+/// where it has one), and so on, up to [`FACTORS_PER_RULE`] unions. `(name=wmic.exe AND
+/// *ntevent*) OR (name=wevtutil.exe AND "* qe *")` so needs a name *and* an argument. Nothing
+/// when some branch has no factor.
+fn unions(branches: impl Iterator<Item = Vec<Factor>>) -> Vec<Factor> {
+    let mut ranked: Vec<Vec<Factor>> = Vec::new();
+    for mut branch in branches {
+        if branch.is_empty() {
+            return Vec::new();
+        }
+        branch.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, |_| 1)));
+        ranked.push(branch);
     }
-    (!alternatives.is_empty()).then(|| dedup(alternatives))
+    let deepest = ranked.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out: Vec<Factor> = Vec::new();
+    for depth in 0..deepest.min(FACTORS_PER_RULE) {
+        let union: Factor = ranked
+            .iter()
+            .flat_map(|branch| branch[depth.min(branch.len() - 1)].iter().cloned())
+            .collect();
+        let union = dedup(union);
+        if !union.is_empty() && !out.contains(&union) {
+            out.push(union);
+        }
+    }
+    out
 }
 
 /// The factors of a `where` expression that is true only for rows holding literals:
@@ -153,7 +165,7 @@ fn truthy_factors(ex: &Ex, out: &mut Vec<Factor>) {
                 truthy_factors(ex, &mut found);
                 found
             };
-            out.extend(union_of_best([branch(left), branch(right)].into_iter()));
+            out.extend(unions([branch(left), branch(right)].into_iter()));
         }
         _ => {}
     }
@@ -223,6 +235,64 @@ fn glob_factors(slot: usize, glob: &Glob) -> Vec<Factor> {
         .collect()
 }
 
+/// Literals whose presence rules a rule out, read from the negations in its top-level AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Exclusions {
+    /// Any of them in its field: the rule cannot match (`NOT field=x`, `NOT field IN (...)`).
+    any: Vec<RequiredLiteral>,
+    /// Any of them as the only value of its field: the rule cannot match (`field!=x`).
+    sole: Vec<RequiredLiteral>,
+}
+
+fn exclusions(cond: &Cond) -> Exclusions {
+    let mut out = Exclusions::default();
+    collect_exclusions(cond, &mut out);
+    out
+}
+
+fn collect_exclusions(cond: &Cond, out: &mut Exclusions) {
+    match cond {
+        Cond::And(items) => items.iter().for_each(|item| collect_exclusions(item, out)),
+        // NOT x is false wherever x holds.
+        Cond::Not(inner) => proofs(inner, &mut out.any),
+        // `field!=x` holds when some value differs from x: not when the only value is x.
+        Cond::NotGlob {
+            src: Src::Slot(slot),
+            pat,
+        } => out.sole.extend(equivalent_literal(*slot, pat)),
+        _ => {}
+    }
+}
+
+/// Literals each of which, when a value holds it, makes `cond` true.
+fn proofs(cond: &Cond, out: &mut Vec<RequiredLiteral>) {
+    match cond {
+        Cond::Glob {
+            src: Src::Slot(slot),
+            pat,
+        } => out.extend(equivalent_literal(*slot, pat)),
+        Cond::AnyGlob { slot, exact, globs } => {
+            let exact = exact.iter().filter(|e| !e.is_empty());
+            out.extend(exact.map(|e| literal(*slot, Place::Whole, e)));
+            out.extend(globs.iter().filter_map(|g| equivalent_literal(*slot, g)));
+        }
+        Cond::Or(items) => items.iter().for_each(|item| proofs(item, out)),
+        _ => {}
+    }
+}
+
+/// The literal a value of `slot` holds exactly when `pat` matches it, if the index can look
+/// for it.
+fn equivalent_literal(slot: usize, pat: &Glob) -> Option<RequiredLiteral> {
+    let (place, part) = pat.sole_part()?;
+    let searchable = match place {
+        Place::Whole => !part.is_empty(),
+        Place::Start | Place::End => part.len() >= MIN_ANCHORED,
+        Place::Anywhere => part.len() >= MIN_PIECE,
+    };
+    searchable.then(|| literal(slot, place, part))
+}
+
 fn dedup(mut factor: Factor) -> Factor {
     factor.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
     factor.dedup();
@@ -267,11 +337,6 @@ fn factor_rarity(factor: &[RequiredLiteral], sharing: impl Fn(&RequiredLiteral) 
         .min()
         .unwrap_or(0);
     commonest - tenths_of_bits(factor.len())
-}
-
-/// The rarest factor (as the literals' own bytes and places tell, without the rule set).
-fn best(factors: Vec<Factor>) -> Option<Factor> {
-    factors.into_iter().max_by_key(|f| factor_rarity(f, |_| 1))
 }
 
 /// How cheap a factor is for the protocol's row gate, which must find it in the raw row:
@@ -366,6 +431,10 @@ pub struct LiteralIndex {
     rule_factors: Lists,
     /// Literal → the rules whose key factor holds it.
     key_rules: Lists,
+    /// Rule → literals that rule it out wherever they are ([`Exclusions::any`]).
+    excluders: Lists,
+    /// Rule → literals that rule it out as the only value of their field.
+    sole_excluders: Lists,
     /// Rule → the factor the row gate checks: the cheapest to find in a raw row (`None`:
     /// the rule has none the gate can search for).
     gate: Vec<Option<Box<[RequiredLiteral]>>>,
@@ -384,19 +453,23 @@ struct Interner {
 }
 
 impl Interner {
-    fn factor(&mut self, factor: &[RequiredLiteral]) -> u32 {
-        let mut ids: Vec<LiteralId> = factor
-            .iter()
-            .map(|l| {
-                let next = self.literals.len() as LiteralId;
-                *self.literal_ids.entry(l.clone()).or_insert_with(|| {
-                    self.literals.push(l.clone());
-                    next
-                })
-            })
-            .collect();
+    fn literal(&mut self, literal: &RequiredLiteral) -> LiteralId {
+        let next = self.literals.len() as LiteralId;
+        *self.literal_ids.entry(literal.clone()).or_insert_with(|| {
+            self.literals.push(literal.clone());
+            next
+        })
+    }
+
+    fn literals(&mut self, literals: &[RequiredLiteral]) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = literals.iter().map(|l| self.literal(l)).collect();
         ids.sort_unstable();
         ids.dedup();
+        ids
+    }
+
+    fn factor(&mut self, factor: &[RequiredLiteral]) -> u32 {
+        let ids = self.literals(factor);
         let next = self.factors.len() as u32;
         *self.factor_ids.entry(ids.clone()).or_insert_with(|| {
             self.factors.push(ids);
@@ -407,11 +480,15 @@ impl Interner {
 
 impl LiteralIndex {
     pub(crate) fn build(rules: &[Rule]) -> LiteralIndex {
-        LiteralIndex::from_factors(rules.iter().map(|r| factors(&r.cond)).collect())
+        let shapes = rules
+            .iter()
+            .map(|r| (factors(&r.cond), exclusions(&r.cond)));
+        LiteralIndex::from_shapes(shapes.collect())
     }
 
-    /// The index of rules with these factors (one list per rule).
-    fn from_factors(found: Vec<Vec<Factor>>) -> LiteralIndex {
+    /// The index of rules with these factors and exclusions (one pair per rule).
+    fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
+        let (found, excluded): (Vec<Vec<Factor>>, Vec<Exclusions>) = shapes.into_iter().unzip();
         let found: Vec<Vec<Factor>> = found.into_iter().map(distinct).collect();
         let sharing = sharing(&found);
         let share = |l: &RequiredLiteral| sharing.get(l).copied().unwrap_or(1);
@@ -433,6 +510,13 @@ impl LiteralIndex {
             }
             rule_factors.push(ids);
         }
+        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| interner.literals(&e.any)).collect();
+        let sole: Vec<Vec<LiteralId>> = excluded
+            .iter()
+            .map(|e| interner.literals(&e.sole))
+            .collect();
+        index.excluders = Lists::new(&any);
+        index.sole_excluders = Lists::new(&sole);
         index.finish(interner, &rule_factors)
     }
 
@@ -513,7 +597,9 @@ impl SlotSearch {
 
     /// Marks the literals of this field that `row` holds.
     fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
+        scratch.values[self.slot] = 0;
         for_each_value(row, self.slot, |value| {
+            scratch.values[self.slot] += u32::from(!value.is_empty());
             if let Some((whole, ids)) = &self.whole {
                 for &id in whole.find(value, &mut scratch.fold) {
                     scratch.see(ids[id as usize]);
@@ -595,6 +681,8 @@ pub(crate) struct IndexScratch {
     rule_mark: Vec<u32>,
     seen: Vec<LiteralId>,
     fold: Vec<u8>,
+    /// Slot → its number of non-empty values in the row (for the slots the index searches).
+    values: Vec<u32>,
 }
 
 impl IndexScratch {
@@ -605,6 +693,7 @@ impl IndexScratch {
             rule_mark: vec![0; index.rule_factors.len()],
             seen: Vec::new(),
             fold: Vec::new(),
+            values: vec![0; index.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)],
         }
     }
 
@@ -630,7 +719,8 @@ impl IndexScratch {
 
 impl LiteralIndex {
     /// Pushes onto `out` every rule whose indexed factors all have a literal in `row`, and
-    /// every rule without a usable literal, in no particular order.
+    /// every rule without a usable literal, in no particular order; a rule that a literal of
+    /// the row rules out ([`Exclusions`]) is left out.
     pub(crate) fn candidates(&self, row: &dyn Row, scratch: &mut IndexScratch, out: &mut Vec<u32>) {
         scratch.next_row();
         for search in &self.slots {
@@ -641,14 +731,19 @@ impl LiteralIndex {
             literal_mark,
             rule_mark,
             seen,
+            values,
             ..
         } = scratch;
         let generation = *generation;
-        let marked = |factor: &u32| {
-            self.factor_literals
-                .get(*factor as usize)
-                .iter()
-                .any(|&l| literal_mark[l as usize] == generation)
+        let marked = |l: &u32| literal_mark[*l as usize] == generation;
+        let factor_holds = |f: &u32| self.factor_literals.get(*f as usize).iter().any(marked);
+        let excluded = |r: usize| {
+            self.excluders.get(r).iter().any(marked)
+                || self
+                    .sole_excluders
+                    .get(r)
+                    .iter()
+                    .any(|l| marked(l) && values[self.literals[*l as usize].slot] == 1)
         };
         for &literal in seen.iter() {
             for &rule in self.key_rules.get(literal as usize) {
@@ -657,12 +752,13 @@ impl LiteralIndex {
                     continue;
                 }
                 rule_mark[r] = generation;
-                if self.rule_factors.get(r)[1..].iter().all(marked) {
+                if self.rule_factors.get(r)[1..].iter().all(factor_holds) && !excluded(r) {
                     out.push(rule);
                 }
             }
         }
-        out.extend_from_slice(&self.unanchored);
+        let unanchored = self.unanchored.iter();
+        out.extend(unanchored.filter(|&&r| !excluded(r as usize)));
     }
 }
 
@@ -783,7 +879,40 @@ mod tests {
         };
         assert_eq!(
             names(&factors(&any)),
-            vec![vec!["3=cmd.exe", "3~\\powershell"]]
+            vec![
+                vec!["3~\\powershell", "3=cmd.exe"],
+                vec!["3$.exe", "3=cmd.exe"]
+            ]
+        );
+    }
+
+    /// An OR of ANDs needs one of its branches' rarest factors and one of their second
+    /// rarest; a branch with one factor gives it to both.
+    #[test]
+    fn an_or_of_ands_gives_a_union_per_rank() {
+        let or = Cond::Or(vec![
+            Cond::And(vec![glob(0, "wmic.exe"), glob(1, "*ntevent*")]),
+            Cond::And(vec![glob(0, "wevtutil.exe"), glob(1, "* qe *")]),
+            glob(1, "*eventquery*"),
+        ]);
+        assert_eq!(
+            names(&factors(&or)),
+            vec![
+                vec!["0=wevtutil.exe", "0=wmic.exe", "1~eventquery"],
+                vec!["1~ qe ", "1~eventquery", "1~ntevent"],
+            ]
+        );
+        let any = Cond::AnyGlob {
+            slot: 1,
+            exact: vec![b"cmd.exe".to_vec(), Vec::new()],
+            globs: vec![Glob::new("*\\powershell*.exe")],
+        };
+        assert_eq!(
+            names(&factors(&any)),
+            vec![
+                vec!["1~\\powershell", "1=cmd.exe"],
+                vec!["1$.exe", "1=cmd.exe"]
+            ]
         );
     }
 
@@ -928,7 +1057,12 @@ mod tests {
             vec![lit(1, Place::Anywhere, "shadows")],
         ]);
         rules.push(Vec::new());
-        let index = LiteralIndex::from_factors(rules);
+        let index = LiteralIndex::from_shapes(
+            rules
+                .into_iter()
+                .map(|f| (f, Exclusions::default()))
+                .collect(),
+        );
         let key = |rule: usize| {
             let factor = index.rule_factors.get(rule)[0];
             let literal = index.factor_literals.get(factor as usize)[0];
@@ -969,6 +1103,80 @@ mod tests {
                 full[missing].0
             );
         }
+    }
+
+    /// `NOT field=x` in the top-level AND rules a rule out wherever a value holds x;
+    /// `field!=x` only where x is the field's only value. Negations the index cannot decide
+    /// from one literal give nothing.
+    #[test]
+    fn negations_give_literals_that_rule_a_rule_out() {
+        let cond = Cond::And(vec![
+            glob(0, "x.exe"),
+            Cond::Not(Box::new(glob(1, "C:\\Windows\\*"))),
+            Cond::Not(Box::new(Cond::Or(vec![
+                Cond::AnyGlob {
+                    slot: 2,
+                    exact: vec![b"a.exe".to_vec(), Vec::new()],
+                    globs: vec![Glob::new("*\\b.exe"), Glob::new("*x*y*")],
+                },
+                glob(3, "*-enc*"),
+                glob(3, "*-e*"),
+            ]))),
+            Cond::NotGlob {
+                src: Src::Slot(0),
+                pat: Glob::new("cmd.exe"),
+            },
+            Cond::Not(Box::new(Cond::And(vec![glob(1, "a"), glob(2, "b")]))),
+            Cond::Or(vec![Cond::Not(Box::new(glob(1, "zzz")))]),
+        ]);
+        let found = exclusions(&cond);
+        assert_eq!(
+            names(&[found.any.clone(), found.sole.clone()]),
+            vec![
+                vec!["1^c:\\windows\\", "2=a.exe", "2$\\b.exe", "3~-enc"],
+                vec!["0=cmd.exe"]
+            ]
+        );
+        let shape = (factors(&cond), found);
+        let index = LiteralIndex::from_shapes(vec![shape]);
+        let base = [(0, "X.EXE"), (1, "D:\\x")];
+        assert_eq!(candidates(&index, &row(&base)), vec![0]);
+        for (slot, value) in [
+            (1, "c:\\WINDOWS\\system32\\x.exe"),
+            (2, "A.exe"),
+            (2, "c:\\B.EXE"),
+            (3, "ps -ENC abc"),
+        ] {
+            let mut values = base.to_vec();
+            values.push((slot, value));
+            assert_eq!(
+                candidates(&index, &row(&values)),
+                Vec::<u32>::new(),
+                "{value}"
+            );
+        }
+        // Near misses, and `!=` with another value beside the one it excludes.
+        for (slot, value) in [(2, "xa.exe"), (2, "b.exe"), (3, "-e x"), (0, "cmd.exe")] {
+            let mut values = base.to_vec();
+            values.push((slot, value));
+            assert_eq!(candidates(&index, &row(&values)), vec![0], "{value}");
+        }
+        let index = LiteralIndex::from_shapes(vec![(
+            Vec::new(),
+            exclusions(&Cond::NotGlob {
+                src: Src::Slot(0),
+                pat: Glob::new("cmd.exe"),
+            }),
+        )]);
+        assert_eq!(
+            candidates(&index, &row(&[(0, "CMD.EXE")])),
+            Vec::<u32>::new()
+        );
+        assert_eq!(
+            candidates(&index, &row(&[(0, "cmd.exe"), (0, "x")])),
+            vec![0]
+        );
+        assert_eq!(candidates(&index, &row(&[])), vec![0]);
     }
 
     /// Starts and ends are compared in place, in any case; a value shorter than a literal or

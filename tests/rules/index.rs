@@ -174,7 +174,8 @@ impl Rng {
 }
 
 /// A value for `slot` built from the index's literals: often exactly a whole value, else a
-/// mix of pieces (of this field, sometimes of another) and filler, in random case.
+/// mix of pieces (of this field, sometimes of another) and filler, often starting or ending
+/// with one of the field's literals (starts and ends are literals in a place), in random case.
 fn value(rng: &mut Rng, set: &RuleSet, slot: usize, by_slot: &[Vec<usize>]) -> Vec<u8> {
     let literals = set.literals();
     let own = &by_slot[slot];
@@ -193,6 +194,13 @@ fn value(rng: &mut Rng, set: &RuleSet, slot: usize, by_slot: &[Vec<usize>]) -> V
                 ),
             }
         }
+    }
+    if !own.is_empty() && rng.chance(25) {
+        let start = &literals[own[rng.below(own.len())]].bytes;
+        value.splice(0..0, start.iter().copied());
+    }
+    if !own.is_empty() && rng.chance(25) {
+        value.extend_from_slice(&literals[own[rng.below(own.len())]].bytes);
     }
     for byte in &mut value {
         if rng.chance(30) {
