@@ -21,7 +21,7 @@
 //!
 //! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
@@ -119,7 +119,7 @@ fn unions(branches: impl Iterator<Item = Vec<Factor>>) -> Vec<Factor> {
         if branch.is_empty() {
             return Vec::new();
         }
-        branch.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, |_| 1)));
+        branch.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, |_| 0)));
         ranked.push(branch);
     }
     let deepest = ranked.iter().map(Vec::len).max().unwrap_or(0);
@@ -300,18 +300,17 @@ fn dedup(mut factor: Factor) -> Factor {
 }
 
 /// A rough estimate of how rarely a row holds `literal`, in tenths of a bit: the rarity of
-/// its bytes in command lines ([`commonness`]), more for a literal in a fixed place (a whole
-/// value, a start, an end) than for one anywhere, less for one that `sharing` rules require
-/// (rules are written about the programs attackers borrow, which are common everywhere:
-/// `cmd.exe`, `powershell.exe`).
-fn rarity(literal: &RequiredLiteral, sharing: usize) -> i32 {
+/// its bytes in command lines ([`commonness`]), less `common` (what the rule set says of it,
+/// [`commonness_in_set`]). A piece can be as rare as its bytes make it; the values of one
+/// field are few, and the ones rules name are the common programs attackers borrow, so a
+/// whole value, a start or an end counts at most 10 bits.
+fn rarity(literal: &RequiredLiteral, common: i32) -> i32 {
     let bytes: i32 = literal.bytes.iter().map(|&b| byte_rarity(b)).sum();
-    let place = match literal.place {
-        Place::Anywhere => 0,
-        Place::Whole | Place::Start | Place::End => 40,
+    let own = match literal.place {
+        Place::Anywhere => bytes.min(250),
+        Place::Whole | Place::Start | Place::End => (bytes + 40).min(100),
     };
-    // Past 20 bits a literal is rare enough; only sharing tells such literals apart.
-    (bytes + place).min(200) - tenths_of_bits(sharing)
+    own - common
 }
 
 /// About 1 bit for a space or an `e`, 6.5 for the rarest byte the table ranks, 8 for bytes
@@ -330,10 +329,10 @@ fn tenths_of_bits(n: usize) -> i32 {
 
 /// A factor's rarity: that of its commonest alternative, less the bits its number of
 /// alternatives takes away.
-fn factor_rarity(factor: &[RequiredLiteral], sharing: impl Fn(&RequiredLiteral) -> usize) -> i32 {
+fn factor_rarity(factor: &[RequiredLiteral], common: impl Fn(&RequiredLiteral) -> i32) -> i32 {
     let commonest = factor
         .iter()
-        .map(|l| rarity(l, sharing(l)))
+        .map(|l| rarity(l, common(l)))
         .min()
         .unwrap_or(0);
     commonest - tenths_of_bits(factor.len())
@@ -366,18 +365,86 @@ fn distinct(factors: Vec<Factor>) -> Vec<Factor> {
         .collect()
 }
 
-/// How many rules require each literal (in any of their factors).
-fn sharing(rules: &[Vec<Factor>]) -> HashMap<RequiredLiteral, usize> {
-    let mut counts: HashMap<RequiredLiteral, usize> = HashMap::new();
+/// How common the rule set makes each of its literals look, in tenths of a bit to take off
+/// its [`rarity`]: a literal many rules require (`process_name=cmd.exe`); doubly a piece
+/// many of the set's other literals contain (`system`, in `\system32\config\sam` and the
+/// like: the set's literals are a sample of the words command lines are made of); and a
+/// whole value of a field the rules compare with few values (`action=allowed`,
+/// `IntegrityLevel=High`): a field of few values, each common.
+fn commonness_in_set(rules: &[Vec<Factor>]) -> HashMap<RequiredLiteral, i32> {
+    let containing = containing(rules);
+    let mut values: HashMap<usize, HashSet<&[u8]>> = HashMap::new();
+    for literal in rules.iter().flatten().flatten() {
+        if literal.place == Place::Whole {
+            values
+                .entry(literal.slot)
+                .or_default()
+                .insert(&literal.bytes);
+        }
+    }
+    let mut sharing: HashMap<&RequiredLiteral, usize> = HashMap::new();
     for factors in rules {
         let mut own: Vec<&RequiredLiteral> = factors.iter().flatten().collect();
         own.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
         own.dedup();
         for literal in own {
-            *counts.entry(literal.clone()).or_insert(0) += 1;
+            *sharing.entry(literal).or_insert(0) += 1;
         }
     }
-    counts
+    sharing
+        .into_iter()
+        .map(|(literal, rules)| {
+            let own = match literal.place {
+                Place::Anywhere => {
+                    let holders = containing.get(&literal.bytes[..]).copied().unwrap_or(0);
+                    2 * tenths_of_bits(1 + holders)
+                }
+                Place::Whole => {
+                    let named = values.get(&literal.slot).map_or(1, HashSet::len);
+                    (100 - 2 * tenths_of_bits(1 + named)).max(0)
+                }
+                Place::Start | Place::End => 0,
+            };
+            (literal.clone(), tenths_of_bits(rules) + own)
+        })
+        .collect()
+}
+
+/// For the bytes of each piece of `rules`, how many other distinct literals of theirs (in
+/// any field and place) contain them. One Aho-Corasick pass over all the literals.
+fn containing(rules: &[Vec<Factor>]) -> HashMap<&[u8], usize> {
+    let literals = rules.iter().flatten().flatten();
+    let texts: BTreeSet<&[u8]> = literals.clone().map(|l| &l.bytes[..]).collect();
+    let pieces: BTreeSet<&[u8]> = literals
+        .filter(|l| l.place == Place::Anywhere)
+        .map(|l| &l.bytes[..])
+        .collect();
+    let pieces: Vec<&[u8]> = pieces.into_iter().collect();
+    let Ok(search) = aho_corasick::AhoCorasick::new(&pieces) else {
+        return HashMap::new();
+    };
+    let mut counts = vec![0usize; pieces.len()];
+    let mut last_text = vec![usize::MAX; pieces.len()];
+    for (t, text) in texts.iter().enumerate() {
+        for found in search.find_overlapping_iter(*text) {
+            let piece = found.pattern().as_usize();
+            if last_text[piece] != t && pieces[piece] != *text {
+                last_text[piece] = t;
+                counts[piece] += 1;
+            }
+        }
+    }
+    pieces.into_iter().zip(counts).collect()
+}
+
+/// Each rule's factors, rarest first (see [`rarity`] and [`commonness_in_set`]).
+fn rank(mut rules: Vec<Vec<Factor>>) -> Vec<Vec<Factor>> {
+    let common = commonness_in_set(&rules);
+    let common = |l: &RequiredLiteral| common.get(l).copied().unwrap_or(0);
+    for factors in &mut rules {
+        factors.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, common)));
+    }
+    rules
 }
 
 /// A literal's id in [`LiteralIndex::literals`].
@@ -487,34 +554,52 @@ impl LiteralIndex {
     }
 
     /// The index of rules with these factors and exclusions (one pair per rule).
+    ///
+    /// Searching the row for a piece costs every row something (about a nanosecond per
+    /// piece on a command line, most of it for pieces common in the data), while a rule's key
+    /// already keeps it from all but a few rows. So every rule's key is searched for, but its
+    /// other factors and its exclusions only where that is free: whole values, starts and
+    /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
+    /// key. A factor left out only makes the rule a candidate on more rows.
     fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
         let (found, excluded): (Vec<Vec<Factor>>, Vec<Exclusions>) = shapes.into_iter().unzip();
-        let found: Vec<Vec<Factor>> = found.into_iter().map(distinct).collect();
-        let sharing = sharing(&found);
-        let share = |l: &RequiredLiteral| sharing.get(l).copied().unwrap_or(1);
+        let ranked = rank(found.into_iter().map(distinct).collect());
+        let searched: HashSet<&RequiredLiteral> = ranked
+            .iter()
+            .filter_map(|factors| factors.first())
+            .flatten()
+            .filter(|l| l.place == Place::Anywhere)
+            .collect();
+        let free = |l: &&RequiredLiteral| l.place != Place::Anywhere || searched.contains(l);
         let mut interner = Interner::default();
         let mut index = LiteralIndex::default();
-        let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(found.len());
-        for (rule, factors) in found.iter().enumerate() {
+        let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(ranked.len());
+        for (rule, factors) in ranked.iter().enumerate() {
             let gate = factors
                 .iter()
                 .filter(|f| f.iter().all(RequiredLiteral::gate_can_search))
                 .max_by_key(|f| gate_preference(f));
             index.gate.push(gate.map(|f| f.clone().into()));
-            let mut ranked: Vec<&Factor> = factors.iter().collect();
-            ranked.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, share)));
-            ranked.truncate(FACTORS_PER_RULE);
-            let ids: Vec<u32> = ranked.into_iter().map(|f| interner.factor(f)).collect();
+            let others = factors
+                .iter()
+                .skip(1)
+                .filter(|f| f.iter().all(|l| free(&l)));
+            let indexed = factors
+                .iter()
+                .take(1)
+                .chain(others.take(FACTORS_PER_RULE - 1));
+            let ids: Vec<u32> = indexed.map(|f| interner.factor(f)).collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
             }
             rule_factors.push(ids);
         }
-        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| interner.literals(&e.any)).collect();
-        let sole: Vec<Vec<LiteralId>> = excluded
-            .iter()
-            .map(|e| interner.literals(&e.sole))
-            .collect();
+        let mut excluders = |literals: &[RequiredLiteral]| {
+            let free: Vec<RequiredLiteral> = literals.iter().filter(free).cloned().collect();
+            interner.literals(&free)
+        };
+        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.any)).collect();
+        let sole: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.sole)).collect();
         index.excluders = Lists::new(&any);
         index.sole_excluders = Lists::new(&sole);
         index.finish(interner, &rule_factors)
@@ -887,7 +972,8 @@ mod tests {
     }
 
     /// An OR of ANDs needs one of its branches' rarest factors and one of their second
-    /// rarest; a branch with one factor gives it to both.
+    /// rarest (a long piece before a program's name); a branch with one factor gives it to
+    /// both.
     #[test]
     fn an_or_of_ands_gives_a_union_per_rank() {
         let or = Cond::Or(vec![
@@ -898,8 +984,8 @@ mod tests {
         assert_eq!(
             names(&factors(&or)),
             vec![
-                vec!["0=wevtutil.exe", "0=wmic.exe", "1~eventquery"],
-                vec!["1~ qe ", "1~eventquery", "1~ntevent"],
+                vec!["0=wevtutil.exe", "1~eventquery", "1~ntevent"],
+                vec!["0=wmic.exe", "1~ qe ", "1~eventquery"],
             ]
         );
         let any = Cond::AnyGlob {
@@ -991,18 +1077,54 @@ mod tests {
 
     #[test]
     fn rarity_prefers_rare_bytes_fixed_places_and_literals_few_rules_share() {
-        let piece = |b: &str| rarity(&lit(1, Place::Anywhere, b), 1);
+        let piece = |b: &str| rarity(&lit(1, Place::Anywhere, b), 0);
         assert!(piece("system") < piece("\\users\\public\\"));
         assert!(piece("use") < piece("7z{x"));
         for place in [Place::Whole, Place::Start, Place::End] {
-            assert!(piece(".exe") < rarity(&lit(1, place, ".exe"), 1));
+            assert!(piece(".exe") < rarity(&lit(1, place, ".exe"), 0));
+            assert!(rarity(&lit(1, place, "bcdedit.exe"), 0) < piece("--headless "));
         }
         let cmd = lit(0, Place::Whole, "cmd.exe");
-        assert!(rarity(&cmd, 30) < rarity(&cmd, 1));
+        assert!(rarity(&cmd, tenths_of_bits(30)) < rarity(&cmd, 0));
         // More alternatives, more ways to hold the factor.
         let one = vec![lit(1, Place::Anywhere, "vssadmin")];
         let two = vec![one[0].clone(), lit(1, Place::Anywhere, "wbadmin0")];
-        assert!(factor_rarity(&two, |_| 1) < factor_rarity(&one, |_| 1));
+        assert!(factor_rarity(&two, |_| 0) < factor_rarity(&one, |_| 0));
+    }
+
+    /// The rule set's own literals tell common pieces: `system` is in three others.
+    #[test]
+    fn a_piece_other_literals_contain_and_a_literal_rules_share_look_common() {
+        let rules = vec![
+            vec![
+                vec![lit(1, Place::Anywhere, "system")],
+                vec![lit(1, Place::Anywhere, "sudo")],
+            ],
+            vec![vec![lit(1, Place::Anywhere, "\\system32\\config\\sam")]],
+            vec![vec![
+                lit(2, Place::End, "\\system32\\x.exe"),
+                lit(1, Place::Anywhere, "system"),
+            ]],
+            vec![
+                vec![lit(1, Place::Anywhere, "-system-")],
+                vec![lit(0, Place::Whole, "a.exe")],
+            ],
+            vec![vec![lit(0, Place::Whole, "a.exe")]],
+        ];
+        let held = containing(&rules);
+        assert_eq!(held[&b"system"[..]], 3);
+        assert_eq!(held[&b"sudo"[..]], 0);
+        let common = commonness_in_set(&rules);
+        let of = |slot, place, bytes: &str| common[&lit(slot, place, bytes)];
+        assert_eq!(of(1, Place::Anywhere, "sudo"), 0);
+        assert_eq!(
+            of(1, Place::Anywhere, "system"),
+            tenths_of_bits(2) + 2 * tenths_of_bits(4)
+        );
+        // `a.exe` is the only value the rules name for its field: a common one.
+        assert_eq!(of(0, Place::Whole, "a.exe"), tenths_of_bits(2) + 80);
+        let ranked = rank(rules);
+        assert_eq!(names(&ranked[0]), vec![vec!["1~sudo"], vec!["1~system"]]);
     }
 
     #[test]
@@ -1137,8 +1259,10 @@ mod tests {
                 vec!["0=cmd.exe"]
             ]
         );
+        // A piece is searched for only as some rule's key: rule 1 makes `-enc` one.
         let shape = (factors(&cond), found);
-        let index = LiteralIndex::from_shapes(vec![shape]);
+        let enc = vec![vec![lit(3, Place::Anywhere, "-enc")]];
+        let index = LiteralIndex::from_shapes(vec![shape.clone(), (enc, Exclusions::default())]);
         let base = [(0, "X.EXE"), (1, "D:\\x")];
         assert_eq!(candidates(&index, &row(&base)), vec![0]);
         for (slot, value) in [
@@ -1149,12 +1273,12 @@ mod tests {
         ] {
             let mut values = base.to_vec();
             values.push((slot, value));
-            assert_eq!(
-                candidates(&index, &row(&values)),
-                Vec::<u32>::new(),
-                "{value}"
-            );
+            let found = candidates(&index, &row(&values));
+            assert!(!found.contains(&0), "{value}");
         }
+        let alone = LiteralIndex::from_shapes(vec![shape]);
+        let with_enc = [base[0], base[1], (3, "ps -ENC abc")];
+        assert_eq!(candidates(&alone, &row(&with_enc)), vec![0]);
         // Near misses, and `!=` with another value beside the one it excludes.
         for (slot, value) in [(2, "xa.exe"), (2, "b.exe"), (3, "-e x"), (0, "cmd.exe")] {
             let mut values = base.to_vec();
