@@ -227,7 +227,8 @@ pub fn fmt_num(n: f64) -> String {
 /// digit: rules evaluated on every row compare them, and the formatter costs more than that.
 fn write_num(n: f64, out: &mut Vec<u8>) {
     use std::io::Write;
-    if n.fract() == 0.0 && n.abs() < 1e15 {
+    // `n as i64` converts back exactly only for whole numbers (no libm `trunc` call).
+    if n.abs() < 1e15 && (n as i64) as f64 == n {
         let whole = n as i64;
         if whole < 0 {
             out.push(b'-');
@@ -570,6 +571,10 @@ pub fn eval<'r>(ex: &'r Ex, row: &'r dyn Row) -> Val<'r> {
             let found = v.values().iter().find_map(|s| re.capture(s, group));
             found.map_or(Val::Null, |s| Val::Str(Cow::Owned(s)))
         }
+        Ex::Call(Func::Len, args) => match args.as_slice() {
+            [Ex::Field(slot)] => field_len(row, *slot),
+            _ => eval_call(Func::Len, args, row),
+        },
         Ex::Call(f, args) => eval_call(*f, args, row),
     }
 }
@@ -698,8 +703,24 @@ fn eval_call<'r>(f: Func, args: &'r [Ex], row: &'r dyn Row) -> Val<'r> {
     }
 }
 
+/// `len(field)`: the characters of the field's first non-empty value, null without one. What
+/// `eval_call` computes, without making the field's value first: a rule evaluated on every
+/// row compares it.
+fn field_len(row: &dyn Row, slot: usize) -> Val<'static> {
+    let mut count = None;
+    for_each_value(row, slot, |v| {
+        if count.is_none() && !v.is_empty() {
+            count = Some(char_count(v));
+        }
+    });
+    count.map_or(Val::Null, |n| Val::Num(n as f64))
+}
+
 /// Characters in `s`, invalid UTF-8 sequences counted as one replacement character each.
 fn char_count(s: &[u8]) -> usize {
+    if s.is_ascii() {
+        return s.len();
+    }
     match std::str::from_utf8(s) {
         Ok(text) => text.chars().count(),
         Err(_) => String::from_utf8_lossy(s).chars().count(),
@@ -890,6 +911,27 @@ mod tests {
             write_num(n, &mut out);
             assert_eq!(out, format!("{n}").into_bytes(), "{n}");
         }
+    }
+
+    /// `len(field)` reads the first non-empty value, as `len` of the field's value does.
+    #[test]
+    fn len_of_a_field_is_the_first_values() {
+        let len = |values: &[&str]| {
+            let mut row = super::super::row::OwnedRow::with_slots(1);
+            row.set(0, values.iter().map(|v| v.as_bytes().to_vec()).collect());
+            let ex = Ex::Call(Func::Len, vec![Ex::Field(0)]);
+            let direct = eval(&ex, &row);
+            let general = eval_call(Func::Len, &[Ex::Field(0)], &row);
+            assert_eq!(direct, general, "{values:?}");
+            match direct {
+                Val::Num(n) => Some(n),
+                _ => None,
+            }
+        };
+        assert_eq!(len(&[]), None);
+        assert_eq!(len(&[""]), None);
+        assert_eq!(len(&["", "a.exe", "xy"]), Some(5.0));
+        assert_eq!(len(&["\u{e9}t\u{e9}"]), Some(3.0));
     }
 
     #[test]
