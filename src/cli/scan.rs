@@ -136,6 +136,9 @@ pub fn run(args: &[OsString]) -> i32 {
         }
     }
     eprint!("{}", outcome.summary.render());
+    // The process ends here: freeing the compiled rules piece by piece would only delay it
+    // (a few milliseconds with the ESCU corpus, more with the Sigma rules).
+    std::mem::forget(rules);
     if outcome.errors > 0 || (args.strict && outcome.summary.malformed > 0) {
         EXIT_ERROR
     } else if outcome.summary.matched_rows > 0 {
