@@ -24,7 +24,7 @@ use super::reader::{evtx_item, Item};
 use super::IngestError;
 
 /// One record: its 1-based number in read order and its XML (or why it could not be read).
-pub(crate) type RenderedRecord = (u64, Result<String, String>);
+pub(crate) type RenderedRecord = (u64, Result<Vec<u8>, String>);
 
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
@@ -62,7 +62,7 @@ struct Decoded {
     /// Records the piece holds (rendered, passed over, or bad).
     seen: u64,
     /// The records after the first `skip`, in order.
-    records: Vec<Result<String, String>>,
+    records: Vec<Result<Vec<u8>, String>>,
     /// The parser failed inside this piece: the rest of the file is not read.
     fatal: bool,
 }
@@ -188,8 +188,10 @@ fn render_chunk(
         if decoded.seen <= skip {
             continue;
         }
+        // As bytes: the crate renders UTF-8, and our parse checks the text it reads, so the
+        // whole record is not validated once more first.
         let rendered = record
-            .and_then(|r| r.into_xml())
+            .and_then(|r| r.into_xml_bytes())
             .map(|r| r.data)
             .map_err(|e| e.to_string());
         decoded.records.push(rendered);
