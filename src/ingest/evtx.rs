@@ -26,7 +26,7 @@ use super::reader::{evtx_item, Item};
 use super::IngestError;
 
 /// One record: its 1-based number in read order and its XML (or why it could not be read).
-pub(crate) type RenderedRecord = (u64, Result<Vec<u8>, String>);
+pub(crate) type RenderedRecord = (u64, Result<String, String>);
 
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
@@ -64,7 +64,7 @@ struct Decoded {
     /// Records the piece holds (rendered, passed over, or bad).
     seen: u64,
     /// The records after the first `skip`, in order.
-    records: Vec<Result<Vec<u8>, String>>,
+    records: Vec<Result<String, String>>,
     /// The parser failed inside this piece: the rest of the file is not read.
     fatal: bool,
 }
@@ -190,10 +190,8 @@ fn render_chunk(
         if decoded.seen <= skip {
             continue;
         }
-        // As bytes: the crate renders UTF-8, and our parse checks the text it reads, so the
-        // whole record is not validated once more first.
         let rendered = record
-            .and_then(|r| r.into_xml_bytes())
+            .and_then(|r| r.into_xml())
             .map(|r| r.data)
             .map_err(|e| e.to_string());
         decoded.records.push(rendered);

@@ -703,17 +703,17 @@ fn xml_frame_items(
     }
     let event_text = encoding.decode(&bytes[last..]);
     items.push(windows_item(
-        xml::parse_event(event_text.as_bytes(), keep_data),
+        xml::parse_event(&event_text, keep_data),
         at(last),
     ));
     items
 }
 
 /// The item for EVTX record `number`, rendered to XML (or why it could not be).
-pub(super) fn evtx_item(number: u64, rendered: Result<Vec<u8>, String>) -> Item {
+pub(super) fn evtx_item(number: u64, rendered: Result<String, String>) -> Item {
     let position = Position::Record(number);
     match rendered {
-        Ok(xml) => windows_item(xml::parse_event(&xml, keep_data), position),
+        Ok(xml_text) => windows_item(xml::parse_event(&xml_text, keep_data), position),
         Err(message) => Item::Malformed(MalformedRecord { position, message }),
     }
 }
