@@ -18,25 +18,47 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::RangeInclusive;
+use std::sync::OnceLock;
+
+mod trigrams;
 
 /// Literals shorter than this are not accepted: they occur everywhere.
 pub const MIN_LITERAL: usize = 3;
 
 const TABLE_BITS: u32 = 16;
 const TABLE_WORDS: usize = 1 << (TABLE_BITS - 6);
+/// The multiplier hashing a folded 3-byte window to its bit.
+const HASH: u32 = 0x9E37_79B1;
 
 /// A set of literals (each at least [`MIN_LITERAL`] bytes), searched ASCII case-insensitively.
 #[derive(Debug, Clone)]
 pub struct Literals {
     /// Lower-cased.
     literals: Vec<Box<[u8]>>,
-    /// Fingerprint bits of literals of 4 bytes or more (their first 4 bytes, folded).
-    long: Box<[u64]>,
-    /// Fingerprint bits of 3-byte literals (their 3 bytes, folded).
-    short: Box<[u64]>,
-    has_short: bool,
-    /// Folded window → the literals holding it as their window, with its offset in them.
-    by_fingerprint: HashMap<u32, Box<[(u32, u32)]>, WordHash>,
+    /// One bit per hash of a folded 3-byte window: set for each literal's rarest window.
+    bits: Box<[u64; TABLE_WORDS]>,
+    /// Set bits in the words before each word of `bits`: a set bit's rank is its bucket.
+    ranks: Box<[u32; TABLE_WORDS]>,
+    /// Bucket `r`'s entries are `entries[starts[r]..starts[r + 1]]`.
+    starts: Box<[u32]>,
+    entries: Box<[Candidate]>,
+    /// Per literal, its lower-cased bytes then its letter mask ([`letter_mask`]).
+    text: Box<[u8]>,
+}
+
+/// A literal whose rarest window hashes to the entry's bucket.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// The literal's 4 folded bytes from its window on (3 and a zero when it ends there),
+    /// compared with the haystack's under `mask` before the literal itself.
+    window: u32,
+    mask: u32,
+    id: u32,
+    /// Where the window sits in the literal.
+    offset: u32,
+    /// Where the literal sits in `text`, and its length.
+    text: u32,
+    len: u32,
 }
 
 #[inline(always)]
@@ -44,33 +66,71 @@ fn fold4(bytes: [u8; 4]) -> u32 {
     u32::from_le_bytes(bytes) | 0x2020_2020
 }
 
+/// The folded window at `at` (which must leave at least 3 bytes): 4 bytes, or the last 3 and
+/// a zero byte, folded the same way as the vector scan pads the haystack's end.
 #[inline(always)]
-fn bit(table: &[u64], fingerprint: u32) -> bool {
-    let h = fingerprint.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS);
-    table[(h >> 6) as usize] & (1 << (h & 63)) != 0
-}
-
-fn set_bit(table: &mut [u64], fingerprint: u32) {
-    let h = fingerprint.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS);
-    table[(h >> 6) as usize] |= 1 << (h & 63);
-}
-
-/// The fingerprint of a literal and where it sits in it: its rarest 4-byte window, folded, or
-/// its 3 bytes folded with a zero fourth byte for a 3-byte literal.
-fn fingerprint(literal: &[u8]) -> (u32, usize) {
-    if let [a, b, c] = literal {
-        return (fold4([*a, *b, *c, 0]) & 0x00FF_FFFF, 0);
+fn window_at(haystack: &[u8], at: usize) -> u32 {
+    match haystack.get(at..at + 4) {
+        Some(&[a, b, c, d]) => fold4([a, b, c, d]),
+        _ => fold4([haystack[at], haystack[at + 1], haystack[at + 2], 0]),
     }
-    let offset = (0..=literal.len().saturating_sub(4))
+}
+
+/// The table bit of a folded window: a hash of its first 3 bytes.
+#[inline(always)]
+fn slot(window: u32) -> u32 {
+    (window & 0x00FF_FFFF).wrapping_mul(HASH) >> (32 - TABLE_BITS)
+}
+
+/// `0x20` where a lower-cased literal byte is a letter, 0 elsewhere: a haystack byte `h`
+/// equals the literal byte `l` but for ASCII case exactly when `h | mask == l`.
+fn letter_mask(lower: u8) -> u8 {
+    if lower.is_ascii_lowercase() {
+        0x20
+    } else {
+        0
+    }
+}
+
+/// The offset of a literal's rarest 3-byte window, and the entry comparing it. Rarest by
+/// [`window_level`] first, then by the bytes' [`commonness`]: a window of common bytes can
+/// still be rare (`owst` in `windowstate`), and one of rare bytes common (`m32` in every
+/// `system32`), and every occurrence of the window costs a verification.
+fn window_of(literal: &[u8]) -> (usize, u32, u32) {
+    let offset = (0..=literal.len() - 3)
         .min_by_key(|&k| {
-            literal[k..k + 4]
-                .iter()
-                .map(|&b| u32::from(commonness(b)))
-                .sum::<u32>()
+            let w = &literal[k..k + 3];
+            let bytes: u32 = w.iter().map(|&b| u32::from(commonness(b))).sum();
+            (window_level([w[0], w[1], w[2]]), bytes)
         })
         .unwrap_or(0);
-    let w = &literal[offset..offset + 4];
-    (fold4([w[0], w[1], w[2], w[3]]), offset)
+    let w = &literal[offset..];
+    match w {
+        [a, b, c, d, ..] => (offset, fold4([*a, *b, *c, *d]), u32::MAX),
+        _ => (
+            offset,
+            fold4([w[0], w[1], w[2], 0]) & 0x00FF_FFFF,
+            0x00FF_FFFF,
+        ),
+    }
+}
+
+/// How common a 3-byte window is in Windows command lines: floor(log2) of its occurrences
+/// among the 5 million windows of 31,448 real command lines, 0 when not among the 4,096 most
+/// common ([`trigrams`], generated by `tools/trigrams.py`).
+fn window_level(window: [u8; 3]) -> u8 {
+    static LEVELS: OnceLock<HashMap<[u8; 3], u8>> = OnceLock::new();
+    let levels = LEVELS.get_or_init(|| {
+        let mut levels = HashMap::new();
+        for &(level, windows) in trigrams::COMMON {
+            for w in windows.chunks_exact(3) {
+                levels.insert([w[0], w[1], w[2]], level);
+            }
+        }
+        levels
+    });
+    let folded = window.map(|b| b | 0x20);
+    levels.get(&folded).copied().unwrap_or(0)
 }
 
 /// Rough commonness rank of a lower-cased byte in Windows command lines and process fields:
@@ -90,35 +150,42 @@ impl Literals {
         if literals.is_empty() {
             return None;
         }
-        let mut long = vec![0u64; TABLE_WORDS].into_boxed_slice();
-        let mut short = vec![0u64; TABLE_WORDS].into_boxed_slice();
-        let mut has_short = false;
-        let mut groups: HashMap<u32, Vec<(u32, u32)>, WordHash> = HashMap::default();
+        let mut bits = Box::new([0u64; TABLE_WORDS]);
+        let mut by_slot: Vec<(u32, Candidate)> = Vec::with_capacity(literals.len());
         let mut lowered = Vec::with_capacity(literals.len());
+        let mut text = Vec::new();
         for (id, literal) in literals.iter().enumerate() {
             let literal = literal.as_ref().to_ascii_lowercase();
             if literal.len() < MIN_LITERAL {
                 return None;
             }
-            let (print, offset) = fingerprint(&literal);
-            if literal.len() == 3 {
-                set_bit(&mut short, print);
-                has_short = true;
-            } else {
-                set_bit(&mut long, print);
-            }
-            groups
-                .entry(print)
-                .or_default()
-                .push((id as u32, offset as u32));
+            let (offset, window, mask) = window_of(&literal);
+            let slot = slot(window);
+            bits[slot as usize >> 6] |= 1 << (slot & 63);
+            by_slot.push((
+                slot,
+                Candidate {
+                    window,
+                    mask,
+                    id: id as u32,
+                    offset: offset as u32,
+                    text: text.len() as u32,
+                    len: literal.len() as u32,
+                },
+            ));
+            text.extend_from_slice(&literal);
+            text.extend(literal.iter().map(|&b| letter_mask(b)));
             lowered.push(literal.into_boxed_slice());
         }
+        by_slot.sort_by_key(|&(slot, entry)| (slot, entry.id));
+        let (starts, entries) = buckets(&by_slot);
         Some(Literals {
             literals: lowered,
-            long,
-            short,
-            has_short,
-            by_fingerprint: groups.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            ranks: ranks(&bits),
+            bits,
+            starts,
+            entries,
+            text: text.into(),
         })
     }
 
@@ -139,82 +206,15 @@ impl Literals {
     /// occurrence). Stops early, returning `true`, when `found` returns `true`.
     #[inline]
     pub fn find(&self, haystack: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
-        let n = haystack.len();
-        if n < MIN_LITERAL {
+        if haystack.len() < MIN_LITERAL {
             return false;
         }
-        // Four positions per 8-byte load, their bits gathered before any branch.
-        let mut at = 0;
-        while at + 8 <= n {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&haystack[at..at + 8]);
-            let eight = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
-            let windows = [
-                eight as u32,
-                (eight >> 8) as u32,
-                (eight >> 16) as u32,
-                (eight >> 24) as u32,
-            ];
-            let mut hits = 0u32;
-            for (k, &w) in windows.iter().enumerate() {
-                hits |= u32::from(bit(&self.long, w)) << k;
-                if self.has_short {
-                    hits |= u32::from(bit(&self.short, w & 0x00FF_FFFF)) << (4 + k);
-                }
-            }
-            if hits != 0 && self.verify_hits(haystack, at, &windows, hits, &mut found) {
-                return true;
-            }
-            at += 4;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            return unsafe { self.find_avx2(haystack, &mut found) };
         }
-        while at + 4 <= n {
-            let word = fold4([
-                haystack[at],
-                haystack[at + 1],
-                haystack[at + 2],
-                haystack[at + 3],
-            ]);
-            if bit(&self.long, word) && self.verify(haystack, at, word, &mut found) {
-                return true;
-            }
-            if self.has_short {
-                let three = word & 0x00FF_FFFF;
-                if bit(&self.short, three) && self.verify(haystack, at, three, &mut found) {
-                    return true;
-                }
-            }
-            at += 1;
-        }
-        // The last 3 bytes can only hold a 3-byte literal.
-        if self.has_short {
-            let three = fold4([haystack[n - 3], haystack[n - 2], haystack[n - 1], 0]) & 0x00FF_FFFF;
-            if bit(&self.short, three) && self.verify(haystack, n - 3, three, &mut found) {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Verifies the positions `at + k` whose bit `k` (4-byte window) or `4 + k` (3-byte
-    /// window) is set in `hits`.
-    #[cold]
-    fn verify_hits(
-        &self,
-        haystack: &[u8],
-        at: usize,
-        windows: &[u32; 4],
-        hits: u32,
-        found: &mut impl FnMut(usize) -> bool,
-    ) -> bool {
-        for (k, &w) in windows.iter().enumerate() {
-            if hits >> k & 1 == 1 && self.verify(haystack, at + k, w, found) {
-                return true;
-            }
-            if hits >> (4 + k) & 1 == 1 && self.verify(haystack, at + k, w & 0x00FF_FFFF, found) {
-                return true;
-            }
-        }
-        false
+        self.find_scalar(haystack, &mut found)
     }
 
     /// Whether any literal occurs in `haystack`.
@@ -222,31 +222,214 @@ impl Literals {
         self.find(haystack, |_| true)
     }
 
-    #[inline(never)]
-    fn verify(
+    fn find_scalar(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
+        self.find_with(haystack, found, |literals, block| {
+            literals.block_scalar(block)
+        })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn find_avx2(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
+        self.find_with(haystack, found, |literals, block| {
+            literals.block_avx2(block)
+        })
+    }
+
+    /// The scan, generic over how the bits of a block's 8 positions are looked up, so that it
+    /// compiles once for the baseline and once for AVX2. A block is the 16 bytes from its
+    /// first position; the haystack's last blocks are copied into zeroed 16 bytes, and their
+    /// positions too close to the end masked off.
+    #[inline(always)]
+    fn find_with(
         &self,
         haystack: &[u8],
-        at: usize,
-        print: u32,
+        found: &mut impl FnMut(usize) -> bool,
+        block: impl Fn(&Self, &[u8; 16]) -> u32,
+    ) -> bool {
+        let n = haystack.len();
+        let mut at = 0;
+        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk::<16>()) {
+            let hits = block(self, bytes);
+            if hits != 0 && self.verify_hits(haystack, at, hits, found) {
+                return true;
+            }
+            at += 8;
+        }
+        while at + MIN_LITERAL <= n {
+            let mut bytes = [0u8; 16];
+            bytes[..n - at].copy_from_slice(&haystack[at..]);
+            let positions = (n - at + 1 - MIN_LITERAL).min(8);
+            let hits = block(self, &bytes) & ((1 << positions) - 1);
+            if hits != 0 && self.verify_hits(haystack, at, hits, found) {
+                return true;
+            }
+            at += 8;
+        }
+        false
+    }
+
+    /// The bits of the windows at the first 8 positions of `bytes`, bit `k` for position `k`.
+    #[inline(always)]
+    fn block_scalar(&self, bytes: &[u8; 16]) -> u32 {
+        let mut hits = 0;
+        for half in 0..2 {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(&bytes[4 * half..4 * half + 8]);
+            let eight = u64::from_le_bytes(eight) | 0x2020_2020_2020_2020;
+            for k in 0..4 {
+                let slot = slot((eight >> (8 * k)) as u32);
+                let bit = self.bits[slot as usize >> 6] >> (slot & 63) & 1;
+                hits |= (bit as u32) << (4 * half + k);
+            }
+        }
+        hits
+    }
+
+    /// [`Literals::block_scalar`] with AVX2: the 8 windows shuffled out of the block, folded,
+    /// hashed and their table words gathered at once.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn block_avx2(&self, bytes: &[u8; 16]) -> u32 {
+        use std::arch::x86_64::*;
+        // SAFETY: the load reads the 16 bytes of `bytes` (unaligned load).
+        let block = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        let both = _mm256_broadcastsi128_si256(block);
+        // Window k (lane k) is bytes k..k + 4; each 128-bit half shuffles within its copy.
+        let shuffle = _mm256_setr_epi8(
+            0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, //
+            4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10,
+        );
+        let windows = _mm256_or_si256(
+            _mm256_shuffle_epi8(both, shuffle),
+            _mm256_set1_epi32(0x2020_2020),
+        );
+        let three = _mm256_and_si256(windows, _mm256_set1_epi32(0x00FF_FFFF));
+        let hashed = _mm256_mullo_epi32(three, _mm256_set1_epi32(HASH as i32));
+        let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
+        let words = _mm256_srli_epi32::<5>(slots);
+        // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in
+        // `bits`; x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
+        let gathered =
+            unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
+        let shifted = _mm256_srlv_epi32(gathered, _mm256_and_si256(slots, _mm256_set1_epi32(31)));
+        let top = _mm256_slli_epi32::<31>(shifted);
+        _mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32
+    }
+
+    /// Verifies the positions `at + k` whose bit `k` is set in `hits`.
+    #[cold]
+    fn verify_hits(
+        &self,
+        haystack: &[u8],
+        mut at: usize,
+        mut hits: u32,
         found: &mut impl FnMut(usize) -> bool,
     ) -> bool {
-        let Some(ids) = self.by_fingerprint.get(&print) else {
-            return false;
-        };
-        for &(id, offset) in ids.iter() {
-            let literal = &self.literals[id as usize];
-            let Some(start) = at.checked_sub(offset as usize) else {
+        while hits != 0 {
+            let skip = hits.trailing_zeros();
+            at += skip as usize;
+            if self.verify(haystack, at, found) {
+                return true;
+            }
+            hits = hits >> skip >> 1;
+            at += 1;
+        }
+        false
+    }
+
+    /// Reports the literals of the bucket of the window at `at` that occur there.
+    #[inline]
+    fn verify(&self, haystack: &[u8], at: usize, found: &mut impl FnMut(usize) -> bool) -> bool {
+        let window = window_at(haystack, at);
+        for entry in self.bucket(slot(window)) {
+            if window & entry.mask != entry.window {
+                continue;
+            }
+            let Some(start) = at.checked_sub(entry.offset as usize) else {
                 continue;
             };
-            let fits = haystack
-                .get(start..start + literal.len())
-                .is_some_and(|h| h.eq_ignore_ascii_case(literal));
-            if fits && found(id as usize) {
+            if self.occurs(haystack, start, entry) && found(entry.id as usize) {
                 return true;
             }
         }
         false
     }
+
+    /// The entries behind the table bit `slot`, which must be set.
+    #[inline(always)]
+    fn bucket(&self, slot: u32) -> &[Candidate] {
+        let (word, bit) = (slot as usize >> 6, slot & 63);
+        let below = self.bits[word] & ((1u64 << bit) - 1);
+        let rank = self.ranks[word] as usize + below.count_ones() as usize;
+        match (self.starts.get(rank), self.starts.get(rank + 1)) {
+            (Some(&from), Some(&to)) => &self.entries[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// Whether the entry's literal occurs in `haystack` from `start`.
+    #[inline(always)]
+    fn occurs(&self, haystack: &[u8], start: usize, entry: &Candidate) -> bool {
+        let len = entry.len as usize;
+        let Some(hay) = haystack.get(start..start + len) else {
+            return false;
+        };
+        let text = &self.text[entry.text as usize..][..2 * len];
+        let (lower, letters) = text.split_at(len);
+        equal_but_case(hay, lower, letters)
+    }
+}
+
+/// Whether `hay` equals `lower` but for ASCII case, `letters` being `lower`'s letter mask
+/// (all three of one length): 8 bytes at a time, `hay | letters == lower`, the last word
+/// overlapping the one before it, so no byte is read past the end.
+#[inline(always)]
+fn equal_but_case(hay: &[u8], lower: &[u8], letters: &[u8]) -> bool {
+    let n = lower.len();
+    let folds = |at: usize, width: usize| {
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..width].copy_from_slice(&s[at..at + width]);
+            u64::from_le_bytes(w)
+        };
+        word(hay) | word(letters) == word(lower)
+    };
+    match n {
+        0..=3 => hay
+            .iter()
+            .zip(lower)
+            .zip(letters)
+            .all(|((&h, &l), &m)| h | m == l),
+        4..=7 => folds(0, 4) && folds(n - 4, 4),
+        _ => (0..n - 8).step_by(8).all(|at| folds(at, 8)) && folds(n - 8, 8),
+    }
+}
+
+/// Bucket starts and entries from entries sorted by slot: one bucket per distinct slot, in
+/// slot order, which is the order of the table's set bits.
+fn buckets(by_slot: &[(u32, Candidate)]) -> (Box<[u32]>, Box<[Candidate]>) {
+    let mut starts = Vec::new();
+    for (i, &(slot, _)) in by_slot.iter().enumerate() {
+        if i == 0 || by_slot[i - 1].0 != slot {
+            starts.push(i as u32);
+        }
+    }
+    starts.push(by_slot.len() as u32);
+    let entries = by_slot.iter().map(|&(_, entry)| entry).collect();
+    (starts.into(), entries)
+}
+
+/// The number of set bits before each word of `bits`.
+fn ranks(bits: &[u64; TABLE_WORDS]) -> Box<[u32; TABLE_WORDS]> {
+    let mut ranks = Box::new([0u32; TABLE_WORDS]);
+    let mut below = 0;
+    for (rank, word) in ranks.iter_mut().zip(bits.iter()) {
+        *rank = below;
+        below += word.count_ones();
+    }
+    ranks
 }
 
 /// Whole values looked up ASCII case-insensitively: one hash lookup of the folded value. The
@@ -344,28 +527,6 @@ impl Hasher for BytesHasher {
 
     fn finish(&self) -> u64 {
         self.0
-    }
-}
-
-type WordHash = BuildHasherDefault<WordHasher>;
-
-/// Fingerprints are already hashed well enough by one multiplication.
-#[derive(Debug, Clone, Copy, Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0 >> 20
     }
 }
 
