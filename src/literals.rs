@@ -29,6 +29,10 @@ const TABLE_BITS: u32 = 16;
 const TABLE_WORDS: usize = 1 << (TABLE_BITS - 6);
 /// The multiplier hashing a folded 3-byte window to its bit.
 const HASH: u32 = 0x9E37_79B1;
+/// Positions whose table bits are looked up before any is verified.
+const BLOCK: usize = 32;
+/// The bytes of a block's windows, rounded up to the vector loads'.
+const BLOCK_BYTES: usize = BLOCK + 8;
 
 /// A set of literals (each at least [`MIN_LITERAL`] bytes), searched ASCII case-insensitively.
 #[derive(Debug, Clone)]
@@ -39,15 +43,17 @@ pub struct Literals {
     bits: Box<[u64; TABLE_WORDS]>,
     /// Set bits in the words before each word of `bits`: a set bit's rank is its bucket.
     ranks: Box<[u32; TABLE_WORDS]>,
-    /// Bucket `r`'s entries are `entries[starts[r]..starts[r + 1]]`.
-    starts: Box<[u32]>,
+    /// Bucket `r` starts at entry `r` ([`chain_buckets`]).
     entries: Box<[Candidate]>,
-    /// Per literal, its lower-cased bytes then its letter mask ([`letter_mask`]).
+    /// Per literal, [`push_padded`]: its lower-cased bytes, letter mask ([`letter_mask`]) and
+    /// care mask, each padded to a multiple of [`WORD`] bytes.
     text: Box<[u8]>,
 }
 
-/// A literal whose rarest window hashes to the entry's bucket.
+/// A literal whose rarest window hashes to the entry's bucket. 32 bytes, aligned: one cache
+/// line holds it whole.
 #[derive(Debug, Clone, Copy)]
+#[repr(align(32))]
 struct Candidate {
     /// The literal's 4 folded bytes from its window on (3 and a zero when it ends there),
     /// compared with the haystack's under `mask` before the literal itself.
@@ -59,6 +65,8 @@ struct Candidate {
     /// Where the literal sits in `text`, and its length.
     text: u32,
     len: u32,
+    /// The bucket's next entry (none: past the end of `entries`).
+    next: u32,
 }
 
 #[inline(always)]
@@ -171,6 +179,7 @@ impl Literals {
                     offset: offset as u32,
                     text: text.len() as u32,
                     len: literal.len() as u32,
+                    next: u32::MAX,
                 },
             ));
             text.extend_from_slice(&literal);
@@ -178,13 +187,11 @@ impl Literals {
             lowered.push(literal.into_boxed_slice());
         }
         by_slot.sort_by_key(|&(slot, entry)| (slot, entry.id));
-        let (starts, entries) = buckets(&by_slot);
         Some(Literals {
             literals: lowered,
             ranks: ranks(&bits),
             bits,
-            starts,
-            entries,
+            entries: chain_buckets(&by_slot),
             text: text.into(),
         })
     }
@@ -222,6 +229,10 @@ impl Literals {
         self.find(haystack, |_| true)
     }
 
+    pub fn tmp_scalar(&self, haystack: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
+        self.find_scalar(haystack, &mut found)
+    }
+
     fn find_scalar(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
         self.find_with(haystack, found, |literals, block| {
             literals.block_scalar(block)
@@ -229,97 +240,104 @@ impl Literals {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn find_avx2(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
         self.find_with(haystack, found, |literals, block| {
             literals.block_avx2(block)
         })
     }
 
-    /// The scan, generic over how the bits of a block's 8 positions are looked up, so that it
-    /// compiles once for the baseline and once for AVX2. A block is the 16 bytes from its
-    /// first position; the haystack's last blocks are copied into zeroed 16 bytes, and their
-    /// positions too close to the end masked off.
+    /// The scan, generic over how the bits of a block's [`BLOCK`] positions are looked up, so
+    /// that it compiles once for the baseline and once for AVX2. A block's bytes are the
+    /// [`BLOCK_BYTES`] from its first position; the haystack's last blocks are copied into
+    /// zeroed bytes, and their positions too close to the end masked off.
     #[inline(always)]
     fn find_with(
         &self,
         haystack: &[u8],
         found: &mut impl FnMut(usize) -> bool,
-        block: impl Fn(&Self, &[u8; 16]) -> u32,
+        block: impl Fn(&Self, &[u8; BLOCK_BYTES]) -> u32,
     ) -> bool {
         let n = haystack.len();
         let mut at = 0;
-        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk::<16>()) {
+        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk()) {
             let hits = block(self, bytes);
             if hits != 0 && self.verify_hits(haystack, at, hits, found) {
                 return true;
             }
-            at += 8;
+            at += BLOCK;
         }
         while at + MIN_LITERAL <= n {
-            let mut bytes = [0u8; 16];
+            let mut bytes = [0u8; BLOCK_BYTES];
             bytes[..n - at].copy_from_slice(&haystack[at..]);
-            let positions = (n - at + 1 - MIN_LITERAL).min(8);
-            let hits = block(self, &bytes) & ((1 << positions) - 1);
+            let positions = (n - at + 1 - MIN_LITERAL).min(BLOCK);
+            let hits = block(self, &bytes) & (u32::MAX >> (BLOCK - positions));
             if hits != 0 && self.verify_hits(haystack, at, hits, found) {
                 return true;
             }
-            at += 8;
+            at += BLOCK;
         }
         false
     }
 
-    /// The bits of the windows at the first 8 positions of `bytes`, bit `k` for position `k`.
+    /// The bits of the windows at the [`BLOCK`] positions of `bytes`, bit `k` for position
+    /// `k`: 4 windows from each 8 bytes.
     #[inline(always)]
-    fn block_scalar(&self, bytes: &[u8; 16]) -> u32 {
+    fn block_scalar(&self, bytes: &[u8; BLOCK_BYTES]) -> u32 {
         let mut hits = 0;
-        for half in 0..2 {
+        for quarter in 0..BLOCK / 4 {
             let mut eight = [0u8; 8];
-            eight.copy_from_slice(&bytes[4 * half..4 * half + 8]);
+            eight.copy_from_slice(&bytes[4 * quarter..4 * quarter + 8]);
             let eight = u64::from_le_bytes(eight) | 0x2020_2020_2020_2020;
             for k in 0..4 {
                 let slot = slot((eight >> (8 * k)) as u32);
                 let bit = self.bits[slot as usize >> 6] >> (slot & 63) & 1;
-                hits |= (bit as u32) << (4 * half + k);
+                hits |= (bit as u32) << (4 * quarter + k);
             }
         }
         hits
     }
 
-    /// [`Literals::block_scalar`] with AVX2: the 8 windows shuffled out of the block, folded,
-    /// hashed and their table words gathered at once.
+    /// [`Literals::block_scalar`] with AVX2, 8 positions at a time: their windows shuffled
+    /// out of 16 bytes, folded, hashed, and their table words gathered at once.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn block_avx2(&self, bytes: &[u8; 16]) -> u32 {
+    fn block_avx2(&self, bytes: &[u8; BLOCK_BYTES]) -> u32 {
         use std::arch::x86_64::*;
-        // SAFETY: the load reads the 16 bytes of `bytes` (unaligned load).
-        let block = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
-        let both = _mm256_broadcastsi128_si256(block);
-        // Window k (lane k) is bytes k..k + 4; each 128-bit half shuffles within its copy.
+        // Window k (lane k) is bytes k..k + 3 and a zero (index -1); each 128-bit half
+        // shuffles within its copy of the 16 bytes.
         let shuffle = _mm256_setr_epi8(
-            0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, //
-            4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10,
+            0, 1, 2, -1, 1, 2, 3, -1, 2, 3, 4, -1, 3, 4, 5, -1, //
+            4, 5, 6, -1, 5, 6, 7, -1, 6, 7, 8, -1, 7, 8, 9, -1,
         );
-        let windows = _mm256_or_si256(
-            _mm256_shuffle_epi8(both, shuffle),
-            _mm256_set1_epi32(0x2020_2020),
-        );
-        let three = _mm256_and_si256(windows, _mm256_set1_epi32(0x00FF_FFFF));
-        let hashed = _mm256_mullo_epi32(three, _mm256_set1_epi32(HASH as i32));
-        let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
-        let words = _mm256_srli_epi32::<5>(slots);
-        // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in
-        // `bits`; x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
-        let gathered =
-            unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
-        let shifted = _mm256_srlv_epi32(gathered, _mm256_and_si256(slots, _mm256_set1_epi32(31)));
-        let top = _mm256_slli_epi32::<31>(shifted);
-        _mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32
+        let mut hits = 0;
+        for eighth in 0..BLOCK / 8 {
+            let sixteen = &bytes[8 * eighth..8 * eighth + 16];
+            // SAFETY: the load reads the 16 bytes of `sixteen` (unaligned load).
+            let sixteen = unsafe { _mm_loadu_si128(sixteen.as_ptr().cast()) };
+            let both = _mm256_broadcastsi128_si256(sixteen);
+            let windows = _mm256_or_si256(
+                _mm256_shuffle_epi8(both, shuffle),
+                _mm256_set1_epi32(0x0020_2020),
+            );
+            let hashed = _mm256_mullo_epi32(windows, _mm256_set1_epi32(HASH as i32));
+            let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
+            let words = _mm256_srli_epi32::<5>(slots);
+            // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in
+            // `bits`; x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
+            let gathered =
+                unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
+            // The slot's bit shifted to the top of its lane, where movemask reads it.
+            let up = _mm256_andnot_si256(slots, _mm256_set1_epi32(31));
+            let top = _mm256_sllv_epi32(gathered, up);
+            hits |= (_mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32) << (8 * eighth);
+        }
+        hits
     }
 
     /// Verifies the positions `at + k` whose bit `k` is set in `hits`.
-    #[cold]
+    #[inline(always)]
     fn verify_hits(
         &self,
         haystack: &[u8],
@@ -340,10 +358,12 @@ impl Literals {
     }
 
     /// Reports the literals of the bucket of the window at `at` that occur there.
-    #[inline]
+    #[inline(always)]
     fn verify(&self, haystack: &[u8], at: usize, found: &mut impl FnMut(usize) -> bool) -> bool {
         let window = window_at(haystack, at);
-        for entry in self.bucket(slot(window)) {
+        let mut next = self.bucket(slot(window));
+        while let Some(entry) = self.entries.get(next) {
+            next = entry.next as usize;
             if window & entry.mask != entry.window {
                 continue;
             }
@@ -357,16 +377,13 @@ impl Literals {
         false
     }
 
-    /// The entries behind the table bit `slot`, which must be set.
+    /// The first entry of the bucket of the table bit `slot`, which must be set: the bit's
+    /// rank.
     #[inline(always)]
-    fn bucket(&self, slot: u32) -> &[Candidate] {
+    fn bucket(&self, slot: u32) -> usize {
         let (word, bit) = (slot as usize >> 6, slot & 63);
         let below = self.bits[word] & ((1u64 << bit) - 1);
-        let rank = self.ranks[word] as usize + below.count_ones() as usize;
-        match (self.starts.get(rank), self.starts.get(rank + 1)) {
-            (Some(&from), Some(&to)) => &self.entries[from as usize..to as usize],
-            _ => &[],
-        }
+        self.ranks[word] as usize + below.count_ones() as usize
     }
 
     /// Whether the entry's literal occurs in `haystack` from `start`.
@@ -407,18 +424,28 @@ fn equal_but_case(hay: &[u8], lower: &[u8], letters: &[u8]) -> bool {
     }
 }
 
-/// Bucket starts and entries from entries sorted by slot: one bucket per distinct slot, in
-/// slot order, which is the order of the table's set bits.
-fn buckets(by_slot: &[(u32, Candidate)]) -> (Box<[u32]>, Box<[Candidate]>) {
-    let mut starts = Vec::new();
-    for (i, &(slot, _)) in by_slot.iter().enumerate() {
-        if i == 0 || by_slot[i - 1].0 != slot {
-            starts.push(i as u32);
+/// The entries of `by_slot` (sorted by slot) in bucket order: entry `r` is the first of
+/// bucket `r`, the table's `r`-th set bit in slot order, so that finding a bucket takes no
+/// load besides the rank's. A bucket's other entries follow all the first ones, each chained
+/// from the one before.
+fn chain_buckets(by_slot: &[(u32, Candidate)]) -> Box<[Candidate]> {
+    let starts_bucket = |i: usize| i == 0 || by_slot[i - 1].0 != by_slot[i].0;
+    let mut entries: Vec<Candidate> = (0..by_slot.len())
+        .filter(|&i| starts_bucket(i))
+        .map(|i| by_slot[i].1)
+        .collect();
+    let (mut bucket, mut last) = (0, 0);
+    for (i, &(_, entry)) in by_slot.iter().enumerate() {
+        if starts_bucket(i) {
+            last = bucket;
+            bucket += 1;
+        } else {
+            entries[last].next = entries.len() as u32;
+            last = entries.len();
+            entries.push(entry);
         }
     }
-    starts.push(by_slot.len() as u32);
-    let entries = by_slot.iter().map(|&(_, entry)| entry).collect();
-    (starts.into(), entries)
+    entries.into()
 }
 
 /// The number of set bits before each word of `bits`.
