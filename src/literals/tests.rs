@@ -9,7 +9,7 @@ type Kernel = fn(&Literals, &[u8], Found<'_>) -> bool;
 /// The scans this CPU runs, by name, and the dispatching [`Literals::find`].
 fn kernels() -> Vec<(&'static str, Kernel)> {
     let mut kernels: Vec<(&'static str, Kernel)> = vec![
-        ("find", |set, hay, mut found| set.find(hay, &mut found)),
+        ("find", |set, hay, found| set.find(hay, found)),
         ("scalar", |set, hay, mut found| {
             hay.len() >= MIN_LITERAL && set.find_scalar(hay, &mut found)
         }),
