@@ -42,10 +42,6 @@ const TABLE_BITS: u32 = 16;
 const TABLE_WORDS: usize = 1 << (TABLE_BITS - 6);
 /// The multiplier hashing a folded 3-byte window to its bit.
 const HASH: u32 = 0x9E37_79B1;
-/// Positions whose table bits are looked up before any is verified.
-const BLOCK: usize = 32;
-/// The bytes of a block's windows, rounded up to the vector loads'.
-const BLOCK_BYTES: usize = BLOCK + 8;
 
 /// A set of literals (each at least [`MIN_LITERAL`] bytes), searched ASCII case-insensitively.
 #[derive(Debug, Clone)]
@@ -229,8 +225,10 @@ impl Literals {
         if haystack.len() < MIN_LITERAL {
             return false;
         }
+        // A haystack under 16 bytes has no vector step: the portable scan, inlined here, costs
+        // less than the call.
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if haystack.len() >= 16 && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 was just detected.
             return unsafe { self.find_avx2(haystack, &mut found) };
         }
@@ -244,7 +242,7 @@ impl Literals {
 
     fn find_scalar(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
         self.find_with(haystack, found, |literals, block| {
-            literals.block_scalar(block)
+            literals.eight_scalar(block)
         })
     }
 
@@ -252,67 +250,76 @@ impl Literals {
     #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn find_avx2(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
         self.find_with(haystack, found, |literals, block| {
-            literals.block_avx2(block)
+            literals.eight_avx2(block)
         })
     }
 
-    /// The scan, generic over how the bits of a block's [`BLOCK`] positions are looked up, so
-    /// that it compiles once for the baseline and once for AVX2. A block's bytes are the
-    /// [`BLOCK_BYTES`] from its first position; the haystack's last blocks are copied into
-    /// zeroed bytes, and their positions too close to the end masked off.
+    /// The scan, generic over how the table bits of 8 positions are looked up (from the 16
+    /// bytes at the first), so that it compiles once for the baseline and once for AVX2: 32
+    /// positions a round while 40 bytes remain, then 8 while 16 remain, then one at a time.
     #[inline(always)]
     fn find_with(
         &self,
         haystack: &[u8],
         found: &mut impl FnMut(usize) -> bool,
-        block: impl Fn(&Self, &[u8; BLOCK_BYTES]) -> u32,
+        eight: impl Fn(&Self, &[u8; 16]) -> u32,
     ) -> bool {
         let n = haystack.len();
         let mut at = 0;
-        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk()) {
-            let hits = block(self, bytes);
+        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk::<40>()) {
+            let mut hits = 0;
+            for k in 0..4 {
+                let sixteen = bytes[8 * k..].first_chunk().unwrap_or(&[0; 16]);
+                hits |= eight(self, sixteen) << (8 * k);
+            }
             if hits != 0 && self.verify_hits(haystack, at, hits, found) {
                 return true;
             }
-            at += BLOCK;
+            at += 32;
         }
-        while at + MIN_LITERAL <= n {
-            let mut bytes = [0u8; BLOCK_BYTES];
-            bytes[..n - at].copy_from_slice(&haystack[at..]);
-            let positions = (n - at + 1 - MIN_LITERAL).min(BLOCK);
-            let hits = block(self, &bytes) & (u32::MAX >> (BLOCK - positions));
+        while let Some(sixteen) = haystack.get(at..).and_then(|h| h.first_chunk()) {
+            let hits = eight(self, sixteen);
             if hits != 0 && self.verify_hits(haystack, at, hits, found) {
                 return true;
             }
-            at += BLOCK;
+            at += 8;
         }
-        false
+        // At most 13 positions: a copy for the vector loads would cost more.
+        let hits = (at..(n + 1).saturating_sub(MIN_LITERAL))
+            .map(|p| self.has(window_at(haystack, p)) << (p - at))
+            .fold(0, |hits, bit| hits | bit);
+        hits != 0 && self.verify_hits(haystack, at, hits, found)
     }
 
-    /// The bits of the windows at the [`BLOCK`] positions of `bytes`, bit `k` for position
-    /// `k`: 4 windows from each 8 bytes.
+    /// Whether the table bit of `window` is set, as 1 or 0.
     #[inline(always)]
-    fn block_scalar(&self, bytes: &[u8; BLOCK_BYTES]) -> u32 {
+    fn has(&self, window: u32) -> u32 {
+        let slot = slot(window);
+        (self.bits[slot as usize >> 6] >> (slot & 63) & 1) as u32
+    }
+
+    /// The table bits of the windows at the first 8 positions of `bytes`, bit `k` for
+    /// position `k`: 4 windows from each 8 bytes.
+    #[inline(always)]
+    fn eight_scalar(&self, bytes: &[u8; 16]) -> u32 {
         let mut hits = 0;
-        for quarter in 0..BLOCK / 4 {
+        for half in 0..2 {
             let mut eight = [0u8; 8];
-            eight.copy_from_slice(&bytes[4 * quarter..4 * quarter + 8]);
+            eight.copy_from_slice(&bytes[4 * half..4 * half + 8]);
             let eight = u64::from_le_bytes(eight) | 0x2020_2020_2020_2020;
             for k in 0..4 {
-                let slot = slot((eight >> (8 * k)) as u32);
-                let bit = self.bits[slot as usize >> 6] >> (slot & 63) & 1;
-                hits |= (bit as u32) << (4 * quarter + k);
+                hits |= self.has((eight >> (8 * k)) as u32) << (4 * half + k);
             }
         }
         hits
     }
 
-    /// [`Literals::block_scalar`] with AVX2, 8 positions at a time: their windows shuffled
-    /// out of 16 bytes, folded, hashed, and their table words gathered at once.
+    /// [`Literals::eight_scalar`] with AVX2: the 8 windows shuffled out of the 16 bytes,
+    /// folded, hashed, and their table words gathered at once.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn block_avx2(&self, bytes: &[u8; BLOCK_BYTES]) -> u32 {
+    fn eight_avx2(&self, bytes: &[u8; 16]) -> u32 {
         use std::arch::x86_64::*;
         // Window k (lane k) is bytes k..k + 3 and a zero (index -1); each 128-bit half
         // shuffles within its copy of the 16 bytes.
@@ -320,29 +327,24 @@ impl Literals {
             0, 1, 2, -1, 1, 2, 3, -1, 2, 3, 4, -1, 3, 4, 5, -1, //
             4, 5, 6, -1, 5, 6, 7, -1, 6, 7, 8, -1, 7, 8, 9, -1,
         );
-        let mut hits = 0;
-        for eighth in 0..BLOCK / 8 {
-            let sixteen = &bytes[8 * eighth..8 * eighth + 16];
-            // SAFETY: the load reads the 16 bytes of `sixteen` (unaligned load).
-            let sixteen = unsafe { _mm_loadu_si128(sixteen.as_ptr().cast()) };
-            let both = _mm256_broadcastsi128_si256(sixteen);
-            let windows = _mm256_or_si256(
-                _mm256_shuffle_epi8(both, shuffle),
-                _mm256_set1_epi32(0x0020_2020),
-            );
-            let hashed = _mm256_mullo_epi32(windows, _mm256_set1_epi32(HASH as i32));
-            let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
-            let words = _mm256_srli_epi32::<5>(slots);
-            // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in
-            // `bits`; x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
-            let gathered =
-                unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
-            // The slot's bit shifted to the top of its lane, where movemask reads it.
-            let up = _mm256_andnot_si256(slots, _mm256_set1_epi32(31));
-            let top = _mm256_sllv_epi32(gathered, up);
-            hits |= (_mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32) << (8 * eighth);
-        }
-        hits
+        // SAFETY: the load reads the 16 bytes of `bytes` (unaligned load).
+        let sixteen = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        let both = _mm256_broadcastsi128_si256(sixteen);
+        let windows = _mm256_or_si256(
+            _mm256_shuffle_epi8(both, shuffle),
+            _mm256_set1_epi32(0x0020_2020),
+        );
+        let hashed = _mm256_mullo_epi32(windows, _mm256_set1_epi32(HASH as i32));
+        let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
+        let words = _mm256_srli_epi32::<5>(slots);
+        // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in `bits`;
+        // x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
+        let gathered =
+            unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
+        // The slot's bit shifted to the top of its lane, where movemask reads it.
+        let up = _mm256_andnot_si256(slots, _mm256_set1_epi32(31));
+        let top = _mm256_sllv_epi32(gathered, up);
+        _mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32
     }
 
     /// Verifies the positions `at + k` whose bit `k` is set in `hits`.

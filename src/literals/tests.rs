@@ -11,14 +11,14 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
     let mut kernels: Vec<(&'static str, Kernel)> = vec![
         ("find", |set, hay, found| set.find(hay, found)),
         ("scalar", |set, hay, mut found| {
-            hay.len() >= MIN_LITERAL && set.find_scalar(hay, &mut found)
+            set.find_scalar(hay, &mut found)
         }),
     ];
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         kernels.push(("avx2", |set, hay, mut found| {
             // SAFETY: AVX2 was detected before this kernel was listed.
-            hay.len() >= MIN_LITERAL && unsafe { set.find_avx2(hay, &mut found) }
+            unsafe { set.find_avx2(hay, &mut found) }
         }));
     }
     kernels
