@@ -81,6 +81,7 @@ def main():
         "//! windows of %d real Windows command lines (../shared/datasets/bulk), each with its\n"
         "//! level: floor(log2(occurrences)) among %d windows.\n\n"
         "/// (level, windows of that level, 3 bytes each).\n"
+        "#[rustfmt::skip]\n"
         "pub(super) const COMMON: &[(u8, &[u8])] = &[\n%s\n];\n"
         % (len(top), lines, sum(counts.values()), "\n".join(rows))
     )

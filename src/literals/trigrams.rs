@@ -3,820 +3,215 @@
 //! level: floor(log2(occurrences)) among 5058509 windows.
 
 /// (level, windows of that level, 3 bytes each).
+#[rustfmt::skip]
 pub(super) const COMMON: &[(u8, &[u8])] = &[
     (15, b"fff"),
-    (
-        14,
-        b"\"c:.ex0im32|9ij:|wc:|crodatdowem3exeicriibiigindm32micndooft",
-    ),
+    (14, b"\"c:.ex0im32|9ij:|wc:|crodatdowem3exeicriibiigindm32micndooft"),
     (14, b"osoowsrossofstesyss|stemwinws|xe\"yst|sy|wi"),
-    (
-        13,
-        b" -f 0x fi-fo0xf2|c:|p??|?|cam atecevcondgee 0e\" edgeupev1f -",
-    ),
-    (
-        13,
-        b"ff filforft|geugrahosiiiijeilelesnhoogronhorcostpdapropsipsj",
-    ),
-    (
-        13,
-        b"ramrcerogsigsixst.t.et0iupdx86xe xffzt0|??|c:|co|mi|pr",
-    ),
-    (
-        12,
-        b" (x -- cl\" /\" c(x8)|m0ii2lv2|w6)|86)atiaw5b2rc2lcigcl cmvcnn",
-    ),
-    (
-        12,
-        b"d0idgldgvdmve.eerses evte|mfsifteglugzxiblibzigcigdigvigzihb",
-    ),
-    (
-        12,
-        b"iihijail.ilzimcimsimtionixij0ijaikpsl.elcnlkplpsluzlvblz4m f",
-    ),
-    (
-        12,
-        b"mcimsimvynnpnpbq9is (sj7state.tedte|tiltiotutt|eu9iutivtuvud",
-    ),
+    (13, b" -f 0x fi-fo0xf2|c:|p??|?|cam atecevcondgee 0e\" edgeupev1f -"),
+    (13, b"ff filforft|geugrahosiiiijeilelesnhoogronhorcostpdapropsipsj"),
+    (13, b"ramrcerogsigsixst.t.et0iupdx86xe xffzt0|??|c:|co|mi|pr"),
+    (12, b" (x -- cl\" /\" c(x8)|m0ii2lv2|w6)|86)atiaw5b2rc2lcigcl cmvcnn"),
+    (12, b"d0idgldgvdmve.eerses evte|mfsifteglugzxiblibzigcigdigvigzihb"),
+    (12, b"iihijail.ilzimcimsimtionixij0ijaikpsl.elcnlkplpsluzlvblz4m f"),
+    (12, b"mcimsimvynnpnpbq9is (sj7state.tedte|tiltiotutt|eu9iutivtuvud"),
     (12, b"vycw50wevwiixiiy29y3rypsz0iz48zdgzlczv9zw5|ed|we"),
-    (
-        11,
-        b"    /s\" --an.0..2700m0aw0ps1cm1y32492lu2nv2r12rl2zw3nl3rf49i",
-    ),
-    (
-        11,
-        b"4xo9ii9in9kza9iaiiailallannappawnb24b3jbj0bkbbkyblebmvbnrbwf",
-    ),
-    (
-        11,
-        b"bybbzcc2uc2vc3nc3rcglciicm9cmncomcurcz0dd0dgfdhldwvdxbe -eii",
-    ),
-    (
-        11,
-        b"ellempenteumexnfy2gc3gdmgdxgfsgiiglkgltgu9gv2gvygxhgy2gzghbm",
-    ),
-    (
-        11,
-        b"hbyhdghelhlwibkigbiglignigyihninginsistivpiwiixmjb2jeijeujlx",
-    ),
-    (
-        11,
-        b"jpbkyxl slbnldmlehltzlwzlx2m9im9ymc4mp|ms4mtamvfmvumvxmy4nno",
-    ),
-    (
-        11,
-        b"notnstnvbnvzon=otaotupb2pbmpbwpjxqiir1yregrfbrshsershesiwsvc",
-    ),
-    (
-        11,
-        b"taltatteruddumjumyuseux2v2zvbjvcmvervpjvxdvzdvzgwerwvzwxswzt",
-    ),
-    (
-        11,
-        b"x2nxbkxbwxdwxotxrlxzly4xyb2yc2ycmyiiyxbyxrzc2zguzlbzpszxjzxn",
-    ),
+    (11, b"    /s\" --an.0..2700m0aw0ps1cm1y32492lu2nv2r12rl2zw3nl3rf49i"),
+    (11, b"4xo9ii9in9kza9iaiiailallannappawnb24b3jbj0bkbbkyblebmvbnrbwf"),
+    (11, b"bybbzcc2uc2vc3nc3rcglciicm9cmncomcurcz0dd0dgfdhldwvdxbe -eii"),
+    (11, b"ellempenteumexnfy2gc3gdmgdxgfsgiiglkgltgu9gv2gvygxhgy2gzghbm"),
+    (11, b"hbyhdghelhlwibkigbiglignigyihninginsistivpiwiixmjb2jeijeujlx"),
+    (11, b"jpbkyxl slbnldmlehltzlwzlx2m9im9ymc4mp|ms4mtamvfmvumvxmy4nno"),
+    (11, b"notnstnvbnvzon=otaotupb2pbmpbwpjxqiir1yregrfbrshsershesiwsvc"),
+    (11, b"taltatteruddumjumyuseux2v2zvbjvcmvervpjvxdvzdvzgwerwvzwxswzt"),
+    (11, b"x2nxbkxbwxdwxotxrlxzly4xyb2yc2ycmyiiyxbyxrzc2zguzlbzpszxjzxn"),
     (11, b"zxrzxzzz0|\"\""),
-    (
-        10,
-        b" \"w /c /p /r /u ap po se sy |\"\"  \"wi,0x--a-pg-sy-wi.19.3..tm",
-    ),
-    (
-        10,
-        b"/c /re/sv0.00.200n0cm0dh0ig0in0iv0md0ns0nz0x20yw0zw1.3130195",
-    ),
-    (
-        10,
-        b"1bh1cg1md1nj27|29129k29t2fs2jl2rd2ru2|h2|s3.130.3du3jl3lz3m9",
-    ),
-    (
-        10,
-        b"3rh3rp3vw3zl4.e41m48b48c48y4dh4nj4wi4yn5.250c50d50i50p5fy5ns",
-    ),
-    (
-        10,
-        b"5zd64.7md7rj7|m8-p8yx90a91c92.95.9ik9im9iz9jb9tc9yy9yz:|ua0n",
-    ),
-    (
-        10,
-        b"a3maaaadmaglal|ameamiandataatoaumaw1awvb1cb21b25b3dbd0bfsbgf",
-    ),
-    (
-        10,
-        b"bgvbgxbhcbhnbhqbjbbl9blcbldbmcbmdbmnbmqbnnbnqbpbbwibwvc3lc4x",
-    ),
-    (
-        10,
-        b"c9icalcatcd0cgrcgxchachrcivcltcm0cmdcmfcmlcnjcnkcnzcqtcrecxv",
-    ),
-    (
-        10,
-        b"d \"d.edcbdhjdhzditdmidpbdqtdvndxje /e5ne9ie=cecoecuedtefsegi",
-    ),
-    (
-        10,
-        b"ehrenser eraerdervessetuexie|1e|if0zf1bfdgfdhfjafjbfsbfuzfwc",
-    ),
-    (
-        10,
-        b"g9igawgbmgc2gcggcmge gf0gfwgisglzgnsgrhgrvgv4gvkgvtgynh0chag",
-    ),
-    (
-        10,
-        b"hanhbghbphchhjlhnvhoahq9hy3hzli.ei00i8-ib1ibhibjibpicaid iga",
-    ),
-    (
-        10,
-        b"igfigrigxii8iklimnimyinjipjitnityixnj7mj7rjagjcije5jeyjhbjii",
-    ),
-    (
-        10,
-        b"jjbjjzjktjlcjlzjnfjqijwvjxljyzkb2kb3kloktmkztl \"l al2zl64lc3",
-    ),
-    (
-        10,
-        b"lcmldglerlgilicljaljell\"ll6ll|lmtlocloqltgltklucluiluxlx3ly2",
-    ),
-    (
-        10,
-        b"lzdl|{mc9mcxmd.mdamdemdnme.mfjmftmi.miiminmjcmlkmlymnomnvmon",
-    ),
-    (
-        10,
-        b"mq9mremsemt0mtcmtemtimtmmtymv4mvmmvzmyimywmzamzcmzkn0yn1bnal",
-    ),
-    (
-        10,
-        b"namndcndendnndqnernetng njhnjknjqnjynlcnn0nnenoznq9nrcnryns0",
-    ),
-    (
-        10,
-        b"ns4nsansintznvdnyinzcnzenzknzlnzmoamocaodyomiomroniopeoqlowe",
-    ),
-    (
-        10,
-        b"ozwpadpatpbnperpgvpinpjwplipowppdpplpy2qjkqlgqtnqtrratrbfrc0",
-    ),
-    (
-        10,
-        b"rczrdiredrfdrglrhbrhdri0rieritrjfrlcrlmrlprpbrs|ruxruyruzryz",
-    ),
-    (
-        10,
-        b"s ps-ss00s4wsawsb2secsedsessetsiisiosjpssistnsx2sx3sywta|te ",
-    ),
-    (
-        10,
-        b"tectgitiwtk1tmptmutmztnatndtnetomtqytrutuptuutvetx3tzttzvtzw",
-    ),
-    (
-        10,
-        b"uc3udhue2uiiumcumzuriuumuymuywuzeuzzv4dv90v9jvbmvcnvdgvdxvfy",
-    ),
-    (
-        10,
-        b"vtxvvdvwdvwzvybvypvyxvzcw1lw5nw5zwawwcgwdgwfuwhowigwljwnrwq9",
-    ),
-    (
-        10,
-        b"ws wvuwzgwzhx21x2lx2xx3rx3vx3zxa9xh0xhbxhdxjjxjzxldxm9xmjxms",
-    ),
-    (
-        10,
-        b"xn0xn1xndxnlxntxnzxodxsxxvyy2fy2hy2tyb3ymiymvynjyw1ywnywrywx",
-    ),
-    (
-        10,
-        b"yy2yywyzvyzxzcdzcizd0zfmzg5zg9zgfzgvzmzzndzsizvczw1zwqzwxzxh",
-    ),
+    (10, b" \"w /c /p /r /u ap po se sy |\"\"  \"wi,0x--a-pg-sy-wi.19.3..tm"),
+    (10, b"/c /re/sv0.00.200n0cm0dh0ig0in0iv0md0ns0nz0x20yw0zw1.3130195"),
+    (10, b"1bh1cg1md1nj27|29129k29t2fs2jl2rd2ru2|h2|s3.130.3du3jl3lz3m9"),
+    (10, b"3rh3rp3vw3zl4.e41m48b48c48y4dh4nj4wi4yn5.250c50d50i50p5fy5ns"),
+    (10, b"5zd64.7md7rj7|m8-p8yx90a91c92.95.9ik9im9iz9jb9tc9yy9yz:|ua0n"),
+    (10, b"a3maaaadmaglal|ameamiandataatoaumaw1awvb1cb21b25b3dbd0bfsbgf"),
+    (10, b"bgvbgxbhcbhnbhqbjbbl9blcbldbmcbmdbmnbmqbnnbnqbpbbwibwvc3lc4x"),
+    (10, b"c9icalcatcd0cgrcgxchachrcivcltcm0cmdcmfcmlcnjcnkcnzcqtcrecxv"),
+    (10, b"d \"d.edcbdhjdhzditdmidpbdqtdvndxje /e5ne9ie=cecoecuedtefsegi"),
+    (10, b"ehrenser eraerdervessetuexie|1e|if0zf1bfdgfdhfjafjbfsbfuzfwc"),
+    (10, b"g9igawgbmgc2gcggcmge gf0gfwgisglzgnsgrhgrvgv4gvkgvtgynh0chag"),
+    (10, b"hanhbghbphchhjlhnvhoahq9hy3hzli.ei00i8-ib1ibhibjibpicaid iga"),
+    (10, b"igfigrigxii8iklimnimyinjipjitnityixnj7mj7rjagjcije5jeyjhbjii"),
+    (10, b"jjbjjzjktjlcjlzjnfjqijwvjxljyzkb2kb3kloktmkztl \"l al2zl64lc3"),
+    (10, b"lcmldglerlgilicljaljell\"ll6ll|lmtlocloqltgltklucluiluxlx3ly2"),
+    (10, b"lzdl|{mc9mcxmd.mdamdemdnme.mfjmftmi.miiminmjcmlkmlymnomnvmon"),
+    (10, b"mq9mremsemt0mtcmtemtimtmmtymv4mvmmvzmyimywmzamzcmzkn0yn1bnal"),
+    (10, b"namndcndendnndqnernetng njhnjknjqnjynlcnn0nnenoznq9nrcnryns0"),
+    (10, b"ns4nsansintznvdnyinzcnzenzknzlnzmoamocaodyomiomroniopeoqlowe"),
+    (10, b"ozwpadpatpbnperpgvpinpjwplipowppdpplpy2qjkqlgqtnqtrratrbfrc0"),
+    (10, b"rczrdiredrfdrglrhbrhdri0rieritrjfrlcrlmrlprpbrs|ruxruyruzryz"),
+    (10, b"s ps-ss00s4wsawsb2secsedsessetsiisiosjpssistnsx2sx3sywta|te "),
+    (10, b"tectgitiwtk1tmptmutmztnatndtnetomtqytrutuptuutvetx3tzttzvtzw"),
+    (10, b"uc3udhue2uiiumcumzuriuumuymuywuzeuzzv4dv90v9jvbmvcnvdgvdxvfy"),
+    (10, b"vtxvvdvwdvwzvybvypvyxvzcw1lw5nw5zwawwcgwdgwfuwhowigwljwnrwq9"),
+    (10, b"ws wvuwzgwzhx21x2lx2xx3rx3vx3zxa9xh0xhbxhdxjjxjzxldxm9xmjxms"),
+    (10, b"xn0xn1xndxnlxntxnzxodxsxxvyy2fy2hy2tyb3ymiymvynjyw1ywnywrywx"),
+    (10, b"yy2yywyzvyzxzcdzcizd0zfmzg5zg9zgfzgvzmzzndzsizvczw1zwqzwxzxh"),
     (10, b"zzw|1.|ap|ho|in|lo|se|te|us|wh"),
-    (
-        9,
-        b" \"{ &  -e -k -n -p -s /d /f /i /t 19 =  ad c: co mi ne pd re",
-    ),
-    (
-        9,
-        b" st\" &\"\" \"cm\"hk\"po& {--d--m-ch-da-ha-in-k -ms-pc-ph-s -se-ve",
-    ),
-    (
-        9,
-        b".00.16.28.46.dl/in/op/pi/pr/se/ua/up0,000q09i0b20cz0ee0ex0ic",
-    ),
-    (
-        9,
-        b"0ie0ij0il0is0iy0iz0mc0ot0pt0x70xm0yx0zt1 -1291681921931b31ch",
-    ),
-    (
-        9,
-        b"1ed1fd1ha1lx1pb1vc1vz1wb1wo1zz1|a2.121h21v21w21z25l27928429i",
-    ),
-    (
-        9,
-        b"29o29v29y2dp2dv2hl2hv2nd2nw2sv2tf2tk2tz2uy2uz2vk2vt2vy2vz2xv",
-    ),
-    (
-        9,
-        b"2zp2zx2zy3ax3bm3j03jj3mg3mt3mz3ot3q73r13rl3rt3vs3vy4 -48d48l",
-    ),
-    (
-        9,
-        b"48z49.4bw4ii4nz4qj4qt4wl4xn4zl4zs5ak5c35cg5dv5ii5kz5lu5lx5md",
-    ),
-    (
-        9,
-        b"5nz5qb5vd68.6\x7f17ff7zg8.08498b28b38cm8dx8zx9.09.490b93a93b94b",
-    ),
-    (
-        9,
-        b"9mc9ob9pb9up9uz9vb9vy=13=c:=ch=cra /ablad-addaeeagzaipakpamc",
-    ),
-    (
-        9,
-        b"am|areartashaskassathatraw9awlawqaxaaxia|lb0ab29b2db2hb2jb2l",
-    ),
-    (
-        9,
-        b"b2nb2vb3mb3qb3vbejbf9bhdbiibjzblbblpbm5bmfbmlbmrbmxboebosbpc",
-    ),
-    (
-        9,
-        b"bsbbsybszbv9bwabwcbwpbwwbxbbzec,0c.ec00c0xc19c29c2hc2tc3vc5a",
-    ),
-    (
-        9,
-        b"c5lcblcbwce cescguchocj0clicmzcnqcorcracumcuycxod -d /d-hd0m",
-    ),
-    (
-        9,
-        b"d94dcudd4ddsde9derdexdf9dgudgzdhddhrdhvdjddledlldlpdncdnddne",
-    ),
-    (
-        9,
-        b"dngdpydridrudsidtedtydu2duxdw4dw5dwxdwzdxadxmdxndybe ce1ee2r",
-    ),
-    (
-        9,
-        b"eamec5eciected0edweeceeoefeeg egsehaehbejvel=emienveozer.er|",
-    ),
-    (
-        9,
-        b"estes|eveexbeyieynezfezmf9pfb2fbmfbwfcqfdxficfmdfnzfoyfsxft-",
-    ),
-    (
-        9,
-        b"ftwftzfudfymfzng  g -g pg5fg5lg93g9ugbggemgfngipgljgnkgrpgux",
-    ),
-    (
-        9,
-        b"gv0gvjgvrgvzgw0gxkgxlgzmgzvhawhbehblhbohcmhdnhdrhjhhlyhn5hno",
-    ),
-    (
-        9,
-        b"hnzhpahr5hrphryhvchvhhvwhy2hzzi-pi2ni3oi4qialibsibyiceiciicm",
-    ),
-    (
-        9,
-        b"iedienihvij4ijiijnijqijyintin\x7fipziteitmitoiuyivmivviwriy2izv",
-    ),
-    (
-        9,
-        b"izwj0pj48j4nj7nja3jdrjezjfcjhyji3jmyjndjuijvcjvejxojy0jybjyc",
-    ),
-    (
-        9,
-        b"jzajzgjztk1nk4qk9ikawkblkdxkgikiikpmkupkwnkzmkzwl -l ml9ilbm",
-    ),
-    (
-        9,
-        b"lbvledlevlieljill ll.llslltlmzlndloalogloolsoltelthltrludlue",
-    ),
-    (
-        9,
-        b"lydlzblzmlzrlzxl|tm09m5dm5vm90mb3mcmmdcmdfmdqme mfsmgcmitmiu",
-    ),
-    (
-        9,
-        b"mjimjkmjumltmlzmnlmnymp\x7fmqmmrlmrmmsfmtgmtkmuemwnmxvmz0mzmmzn",
-    ),
-    (
-        9,
-        b"n/on0un0xn0zn5cn=cn=pncinclnd0ndhndkndlndpndunelneznf1ng9nid",
-    ),
-    (
-        9,
-        b"nitnjlnjmnjvnk9nkbnlmnlnnlpnlxnopnqgnr0nslntentintynwdnyrnzn",
-    ),
-    (
-        9,
-        b"nztnzzn\x7f~o1aoadob3ocioexokuon/onaonton|ookopsordoreosiotgoti",
-    ),
-    (
-        9,
-        b"ouroysozyp -p.epbgpbipblpc1pc2pc9pd9pdmpe=pmqpreptiptvpz4p|a",
-    ),
-    (
-        9,
-        b"p|mp|sq7zqb2qgzqm5qtiqypqznr.er0er1cr5craerasrbordjrearenre|",
-    ),
-    (
-        9,
-        b"rfzrhzrjnrlbrldrlerlyrmlrnzrpcrpyrrersirunrvbrverviryys -s05",
-    ),
-    (
-        9,
-        b"s41s4ys4zsbgsbhsddsfyshpsi2silsivsj4sjyslosmosmrsoust strsvp",
-    ),
-    (
-        9,
-        b"syxszxs|at-wta0tabtartastautawtaxtcgtchtcxte3te9teatestextfd",
-    ),
-    (
-        9,
-        b"tihtimtkbtkwtoetortqjtrbtrdtrituwtwatyktyptyttzpt|wu2mua udc",
-    ),
-    (
-        9,
-        b"udwui4uncup up.upsurcurruwnux3uxmuxpuy2uypuzpuztuzvuzwuzxv0z",
-    ),
-    (
-        9,
-        b"v91v9iv9vvb2vbdvbxvchvd2vddvdwve1vecvelvfbvfcvfdvhbvicvjavkd",
-    ),
-    (
-        9,
-        b"vkpvmbvmlvnyvnzvrgvrivsdvszvtivvrvy2vydvymvyww0ew1fw1pw1vw1w",
-    ),
-    (
-        9,
-        b"w4zw5qw9uwarwbgwcmwdlwdxwfjwfowgdwndwnlwnvwnywnzwo1worwpjwrj",
-    ),
-    (
-        9,
-        b"wrlwrnwruws-wvcwvfwvywwgwx0wzvx0px24x29x2jx2zx7fxb0xblxbsxhc",
-    ),
-    (
-        9,
-        b"xj2xjyxkyxlexmtxmyxmzxncxnjxpsxrhxsyxvvy00y0py2dy2ry2sy4wybf",
-    ),
-    (
-        9,
-        b"ybsydhydmyigykgymdynsynzypeyrcysiysmytnyw5ywdyxjyxnyzkzagzam",
-    ),
-    (
-        9,
-        b"zawzbwzc3zc5zczzdczddzdfzdwzefzenzexzglzgwzhyzk4zkazljzm9zmd",
-    ),
-    (
-        9,
-        b"zmwznjzpbzrazsmzteztqzwnzwrzwzzx2zy0zyzzztzzx|ad|at|cm|ru|so",
-    ),
+    (9, b" \"{ &  -e -k -n -p -s /d /f /i /t 19 =  ad c: co mi ne pd re"),
+    (9, b" st\" &\"\" \"cm\"hk\"po& {--d--m-ch-da-ha-in-k -ms-pc-ph-s -se-ve"),
+    (9, b".00.16.28.46.dl/in/op/pi/pr/se/ua/up0,000q09i0b20cz0ee0ex0ic"),
+    (9, b"0ie0ij0il0is0iy0iz0mc0ot0pt0x70xm0yx0zt1 -1291681921931b31ch"),
+    (9, b"1ed1fd1ha1lx1pb1vc1vz1wb1wo1zz1|a2.121h21v21w21z25l27928429i"),
+    (9, b"29o29v29y2dp2dv2hl2hv2nd2nw2sv2tf2tk2tz2uy2uz2vk2vt2vy2vz2xv"),
+    (9, b"2zp2zx2zy3ax3bm3j03jj3mg3mt3mz3ot3q73r13rl3rt3vs3vy4 -48d48l"),
+    (9, b"48z49.4bw4ii4nz4qj4qt4wl4xn4zl4zs5ak5c35cg5dv5ii5kz5lu5lx5md"),
+    (9, b"5nz5qb5vd68.6\x7f17ff7zg8.08498b28b38cm8dx8zx9.09.490b93a93b94b"),
+    (9, b"9mc9ob9pb9up9uz9vb9vy=13=c:=ch=cra /ablad-addaeeagzaipakpamc"),
+    (9, b"am|areartashaskassathatraw9awlawqaxaaxia|lb0ab29b2db2hb2jb2l"),
+    (9, b"b2nb2vb3mb3qb3vbejbf9bhdbiibjzblbblpbm5bmfbmlbmrbmxboebosbpc"),
+    (9, b"bsbbsybszbv9bwabwcbwpbwwbxbbzec,0c.ec00c0xc19c29c2hc2tc3vc5a"),
+    (9, b"c5lcblcbwce cescguchocj0clicmzcnqcorcracumcuycxod -d /d-hd0m"),
+    (9, b"d94dcudd4ddsde9derdexdf9dgudgzdhddhrdhvdjddledlldlpdncdnddne"),
+    (9, b"dngdpydridrudsidtedtydu2duxdw4dw5dwxdwzdxadxmdxndybe ce1ee2r"),
+    (9, b"eamec5eciected0edweeceeoefeeg egsehaehbejvel=emienveozer.er|"),
+    (9, b"estes|eveexbeyieynezfezmf9pfb2fbmfbwfcqfdxficfmdfnzfoyfsxft-"),
+    (9, b"ftwftzfudfymfzng  g -g pg5fg5lg93g9ugbggemgfngipgljgnkgrpgux"),
+    (9, b"gv0gvjgvrgvzgw0gxkgxlgzmgzvhawhbehblhbohcmhdnhdrhjhhlyhn5hno"),
+    (9, b"hnzhpahr5hrphryhvchvhhvwhy2hzzi-pi2ni3oi4qialibsibyiceiciicm"),
+    (9, b"iedienihvij4ijiijnijqijyintin\x7fipziteitmitoiuyivmivviwriy2izv"),
+    (9, b"izwj0pj48j4nj7nja3jdrjezjfcjhyji3jmyjndjuijvcjvejxojy0jybjyc"),
+    (9, b"jzajzgjztk1nk4qk9ikawkblkdxkgikiikpmkupkwnkzmkzwl -l ml9ilbm"),
+    (9, b"lbvledlevlieljill ll.llslltlmzlndloalogloolsoltelthltrludlue"),
+    (9, b"lydlzblzmlzrlzxl|tm09m5dm5vm90mb3mcmmdcmdfmdqme mfsmgcmitmiu"),
+    (9, b"mjimjkmjumltmlzmnlmnymp\x7fmqmmrlmrmmsfmtgmtkmuemwnmxvmz0mzmmzn"),
+    (9, b"n/on0un0xn0zn5cn=cn=pncinclnd0ndhndkndlndpndunelneznf1ng9nid"),
+    (9, b"nitnjlnjmnjvnk9nkbnlmnlnnlpnlxnopnqgnr0nslntentintynwdnyrnzn"),
+    (9, b"nztnzzn\x7f~o1aoadob3ocioexokuon/onaonton|ookopsordoreosiotgoti"),
+    (9, b"ouroysozyp -p.epbgpbipblpc1pc2pc9pd9pdmpe=pmqpreptiptvpz4p|a"),
+    (9, b"p|mp|sq7zqb2qgzqm5qtiqypqznr.er0er1cr5craerasrbordjrearenre|"),
+    (9, b"rfzrhzrjnrlbrldrlerlyrmlrnzrpcrpyrrersirunrvbrverviryys -s05"),
+    (9, b"s41s4ys4zsbgsbhsddsfyshpsi2silsivsj4sjyslosmosmrsoust strsvp"),
+    (9, b"syxszxs|at-wta0tabtartastautawtaxtcgtchtcxte3te9teatestextfd"),
+    (9, b"tihtimtkbtkwtoetortqjtrbtrdtrituwtwatyktyptyttzpt|wu2mua udc"),
+    (9, b"udwui4uncup up.upsurcurruwnux3uxmuxpuy2uypuzpuztuzvuzwuzxv0z"),
+    (9, b"v91v9iv9vvb2vbdvbxvchvd2vddvdwve1vecvelvfbvfcvfdvhbvicvjavkd"),
+    (9, b"vkpvmbvmlvnyvnzvrgvrivsdvszvtivvrvy2vydvymvyww0ew1fw1pw1vw1w"),
+    (9, b"w4zw5qw9uwarwbgwcmwdlwdxwfjwfowgdwndwnlwnvwnywnzwo1worwpjwrj"),
+    (9, b"wrlwrnwruws-wvcwvfwvywwgwx0wzvx0px24x29x2jx2zx7fxb0xblxbsxhc"),
+    (9, b"xj2xjyxkyxlexmtxmyxmzxncxnjxpsxrhxsyxvvy00y0py2dy2ry2sy4wybf"),
+    (9, b"ybsydhydmyigykgymdynsynzypeyrcysiysmytnyw5ywdyxjyxnyzkzagzam"),
+    (9, b"zawzbwzc3zc5zczzdczddzdfzdwzefzenzexzglzgwzhyzk4zkazljzm9zmd"),
+    (9, b"zmwznjzpbzrazsmzteztqzwnzwrzwzzx2zy0zyzzztzzx|ad|at|cm|ru|so"),
     (9, b"|sv|t1}|e}|m~1|\x7f~1"),
-    (
-        8,
-        b"  -  1 \"- \"c \"h $e -c -m -w /v 1  10 ex ns | \" \"\" s\"\"*\"\"c\"--",
-    ),
-    (
-        8,
-        b"$en%%|*  -----c--i--s--t--v-48-cl-do-em-it-la-le-lo-mo-n -no",
-    ),
-    (
-        8,
-        b"-p -pa-pr-ty-w ..|.1..56.67.89.co.tx.|e/d /f /t /v 0.10.600 ",
-    ),
-    (
-        8,
-        b"00000100o00r04q05z0cd0dm0ia0mj0mt0mz0nj0pw0qt0qz0vg0xn0zs0zv",
-    ),
-    (
-        8,
-        b"10010y17319m1a01az1bm1bn1cn1ii1lb1lp1lt1mt1my1nd1ni1nt1ot1qi",
-    ),
-    (
-        8,
-        b"1rc2.821823.24024425f25s25z27.29.29u2aw2fk2fu2fw2hf2hp2hu2ii",
-    ),
-    (
-        8,
-        b"2jt2lt2ms2mt2mz2nj2nt2nz2q52u92ui2vf2vl2vs2vu2xh2xp30,3c,3c2",
-    ),
-    (
-        8,
-        b"3lt3mj3nd3nt3nv3vu4,04.044o4cg4fs4mz4os4rj4xm4\x7f15fc5fd5fs5il",
-    ),
-    (
-        8,
-        b"5ja5kb5kp5lc5le5lj5mi5ni5nj5np5nx5oc5qj5sb5ta5tc5x25zj5zt5zz",
-    ),
-    (
-        8,
-        b"6 -64 64\x7f6726|i7.e72373073c7487928,08.186\x7f89.8cg8ii8l29.59.e",
-    ),
-    (
-        8,
-        b"91b93c9hc9hz9ic9jy9qm9sy9tb9tl9uc9yd9zm9zz:4 = -=0x=1 =ed=ex",
-    ),
-    (
-        8,
-        b"=is=pl=pr=pt=st=ve=wia-pa0pa=0abaaccactad adsaf9ag5ag9ageagv",
-    ),
-    (
-        8,
-        b"agyahrainal al-albalparcaseat=attaunawiaxjay8aylazpb2fb2zb3n",
-    ),
-    (
-        8,
-        b"basbbgbc5bedbg9bglbicbjebklbltbmaboubpzbuibuzbwubypbyzc nc1c",
-    ),
-    (
-        8,
-        b"c1oc3mc4yc5kc5mc5tc9hcbhcc5ccbcd4cdocdtcgccgvch-ch:chbchechi",
-    ),
-    (
-        8,
-        b"ciacmqcmtcs ct cticzmd1md25d2vd48d=1d=edaidaudczdd dd1ddidef",
-    ),
-    (
-        8,
-        b"deldendesdezdfndfzdhmdindirdisdiudk4dkidltdm0dmfdo-dovdqmds5",
-    ),
-    (
-        8,
-        b"ds|dtqdubduldwodzze se |e-le0ye2ne3le3me3ne4me4ne5qearecred ",
-    ),
-    (
-        8,
-        b"eddedeediedueg\x7fel eleelfelreltem em-embemeemtemzem|encender=",
-    ),
-    (
-        8,
-        b"erbercereernertes5eseet et-etcetmetnetretseview-eweexpexteym",
-    ),
-    (
-        8,
-        b"eyoezie|\"e|ae\x7fxf /f-af90f9mf9sfawfbgfbxfc2fcmfetff6ff7ffifig",
-    ),
-    (
-        8,
-        b"flmfscfsqftcfuyfzdfzgg5ig8ig9hg9ygcjgecgetge|ge\x7fgf1gfugfzggi",
-    ),
-    (
-        8,
-        b"gingjmgjygllgnvgrtgsegsvgthgvfgxvgyxgzpg\x7fdh-mh0dh:4ha-hbhhc3",
-    ),
-    (
-        8,
-        b"hdwhedhi9hjkhklhllhm9hnbhnjhnlhr0hr2hrohuzhvyhwzhz2i04i10i1i",
-    ),
-    (
-        8,
-        b"i1ni2li44i4ni5li5ni9iiahib2ibiibmibuibwic2icnicsideie0iesiew",
-    ),
-    (
-        8,
-        b"iezig5igjihiihjihzijuildillilniltim|in6ineiniipeireisoisxiti",
-    ),
-    (
-        8,
-        b"iu1iumiuoiveiwliwmixoizgj00j2aj5xj7oj7qj9qjafjaujawjayjb3jbg",
-    ),
-    (
-        8,
-        b"jc5je2je3je4jecjexjg5jhnji4jjhjkpjkujlyjmfjmqjnzjq5jtijtjjtn",
-    ),
-    (
-        8,
-        b"ju2juxjx1jxhjxwjytjywjyyjzdk nk4ik5zkbckeyklmkluktokumkyll-c",
-    ),
-    (
-        8,
-        b"l21l2fl9jl= l=slatlaulbllbulc2lcjld=ldile lf-liiljgll2llblle",
-    ),
-    (
-        8,
-        b"lm2lmmlm|lnrlpalrulseltaltiltlltqltulujlw1lyclywlzklzwm-lm-v",
-    ),
-    (
-        8,
-        b"m0mm0vm2qm3mm5nm93manmaxmbemcgmcumdgmdimdymdzmenmfumi0mi1mi4",
-    ),
-    (
-        8,
-        b"mj0mjamjemjympamqdms0mtnmtqmtumwmmysmzemzfmzgmzimzqmzym|.m|s",
-    ),
-    (
-        8,
-        b"m|tn 1n0in2qn64n=1n=en=in=vnbbnchndindmndynewnfingjni0nihnii",
-    ),
-    (
-        8,
-        b"nj9njanjcnjenjunlbnlinllnlonlznnlnobnoxnpsnqunrlnrsnrznt-nt.",
-    ),
-    (
-        8,
-        b"ntcntgntkntqntrntuntvnv:nvanvwnx2nybnzinzpnzqnzsnzunzvnzxn|1",
-    ),
-    (
-        8,
-        b"o-noawobjobmoc0oceod=odeodkodmodqoduoeyoffoggoliompon onfons",
-    ),
-    (
-        8,
-        b"or-orkortos0os4oseot-otcoteotyouiounoutovlownp  p 1paspaypbk",
-    ),
-    (
-        8,
-        b"pcnpgfphbphvpipplaplopolpsuptyputpwzpzdpzwp|ep\x7fxq29q5nq5oq9z",
-    ),
-    (
-        8,
-        b"qdaqiuqjeqkeqmjqmtqmyqs0qtlqtqquequyqy0r -r /r-sr0cr2zr=1rch",
-    ),
-    (
-        8,
-        b"rcircord refremreqrerresreyrinrkurlxrlzrnarocrodrolromrsdrt ",
-    ),
-    (
-        8,
-        b"rtcrturtyrvdry rzpr|ss.es0ys5is5ks5tsc.sc2schscrsdsse-se.se=",
-    ),
-    (
-        8,
-        b"seaselsgtsi1sjjsq2ss sswstusu1swosxnszns|mt -t rt-dt-lt0xt10",
-    ),
-    (
-        8,
-        b"t12t=wta3ta=tbwtc0tcctcdtdfte-teiteltenteytg1tgmtgzth thethg",
-    ),
-    (
-        8,
-        b"thlthrti1ti5tiatiitiutiytl2tlctmdtmitmjtngtnktodtoptoutqmtqz",
-    ),
-    (
-        8,
-        b"tratrotrytsvttetubtuxtxtty ty1tyit|tu1nu1qu1ru2iu5mubguc2udg",
-    ),
-    (
-        8,
-        b"uiluixuleultum-undunnuntuodup\x7fureutmutouxiuytuyxuyyuz1uzduzh",
-    ),
-    (
-        8,
-        b"uzyv2jv4cv9yv9zvagvbnvcsvglvidvievl2vlbvuxvuyvyavyevzavzlvzn",
-    ),
-    (
-        8,
-        b"w.ew5fw5jw5kwccwcdwlwwmcwmiwmjwmtwnjwnowu9wxpwxzwzxx0ix1cx2r",
-    ),
-    (
-        8,
-        b"x3jx3nx64xe=xhwxhzximxj5xjnxjpxmdxn2xnoxnpxpdxpzxrfxtexvdxvu",
-    ),
-    (
-        8,
-        b"xwaxzzy0oy1my2xy8-yawybdybyyc3yddyesyfsyi-yljyloyntyosys0ytm",
-    ),
-    (
-        8,
-        b"ytoyx3yxvyzdyzmyzoyzsyzwz19z2uzdhze4zeuzflzg8zhbzhnziizijzjj",
-    ),
-    (
-        8,
-        b"zk3zk5zkyzkzzlzzm3zmfzmlzmszmtznqznvznzzotzpczptzruzs5zthzu5",
-    ),
-    (
-        8,
-        b"zwvzybzzczzs|..|13|cu|eu|ex|ms|po\x7f1.\x7f12\x7f13\x7fde\x7fdw\x7fx6\x7fx8",
-    ),
-    (
-        7,
-        b"  /  a \"u %% -a -u -v /n /q 0  1. ca de ge hk in nt ou pr pu",
-    ),
-    (
-        7,
-        b" sh th us wd wi wr wu {$\"\"$\"\")\"\"h\"\"}\"$e\"12\"ta\"ul$re%%p%%t%pr",
-    ),
-    (
-        7,
-        b"%te%|r--p-40-41-42-43-44-45-47-49-4a-4b-4c-4d-4f-ar-co-cv-f:",
-    ),
-    (
-        7,
-        b"-fi-ho-m:-ma-na-ob-re-up-va.0 .59.gi.ps//r/im/no/ra0 /0 10-4",
-    ),
-    (
-        7,
-        b"00304n05q05r0ax0b30e50et0i20io0ir0je0m00n00nd0nt0od0pu0q00q4",
-    ),
-    (
-        7,
-        b"0qk0qx0rg0u00u10u50wm0wo0xi0ym0yn0yz0zd0zf1 /1.11.2105121174",
-    ),
-    (
-        7,
-        b"18,18.1cq1fs1ij1mi1nk1q01ri1yi1zp2-42.e20023c2482f62fj2lk2lw",
-    ),
-    (
-        7,
-        b"2m92mc2md2mn2n02nh2np2oe2qi2ql2zt2|d2|m2|r3-43.532.3a93az3ii",
-    ),
-    (
-        7,
-        b"3jp3lu3ne3no3nu3nz3q-3qj3re3rk3ru4-440,42m44,46 46|46\x7f48,4lt",
-    ),
-    (
-        7,
-        b"4lu4nc4nt4ou4ps4q04qk4qz4zm5-459 5cw5fb5lt5n05q05qt5qu5rj6-4",
-    ),
-    (
-        7,
-        b"6.064|6dx7-47n07nt7od8-489\"8l39 \"9\" 9-490y92z9he9ja9oa9pc9vc",
-    ),
-    (
-        7,
-        b"9wm9ya9za://= |=\"1=\"ca-4a.ea2ma3la3na4la5qachackad.ad|agualc",
-    ),
-    (
-        7,
-        b"altaluamfampam\x7fanaatcautaviaw.awdawoaxbaxlaxnaxzaymazcb0bb3r",
-    ),
-    (
-        7,
-        b"bdmbembfabfnbgqbgrbhybinbn0bqybrcbusbutbvbbxmbxnbzbbzzc rc-4",
-    ),
-    (
-        7,
-        b"c-8c0-c0mc0qc1qc3qc42c4zcamcancapccecdnce.cencf9cgych ciecl9",
-    ),
-    (
-        7,
-        b"clacndcnicodcolcopcotcrccrics.ctectqcutcuzcwccxncymczod 1d-4",
-    ),
-    (
-        7,
-        b"d-9d73da4dbddc3dcadcndctdcxddcde3depdetdevdewdfodfrdfsdg9dgr",
-    ),
-    (
-        7,
-        b"dgtdi5diwdlbdlddlxdmudmxdnfdnwdnxdomdotdq2dqidqjdqkdqsdrddu0",
-    ),
-    (
-        7,
-        b"dutdwidy3dywdyyd|ie  e-4e-he.te0ie1ie2le3re4ie4re5le=\"eadeat",
-    ),
-    (
-        7,
-        b"eched-ee5ef9ejbejeeluem1em5emoenaenbeohepaepleqzerierjermery",
-    ),
-    (
-        7,
-        b"er\x7fes%esket.etoetwet|eu3ewaewmewney1ey4eyteywey\x7fezdezgezue|p",
-    ),
-    (
-        7,
-        b"f-4f6df9if9jf9ofagfaxfb3fcdfdlfdmfelfenferfinfirfkxfkzfltfmk",
-    ),
-    (
-        7,
-        b"fn0fnefntfotfqjfqtfrifrjfspfvvfyxg ag0ig1ng2mg5qg90g9vgb2gdg",
-    ),
-    (
-        7,
-        b"gdlgfjgitglogmdgmegmjgmugmzgnugocgq9gqygrogtngtqgxfgywh0ihar",
-    ),
-    (
-        7,
-        b"hbdhcrhdohdqhe henhfdhfyhgnhgohinhivhkehlpho hpbhpzhrvhtohtt",
-    ),
-    (
-        7,
-        b"hubhzfhzgi0ni0qi0wi0xi1ci1gi2mi2ri3ri5fib0ibvif ifiig9ig|ihr",
-    ),
-    (
-        7,
-        b"ii0iipikvim imeimiin inainfinvin|iouipriptirvisaiseisuit ith",
-    ),
-    (
-        7,
-        b"iuniyiiyniyqizrj2zj9ijaxjbfjbljbmjbojbrjc1jdejdfjdgje0je1jel",
-    ),
-    (
-        7,
-        b"jerjfajfejfvjgtjhdji2ji5jj9jjtjk1jk2jl9jm4jm5jmwjpsjpzjq3jrb",
-    ),
-    (
-        7,
-        b"jsxjtkjuyjvgjy2jyijzejzvk1lk2mk2nk3mk3rke-ke5ketkewkfekhokil",
-    ),
-    (
-        7,
-        b"kjtkjykkikmtkqtkqykrgku3kuykvckvvkwmkx3kz2kzxl /l rl-al32l3j",
-    ),
-    (
-        7,
-        b"l90l92l9hl9pl9tl9vl9wl9zlaslbglbqlcllcolcxldqlemlgmlholinlis",
-    ),
-    (
-        7,
-        b"ljmljuljyll-ll3lnalobloyluflwxlzglzjlzll|am \"m -m0em0zm1fm2m",
-    ),
-    (
-        7,
-        b"m3am4nm5mmacmaimblmdbmdkmdlmdumedmemmetmeumfimgrmipmjdmjjmjl",
-    ),
-    (
-        7,
-        b"mjrmkemkfmlnmmammjmmzmn0modmp%mprmpsmthmu9murmx2mxfmxomy0mzr",
-    ),
-    (
-        7,
-        b"m|rm|wm\x7fdn -n.en0an0rn0vn=\"nagnawnblnboncencmncrnd ndanddndg",
-    ),
-    (
-        7,
-        b"neenefnejnemnenneonfqnfrngqnhyni1njdnjjnjpnkinkjnkqnkvnlynoa",
-    ),
-    (
-        7,
-        b"nonnpzns1ns3nt ntantmntpnt|nulnunnuynvonvynwpnx0nzanzgnzrn|d",
-    ),
-    (
-        7,
-        b"oc1ocoodcodiodloejoemoenoh0oinokeolsom/omaommon.oneonlor otd",
-    ),
-    (
-        7,
-        b"otmotooueoufoupousouyoviox3oymoztp%%p1cpacpcapcfpe porpriprv",
-    ),
-    (
-        7,
-        b"ps1ps:puspz2p|tq0eq0iq0jq0qq1lq2nq3mq3qq4fqjaqjnqjqqjyqjzqkq",
-    ),
-    (
-        7,
-        b"qkrqlmqtaqtdqtkqtmqtyqumquqqx0qxmqylqyoqzkqzrqzvr.dracravraw",
-    ),
-    (
-        7,
-        b"rc1rcqrc|rdhrdmrdnrdqrecrevrewrgmri1ribriprjarjbrjgrjirjmrjv",
-    ),
-    (
-        7,
-        b"rkmroprotrourovrpdrt-rtdrtjrtkrtrrtsrueruirvsrvvs cs ns ws\" ",
-    ),
-    (
-        7,
-        b"s%%s-vs04s1ns:/sbfscase shashoshtsidsitsjfskhskksktspssrcsse",
-    ),
-    (
-        7,
-        b"sshstostwst|su5szdszgs|cs|ts|wt /t wt |t-pt.ct11t15ta.ta2ta5",
-    ),
-    (
-        7,
-        b"tc1tc2tcotcytcztdgte4te5teptg2thcthdthuti0ti3tiftintixtjbtji",
-    ),
-    (
-        7,
-        b"tjmtk2tkjtkttlbtlgtmstmttnztoctoitottprtpstputq1tq3tqitqktqt",
-    ),
-    (
-        7,
-        b"trctretrjtrkttptu1tu2tuitw.twoty3ty4tyxtzft|\"t|at|cu0nu0qu2o",
-    ),
-    (
-        7,
-        b"u2ru3nu3ru5cuauub ubuue ue3uerufdui0ui2ui5uipuiwujbullumtune",
-    ),
-    (
-        7,
-        b"unjupluqtus-usgushustutpuyiuyquyzuzfuzgv1yv4pv9pv9tvalvc.vdr",
-    ),
-    (
-        7,
-        b"ve=vfavgmviiviovkzvlcvmpvmxvokvsevv1vvvvvxvxvvyyvyzw 1w-ow.g",
-    ),
-    (
-        7,
-        b"w9iwalwbewciwd wdpwebwm3wmdwmewmswmzwn0wntwocwouwpswqzwrfwri",
-    ),
-    (
-        7,
-        b"wrtwuawuswvsww9wx2wxkwy9wzfx23x2fx2hx3axbfxecxe|xfdxjfxjlxjs",
-    ),
-    (
-        7,
-        b"xkpxltxnsxoexrexszxt xvixvly -y0wy1ry2ly2my2ny2vy3ny4ly4qy9i",
-    ),
-    (
-        7,
-        b"yijyivyltymeymjymkyn0yneyniyotyqsyquytqytrywiywmywwyx2yxpyyf",
-    ),
-    (
-        7,
-        b"yyoyz0z2lz2vza0zaxzayzb3zc1zcuzcxzdlze3ze5zemzf9zfbzfnzfqzg0",
-    ),
-    (
-        7,
-        b"zgdziyzj0zkwzl9zlpzm2zm5zmiznbzngzodzqtzqxzqzzrbzrkzu2zvdzwy",
-    ),
+    (8, b"  -  1 \"- \"c \"h $e -c -m -w /v 1  10 ex ns | \" \"\" s\"\"*\"\"c\"--"),
+    (8, b"$en%%|*  -----c--i--s--t--v-48-cl-do-em-it-la-le-lo-mo-n -no"),
+    (8, b"-p -pa-pr-ty-w ..|.1..56.67.89.co.tx.|e/d /f /t /v 0.10.600 "),
+    (8, b"00000100o00r04q05z0cd0dm0ia0mj0mt0mz0nj0pw0qt0qz0vg0xn0zs0zv"),
+    (8, b"10010y17319m1a01az1bm1bn1cn1ii1lb1lp1lt1mt1my1nd1ni1nt1ot1qi"),
+    (8, b"1rc2.821823.24024425f25s25z27.29.29u2aw2fk2fu2fw2hf2hp2hu2ii"),
+    (8, b"2jt2lt2ms2mt2mz2nj2nt2nz2q52u92ui2vf2vl2vs2vu2xh2xp30,3c,3c2"),
+    (8, b"3lt3mj3nd3nt3nv3vu4,04.044o4cg4fs4mz4os4rj4xm4\x7f15fc5fd5fs5il"),
+    (8, b"5ja5kb5kp5lc5le5lj5mi5ni5nj5np5nx5oc5qj5sb5ta5tc5x25zj5zt5zz"),
+    (8, b"6 -64 64\x7f6726|i7.e72373073c7487928,08.186\x7f89.8cg8ii8l29.59.e"),
+    (8, b"91b93c9hc9hz9ic9jy9qm9sy9tb9tl9uc9yd9zm9zz:4 = -=0x=1 =ed=ex"),
+    (8, b"=is=pl=pr=pt=st=ve=wia-pa0pa=0abaaccactad adsaf9ag5ag9ageagv"),
+    (8, b"agyahrainal al-albalparcaseat=attaunawiaxjay8aylazpb2fb2zb3n"),
+    (8, b"basbbgbc5bedbg9bglbicbjebklbltbmaboubpzbuibuzbwubypbyzc nc1c"),
+    (8, b"c1oc3mc4yc5kc5mc5tc9hcbhcc5ccbcd4cdocdtcgccgvch-ch:chbchechi"),
+    (8, b"ciacmqcmtcs ct cticzmd1md25d2vd48d=1d=edaidaudczdd dd1ddidef"),
+    (8, b"deldendesdezdfndfzdhmdindirdisdiudk4dkidltdm0dmfdo-dovdqmds5"),
+    (8, b"ds|dtqdubduldwodzze se |e-le0ye2ne3le3me3ne4me4ne5qearecred "),
+    (8, b"eddedeediedueg\x7fel eleelfelreltem em-embemeemtemzem|encender="),
+    (8, b"erbercereernertes5eseet et-etcetmetnetretseview-eweexpexteym"),
+    (8, b"eyoezie|\"e|ae\x7fxf /f-af90f9mf9sfawfbgfbxfc2fcmfetff6ff7ffifig"),
+    (8, b"flmfscfsqftcfuyfzdfzgg5ig8ig9hg9ygcjgecgetge|ge\x7fgf1gfugfzggi"),
+    (8, b"gingjmgjygllgnvgrtgsegsvgthgvfgxvgyxgzpg\x7fdh-mh0dh:4ha-hbhhc3"),
+    (8, b"hdwhedhi9hjkhklhllhm9hnbhnjhnlhr0hr2hrohuzhvyhwzhz2i04i10i1i"),
+    (8, b"i1ni2li44i4ni5li5ni9iiahib2ibiibmibuibwic2icnicsideie0iesiew"),
+    (8, b"iezig5igjihiihjihzijuildillilniltim|in6ineiniipeireisoisxiti"),
+    (8, b"iu1iumiuoiveiwliwmixoizgj00j2aj5xj7oj7qj9qjafjaujawjayjb3jbg"),
+    (8, b"jc5je2je3je4jecjexjg5jhnji4jjhjkpjkujlyjmfjmqjnzjq5jtijtjjtn"),
+    (8, b"ju2juxjx1jxhjxwjytjywjyyjzdk nk4ik5zkbckeyklmkluktokumkyll-c"),
+    (8, b"l21l2fl9jl= l=slatlaulbllbulc2lcjld=ldile lf-liiljgll2llblle"),
+    (8, b"lm2lmmlm|lnrlpalrulseltaltiltlltqltulujlw1lyclywlzklzwm-lm-v"),
+    (8, b"m0mm0vm2qm3mm5nm93manmaxmbemcgmcumdgmdimdymdzmenmfumi0mi1mi4"),
+    (8, b"mj0mjamjemjympamqdms0mtnmtqmtumwmmysmzemzfmzgmzimzqmzym|.m|s"),
+    (8, b"m|tn 1n0in2qn64n=1n=en=in=vnbbnchndindmndynewnfingjni0nihnii"),
+    (8, b"nj9njanjcnjenjunlbnlinllnlonlznnlnobnoxnpsnqunrlnrsnrznt-nt."),
+    (8, b"ntcntgntkntqntrntuntvnv:nvanvwnx2nybnzinzpnzqnzsnzunzvnzxn|1"),
+    (8, b"o-noawobjobmoc0oceod=odeodkodmodqoduoeyoffoggoliompon onfons"),
+    (8, b"or-orkortos0os4oseot-otcoteotyouiounoutovlownp  p 1paspaypbk"),
+    (8, b"pcnpgfphbphvpipplaplopolpsuptyputpwzpzdpzwp|ep\x7fxq29q5nq5oq9z"),
+    (8, b"qdaqiuqjeqkeqmjqmtqmyqs0qtlqtqquequyqy0r -r /r-sr0cr2zr=1rch"),
+    (8, b"rcircord refremreqrerresreyrinrkurlxrlzrnarocrodrolromrsdrt "),
+    (8, b"rtcrturtyrvdry rzpr|ss.es0ys5is5ks5tsc.sc2schscrsdsse-se.se="),
+    (8, b"seaselsgtsi1sjjsq2ss sswstusu1swosxnszns|mt -t rt-dt-lt0xt10"),
+    (8, b"t12t=wta3ta=tbwtc0tcctcdtdfte-teiteltenteytg1tgmtgzth thethg"),
+    (8, b"thlthrti1ti5tiatiitiutiytl2tlctmdtmitmjtngtnktodtoptoutqmtqz"),
+    (8, b"tratrotrytsvttetubtuxtxtty ty1tyit|tu1nu1qu1ru2iu5mubguc2udg"),
+    (8, b"uiluixuleultum-undunnuntuodup\x7fureutmutouxiuytuyxuyyuz1uzduzh"),
+    (8, b"uzyv2jv4cv9yv9zvagvbnvcsvglvidvievl2vlbvuxvuyvyavyevzavzlvzn"),
+    (8, b"w.ew5fw5jw5kwccwcdwlwwmcwmiwmjwmtwnjwnowu9wxpwxzwzxx0ix1cx2r"),
+    (8, b"x3jx3nx64xe=xhwxhzximxj5xjnxjpxmdxn2xnoxnpxpdxpzxrfxtexvdxvu"),
+    (8, b"xwaxzzy0oy1my2xy8-yawybdybyyc3yddyesyfsyi-yljyloyntyosys0ytm"),
+    (8, b"ytoyx3yxvyzdyzmyzoyzsyzwz19z2uzdhze4zeuzflzg8zhbzhnziizijzjj"),
+    (8, b"zk3zk5zkyzkzzlzzm3zmfzmlzmszmtznqznvznzzotzpczptzruzs5zthzu5"),
+    (8, b"zwvzybzzczzs|..|13|cu|eu|ex|ms|po\x7f1.\x7f12\x7f13\x7fde\x7fdw\x7fx6\x7fx8"),
+    (7, b"  /  a \"u %% -a -u -v /n /q 0  1. ca de ge hk in nt ou pr pu"),
+    (7, b" sh th us wd wi wr wu {$\"\"$\"\")\"\"h\"\"}\"$e\"12\"ta\"ul$re%%p%%t%pr"),
+    (7, b"%te%|r--p-40-41-42-43-44-45-47-49-4a-4b-4c-4d-4f-ar-co-cv-f:"),
+    (7, b"-fi-ho-m:-ma-na-ob-re-up-va.0 .59.gi.ps//r/im/no/ra0 /0 10-4"),
+    (7, b"00304n05q05r0ax0b30e50et0i20io0ir0je0m00n00nd0nt0od0pu0q00q4"),
+    (7, b"0qk0qx0rg0u00u10u50wm0wo0xi0ym0yn0yz0zd0zf1 /1.11.2105121174"),
+    (7, b"18,18.1cq1fs1ij1mi1nk1q01ri1yi1zp2-42.e20023c2482f62fj2lk2lw"),
+    (7, b"2m92mc2md2mn2n02nh2np2oe2qi2ql2zt2|d2|m2|r3-43.532.3a93az3ii"),
+    (7, b"3jp3lu3ne3no3nu3nz3q-3qj3re3rk3ru4-440,42m44,46 46|46\x7f48,4lt"),
+    (7, b"4lu4nc4nt4ou4ps4q04qk4qz4zm5-459 5cw5fb5lt5n05q05qt5qu5rj6-4"),
+    (7, b"6.064|6dx7-47n07nt7od8-489\"8l39 \"9\" 9-490y92z9he9ja9oa9pc9vc"),
+    (7, b"9wm9ya9za://= |=\"1=\"ca-4a.ea2ma3la3na4la5qachackad.ad|agualc"),
+    (7, b"altaluamfampam\x7fanaatcautaviaw.awdawoaxbaxlaxnaxzaymazcb0bb3r"),
+    (7, b"bdmbembfabfnbgqbgrbhybinbn0bqybrcbusbutbvbbxmbxnbzbbzzc rc-4"),
+    (7, b"c-8c0-c0mc0qc1qc3qc42c4zcamcancapccecdnce.cencf9cgych ciecl9"),
+    (7, b"clacndcnicodcolcopcotcrccrics.ctectqcutcuzcwccxncymczod 1d-4"),
+    (7, b"d-9d73da4dbddc3dcadcndctdcxddcde3depdetdevdewdfodfrdfsdg9dgr"),
+    (7, b"dgtdi5diwdlbdlddlxdmudmxdnfdnwdnxdomdotdq2dqidqjdqkdqsdrddu0"),
+    (7, b"dutdwidy3dywdyyd|ie  e-4e-he.te0ie1ie2le3re4ie4re5le=\"eadeat"),
+    (7, b"eched-ee5ef9ejbejeeluem1em5emoenaenbeohepaepleqzerierjermery"),
+    (7, b"er\x7fes%esket.etoetwet|eu3ewaewmewney1ey4eyteywey\x7fezdezgezue|p"),
+    (7, b"f-4f6df9if9jf9ofagfaxfb3fcdfdlfdmfelfenferfinfirfkxfkzfltfmk"),
+    (7, b"fn0fnefntfotfqjfqtfrifrjfspfvvfyxg ag0ig1ng2mg5qg90g9vgb2gdg"),
+    (7, b"gdlgfjgitglogmdgmegmjgmugmzgnugocgq9gqygrogtngtqgxfgywh0ihar"),
+    (7, b"hbdhcrhdohdqhe henhfdhfyhgnhgohinhivhkehlpho hpbhpzhrvhtohtt"),
+    (7, b"hubhzfhzgi0ni0qi0wi0xi1ci1gi2mi2ri3ri5fib0ibvif ifiig9ig|ihr"),
+    (7, b"ii0iipikvim imeimiin inainfinvin|iouipriptirvisaiseisuit ith"),
+    (7, b"iuniyiiyniyqizrj2zj9ijaxjbfjbljbmjbojbrjc1jdejdfjdgje0je1jel"),
+    (7, b"jerjfajfejfvjgtjhdji2ji5jj9jjtjk1jk2jl9jm4jm5jmwjpsjpzjq3jrb"),
+    (7, b"jsxjtkjuyjvgjy2jyijzejzvk1lk2mk2nk3mk3rke-ke5ketkewkfekhokil"),
+    (7, b"kjtkjykkikmtkqtkqykrgku3kuykvckvvkwmkx3kz2kzxl /l rl-al32l3j"),
+    (7, b"l90l92l9hl9pl9tl9vl9wl9zlaslbglbqlcllcolcxldqlemlgmlholinlis"),
+    (7, b"ljmljuljyll-ll3lnalobloyluflwxlzglzjlzll|am \"m -m0em0zm1fm2m"),
+    (7, b"m3am4nm5mmacmaimblmdbmdkmdlmdumedmemmetmeumfimgrmipmjdmjjmjl"),
+    (7, b"mjrmkemkfmlnmmammjmmzmn0modmp%mprmpsmthmu9murmx2mxfmxomy0mzr"),
+    (7, b"m|rm|wm\x7fdn -n.en0an0rn0vn=\"nagnawnblnboncencmncrnd ndanddndg"),
+    (7, b"neenefnejnemnenneonfqnfrngqnhyni1njdnjjnjpnkinkjnkqnkvnlynoa"),
+    (7, b"nonnpzns1ns3nt ntantmntpnt|nulnunnuynvonvynwpnx0nzanzgnzrn|d"),
+    (7, b"oc1ocoodcodiodloejoemoenoh0oinokeolsom/omaommon.oneonlor otd"),
+    (7, b"otmotooueoufoupousouyoviox3oymoztp%%p1cpacpcapcfpe porpriprv"),
+    (7, b"ps1ps:puspz2p|tq0eq0iq0jq0qq1lq2nq3mq3qq4fqjaqjnqjqqjyqjzqkq"),
+    (7, b"qkrqlmqtaqtdqtkqtmqtyqumquqqx0qxmqylqyoqzkqzrqzvr.dracravraw"),
+    (7, b"rc1rcqrc|rdhrdmrdnrdqrecrevrewrgmri1ribriprjarjbrjgrjirjmrjv"),
+    (7, b"rkmroprotrourovrpdrt-rtdrtjrtkrtrrtsrueruirvsrvvs cs ns ws\" "),
+    (7, b"s%%s-vs04s1ns:/sbfscase shashoshtsidsitsjfskhskksktspssrcsse"),
+    (7, b"sshstostwst|su5szdszgs|cs|ts|wt /t wt |t-pt.ct11t15ta.ta2ta5"),
+    (7, b"tc1tc2tcotcytcztdgte4te5teptg2thcthdthuti0ti3tiftintixtjbtji"),
+    (7, b"tjmtk2tkjtkttlbtlgtmstmttnztoctoitottprtpstputq1tq3tqitqktqt"),
+    (7, b"trctretrjtrkttptu1tu2tuitw.twoty3ty4tyxtzft|\"t|at|cu0nu0qu2o"),
+    (7, b"u2ru3nu3ru5cuauub ubuue ue3uerufdui0ui2ui5uipuiwujbullumtune"),
+    (7, b"unjupluqtus-usgushustutpuyiuyquyzuzfuzgv1yv4pv9pv9tvalvc.vdr"),
+    (7, b"ve=vfavgmviiviovkzvlcvmpvmxvokvsevv1vvvvvxvxvvyyvyzw 1w-ow.g"),
+    (7, b"w9iwalwbewciwd wdpwebwm3wmdwmewmswmzwn0wntwocwouwpswqzwrfwri"),
+    (7, b"wrtwuawuswvsww9wx2wxkwy9wzfx23x2fx2hx3axbfxecxe|xfdxjfxjlxjs"),
+    (7, b"xkpxltxnsxoexrexszxt xvixvly -y0wy1ry2ly2my2ny2vy3ny4ly4qy9i"),
+    (7, b"yijyivyltymeymjymkyn0yneyniyotyqsyquytqytrywiywmywwyx2yxpyyf"),
+    (7, b"yyoyz0z2lz2vza0zaxzayzb3zc1zcuzcxzdlze3ze5zemzf9zfbzfnzfqzg0"),
+    (7, b"zgdziyzj0zkwzl9zlpzm2zm5zmiznbzngzodzqtzqxzqzzrbzrkzu2zvdzwy"),
     (7, b"|am|de|do|re|sc|sr|wb|wm\x7fte"),
 ];
