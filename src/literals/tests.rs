@@ -278,3 +278,84 @@ fn windows_are_picked_rare_by_the_command_line_model() {
     assert!(window_level([b'd', b'o', b'w']) > window_level([b'd', b'i', b't']));
     assert_ne!(&b"\\windows\\ntds\\ntds.dit"[offset..offset + 3], b"dow");
 }
+
+/// The answers do not depend on the hash: the random-text check under every multiplier the
+/// set could pick.
+#[test]
+fn every_multiplier_gives_the_same_answers() {
+    let mut rng = Rng(0x94D0_49BB_1331_11EB);
+    let words: Vec<Vec<u8>> = (0..120)
+        .map(|_| (0..3 + rng.below(8)).map(|_| rng.pick(ALPHABET)).collect())
+        .collect();
+    let literals: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+    let picked = Literals::new(&literals).expect("valid");
+    let hays: Vec<Vec<u8>> = (0..200)
+        .map(|_| {
+            let mut hay = Vec::new();
+            while hay.len() < 60 {
+                let literal = literals[rng.below(literals.len())];
+                hay.extend(rng.recase(literal));
+                hay.push(rng.pick(ALPHABET));
+            }
+            hay
+        })
+        .collect();
+    for multiplier in MULTIPLIERS {
+        let candidates = picked.entries.to_vec();
+        let set = Literals::tabled(
+            picked.literals.clone(),
+            picked.text.clone(),
+            candidates,
+            multiplier,
+        );
+        assert_eq!(set.entries.len(), literals.len());
+        for hay in &hays {
+            assert!(agree(&literals, &set, hay) > 0);
+        }
+    }
+}
+
+/// The generated model is whole folded 3-byte windows, most common first.
+#[test]
+fn the_command_line_model_is_whole_folded_windows_by_falling_level() {
+    let mut windows = 0;
+    let mut last = u8::MAX;
+    for &(level, bytes) in trigrams::COMMON {
+        assert_eq!(bytes.len() % 3, 0, "level {level}");
+        assert!(bytes.iter().all(|b| b & 0x20 != 0), "level {level}");
+        assert!(level <= last);
+        last = level;
+        windows += bytes.len() / 3;
+    }
+    assert_eq!(windows, 4096);
+    assert!(window_level(*b"EXE") >= 12);
+    assert_eq!(window_level(*b"qzj"), 0);
+}
+
+/// A literal whose window shares a table bit with `exe` under the first multiplier gets
+/// another: otherwise every `.exe` in a command line would cost a verification.
+#[test]
+fn the_hash_is_picked_so_that_common_windows_miss_the_literals_bits() {
+    let exe = u32::from_le_bytes(*b"exe\0");
+    let folded = || (0x20..0x80u8).filter(|b| b & 0x20 != 0);
+    let colliding = folded()
+        .flat_map(|a| folded().flat_map(move |b| folded().map(move |c| [a, b, c])))
+        .find(|&[a, b, c]| {
+            let window = u32::from_le_bytes([a, b, c, 0]);
+            slot(window, MULTIPLIERS[0]) == slot(exe, MULTIPLIERS[0])
+                && window_level([a, b, c]) == 0
+        })
+        .expect("some rare window collides with `exe`");
+    let set = Literals::new(&[&colliding[..]]).expect("valid");
+    assert_ne!(set.multiplier, MULTIPLIERS[0]);
+    assert_eq!(set.has(exe), 0);
+    assert_eq!(
+        set.has(u32::from_le_bytes([
+            colliding[0],
+            colliding[1],
+            colliding[2],
+            0
+        ])),
+        1
+    );
+}
