@@ -8,13 +8,15 @@
 //! tested on its own, on the raw bytes, in about 40 KiB, in two steps:
 //!
 //! - **Scan.** Each literal is represented by one 3-byte window, its rarest by a model of real
-//!   Windows command lines ([`window_level`]; by the bytes' [`commonness`] among equals): a
+//!   Windows command lines (`window_level`; by the bytes' [`commonness`] among equals): a
 //!   window's every occurrence costs a verification, and common windows (`dow`, `exe`) occur
 //!   in most command lines. The folded windows (`| 0x20` per byte: the two cases of a letter
 //!   together, and a few punctuation pairs) are hashed to one bit each of a 64 Kbit table
-//!   (8 KiB). Every position's window is looked up, 32 positions before any branch: with AVX2
-//!   (detected at run time) 8 windows per shuffle, multiply and gather; otherwise 4 per 8-byte
-//!   load. The last block is copied into zeroed bytes, so no read passes the end.
+//!   (8 KiB), by the multiplier (of 16) under which the model's common windows collide least
+//!   with the literals' (`pick_multiplier`). Every position's window is looked up, 32
+//!   positions before any branch: with AVX2 (detected at run time) 8 windows per shuffle,
+//!   multiply and gather; otherwise 4 per 8-byte load. The last positions (under 16 bytes)
+//!   are looked up one at a time, so no read passes the end.
 //! - **Verification.** A set bit's rank (prefix counts per 64-bit word, plus a popcount) is
 //!   its bucket's first entry in a flat array of cache-line-aligned entries, chained within
 //!   the bucket: no hash map. An entry compares the 4 folded bytes at the position (3 for a
@@ -23,10 +25,11 @@
 //!   where the literal has a letter.
 //!
 //! On the benchmark's command lines (236 bytes on average) with the corpus's 569 process
-//! pieces, that is about 16 verifications per value, 9 of them true occurrences, and 300 ns
-//! per value with AVX2 (450 without), where a 4-byte window picked by byte commonness alone,
-//! a second table for 3-byte literals and a hash map took 880; on the real command lines of
-//! `../shared/datasets/bulk`, 155 ns against 510.
+//! pieces: 14 verifications per value, 9 of them true occurrences, and 290 ns per value with
+//! AVX2 (405 without), where 4-byte windows picked by byte commonness alone, a second table
+//! for 3-byte literals and a hash map of buckets took 890 (18 verifications). On the real
+//! command lines of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205
+//! without AVX2) against 510.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
