@@ -8,20 +8,25 @@ type Kernel = fn(&Literals, &[u8], Found<'_>) -> bool;
 
 /// The scans this CPU runs, by name, and the dispatching [`Literals::find`].
 fn kernels() -> Vec<(&'static str, Kernel)> {
-    let mut kernels: Vec<(&'static str, Kernel)> = vec![
+    let portable: [(&'static str, Kernel); 2] = [
         ("find", |set, hay, found| set.find(hay, found)),
         ("scalar", |set, hay, mut found| {
             set.find_scalar(hay, &mut found)
         }),
     ];
+    portable.into_iter().chain(vector_kernel()).collect()
+}
+
+/// The AVX2 scan when this CPU has AVX2.
+fn vector_kernel() -> Option<(&'static str, Kernel)> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        kernels.push(("avx2", |set, hay, mut found| {
+        return Some(("avx2", |set, hay, mut found| {
             // SAFETY: AVX2 was detected before this kernel was listed.
             unsafe { set.find_avx2(hay, &mut found) }
         }));
     }
-    kernels
+    None
 }
 
 /// Every occurrence of every literal, as `eq_ignore_ascii_case` sees it: literal ids, sorted.
