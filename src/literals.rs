@@ -4,39 +4,97 @@
 //!
 //! Aho-Corasick answers this with one automaton step per byte, each depending on the last:
 //! with the ESCU corpus's 565 command-line pieces its DFA takes 2 MiB and walks 215-byte
-//! command lines at about 3.2 ns per byte (its overlapping search, which reports every literal,
-//! at 3.6), and it needs a lower-cased copy of the bytes. Here every position is tested on its
-//! own, on the raw bytes, in about the same time and 40 KiB: the position's next 4 bytes,
-//! folded (`| 0x20` per byte, which maps the two cases of a letter together and merges a few
-//! punctuation pairs), are hashed to one bit of a 64 Kbit table (8 KiB) holding one 4-byte
-//! window of each
-//! literal, its rarest by the bytes' [`commonness`] in command lines (3-byte literals have a
-//! second table over 3 bytes). A set bit is verified against the literals with that exact
-//! folded window; false hits (about 1 position in 100 for 500 literals) cost a hash lookup,
-//! and rare windows keep true hits of common prefixes (`c:\w`, `powe`) from costing one.
+//! command lines at about 3.2 ns per byte, on a lower-cased copy. Here every position is
+//! tested on its own, on the raw bytes, in about 40 KiB, in two steps:
+//!
+//! - **Scan.** Each literal is represented by one 3-byte window, its rarest by a model of real
+//!   Windows command lines (`window_level`; by the bytes' [`commonness`] among equals): a
+//!   window's every occurrence costs a verification, and common windows (`dow`, `exe`) occur
+//!   in most command lines. The folded windows (`| 0x20` per byte: the two cases of a letter
+//!   together, and a few punctuation pairs) are hashed to one bit each of a 64 Kbit table
+//!   (8 KiB), by the multiplier (of 16) under which the model's common windows collide least
+//!   with the literals' (`pick_multiplier`). Every position's window is looked up, 32
+//!   positions before any branch: with AVX2 (detected at run time) 8 windows per shuffle,
+//!   multiply and gather; otherwise 4 per 8-byte load. The last positions (under 16 bytes)
+//!   are looked up one at a time, so no read passes the end.
+//! - **Verification.** A set bit's rank (prefix counts per 64-bit word, plus a popcount) is
+//!   its bucket's first entry in a flat array of cache-line-aligned entries, chained within
+//!   the bucket: no hash map. An entry compares the 4 folded bytes at the position (3 for a
+//!   window ending its literal), then the literal 8 bytes at a time as
+//!   `hay | letters == lower`, exact ASCII case-insensitivity since `letters` is `0x20` only
+//!   where the literal has a letter.
+//!
+//! On the benchmark's command lines (236 bytes on average) with the corpus's 569 process
+//! pieces: 14 verifications per value, 9 of them true occurrences, and 290 ns per value with
+//! AVX2 (405 without), where 4-byte windows picked by byte commonness alone, a second table
+//! for 3-byte literals and a hash map of buckets took 890 (18 verifications). On the real
+//! command lines of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205
+//! without AVX2) against 510.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::RangeInclusive;
+use std::sync::OnceLock;
+
+mod trigrams;
 
 /// Literals shorter than this are not accepted: they occur everywhere.
 pub const MIN_LITERAL: usize = 3;
 
 const TABLE_BITS: u32 = 16;
 const TABLE_WORDS: usize = 1 << (TABLE_BITS - 6);
+/// The multipliers a set's window hash is picked from ([`pick_multiplier`]): odd, the golden
+/// ratio's first, then splitmix64's outputs, fixed so that a rule set always gets one table.
+const MULTIPLIERS: [u32; 16] = {
+    let mut multipliers = [0x9E37_79B1u32; 16];
+    let mut state = 0u64;
+    let mut i = 1;
+    while i < multipliers.len() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        multipliers[i] = (z ^ (z >> 31)) as u32 | 1;
+        i += 1;
+    }
+    multipliers
+};
 
 /// A set of literals (each at least [`MIN_LITERAL`] bytes), searched ASCII case-insensitively.
 #[derive(Debug, Clone)]
 pub struct Literals {
     /// Lower-cased.
     literals: Vec<Box<[u8]>>,
-    /// Fingerprint bits of literals of 4 bytes or more (their first 4 bytes, folded).
-    long: Box<[u64]>,
-    /// Fingerprint bits of 3-byte literals (their 3 bytes, folded).
-    short: Box<[u64]>,
-    has_short: bool,
-    /// Folded window → the literals holding it as their window, with its offset in them.
-    by_fingerprint: HashMap<u32, Box<[(u32, u32)]>, WordHash>,
+    /// One bit per hash of a folded 3-byte window: set for each literal's rarest window.
+    bits: Box<[u64; TABLE_WORDS]>,
+    /// The hash's multiplier, [`pick_multiplier`]'s for these literals.
+    multiplier: u32,
+    /// Set bits in the words before each word of `bits`: a set bit's rank is its bucket.
+    ranks: Box<[u32; TABLE_WORDS]>,
+    /// Bucket `r` starts at entry `r` ([`chain_buckets`]).
+    entries: Box<[Candidate]>,
+    /// Per literal, [`push_padded`]: its lower-cased bytes, letter mask ([`letter_mask`]) and
+    /// care mask, each padded to a multiple of [`WORD`] bytes.
+    text: Box<[u8]>,
+}
+
+/// A literal whose rarest window hashes to the entry's bucket. 32 bytes, aligned: one cache
+/// line holds it whole.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(32))]
+struct Candidate {
+    /// The literal's 4 folded bytes from its window on (3 and a zero when it ends there),
+    /// compared with the haystack's under `mask` before the literal itself.
+    window: u32,
+    mask: u32,
+    id: u32,
+    /// Where the window sits in the literal.
+    offset: u32,
+    /// Where the literal sits in `text`, and its length.
+    text: u32,
+    len: u32,
+    /// The bucket's next entry (none: past the end of `entries`).
+    next: u32,
 }
 
 #[inline(always)]
@@ -44,33 +102,105 @@ fn fold4(bytes: [u8; 4]) -> u32 {
     u32::from_le_bytes(bytes) | 0x2020_2020
 }
 
+/// The folded window at `at` (which must leave at least 3 bytes): 4 bytes, or the last 3 and
+/// a zero byte, folded the same way as the vector scan pads the haystack's end.
 #[inline(always)]
-fn bit(table: &[u64], fingerprint: u32) -> bool {
-    let h = fingerprint.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS);
-    table[(h >> 6) as usize] & (1 << (h & 63)) != 0
-}
-
-fn set_bit(table: &mut [u64], fingerprint: u32) {
-    let h = fingerprint.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS);
-    table[(h >> 6) as usize] |= 1 << (h & 63);
-}
-
-/// The fingerprint of a literal and where it sits in it: its rarest 4-byte window, folded, or
-/// its 3 bytes folded with a zero fourth byte for a 3-byte literal.
-fn fingerprint(literal: &[u8]) -> (u32, usize) {
-    if let [a, b, c] = literal {
-        return (fold4([*a, *b, *c, 0]) & 0x00FF_FFFF, 0);
+fn window_at(haystack: &[u8], at: usize) -> u32 {
+    match haystack.get(at..at + 4) {
+        Some(&[a, b, c, d]) => fold4([a, b, c, d]),
+        _ => fold4([haystack[at], haystack[at + 1], haystack[at + 2], 0]),
     }
-    let offset = (0..=literal.len().saturating_sub(4))
+}
+
+/// The table bit of a folded window: a hash of its first 3 bytes by `multiplier`.
+#[inline(always)]
+fn slot(window: u32, multiplier: u32) -> u32 {
+    (window & 0x00FF_FFFF).wrapping_mul(multiplier) >> (32 - TABLE_BITS)
+}
+
+/// The multiplier under which the windows that real command lines hold most often
+/// ([`trigrams`]) collide least with the literals' `windows`: a collision costs a
+/// verification at every occurrence of the common window, and the one multiplier measured
+/// cost a benchmark command line 3 of them, where the best of 16 costs 0.5.
+fn pick_multiplier(windows: &[u32]) -> u32 {
+    let windows: Vec<u32> = windows.iter().map(|w| w & 0x00FF_FFFF).collect();
+    let common = trigrams::COMMON.iter().flat_map(|&(level, trigrams)| {
+        let folded = trigrams
+            .chunks_exact(3)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], 0]));
+        folded.map(move |w| (w, level))
+    });
+    let cost = |&multiplier: &u32| {
+        let mut bits = vec![0u64; TABLE_WORDS];
+        for &w in &windows {
+            let slot = slot(w, multiplier);
+            bits[slot as usize >> 6] |= 1 << (slot & 63);
+        }
+        let collides = |&(w, _): &(u32, u8)| {
+            let slot = slot(w, multiplier);
+            bits[slot as usize >> 6] >> (slot & 63) & 1 == 1 && !windows.contains(&w)
+        };
+        common
+            .clone()
+            .filter(collides)
+            .map(|(_, level)| 1u64 << level)
+            .sum::<u64>()
+    };
+    MULTIPLIERS
+        .into_iter()
+        .min_by_key(cost)
+        .unwrap_or(MULTIPLIERS[0])
+}
+
+/// `0x20` where a lower-cased literal byte is a letter, 0 elsewhere: a haystack byte `h`
+/// equals the literal byte `l` but for ASCII case exactly when `h | mask == l`.
+fn letter_mask(lower: u8) -> u8 {
+    if lower.is_ascii_lowercase() {
+        0x20
+    } else {
+        0
+    }
+}
+
+/// The offset of a literal's rarest 3-byte window, and the entry comparing it. Rarest by
+/// [`window_level`] first, then by the bytes' [`commonness`]: a window of common bytes can
+/// still be rare (`owst` in `windowstate`), and one of rare bytes common (`m32` in every
+/// `system32`), and every occurrence of the window costs a verification.
+fn window_of(literal: &[u8]) -> (usize, u32, u32) {
+    let offset = (0..=literal.len() - 3)
         .min_by_key(|&k| {
-            literal[k..k + 4]
-                .iter()
-                .map(|&b| u32::from(commonness(b)))
-                .sum::<u32>()
+            let w = &literal[k..k + 3];
+            let bytes: u32 = w.iter().map(|&b| u32::from(commonness(b))).sum();
+            (window_level([w[0], w[1], w[2]]), bytes)
         })
         .unwrap_or(0);
-    let w = &literal[offset..offset + 4];
-    (fold4([w[0], w[1], w[2], w[3]]), offset)
+    let w = &literal[offset..];
+    match w {
+        [a, b, c, d, ..] => (offset, fold4([*a, *b, *c, *d]), u32::MAX),
+        _ => (
+            offset,
+            fold4([w[0], w[1], w[2], 0]) & 0x00FF_FFFF,
+            0x00FF_FFFF,
+        ),
+    }
+}
+
+/// How common a 3-byte window is in Windows command lines: floor(log2) of its occurrences
+/// among the 5 million windows of 31,448 real command lines, 0 when not among the 4,096 most
+/// common ([`trigrams`], generated by `tools/trigrams.py`).
+fn window_level(window: [u8; 3]) -> u8 {
+    static LEVELS: OnceLock<HashMap<[u8; 3], u8>> = OnceLock::new();
+    let levels = LEVELS.get_or_init(|| {
+        let mut levels = HashMap::new();
+        for &(level, windows) in trigrams::COMMON {
+            for w in windows.chunks_exact(3) {
+                levels.insert([w[0], w[1], w[2]], level);
+            }
+        }
+        levels
+    });
+    let folded = window.map(|b| b | 0x20);
+    levels.get(&folded).copied().unwrap_or(0)
 }
 
 /// Rough commonness rank of a lower-cased byte in Windows command lines and process fields:
@@ -90,36 +220,67 @@ impl Literals {
         if literals.is_empty() {
             return None;
         }
-        let mut long = vec![0u64; TABLE_WORDS].into_boxed_slice();
-        let mut short = vec![0u64; TABLE_WORDS].into_boxed_slice();
-        let mut has_short = false;
-        let mut groups: HashMap<u32, Vec<(u32, u32)>, WordHash> = HashMap::default();
+        let mut candidates = Vec::with_capacity(literals.len());
         let mut lowered = Vec::with_capacity(literals.len());
+        let mut text = Vec::new();
         for (id, literal) in literals.iter().enumerate() {
             let literal = literal.as_ref().to_ascii_lowercase();
             if literal.len() < MIN_LITERAL {
                 return None;
             }
-            let (print, offset) = fingerprint(&literal);
-            if literal.len() == 3 {
-                set_bit(&mut short, print);
-                has_short = true;
-            } else {
-                set_bit(&mut long, print);
-            }
-            groups
-                .entry(print)
-                .or_default()
-                .push((id as u32, offset as u32));
+            let (offset, window, mask) = window_of(&literal);
+            candidates.push(Candidate {
+                window,
+                mask,
+                id: id as u32,
+                offset: offset as u32,
+                text: text.len() as u32,
+                len: literal.len() as u32,
+                next: u32::MAX,
+            });
+            text.extend_from_slice(&literal);
+            text.extend(literal.iter().map(|&b| letter_mask(b)));
             lowered.push(literal.into_boxed_slice());
         }
-        Some(Literals {
-            literals: lowered,
-            long,
-            short,
-            has_short,
-            by_fingerprint: groups.into_iter().map(|(k, v)| (k, v.into())).collect(),
-        })
+        let windows: Vec<u32> = candidates.iter().map(|c| c.window).collect();
+        let multiplier = pick_multiplier(&windows);
+        Some(Literals::tabled(
+            lowered,
+            text.into(),
+            candidates,
+            multiplier,
+        ))
+    }
+
+    /// The set with its table and buckets under `multiplier`.
+    fn tabled(
+        literals: Vec<Box<[u8]>>,
+        text: Box<[u8]>,
+        candidates: Vec<Candidate>,
+        multiplier: u32,
+    ) -> Literals {
+        let mut bits = Box::new([0u64; TABLE_WORDS]);
+        let mut by_slot: Vec<(u32, Candidate)> = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let slot = slot(candidate.window, multiplier);
+            bits[slot as usize >> 6] |= 1 << (slot & 63);
+            by_slot.push((
+                slot,
+                Candidate {
+                    next: u32::MAX,
+                    ..candidate
+                },
+            ));
+        }
+        by_slot.sort_by_key(|&(slot, entry)| (slot, entry.id));
+        Literals {
+            literals,
+            ranks: ranks(&bits),
+            bits,
+            multiplier,
+            entries: chain_buckets(&by_slot),
+            text,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -139,82 +300,17 @@ impl Literals {
     /// occurrence). Stops early, returning `true`, when `found` returns `true`.
     #[inline]
     pub fn find(&self, haystack: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
-        let n = haystack.len();
-        if n < MIN_LITERAL {
+        if haystack.len() < MIN_LITERAL {
             return false;
         }
-        // Four positions per 8-byte load, their bits gathered before any branch.
-        let mut at = 0;
-        while at + 8 <= n {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&haystack[at..at + 8]);
-            let eight = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
-            let windows = [
-                eight as u32,
-                (eight >> 8) as u32,
-                (eight >> 16) as u32,
-                (eight >> 24) as u32,
-            ];
-            let mut hits = 0u32;
-            for (k, &w) in windows.iter().enumerate() {
-                hits |= u32::from(bit(&self.long, w)) << k;
-                if self.has_short {
-                    hits |= u32::from(bit(&self.short, w & 0x00FF_FFFF)) << (4 + k);
-                }
-            }
-            if hits != 0 && self.verify_hits(haystack, at, &windows, hits, &mut found) {
-                return true;
-            }
-            at += 4;
+        // A haystack under 16 bytes has no vector step: the portable scan, inlined here, costs
+        // less than the call.
+        #[cfg(target_arch = "x86_64")]
+        if haystack.len() >= 16 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            return unsafe { self.find_avx2(haystack, &mut found) };
         }
-        while at + 4 <= n {
-            let word = fold4([
-                haystack[at],
-                haystack[at + 1],
-                haystack[at + 2],
-                haystack[at + 3],
-            ]);
-            if bit(&self.long, word) && self.verify(haystack, at, word, &mut found) {
-                return true;
-            }
-            if self.has_short {
-                let three = word & 0x00FF_FFFF;
-                if bit(&self.short, three) && self.verify(haystack, at, three, &mut found) {
-                    return true;
-                }
-            }
-            at += 1;
-        }
-        // The last 3 bytes can only hold a 3-byte literal.
-        if self.has_short {
-            let three = fold4([haystack[n - 3], haystack[n - 2], haystack[n - 1], 0]) & 0x00FF_FFFF;
-            if bit(&self.short, three) && self.verify(haystack, n - 3, three, &mut found) {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Verifies the positions `at + k` whose bit `k` (4-byte window) or `4 + k` (3-byte
-    /// window) is set in `hits`.
-    #[cold]
-    fn verify_hits(
-        &self,
-        haystack: &[u8],
-        at: usize,
-        windows: &[u32; 4],
-        hits: u32,
-        found: &mut impl FnMut(usize) -> bool,
-    ) -> bool {
-        for (k, &w) in windows.iter().enumerate() {
-            if hits >> k & 1 == 1 && self.verify(haystack, at + k, w, found) {
-                return true;
-            }
-            if hits >> (4 + k) & 1 == 1 && self.verify(haystack, at + k, w & 0x00FF_FFFF, found) {
-                return true;
-            }
-        }
-        false
+        self.find_scalar(haystack, &mut found)
     }
 
     /// Whether any literal occurs in `haystack`.
@@ -222,31 +318,234 @@ impl Literals {
         self.find(haystack, |_| true)
     }
 
-    #[inline(never)]
-    fn verify(
+    fn find_scalar(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
+        self.find_with(haystack, found, |literals, block| {
+            literals.eight_scalar(block)
+        })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
+    fn find_avx2(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
+        self.find_with(haystack, found, |literals, block| {
+            literals.eight_avx2(block)
+        })
+    }
+
+    /// The scan, generic over how the table bits of 8 positions are looked up (from the 16
+    /// bytes at the first), so that it compiles once for the baseline and once for AVX2: 32
+    /// positions a round while 40 bytes remain, then 8 while 16 remain, then one at a time.
+    #[inline(always)]
+    fn find_with(
         &self,
         haystack: &[u8],
-        at: usize,
-        print: u32,
+        found: &mut impl FnMut(usize) -> bool,
+        eight: impl Fn(&Self, &[u8; 16]) -> u32,
+    ) -> bool {
+        let n = haystack.len();
+        let mut at = 0;
+        while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk::<40>()) {
+            let mut hits = 0;
+            for k in 0..4 {
+                let sixteen = bytes[8 * k..].first_chunk().unwrap_or(&[0; 16]);
+                hits |= eight(self, sixteen) << (8 * k);
+            }
+            if hits != 0 && self.verify_hits(haystack, at, hits, found) {
+                return true;
+            }
+            at += 32;
+        }
+        while let Some(sixteen) = haystack.get(at..).and_then(|h| h.first_chunk()) {
+            let hits = eight(self, sixteen);
+            if hits != 0 && self.verify_hits(haystack, at, hits, found) {
+                return true;
+            }
+            at += 8;
+        }
+        // At most 13 positions: a copy for the vector loads would cost more.
+        let hits = (at..(n + 1).saturating_sub(MIN_LITERAL))
+            .map(|p| self.has(window_at(haystack, p)) << (p - at))
+            .fold(0, |hits, bit| hits | bit);
+        hits != 0 && self.verify_hits(haystack, at, hits, found)
+    }
+
+    /// Whether the table bit of `window` is set, as 1 or 0.
+    #[inline(always)]
+    fn has(&self, window: u32) -> u32 {
+        let slot = slot(window, self.multiplier);
+        (self.bits[slot as usize >> 6] >> (slot & 63) & 1) as u32
+    }
+
+    /// The table bits of the windows at the first 8 positions of `bytes`, bit `k` for
+    /// position `k`: 4 windows from each 8 bytes.
+    #[inline(always)]
+    fn eight_scalar(&self, bytes: &[u8; 16]) -> u32 {
+        let mut hits = 0;
+        for half in 0..2 {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(&bytes[4 * half..4 * half + 8]);
+            let eight = u64::from_le_bytes(eight) | 0x2020_2020_2020_2020;
+            for k in 0..4 {
+                hits |= self.has((eight >> (8 * k)) as u32) << (4 * half + k);
+            }
+        }
+        hits
+    }
+
+    /// [`Literals::eight_scalar`] with AVX2: the 8 windows shuffled out of the 16 bytes,
+    /// folded, hashed, and their table words gathered at once.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eight_avx2(&self, bytes: &[u8; 16]) -> u32 {
+        use std::arch::x86_64::*;
+        // Window k (lane k) is bytes k..k + 3 and a zero (index -1); each 128-bit half
+        // shuffles within its copy of the 16 bytes.
+        let shuffle = _mm256_setr_epi8(
+            0, 1, 2, -1, 1, 2, 3, -1, 2, 3, 4, -1, 3, 4, 5, -1, //
+            4, 5, 6, -1, 5, 6, 7, -1, 6, 7, 8, -1, 7, 8, 9, -1,
+        );
+        // SAFETY: the load reads the 16 bytes of `bytes` (unaligned load).
+        let sixteen = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        let both = _mm256_broadcastsi128_si256(sixteen);
+        let windows = _mm256_or_si256(
+            _mm256_shuffle_epi8(both, shuffle),
+            _mm256_set1_epi32(0x0020_2020),
+        );
+        let hashed = _mm256_mullo_epi32(windows, _mm256_set1_epi32(self.multiplier as i32));
+        let slots = _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(hashed);
+        let words = _mm256_srli_epi32::<5>(slots);
+        // SAFETY: `words` are below 2^(TABLE_BITS - 5), the number of 32-bit words in `bits`;
+        // x86_64 is little-endian, so 32-bit word `w` holds bits 32w.. of the table.
+        let gathered =
+            unsafe { _mm256_i32gather_epi32::<4>(self.bits.as_ptr().cast::<i32>(), words) };
+        // The slot's bit shifted to the top of its lane, where movemask reads it.
+        let up = _mm256_andnot_si256(slots, _mm256_set1_epi32(31));
+        let top = _mm256_sllv_epi32(gathered, up);
+        _mm256_movemask_ps(_mm256_castsi256_ps(top)) as u32
+    }
+
+    /// Verifies the positions `at + k` whose bit `k` is set in `hits`.
+    #[inline(always)]
+    fn verify_hits(
+        &self,
+        haystack: &[u8],
+        mut at: usize,
+        mut hits: u32,
         found: &mut impl FnMut(usize) -> bool,
     ) -> bool {
-        let Some(ids) = self.by_fingerprint.get(&print) else {
-            return false;
-        };
-        for &(id, offset) in ids.iter() {
-            let literal = &self.literals[id as usize];
-            let Some(start) = at.checked_sub(offset as usize) else {
+        while hits != 0 {
+            let skip = hits.trailing_zeros();
+            at += skip as usize;
+            if self.verify(haystack, at, found) {
+                return true;
+            }
+            hits = hits >> skip >> 1;
+            at += 1;
+        }
+        false
+    }
+
+    /// Reports the literals of the bucket of the window at `at` that occur there.
+    #[inline(always)]
+    fn verify(&self, haystack: &[u8], at: usize, found: &mut impl FnMut(usize) -> bool) -> bool {
+        let window = window_at(haystack, at);
+        let mut next = self.bucket(slot(window, self.multiplier));
+        while let Some(entry) = self.entries.get(next) {
+            next = entry.next as usize;
+            if window & entry.mask != entry.window {
+                continue;
+            }
+            let Some(start) = at.checked_sub(entry.offset as usize) else {
                 continue;
             };
-            let fits = haystack
-                .get(start..start + literal.len())
-                .is_some_and(|h| h.eq_ignore_ascii_case(literal));
-            if fits && found(id as usize) {
+            if self.occurs(haystack, start, entry) && found(entry.id as usize) {
                 return true;
             }
         }
         false
     }
+
+    /// The first entry of the bucket of the table bit `slot`, which must be set: the bit's
+    /// rank.
+    #[inline(always)]
+    fn bucket(&self, slot: u32) -> usize {
+        let (word, bit) = (slot as usize >> 6, slot & 63);
+        let below = self.bits[word] & ((1u64 << bit) - 1);
+        self.ranks[word] as usize + below.count_ones() as usize
+    }
+
+    /// Whether the entry's literal occurs in `haystack` from `start`.
+    #[inline(always)]
+    fn occurs(&self, haystack: &[u8], start: usize, entry: &Candidate) -> bool {
+        let len = entry.len as usize;
+        let Some(hay) = haystack.get(start..start + len) else {
+            return false;
+        };
+        let text = &self.text[entry.text as usize..][..2 * len];
+        let (lower, letters) = text.split_at(len);
+        equal_but_case(hay, lower, letters)
+    }
+}
+
+/// Whether `hay` equals `lower` but for ASCII case, `letters` being `lower`'s letter mask
+/// (all three of one length): 8 bytes at a time, `hay | letters == lower`, the last word
+/// overlapping the one before it, so no byte is read past the end.
+#[inline(always)]
+fn equal_but_case(hay: &[u8], lower: &[u8], letters: &[u8]) -> bool {
+    let n = lower.len();
+    let folds = |at: usize, width: usize| {
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..width].copy_from_slice(&s[at..at + width]);
+            u64::from_le_bytes(w)
+        };
+        word(hay) | word(letters) == word(lower)
+    };
+    match n {
+        0..=3 => hay
+            .iter()
+            .zip(lower)
+            .zip(letters)
+            .all(|((&h, &l), &m)| h | m == l),
+        4..=7 => folds(0, 4) && folds(n - 4, 4),
+        _ => (0..n - 8).step_by(8).all(|at| folds(at, 8)) && folds(n - 8, 8),
+    }
+}
+
+/// The entries of `by_slot` (sorted by slot) in bucket order: entry `r` is the first of
+/// bucket `r`, the table's `r`-th set bit in slot order, so that finding a bucket takes no
+/// load besides the rank's. A bucket's other entries follow all the first ones, each chained
+/// from the one before.
+fn chain_buckets(by_slot: &[(u32, Candidate)]) -> Box<[Candidate]> {
+    let starts_bucket = |i: usize| i == 0 || by_slot[i - 1].0 != by_slot[i].0;
+    let mut entries: Vec<Candidate> = (0..by_slot.len())
+        .filter(|&i| starts_bucket(i))
+        .map(|i| by_slot[i].1)
+        .collect();
+    let (mut bucket, mut last) = (0, 0);
+    for (i, &(_, entry)) in by_slot.iter().enumerate() {
+        if starts_bucket(i) {
+            last = bucket;
+            bucket += 1;
+        } else {
+            entries[last].next = entries.len() as u32;
+            last = entries.len();
+            entries.push(entry);
+        }
+    }
+    entries.into()
+}
+
+/// The number of set bits before each word of `bits`.
+fn ranks(bits: &[u64; TABLE_WORDS]) -> Box<[u32; TABLE_WORDS]> {
+    let mut ranks = Box::new([0u32; TABLE_WORDS]);
+    let mut below = 0;
+    for (rank, word) in ranks.iter_mut().zip(bits.iter()) {
+        *rank = below;
+        below += word.count_ones();
+    }
+    ranks
 }
 
 /// Whole values looked up ASCII case-insensitively: one hash lookup of the folded value. The
@@ -347,126 +646,5 @@ impl Hasher for BytesHasher {
     }
 }
 
-type WordHash = BuildHasherDefault<WordHasher>;
-
-/// Fingerprints are already hashed well enough by one multiplication.
-#[derive(Debug, Clone, Copy, Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0 >> 20
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn naive(literals: &[&[u8]], haystack: &[u8]) -> Vec<usize> {
-        let mut found = Vec::new();
-        for start in 0..haystack.len() {
-            for (id, literal) in literals.iter().enumerate() {
-                if haystack
-                    .get(start..start + literal.len())
-                    .is_some_and(|h| h.eq_ignore_ascii_case(literal))
-                {
-                    found.push(id);
-                }
-            }
-        }
-        found.sort_unstable();
-        found
-    }
-
-    fn search(set: &Literals, haystack: &[u8]) -> Vec<usize> {
-        let mut found = Vec::new();
-        set.find(haystack, |id| {
-            found.push(id);
-            false
-        });
-        found.sort_unstable();
-        found
-    }
-
-    #[test]
-    fn finds_every_occurrence_of_every_literal_in_any_case() {
-        let literals: &[&[u8]] = &[
-            b"abc", b"ABCD", b"bcd", b"-enc", b"\\x\\y", b"zzz", b"c:\\w",
-        ];
-        let set = Literals::new(literals).expect("valid");
-        for hay in [
-            &b"xxabcdxx"[..],
-            b"ABC",
-            b"abcd",
-            b"zzzz",
-            b"..-ENC ",
-            b"C:\\Windows",
-            b"c:|w",
-            b"",
-            b"ab",
-            b"\\X\\Y\\x\\y",
-        ] {
-            assert_eq!(search(&set, hay), naive(literals, hay), "{hay:?}");
-        }
-    }
-
-    #[test]
-    fn agrees_with_a_naive_search_on_pseudo_random_text() {
-        let alphabet = b"aAbB-\\|.eExX ";
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
-        let words: Vec<Vec<u8>> = (0..300)
-            .map(|_| {
-                let len = 3 + next(6);
-                (0..len).map(|_| alphabet[next(alphabet.len())]).collect()
-            })
-            .collect();
-        let literals: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
-        let set = Literals::new(&literals).expect("valid");
-        let mut hits = 0;
-        for _ in 0..3_000 {
-            let hay: Vec<u8> = (0..next(80))
-                .map(|_| alphabet[next(alphabet.len())])
-                .collect();
-            let expected = naive(&literals, &hay);
-            hits += expected.len();
-            assert_eq!(search(&set, &hay), expected, "{hay:?}");
-            assert_eq!(set.any_in(&hay), !expected.is_empty());
-        }
-        assert!(hits > 1_000, "{hits}");
-    }
-
-    #[test]
-    fn whole_values_are_found_in_any_case_and_only_whole() {
-        let values = WholeValues::new(&["NetSh.exe", "cmd.exe", "netsh.EXE"]);
-        let mut fold = Vec::new();
-        assert_eq!(values.find(b"NETSH.exe", &mut fold).len(), 2);
-        assert_eq!(values.find(b"cmd.exe", &mut fold), [1]);
-        for miss in [&b"xnetsh.exe"[..], b"netsh.ex", b"", b"cmd.exe "] {
-            assert!(values.find(miss, &mut fold).is_empty(), "{miss:?}");
-        }
-        assert!(!values.any_holds(b'"'));
-    }
-
-    #[test]
-    fn refuses_short_or_no_literals() {
-        assert!(Literals::new(&[&b"ab"[..]]).is_none());
-        assert!(Literals::new::<&[u8]>(&[]).is_none());
-    }
-}
+mod tests;

@@ -256,4 +256,19 @@ pub fn report(ctx: &Context<'_>) {
         &format!("<= 3x{chunk_kib} + {rules_kib}"),
         verdict(long.peak_rss_kib <= 3 * chunk_kib + rules_kib),
     );
+    // The reply holds each row plus its annotations (ESCU's analytic_story lists run to dozens
+    // of names), so with a quarter of the rows matched it is about twice its request, and both
+    // are whole in memory at the end of a chunk: SCP v2 sends one reply per request and its
+    // header carries the body's length.
+    let reply_kib = long.largest_reply / 1024;
+    row(
+        "corpus peak RSS vs request + reply + rules",
+        format!(
+            "{:.2}x of {} KiB",
+            long.peak_rss_kib as f64 / (chunk_kib + reply_kib + rules_kib) as f64,
+            chunk_kib + reply_kib + rules_kib
+        ),
+        &format!("(context: reply {reply_kib} KiB)"),
+        "",
+    );
 }

@@ -78,6 +78,8 @@ struct Run {
     rows: u64,
     in_bytes: u64,
     out_bytes: u64,
+    /// The largest reply body: with many rules matching, a reply outgrows its request.
+    largest_reply: u64,
     wall: Duration,
     peak_rss_kib: u64,
     /// CPU the command used between the first execute and its last reply, when readable.
@@ -184,6 +186,7 @@ fn drive(
         .request(getinfo, &[])
         .map_err(|e| format!("getinfo: {e}"))?;
     let mut out_bytes = 0;
+    let mut largest_reply = 0;
     let mut hits: Option<(u64, u64)> = None;
     let start = Instant::now();
     let mut kept = Vec::new();
@@ -196,6 +199,7 @@ fn drive(
             return Err(format!("execute {}: command error: {error}", n + 1));
         }
         out_bytes += reply.body.len() as u64;
+        largest_reply = largest_reply.max(reply.body.len() as u64);
         if count_hits {
             kept.push(reply);
         } else {
@@ -229,6 +233,7 @@ fn drive(
         rows,
         in_bytes,
         out_bytes,
+        largest_reply,
         wall,
         peak_rss_kib: end.max_rss_kib,
         cpu_ns,

@@ -192,24 +192,42 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
     }
 }
 
-/// `f` over `items` on every core (in contiguous runs), results in `items`' order. Loading
-/// rules is a start-up cost every search pays, and its files are independent.
+/// `f` over `items` on every core, results in `items`' order. Loading rules is a start-up
+/// cost every search pays, and its files are independent. Threads take the next item from a
+/// shared counter rather than a fixed share: files differ widely in cost (a Sigma rule with
+/// hundreds of values, an ESCU search with a regex to JIT-compile), and `scan` decodes its
+/// input on the same cores meanwhile, so a thread with a fixed share could finish long after
+/// the others, alone.
 fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if threads <= 1 || items.len() < 32 {
         return items.iter().map(f).collect();
     }
-    let run = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = items
-            .chunks(run)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(at) else {
+                return done;
+            };
+            done.push((at, f(item)));
+        }
+    };
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
+        let mut done = take();
+        for helper in helpers {
+            done.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        done
+    });
+    done.sort_unstable_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {

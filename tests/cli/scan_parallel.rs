@@ -134,3 +134,25 @@ fn several_threads_write_what_one_thread_writes() {
         .max();
     assert!(last_record.is_some_and(|n| n > 900), "{last_record:?}");
 }
+
+/// The rules load while the workers decode: with the SigmaHQ process_creation rules (the
+/// slowest set to load, about 0.1 s) every EVTX chunk of the shared directory is decoded
+/// before they are there, and what the scan writes is still what one thread writes.
+#[test]
+fn decoding_while_the_sigma_rules_load_writes_what_one_thread_writes() {
+    let (Some(evtx), Some(sigma)) = (
+        support::shared("datasets/evtx"),
+        support::shared("sigma_corpus/rules/windows/process_creation"),
+    ) else {
+        return;
+    };
+    let evtx = evtx.to_string_lossy().into_owned();
+    let sigma = sigma.to_string_lossy().into_owned();
+    for format in ["table", "ndjson"] {
+        let args = [evtx.as_str(), "--rules", &sigma, "--output", format];
+        let out = same_on_every_thread_count(&args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("events: 2135 records"), "{err}");
+        assert!(String::from_utf8_lossy(&out.stdout).lines().count() > 100);
+    }
+}

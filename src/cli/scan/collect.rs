@@ -15,7 +15,7 @@ use super::{Outcome, MALFORMED_PRINT_LIMIT};
 use crate::ingest::Position;
 
 pub(super) struct Collector<'w, W: Write> {
-    writer: &'w mut Writer<W>,
+    writer: Writer<W>,
     files: &'w [PathBuf],
     progress: ProgressBar,
     summary: Summary,
@@ -37,7 +37,7 @@ pub(super) struct Collector<'w, W: Write> {
 
 impl<'w, W: Write> Collector<'w, W> {
     pub(super) fn new(
-        writer: &'w mut Writer<W>,
+        writer: Writer<W>,
         files: &'w [PathBuf],
         progress: ProgressBar,
         rules: usize,
@@ -152,9 +152,14 @@ impl<'w, W: Write> Collector<'w, W> {
         self.file_ended = tally.last_piece;
     }
 
-    /// The summary and the error count, once every job has been applied.
-    /// `detector` names the rules and tells which Sigma rules the sources read could not match.
-    pub(super) fn finish(mut self, detector: &dyn Detector, rules_note: Option<String>) -> Outcome {
+    /// The summary and the error count, once every job has been applied, and the writer to
+    /// close. `detector` names the rules and tells which Sigma rules the sources read could
+    /// not match.
+    pub(super) fn finish(
+        mut self,
+        detector: &dyn Detector,
+        rules_note: Option<String>,
+    ) -> (Outcome, Writer<W>) {
         self.progress.finish_and_clear();
         if self.summary.malformed > MALFORMED_PRINT_LIMIT {
             eprintln!(
@@ -170,10 +175,11 @@ impl<'w, W: Write> Collector<'w, W> {
             .zip(self.per_rule)
             .collect();
         self.summary.rules_note = rules_note;
-        Outcome {
+        let outcome = Outcome {
             summary: self.summary,
             errors: self.errors,
-        }
+        };
+        (outcome, self.writer)
     }
 
     fn path(&self) -> &'w Path {

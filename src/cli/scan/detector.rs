@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::output::{OutputFormat, Render};
 use crate::detect::ProcessDetector;
 use crate::ingest::ProcessRow;
 use crate::rules::sigma::{fields, DataSource};
@@ -42,6 +43,41 @@ pub(super) struct Loaded {
     /// Why no rule can be evaluated, when none loaded: scan still reads and counts every
     /// event, and exits 2.
     pub unavailable: Option<String>,
+}
+
+/// The loaded rules as a scan's threads share them, once loading is done: each worker
+/// matches with a fork of the detector and renders with `render`; the rest is reported
+/// before anything else.
+pub(super) struct Ready {
+    detector: Mutex<Box<dyn Detector>>,
+    pub render: Render,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub unavailable: Option<String>,
+}
+
+impl Ready {
+    /// Loads the rules (as [`load`]) and sizes the output's columns to their names.
+    pub(super) fn load(extra: &[PathBuf], output: OutputFormat) -> Ready {
+        let loaded = load(extra);
+        Ready {
+            render: Render::new(output, loaded.detector.rule_names()),
+            detector: Mutex::new(loaded.detector),
+            warnings: loaded.warnings,
+            errors: loaded.errors,
+            unavailable: loaded.unavailable,
+        }
+    }
+
+    /// A detector over the same rules for one thread.
+    pub(super) fn fork(&self) -> Box<dyn Detector> {
+        self.detector().fork()
+    }
+
+    /// The loaded detector (one thread matches with it, or reads its names and notes).
+    pub(super) fn detector(&self) -> MutexGuard<'_, Box<dyn Detector>> {
+        self.detector.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Loads the app's rules (`rules::locate`: shipped rules, `<app>/local/rules`,

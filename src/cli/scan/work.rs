@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 
 use super::detector::Detector;
-use super::output::{Hit, RenderedRow};
+use super::output::{Hit, Render, RenderedRow};
 use super::MALFORMED_PRINT_LIMIT;
 use crate::ingest::{
     detect_format, CimField, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions, Position,
@@ -87,79 +87,180 @@ pub(super) fn jobs(
     })
 }
 
-/// Runs one job over `path` (the file it belongs to).
-pub(super) fn run(
+/// What a job needs to match and render its rows: a detector of its own and the shared
+/// renderer (both exist only once the rules are loaded).
+pub(super) struct Matching<'r> {
+    pub detector: &'r mut dyn Detector,
+    pub render: &'r Render,
+}
+
+/// A job read as far as it could be before the rules were there: the items decoded so far,
+/// and the rest still to read. Decoding does not need the rules, so while they load the
+/// workers decode ahead ([`start`] with a `more` that says yes), and match afterwards
+/// ([`finish`]).
+pub(super) struct Started {
+    items: Vec<Item>,
+    rest: Rest,
+    /// EVTX pieces: the records the piece holds.
+    piece_records: u64,
+    /// EVTX pieces: the parser failed here.
+    last_piece: bool,
+}
+
+/// What of a job is left to read once its decoded items are matched.
+enum Rest {
+    Nothing,
+    /// A whole file, read up to here.
+    File(Box<FileStream>),
+    /// The file could not be opened (message names it).
+    OpenFailed(String),
+}
+
+/// A whole file being read with [`FileReader`], and what the progress bar has been told.
+struct FileStream {
+    reader: FileReader,
+    /// Bytes reported to the progress bar so far.
+    shown: u64,
+    /// Items read so far.
+    count: u64,
+}
+
+impl Started {
+    /// Items decoded so far (what a job holds while it waits for the rules).
+    pub(super) fn decoded(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Starts `job` over `path` (the file it belongs to): an EVTX piece is decoded whole (one
+/// 64 KiB chunk); a whole file is opened and read while `more` says yes (asked before each
+/// item), so the caller bounds how much is decoded ahead of the rules.
+pub(super) fn start(
     job: Job,
     path: &Path,
-    options: &super::ScanOptions,
-    detector: &mut dyn Detector,
+    format: Option<Format>,
+    progress: &ProgressBar,
+    more: &mut dyn FnMut() -> bool,
+) -> Started {
+    match job {
+        Job::EvtxPiece(piece) => {
+            let decoded = piece.items();
+            progress.inc(EVTX_CHUNK_BYTES);
+            Started {
+                items: decoded.items,
+                rest: Rest::Nothing,
+                piece_records: decoded.records,
+                last_piece: decoded.last,
+            }
+        }
+        Job::File => {
+            let open = OpenOptions {
+                format,
+                ..OpenOptions::default()
+            };
+            let (items, rest) = match FileReader::open(path, &open) {
+                Ok(reader) => {
+                    let mut stream = FileStream {
+                        reader,
+                        shown: 0,
+                        count: 0,
+                    };
+                    let items = stream.read_while(progress, more);
+                    (items, Rest::File(Box::new(stream)))
+                }
+                Err(e) => (Vec::new(), Rest::OpenFailed(e.to_string())),
+            };
+            Started {
+                items,
+                rest,
+                piece_records: 0,
+                last_piece: false,
+            }
+        }
+    }
+}
+
+/// Matches a started job's decoded items, then reads and matches the rest of its file;
+/// what it finds goes to `emit` in record order.
+pub(super) fn finish(
+    started: Started,
+    path: &Path,
+    all: bool,
+    matching: &mut Matching<'_>,
     progress: &ProgressBar,
     emit: &mut dyn FnMut(Found),
 ) -> Tally {
     let mut tally = Tally {
-        per_rule: vec![0; detector.rule_names().len()],
+        per_rule: vec![0; matching.detector.rule_names().len()],
+        piece_records: started.piece_records,
+        last_piece: started.last_piece,
         ..Tally::default()
     };
-    match job {
-        Job::EvtxPiece(piece) => {
-            let decoded = piece.items();
-            tally.piece_records = decoded.records;
-            tally.last_piece = decoded.last;
-            for item in decoded.items {
-                take_item(item, path, options, detector, &mut tally, emit);
+    for item in started.items {
+        take_item(item, path, all, matching, &mut tally, emit);
+    }
+    match started.rest {
+        Rest::Nothing => {}
+        Rest::OpenFailed(message) => emit(Found::OpenFailed(message)),
+        Rest::File(mut stream) => {
+            while let Some(item) = stream.next(progress) {
+                take_item(item, path, all, matching, &mut tally, emit);
             }
-            progress.inc(EVTX_CHUNK_BYTES);
-        }
-        Job::File => {
-            let read = scan_file(path, options.format, progress, &mut |item| {
-                take_item(item, path, options, detector, &mut tally, emit)
-            });
-            if let Err(message) = read {
-                emit(Found::OpenFailed(message));
-            }
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            progress.inc(size.saturating_sub(stream.shown));
         }
     }
     tally
 }
 
+/// Runs one job from start to finish (the rules are loaded).
+pub(super) fn run(
+    job: Job,
+    path: &Path,
+    options: &super::ScanOptions,
+    matching: &mut Matching<'_>,
+    progress: &ProgressBar,
+    emit: &mut dyn FnMut(Found),
+) -> Tally {
+    let started = start(job, path, options.format, progress, &mut || false);
+    finish(started, path, options.all, matching, progress, emit)
+}
+
 /// What a progress bar counts for one EVTX piece.
 const EVTX_CHUNK_BYTES: u64 = 65536;
 
-/// Reads every record of one file with [`FileReader`], handing each item to `take`; `Err`
-/// when the file cannot be opened.
-fn scan_file(
-    path: &Path,
-    format: Option<Format>,
-    progress: &ProgressBar,
-    take: &mut dyn FnMut(Item),
-) -> Result<(), String> {
-    let open = OpenOptions {
-        format,
-        ..OpenOptions::default()
-    };
-    let mut reader = FileReader::open(path, &open).map_err(|e| e.to_string())?;
-    let mut shown = 0;
-    let mut count = 0u64;
-    while let Some(item) = reader.next() {
-        count += 1;
-        if count.is_multiple_of(4096) {
-            let read = reader.bytes_read();
-            progress.inc(read.saturating_sub(shown));
-            shown = read.max(shown);
+impl FileStream {
+    /// The next item, telling the progress bar how far the file is read every 4096 items.
+    fn next(&mut self, progress: &ProgressBar) -> Option<Item> {
+        let item = self.reader.next()?;
+        self.count += 1;
+        if self.count.is_multiple_of(4096) {
+            let read = self.reader.bytes_read();
+            progress.inc(read.saturating_sub(self.shown));
+            self.shown = read.max(self.shown);
         }
-        take(item);
+        Some(item)
     }
-    let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    progress.inc(size.saturating_sub(shown));
-    Ok(())
+
+    /// The items read while `more` says yes.
+    fn read_while(&mut self, progress: &ProgressBar, more: &mut dyn FnMut() -> bool) -> Vec<Item> {
+        let mut items = Vec::new();
+        while more() {
+            match self.next(progress) {
+                Some(item) => items.push(item),
+                None => break,
+            }
+        }
+        items
+    }
 }
 
 /// Counts one item and sends what the collector needs of it.
 fn take_item(
     item: Item,
     path: &Path,
-    options: &super::ScanOptions,
-    detector: &mut dyn Detector,
+    all: bool,
+    matching: &mut Matching<'_>,
     tally: &mut Tally,
     emit: &mut dyn FnMut(Found),
 ) {
@@ -172,7 +273,7 @@ fn take_item(
                 .by_source
                 .entry(DataSource::from_vendor_product(vendor))
                 .or_default() += 1;
-            let detection = detector.detect(&event.row);
+            let detection = matching.detector.detect(&event.row);
             if let Some(d) = &detection {
                 tally.matched_rows += 1;
                 for &rule in &d.rules {
@@ -181,7 +282,7 @@ fn take_item(
                     }
                 }
             }
-            if detection.is_some() || options.all {
+            if detection.is_some() || all {
                 let hit = Hit {
                     file: path,
                     record_id: &event.record_id,
@@ -190,7 +291,7 @@ fn take_item(
                 };
                 emit(Found::Row(Box::new(FoundRow {
                     position: event.position,
-                    rendered: options.render.row(&hit),
+                    rendered: matching.render.row(&hit),
                 })));
             }
         }

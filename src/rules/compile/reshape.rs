@@ -33,33 +33,31 @@ pub(super) fn compile_rename(
     }
     record_rename_sources(args, base, &pairs, out);
     for (from, to) in pairs {
-        let moved: Vec<(String, String, Binding)> = match from.split_once('*') {
+        // Old and new names first; the bindings are then moved, not cloned (with the
+        // `rename Processes.* as *` of every data-model search, cloning them was a good part
+        // of compiling a rule).
+        let names: Vec<(String, String)> = match from.split_once('*') {
             Some((pre, suf)) => out
                 .env
-                .iter()
-                .filter(|(k, _)| {
+                .keys()
+                .filter(|k| {
                     k.len() >= pre.len() + suf.len() && k.starts_with(pre) && k.ends_with(suf)
                 })
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        to.replacen('*', &k[pre.len()..k.len() - suf.len()], 1),
-                        v.clone(),
-                    )
+                .map(|k| {
+                    let captured = &k[pre.len()..k.len() - suf.len()];
+                    (k.clone(), to.replacen('*', captured, 1))
                 })
                 .collect(),
-            None => out
-                .env
-                .get(&from)
-                .map(|v| vec![(from.clone(), to.clone(), v.clone())])
-                .unwrap_or_default(),
+            None if out.env.contains_key(&from) => vec![(from.clone(), to.clone())],
+            None => Vec::new(),
         };
         // Remove every source first, then insert the targets (a wildcard rename may overlap itself).
-        for (old, _, _) in &moved {
-            out.env.remove(old);
-        }
-        for (_, new, v) in moved {
-            out.env.insert(new, v);
+        let moved: Vec<(String, Binding)> = names
+            .into_iter()
+            .filter_map(|(old, new)| out.env.remove(&old).map(|binding| (new, binding)))
+            .collect();
+        for (new, binding) in moved {
+            out.env.insert(new, binding);
         }
     }
     Ok(())

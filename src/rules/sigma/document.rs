@@ -75,13 +75,21 @@ pub enum SigmaValue {
 /// True when a YAML text is a Sigma rule rather than ESCU content: it has top-level
 /// `detection:` and `logsource:` keys (an ESCU detection has `search:` instead).
 pub fn looks_like_sigma(text: &str) -> bool {
-    let top_level = |key: &str| {
-        text.lines().any(|line| {
-            line.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    has_top_level_key(text, "detection") && has_top_level_key(text, "logsource")
+}
+
+/// Whether a line of `text` starts with `key` followed by a colon (blanks between). Every
+/// rule file is asked this at load time, so the key is searched for (memchr) rather than
+/// every line split off and tested.
+pub(crate) fn has_top_level_key(text: &str, key: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find_iter(bytes, key.as_bytes())
+        .filter(|&at| at == 0 || bytes[at - 1] == b'\n')
+        .any(|at| {
+            let rest = &text[at + key.len()..];
+            let line = rest.split('\n').next().unwrap_or("");
+            line.trim_start().starts_with(':')
         })
-    };
-    top_level("detection") && top_level("logsource")
 }
 
 /// Parses a Sigma rule. Errors name the key or search identifier that is wrong.
@@ -263,6 +271,27 @@ level: High
 tags:
     - attack.t1033
 ";
+
+    #[test]
+    fn top_level_keys_start_a_line_and_end_at_a_colon() {
+        for (text, found) in [
+            ("detection: x", true),
+            ("a: 1\r\ndetection :\r\n  b", true),
+            ("a: 1\ndetection\t: x", true),
+            ("  detection: nested", false),
+            ("xdetection: 1", false),
+            ("detection\n: 1", false),
+            ("detections: 1", false),
+            ("a: detection: 1\ndetection", false),
+        ] {
+            assert_eq!(has_top_level_key(text, "detection"), found, "{text:?}");
+            let by_lines = text.lines().any(|l| {
+                l.strip_prefix("detection")
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            });
+            assert_eq!(by_lines, found, "{text:?}");
+        }
+    }
 
     #[test]
     fn reads_the_specification_example_shapes() {

@@ -73,10 +73,7 @@ struct Document {
 
 /// True when a YAML text is a settings document.
 pub fn looks_like_settings(text: &str) -> bool {
-    text.lines().any(|l| {
-        l.strip_prefix("sigma_settings")
-            .is_some_and(|rest| rest.trim_start().starts_with(':'))
-    })
+    super::document::has_top_level_key(text, "sigma_settings")
 }
 
 impl SigmaSettings {
