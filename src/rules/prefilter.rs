@@ -346,7 +346,7 @@ fn factor_rarity(factor: &[RequiredLiteral], common: impl Fn(&RequiredLiteral) -
 /// How cheap a factor is for the protocol's row gate, which must find it in the raw row:
 /// whole values first (compared, never searched), then the longest shortest literal, then
 /// the fewest alternatives.
-fn gate_preference(factor: &[RequiredLiteral]) -> (bool, usize, usize) {
+fn gate_preference(factor: &[&RequiredLiteral]) -> (bool, usize, usize) {
     let all_whole = factor.iter().all(|l| l.place == Place::Whole);
     let shortest = factor.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
     (all_whole, shortest.min(12), usize::MAX - factor.len())
@@ -375,7 +375,7 @@ fn distinct(factors: Vec<Vec<LiteralId>>) -> Vec<Vec<LiteralId>> {
 /// the like: the set's literals are a sample of the words command lines are made of); and a
 /// whole value of a field the rules compare with few values (`action=allowed`,
 /// `IntegrityLevel=High`): a field of few values, each common.
-fn commonness_in_set(literals: &[RequiredLiteral], rules: &[Vec<Vec<LiteralId>>]) -> Vec<i32> {
+fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>]) -> Vec<i32> {
     let mut sharing = vec![0usize; literals.len()];
     for factors in rules {
         let mut own: Vec<LiteralId> = factors.iter().flatten().copied().collect();
@@ -416,8 +416,8 @@ const GENERIC_PIECE: usize = 12;
 
 /// For each literal, if it is a short piece, how many other distinct texts among the
 /// `counted` literals (in any field and place) contain its bytes; 0 for the others. One
-/// Aho-Corasick pass.
-fn containing(literals: &[RequiredLiteral], counted: &[bool]) -> Vec<usize> {
+/// [`Literals`] search over the texts.
+fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
     let counted = || {
         literals
             .iter()
@@ -432,21 +432,17 @@ fn containing(literals: &[RequiredLiteral], counted: &[bool]) -> Vec<usize> {
         .map(|l| &l.bytes[..])
         .collect();
     let pieces: Vec<&[u8]> = pieces.into_iter().collect();
-    let search = aho_corasick::AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
-        .build(&pieces);
-    let Ok(search) = search else {
-        return vec![0; literals.len()];
-    };
     let mut counts = vec![0usize; pieces.len()];
     let mut last_text = vec![usize::MAX; pieces.len()];
-    for (t, text) in texts.iter().enumerate() {
-        for found in search.find_overlapping_iter(*text) {
-            let piece = found.pattern().as_usize();
-            if last_text[piece] != t && pieces[piece] != *text {
-                last_text[piece] = t;
-                counts[piece] += 1;
-            }
+    if let Some(search) = Literals::new(&pieces) {
+        for (t, text) in texts.iter().enumerate() {
+            search.find(text, |piece| {
+                if last_text[piece] != t && pieces[piece] != *text {
+                    last_text[piece] = t;
+                    counts[piece] += 1;
+                }
+                false
+            });
         }
     }
     let by_piece: HashMap<&[u8], usize> = pieces.into_iter().zip(counts).collect();
@@ -461,7 +457,7 @@ fn containing(literals: &[RequiredLiteral], counted: &[bool]) -> Vec<usize> {
 
 /// Each rule's factors, rarest first (see [`rarity`] and [`commonness_in_set`]).
 fn rank(
-    literals: &[RequiredLiteral],
+    literals: &[&RequiredLiteral],
     mut rules: Vec<Vec<Vec<LiteralId>>>,
 ) -> Vec<Vec<Vec<LiteralId>>> {
     let common = commonness_in_set(literals, &rules);
@@ -588,21 +584,48 @@ impl Interner {
     }
 }
 
+/// Literals interned by reference, while the index is being chosen: no copies of literals
+/// that end up unindexed.
+#[derive(Default)]
+struct Catalog<'a> {
+    literals: Vec<&'a RequiredLiteral>,
+    ids: HashMap<&'a RequiredLiteral, LiteralId>,
+}
+
+impl<'a> Catalog<'a> {
+    /// The ids of `literals`, sorted, without repeats.
+    fn ids(&mut self, literals: &'a [RequiredLiteral]) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = literals
+            .iter()
+            .map(|literal| {
+                let next = self.literals.len() as LiteralId;
+                *self.ids.entry(literal).or_insert_with(|| {
+                    self.literals.push(literal);
+                    next
+                })
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
 /// The factor the row gate checks for a rule: the cheapest to find in a raw row among those
 /// it can search for (see [`gate_preference`]).
 fn gate_factor(
-    literals: &[RequiredLiteral],
+    literals: &[&RequiredLiteral],
     factors: &[Vec<LiteralId>],
 ) -> Option<Box<[RequiredLiteral]>> {
-    let factor = |ids: &Vec<LiteralId>| -> Vec<RequiredLiteral> {
-        ids.iter().map(|&l| literals[l as usize].clone()).collect()
+    let factor = |ids: &Vec<LiteralId>| -> Vec<&RequiredLiteral> {
+        ids.iter().map(|&l| literals[l as usize]).collect()
     };
-    factors
+    let best = factors
         .iter()
         .map(factor)
-        .filter(|f| f.iter().all(RequiredLiteral::gate_can_search))
-        .max_by_key(|f| gate_preference(f))
-        .map(Into::into)
+        .filter(|f| f.iter().all(|l| l.gate_can_search()))
+        .max_by_key(|f| gate_preference(f))?;
+    Some(best.into_iter().cloned().collect())
 }
 
 impl LiteralIndex {
@@ -622,16 +645,13 @@ impl LiteralIndex {
     /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
     /// key. A factor left out only makes the rule a candidate on more rows.
     fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
-        let mut all = Interner::default();
+        let mut all = Catalog::default();
         let mut found = Vec::with_capacity(shapes.len());
         let mut excluded = Vec::with_capacity(shapes.len());
-        for (factors, exclusions) in shapes {
-            let factors = factors.iter().map(|f| all.literals(f)).collect();
+        for (factors, exclusions) in &shapes {
+            let factors = factors.iter().map(|f| all.ids(f)).collect();
             found.push(distinct(factors));
-            excluded.push((
-                all.literals(&exclusions.any),
-                all.literals(&exclusions.sole),
-            ));
+            excluded.push((all.ids(&exclusions.any), all.ids(&exclusions.sole)));
         }
         let ranked = rank(&all.literals, found);
         let mut searched = vec![false; all.literals.len()];
@@ -652,7 +672,7 @@ impl LiteralIndex {
                 .take(1)
                 .chain(others.take(FACTORS_PER_RULE - 1));
             let ids: Vec<u32> = indexed
-                .map(|f| used.factor(f.iter().map(|&l| &all.literals[l as usize])))
+                .map(|f| used.factor(f.iter().map(|&l| all.literals[l as usize])))
                 .collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
@@ -661,7 +681,7 @@ impl LiteralIndex {
         }
         let mut excluders = |ids: &[LiteralId]| {
             let free = ids.iter().filter(|l| free(l));
-            used.literals(free.map(|&l| &all.literals[l as usize]))
+            used.literals(free.map(|&l| all.literals[l as usize]))
         };
         let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.0)).collect();
         let sole: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.1)).collect();
@@ -767,59 +787,105 @@ impl SlotSearch {
     }
 }
 
-/// Literals a value must start (or end) with, sorted by their first (last) two bytes,
-/// folded: one binary search on the value's own two bytes finds the few worth comparing.
-#[derive(Debug, Clone, Default)]
+/// Literals a value must start (or end) with, in a trie of their folded bytes (read from the
+/// end for ends): one walk along the value's first (last) bytes finds every literal it
+/// starts (ends) with, however many share their first bytes (`c:\\`, `.exe`: Sigma names
+/// hundreds of programs by `Image|endswith`).
+#[derive(Debug, Clone)]
 struct Anchored {
-    keys: Box<[u16]>,
-    literals: Box<[(Box<[u8]>, LiteralId)]>,
+    /// Node → its edges, `edges[first[node]..first[node + 1]]`, sorted by byte; node 0 is
+    /// the root.
+    first: Box<[u32]>,
+    edges: Box<[(u8, u32)]>,
+    /// Node → the literal whose last byte read it is.
+    literal: Box<[Option<LiteralId>]>,
     at_end: bool,
 }
 
 impl Anchored {
-    fn new((bytes, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
-        let mut entries: Vec<(u16, Box<[u8]>, LiteralId)> = bytes
-            .into_iter()
-            .zip(ids)
-            .map(|(b, id)| (anchor_key(b, at_end), b.into(), id))
-            .collect();
-        entries.sort_unstable();
+    /// The trie of `literals` (lower-cased, [`MIN_ANCHORED`] bytes or more), built breadth
+    /// first from their sorted order: a node's children are the runs of one byte at its
+    /// depth, so each node's edges are laid out together without a map per node.
+    fn new((literals, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
+        let byte = |i: usize, depth: usize| -> Option<u8> {
+            let literal = literals[i];
+            let at = if at_end {
+                literal.len().checked_sub(depth + 1)?
+            } else {
+                depth
+            };
+            literal.get(at).copied()
+        };
+        let mut order: Vec<usize> = (0..literals.len()).collect();
+        order.sort_by(|&a, &b| match at_end {
+            true => literals[a].iter().rev().cmp(literals[b].iter().rev()),
+            false => literals[a].cmp(literals[b]),
+        });
+        let (mut first, mut edges, mut literal) = (Vec::new(), Vec::new(), Vec::new());
+        let mut queue = std::collections::VecDeque::from([(0..order.len(), 0)]);
+        let mut nodes = 1u32;
+        while let Some((range, depth)) = queue.pop_front() {
+            first.push(edges.len() as u32);
+            let ends_here = order[range.clone()]
+                .iter()
+                .take_while(|&&i| byte(i, depth).is_none())
+                .count();
+            literal.push(
+                order[range.start..range.start + ends_here]
+                    .first()
+                    .map(|&i| ids[i]),
+            );
+            let mut at = range.start + ends_here;
+            while let Some(next) = order
+                .get(at)
+                .filter(|_| at < range.end)
+                .and_then(|&i| byte(i, depth))
+            {
+                let run = order[at..range.end]
+                    .iter()
+                    .take_while(|&&i| byte(i, depth) == Some(next))
+                    .count();
+                edges.push((next, nodes));
+                nodes += 1;
+                queue.push_back((at..at + run, depth + 1));
+                at += run;
+            }
+        }
+        first.push(edges.len() as u32);
         Anchored {
-            keys: entries.iter().map(|e| e.0).collect(),
-            literals: entries.into_iter().map(|(_, b, id)| (b, id)).collect(),
+            first: first.into(),
+            edges: edges.into(),
+            literal: literal.into(),
             at_end,
         }
     }
 
     #[inline]
-    fn find(&self, value: &[u8], mut found: impl FnMut(LiteralId)) {
-        if self.keys.is_empty() || value.len() < MIN_ANCHORED {
+    fn find(&self, value: &[u8], found: impl FnMut(LiteralId)) {
+        if self.edges.is_empty() || value.len() < MIN_ANCHORED {
             return;
         }
-        let key = anchor_key(value, self.at_end);
-        let from = self.keys.partition_point(|&k| k < key);
-        let same = self.keys[from..].iter().take_while(|&&k| k == key).count();
-        for (literal, id) in &self.literals[from..from + same] {
-            let n = literal.len();
-            let part = match self.at_end {
-                true => value.len().checked_sub(n).map(|s| &value[s..]),
-                false => value.get(..n),
-            };
-            if part.is_some_and(|p| p.eq_ignore_ascii_case(literal)) {
-                found(*id);
+        match self.at_end {
+            true => self.walk(value.iter().rev(), found),
+            false => self.walk(value.iter(), found),
+        }
+    }
+
+    #[inline]
+    fn walk<'v>(&self, bytes: impl Iterator<Item = &'v u8>, mut found: impl FnMut(LiteralId)) {
+        let mut node = 0;
+        for byte in bytes {
+            let edges = &self.edges[self.first[node] as usize..self.first[node + 1] as usize];
+            let byte = byte.to_ascii_lowercase();
+            match edges.binary_search_by_key(&byte, |&(b, _)| b) {
+                Ok(at) => node = edges[at].1 as usize,
+                Err(_) => return,
+            }
+            if let Some(id) = self.literal[node] {
+                found(id);
             }
         }
     }
-}
-
-/// The first (or last) two bytes of `bytes` (at least [`MIN_ANCHORED`] long), folded.
-#[inline]
-fn anchor_key(bytes: &[u8], at_end: bool) -> u16 {
-    let at = if at_end { bytes.len() - 2 } else { 0 };
-    u16::from_le_bytes([
-        bytes[at].to_ascii_lowercase(),
-        bytes[at + 1].to_ascii_lowercase(),
-    ])
 }
 
 /// Per-thread state for [`LiteralIndex::candidates`]. Marks carry a generation, so a row costs
@@ -1176,12 +1242,12 @@ mod tests {
             ],
             vec![vec![lit(0, Place::Whole, "a.exe")]],
         ];
-        let mut all = Interner::default();
+        let mut all = Catalog::default();
         let rules: Vec<Vec<Vec<LiteralId>>> = rules
             .iter()
-            .map(|factors| factors.iter().map(|f| all.literals(f)).collect())
+            .map(|factors| factors.iter().map(|f| all.ids(f)).collect())
             .collect();
-        let id = |slot, place, bytes: &str| all.literal_ids[&lit(slot, place, bytes)] as usize;
+        let id = |slot, place, bytes: &str| all.ids[&lit(slot, place, bytes)] as usize;
         let held = containing(&all.literals, &vec![true; all.literals.len()]);
         assert_eq!(held[id(1, Place::Anywhere, "system")], 3);
         assert_eq!(held[id(1, Place::Anywhere, "sudo")], 0);
