@@ -105,4 +105,16 @@ impl Row for SlotRow<'_> {
     fn value(&self, slot: usize, _index: usize) -> &[u8] {
         self.get(slot).as_bytes()
     }
+
+    /// One lookup of the field (an extra field is found by name) for both answers.
+    fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
+        let value = self.get(slot);
+        if value.is_empty() {
+            return 0;
+        }
+        if let Some(first) = out.first_mut() {
+            *first = value.as_bytes();
+        }
+        1
+    }
 }

@@ -21,7 +21,8 @@
 //!
 //! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
@@ -316,10 +317,14 @@ fn rarity(literal: &RequiredLiteral, common: i32) -> i32 {
 /// About 1 bit for a space or an `e`, 6.5 for the rarest byte the table ranks, 8 for bytes
 /// it does not rank.
 fn byte_rarity(byte: u8) -> i32 {
-    match commonness(byte) {
-        0 => 80,
-        rank => 10 + (100 - i32::from(rank)) * 5 / 4,
-    }
+    static TABLE: OnceLock<[i32; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        std::array::from_fn(|b| match commonness(b as u8) {
+            0 => 80,
+            rank => 10 + (100 - i32::from(rank)) * 5 / 4,
+        })
+    });
+    table[usize::from(byte)]
 }
 
 /// `10 * log2(n)`, for `n >= 1`.
@@ -341,21 +346,20 @@ fn factor_rarity(factor: &[RequiredLiteral], common: impl Fn(&RequiredLiteral) -
 /// How cheap a factor is for the protocol's row gate, which must find it in the raw row:
 /// whole values first (compared, never searched), then the longest shortest literal, then
 /// the fewest alternatives.
-fn gate_preference(factor: &[RequiredLiteral]) -> (bool, usize, usize) {
+fn gate_preference(factor: &[&RequiredLiteral]) -> (bool, usize, usize) {
     let all_whole = factor.iter().all(|l| l.place == Place::Whole);
     let shortest = factor.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
     (all_whole, shortest.min(12), usize::MAX - factor.len())
 }
 
-/// A rule's factors without repeats, and without a factor holding all the alternatives of
-/// another (it holds whenever that one does, so it filters nothing more).
-fn distinct(factors: Vec<Factor>) -> Vec<Factor> {
-    let factors: Vec<Factor> = factors.into_iter().map(dedup).collect();
-    let implied = |i: usize, f: &Factor| {
-        factors
-            .iter()
-            .enumerate()
-            .any(|(j, g)| j != i && (g.len() < f.len() || j < i) && g.iter().all(|l| f.contains(l)))
+/// A rule's factors (each its literals' ids, sorted) without repeats, and without a factor
+/// holding all the alternatives of another (it holds whenever that one does, so it filters
+/// nothing more).
+fn distinct(factors: Vec<Vec<LiteralId>>) -> Vec<Vec<LiteralId>> {
+    let implied = |i: usize, f: &[LiteralId]| {
+        factors.iter().enumerate().any(|(j, g)| {
+            j != i && (g.len() < f.len() || j < i) && g.iter().all(|l| f.binary_search(l).is_ok())
+        })
     };
     factors
         .iter()
@@ -365,84 +369,113 @@ fn distinct(factors: Vec<Factor>) -> Vec<Factor> {
         .collect()
 }
 
-/// How common the rule set makes each of its literals look, in tenths of a bit to take off
-/// its [`rarity`]: a literal many rules require (`process_name=cmd.exe`); doubly a piece
-/// many of the set's other literals contain (`system`, in `\system32\config\sam` and the
-/// like: the set's literals are a sample of the words command lines are made of); and a
+/// How common the rule set makes each of its literals (by id) look, in tenths of a bit to
+/// take off its [`rarity`]: a literal many rules require (`process_name=cmd.exe`); doubly a
+/// piece many of the set's other literals contain (`system`, in `\system32\config\sam` and
+/// the like: the set's literals are a sample of the words command lines are made of); and a
 /// whole value of a field the rules compare with few values (`action=allowed`,
 /// `IntegrityLevel=High`): a field of few values, each common.
-fn commonness_in_set(rules: &[Vec<Factor>]) -> HashMap<RequiredLiteral, i32> {
-    let containing = containing(rules);
-    let mut values: HashMap<usize, HashSet<&[u8]>> = HashMap::new();
-    for literal in rules.iter().flatten().flatten() {
-        if literal.place == Place::Whole {
-            values
-                .entry(literal.slot)
-                .or_default()
-                .insert(&literal.bytes);
-        }
-    }
-    let mut sharing: HashMap<&RequiredLiteral, usize> = HashMap::new();
+fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>]) -> Vec<i32> {
+    let mut sharing = vec![0usize; literals.len()];
     for factors in rules {
-        let mut own: Vec<&RequiredLiteral> = factors.iter().flatten().collect();
-        own.sort_by(|a, b| (a.slot, &a.bytes, a.place).cmp(&(b.slot, &b.bytes, b.place)));
+        let mut own: Vec<LiteralId> = factors.iter().flatten().copied().collect();
+        own.sort_unstable();
         own.dedup();
-        for literal in own {
-            *sharing.entry(literal).or_insert(0) += 1;
+        own.iter().for_each(|&l| sharing[l as usize] += 1);
+    }
+    // The rules' factors speak for the set (an exclusion names what a rule is not about).
+    let in_factors: Vec<bool> = sharing.iter().map(|&n| n > 0).collect();
+    let mut values: HashMap<usize, usize> = HashMap::new();
+    for (literal, _) in literals.iter().zip(&in_factors).filter(|(_, &f)| f) {
+        if literal.place == Place::Whole {
+            *values.entry(literal.slot).or_insert(0) += 1;
         }
     }
-    sharing
-        .into_iter()
-        .map(|(literal, rules)| {
+    let holders = containing(literals, &in_factors);
+    literals
+        .iter()
+        .zip(holders)
+        .zip(sharing)
+        .map(|((literal, holders), rules)| {
             let own = match literal.place {
-                Place::Anywhere => {
-                    let holders = containing.get(&literal.bytes[..]).copied().unwrap_or(0);
-                    2 * tenths_of_bits(1 + holders)
-                }
+                Place::Anywhere => 2 * tenths_of_bits(1 + holders),
                 Place::Whole => {
-                    let named = values.get(&literal.slot).map_or(1, HashSet::len);
+                    let named = values.get(&literal.slot).copied().unwrap_or(1);
                     (100 - 2 * tenths_of_bits(1 + named)).max(0)
                 }
                 Place::Start | Place::End => 0,
             };
-            (literal.clone(), tenths_of_bits(rules) + own)
+            tenths_of_bits(rules) + own
         })
         .collect()
 }
 
-/// For the bytes of each piece of `rules`, how many other distinct literals of theirs (in
-/// any field and place) contain them. One Aho-Corasick pass over all the literals.
-fn containing(rules: &[Vec<Factor>]) -> HashMap<&[u8], usize> {
-    let literals = rules.iter().flatten().flatten();
-    let texts: BTreeSet<&[u8]> = literals.clone().map(|l| &l.bytes[..]).collect();
-    let pieces: BTreeSet<&[u8]> = literals
-        .filter(|l| l.place == Place::Anywhere)
+/// Pieces longer than this are specific by their length alone: which literals contain them
+/// is not worth the search at load time.
+const GENERIC_PIECE: usize = 12;
+
+/// For each literal, if it is a short piece, how many other distinct texts among the
+/// `counted` literals (in any field and place) contain its bytes; 0 for the others. One
+/// [`Literals`] search over the texts.
+fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
+    let counted = || {
+        literals
+            .iter()
+            .zip(counted)
+            .filter(|(_, &c)| c)
+            .map(|(l, _)| l)
+    };
+    let texts: BTreeSet<&[u8]> = counted().map(|l| &l.bytes[..]).collect();
+    let short = |l: &RequiredLiteral| l.place == Place::Anywhere && l.bytes.len() <= GENERIC_PIECE;
+    let pieces: BTreeSet<&[u8]> = counted()
+        .filter(|l| short(l))
         .map(|l| &l.bytes[..])
         .collect();
     let pieces: Vec<&[u8]> = pieces.into_iter().collect();
-    let Ok(search) = aho_corasick::AhoCorasick::new(&pieces) else {
-        return HashMap::new();
-    };
     let mut counts = vec![0usize; pieces.len()];
     let mut last_text = vec![usize::MAX; pieces.len()];
-    for (t, text) in texts.iter().enumerate() {
-        for found in search.find_overlapping_iter(*text) {
-            let piece = found.pattern().as_usize();
-            if last_text[piece] != t && pieces[piece] != *text {
-                last_text[piece] = t;
-                counts[piece] += 1;
-            }
+    if let Some(search) = Literals::new(&pieces) {
+        for (t, text) in texts.iter().enumerate() {
+            search.find(text, |piece| {
+                if last_text[piece] != t && pieces[piece] != *text {
+                    last_text[piece] = t;
+                    counts[piece] += 1;
+                }
+                false
+            });
         }
     }
-    pieces.into_iter().zip(counts).collect()
+    let by_piece: HashMap<&[u8], usize> = pieces.into_iter().zip(counts).collect();
+    literals
+        .iter()
+        .map(|l| match short(l) {
+            true => by_piece.get(&l.bytes[..]).copied().unwrap_or(0),
+            false => 0,
+        })
+        .collect()
 }
 
 /// Each rule's factors, rarest first (see [`rarity`] and [`commonness_in_set`]).
-fn rank(mut rules: Vec<Vec<Factor>>) -> Vec<Vec<Factor>> {
-    let common = commonness_in_set(&rules);
-    let common = |l: &RequiredLiteral| common.get(l).copied().unwrap_or(0);
+fn rank(
+    literals: &[&RequiredLiteral],
+    mut rules: Vec<Vec<Vec<LiteralId>>>,
+) -> Vec<Vec<Vec<LiteralId>>> {
+    let common = commonness_in_set(literals, &rules);
+    let rarity: Vec<i32> = literals
+        .iter()
+        .zip(common)
+        .map(|(literal, common)| rarity(literal, common))
+        .collect();
+    let factor_rarity = |factor: &Vec<LiteralId>| {
+        let commonest = factor
+            .iter()
+            .map(|&l| rarity[l as usize])
+            .min()
+            .unwrap_or(0);
+        commonest - tenths_of_bits(factor.len())
+    };
     for factors in &mut rules {
-        factors.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, common)));
+        factors.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f)));
     }
     rules
 }
@@ -521,21 +554,27 @@ struct Interner {
 
 impl Interner {
     fn literal(&mut self, literal: &RequiredLiteral) -> LiteralId {
-        let next = self.literals.len() as LiteralId;
-        *self.literal_ids.entry(literal.clone()).or_insert_with(|| {
-            self.literals.push(literal.clone());
-            next
-        })
+        if let Some(&id) = self.literal_ids.get(literal) {
+            return id;
+        }
+        let id = self.literals.len() as LiteralId;
+        self.literal_ids.insert(literal.clone(), id);
+        self.literals.push(literal.clone());
+        id
     }
 
-    fn literals(&mut self, literals: &[RequiredLiteral]) -> Vec<LiteralId> {
-        let mut ids: Vec<LiteralId> = literals.iter().map(|l| self.literal(l)).collect();
+    /// The ids of `literals`, sorted, without repeats.
+    fn literals<'l>(
+        &mut self,
+        literals: impl IntoIterator<Item = &'l RequiredLiteral>,
+    ) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = literals.into_iter().map(|l| self.literal(l)).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn factor(&mut self, factor: &[RequiredLiteral]) -> u32 {
+    fn factor<'l>(&mut self, factor: impl IntoIterator<Item = &'l RequiredLiteral>) -> u32 {
         let ids = self.literals(factor);
         let next = self.factors.len() as u32;
         *self.factor_ids.entry(ids.clone()).or_insert_with(|| {
@@ -543,6 +582,50 @@ impl Interner {
             next
         })
     }
+}
+
+/// Literals interned by reference, while the index is being chosen: no copies of literals
+/// that end up unindexed.
+#[derive(Default)]
+struct Catalog<'a> {
+    literals: Vec<&'a RequiredLiteral>,
+    ids: HashMap<&'a RequiredLiteral, LiteralId>,
+}
+
+impl<'a> Catalog<'a> {
+    /// The ids of `literals`, sorted, without repeats.
+    fn ids(&mut self, literals: &'a [RequiredLiteral]) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = literals
+            .iter()
+            .map(|literal| {
+                let next = self.literals.len() as LiteralId;
+                *self.ids.entry(literal).or_insert_with(|| {
+                    self.literals.push(literal);
+                    next
+                })
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// The factor the row gate checks for a rule: the cheapest to find in a raw row among those
+/// it can search for (see [`gate_preference`]).
+fn gate_factor(
+    literals: &[&RequiredLiteral],
+    factors: &[Vec<LiteralId>],
+) -> Option<Box<[RequiredLiteral]>> {
+    let factor = |ids: &Vec<LiteralId>| -> Vec<&RequiredLiteral> {
+        ids.iter().map(|&l| literals[l as usize]).collect()
+    };
+    let best = factors
+        .iter()
+        .map(factor)
+        .filter(|f| f.iter().all(|l| l.gate_can_search()))
+        .max_by_key(|f| gate_preference(f))?;
+    Some(best.into_iter().cloned().collect())
 }
 
 impl LiteralIndex {
@@ -562,47 +645,49 @@ impl LiteralIndex {
     /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
     /// key. A factor left out only makes the rule a candidate on more rows.
     fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
-        let (found, excluded): (Vec<Vec<Factor>>, Vec<Exclusions>) = shapes.into_iter().unzip();
-        let ranked = rank(found.into_iter().map(distinct).collect());
-        let searched: HashSet<&RequiredLiteral> = ranked
-            .iter()
-            .filter_map(|factors| factors.first())
-            .flatten()
-            .filter(|l| l.place == Place::Anywhere)
-            .collect();
-        let free = |l: &&RequiredLiteral| l.place != Place::Anywhere || searched.contains(l);
-        let mut interner = Interner::default();
+        let mut all = Catalog::default();
+        let mut found = Vec::with_capacity(shapes.len());
+        let mut excluded = Vec::with_capacity(shapes.len());
+        for (factors, exclusions) in &shapes {
+            let factors = factors.iter().map(|f| all.ids(f)).collect();
+            found.push(distinct(factors));
+            excluded.push((all.ids(&exclusions.any), all.ids(&exclusions.sole)));
+        }
+        let ranked = rank(&all.literals, found);
+        let mut searched = vec![false; all.literals.len()];
+        for key in ranked.iter().filter_map(|factors| factors.first()) {
+            key.iter().for_each(|&l| searched[l as usize] = true);
+        }
+        let free = |l: &LiteralId| {
+            all.literals[*l as usize].place != Place::Anywhere || searched[*l as usize]
+        };
         let mut index = LiteralIndex::default();
+        let mut used = Interner::default();
         let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(ranked.len());
         for (rule, factors) in ranked.iter().enumerate() {
-            let gate = factors
-                .iter()
-                .filter(|f| f.iter().all(RequiredLiteral::gate_can_search))
-                .max_by_key(|f| gate_preference(f));
-            index.gate.push(gate.map(|f| f.clone().into()));
-            let others = factors
-                .iter()
-                .skip(1)
-                .filter(|f| f.iter().all(|l| free(&l)));
+            index.gate.push(gate_factor(&all.literals, factors));
+            let others = factors.iter().skip(1).filter(|f| f.iter().all(free));
             let indexed = factors
                 .iter()
                 .take(1)
                 .chain(others.take(FACTORS_PER_RULE - 1));
-            let ids: Vec<u32> = indexed.map(|f| interner.factor(f)).collect();
+            let ids: Vec<u32> = indexed
+                .map(|f| used.factor(f.iter().map(|&l| all.literals[l as usize])))
+                .collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
             }
             rule_factors.push(ids);
         }
-        let mut excluders = |literals: &[RequiredLiteral]| {
-            let free: Vec<RequiredLiteral> = literals.iter().filter(free).cloned().collect();
-            interner.literals(&free)
+        let mut excluders = |ids: &[LiteralId]| {
+            let free = ids.iter().filter(|l| free(l));
+            used.literals(free.map(|&l| all.literals[l as usize]))
         };
-        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.any)).collect();
-        let sole: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.sole)).collect();
+        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.0)).collect();
+        let sole: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.1)).collect();
         index.excluders = Lists::new(&any);
         index.sole_excluders = Lists::new(&sole);
-        index.finish(interner, &rule_factors)
+        index.finish(used, &rule_factors)
     }
 
     /// Packs the lists and compiles the per-field searches.
@@ -702,59 +787,105 @@ impl SlotSearch {
     }
 }
 
-/// Literals a value must start (or end) with, sorted by their first (last) two bytes,
-/// folded: one binary search on the value's own two bytes finds the few worth comparing.
-#[derive(Debug, Clone, Default)]
+/// Literals a value must start (or end) with, in a trie of their folded bytes (read from the
+/// end for ends): one walk along the value's first (last) bytes finds every literal it
+/// starts (ends) with, however many share their first bytes (`c:\\`, `.exe`: Sigma names
+/// hundreds of programs by `Image|endswith`).
+#[derive(Debug, Clone)]
 struct Anchored {
-    keys: Box<[u16]>,
-    literals: Box<[(Box<[u8]>, LiteralId)]>,
+    /// Node → its edges, `edges[first[node]..first[node + 1]]`, sorted by byte; node 0 is
+    /// the root.
+    first: Box<[u32]>,
+    edges: Box<[(u8, u32)]>,
+    /// Node → the literal whose last byte read it is.
+    literal: Box<[Option<LiteralId>]>,
     at_end: bool,
 }
 
 impl Anchored {
-    fn new((bytes, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
-        let mut entries: Vec<(u16, Box<[u8]>, LiteralId)> = bytes
-            .into_iter()
-            .zip(ids)
-            .map(|(b, id)| (anchor_key(b, at_end), b.into(), id))
-            .collect();
-        entries.sort_unstable();
+    /// The trie of `literals` (lower-cased, [`MIN_ANCHORED`] bytes or more), built breadth
+    /// first from their sorted order: a node's children are the runs of one byte at its
+    /// depth, so each node's edges are laid out together without a map per node.
+    fn new((literals, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
+        let byte = |i: usize, depth: usize| -> Option<u8> {
+            let literal = literals[i];
+            let at = if at_end {
+                literal.len().checked_sub(depth + 1)?
+            } else {
+                depth
+            };
+            literal.get(at).copied()
+        };
+        let mut order: Vec<usize> = (0..literals.len()).collect();
+        order.sort_by(|&a, &b| match at_end {
+            true => literals[a].iter().rev().cmp(literals[b].iter().rev()),
+            false => literals[a].cmp(literals[b]),
+        });
+        let (mut first, mut edges, mut literal) = (Vec::new(), Vec::new(), Vec::new());
+        let mut queue = std::collections::VecDeque::from([(0..order.len(), 0)]);
+        let mut nodes = 1u32;
+        while let Some((range, depth)) = queue.pop_front() {
+            first.push(edges.len() as u32);
+            let ends_here = order[range.clone()]
+                .iter()
+                .take_while(|&&i| byte(i, depth).is_none())
+                .count();
+            literal.push(
+                order[range.start..range.start + ends_here]
+                    .first()
+                    .map(|&i| ids[i]),
+            );
+            let mut at = range.start + ends_here;
+            while let Some(next) = order
+                .get(at)
+                .filter(|_| at < range.end)
+                .and_then(|&i| byte(i, depth))
+            {
+                let run = order[at..range.end]
+                    .iter()
+                    .take_while(|&&i| byte(i, depth) == Some(next))
+                    .count();
+                edges.push((next, nodes));
+                nodes += 1;
+                queue.push_back((at..at + run, depth + 1));
+                at += run;
+            }
+        }
+        first.push(edges.len() as u32);
         Anchored {
-            keys: entries.iter().map(|e| e.0).collect(),
-            literals: entries.into_iter().map(|(_, b, id)| (b, id)).collect(),
+            first: first.into(),
+            edges: edges.into(),
+            literal: literal.into(),
             at_end,
         }
     }
 
     #[inline]
-    fn find(&self, value: &[u8], mut found: impl FnMut(LiteralId)) {
-        if self.keys.is_empty() || value.len() < MIN_ANCHORED {
+    fn find(&self, value: &[u8], found: impl FnMut(LiteralId)) {
+        if self.edges.is_empty() || value.len() < MIN_ANCHORED {
             return;
         }
-        let key = anchor_key(value, self.at_end);
-        let from = self.keys.partition_point(|&k| k < key);
-        let same = self.keys[from..].iter().take_while(|&&k| k == key).count();
-        for (literal, id) in &self.literals[from..from + same] {
-            let n = literal.len();
-            let part = match self.at_end {
-                true => value.len().checked_sub(n).map(|s| &value[s..]),
-                false => value.get(..n),
-            };
-            if part.is_some_and(|p| p.eq_ignore_ascii_case(literal)) {
-                found(*id);
+        match self.at_end {
+            true => self.walk(value.iter().rev(), found),
+            false => self.walk(value.iter(), found),
+        }
+    }
+
+    #[inline]
+    fn walk<'v>(&self, bytes: impl Iterator<Item = &'v u8>, mut found: impl FnMut(LiteralId)) {
+        let mut node = 0;
+        for byte in bytes {
+            let edges = &self.edges[self.first[node] as usize..self.first[node + 1] as usize];
+            let byte = byte.to_ascii_lowercase();
+            match edges.binary_search_by_key(&byte, |&(b, _)| b) {
+                Ok(at) => node = edges[at].1 as usize,
+                Err(_) => return,
+            }
+            if let Some(id) = self.literal[node] {
+                found(id);
             }
         }
     }
-}
-
-/// The first (or last) two bytes of `bytes` (at least [`MIN_ANCHORED`] long), folded.
-#[inline]
-fn anchor_key(bytes: &[u8], at_end: bool) -> u16 {
-    let at = if at_end { bytes.len() - 2 } else { 0 };
-    u16::from_le_bytes([
-        bytes[at].to_ascii_lowercase(),
-        bytes[at + 1].to_ascii_lowercase(),
-    ])
 }
 
 /// Per-thread state for [`LiteralIndex::candidates`]. Marks carry a generation, so a row costs
@@ -1095,7 +1226,7 @@ mod tests {
     /// The rule set's own literals tell common pieces: `system` is in three others.
     #[test]
     fn a_piece_other_literals_contain_and_a_literal_rules_share_look_common() {
-        let rules = vec![
+        let rules = [
             vec![
                 vec![lit(1, Place::Anywhere, "system")],
                 vec![lit(1, Place::Anywhere, "sudo")],
@@ -1111,11 +1242,17 @@ mod tests {
             ],
             vec![vec![lit(0, Place::Whole, "a.exe")]],
         ];
-        let held = containing(&rules);
-        assert_eq!(held[&b"system"[..]], 3);
-        assert_eq!(held[&b"sudo"[..]], 0);
-        let common = commonness_in_set(&rules);
-        let of = |slot, place, bytes: &str| common[&lit(slot, place, bytes)];
+        let mut all = Catalog::default();
+        let rules: Vec<Vec<Vec<LiteralId>>> = rules
+            .iter()
+            .map(|factors| factors.iter().map(|f| all.ids(f)).collect())
+            .collect();
+        let id = |slot, place, bytes: &str| all.ids[&lit(slot, place, bytes)] as usize;
+        let held = containing(&all.literals, &vec![true; all.literals.len()]);
+        assert_eq!(held[id(1, Place::Anywhere, "system")], 3);
+        assert_eq!(held[id(1, Place::Anywhere, "sudo")], 0);
+        let common = commonness_in_set(&all.literals, &rules);
+        let of = |slot, place, bytes: &str| common[id(slot, place, bytes)];
         assert_eq!(of(1, Place::Anywhere, "sudo"), 0);
         assert_eq!(
             of(1, Place::Anywhere, "system"),
@@ -1123,22 +1260,15 @@ mod tests {
         );
         // `a.exe` is the only value the rules name for its field: a common one.
         assert_eq!(of(0, Place::Whole, "a.exe"), tenths_of_bits(2) + 80);
-        let ranked = rank(rules);
-        assert_eq!(names(&ranked[0]), vec![vec!["1~sudo"], vec!["1~system"]]);
+        let ranked = rank(&all.literals, rules.clone());
+        let sudo = id(1, Place::Anywhere, "sudo") as LiteralId;
+        assert_eq!(ranked[0][0], vec![sudo]);
     }
 
     #[test]
     fn repeated_and_implied_factors_are_dropped() {
-        let a = lit(1, Place::Anywhere, "alpha");
-        let b = lit(1, Place::Anywhere, "bravo");
-        let c = lit(2, Place::Whole, "charlie");
-        let kept = distinct(vec![
-            vec![a.clone(), b.clone()],
-            vec![c.clone()],
-            vec![b.clone()],
-            vec![c.clone()],
-            vec![b.clone(), c.clone()],
-        ]);
+        let (a, b, c) = (1, 2, 3);
+        let kept = distinct(vec![vec![a, b], vec![c], vec![b], vec![c], vec![b, c]]);
         assert_eq!(kept, vec![vec![c], vec![b]]);
     }
 

@@ -67,6 +67,14 @@ impl Row for OwnedRow {
             .and_then(|v| v.get(index))
             .map_or(&[], Vec::as_slice)
     }
+
+    fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
+        let values = self.slots.get(slot).map_or(&[][..], Vec::as_slice);
+        for (place, value) in out.iter_mut().zip(values) {
+            *place = value;
+        }
+        values.len()
+    }
 }
 
 /// Strips the data-model prefix from a column name: `Processes.process` → `process`.
