@@ -428,26 +428,25 @@ impl BodyProcessor {
         }
     }
 
-    /// Writes `,plain…,mv…` for emitted row `row`.
+    /// Writes `,plain…,mv…` for emitted row `row`: both fields of a column in one pass, the
+    /// `__mv_` ones gathered in `field_tmp` meanwhile.
     fn write_appended(&mut self, row: usize, n_appended: usize, out: &mut Vec<u8>) {
-        let mut first = self.kept.is_empty();
-        for mv_pass in [false, true] {
-            for column in 0..n_appended {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                let values = self.emitter.values(row, column);
-                let count = values.len();
-                self.field_tmp.clear();
-                if !mv_pass {
-                    mv::encode_plain_into(values, &mut self.field_tmp);
-                } else if count >= 2 {
-                    mv::encode_mv_into(values, &mut self.field_tmp);
-                }
-                write_field(&self.field_tmp, out);
+        let (cells, bytes) = self.emitter.row(row);
+        let mv_fields = &mut self.field_tmp;
+        mv_fields.clear();
+        let mut rest = cells;
+        for column in 0..n_appended {
+            if column > 0 || !self.kept.is_empty() {
+                out.push(b',');
             }
+            mv_fields.push(b',');
+            let n = rest.iter().take_while(|c| c.column == column).count();
+            let (here, after) = rest.split_at(n);
+            rest = after;
+            let values = here.iter().map(|c| &bytes[c.start..c.end]);
+            mv::write_fields(values, out, mv_fields);
         }
+        out.extend_from_slice(mv_fields);
     }
 
     /// Prepares the slots for the next row: nothing is decoded until the processor asks.

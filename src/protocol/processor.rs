@@ -344,11 +344,12 @@ pub struct Emitter {
     row_ends: Vec<usize>,
 }
 
+/// One value of an emitted row: appended column `column`, bytes `start..end` of the emitter.
 #[derive(Debug, Clone, Copy)]
-struct Cell {
-    column: usize,
-    start: usize,
-    end: usize,
+pub(crate) struct Cell {
+    pub(crate) column: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 impl Emitter {
@@ -391,20 +392,13 @@ impl Emitter {
         self.row_ends.len()
     }
 
-    /// The values of appended column `column` in emitted row `row` (after [`finish`]).
+    /// The cells of emitted row `row` grouped by column (after [`finish`]), and the bytes
+    /// their ranges point into.
     ///
     /// [`finish`]: Self::finish
-    pub(crate) fn values(
-        &self,
-        row: usize,
-        column: usize,
-    ) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
+    pub(crate) fn row(&self, row: usize) -> (&[Cell], &[u8]) {
         let start = if row == 0 { 0 } else { self.row_ends[row - 1] };
-        let end = self.row_ends[row];
-        let cells = &self.cells[start..end];
-        let from = cells.partition_point(|c| c.column < column);
-        let to = from + cells[from..].partition_point(|c| c.column == column);
-        cells[from..to].iter().map(|c| &self.bytes[c.start..c.end])
+        (&self.cells[start..self.row_ends[row]], &self.bytes)
     }
 }
 
