@@ -15,7 +15,7 @@ use std::ops::Range;
 use super::csv::{scan_record, write_field, CsvError, FieldSpan, RecordEnd};
 use super::mv;
 use super::processor::{
-    Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
+    Cell, Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
     Verdict,
 };
 use super::structural::{scan_row, RowCommas, RowShape};
@@ -443,8 +443,21 @@ impl BodyProcessor {
             let n = rest.iter().take_while(|c| c.column == column).count();
             let (here, after) = rest.split_at(n);
             rest = after;
-            let values = here.iter().map(|c| &bytes[c.start..c.end]);
-            mv::write_fields(values, out, mv_fields);
+            match here {
+                [Cell {
+                    start,
+                    end,
+                    encoded: Some(split),
+                    ..
+                }] => {
+                    out.extend_from_slice(&bytes[*start..*split]);
+                    mv_fields.extend_from_slice(&bytes[*split..*end]);
+                }
+                _ => {
+                    let values = here.iter().map(|c| &bytes[c.start..c.end]);
+                    mv::write_fields(values, out, mv_fields);
+                }
+            }
         }
         out.extend_from_slice(mv_fields);
     }

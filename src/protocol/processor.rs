@@ -344,12 +344,15 @@ pub struct Emitter {
     row_ends: Vec<usize>,
 }
 
-/// One value of an emitted row: appended column `column`, bytes `start..end` of the emitter.
+/// One value of an emitted row: appended column `column`, bytes `start..end` of the emitter;
+/// or, with `encoded`, the column's two fields already encoded: the plain one up to `encoded`,
+/// the `__mv_` one after it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cell {
     pub(crate) column: usize,
     pub(crate) start: usize,
     pub(crate) end: usize,
+    pub(crate) encoded: Option<usize>,
 }
 
 impl Emitter {
@@ -369,6 +372,24 @@ impl Emitter {
             column,
             start,
             end: self.bytes.len(),
+            encoded: None,
+        });
+    }
+
+    /// Sets appended column `column` of the row being built to fields already encoded:
+    /// `plain` and `mv` are its plain and `__mv_` CSV fields exactly as the reply carries them
+    /// ([`mv::write_fields`] writes them). For values that do not change from row to row,
+    /// encoded once and then copied. The column must get no other value in this row.
+    pub fn push_encoded(&mut self, column: usize, plain: &[u8], mv: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(plain);
+        let encoded = Some(self.bytes.len());
+        self.bytes.extend_from_slice(mv);
+        self.cells.push(Cell {
+            column,
+            start,
+            end: self.bytes.len(),
+            encoded,
         });
     }
 

@@ -238,3 +238,80 @@ fn short_rows_are_padded_and_processor_errors_are_reported() {
         "{error}"
     );
 }
+
+/// Appends fixed values to every row, either value by value or as fields encoded once.
+struct Fixed {
+    appended: Vec<String>,
+    values: Vec<Vec<&'static [u8]>>,
+    encoded: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl RowProcessor for Fixed {
+    fn input_fields(&self) -> &[String] {
+        &[]
+    }
+    fn appended_columns(&self) -> &[String] {
+        &self.appended
+    }
+    fn process_row(&mut self, _: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
+        for column in 0..self.values.len() {
+            match &self.encoded {
+                Some(fields) => emit.push_encoded(column, &fields[column].0, &fields[column].1),
+                None => self.values[column]
+                    .iter()
+                    .for_each(|value| emit.push(column, value)),
+            }
+        }
+        Ok(Verdict::Emit)
+    }
+}
+
+#[test]
+fn fields_encoded_once_reply_as_the_same_values_pushed_one_by_one() {
+    use netdiscover::protocol::{mv, BodyProcessor};
+    let values: Vec<Vec<&'static [u8]>> = vec![
+        vec![],
+        vec![b"one"],
+        vec![b"a,b"],
+        vec![b"two", b"values"],
+        vec![b"say \"hi\"", b"$5", b"l1\nl2"],
+        vec![b"", b"$$;$"],
+    ];
+    let encoded = values
+        .iter()
+        .map(|list| {
+            let (mut plain, mut mv) = (Vec::new(), Vec::new());
+            mv::write_fields(list.iter().copied(), &mut plain, &mut mv);
+            (plain, mv)
+        })
+        .collect();
+    let appended: Vec<String> = (0..values.len()).map(|c| format!("c{c}")).collect();
+    let mut by_value = Fixed {
+        appended: appended.clone(),
+        values: values.clone(),
+        encoded: None,
+    };
+    let mut once = Fixed {
+        appended,
+        values,
+        encoded: Some(encoded),
+    };
+    let (mut a, mut b, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+    for body in [
+        BODY,
+        b"process\nx\n".as_slice(),
+        b"c1,process\nold,x\n".as_slice(),
+    ] {
+        netdiscover::protocol::BodyProcessor::new()
+            .process(body, &mut by_value, &mut a, &mut messages)
+            .unwrap();
+        BodyProcessor::new()
+            .process(body, &mut once, &mut b, &mut messages)
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+    }
+    let (header, rows) = parse_csv(&b);
+    assert_eq!(header[1], b"c0");
+    assert_eq!(rows[0][4], b"two\nvalues");
+    assert_eq!(rows[0][11], b"$say \"hi\"$;$$$5$;$l1\nl2$");
+}
