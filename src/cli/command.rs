@@ -592,12 +592,7 @@ impl rules::Row for SlotView<'_, '_> {
 
     /// The field is located (and decoded, if it must be) once for all its values.
     fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
-        let values = self.0.values(slot);
-        let count = values.len();
-        for (place, value) in out.iter_mut().zip(values) {
-            *place = value;
-        }
-        count
+        self.0.values_into(slot, out)
     }
 }
 

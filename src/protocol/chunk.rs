@@ -62,6 +62,8 @@ pub struct BodyProcessor {
     field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
     lazy: Vec<LazySlot>,
+    /// Which of `lazy` the row being processed decoded ([`Row`]'s `decoded`).
+    decoded: std::cell::Cell<u64>,
     /// Where the row the gate scanned has its commas.
     row_commas: RowCommas,
     emitter: Emitter,
@@ -301,6 +303,7 @@ impl BodyProcessor {
             spans: &self.field_spans,
             bindings: &self.slots,
             slots: &self.lazy,
+            decoded: &self.decoded,
             record,
             index: row,
         };
@@ -465,8 +468,16 @@ impl BodyProcessor {
     /// Prepares the slots for the next row: nothing is decoded until the processor asks.
     fn reset_slots(&mut self) {
         self.lazy.resize_with(self.slots.len(), LazySlot::default);
-        for slot in &mut self.lazy {
-            slot.reset();
+        let mut decoded = self.decoded.take();
+        if decoded & 1 << 63 != 0 {
+            self.lazy.iter_mut().skip(63).for_each(LazySlot::reset);
+            decoded &= !(1 << 63);
+        }
+        while decoded != 0 {
+            if let Some(slot) = self.lazy.get_mut(decoded.trailing_zeros() as usize) {
+                slot.reset();
+            }
+            decoded &= decoded - 1;
         }
     }
 }

@@ -222,6 +222,9 @@ pub struct Row<'a> {
     pub(crate) spans: &'a [FieldSpan],
     pub(crate) bindings: &'a [SlotColumns],
     pub(crate) slots: &'a [LazySlot],
+    /// Bit `s` set once slot `s` is decoded (bit 63: some slot from 63 on), so the loop resets
+    /// only those for the next row.
+    pub(crate) decoded: &'a cell::Cell<u64>,
     pub(crate) record: Range<usize>,
     pub(crate) index: usize,
 }
@@ -232,6 +235,7 @@ impl<'a> Row<'a> {
         let binding = self.bindings.get(slot).copied().unwrap_or_default();
         let (body, spans) = (self.body, self.spans);
         Some(lazy.decoded.get_or_init(|| {
+            self.decoded.set(self.decoded.get() | 1 << slot.min(63));
             let mut values = lazy.spare.take();
             values.decode(body, spans, binding);
             values
@@ -275,6 +279,34 @@ impl<'a> Row<'a> {
             values.refs = v.refs.iter();
         }
         values
+    }
+
+    /// Writes the first values of the field in `slot` into `out` (as many as fit) and returns
+    /// how many it has: the field is located once for all of them.
+    pub fn values_into<'s>(&self, slot: usize, out: &mut [&'s [u8]]) -> usize
+    where
+        'a: 's,
+    {
+        match self.direct(slot) {
+            Some(single) => {
+                if let (Some(value), Some(place)) = (single, out.first_mut()) {
+                    *place = value;
+                }
+                usize::from(single.is_some())
+            }
+            None => {
+                let Some(decoded) = self.decoded(slot) else {
+                    return 0;
+                };
+                for (place, value) in out.iter_mut().zip(&decoded.refs) {
+                    *place = match *value {
+                        ValueRef::Body(s, e) => &self.body[s..e],
+                        ValueRef::Scratch(s, e) => &decoded.scratch[s..e],
+                    };
+                }
+                decoded.refs.len()
+            }
+        }
     }
 
     /// How many values the field in `slot` has (the shape of the rules engine's `Row` trait).
