@@ -218,13 +218,20 @@ impl Literals {
     /// `None` when a literal is shorter than [`MIN_LITERAL`] or there is none. Literal `i` is
     /// reported as `i`.
     pub fn new<L: AsRef<[u8]>>(literals: &[L]) -> Option<Literals> {
-        if literals.is_empty() {
+        let ids: Vec<u32> = (0..literals.len() as u32).collect();
+        Literals::with_ids(literals, &ids)
+    }
+
+    /// [`Literals::new`], literal `i` reported as `ids[i]` (the caller's own numbering, so a
+    /// hit needs no translation). `None` also when `ids` is shorter than `literals`.
+    pub fn with_ids<L: AsRef<[u8]>>(literals: &[L], ids: &[u32]) -> Option<Literals> {
+        if literals.is_empty() || ids.len() < literals.len() {
             return None;
         }
         let mut candidates = Vec::with_capacity(literals.len());
         let mut lowered = Vec::with_capacity(literals.len());
         let mut text = Vec::new();
-        for (id, literal) in literals.iter().enumerate() {
+        for (&id, literal) in ids.iter().zip(literals) {
             let literal = literal.as_ref().to_ascii_lowercase();
             if literal.len() < MIN_LITERAL {
                 return None;
@@ -233,7 +240,7 @@ impl Literals {
             candidates.push(Candidate {
                 window,
                 mask,
-                id: id as u32,
+                id,
                 offset: offset as u32,
                 text: text.len() as u32,
                 len: literal.len() as u32,
@@ -292,7 +299,7 @@ impl Literals {
         self.literals.is_empty()
     }
 
-    /// Literal `id`, lower-cased.
+    /// The `id`-th literal given, lower-cased.
     pub fn literal(&self, id: usize) -> &[u8] {
         &self.literals[id]
     }

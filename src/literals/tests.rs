@@ -416,3 +416,17 @@ fn the_hash_is_picked_so_that_common_windows_miss_the_literals_bits() {
         1
     );
 }
+
+#[test]
+fn literals_are_reported_by_the_ids_given() {
+    let set = Literals::with_ids(&["mimikatz", "-enc"], &[7, 3]).expect("set");
+    let mut found = Vec::new();
+    set.find(b"x -ENC y MimiKatz and more bytes", |id| {
+        found.push(id);
+        false
+    });
+    found.sort_unstable();
+    assert_eq!(found, vec![3, 7]);
+    assert_eq!(set.literal(1), b"-enc");
+    assert!(Literals::with_ids(&["abc", "def"], &[1]).is_none());
+}

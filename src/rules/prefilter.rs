@@ -9,8 +9,9 @@
 //! `x*`, of `*x`, the ends of `x*y`), or anywhere (`*-enc*`, a literal every match of a regex
 //! holds).
 //!
-//! Per field, whole values are looked up in one hash table, starts and ends in a small table
-//! keyed by the value's first (last) two bytes, and pieces found by one [`Literals`] search.
+//! Per field, whole values are looked up in one hash table, starts and ends walked in a trie
+//! of their bytes, and pieces found by one [`Literals`] search; fields holding no rule's key
+//! are searched only when a rule asks for one of their literals.
 //! A rule indexes its [`FACTORS_PER_RULE`] rarest factors (see [`rarity`]); the rarest is its
 //! *key*. Per row, every literal found is marked; each rule keyed by a marked literal becomes
 //! a *candidate* when each of its other indexed factors has a marked literal too, and only
@@ -108,23 +109,38 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
     }
 }
 
-/// Factors for alternatives that each yield `branches`' factors. Every branch a row passes
-/// holds each of its own factors, so the union of one factor per branch holds for the OR:
-/// the union of each branch's rarest, then of each branch's second rarest (its rarest again
-/// where it has one), and so on, up to [`FACTORS_PER_RULE`] unions. `(name=wmic.exe AND
-/// *ntevent*) OR (name=wevtutil.exe AND "* qe *")` so needs a name *and* an argument. Nothing
-/// when some branch has no factor.
+/// Factors for alternatives that each yield `branches`' factors. A factor every branch has
+/// (`name=mofcomp.exe` in `(name=mofcomp.exe AND parent IN (...)) OR (name=mofcomp.exe AND
+/// *\appdata\*)`) holds for the OR as it is. Of the others, every branch a row
+/// passes holds each of its own factors, so the union of one factor per branch holds for the
+/// OR: the union of each branch's rarest, then of each branch's second rarest (its rarest
+/// again where it has one), and so on, up to [`FACTORS_PER_RULE`] unions in all. `(name=wmic.exe
+/// AND *ntevent*) OR (name=wevtutil.exe AND "* qe *")` so needs a name *and* an argument.
+/// Nothing when some branch has no factor; no unions when some branch has only common ones.
 fn unions(branches: impl Iterator<Item = Vec<Factor>>) -> Vec<Factor> {
     let mut ranked: Vec<Vec<Factor>> = Vec::new();
-    for mut branch in branches {
+    for branch in branches {
         if branch.is_empty() {
             return Vec::new();
         }
+        ranked.push(branch.into_iter().map(dedup).collect());
+    }
+    let mut out: Vec<Factor> = Vec::new();
+    if let Some((first, others)) = ranked.split_first() {
+        for factor in first {
+            if others.iter().all(|branch| branch.contains(factor)) && !out.contains(factor) {
+                out.push(factor.clone());
+            }
+        }
+    }
+    for branch in &mut ranked {
+        branch.retain(|f| !out.contains(f));
+        if branch.is_empty() {
+            return out;
+        }
         branch.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, |_| 0)));
-        ranked.push(branch);
     }
     let deepest = ranked.iter().map(Vec::len).max().unwrap_or(0);
-    let mut out: Vec<Factor> = Vec::new();
     for depth in 0..deepest.min(FACTORS_PER_RULE) {
         let union: Factor = ranked
             .iter()
@@ -732,13 +748,12 @@ impl LiteralIndex {
         self.literal_search = (interner.literals.iter())
             .map(|l| search_of(l.slot).unwrap_or(0) as u32)
             .collect();
-        let keyed = |search: usize| {
-            (0..interner.literals.len())
-                .any(|l| self.literal_search[l] as usize == search && !key_rules[l].is_empty())
-        };
-        self.eager = (0..self.slots.len())
-            .filter(|&s| keyed(s))
-            .map(|s| s as u32)
+        let mut keyed = vec![false; self.slots.len()];
+        for (search, rules) in self.literal_search.iter().zip(&key_rules) {
+            keyed[*search as usize] |= !rules.is_empty();
+        }
+        self.eager = (0..self.slots.len() as u32)
+            .filter(|&s| keyed[s as usize])
             .collect();
         self.key_rules = Lists::new(&key_rules);
         self.rule_factors = Lists::new(rule_factors);
@@ -762,15 +777,17 @@ impl LiteralIndex {
     }
 }
 
-/// One field's literals: whole values in one hash table, starts and ends in one small table
-/// each, pieces in one [`Literals`] search, each with the literal ids behind its own numbering.
+/// One field's literals: whole values in one [`WholeValues`] table (with the literal ids
+/// behind its own numbering), starts and ends in one trie each, pieces in one [`Literals`]
+/// search reporting literal ids.
 #[derive(Debug, Clone)]
 struct SlotSearch {
     slot: usize,
     whole: Option<(WholeValues, Box<[LiteralId]>)>,
     starts: Anchored,
     ends: Anchored,
-    pieces: Option<(Literals, Box<[LiteralId]>)>,
+    /// Reporting literal ids.
+    pieces: Option<Literals>,
 }
 
 impl SlotSearch {
@@ -800,7 +817,7 @@ impl SlotSearch {
             whole: (!whole.is_empty()).then(|| (WholeValues::new(&whole), whole_ids.into())),
             starts: Anchored::new(in_place(Place::Start), false),
             ends: Anchored::new(in_place(Place::End), true),
-            pieces: Literals::new(&pieces).map(|l| (l, piece_ids.into())),
+            pieces: Literals::with_ids(&pieces, &piece_ids),
         }
     }
 
@@ -816,9 +833,9 @@ impl SlotSearch {
             }
             self.starts.find(value, |id| scratch.see(id));
             self.ends.find(value, |id| scratch.see(id));
-            if let Some((pieces, ids)) = &self.pieces {
-                pieces.find(value, |piece| {
-                    scratch.see(ids[piece]);
+            if let Some(pieces) = &self.pieces {
+                pieces.find(value, |id| {
+                    scratch.see(id as LiteralId);
                     false
                 });
             }
@@ -1215,6 +1232,30 @@ mod tests {
                 vec!["0=wmic.exe", "1~ qe ", "1~eventquery"],
             ]
         );
+        // A factor every branch has holds as it is; the rest give unions.
+        let or = Cond::Or(vec![
+            Cond::And(vec![
+                Cond::AnyGlob {
+                    slot: 2,
+                    exact: vec![b"cmd.exe".to_vec(), b"powershell.exe".to_vec()],
+                    globs: Vec::new(),
+                },
+                glob(0, "mofcomp.exe"),
+            ]),
+            Cond::And(vec![glob(0, "MOFCOMP.exe"), glob(1, "*\\appdata\\*")]),
+        ]);
+        assert_eq!(
+            names(&factors(&or)),
+            vec![
+                vec!["0=mofcomp.exe"],
+                vec!["1~\\appdata\\", "2=cmd.exe", "2=powershell.exe"],
+            ]
+        );
+        let only_common = Cond::Or(vec![
+            Cond::And(vec![glob(0, "a.exe"), glob(1, "*xyz*")]),
+            glob(0, "a.exe"),
+        ]);
+        assert_eq!(names(&factors(&only_common)), vec![vec!["0=a.exe"]]);
         let any = Cond::AnyGlob {
             slot: 1,
             exact: vec![b"cmd.exe".to_vec(), Vec::new()],
