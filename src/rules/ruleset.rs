@@ -418,6 +418,15 @@ fn remap_cond(cond: &mut Cond, map: &[usize]) {
     }
 }
 
+/// The rule with its condition optimised, on its local slots: done on every core while the
+/// rules compile, not one rule after the other as they are added. The same as optimising
+/// after [`RuleSet::add`] maps the slots: a rule's local fields are distinct
+/// (`compile::env::local_slot`), so the map is one-to-one and optimising only compares slots.
+fn optimized(mut rule: Rule) -> Rule {
+    rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
+    rule
+}
+
 impl RuleSet {
     /// Loads rules from directories, in order (later places override rules with the same id).
     /// Problems never abort loading: each skipped rule or file is a warning naming it and why.
@@ -438,6 +447,7 @@ impl RuleSet {
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let compiled = in_parallel(&sources.detections, |(path, doc)| {
             compile_rule(path, doc, &sources.macros)
+                .map(|(rule, fields, ignored)| (optimized(rule), fields, ignored))
         });
         for compiled in compiled {
             match compiled {
@@ -463,6 +473,7 @@ impl RuleSet {
     ) {
         let compiled = in_parallel(&sources.sigma, |(path, rule)| {
             sigma::compile_rule(path, rule, &sources.sigma_settings)
+                .map(|(rule, fields)| (optimized(rule), fields))
         });
         let mut out_of_scope: Vec<RuleError> = Vec::new();
         for ((path, _), compiled) in sources.sigma.iter().zip(compiled) {
@@ -492,8 +503,8 @@ impl RuleSet {
         warnings.extend(out_of_scope.into_iter().map(|error| Warning { error }));
     }
 
-    /// Adds a compiled rule: its local slots are mapped onto the set's fields, its condition
-    /// optimised, and a rule with an id already loaded replaces that one (with a warning).
+    /// Adds a compiled (and [`optimized`]) rule: its local slots are mapped onto the set's
+    /// fields, and a rule with an id already loaded replaces that one (with a warning).
     fn add(
         &mut self,
         mut rule: Rule,
@@ -503,7 +514,6 @@ impl RuleSet {
     ) {
         let map: Vec<usize> = local_fields.iter().map(|f| self.intern(f)).collect();
         remap_cond(&mut rule.cond, &map);
-        rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
         remap_outputs(&mut rule, &map);
         let key = rule.meta.id.to_ascii_lowercase();
         match by_id.get(&key) {

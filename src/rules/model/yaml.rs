@@ -478,16 +478,10 @@ fn split_key(line: &str) -> Option<(&str, &str)> {
 /// A plain scalar's value: text, unless it may be null, a boolean or a number, which
 /// `serde_yaml` resolves (so the rules are exactly its own).
 fn plain_scalar(text: &str) -> Option<Value> {
-    let resolvable = match text.as_bytes().first() {
-        None => return Some(Value::Null),
-        Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'~') => true,
-        Some(b'n' | b'N' | b't' | b'T' | b'f' | b'F') => matches!(
-            text,
-            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        ),
-        _ => false,
-    };
-    if !resolvable {
+    if text.is_empty() {
+        return Some(Value::Null);
+    }
+    if !may_not_be_text(text) {
         return Some(Value::String(text.to_string()));
     }
     // As a mapping's value, where `---` or `...` cannot mark a document.
@@ -498,6 +492,59 @@ fn plain_scalar(text: &str) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// Whether `serde_yaml` might read a plain scalar as something other than text: null and
+/// boolean words, `~`, `.inf`/`.nan` spellings, `0x`/`0o`/`0b` integers, and what has the
+/// shape of a decimal integer or float (`[+-]digits[.digits][e[+-]digits]`). Dates, ids and
+/// names (`2023/01/01`, `929a690e-bef0-...`) are text without asking.
+fn may_not_be_text(text: &str) -> bool {
+    if matches!(
+        text,
+        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    ) {
+        return true;
+    }
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.starts_with(".inf")
+        || unsigned.starts_with(".Inf")
+        || unsigned.starts_with(".INF")
+        || unsigned.starts_with(".nan")
+        || unsigned.starts_with(".NaN")
+        || unsigned.starts_with(".NAN")
+        || unsigned.starts_with("0x")
+        || unsigned.starts_with("0o")
+        || unsigned.starts_with("0b")
+    {
+        return true;
+    }
+    let bytes = unsigned.as_bytes();
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at - start
+    };
+    let mut at = 0;
+    let mut mantissa = digits(&mut at);
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        mantissa += digits(&mut at);
+    }
+    if mantissa == 0 {
+        return false;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        if digits(&mut at) == 0 {
+            return false;
+        }
+    }
+    at == bytes.len()
 }
 
 /// Reads a single-quoted scalar's text on one line into `out`: `Some(end)` (the byte after
@@ -610,6 +657,70 @@ mod tests {
         ];
         for text in taken {
             assert!(same(text), "declined: {text:?}");
+        }
+    }
+
+    #[test]
+    fn resolves_plain_scalars_as_serde_yaml_does() {
+        let scalars = [
+            "++5",
+            "+5",
+            "-5",
+            "5",
+            "1.",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            ".5",
+            "+.5",
+            "-.5",
+            "0x1F",
+            "-0x1f",
+            "+0x1f",
+            "0o7",
+            "0b101",
+            "012",
+            "-012",
+            "1_000",
+            "inf",
+            "infinity",
+            "nan",
+            ".inf",
+            "-.Inf",
+            "+.INF",
+            ".nan",
+            ".NaN",
+            "1e",
+            "e5",
+            "929a690e-bef0-4204",
+            "1e10-bef0",
+            "2023/01/01",
+            "1.2.3",
+            "~",
+            "null",
+            "NULL",
+            "nul",
+            "True",
+            "tRue",
+            "FALSE",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "0",
+            "-0",
+            "00",
+            "+",
+            ".",
+            "..",
+            "1..2",
+            "1e5e5",
+            "0x",
+            "0xG",
+            "12 34",
+        ];
+        for text in scalars {
+            let slow = serde_yaml::from_str::<serde_yaml::Mapping>(&format!("k: {text}")).ok();
+            let slow = slow.as_ref().and_then(|m| m.get("k"));
+            assert_eq!(super::plain_scalar(text).as_ref(), slow, "{text}");
         }
     }
 
