@@ -55,6 +55,7 @@ pub use model::{
 pub use pcre::Pcre;
 pub use prefilter::{Place, RequiredLiteral};
 pub use row::{bare_field_name, OwnedRow, Row};
+pub(crate) use ruleset::cores;
 pub use ruleset::{Rule, RuleSet, Sources};
 pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};
 pub use select::{Selected, Selection};

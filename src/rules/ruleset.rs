@@ -199,7 +199,7 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
 /// input on the same cores meanwhile, so a thread with a fixed share could finish long after
 /// the others, alone.
 fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores();
     if threads <= 1 || items.len() < 32 {
         return items.iter().map(f).collect();
     }
@@ -228,6 +228,23 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     });
     done.sort_unstable_by_key(|(at, _)| *at);
     done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The cores this process may use, asked once (the standard library reads the cgroup
+/// files again at every call).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+}
+
+/// Frees `value` on a thread of its own. The parsed rule files are thousands of small
+/// allocations, and whoever loaded the rules waits for nothing but the compiled set (a scan
+/// matches with it at once); should no thread start, `value` is freed here.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("free sources".into())
+        .spawn(move || drop(value));
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
@@ -437,6 +454,7 @@ impl RuleSet {
             sources.add_dir(place, &mut warnings);
         }
         let set = RuleSet::compile(&sources, &mut warnings);
+        drop_in_background(sources);
         (set, warnings)
     }
 
