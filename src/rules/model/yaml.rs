@@ -484,6 +484,9 @@ fn plain_scalar(text: &str) -> Option<Value> {
     if !may_not_be_text(text) {
         return Some(Value::String(text.to_string()));
     }
+    if let Some(number) = plain_integer(text) {
+        return Some(number);
+    }
     // As a mapping's value, where `---` or `...` cannot mark a document.
     let mut holder = serde_yaml::from_str::<Mapping>(&format!("k: {text}")).ok()?;
     match holder.remove("k")? {
@@ -492,6 +495,16 @@ fn plain_scalar(text: &str) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// A decimal integer without sign or leading zero (a risk score, a version, an event id)
+/// that fits in a `u64`, as `serde_yaml` reads it; anything else is left to it.
+fn plain_integer(text: &str) -> Option<Value> {
+    let bytes = text.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_digit) || (bytes.len() > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    text.parse::<u64>().ok().map(|n| Value::Number(n.into()))
 }
 
 /// Whether `serde_yaml` might read a plain scalar as something other than text: null and
