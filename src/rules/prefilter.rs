@@ -744,9 +744,12 @@ impl LiteralIndex {
             });
         self.checks = Lists::new(checks.collect::<Vec<_>>());
         self.slots = SlotSearch::build_all(&interner.literals);
-        let search_of = |slot: usize| self.slots.iter().position(|s| s.slot == slot);
+        let mut search_of = vec![0u32; self.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)];
+        for (search, slot) in self.slots.iter().enumerate() {
+            search_of[slot.slot] = search as u32;
+        }
         self.literal_search = (interner.literals.iter())
-            .map(|l| search_of(l.slot).unwrap_or(0) as u32)
+            .map(|l| search_of[l.slot])
             .collect();
         let mut keyed = vec![false; self.slots.len()];
         for (search, rules) in self.literal_search.iter().zip(&key_rules) {
