@@ -183,7 +183,7 @@ fn large_bodies_read_in_irregular_pieces_get_the_whole_body_reply() {
 
 #[test]
 fn bodies_held_as_a_window_get_the_whole_body_reply_gated_or_not() {
-    let window = PREFETCH_WINDOW_MIN as usize;
+    let window = PREFETCH_WINDOW_MIN;
     let bodies: Vec<Vec<u8>> = [window, 2 * window + 4321, window + 1]
         .iter()
         .zip(11..)
