@@ -84,6 +84,112 @@ pub unsafe fn release(_base: *mut u8, _range: Range<usize>) -> Range<usize> {
     0..0
 }
 
+/// Moves the whole pages of `base + from` (page-aligned start) to `base + to` (page-aligned),
+/// replacing the pages there, and leaves `from` mapped and empty (it reads as zeros); `false`
+/// when the kernel refuses (before Linux 5.7, or memory that is not [`Mapping`]'s kind).
+///
+/// # Safety
+/// Both ranges lie within one live [`Mapping`] and do not overlap, no reference to any of their
+/// bytes is live and nothing else writes them during the call, and the caller treats both
+/// ranges as overwritten with unknown values until it writes them again.
+#[cfg(target_os = "linux")]
+pub unsafe fn move_pages(base: *mut u8, from: Range<usize>, to: usize) -> bool {
+    // SAFETY: the caller's contract. MREMAP_FIXED replaces the mapping at `to` atomically, and
+    // MREMAP_DONTUNMAP keeps `from` mapped, so no address range is ever left without a mapping
+    // (where another thread's `mmap` could land).
+    let moved = unsafe {
+        libc::mremap(
+            base.add(from.start).cast::<libc::c_void>(),
+            from.len(),
+            from.len(),
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP,
+            base.add(to).cast::<libc::c_void>(),
+        )
+    };
+    moved != libc::MAP_FAILED
+}
+
+/// Moves nothing: no `mremap` here.
+///
+/// # Safety
+/// As on Linux.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn move_pages(_base: *mut u8, _from: Range<usize>, _to: usize) -> bool {
+    false
+}
+
+/// Private anonymous memory of our own, outside the allocator, so that its pages may be moved
+/// from one offset to another ([`move_pages`]): a buffer read front to back can then reuse the
+/// pages behind its reader ahead of its writer, instead of giving them back and having the
+/// kernel fault in (and zero) fresh ones.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned memory, like a `Vec<u8>`'s.
+unsafe impl Send for Mapping {}
+
+impl Mapping {
+    /// `len` (> 0) zero-filled bytes, page-aligned, or `None` where that cannot be had.
+    pub fn new(len: usize) -> Option<Mapping> {
+        #[cfg(target_os = "linux")]
+        {
+            if len == 0 {
+                return None;
+            }
+            // SAFETY: a fresh anonymous private mapping chosen by the kernel; nothing of ours
+            // is touched.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return None;
+            }
+            std::ptr::NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping { ptr, len })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = len;
+            None
+        }
+    }
+
+    /// The mapping's length in bytes.
+    pub fn size(&self) -> usize {
+        self.len
+    }
+
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    #[cfg(test)]
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `len` mapped bytes, readable and initialised (zero-filled, or written).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the range is this mapping's (however its pages were moved around inside it),
+        // and no reference to it outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast::<libc::c_void>(), self.len);
+        }
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 pub mod tests {
     use super::*;
@@ -131,5 +237,30 @@ pub mod tests {
         assert!(buffer[pages.end..].iter().all(|&b| b == 7));
         assert!(buffer[pages.clone()].iter().all(|&b| b == 0));
         assert_eq!(whole_pages(base, 10..page / 2), 0..0);
+    }
+
+    #[test]
+    fn moved_pages_keep_their_bytes_and_leave_zeros_behind() {
+        let page = page_size().expect("page size");
+        let mut mapping = Mapping::new(16 * page).expect("mmap");
+        let base = mapping.as_mut_ptr();
+        // SAFETY: within the mapping, which nothing borrows while the bytes are written.
+        unsafe {
+            for i in 0..16 * page {
+                base.add(i).write((i / page) as u8 + 1);
+            }
+        }
+        // SAFETY: both ranges are inside the mapping, disjoint, and not borrowed.
+        assert!(unsafe { move_pages(base, 2 * page..5 * page, 10 * page) });
+        let bytes = mapping.as_slice();
+        assert!(bytes[2 * page..5 * page].iter().all(|&b| b == 0));
+        assert!(bytes[10 * page..13 * page]
+            .chunks(page)
+            .zip(3u8..)
+            .all(|(p, n)| p.iter().all(|&b| b == n)));
+        assert!(bytes[5 * page..10 * page]
+            .chunks(page)
+            .zip(6u8..)
+            .all(|(p, n)| p.iter().all(|&b| b == n)));
     }
 }
