@@ -113,9 +113,9 @@ pub fn run(args: &[OsString]) -> i32 {
         format,
         all: args.all,
         show_progress: !args.no_progress && std::io::stderr().is_terminal(),
-        threads: args.threads.map(|n| n as usize).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        }),
+        threads: args
+            .threads
+            .map_or_else(crate::rules::cores, |n| n as usize),
         decode_ahead: pipeline::DECODE_AHEAD,
     };
     let rules = OnceLock::new();

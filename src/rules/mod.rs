@@ -47,14 +47,15 @@ pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV}
 pub use macros::{Macro, MacroTable};
 pub use matcher::{MatchStats, Matcher};
 pub use model::{
-    parse_doc, parse_doc_full, rule_meta, EscuSchema, Finding, Ignored, IntermediateFinding,
-    Origin, Prose, RawDoc, RawDrilldown, RawFinding, RawIntermediateFindings, RawObservable,
-    RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity, RiskObjectSpec,
-    RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
+    parse_block_yaml, parse_doc, parse_doc_full, rule_meta, EscuSchema, Finding, Ignored,
+    IntermediateFinding, Origin, Prose, RawDoc, RawDrilldown, RawFinding, RawIntermediateFindings,
+    RawObservable, RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity,
+    RiskObjectSpec, RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
 pub use pcre::Pcre;
 pub use prefilter::{Place, RequiredLiteral};
 pub use row::{bare_field_name, OwnedRow, Row};
+pub(crate) use ruleset::cores;
 pub use ruleset::{Rule, RuleSet, Sources};
 pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};
 pub use select::{Selected, Selection};

@@ -19,7 +19,7 @@
 //! * A match that exceeds PCRE2's match or depth limit (10,000,000 each, PCRE2's defaults)
 //!   or the JIT stack counts as **no match**: a row never fails because of one value.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
@@ -33,9 +33,17 @@ const MAX_JIT_STACK: usize = 1 << 20;
 const ASCII_CLASSES: &str = "(?a)";
 
 /// A compiled PCRE pattern.
+///
+/// Loading compiles every pattern (so a bad one is reported then), but JIT-compiles it only
+/// when it is first matched: JIT compilation was most of the cost of compiling a regex rule
+/// (8% of loading the Sigma rules), and the literal index leaves most regex rules unevaluated
+/// on most inputs. Every match runs on the JIT-compiled pattern, as before.
 #[derive(Debug)]
 pub struct Pcre {
+    /// Compiled without JIT: checks the pattern, names its groups.
     re: Regex,
+    /// The same pattern JIT-compiled, made on the first match.
+    jit: OnceLock<Regex>,
     /// Capture locations kept for the next capture: making them allocates the JIT stack (an
     /// `mmap`, and a `munmap` when dropped), which cost more than the match itself when a
     /// `rex` rule was evaluated on every other row.
@@ -46,6 +54,7 @@ impl Clone for Pcre {
     fn clone(&self) -> Pcre {
         Pcre {
             re: self.re.clone(),
+            jit: self.jit.clone(),
             spare: Mutex::new(Vec::new()),
         }
     }
@@ -55,14 +64,11 @@ impl Pcre {
     /// Compiles `pattern`; `position` locates it in the expanded search for errors.
     pub fn new(pattern: &str, position: usize) -> Result<Pcre, SplError> {
         let (source, inserted_at) = with_ascii_classes(pattern);
-        RegexBuilder::new()
-            .utf(true)
-            .ucp(true)
-            .jit_if_available(true)
-            .max_jit_stack_size(Some(MAX_JIT_STACK))
+        builder(false)
             .build(&source)
             .map(|re| Pcre {
                 re,
+                jit: OnceLock::new(),
                 spare: Mutex::new(Vec::new()),
             })
             .map_err(|e| {
@@ -87,9 +93,19 @@ impl Pcre {
         self.re.as_str()
     }
 
+    /// The pattern JIT-compiled (where PCRE2 has a JIT), made on the first call. It compiled
+    /// once already, so it compiles again; should it not, the pattern without JIT matches.
+    fn matcher(&self) -> &Regex {
+        self.jit.get_or_init(|| {
+            builder(true)
+                .build(self.re.as_str())
+                .unwrap_or_else(|_| self.re.clone())
+        })
+    }
+
     /// True if the pattern matches anywhere in `v`. A match that hits a PCRE limit is no match.
     pub fn is_match(&self, v: &[u8]) -> bool {
-        self.re.is_match(v).unwrap_or(false)
+        self.matcher().is_match(v).unwrap_or(false)
     }
 
     /// Names of the named capture groups.
@@ -104,9 +120,10 @@ impl Pcre {
             .capture_names()
             .iter()
             .position(|n| n.as_deref() == Some(name))?;
+        let re = self.matcher();
         let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
-        let mut locations = spare.unwrap_or_else(|| self.re.capture_locations());
-        let text = match self.re.captures_read(&mut locations, v) {
+        let mut locations = spare.unwrap_or_else(|| re.capture_locations());
+        let text = match re.captures_read(&mut locations, v) {
             Ok(Some(_)) => locations.get(group).map(|(s, e)| v[s..e].to_vec()),
             _ => None,
         };
@@ -122,7 +139,7 @@ impl Pcre {
     pub fn replace_all(&self, v: &[u8], rep: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(v.len());
         let mut last = 0;
-        for caps in self.re.captures_iter(v) {
+        for caps in self.matcher().captures_iter(v) {
             let Ok(caps) = caps else {
                 return v.to_vec();
             };
@@ -134,6 +151,17 @@ impl Pcre {
         out.extend_from_slice(&v[last..]);
         out
     }
+}
+
+/// The options every pattern compiles with; `jit` for the one that matches.
+fn builder(jit: bool) -> RegexBuilder {
+    let mut builder = RegexBuilder::new();
+    builder
+        .utf(true)
+        .ucp(true)
+        .jit_if_available(jit)
+        .max_jit_stack_size(Some(MAX_JIT_STACK));
+    builder
 }
 
 /// `pattern` with `(?a)` after its leading `(*VERB)` items (which must stay first), unless

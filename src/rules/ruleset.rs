@@ -199,7 +199,7 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
 /// input on the same cores meanwhile, so a thread with a fixed share could finish long after
 /// the others, alone.
 fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores();
     if threads <= 1 || items.len() < 32 {
         return items.iter().map(f).collect();
     }
@@ -228,6 +228,23 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     });
     done.sort_unstable_by_key(|(at, _)| *at);
     done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The cores this process may use, asked once (the standard library reads the cgroup
+/// files again at every call).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+}
+
+/// Frees `value` on a thread of its own. The parsed rule files are thousands of small
+/// allocations, and whoever loaded the rules waits for nothing but the compiled set (a scan
+/// matches with it at once); should no thread start, `value` is freed here.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("free sources".into())
+        .spawn(move || drop(value));
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
@@ -418,6 +435,15 @@ fn remap_cond(cond: &mut Cond, map: &[usize]) {
     }
 }
 
+/// The rule with its condition optimised, on its local slots: done on every core while the
+/// rules compile, not one rule after the other as they are added. The same as optimising
+/// after [`RuleSet::add`] maps the slots: a rule's local fields are distinct
+/// (`compile::env::local_slot`), so the map is one-to-one and optimising only compares slots.
+fn optimized(mut rule: Rule) -> Rule {
+    rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
+    rule
+}
+
 impl RuleSet {
     /// Loads rules from directories, in order (later places override rules with the same id).
     /// Problems never abort loading: each skipped rule or file is a warning naming it and why.
@@ -428,6 +454,7 @@ impl RuleSet {
             sources.add_dir(place, &mut warnings);
         }
         let set = RuleSet::compile(&sources, &mut warnings);
+        drop_in_background(sources);
         (set, warnings)
     }
 
@@ -438,6 +465,7 @@ impl RuleSet {
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let compiled = in_parallel(&sources.detections, |(path, doc)| {
             compile_rule(path, doc, &sources.macros)
+                .map(|(rule, fields, ignored)| (optimized(rule), fields, ignored))
         });
         for compiled in compiled {
             match compiled {
@@ -463,6 +491,7 @@ impl RuleSet {
     ) {
         let compiled = in_parallel(&sources.sigma, |(path, rule)| {
             sigma::compile_rule(path, rule, &sources.sigma_settings)
+                .map(|(rule, fields)| (optimized(rule), fields))
         });
         let mut out_of_scope: Vec<RuleError> = Vec::new();
         for ((path, _), compiled) in sources.sigma.iter().zip(compiled) {
@@ -492,8 +521,8 @@ impl RuleSet {
         warnings.extend(out_of_scope.into_iter().map(|error| Warning { error }));
     }
 
-    /// Adds a compiled rule: its local slots are mapped onto the set's fields, its condition
-    /// optimised, and a rule with an id already loaded replaces that one (with a warning).
+    /// Adds a compiled (and [`optimized`]) rule: its local slots are mapped onto the set's
+    /// fields, and a rule with an id already loaded replaces that one (with a warning).
     fn add(
         &mut self,
         mut rule: Rule,
@@ -503,7 +532,6 @@ impl RuleSet {
     ) {
         let map: Vec<usize> = local_fields.iter().map(|f| self.intern(f)).collect();
         remap_cond(&mut rule.cond, &map);
-        rule.cond = super::optimize::optimize(std::mem::replace(&mut rule.cond, Cond::True));
         remap_outputs(&mut rule, &map);
         let key = rule.meta.id.to_ascii_lowercase();
         match by_id.get(&key) {

@@ -24,3 +24,4 @@ mod sigma_props;
 mod sigma_regression;
 mod sigma_semantics;
 mod two_doors;
+mod yaml;

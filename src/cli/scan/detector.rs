@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::output::{OutputFormat, Render};
 use crate::detect::ProcessDetector;
 use crate::ingest::ProcessRow;
-use crate::rules::sigma::{fields, DataSource};
+use crate::rules::sigma::{fields, DataSource, Unmatchable};
 use crate::rules::{self, RuleSet};
 
 /// What a matching row gets: the indices of the matched rules (in [`Detector::rule_names`])
@@ -114,6 +114,42 @@ pub(super) fn load(extra: &[PathBuf]) -> Loaded {
     }
 }
 
+/// [`RuleSet::sigma_unmatchable`] over every rule, the rules split between the cores (the
+/// summary waits for it, after every row): the parts' rules in order, their field counts
+/// added and sorted as one call sorts them.
+fn unmatchable_on_every_core(
+    rules: &RuleSet,
+    present: &(dyn Fn(&str) -> bool + Sync),
+) -> Unmatchable {
+    let all: Vec<usize> = (0..rules.len()).collect();
+    let cores = crate::rules::cores();
+    if cores <= 1 || all.len() < 64 {
+        return rules.sigma_unmatchable(&all, present);
+    }
+    let parts: Vec<Unmatchable> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all
+            .chunks(all.len().div_ceil(cores))
+            .map(|part| scope.spawn(move || rules.sigma_unmatchable(part, present)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut out = Unmatchable::default();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for part in parts {
+        out.rules.extend(part.rules);
+        for (field, n) in part.fields {
+            *counts.entry(field).or_default() += n;
+        }
+    }
+    out.fields = counts.into_iter().collect();
+    out.fields
+        .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 /// The rules engine over CIM process rows, with the rule names scan reports.
 struct RulesDetector {
     names: Arc<[String]>,
@@ -143,11 +179,10 @@ impl Detector for RulesDetector {
 
     fn sigma_notes(&self, seen: &BTreeMap<DataSource, u64>) -> Vec<String> {
         let rules = self.detector.rules();
-        let all: Vec<usize> = (0..rules.len()).collect();
         seen.iter()
             .filter_map(|(&source, &events)| {
                 let present = |sigma: &str| fields::sources_with(sigma).contains(&source);
-                let unmatchable = rules.sigma_unmatchable(&all, &present);
+                let unmatchable = unmatchable_on_every_core(rules, &present);
                 (!unmatchable.rules.is_empty()).then(|| {
                     format!(
                         "sigma: on the {events} {} event(s), {unmatchable}",

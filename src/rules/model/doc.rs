@@ -297,7 +297,12 @@ impl RawDoc {
 /// are always reported against the real file.
 pub fn parse_doc(text: &str) -> Result<RawDoc, serde_yaml::Error> {
     if let Some(scan) = scan_top_level(text, true) {
-        if let Ok(mut doc) = serde_yaml::from_str::<RawDoc>(&scan.slim) {
+        let fast = super::parse_block_yaml(&scan.slim).map(serde_yaml::from_value::<RawDoc>);
+        let slim = match fast {
+            Some(Ok(doc)) => Ok(doc),
+            _ => serde_yaml::from_str::<RawDoc>(&scan.slim),
+        };
+        if let Ok(mut doc) = slim {
             doc.prose = Prose::default();
             doc.keys = scan.keys;
             return Ok(doc);

@@ -11,6 +11,7 @@
 
 mod doc;
 mod escu;
+mod yaml;
 
 use std::fmt;
 
@@ -19,6 +20,7 @@ pub use doc::{
     RawObservable, RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, KNOWN_KEYS,
 };
 pub use escu::{rule_meta, Ignored};
+pub use yaml::parse_block_yaml;
 
 /// A risk score: an integer from 0 to 100 (contentctl-ng `RiskScoredEntity.score`; contentctl 5
 /// allowed 1 to 100).

@@ -94,7 +94,11 @@ pub(crate) fn has_top_level_key(text: &str, key: &str) -> bool {
 
 /// Parses a Sigma rule. Errors name the key or search identifier that is wrong.
 pub fn parse_rule(text: &str) -> Result<SigmaRule, String> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    // The fast reader takes what rule files hold; `serde_yaml` the rest, and every error.
+    let doc: Value = match crate::rules::model::parse_block_yaml(text) {
+        Some(doc) => doc,
+        None => serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?,
+    };
     let top = doc.as_mapping().ok_or("a Sigma rule is a YAML mapping")?;
     let title = string_at(top, "title")?.ok_or("missing `title`")?;
     let logsource = match top.get("logsource") {

@@ -24,11 +24,16 @@ enum Tri {
 
 /// The reach of a condition when `present` tells which Sigma fields rows carry.
 pub fn reach(node: &Node, present: &dyn Fn(&str) -> bool) -> Reach {
-    let mut absent: Vec<String> = fields(node).into_iter().filter(|f| !present(f)).collect();
-    absent.dedup();
-    if absent.is_empty() {
+    // Most rules read only present fields: nothing is copied for them.
+    let mut read = Vec::new();
+    collect_refs(node, &mut read);
+    read.retain(|f| !present(f));
+    if read.is_empty() {
         return Reach::Full;
     }
+    read.sort_unstable();
+    read.dedup();
+    let absent: Vec<String> = read.into_iter().map(str::to_string).collect();
     if eval(node, present) != Tri::False {
         return Reach::Degraded(absent);
     }
@@ -50,10 +55,16 @@ pub fn fields(node: &Node) -> Vec<String> {
 }
 
 fn collect(node: &Node, out: &mut Vec<String>) {
+    let mut refs = Vec::new();
+    collect_refs(node, &mut refs);
+    out.extend(refs.into_iter().map(str::to_string));
+}
+
+fn collect_refs<'n>(node: &'n Node, out: &mut Vec<&'n str>) {
     match node {
-        Node::And(items) | Node::Or(items) => items.iter().for_each(|n| collect(n, out)),
-        Node::Not(inner) => collect(inner, out),
-        Node::Test(test) => out.extend(test.fields().into_iter().map(str::to_string)),
+        Node::And(items) | Node::Or(items) => items.iter().for_each(|n| collect_refs(n, out)),
+        Node::Not(inner) => collect_refs(inner, out),
+        Node::Test(test) => out.extend(test.fields()),
     }
 }
 
