@@ -149,6 +149,17 @@ impl BodyProcessor {
         Ok(())
     }
 
+    /// How far the current body is processed: its bytes before this offset are never read
+    /// again (the header's names are copied out, each row is read only while it is processed),
+    /// so `protocol::prefetch` may give their memory back.
+    pub fn consumed(&self) -> usize {
+        if self.header_done {
+            self.pos
+        } else {
+            0
+        }
+    }
+
     /// Reads the header once it has arrived whole, binds the processor and writes the reply's
     /// header; `false` while it is still incomplete.
     fn read_header<P: RowProcessor + ?Sized>(

@@ -11,6 +11,7 @@ mod framing;
 pub mod mv;
 mod needles;
 mod output;
+mod pages;
 mod pipes;
 mod prefetch;
 mod processor;
@@ -22,6 +23,7 @@ pub use framing::{encode_chunk, read_chunk, write_chunk, FrameError};
 pub use needles::{Needles, MAX_NEEDLES};
 pub use output::{ReplyOutput, SplicingStdout};
 pub use pipes::{enlarge_stdio, raw_stdin, raw_stdout};
+pub use prefetch::WINDOW_MIN as PREFETCH_WINDOW_MIN;
 pub use processor::{
     Columns, Emitter, GateLiteral, Level, Message, Passthrough, ProcessError, Row, RowGate,
     RowProcessor, SlotColumns, Values, Verdict,

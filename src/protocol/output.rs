@@ -202,7 +202,8 @@ impl ReplyOutput for SplicingStdout {
             self.retired.clear();
             let after_body = self.since_body - body.len().min(self.since_body);
             let unread_of_body = unread.saturating_sub(after_body).min(body.len());
-            release_read_pages(body, body.len() - unread_of_body);
+            let read = body.len() - unread_of_body;
+            release_read_pages(body, read);
         }
         // The fresh buffer gets the old one's capacity, untouched until written, so building
         // the next reply does not grow it step by step (each step a copy).
@@ -215,31 +216,15 @@ impl ReplyOutput for SplicingStdout {
 }
 
 /// Gives the whole pages of `buffer` among its first `read` bytes back to the system: splunkd
-/// has read them out of the pipe. Only pages wholly inside the buffer are touched; should the
-/// pipe still refer to one, it keeps its own reference to the page, so what splunkd reads is
-/// unchanged and this mapping just gets a fresh zero page if the buffer is written again.
-#[cfg(target_os = "linux")]
-fn release_read_pages(buffer: &[u8], read: usize) {
-    // SAFETY: sysconf has no preconditions.
-    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        n if n > 0 => n as usize,
-        _ => return,
-    };
-    let base = buffer.as_ptr() as usize;
-    let start = base.div_ceil(page) * page;
-    let end = (base + read.min(buffer.len())) / page * page;
-    if end > start {
-        // SAFETY: [start, end) is whole pages inside `buffer`, which the caller owns and sets
-        // aside unread until it is freed. MADV_DONTNEED drops this process's mapping of them
-        // (zero pages on the next touch); the pipe's own references keep any page it holds.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
-    }
+/// has read them out of the pipe. Should the pipe still refer to one, it keeps its own
+/// reference to the page, so what splunkd reads is unchanged and this mapping just gets a fresh
+/// zero page if the buffer is written again.
+fn release_read_pages(buffer: &mut [u8], read: usize) {
+    let read = read.min(buffer.len());
+    // SAFETY: the range is inside `buffer`, borrowed mutably for the call; the caller sets the
+    // buffer aside unread until it is freed.
+    unsafe { super::pages::release(buffer.as_mut_ptr(), 0..read) };
 }
-
-#[cfg(not(target_os = "linux"))]
-fn release_read_pages(_buffer: &[u8], _read: usize) {}
 
 impl Drop for SplicingStdout {
     fn drop(&mut self) {

@@ -301,7 +301,8 @@ impl Session {
             let (bodies, reply) = (&mut self.bodies, &mut self.reply);
             self.prefetch
                 .read_while(input, body_len as usize, |received, complete| {
-                    bodies.feed(received, complete, processor, reply)
+                    bodies.feed(received, complete, processor, reply)?;
+                    Ok(bodies.consumed())
                 })
                 .map_err(|e| prefetch_error(e, body_len, chunk))?;
         } else {

@@ -1,20 +1,24 @@
 //! Bodies of `PREFETCH_MIN` bytes and more are read by a helper thread while rows are processed
 //! (`protocol::prefetch`). These sessions check that the reply is the one a whole-body pass
-//! gives, whatever sizes the reads come in, and that truncated bodies and row errors end the
-//! session as they do on the single-thread path.
+//! gives, whatever sizes the reads come in, also for bodies held as a window (whose processed
+//! pages are given back while they are processed), and that truncated bodies and row errors end
+//! the session as they do on the single-thread path.
 
 use std::io::{self, Read};
 
 use crate::support::{execute, getinfo, split_stream};
 use netdiscover::protocol::{
     encode_chunk, run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply,
-    ProcessError, Row, RowProcessor, SearchCommand, Verdict, PREFETCH_MAX, PREFETCH_MIN,
+    ProcessError, Row, RowGate, RowProcessor, SearchCommand, Verdict, PREFETCH_MAX, PREFETCH_MIN,
+    PREFETCH_WINDOW_MIN,
 };
 
 /// Annotates rows whose `process` holds "netstat"; fails on a row whose `process` is "BOOM".
 struct Flagger {
     fields: Vec<String>,
     appended: Vec<String>,
+    /// Passes rows without "netstat" (in any case) or "BOOM" by the bitmask pass.
+    gate: Option<RowGate>,
 }
 
 impl Flagger {
@@ -22,6 +26,14 @@ impl Flagger {
         Flagger {
             fields: vec!["process".into()],
             appended: vec!["detection".into()],
+            gate: None,
+        }
+    }
+
+    fn gated() -> Self {
+        Flagger {
+            gate: RowGate::for_values(&["netstat", "BOOM"], Verdict::Pass),
+            ..Flagger::new()
         }
     }
 }
@@ -32,6 +44,9 @@ impl RowProcessor for Flagger {
     }
     fn appended_columns(&self) -> &[String] {
         &self.appended
+    }
+    fn row_gate(&self) -> Option<&RowGate> {
+        self.gate.as_ref()
     }
     fn process_row(&mut self, row: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
         if row.first(0) == Some(b"BOOM") {
@@ -45,7 +60,8 @@ impl RowProcessor for Flagger {
     }
 }
 
-struct Command;
+/// Runs a [`Flagger`], gated when the field says so.
+struct Command(bool);
 
 impl SearchCommand for Command {
     type Processor = Flagger;
@@ -53,7 +69,11 @@ impl SearchCommand for Command {
         Ok(GetInfoReply::streaming())
     }
     fn start(&mut self) -> Result<Flagger, CommandError> {
-        Ok(Flagger::new())
+        Ok(if self.0 {
+            Flagger::gated()
+        } else {
+            Flagger::new()
+        })
     }
 }
 
@@ -105,7 +125,7 @@ fn request_stream(bodies: &[&[u8]]) -> Vec<u8> {
     input
 }
 
-/// The reply body a single whole-body pass gives.
+/// The reply body a single whole-body pass of the ungated [`Flagger`] gives.
 fn reference_reply(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     BodyProcessor::new()
@@ -139,7 +159,7 @@ fn large_bodies_read_in_irregular_pieces_get_the_whole_body_reply() {
         },
     );
     let mut output = Vec::new();
-    let end = run_session(&mut input, &mut output, &mut Command);
+    let end = run_session(&mut input, &mut output, &mut Command(false));
     assert_eq!(end.exit_code, 0, "{:?}", end.error);
     let replies = split_stream(&output).chunks;
     assert_eq!(replies.len(), 1 + order.len());
@@ -162,6 +182,41 @@ fn large_bodies_read_in_irregular_pieces_get_the_whole_body_reply() {
 }
 
 #[test]
+fn bodies_held_as_a_window_get_the_whole_body_reply_gated_or_not() {
+    let window = PREFETCH_WINDOW_MIN;
+    let bodies: Vec<Vec<u8>> = [window, 2 * window + 4321, window + 1]
+        .iter()
+        .zip(11..)
+        .map(|(&s, seed)| big_body(s, seed))
+        .collect();
+    // The buffer is reused: a larger body, then smaller ones over its released pages.
+    let order: Vec<&[u8]> = vec![&bodies[0], &bodies[1], &bodies[2], &bodies[0]];
+    let stream = request_stream(&order);
+    for gated in [false, true] {
+        let mut input = io::BufReader::with_capacity(
+            1 << 16,
+            Trickle {
+                bytes: &stream,
+                step: 3,
+            },
+        );
+        let mut output = Vec::new();
+        let end = run_session(&mut input, &mut output, &mut Command(gated));
+        assert_eq!(end.exit_code, 0, "{:?}", end.error);
+        let replies = split_stream(&output).chunks;
+        assert_eq!(replies.len(), 1 + order.len());
+        for (n, (reply, body)) in replies[1..].iter().zip(&order).enumerate() {
+            assert!(body.len() >= window);
+            assert!(
+                reply.body == reference_reply(body),
+                "gated {gated}, chunk {}: the reply differs from a whole-body pass",
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
 fn a_truncated_large_body_is_an_error_naming_the_bytes_received() {
     let body = big_body(2 * PREFETCH_MIN as usize, 1);
     let mut stream = request_stream(&[&body]);
@@ -172,7 +227,7 @@ fn a_truncated_large_body_is_an_error_naming_the_bytes_received() {
         step: 5,
     });
     let mut output = Vec::new();
-    let end = run_session(&mut input, &mut output, &mut Command);
+    let end = run_session(&mut input, &mut output, &mut Command(false));
     assert_eq!(end.exit_code, 1);
     let message = end.error.map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
@@ -208,7 +263,7 @@ fn a_row_error_in_a_large_body_is_answered_after_the_whole_request_is_read() {
     stream.extend_from_slice(&next_request);
     let mut unread: &[u8] = &stream;
     let mut output = Vec::new();
-    let end = run_session(&mut unread, &mut output, &mut Command);
+    let end = run_session(&mut unread, &mut output, &mut Command(false));
     assert_eq!(end.exit_code, 1);
     let message = end.error.map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(message, expected);
@@ -228,7 +283,7 @@ fn announced_lengths_beyond_the_prefetch_limit_are_not_allocated_up_front() {
     stream.extend_from_slice(&meta);
     stream.extend_from_slice(b"process\nnetstat\n");
     let mut output = Vec::new();
-    let end = run_session(&mut &stream[..], &mut output, &mut Command);
+    let end = run_session(&mut &stream[..], &mut output, &mut Command(false));
     assert_eq!(end.exit_code, 1);
     assert_eq!(
         end.error.map(|e| e.to_string()).unwrap_or_default(),
