@@ -32,11 +32,12 @@
 //! without AVX2) against 510.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::ops::RangeInclusive;
 use std::sync::OnceLock;
 
 mod trigrams;
+mod whole;
+
+pub use whole::WholeValues;
 
 /// Literals shorter than this are not accepted: they occur everywhere.
 pub const MIN_LITERAL: usize = 3;
@@ -217,13 +218,20 @@ impl Literals {
     /// `None` when a literal is shorter than [`MIN_LITERAL`] or there is none. Literal `i` is
     /// reported as `i`.
     pub fn new<L: AsRef<[u8]>>(literals: &[L]) -> Option<Literals> {
-        if literals.is_empty() {
+        let ids: Vec<u32> = (0..literals.len() as u32).collect();
+        Literals::with_ids(literals, &ids)
+    }
+
+    /// [`Literals::new`], literal `i` reported as `ids[i]` (the caller's own numbering, so a
+    /// hit needs no translation). `None` also when `ids` is shorter than `literals`.
+    pub fn with_ids<L: AsRef<[u8]>>(literals: &[L], ids: &[u32]) -> Option<Literals> {
+        if literals.is_empty() || ids.len() < literals.len() {
             return None;
         }
         let mut candidates = Vec::with_capacity(literals.len());
         let mut lowered = Vec::with_capacity(literals.len());
         let mut text = Vec::new();
-        for (id, literal) in literals.iter().enumerate() {
+        for (&id, literal) in ids.iter().zip(literals) {
             let literal = literal.as_ref().to_ascii_lowercase();
             if literal.len() < MIN_LITERAL {
                 return None;
@@ -232,7 +240,7 @@ impl Literals {
             candidates.push(Candidate {
                 window,
                 mask,
-                id: id as u32,
+                id,
                 offset: offset as u32,
                 text: text.len() as u32,
                 len: literal.len() as u32,
@@ -291,7 +299,7 @@ impl Literals {
         self.literals.is_empty()
     }
 
-    /// Literal `id`, lower-cased.
+    /// The `id`-th literal given, lower-cased.
     pub fn literal(&self, id: usize) -> &[u8] {
         &self.literals[id]
     }
@@ -546,104 +554,6 @@ fn ranks(bits: &[u64; TABLE_WORDS]) -> Box<[u32; TABLE_WORDS]> {
         below += word.count_ones();
     }
     ranks
-}
-
-/// Whole values looked up ASCII case-insensitively: one hash lookup of the folded value. The
-/// other half of a literal index, beside [`Literals`] for pieces of values.
-#[derive(Debug, Clone)]
-pub struct WholeValues {
-    by_value: HashMap<Box<[u8]>, Box<[u32]>, BuildHasherDefault<BytesHasher>>,
-    lengths: RangeInclusive<usize>,
-    /// The same entries when there are at most [`FEW`]: compared in place (length first), which
-    /// costs less than folding and hashing the value.
-    few: Option<Box<[Entry]>>,
-}
-
-/// A folded value and the ids of the values equal to it.
-type Entry = (Box<[u8]>, Box<[u32]>);
-
-/// Up to this many distinct values are compared one by one.
-const FEW: usize = 8;
-
-impl WholeValues {
-    /// Value `i` is reported as `i`; values equal but for case share a lookup.
-    pub fn new<V: AsRef<[u8]>>(values: &[V]) -> WholeValues {
-        let mut by_value: HashMap<Box<[u8]>, Vec<u32>, BuildHasherDefault<BytesHasher>> =
-            HashMap::default();
-        for (id, value) in values.iter().enumerate() {
-            by_value
-                .entry(value.as_ref().to_ascii_lowercase().into())
-                .or_default()
-                .push(id as u32);
-        }
-        let lengths = by_value.keys().map(|k| k.len());
-        let lengths = lengths.clone().min().unwrap_or(1)..=lengths.max().unwrap_or(0);
-        let by_value: HashMap<Box<[u8]>, Box<[u32]>, _> =
-            by_value.into_iter().map(|(k, v)| (k, v.into())).collect();
-        let few = (by_value.len() <= FEW).then(|| {
-            by_value
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        });
-        WholeValues {
-            by_value,
-            lengths,
-            few,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_value.is_empty()
-    }
-
-    /// The ids of the values equal to `value` but for ASCII case (none: empty). `fold` is
-    /// scratch space.
-    #[inline]
-    pub fn find(&self, value: &[u8], fold: &mut Vec<u8>) -> &[u32] {
-        if !self.lengths.contains(&value.len()) {
-            return &[];
-        }
-        if let Some(few) = &self.few {
-            return few
-                .iter()
-                .find(|(v, _)| v.len() == value.len() && v.eq_ignore_ascii_case(value))
-                .map_or(&[], |(_, ids)| ids);
-        }
-        fold.clear();
-        fold.extend(value.iter().map(u8::to_ascii_lowercase));
-        self.by_value.get(fold.as_slice()).map_or(&[], |ids| ids)
-    }
-
-    /// Whether some value holds `byte` (a lookup cannot tell values needing decoding apart).
-    pub fn any_holds(&self, byte: u8) -> bool {
-        self.by_value.keys().any(|v| v.contains(&byte))
-    }
-}
-
-/// FxHash's multiply-rotate over 8-byte words: keys are short folded field values, where
-/// SipHash's setup costs more than the lookup.
-#[derive(Debug, Clone, Copy, Default)]
-struct BytesHasher(u64);
-
-impl Hasher for BytesHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.0 =
-            (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! typo in `rule=` fails the search before any row moves. The first execute builds the
 //! [`RulesProcessor`], which evaluates every selected rule once per row.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::BufReader;
 
@@ -265,6 +266,8 @@ pub struct RulesProcessor {
     fields: Vec<String>,
     appended: Vec<String>,
     gate: Option<RowGate>,
+    /// The identity columns of annotated rows, encoded once per set of matched rules.
+    identity: IdentityCache,
     /// Reused for annotation values rendered from a row.
     scratch: Vec<u8>,
     /// Messages for the end of the first chunk (warnings of a load that ran past getinfo).
@@ -279,6 +282,7 @@ impl RulesProcessor {
     pub fn new(rules: RuleSet, selected: Selected, mode: Mode) -> RulesProcessor {
         let mut processor = RulesProcessor {
             gate: None,
+            identity: IdentityCache::default(),
             scratch: Vec::new(),
             pending: Vec::new(),
             sigma_reported: None,
@@ -322,6 +326,18 @@ impl RulesProcessor {
         } else {
             self.gate = None;
         }
+    }
+}
+
+impl RulesProcessor {
+    /// Turns off encoding the identity columns once per set of matched rules (every annotated
+    /// row then has them written value by value). The output is the same either way; this
+    /// exists to prove that and to measure what the encoding saves.
+    pub fn set_encoded_identity(&mut self, on: bool) {
+        self.identity = IdentityCache {
+            encoded: HashMap::new(),
+            max_sets: if on { IdentityCache::MAX_SETS } else { 0 },
+        };
     }
 }
 
@@ -389,9 +405,23 @@ impl RowProcessor for RulesProcessor {
         match self.mode {
             Mode::Annotate | Mode::Filter => {
                 // Columns are in `Annotation::FIELDS` order, as `annotate_into` numbers them.
-                let mut push = |column: usize, value: &[u8]| emit.push(column, value);
-                self.rules
-                    .annotate_into(matched, &view, &mut self.scratch, &mut push);
+                match self.identity.encoded(&self.rules, matched) {
+                    Some(identity) => {
+                        identity.push_into(emit);
+                        let mut push = |column: usize, value: &[u8]| emit.push(column, value);
+                        self.rules.annotate_findings_into(
+                            matched,
+                            &view,
+                            &mut self.scratch,
+                            &mut push,
+                        );
+                    }
+                    None => {
+                        let mut push = |column: usize, value: &[u8]| emit.push(column, value);
+                        self.rules
+                            .annotate_into(matched, &view, &mut self.scratch, &mut push);
+                    }
+                }
                 emit.end_row();
             }
             Mode::Risk => {
@@ -403,6 +433,81 @@ impl RowProcessor for RulesProcessor {
             }
         }
         Ok(Verdict::Emit)
+    }
+}
+
+/// The identity columns ([`Annotation::IDENTITY_FIELDS`]) of annotated rows depend only on
+/// which rules matched, and few sets of rules match in practice: each set's columns are
+/// encoded once, when it first matches, and copied into every later row it matches.
+#[derive(Debug)]
+struct IdentityCache {
+    encoded: HashMap<Vec<usize>, EncodedIdentity>,
+    /// How many sets may be encoded.
+    max_sets: usize,
+}
+
+impl Default for IdentityCache {
+    fn default() -> Self {
+        IdentityCache {
+            encoded: HashMap::new(),
+            max_sets: Self::MAX_SETS,
+        }
+    }
+}
+
+/// One set of matched rules' identity columns as the reply carries them: for column `c`, its
+/// plain field is `bytes[bounds[c].0..bounds[c].1]` and its `__mv_` field runs to `bounds[c].2`.
+#[derive(Debug)]
+struct EncodedIdentity {
+    bytes: Vec<u8>,
+    bounds: [(usize, usize, usize); Annotation::IDENTITY_FIELDS],
+}
+
+impl IdentityCache {
+    /// Sets of matched rules encoded at most: past that, rows are annotated value by value
+    /// (a bound on memory for rule sets whose matches keep combining differently).
+    const MAX_SETS: usize = 512;
+
+    /// The encoded identity columns of the rules at `matched`; `None` once the cache is full
+    /// and `matched` is not in it.
+    fn encoded(&mut self, rules: &RuleSet, matched: &[usize]) -> Option<&EncodedIdentity> {
+        if !self.encoded.contains_key(matched) {
+            if self.encoded.len() >= self.max_sets {
+                return None;
+            }
+            let identity = EncodedIdentity::new(rules, matched);
+            self.encoded.insert(matched.to_vec(), identity);
+        }
+        self.encoded.get(matched)
+    }
+}
+
+impl EncodedIdentity {
+    fn new(rules: &RuleSet, matched: &[usize]) -> EncodedIdentity {
+        let mut values: [Vec<Vec<u8>>; Annotation::IDENTITY_FIELDS] = Default::default();
+        rules.annotate_identity_into(matched, &mut |column, value| {
+            if let Some(list) = values.get_mut(column) {
+                list.push(value.to_vec());
+            }
+        });
+        let (mut bytes, mut mv) = (Vec::new(), Vec::new());
+        let mut bounds = [(0, 0, 0); Annotation::IDENTITY_FIELDS];
+        for (column, list) in values.iter().enumerate() {
+            let start = bytes.len();
+            mv.clear();
+            protocol::mv::write_fields(list.iter().map(Vec::as_slice), &mut bytes, &mut mv);
+            let split = bytes.len();
+            bytes.extend_from_slice(&mv);
+            bounds[column] = (start, split, bytes.len());
+        }
+        EncodedIdentity { bytes, bounds }
+    }
+
+    /// Sets the identity columns of the row being emitted.
+    fn push_into(&self, emit: &mut Emitter) {
+        for (column, &(start, split, end)) in self.bounds.iter().enumerate() {
+            emit.push_encoded(column, &self.bytes[start..split], &self.bytes[split..end]);
+        }
     }
 }
 
@@ -487,12 +592,7 @@ impl rules::Row for SlotView<'_, '_> {
 
     /// The field is located (and decoded, if it must be) once for all its values.
     fn values_into<'s>(&'s self, slot: usize, out: &mut [&'s [u8]]) -> usize {
-        let values = self.0.values(slot);
-        let count = values.len();
-        for (place, value) in out.iter_mut().zip(values) {
-            *place = value;
-        }
-        count
+        self.0.values_into(slot, out)
     }
 }
 

@@ -270,6 +270,58 @@ fn whole_values_are_found_in_any_case_and_only_whole() {
     assert!(!values.any_holds(b'"'));
 }
 
+/// Values hashed alike (`| 0x20` folds `@` with a backtick, `[` with `{`) or of one length
+/// are told apart exactly; lengths past 255 bytes, empty values and many values (the table
+/// probing past full buckets) are found too.
+#[test]
+fn whole_values_are_told_apart_exactly_whatever_they_hash_to() {
+    let long = "x".repeat(300);
+    let mut values: Vec<String> = vec![
+        "a@b".into(),
+        "a[b".into(),
+        "A`B".into(),
+        long.clone(),
+        String::new(),
+    ];
+    values.extend((0..500).map(|n| format!("prog{n:03}.exe")));
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut short = || -> Vec<u8> {
+        let len = 1 + rng.below(3);
+        (0..len).map(|_| rng.pick(ALPHABET)).collect()
+    };
+    let mut values: Vec<Vec<u8>> = values.into_iter().map(String::into_bytes).collect();
+    values.extend((0..200).map(|_| short()));
+    let table = WholeValues::new(&values);
+    let naive = |value: &[u8]| -> Vec<u32> {
+        (values.iter().enumerate())
+            .filter(|(_, v)| v.eq_ignore_ascii_case(value))
+            .map(|(id, _)| id as u32)
+            .collect()
+    };
+    assert!(table.get(b"A@B").contains(&0) && !table.get(b"A@B").contains(&2));
+    assert!(!table.get(b"a{b").contains(&1));
+    assert!(table.get(b"a`b").contains(&2));
+    for probe in [&b"A@B"[..], b"a{b", b"a`b", b"a[B", b""] {
+        assert_eq!(table.get(probe), naive(probe), "{probe:?}");
+    }
+    assert_eq!(table.get(long.to_uppercase().as_bytes()), [3]);
+    assert!(table.get(&long.as_bytes()[1..]).is_empty());
+    for n in 0..500u32 {
+        let value = format!("PROG{n:03}.Exe");
+        assert_eq!(table.get(value.as_bytes()), [n + 5], "{value}");
+        assert!(table.get(format!("prog{n:03}.ex_").as_bytes()).is_empty());
+    }
+    assert!(table.get(b"prog500.exe").is_empty());
+    let mut hits = 0;
+    for _ in 0..5000 {
+        let value = short();
+        let expected = naive(&value);
+        hits += usize::from(!expected.is_empty());
+        assert_eq!(table.get(&value), expected, "{value:?}");
+    }
+    assert!(hits > 100, "{hits}");
+}
+
 #[test]
 fn refuses_short_or_no_literals() {
     assert!(Literals::new(&[&b"ab"[..]]).is_none());
@@ -363,4 +415,18 @@ fn the_hash_is_picked_so_that_common_windows_miss_the_literals_bits() {
         ])),
         1
     );
+}
+
+#[test]
+fn literals_are_reported_by_the_ids_given() {
+    let set = Literals::with_ids(&["mimikatz", "-enc"], &[7, 3]).expect("set");
+    let mut found = Vec::new();
+    set.find(b"x -ENC y MimiKatz and more bytes", |id| {
+        found.push(id);
+        false
+    });
+    found.sort_unstable();
+    assert_eq!(found, vec![3, 7]);
+    assert_eq!(set.literal(1), b"-enc");
+    assert!(Literals::with_ids(&["abc", "def"], &[1]).is_none());
 }

@@ -15,7 +15,7 @@ use std::ops::Range;
 use super::csv::{scan_record, write_field, CsvError, FieldSpan, RecordEnd};
 use super::mv;
 use super::processor::{
-    Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
+    Cell, Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
     Verdict,
 };
 use super::structural::{scan_row, RowCommas, RowShape};
@@ -62,6 +62,8 @@ pub struct BodyProcessor {
     field_spans: Vec<FieldSpan>,
     slots: Vec<SlotColumns>,
     lazy: Vec<LazySlot>,
+    /// Which of `lazy` the row being processed decoded ([`Row`]'s `decoded`).
+    decoded: std::cell::Cell<u64>,
     /// Where the row the gate scanned has its commas.
     row_commas: RowCommas,
     emitter: Emitter,
@@ -301,6 +303,7 @@ impl BodyProcessor {
             spans: &self.field_spans,
             bindings: &self.slots,
             slots: &self.lazy,
+            decoded: &self.decoded,
             record,
             index: row,
         };
@@ -428,33 +431,53 @@ impl BodyProcessor {
         }
     }
 
-    /// Writes `,plain…,mv…` for emitted row `row`.
+    /// Writes `,plain…,mv…` for emitted row `row`: both fields of a column in one pass, the
+    /// `__mv_` ones gathered in `field_tmp` meanwhile.
     fn write_appended(&mut self, row: usize, n_appended: usize, out: &mut Vec<u8>) {
-        let mut first = self.kept.is_empty();
-        for mv_pass in [false, true] {
-            for column in 0..n_appended {
-                if !first {
-                    out.push(b',');
+        let (cells, bytes) = self.emitter.row(row);
+        let mv_fields = &mut self.field_tmp;
+        mv_fields.clear();
+        let mut rest = cells;
+        for column in 0..n_appended {
+            if column > 0 || !self.kept.is_empty() {
+                out.push(b',');
+            }
+            mv_fields.push(b',');
+            let n = rest.iter().take_while(|c| c.column == column).count();
+            let (here, after) = rest.split_at(n);
+            rest = after;
+            match here {
+                [Cell {
+                    start,
+                    end,
+                    encoded: Some(split),
+                    ..
+                }] => {
+                    out.extend_from_slice(&bytes[*start..*split]);
+                    mv_fields.extend_from_slice(&bytes[*split..*end]);
                 }
-                first = false;
-                let values = self.emitter.values(row, column);
-                let count = values.len();
-                self.field_tmp.clear();
-                if !mv_pass {
-                    mv::encode_plain_into(values, &mut self.field_tmp);
-                } else if count >= 2 {
-                    mv::encode_mv_into(values, &mut self.field_tmp);
+                _ => {
+                    let values = here.iter().map(|c| &bytes[c.start..c.end]);
+                    mv::write_fields(values, out, mv_fields);
                 }
-                write_field(&self.field_tmp, out);
             }
         }
+        out.extend_from_slice(mv_fields);
     }
 
     /// Prepares the slots for the next row: nothing is decoded until the processor asks.
     fn reset_slots(&mut self) {
         self.lazy.resize_with(self.slots.len(), LazySlot::default);
-        for slot in &mut self.lazy {
-            slot.reset();
+        let mut decoded = self.decoded.take();
+        if decoded & 1 << 63 != 0 {
+            self.lazy.iter_mut().skip(63).for_each(LazySlot::reset);
+            decoded &= !(1 << 63);
+        }
+        while decoded != 0 {
+            if let Some(slot) = self.lazy.get_mut(decoded.trailing_zeros() as usize) {
+                slot.reset();
+            }
+            decoded &= decoded - 1;
         }
     }
 }

@@ -129,6 +129,93 @@ pub fn encode_mv_into<'a>(values: impl IntoIterator<Item = &'a [u8]>, out: &mut 
     }
 }
 
+/// Appends the plain and the `__mv_` CSV fields of one column holding `values` (what
+/// [`encode_plain_into`] and [`encode_mv_into`] give, each then written by
+/// [`write_field`](super::csv::write_field)), the plain field to `plain` and the `__mv_` field
+/// to `mv`, in one pass that scans each value once: a value without `,` `"` `\n` `\r` `$`
+/// (the common case) is copied as it is.
+pub fn write_fields<'a, I>(values: I, plain: &mut Vec<u8>, mv: &mut Vec<u8>)
+where
+    I: ExactSizeIterator<Item = &'a [u8]> + Clone,
+{
+    match values.len() {
+        0 => {}
+        1 => values.for_each(|v| super::csv::write_field(v, plain)),
+        _ => {
+            // Joined by `\n`, the plain field is always quoted.
+            let mut special = false;
+            plain.push(b'"');
+            for (n, value) in values.clone().enumerate() {
+                if n > 0 {
+                    plain.push(b'\n');
+                }
+                if is_special(value) {
+                    special = true;
+                    double(value, b'"', b'"', plain);
+                } else {
+                    plain.extend_from_slice(value);
+                }
+            }
+            plain.push(b'"');
+            write_mv_field(values, special, mv);
+        }
+    }
+}
+
+/// The `__mv_` field of two or more values; `special` when one of them holds a byte that
+/// needs escaping. The field is quoted when a value holds `,` `"` `\n` or `\r`.
+fn write_mv_field<'a>(
+    values: impl Iterator<Item = &'a [u8]> + Clone,
+    special: bool,
+    mv: &mut Vec<u8>,
+) {
+    if !special {
+        for (n, value) in values.enumerate() {
+            if n > 0 {
+                mv.push(b';');
+            }
+            mv.push(b'$');
+            mv.extend_from_slice(value);
+            mv.push(b'$');
+        }
+        return;
+    }
+    let quoted = values.clone().any(super::csv::needs_quotes);
+    if quoted {
+        mv.push(b'"');
+    }
+    for (n, value) in values.enumerate() {
+        if n > 0 {
+            mv.push(b';');
+        }
+        mv.push(b'$');
+        // `$` doubles as the SDK escapes it, `"` as CSV escapes it (only in a quoted field).
+        double(value, b'$', b'"', mv);
+        mv.push(b'$');
+    }
+    if quoted {
+        mv.push(b'"');
+    }
+}
+
+/// Whether `value` holds a byte the plain or `__mv_` encoding must treat specially.
+#[inline]
+fn is_special(value: &[u8]) -> bool {
+    memchr::memchr3(b'"', b'$', b',', value).is_some()
+        || memchr::memchr2(b'\n', b'\r', value).is_some()
+}
+
+/// Appends `value` with every `a` and every `b` written twice.
+fn double(value: &[u8], a: u8, b: u8, out: &mut Vec<u8>) {
+    let mut rest = value;
+    while let Some(i) = memchr::memchr2(a, b, rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(rest[i]);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
 /// Encodes `values` as the SDK writes them: `(plain, __mv_)`.
 pub fn encode(values: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
     let (mut plain, mut mv) = (Vec::new(), Vec::new());
@@ -178,5 +265,39 @@ mod tests {
             encode(&[b"a", b"", b"b$"]),
             (b"a\n\nb$".to_vec(), b"$a$;$$;$b$$$".to_vec())
         );
+    }
+
+    #[test]
+    fn writes_both_fields_as_the_two_encoders_and_write_field_would() {
+        use crate::protocol::csv::write_field;
+        let pieces: [&[u8]; 9] = [
+            b"",
+            b"plain",
+            b"a,b",
+            b"say \"hi\"",
+            b"l1\nl2",
+            b"cr\r",
+            b"$5",
+            b"$$\"$,",
+            b";$x$;",
+        ];
+        let mut lists: Vec<Vec<&[u8]>> = vec![Vec::new()];
+        for a in pieces {
+            lists.push(vec![a]);
+            for b in pieces {
+                lists.push(vec![a, b]);
+                lists.push(vec![b"story", a, b]);
+            }
+        }
+        for values in lists {
+            let (mut plain, mut mv) = (Vec::new(), Vec::new());
+            let (p, m) = encode(&values);
+            write_field(&p, &mut plain);
+            write_field(&m, &mut mv);
+            let (mut got_plain, mut got_mv) = (b"x".to_vec(), b"y".to_vec());
+            write_fields(values.iter().copied(), &mut got_plain, &mut got_mv);
+            assert_eq!(got_plain[1..], plain[..], "{values:?}");
+            assert_eq!(got_mv[1..], mv[..], "{values:?}");
+        }
     }
 }

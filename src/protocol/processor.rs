@@ -222,6 +222,9 @@ pub struct Row<'a> {
     pub(crate) spans: &'a [FieldSpan],
     pub(crate) bindings: &'a [SlotColumns],
     pub(crate) slots: &'a [LazySlot],
+    /// Bit `s` set once slot `s` is decoded (bit 63: some slot from 63 on), so the loop resets
+    /// only those for the next row.
+    pub(crate) decoded: &'a cell::Cell<u64>,
     pub(crate) record: Range<usize>,
     pub(crate) index: usize,
 }
@@ -232,6 +235,7 @@ impl<'a> Row<'a> {
         let binding = self.bindings.get(slot).copied().unwrap_or_default();
         let (body, spans) = (self.body, self.spans);
         Some(lazy.decoded.get_or_init(|| {
+            self.decoded.set(self.decoded.get() | 1 << slot.min(63));
             let mut values = lazy.spare.take();
             values.decode(body, spans, binding);
             values
@@ -275,6 +279,34 @@ impl<'a> Row<'a> {
             values.refs = v.refs.iter();
         }
         values
+    }
+
+    /// Writes the first values of the field in `slot` into `out` (as many as fit) and returns
+    /// how many it has: the field is located once for all of them.
+    pub fn values_into<'s>(&self, slot: usize, out: &mut [&'s [u8]]) -> usize
+    where
+        'a: 's,
+    {
+        match self.direct(slot) {
+            Some(single) => {
+                if let (Some(value), Some(place)) = (single, out.first_mut()) {
+                    *place = value;
+                }
+                usize::from(single.is_some())
+            }
+            None => {
+                let Some(decoded) = self.decoded(slot) else {
+                    return 0;
+                };
+                for (place, value) in out.iter_mut().zip(&decoded.refs) {
+                    *place = match *value {
+                        ValueRef::Body(s, e) => &self.body[s..e],
+                        ValueRef::Scratch(s, e) => &decoded.scratch[s..e],
+                    };
+                }
+                decoded.refs.len()
+            }
+        }
     }
 
     /// How many values the field in `slot` has (the shape of the rules engine's `Row` trait).
@@ -344,11 +376,15 @@ pub struct Emitter {
     row_ends: Vec<usize>,
 }
 
+/// One value of an emitted row: appended column `column`, bytes `start..end` of the emitter;
+/// or, with `encoded`, the column's two fields already encoded: the plain one up to `encoded`,
+/// the `__mv_` one after it.
 #[derive(Debug, Clone, Copy)]
-struct Cell {
-    column: usize,
-    start: usize,
-    end: usize,
+pub(crate) struct Cell {
+    pub(crate) column: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) encoded: Option<usize>,
 }
 
 impl Emitter {
@@ -368,6 +404,24 @@ impl Emitter {
             column,
             start,
             end: self.bytes.len(),
+            encoded: None,
+        });
+    }
+
+    /// Sets appended column `column` of the row being built to fields already encoded:
+    /// `plain` and `mv` are its plain and `__mv_` CSV fields exactly as the reply carries them
+    /// ([`mv::write_fields`] writes them). For values that do not change from row to row,
+    /// encoded once and then copied. The column must get no other value in this row.
+    pub fn push_encoded(&mut self, column: usize, plain: &[u8], mv: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(plain);
+        let encoded = Some(self.bytes.len());
+        self.bytes.extend_from_slice(mv);
+        self.cells.push(Cell {
+            column,
+            start,
+            end: self.bytes.len(),
+            encoded,
         });
     }
 
@@ -391,20 +445,13 @@ impl Emitter {
         self.row_ends.len()
     }
 
-    /// The values of appended column `column` in emitted row `row` (after [`finish`]).
+    /// The cells of emitted row `row` grouped by column (after [`finish`]), and the bytes
+    /// their ranges point into.
     ///
     /// [`finish`]: Self::finish
-    pub(crate) fn values(
-        &self,
-        row: usize,
-        column: usize,
-    ) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
+    pub(crate) fn row(&self, row: usize) -> (&[Cell], &[u8]) {
         let start = if row == 0 { 0 } else { self.row_ends[row - 1] };
-        let end = self.row_ends[row];
-        let cells = &self.cells[start..end];
-        let from = cells.partition_point(|c| c.column < column);
-        let to = from + cells[from..].partition_point(|c| c.column == column);
-        cells[from..to].iter().map(|c| &self.bytes[c.start..c.end])
+        (&self.cells[start..self.row_ends[row]], &self.bytes)
     }
 }
 

@@ -55,6 +55,10 @@ impl Annotation {
         "finding_title",
     ];
 
+    /// How many of the first [`Annotation::FIELDS`] (detection, its id and type, ATT&CK ids,
+    /// analytic stories) depend only on which rules matched.
+    pub const IDENTITY_FIELDS: usize = 5;
+
     /// `(name, values)` pairs in [`Annotation::FIELDS`] order.
     pub fn fields(&self) -> [(&'static str, &[String]); 12] {
         [
@@ -283,6 +287,14 @@ impl RuleSet {
         scratch: &mut Vec<u8>,
         sink: &mut dyn FnMut(usize, &[u8]),
     ) {
+        self.annotate_identity_into(matched, sink);
+        self.annotate_findings_into(matched, row, scratch, sink);
+    }
+
+    /// The values of the first [`Annotation::IDENTITY_FIELDS`] fields, which depend only on
+    /// which rules matched (not on the row): what [`annotate_into`](Self::annotate_into) gives
+    /// for them, so a caller may render them once per set of matched rules.
+    pub fn annotate_identity_into(&self, matched: &[usize], sink: &mut dyn FnMut(usize, &[u8])) {
         let rules = || matched.iter().filter_map(|&i| self.rules.get(i));
         for (n, rule) in rules().enumerate() {
             let m = &rule.meta;
@@ -306,6 +318,20 @@ impl RuleSet {
                     sink(field::ANALYTIC_STORY, story.as_bytes());
                 }
             }
+        }
+    }
+
+    /// The values of the fields after the identity ones (risk, threat, finding title), which
+    /// are filled from the row: the rest of [`annotate_into`](Self::annotate_into).
+    pub fn annotate_findings_into(
+        &self,
+        matched: &[usize],
+        row: &dyn Row,
+        scratch: &mut Vec<u8>,
+        sink: &mut dyn FnMut(usize, &[u8]),
+    ) {
+        for rule in matched.iter().filter_map(|&i| self.rules.get(i)) {
+            let m = &rule.meta;
             for e in &rule.entities {
                 let mut digits = [0u8; 10];
                 let score = decimal(u32::from(e.score.get()), &mut digits);

@@ -423,7 +423,7 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             let mut start = 0;
             for &end in ends {
                 let v = &buf[start..end];
-                if exact.binary_search_by(|e| e.as_slice().cmp(v)).is_ok()
+                if exact.binary_search_by(|e| lexical(e, v)).is_ok()
                     || globs.iter().any(|g| g.matches_folded(v))
                 {
                     return true;
@@ -485,6 +485,15 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             hit != *negate
         }
         Cond::Truthy(ex) => eval(ex, row).is_true(),
+    }
+}
+
+/// `a.cmp(b)`, deciding most comparisons of a sorted list's entries by their first bytes.
+#[inline]
+fn lexical(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
     }
 }
 

@@ -9,8 +9,9 @@
 //! `x*`, of `*x`, the ends of `x*y`), or anywhere (`*-enc*`, a literal every match of a regex
 //! holds).
 //!
-//! Per field, whole values are looked up in one hash table, starts and ends in a small table
-//! keyed by the value's first (last) two bytes, and pieces found by one [`Literals`] search.
+//! Per field, whole values are looked up in one hash table, starts and ends walked in a trie
+//! of their bytes, and pieces found by one [`Literals`] search; fields holding no rule's key
+//! are searched only when a rule asks for one of their literals.
 //! A rule indexes its [`FACTORS_PER_RULE`] rarest factors (see [`rarity`]); the rarest is its
 //! *key*. Per row, every literal found is marked; each rule keyed by a marked literal becomes
 //! a *candidate* when each of its other indexed factors has a marked literal too, and only
@@ -108,23 +109,38 @@ fn collect_factors(cond: &Cond, out: &mut Vec<Factor>) {
     }
 }
 
-/// Factors for alternatives that each yield `branches`' factors. Every branch a row passes
-/// holds each of its own factors, so the union of one factor per branch holds for the OR:
-/// the union of each branch's rarest, then of each branch's second rarest (its rarest again
-/// where it has one), and so on, up to [`FACTORS_PER_RULE`] unions. `(name=wmic.exe AND
-/// *ntevent*) OR (name=wevtutil.exe AND "* qe *")` so needs a name *and* an argument. Nothing
-/// when some branch has no factor.
+/// Factors for alternatives that each yield `branches`' factors. A factor every branch has
+/// (`name=mofcomp.exe` in `(name=mofcomp.exe AND parent IN (...)) OR (name=mofcomp.exe AND
+/// *\appdata\*)`) holds for the OR as it is. Of the others, every branch a row
+/// passes holds each of its own factors, so the union of one factor per branch holds for the
+/// OR: the union of each branch's rarest, then of each branch's second rarest (its rarest
+/// again where it has one), and so on, up to [`FACTORS_PER_RULE`] unions in all. `(name=wmic.exe
+/// AND *ntevent*) OR (name=wevtutil.exe AND "* qe *")` so needs a name *and* an argument.
+/// Nothing when some branch has no factor; no unions when some branch has only common ones.
 fn unions(branches: impl Iterator<Item = Vec<Factor>>) -> Vec<Factor> {
     let mut ranked: Vec<Vec<Factor>> = Vec::new();
-    for mut branch in branches {
+    for branch in branches {
         if branch.is_empty() {
             return Vec::new();
         }
+        ranked.push(branch.into_iter().map(dedup).collect());
+    }
+    let mut out: Vec<Factor> = Vec::new();
+    if let Some((first, others)) = ranked.split_first() {
+        for factor in first {
+            if others.iter().all(|branch| branch.contains(factor)) && !out.contains(factor) {
+                out.push(factor.clone());
+            }
+        }
+    }
+    for branch in &mut ranked {
+        branch.retain(|f| !out.contains(f));
+        if branch.is_empty() {
+            return out;
+        }
         branch.sort_by_cached_key(|f| std::cmp::Reverse(factor_rarity(f, |_| 0)));
-        ranked.push(branch);
     }
     let deepest = ranked.iter().map(Vec::len).max().unwrap_or(0);
-    let mut out: Vec<Factor> = Vec::new();
     for depth in 0..deepest.min(FACTORS_PER_RULE) {
         let union: Factor = ranked
             .iter()
@@ -531,10 +547,15 @@ pub struct LiteralIndex {
     rule_factors: Lists,
     /// Literal → the rules whose key factor holds it.
     key_rules: Lists,
-    /// Rule → literals that rule it out wherever they are ([`Exclusions::any`]).
-    excluders: Lists,
-    /// Rule → literals that rule it out as the only value of their field.
-    sole_excluders: Lists,
+    /// Rule → what it needs besides its key, packed for one walk: the number of its other
+    /// indexed factors, each as its length and its literals; then the number of literals
+    /// that rule it out wherever they are ([`Exclusions::any`]) and those literals; then
+    /// the literals that rule it out as the only value of their field.
+    checks: Lists,
+    /// Literal → the index of its field's search in `slots`.
+    literal_search: Vec<u32>,
+    /// The searches run on every row: those of fields holding some rule's key.
+    eager: Vec<u32>,
     /// Rule → the factor the row gate checks: the cheapest to find in a raw row (`None`:
     /// the rule has none the gate can search for).
     gate: Vec<Option<Box<[RequiredLiteral]>>>,
@@ -683,15 +704,20 @@ impl LiteralIndex {
             let free = ids.iter().filter(|l| free(l));
             used.literals(free.map(|&l| all.literals[l as usize]))
         };
-        let any: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.0)).collect();
-        let sole: Vec<Vec<LiteralId>> = excluded.iter().map(|e| excluders(&e.1)).collect();
-        index.excluders = Lists::new(&any);
-        index.sole_excluders = Lists::new(&sole);
-        index.finish(used, &rule_factors)
+        let exclusions: Vec<(Vec<LiteralId>, Vec<LiteralId>)> = excluded
+            .iter()
+            .map(|(any, sole)| (excluders(any), excluders(sole)))
+            .collect();
+        index.finish(used, &rule_factors, &exclusions)
     }
 
     /// Packs the lists and compiles the per-field searches.
-    fn finish(mut self, interner: Interner, rule_factors: &[Vec<u32>]) -> LiteralIndex {
+    fn finish(
+        mut self,
+        interner: Interner,
+        rule_factors: &[Vec<u32>],
+        exclusions: &[(Vec<LiteralId>, Vec<LiteralId>)],
+    ) -> LiteralIndex {
         let mut key_rules = vec![Vec::new(); interner.literals.len()];
         for (rule, factors) in rule_factors.iter().enumerate() {
             if let Some(&key) = factors.first() {
@@ -700,10 +726,38 @@ impl LiteralIndex {
                 }
             }
         }
+        let checks = rule_factors
+            .iter()
+            .zip(exclusions)
+            .map(|(factors, (any, sole))| {
+                let others = factors.iter().skip(1);
+                let mut list = vec![others.len() as u32];
+                for &factor in others {
+                    let literals = &interner.factors[factor as usize];
+                    list.push(literals.len() as u32);
+                    list.extend_from_slice(literals);
+                }
+                list.push(any.len() as u32);
+                list.extend_from_slice(any);
+                list.extend_from_slice(sole);
+                list
+            });
+        self.checks = Lists::new(checks.collect::<Vec<_>>());
+        self.slots = SlotSearch::build_all(&interner.literals);
+        let search_of = |slot: usize| self.slots.iter().position(|s| s.slot == slot);
+        self.literal_search = (interner.literals.iter())
+            .map(|l| search_of(l.slot).unwrap_or(0) as u32)
+            .collect();
+        let mut keyed = vec![false; self.slots.len()];
+        for (search, rules) in self.literal_search.iter().zip(&key_rules) {
+            keyed[*search as usize] |= !rules.is_empty();
+        }
+        self.eager = (0..self.slots.len() as u32)
+            .filter(|&s| keyed[s as usize])
+            .collect();
         self.key_rules = Lists::new(&key_rules);
         self.rule_factors = Lists::new(rule_factors);
         self.factor_literals = Lists::new(&interner.factors);
-        self.slots = SlotSearch::build_all(&interner.literals);
         self.literals = interner.literals;
         self
     }
@@ -723,15 +777,17 @@ impl LiteralIndex {
     }
 }
 
-/// One field's literals: whole values in one hash table, starts and ends in one small table
-/// each, pieces in one [`Literals`] search, each with the literal ids behind its own numbering.
+/// One field's literals: whole values in one [`WholeValues`] table (with the literal ids
+/// behind its own numbering), starts and ends in one trie each, pieces in one [`Literals`]
+/// search reporting literal ids.
 #[derive(Debug, Clone)]
 struct SlotSearch {
     slot: usize,
     whole: Option<(WholeValues, Box<[LiteralId]>)>,
     starts: Anchored,
     ends: Anchored,
-    pieces: Option<(Literals, Box<[LiteralId]>)>,
+    /// Reporting literal ids.
+    pieces: Option<Literals>,
 }
 
 impl SlotSearch {
@@ -761,7 +817,7 @@ impl SlotSearch {
             whole: (!whole.is_empty()).then(|| (WholeValues::new(&whole), whole_ids.into())),
             starts: Anchored::new(in_place(Place::Start), false),
             ends: Anchored::new(in_place(Place::End), true),
-            pieces: Literals::new(&pieces).map(|l| (l, piece_ids.into())),
+            pieces: Literals::with_ids(&pieces, &piece_ids),
         }
     }
 
@@ -771,15 +827,15 @@ impl SlotSearch {
         for_each_value(row, self.slot, |value| {
             scratch.values[self.slot] += u32::from(!value.is_empty());
             if let Some((whole, ids)) = &self.whole {
-                for &id in whole.find(value, &mut scratch.fold) {
+                for &id in whole.get(value) {
                     scratch.see(ids[id as usize]);
                 }
             }
             self.starts.find(value, |id| scratch.see(id));
             self.ends.find(value, |id| scratch.see(id));
-            if let Some((pieces, ids)) = &self.pieces {
-                pieces.find(value, |piece| {
-                    scratch.see(ids[piece]);
+            if let Some(pieces) = &self.pieces {
+                pieces.find(value, |id| {
+                    scratch.see(id as LiteralId);
                     false
                 });
             }
@@ -799,6 +855,9 @@ struct Anchored {
     edges: Box<[(u8, u32)]>,
     /// Node → the literal whose last byte read it is.
     literal: Box<[Option<LiteralId>]>,
+    /// The root's child for each byte, either case (0: none; the root is no one's child):
+    /// most values leave the trie at their first byte, for one load.
+    root: Box<[u32; 256]>,
     at_end: bool,
 }
 
@@ -852,10 +911,16 @@ impl Anchored {
             }
         }
         first.push(edges.len() as u32);
+        let mut root = Box::new([0u32; 256]);
+        for &(byte, child) in &edges[..first.get(1).map_or(0, |&end| end as usize)] {
+            root[usize::from(byte)] = child;
+            root[usize::from(byte.to_ascii_uppercase())] = child;
+        }
         Anchored {
             first: first.into(),
             edges: edges.into(),
             literal: literal.into(),
+            root,
             at_end,
         }
     }
@@ -872,8 +937,17 @@ impl Anchored {
     }
 
     #[inline]
-    fn walk<'v>(&self, bytes: impl Iterator<Item = &'v u8>, mut found: impl FnMut(LiteralId)) {
-        let mut node = 0;
+    fn walk<'v>(&self, mut bytes: impl Iterator<Item = &'v u8>, mut found: impl FnMut(LiteralId)) {
+        let Some(&first) = bytes.next() else {
+            return;
+        };
+        let mut node = self.root[usize::from(first)] as usize;
+        if node == 0 {
+            return;
+        }
+        if let Some(id) = self.literal[node] {
+            found(id);
+        }
         for byte in bytes {
             let edges = &self.edges[self.first[node] as usize..self.first[node + 1] as usize];
             let byte = byte.to_ascii_lowercase();
@@ -896,7 +970,8 @@ pub(crate) struct IndexScratch {
     literal_mark: Vec<u32>,
     rule_mark: Vec<u32>,
     seen: Vec<LiteralId>,
-    fold: Vec<u8>,
+    /// Per field search (index into [`LiteralIndex::slots`]): the generation it last ran in.
+    searched: Vec<u32>,
     /// Slot → its number of non-empty values in the row (for the slots the index searches).
     values: Vec<u32>,
 }
@@ -908,7 +983,7 @@ impl IndexScratch {
             literal_mark: vec![0; index.literals.len()],
             rule_mark: vec![0; index.rule_factors.len()],
             seen: Vec::new(),
-            fold: Vec::new(),
+            searched: vec![0; index.slots.len()],
             values: vec![0; index.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)],
         }
     }
@@ -918,6 +993,7 @@ impl IndexScratch {
         if self.generation == 0 {
             self.literal_mark.iter_mut().for_each(|m| *m = 0);
             self.rule_mark.iter_mut().for_each(|m| *m = 0);
+            self.searched.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
         self.seen.clear();
@@ -937,44 +1013,81 @@ impl LiteralIndex {
     /// Pushes onto `out` every rule whose indexed factors all have a literal in `row`, and
     /// every rule without a usable literal, in no particular order; a rule that a literal of
     /// the row rules out ([`Exclusions`]) is left out.
+    ///
+    /// Only the fields holding some rule's key are searched up front; a field holding only
+    /// other factors and exclusions (`action`, `os`: values the rules name few of) is searched
+    /// when a rule first asks for one of its literals.
     pub(crate) fn candidates(&self, row: &dyn Row, scratch: &mut IndexScratch, out: &mut Vec<u32>) {
         scratch.next_row();
-        for search in &self.slots {
-            search.find(row, scratch);
+        for &search in &self.eager {
+            self.search(search as usize, row, scratch);
         }
-        let IndexScratch {
-            generation,
-            literal_mark,
-            rule_mark,
-            seen,
-            values,
-            ..
-        } = scratch;
-        let generation = *generation;
-        let marked = |l: &u32| literal_mark[*l as usize] == generation;
-        let factor_holds = |f: &u32| self.factor_literals.get(*f as usize).iter().any(marked);
-        let excluded = |r: usize| {
-            self.excluders.get(r).iter().any(marked)
-                || self
-                    .sole_excluders
-                    .get(r)
-                    .iter()
-                    .any(|l| marked(l) && values[self.literals[*l as usize].slot] == 1)
-        };
-        for &literal in seen.iter() {
+        let mut next = 0;
+        while let Some(&literal) = scratch.seen.get(next) {
+            next += 1;
             for &rule in self.key_rules.get(literal as usize) {
                 let r = rule as usize;
-                if rule_mark[r] == generation {
+                if scratch.rule_mark[r] == scratch.generation {
                     continue;
                 }
-                rule_mark[r] = generation;
-                if self.rule_factors.get(r)[1..].iter().all(factor_holds) && !excluded(r) {
+                scratch.rule_mark[r] = scratch.generation;
+                if self.holds(r, row, scratch) {
                     out.push(rule);
                 }
             }
         }
-        let unanchored = self.unanchored.iter();
-        out.extend(unanchored.filter(|&&r| !excluded(r as usize)));
+        for &rule in &self.unanchored {
+            if self.holds(rule as usize, row, scratch) {
+                out.push(rule);
+            }
+        }
+    }
+
+    fn search(&self, search: usize, row: &dyn Row, scratch: &mut IndexScratch) {
+        scratch.searched[search] = scratch.generation;
+        self.slots[search].find(row, scratch);
+    }
+
+    /// Whether `row` holds `literal`, searching its field if no rule asked before.
+    #[inline]
+    fn marked(&self, literal: LiteralId, row: &dyn Row, scratch: &mut IndexScratch) -> bool {
+        let l = literal as usize;
+        if scratch.literal_mark[l] == scratch.generation {
+            return true;
+        }
+        let search = self.literal_search[l] as usize;
+        if scratch.searched[search] == scratch.generation {
+            return false;
+        }
+        self.search(search, row, scratch);
+        scratch.literal_mark[l] == scratch.generation
+    }
+
+    /// Whether each of `rule`'s indexed factors but its key has a literal in `row`, and no
+    /// literal of the row rules it out: one walk along its [`Checks`] list.
+    fn holds(&self, rule: usize, row: &dyn Row, scratch: &mut IndexScratch) -> bool {
+        let list = self.checks.get(rule);
+        let (&others, mut rest) = list.split_first().unwrap_or((&0, &[]));
+        for _ in 0..others {
+            let Some((&len, after)) = rest.split_first() else {
+                return false;
+            };
+            let (factor, after) = after.split_at(len as usize);
+            if !factor.iter().any(|&l| self.marked(l, row, scratch)) {
+                return false;
+            }
+            rest = after;
+        }
+        let Some((&any, rest)) = rest.split_first() else {
+            return true;
+        };
+        let (any, sole) = rest.split_at(any as usize);
+        if any.iter().any(|&l| self.marked(l, row, scratch)) {
+            return false;
+        }
+        !sole.iter().any(|&l| {
+            self.marked(l, row, scratch) && scratch.values[self.literals[l as usize].slot] == 1
+        })
     }
 }
 
@@ -1119,6 +1232,30 @@ mod tests {
                 vec!["0=wmic.exe", "1~ qe ", "1~eventquery"],
             ]
         );
+        // A factor every branch has holds as it is; the rest give unions.
+        let or = Cond::Or(vec![
+            Cond::And(vec![
+                Cond::AnyGlob {
+                    slot: 2,
+                    exact: vec![b"cmd.exe".to_vec(), b"powershell.exe".to_vec()],
+                    globs: Vec::new(),
+                },
+                glob(0, "mofcomp.exe"),
+            ]),
+            Cond::And(vec![glob(0, "MOFCOMP.exe"), glob(1, "*\\appdata\\*")]),
+        ]);
+        assert_eq!(
+            names(&factors(&or)),
+            vec![
+                vec!["0=mofcomp.exe"],
+                vec!["1~\\appdata\\", "2=cmd.exe", "2=powershell.exe"],
+            ]
+        );
+        let only_common = Cond::Or(vec![
+            Cond::And(vec![glob(0, "a.exe"), glob(1, "*xyz*")]),
+            glob(0, "a.exe"),
+        ]);
+        assert_eq!(names(&factors(&only_common)), vec![vec!["0=a.exe"]]);
         let any = Cond::AnyGlob {
             slot: 1,
             exact: vec![b"cmd.exe".to_vec(), Vec::new()],
@@ -1354,6 +1491,42 @@ mod tests {
                 "without slot {}",
                 full[missing].0
             );
+        }
+    }
+
+    /// A field holding no rule's key is searched only when a rule keyed elsewhere asks for
+    /// one of its literals: not at all on a row without a key literal.
+    #[test]
+    fn fields_without_keys_are_searched_only_when_a_rule_asks() {
+        let factors = vec![
+            vec![lit(0, Place::Anywhere, "mimikatz")],
+            vec![lit(1, Place::Whole, "high")],
+        ];
+        let exclusions = Exclusions {
+            any: vec![lit(2, Place::Whole, "x.exe")],
+            sole: Vec::new(),
+        };
+        let index = LiteralIndex::from_shapes(vec![(factors, exclusions)]);
+        let lazy: Vec<usize> = (0..index.slots.len())
+            .filter(|&s| !index.eager.contains(&(s as u32)))
+            .map(|s| index.slots[s].slot)
+            .collect();
+        assert_eq!(lazy, vec![1, 2]);
+        let mut scratch = IndexScratch::new(&index);
+        let mut out = Vec::new();
+        index.candidates(&row(&[(0, "x"), (1, "High")]), &mut scratch, &mut out);
+        assert!(out.is_empty());
+        for (search, &generation) in scratch.searched.iter().enumerate() {
+            let eager = index.eager.contains(&(search as u32));
+            assert_eq!(generation == scratch.generation, eager, "search {search}");
+        }
+        for (values, expected) in [
+            (&[(0, "-MIMIKATZ-"), (1, "High")][..], vec![0]),
+            (&[(0, "-MIMIKATZ-"), (1, "High"), (2, "X.exe")], vec![]),
+            (&[(0, "-MIMIKATZ-"), (1, "low"), (2, "X.exe")], vec![]),
+            (&[(0, "-MIMIKATZ-"), (1, "low")], vec![]),
+        ] {
+            assert_eq!(candidates(&index, &row(values)), expected, "{values:?}");
         }
     }
 

@@ -22,7 +22,7 @@ const COLUMNS: [&str; 9] = [
 
 /// Every process event of the shared XML and bulk datasets as one `| tstats … by Processes.*
 /// | drop_dm_object_name(Processes)`-style CSV body per file.
-fn bodies() -> Option<Vec<(String, Vec<u8>, usize)>> {
+pub(crate) fn bodies() -> Option<Vec<(String, Vec<u8>, usize)>> {
     let datasets = shared("datasets")?;
     let files = xml_dataset_files(&datasets);
     let mut bodies = Vec::new();

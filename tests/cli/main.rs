@@ -6,6 +6,7 @@
 mod support;
 
 mod command_gate;
+mod command_identity;
 mod command_load;
 mod command_rules;
 mod lint;

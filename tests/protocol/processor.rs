@@ -238,3 +238,151 @@ fn short_rows_are_padded_and_processor_errors_are_reported() {
         "{error}"
     );
 }
+
+/// Appends fixed values to every row, either value by value or as fields encoded once.
+struct Fixed {
+    appended: Vec<String>,
+    values: Vec<Vec<&'static [u8]>>,
+    encoded: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl RowProcessor for Fixed {
+    fn input_fields(&self) -> &[String] {
+        &[]
+    }
+    fn appended_columns(&self) -> &[String] {
+        &self.appended
+    }
+    fn process_row(&mut self, _: &Row<'_>, emit: &mut Emitter) -> Result<Verdict, ProcessError> {
+        for column in 0..self.values.len() {
+            match &self.encoded {
+                Some(fields) => emit.push_encoded(column, &fields[column].0, &fields[column].1),
+                None => self.values[column]
+                    .iter()
+                    .for_each(|value| emit.push(column, value)),
+            }
+        }
+        Ok(Verdict::Emit)
+    }
+}
+
+#[test]
+fn fields_encoded_once_reply_as_the_same_values_pushed_one_by_one() {
+    use netdiscover::protocol::{mv, BodyProcessor};
+    let values: Vec<Vec<&'static [u8]>> = vec![
+        vec![],
+        vec![b"one"],
+        vec![b"a,b"],
+        vec![b"two", b"values"],
+        vec![b"say \"hi\"", b"$5", b"l1\nl2"],
+        vec![b"", b"$$;$"],
+    ];
+    let encoded = values
+        .iter()
+        .map(|list| {
+            let (mut plain, mut mv) = (Vec::new(), Vec::new());
+            mv::write_fields(list.iter().copied(), &mut plain, &mut mv);
+            (plain, mv)
+        })
+        .collect();
+    let appended: Vec<String> = (0..values.len()).map(|c| format!("c{c}")).collect();
+    let mut by_value = Fixed {
+        appended: appended.clone(),
+        values: values.clone(),
+        encoded: None,
+    };
+    let mut once = Fixed {
+        appended,
+        values,
+        encoded: Some(encoded),
+    };
+    let (mut a, mut b, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+    for body in [
+        BODY,
+        b"process\nx\n".as_slice(),
+        b"c1,process\nold,x\n".as_slice(),
+    ] {
+        netdiscover::protocol::BodyProcessor::new()
+            .process(body, &mut by_value, &mut a, &mut messages)
+            .unwrap();
+        BodyProcessor::new()
+            .process(body, &mut once, &mut b, &mut messages)
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+    }
+    let (header, rows) = parse_csv(&b);
+    assert_eq!(header[1], b"c0");
+    assert_eq!(rows[0][4], b"two\nvalues");
+    assert_eq!(rows[0][11], b"$say \"hi\"$;$$$5$;$l1\nl2$");
+}
+
+/// Records every value of its (many) fields per row.
+struct Recorder {
+    fields: Vec<String>,
+    seen: Vec<Vec<Vec<Vec<u8>>>>,
+}
+
+impl RowProcessor for Recorder {
+    fn input_fields(&self) -> &[String] {
+        &self.fields
+    }
+    fn appended_columns(&self) -> &[String] {
+        &[]
+    }
+    fn process_row(&mut self, row: &Row<'_>, _: &mut Emitter) -> Result<Verdict, ProcessError> {
+        let values = (0..self.fields.len())
+            .map(|slot| row.values(slot).map(<[u8]>::to_vec).collect())
+            .collect();
+        self.seen.push(values);
+        Ok(Verdict::Pass)
+    }
+}
+
+#[test]
+fn every_row_sees_its_own_decoded_values_with_many_fields() {
+    use netdiscover::protocol::BodyProcessor;
+    // 70 fields, past the 63 whose decoding is tracked one by one: escaped values are decoded
+    // into scratch buffers, which must hold the current row's values, never an earlier row's.
+    let fields: Vec<String> = (0..70).map(|f| format!("f{f}")).collect();
+    let mut body = fields.join(",").into_bytes();
+    body.push(b'\n');
+    let expected: Vec<Vec<Vec<Vec<u8>>>> = (0..4)
+        .map(|row| {
+            (0..70)
+                .map(|f| match (row + f) % 3 {
+                    0 => vec![format!("say \"{row}-{f}\"").into_bytes()],
+                    1 => vec![format!("plain{row}-{f}").into_bytes()],
+                    _ => Vec::new(),
+                })
+                .collect()
+        })
+        .collect();
+    for row in &expected {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|values| match values.first() {
+                Some(v) => {
+                    let v = String::from_utf8_lossy(v);
+                    if v.contains('"') {
+                        format!("\"{}\"", v.replace('"', "\"\""))
+                    } else {
+                        v.into_owned()
+                    }
+                }
+                None => String::new(),
+            })
+            .collect();
+        body.extend_from_slice(cells.join(",").as_bytes());
+        body.push(b'\n');
+    }
+    let mut recorder = Recorder {
+        fields,
+        seen: Vec::new(),
+    };
+    let (mut out, mut messages) = (Vec::new(), Vec::new());
+    BodyProcessor::new()
+        .process(&body, &mut recorder, &mut out, &mut messages)
+        .unwrap();
+    assert_eq!(out, body);
+    assert_eq!(recorder.seen, expected);
+}
