@@ -100,8 +100,32 @@ fn main() {
         },
     ];
     println!("netdiscover scan, best of {rounds} wall times, {cores} cores");
+    report_loading(&sets, rounds);
     for name in inputs.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         report(name, &datasets.join(name), &sets, rounds, cores);
+    }
+}
+
+/// Loading each rule set in this process (read, parse, compile, index: what every scan does
+/// before its first match), best of `rounds`: most of a short scan's time.
+fn report_loading(sets: &[Rules<'_>], rounds: usize) {
+    let exe = support::netdiscover_exe();
+    for rules in sets {
+        let extra: Vec<std::path::PathBuf> = rules.extra.iter().map(|p| p.to_path_buf()).collect();
+        let all = netdiscover::rules::rule_places(Some(&exe), rules.rules_dir, &extra).all();
+        let (time, count) = (0..rounds.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                let (set, _) = netdiscover::rules::RuleSet::load(&all);
+                (start.elapsed(), set.len())
+            })
+            .min_by_key(|(t, _)| *t)
+            .expect("one round");
+        println!(
+            "rule loading in process: {:<22} {count:>5} rules in {:.1} ms",
+            rules.label,
+            time.as_secs_f64() * 1000.0
+        );
     }
 }
 
