@@ -619,7 +619,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     mod window {
         use super::*;
-        use crate::protocol::pages::tests::resident;
+        use crate::protocol::pages::tests::try_resident;
         use crate::protocol::{BodyProcessor, Emitter, ProcessError, Row, RowProcessor, Verdict};
 
         /// Annotates rows whose `process` holds "netstat".
@@ -720,6 +720,7 @@ mod tests {
             let mut handed = 0;
             let mut processed = 0;
             let mut released_pages = 0;
+            let mut observed = true;
             let outcome = buffer.read_while(&mut input, body.len(), |received, complete| {
                 assert!(
                     received.len() <= handed + AHEAD,
@@ -728,17 +729,21 @@ mod tests {
                 );
                 // The pages before what the last call processed that are not resident were
                 // released: every one released earlier must still be untouched.
-                let now = resident(received.as_ptr(), 0..processed);
-                let released = now.iter().take_while(|&&r| !r).count();
-                assert!(
-                    released >= released_pages,
-                    "a released page was touched again ({released} < {released_pages})"
-                );
-                assert!(
-                    now[released..].iter().all(|&r| r),
-                    "released pages form one prefix"
-                );
-                released_pages = released;
+                match observed_residency(received.as_ptr(), processed) {
+                    Some(now) => {
+                        let released = now.iter().take_while(|&&r| !r).count();
+                        assert!(
+                            released >= released_pages,
+                            "a released page was touched again ({released} < {released_pages})"
+                        );
+                        assert!(
+                            now[released..].iter().all(|&r| r),
+                            "released pages form one prefix"
+                        );
+                        released_pages = released;
+                    }
+                    None => observed = false,
+                }
                 bodies.feed(received, complete, &mut processor, &mut reply)?;
                 handed = received.len();
                 processed = bodies.consumed();
@@ -747,13 +752,28 @@ mod tests {
             assert!(outcome.is_ok(), "{outcome:?}");
             let page = pages::page_size().expect("page size");
             assert!(
-                released_pages * page >= RELEASE_STEP,
+                !observed || released_pages * page >= RELEASE_STEP,
                 "{released_pages} pages were recycled while the body was processed"
             );
             reply
         }
 
         use crate::protocol::BodyError;
+
+        /// Which pages of `base[..len]` are resident. Natively `mincore` must answer; under
+        /// the emulator CI runs the aarch64 tests in (`NETDISCOVER_TEST_RUNNER`, qemu-user) it
+        /// fails on pages a move left behind, so residency cannot be observed there and only
+        /// the window's bound and the reply are checked.
+        fn observed_residency(base: *const u8, len: usize) -> Option<Vec<bool>> {
+            match try_resident(base, 0..len) {
+                Ok(now) => Some(now),
+                Err(e) if std::env::var_os("NETDISCOVER_TEST_RUNNER").is_some() => {
+                    eprintln!("residency not observable under the test runner: mincore: {e}");
+                    None
+                }
+                Err(e) => panic!("mincore: {e}"),
+            }
+        }
 
         #[test]
         fn a_large_body_is_held_as_a_window_whose_released_pages_are_never_touched_again() {
