@@ -184,7 +184,7 @@ impl<'a> Reader<'a> {
             return self.mapping(line.indent);
         }
         self.at += 1;
-        match line.text.as_bytes()[0] {
+        match line.text.as_bytes().first()? {
             b'|' | b'>' => None,
             _ => self.inline_scalar(line.text, parent),
         }
@@ -232,7 +232,7 @@ impl<'a> Reader<'a> {
     /// A scalar starting at `text` (the rest of a line already taken), in a block whose
     /// parent sits at column `parent`.
     fn inline_scalar(&mut self, text: &'a str, parent: usize) -> Option<Value> {
-        match text.as_bytes()[0] {
+        match text.as_bytes().first()? {
             b'\'' => self.quoted(&text[1..], parent, single_quoted_piece),
             b'"' => self.quoted(&text[1..], parent, double_quoted_piece),
             b'|' | b'>' => self.block_scalar(text, parent).map(Value::String),
@@ -434,7 +434,10 @@ fn push_fold(text: &mut String, breaks: usize, piece: &str) {
 /// Whether a plain scalar may start with `text`'s first characters (not an indicator).
 fn plain_start(text: &str) -> bool {
     let bytes = text.as_bytes();
-    match bytes[0] {
+    let Some(first) = bytes.first() else {
+        return false;
+    };
+    match first {
         b'-' | b'?' | b':' => matches!(bytes.get(1), Some(b) if *b != b' '),
         b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
         | b'"' | b'%' | b'@' | b'`' => false,
