@@ -43,13 +43,29 @@ fn run(exe: &Path, args: &[&str], path_env: Option<&Path>) -> (Output, u32) {
         let path = std::env::var("PATH").unwrap_or_default();
         command.env("PATH", format!("{}:{path}", dir.display()));
     }
-    let mut child = command.spawn().unwrap();
+    let mut child = spawn_written(&mut command);
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     // A launcher that refuses the CPU exits without reading: its stdin may be closed already.
     let _ = stdin.write_all(b"rows on stdin\n");
     drop(stdin);
     (child.wait_with_output().unwrap(), pid)
+}
+
+/// Spawns `command`, whose program this test process has just written. Another test thread
+/// that forks while the file is open for writing holds that descriptor until its own exec, and
+/// Linux refuses to run a file open for writing (ETXTBSY): that passes within moments, so wait.
+fn spawn_written(command: &mut Command) -> std::process::Child {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            spawned => return spawned.unwrap(),
+        }
+    }
 }
 
 fn stdout(out: &Output) -> String {
