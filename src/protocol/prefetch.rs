@@ -794,8 +794,10 @@ mod tests {
                 let moved = buffer.moved - moved_before;
                 // Linux has moved pages (`mremap` with MREMAP_DONTUNMAP) since 5.7: none was
                 // given back to be faulted in again.
+                let movable = pages::moves_keep_their_source();
                 assert!(
-                    moved == recycled && moved >= RELEASE_STEP,
+                    (movable && moved == recycled && moved >= RELEASE_STEP)
+                        || (!movable && moved == 0 && recycled >= RELEASE_STEP),
                     "body {seed}: {moved} bytes moved, {recycled} recycled, of {}",
                     body.len()
                 );
