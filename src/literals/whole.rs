@@ -152,14 +152,6 @@ impl WholeValues {
         }
     }
 
-    /// [`WholeValues::get`]; `fold` is not used (the lookup folds in place), kept for callers
-    /// written when it was scratch space.
-    #[inline]
-    pub fn find(&self, value: &[u8], fold: &mut Vec<u8>) -> &[u32] {
-        let _ = fold;
-        self.get(value)
-    }
-
     /// Whether some value holds `byte` (a lookup cannot tell values needing decoding apart).
     pub fn any_holds(&self, byte: u8) -> bool {
         self.entries

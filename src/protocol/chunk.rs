@@ -223,7 +223,6 @@ impl BodyProcessor {
                     content_end,
                     &gate.whole_values,
                     &self.slots,
-                    &mut self.field_tmp,
                 );
             if decided {
                 self.pos = next;
@@ -531,7 +530,6 @@ fn may_hold_whole_value(
     content_end: usize,
     whole_values: &[GateValues],
     slots: &[SlotColumns],
-    fold: &mut Vec<u8>,
 ) -> bool {
     for gate in whole_values {
         let Some(binding) = slots.get(gate.slot) else {
@@ -554,7 +552,7 @@ fn may_hold_whole_value(
             [b'"', ..] => return true,
             plain => (plain, false),
         };
-        if !gate.values.find(value, fold).is_empty() {
+        if !gate.values.get(value).is_empty() {
             return true;
         }
         // A quoted value with `""` escapes decodes to a value holding `"`, which only a
