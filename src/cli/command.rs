@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::BufReader;
 
 use crate::protocol::{
@@ -335,7 +336,7 @@ impl RulesProcessor {
     /// exists to prove that and to measure what the encoding saves.
     pub fn set_encoded_identity(&mut self, on: bool) {
         self.identity = IdentityCache {
-            encoded: HashMap::new(),
+            encoded: HashMap::default(),
             max_sets: if on { IdentityCache::MAX_SETS } else { 0 },
         };
     }
@@ -441,7 +442,7 @@ impl RowProcessor for RulesProcessor {
 /// encoded once, when it first matches, and copied into every later row it matches.
 #[derive(Debug)]
 struct IdentityCache {
-    encoded: HashMap<Vec<usize>, EncodedIdentity>,
+    encoded: HashMap<Vec<usize>, EncodedIdentity, BuildHasherDefault<RuleSetHasher>>,
     /// How many sets may be encoded.
     max_sets: usize,
 }
@@ -449,9 +450,33 @@ struct IdentityCache {
 impl Default for IdentityCache {
     fn default() -> Self {
         IdentityCache {
-            encoded: HashMap::new(),
+            encoded: HashMap::default(),
             max_sets: Self::MAX_SETS,
         }
+    }
+}
+
+/// Hashes a set of matched rule indices (a few small integers, looked up twice per annotated
+/// row) by multiply-rotate: the keys are ours, not an attacker's, so SipHash's defence
+/// against chosen collisions buys nothing here and costs more than the rest of the lookup.
+#[derive(Default)]
+struct RuleSetHasher(u64);
+
+impl Hasher for RuleSetHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }
 

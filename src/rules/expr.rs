@@ -488,6 +488,48 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
     }
 }
 
+/// Pushes every PCRE pattern of `cond` onto `out`, with the group a `rex` reads from it.
+pub(crate) fn regexes_in<'c>(cond: &'c Cond, out: &mut Vec<(&'c Pcre, Option<&'c str>)>) {
+    let src = |src: &'c Src, out: &mut Vec<_>| {
+        if let Src::Expr(ex) = src {
+            regexes_in_ex(ex, out);
+        }
+    };
+    match cond {
+        Cond::True | Cond::AnyGlob { .. } => {}
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| regexes_in(c, out)),
+        Cond::Not(c) => regexes_in(c, out),
+        Cond::Glob { src: s, .. } | Cond::NotGlob { src: s, .. } | Cond::Order { src: s, .. } => {
+            src(s, out)
+        }
+        Cond::Regex { src: s, re, .. } => {
+            out.push((re, None));
+            src(s, out);
+        }
+        Cond::Truthy(ex) => regexes_in_ex(ex, out),
+    }
+}
+
+fn regexes_in_ex<'c>(ex: &'c Ex, out: &mut Vec<(&'c Pcre, Option<&'c str>)>) {
+    match ex {
+        Ex::Null | Ex::Num(_) | Ex::Str(_) | Ex::Field(_) => {}
+        Ex::Bin(_, l, r) => {
+            regexes_in_ex(l, out);
+            regexes_in_ex(r, out);
+        }
+        Ex::Not(e) | Ex::Neg(e) | Ex::Like(e, _) => regexes_in_ex(e, out),
+        Ex::Call(_, args) => args.iter().for_each(|a| regexes_in_ex(a, out)),
+        Ex::Match(e, re) | Ex::Replace(e, re, _) => {
+            out.push((re, None));
+            regexes_in_ex(e, out);
+        }
+        Ex::RexGroup { src, re, group } => {
+            out.push((re, Some(group)));
+            regexes_in_ex(src, out);
+        }
+    }
+}
+
 /// `a.cmp(b)`, deciding most comparisons of a sorted list's entries by their first bytes.
 #[inline]
 fn lexical(a: &[u8], b: &[u8]) -> std::cmp::Ordering {

@@ -27,6 +27,7 @@ mod matcher;
 mod model;
 mod optimize;
 mod pcre;
+mod pcre_prefilter;
 mod pipeline;
 mod prefilter;
 mod regex_literals;

@@ -24,6 +24,7 @@ use std::sync::{Mutex, OnceLock};
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
 use super::error::SplError;
+use super::pcre_prefilter::Prefilter;
 
 /// Largest JIT stack one match may use (PCRE2's default is 32 KiB, too small for some
 /// deeply nested patterns; exceeding it is a failed match).
@@ -44,6 +45,10 @@ pub struct Pcre {
     re: Regex,
     /// The same pattern JIT-compiled, made on the first match.
     jit: OnceLock<Regex>,
+    /// The pattern rewritten for the `regex` crate to match every value it matches and maybe
+    /// more (`pcre_prefilter`), made on the first match: a value it does not match is no
+    /// match, without running PCRE. `None` when the pattern has no such rewrite.
+    superset: OnceLock<Option<Box<Prefilter>>>,
     /// Capture locations kept for the next capture: making them allocates the JIT stack (an
     /// `mmap`, and a `munmap` when dropped), which cost more than the match itself when a
     /// `rex` rule was evaluated on every other row.
@@ -55,6 +60,7 @@ impl Clone for Pcre {
         Pcre {
             re: self.re.clone(),
             jit: self.jit.clone(),
+            superset: self.superset.clone(),
             spare: Mutex::new(Vec::new()),
         }
     }
@@ -69,6 +75,7 @@ impl Pcre {
             .map(|re| Pcre {
                 re,
                 jit: OnceLock::new(),
+                superset: OnceLock::new(),
                 spare: Mutex::new(Vec::new()),
             })
             .map_err(|e| {
@@ -105,7 +112,30 @@ impl Pcre {
 
     /// True if the pattern matches anywhere in `v`. A match that hits a PCRE limit is no match.
     pub fn is_match(&self, v: &[u8]) -> bool {
+        self.may_match(v) && self.is_match_plain(v)
+    }
+
+    /// [`is_match`](Self::is_match) by PCRE alone, without the rewrite that rules values out
+    /// first: the same answer (tests prove it on real and generated values), slower.
+    pub fn is_match_plain(&self, v: &[u8]) -> bool {
         self.matcher().is_match(v).unwrap_or(false)
+    }
+
+    /// False only when `v` cannot match: the rewrite (made on the first call, from the
+    /// pattern as written, behind the `(?a)` this module inserts) does not match it.
+    #[inline]
+    fn may_match(&self, v: &[u8]) -> bool {
+        let superset = self.superset.get_or_init(|| {
+            let written = self.re.as_str().strip_prefix(ASCII_CLASSES)?;
+            Prefilter::new(written).map(Box::new)
+        });
+        superset.as_ref().is_none_or(|re| re.may_match(v))
+    }
+
+    /// Whether the pattern has a rewrite run before PCRE (for tests and reports).
+    pub fn has_prefilter(&self) -> bool {
+        self.may_match(b"");
+        self.superset.get().is_some_and(Option::is_some)
     }
 
     /// Names of the named capture groups.
@@ -115,6 +145,14 @@ impl Pcre {
 
     /// The text of named group `name` in the first match.
     pub fn capture(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
+        if !self.may_match(v) {
+            return None;
+        }
+        self.capture_plain(v, name)
+    }
+
+    /// [`capture`](Self::capture) by PCRE alone (see [`is_match_plain`](Self::is_match_plain)).
+    pub fn capture_plain(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
         let group = self
             .re
             .capture_names()

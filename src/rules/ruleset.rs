@@ -611,6 +611,16 @@ impl RuleSet {
         &self.rules
     }
 
+    /// Every PCRE pattern of the rules' conditions, with the group a `rex` reads from it
+    /// (`None` for `regex` and `match()`): for tests of the pattern engine's fast paths.
+    pub fn regexes(&self) -> Vec<(&super::Pcre, Option<&str>)> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            super::expr::regexes_in(&rule.cond, &mut out);
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }

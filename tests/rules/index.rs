@@ -23,7 +23,7 @@ pub fn corpus_set() -> Option<RuleSet> {
 }
 
 /// The shipped rules plus SigmaHQ's Windows process_creation rules, as `--rules` loads them.
-fn sigma_set() -> Option<RuleSet> {
+pub fn sigma_set() -> Option<RuleSet> {
     let sigma = shared("sigma_corpus/rules/windows/process_creation")?;
     let mut places = shipped_places(&repo("target/debug/netdiscover"));
     places.push(sigma);

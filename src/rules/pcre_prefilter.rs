@@ -1,0 +1,484 @@
+//! A cheap "cannot match" test run before a PCRE pattern: the pattern rewritten, where it can
+//! be, for the `regex` crate's automata so that it matches **every value PCRE matches, and
+//! maybe more**. A value the rewrite does not match cannot match the pattern, so PCRE (a
+//! backtracking matcher, tens of cycles per byte of a command line on patterns such as ESCU's
+//! alternate-data-stream one) runs only on values the rewrite lets through. Verdicts, captures
+//! and replacements stay PCRE's own.
+//!
+//! The rewrite reads values as bytes (the automaton stays small) and keeps or widens each
+//! construct, never narrows one:
+//! * literal characters, `\xHH` and escapes of punctuation stay themselves (as their UTF-8
+//!   bytes);
+//! * a PCRE character that may be non-ASCII (`.`, a negated class, `\D \S \W`) becomes "one
+//!   ASCII byte it allows, or a run of non-ASCII bytes": a UTF-8 character is one of the two;
+//! * `\d \s \w` and classes of ASCII characters and ranges become the ASCII byte classes PCRE
+//!   gives them without UCP (`pcre` compiles so);
+//! * assertions (`^ $ \b \B \A \z \Z \G`, look-ahead and look-behind groups) are dropped:
+//!   without them a pattern only matches more;
+//! * lazy (`*?`) and possessive (`*+`) quantifiers become greedy ones: whether *some* match
+//!   exists does not depend on laziness, and possessiveness only removes matches;
+//! * groups become non-capturing.
+//!
+//! Anything else (inline flags such as `(?i)`, back-references, `\Q..\E`, `\p{..}`, `\h`,
+//! `\v`, `\R`, POSIX classes, non-ASCII characters in a class, verbs, recursion,
+//! conditionals, a quantifier after a dropped assertion) gives no rewrite, and the pattern
+//! runs on PCRE alone, as before. The rewrite runs on the lazy DFA alone: should its cache
+//! thrash (it then gives up), the value counts as a possible match and PCRE decides.
+
+use std::fmt::Write;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::Input;
+
+/// The rewrite of `pattern` (as PCRE reads it, without UCP, UTF mode, case-sensitive), or
+/// `None` when it uses something the rewrite does not handle.
+pub(crate) fn superset(pattern: &str) -> Option<String> {
+    let mut reader = Reader {
+        chars: pattern.chars().collect(),
+        at: 0,
+        out: String::with_capacity(pattern.len() * 4),
+    };
+    reader.alternation(0)?;
+    (reader.at == reader.chars.len()).then_some(reader.out)
+}
+
+/// A compiled rewrite, with a cache per thread for its lazy DFA.
+pub(crate) struct Prefilter {
+    dfa: DFA,
+    caches: Pool<Cache, CacheMaker>,
+}
+
+type CacheMaker = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+impl Prefilter {
+    /// The rewrite of `pattern` compiled, or `None` (no rewrite, or one the DFA refuses).
+    pub(crate) fn new(pattern: &str) -> Option<Prefilter> {
+        let source = superset(pattern)?;
+        let dfa = DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .thompson(thompson::Config::new().which_captures(WhichCaptures::None))
+            .configure(
+                DFA::config()
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build(&source)
+            .ok()?;
+        Some(Prefilter::with_dfa(dfa))
+    }
+
+    fn with_dfa(dfa: DFA) -> Prefilter {
+        let maker = dfa.clone();
+        let make: CacheMaker = Box::new(move || maker.create_cache());
+        Prefilter {
+            dfa,
+            caches: Pool::new(make),
+        }
+    }
+
+    /// False only when PCRE cannot match `value`.
+    pub(crate) fn may_match(&self, value: &[u8]) -> bool {
+        let mut cache = self.caches.get();
+        let input = Input::new(value).earliest(true);
+        !matches!(self.dfa.try_search_fwd(&mut cache, &input), Ok(None))
+    }
+}
+
+impl Clone for Prefilter {
+    fn clone(&self) -> Prefilter {
+        Prefilter::with_dfa(self.dfa.clone())
+    }
+}
+
+impl std::fmt::Debug for Prefilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefilter").finish_non_exhaustive()
+    }
+}
+
+/// ASCII classes as PCRE gives them without UCP (`\s` includes VT since PCRE2).
+const WORD: &str = r"0-9A-Za-z_";
+const DIGIT: &str = r"0-9";
+const SPACE: &str = r"\t\n\x0B\x0C\r ";
+/// Any character: an ASCII byte or a run of non-ASCII bytes.
+const ANY: &str = r"(?:[\x00-\x7F]|[\x80-\xFF]+)";
+/// What a negated class adds for non-ASCII characters.
+const NON_ASCII: &str = r"|[\x80-\xFF]+)";
+
+struct Reader {
+    chars: Vec<char>,
+    at: usize,
+    out: String,
+}
+
+/// What the last item written was, for the quantifier that may follow it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Nothing yet in this branch, or an item a quantifier must not follow.
+    Nothing,
+    /// Something a quantifier applies to as it does in PCRE.
+    Item,
+    /// A dropped assertion: a quantifier after it would apply to something else here.
+    Dropped,
+}
+
+impl Reader {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.at + ahead).copied()
+    }
+
+    /// Branches separated by `|`, up to a `)` at `depth > 0` or the end.
+    fn alternation(&mut self, depth: usize) -> Option<()> {
+        let mut last = Last::Nothing;
+        while let Some(c) = self.peek() {
+            match c {
+                '|' => {
+                    self.at += 1;
+                    self.out.push('|');
+                    last = Last::Nothing;
+                }
+                ')' if depth > 0 => return Some(()),
+                ')' => return None,
+                '*' | '+' | '?' => {
+                    self.quantifier_after(last)?;
+                    self.at += 1;
+                    self.out.push(c);
+                    self.skip_mode();
+                    last = Last::Nothing;
+                }
+                '{' => match self.counted()? {
+                    Some(count) => {
+                        self.quantifier_after(last)?;
+                        self.out.push_str(&count);
+                        self.skip_mode();
+                        last = Last::Nothing;
+                    }
+                    None => {
+                        self.at += 1;
+                        literal(c, &mut self.out);
+                        last = Last::Item;
+                    }
+                },
+                _ => last = self.atom()?,
+            }
+        }
+        (depth == 0).then_some(())
+    }
+
+    /// A quantifier may follow only an item kept as it is.
+    fn quantifier_after(&self, last: Last) -> Option<()> {
+        (last == Last::Item).then_some(())
+    }
+
+    /// Skips a lazy `?` or possessive `+` after a quantifier (see the module docs).
+    fn skip_mode(&mut self) {
+        if matches!(self.peek(), Some('?' | '+')) {
+            self.at += 1;
+        }
+    }
+
+    /// `{n}`, `{n,}` or `{n,m}` at the cursor (consumed), as written: `Some(Some(..))`;
+    /// `Some(None)` (nothing consumed) when the brace is a literal one; `None` for `{,m}`,
+    /// whose reading changed between PCRE versions.
+    fn counted(&mut self) -> Option<Option<String>> {
+        let rest: String = self.chars[self.at..].iter().take(24).collect();
+        let Some(close) = rest.find('}') else {
+            return Some(None);
+        };
+        let inner = &rest[1..close];
+        let (low, high) = match inner.split_once(',') {
+            Some((low, high)) => (low, Some(high)),
+            None => (inner, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if low.is_empty() && high.is_some_and(digits) {
+            return None;
+        }
+        if !digits(low) || !high.is_none_or(|h| h.is_empty() || digits(h)) {
+            return Some(None);
+        }
+        self.at += inner.chars().count() + 2;
+        Some(Some(format!("{{{inner}}}")))
+    }
+
+    /// One item: a character, escape, class or group.
+    fn atom(&mut self) -> Option<Last> {
+        let c = self.peek()?;
+        self.at += 1;
+        match c {
+            '^' | '$' => Some(Last::Dropped),
+            '.' => {
+                self.out.push_str(ANY);
+                Some(Last::Item)
+            }
+            '[' => {
+                self.class()?;
+                Some(Last::Item)
+            }
+            '(' => self.group(),
+            '\\' => self.escape(),
+            _ => {
+                literal(c, &mut self.out);
+                Some(Last::Item)
+            }
+        }
+    }
+
+    /// A group after its `(`: kept non-capturing, or dropped when it is a look-around.
+    fn group(&mut self) -> Option<Last> {
+        let mut look_around = false;
+        if self.peek() == Some('?') {
+            match (self.peek_at(1), self.peek_at(2)) {
+                (Some(':'), _) => self.at += 2,
+                (Some('=' | '!'), _) => {
+                    look_around = true;
+                    self.at += 2;
+                }
+                (Some('<'), Some('=' | '!')) => {
+                    look_around = true;
+                    self.at += 3;
+                }
+                (Some('<'), _) | (Some('P'), Some('<')) => self.skip_group_name('>')?,
+                (Some('\''), _) => self.skip_group_name('\'')?,
+                _ => return None,
+            }
+        } else if self.peek() == Some('*') {
+            return None;
+        }
+        let start = self.out.len();
+        self.out.push_str("(?:");
+        self.alternation(1)?;
+        if self.peek() != Some(')') {
+            return None;
+        }
+        self.at += 1;
+        if look_around {
+            self.out.truncate(start);
+            return Some(Last::Dropped);
+        }
+        self.out.push(')');
+        Some(Last::Item)
+    }
+
+    /// Skips `?<name>`, `?P<name>` or `?'name'` (with `close` ending the name).
+    fn skip_group_name(&mut self, close: char) -> Option<()> {
+        let open = self.chars[self.at..]
+            .iter()
+            .position(|&c| c == '<' || c == '\'')?
+            + self.at;
+        let end = self.chars[open + 1..].iter().position(|&c| c == close)? + open + 1;
+        let name = &self.chars[open + 1..end];
+        let valid = !name.is_empty() && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_');
+        self.at = end + 1;
+        valid.then_some(())
+    }
+
+    /// An escape after its `\`, outside a class.
+    fn escape(&mut self) -> Option<Last> {
+        let c = self.peek()?;
+        self.at += 1;
+        let class = |out: &mut String, set: &str, negated: bool| {
+            if negated {
+                let _ = write!(out, "(?:[^{set}\\x80-\\xFF]{NON_ASCII}");
+            } else {
+                let _ = write!(out, "[{set}]");
+            }
+        };
+        match c {
+            'b' | 'B' | 'A' | 'z' | 'Z' | 'G' => return Some(Last::Dropped),
+            'w' | 'W' => class(&mut self.out, WORD, c == 'W'),
+            'd' | 'D' => class(&mut self.out, DIGIT, c == 'D'),
+            's' | 'S' => class(&mut self.out, SPACE, c == 'S'),
+            _ => {
+                let c = self.escaped_char(c)?;
+                literal(c, &mut self.out);
+            }
+        }
+        Some(Last::Item)
+    }
+
+    /// The character an escape other than a class stands for: `\t \n \r \f \e`, `\xHH`,
+    /// or escaped ASCII punctuation.
+    fn escaped_char(&mut self, c: char) -> Option<char> {
+        Some(match c {
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            'f' => '\x0C',
+            'e' => '\x1B',
+            'x' => {
+                let hex: String = [self.peek()?, self.peek_at(1)?].iter().collect();
+                let value = u8::from_str_radix(&hex, 16).ok()?;
+                self.at += 2;
+                char::from(value)
+            }
+            c if c.is_ascii_punctuation() || c == ' ' => c,
+            _ => return None,
+        })
+    }
+
+    /// A class after its `[` (of ASCII characters only).
+    fn class(&mut self) -> Option<()> {
+        let negated = self.peek() == Some('^');
+        if negated {
+            self.at += 1;
+            self.out.push_str("(?:[^");
+        } else {
+            self.out.push('[');
+        }
+        let mut first = true;
+        loop {
+            let c = self.peek()?;
+            self.at += 1;
+            match c {
+                ']' if !first => break,
+                '[' if self.peek() == Some(':') => return None,
+                '\\' => {
+                    let e = self.peek()?;
+                    self.at += 1;
+                    match e {
+                        'w' => self.out.push_str(WORD),
+                        'd' => self.out.push_str(DIGIT),
+                        's' => self.out.push_str(SPACE),
+                        _ => {
+                            let c = self.escaped_char(e)?;
+                            self.class_char(c)?;
+                        }
+                    }
+                }
+                _ => self.class_char(c)?,
+            }
+            first = false;
+        }
+        if negated {
+            self.out.push_str("\\x80-\\xFF]");
+            self.out.push_str(NON_ASCII);
+        } else {
+            self.out.push(']');
+        }
+        Some(())
+    }
+
+    /// A character of a class, and the range it may start (`a-z`; a `-` before `]` is
+    /// literal).
+    fn class_char(&mut self, c: char) -> Option<()> {
+        if !c.is_ascii() {
+            return None;
+        }
+        literal(c, &mut self.out);
+        if self.peek() == Some('-') && self.peek_at(1).is_some_and(|n| n != ']') {
+            self.at += 1;
+            let mut end = self.peek()?;
+            self.at += 1;
+            if end == '\\' {
+                let e = self.peek()?;
+                self.at += 1;
+                end = self.escaped_char(e)?;
+            } else if end == '[' {
+                return None;
+            }
+            if end < c || !end.is_ascii() {
+                return None;
+            }
+            self.out.push('-');
+            literal(end, &mut self.out);
+        }
+        Some(())
+    }
+}
+
+/// `c` as its UTF-8 bytes, each written `\xHH` (read literally in or out of a class).
+fn literal(c: char, out: &mut String) {
+    let mut utf8 = [0; 4];
+    for byte in c.encode_utf8(&mut utf8).bytes() {
+        let _ = write!(out, "\\x{byte:02X}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Pcre;
+
+    #[test]
+    fn rewrites_drop_assertions_and_widen_classes() {
+        assert_eq!(superset(r"^a\.b$").as_deref(), Some(r"\x61\x2E\x62"));
+        assert_eq!(
+            superset(r"(?<n>x)+?(?!y)\w").as_deref(),
+            Some(r"(?:\x78)+[0-9A-Za-z_]")
+        );
+        assert_eq!(
+            superset(r"[^\\]*").as_deref(),
+            Some(r"(?:[^\x5C\x80-\xFF]|[\x80-\xFF]+)*")
+        );
+        assert_eq!(superset(r"a{2,4}b{,3}"), None);
+        assert_eq!(superset(r"a{x").as_deref(), Some(r"\x61\x7B\x78"));
+        for refused in [
+            r"(?i)abc",
+            r"(\w)\1",
+            r"\Qa\E",
+            r"\p{L}",
+            r"[[:alpha:]]",
+            r"(*UCP)a",
+            r"\b+",
+            r"(?>a)",
+            r"a\h",
+            r"(a",
+            r"a)",
+            r"[^é]",
+        ] {
+            assert_eq!(superset(refused), None, "{refused}");
+        }
+    }
+
+    /// Wherever PCRE matches, the rewrite matches: patterns of each construct over values
+    /// around their edges (non-ASCII, invalid UTF-8, newlines).
+    #[test]
+    fn the_rewrite_matches_wherever_pcre_does() {
+        let patterns = [
+            r"(\b)\w+(\.\w+)?:\w+(\.\w{2,4})(?!\.)(\b|\s|&)",
+            r"rundll32.+\#\d+",
+            r"^.*?\\(?<service_process>[^\\]*\.(?:exe|bat|com|ps1))",
+            r"\W\D\S.$",
+            r"[a-c\-x]{2}[^\d\s]",
+            r"(?<=a)b(?=c)|^z$",
+            r"x\x41{1,}y?+",
+            r"é.[^a]\W",
+        ];
+        let values: [&[u8]; 13] = [
+            b"type c:\\temp\\a.txt:evil.exe ",
+            b"rundll32.exe x.dll,#12",
+            b"C:\\Windows\\svc.exe -k",
+            b"\xC3\xA9\xC3\xA9\xC3\xA9x",
+            b"ab-\xC3\xA9",
+            b"abc",
+            b"z\n",
+            b"xAAAy",
+            "é\né".as_bytes(),
+            "éxa".as_bytes(),
+            "éxé-".as_bytes(),
+            b"\xFFz\xFF",
+            b"",
+        ];
+        let mut matched = 0;
+        for pattern in patterns {
+            let pcre = Pcre::new(pattern, 0).unwrap();
+            let rewrite = Prefilter::new(pattern).unwrap_or_else(|| panic!("{pattern}"));
+            for value in values {
+                if pcre.is_match(value) {
+                    matched += 1;
+                    assert!(rewrite.may_match(value), "{pattern} {value:?}");
+                }
+            }
+        }
+        assert!(matched >= 12, "{matched}");
+    }
+}
