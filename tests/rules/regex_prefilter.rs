@@ -3,7 +3,8 @@
 //! process_creation rules, over every distinct field value of `../shared/datasets` and over
 //! near misses and near hits made from the values each pattern matches (a byte dropped, case
 //! changed, non-ASCII and invalid UTF-8 inserted, a newline appended), `is_match` and
-//! `capture` give exactly what PCRE alone gives (`is_match_plain`, `capture_plain`).
+//! `capture` give exactly what PCRE alone gives (`is_match_plain`, `capture_plain`); and so
+//! over the `| netdiscover` benchmark's generated rows (`benches/scp/gen.rs`).
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,11 @@ use super::index::{corpus_set, sigma_set};
 use crate::support::rules::*;
 use crate::support::shared;
 use netdiscover::rules::{Pcre, Row, RuleSet};
+
+/// The benchmark's row generator (the rows `bench/run.sh` and `cargo bench --bench scp` feed).
+#[allow(dead_code)]
+#[path = "../../benches/scp/gen.rs"]
+mod gen;
 
 /// Every distinct non-empty field value of the XML datasets' process events, as `set` reads
 /// them.
@@ -125,4 +131,40 @@ fn the_pcre_prefilter_changes_no_answer_on_real_and_near_values() {
     );
     assert!(patterns >= 50 && rewritten >= 20, "{patterns} {rewritten}");
     assert!(matches > 500, "{matches}");
+}
+
+/// The distinct values of the benchmark's first 4,000 generated rows.
+fn generated_values() -> Vec<Vec<u8>> {
+    let mut values = BTreeSet::new();
+    for n in 0..4_000 {
+        let row = gen::row(0x5eed_2026, n);
+        let fields = [
+            &row.dest,
+            &row.parent_process_name,
+            &row.process_name,
+            &row.original_file_name,
+        ];
+        for value in fields.into_iter().chain(&row.users).chain(&row.processes) {
+            if !value.is_empty() {
+                values.insert(value.as_bytes().to_vec());
+            }
+        }
+    }
+    values.into_iter().collect()
+}
+
+#[test]
+fn the_pcre_prefilter_changes_no_answer_on_the_benchmark_rows() {
+    let Some(corpus) = corpus_set() else {
+        return;
+    };
+    let values = generated_values();
+    assert!(values.len() > 3_000, "{} values", values.len());
+    let (patterns, rewritten, matches) = check_set(&corpus, &values);
+    println!(
+        "ESCU on generated rows: {patterns} patterns ({rewritten} with a rewrite), {} values, \
+         {matches} matches",
+        values.len()
+    );
+    assert!(matches > 100, "{matches}");
 }
