@@ -24,12 +24,24 @@
 //!   `hay | letters == lower`, exact ASCII case-insensitivity since `letters` is `0x20` only
 //!   where the literal has a letter.
 //!
-//! On the benchmark's command lines (236 bytes on average) with the corpus's 569 process
-//! pieces: 14 verifications per value, 9 of them true occurrences, and 290 ns per value with
-//! AVX2 (405 without), where 4-byte windows picked by byte commonness alone, a second table
-//! for 3-byte literals and a hash map of buckets took 890 (18 verifications). On the real
-//! command lines of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205
-//! without AVX2) against 510.
+//! On the benchmark's command lines (236 bytes on average) with the 413 `process` pieces the
+//! corpus index searches (2026-12-06): 8.7 verifications per value, 6.9 of them passing the
+//! window's 4 bytes and 3.3 true occurrences, and 227 ns per value with AVX2 (337 without), of
+//! which the scan alone is 119. Earlier, with 569 pieces: 14 verifications and 290 ns (405
+//! without), where 4-byte windows picked by byte commonness alone, a second table for 3-byte
+//! literals and a hash map of buckets took 890 (18 verifications). On the real command lines
+//! of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205 without AVX2)
+//! against 510.
+//!
+//! Measured and not kept: probing every second position, each literal registered under two
+//! windows of different parity (one of which any occurrence puts on an even position) and a
+//! 3-byte literal also under the 128 windows of each folded byte before it. The scan halves
+//! (119 → 76 ns) but the second windows and the 128-window sets double the verifications
+//! (8.7 → 16.8), and the whole costs as much (232 ns); without the 12 3-byte pieces it would
+//! save 11% (203 ns). AVX-512 gathers of 16 positions (149 ns for the scan) and scalar table
+//! loads after a vector hash (292 ns in all) lose to the 8-lane AVX2 gather on this CPU (AMD
+//! EPYC with AVX-512), and 16-byte entries with the literal's text elsewhere (one more load per
+//! window match) to the 32-byte ones (236 ns).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
