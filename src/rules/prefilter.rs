@@ -31,6 +31,7 @@ use super::eval_lang::BinOp;
 use super::expr::{Cond, Ex, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
+use super::parallel::{each_in_parallel, in_parallel, in_parts};
 use super::row::{for_each_value, Row};
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
@@ -391,7 +392,11 @@ fn distinct(factors: Vec<Vec<LiteralId>>) -> Vec<Vec<LiteralId>> {
 /// the like: the set's literals are a sample of the words command lines are made of); and a
 /// whole value of a field the rules compare with few values (`action=allowed`,
 /// `IntegrityLevel=High`): a field of few values, each common.
-fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>]) -> Vec<i32> {
+fn commonness_in_set(
+    literals: &[&RequiredLiteral],
+    rules: &[Vec<Vec<LiteralId>>],
+    threads: usize,
+) -> Vec<i32> {
     let mut sharing = vec![0usize; literals.len()];
     for factors in rules {
         let mut own: Vec<LiteralId> = factors.iter().flatten().copied().collect();
@@ -407,7 +412,7 @@ fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>
             *values.entry(literal.slot).or_insert(0) += 1;
         }
     }
-    let holders = containing(literals, &in_factors);
+    let holders = containing(literals, &in_factors, threads);
     literals
         .iter()
         .zip(holders)
@@ -432,8 +437,9 @@ const GENERIC_PIECE: usize = 12;
 
 /// For each literal, if it is a short piece, how many other distinct texts among the
 /// `counted` literals (in any field and place) contain its bytes; 0 for the others. One
-/// [`Literals`] search over the texts.
-fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
+/// [`Literals`] search over the texts, split between `threads` (each text is counted by one
+/// part, so the parts' counts add up to one search's).
+fn containing(literals: &[&RequiredLiteral], counted: &[bool], threads: usize) -> Vec<usize> {
     let counted = || {
         literals
             .iter()
@@ -448,17 +454,25 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
         .map(|l| &l.bytes[..])
         .collect();
     let pieces: Vec<&[u8]> = pieces.into_iter().collect();
+    let texts: Vec<&[u8]> = texts.into_iter().collect();
     let mut counts = vec![0usize; pieces.len()];
-    let mut last_text = vec![usize::MAX; pieces.len()];
     if let Some(search) = Literals::new(&pieces) {
-        for (t, text) in texts.iter().enumerate() {
-            search.find(text, |piece| {
-                if last_text[piece] != t && pieces[piece] != *text {
-                    last_text[piece] = t;
-                    counts[piece] += 1;
-                }
-                false
-            });
+        let parts = in_parts(threads, &texts, |texts| {
+            let mut counts = vec![0usize; pieces.len()];
+            let mut last_text = vec![usize::MAX; pieces.len()];
+            for (t, text) in texts.iter().enumerate() {
+                search.find(text, |piece| {
+                    if last_text[piece] != t && pieces[piece] != *text {
+                        last_text[piece] = t;
+                        counts[piece] += 1;
+                    }
+                    false
+                });
+            }
+            counts
+        });
+        for part in parts {
+            counts.iter_mut().zip(part).for_each(|(all, n)| *all += n);
         }
     }
     let by_piece: HashMap<&[u8], usize> = pieces.into_iter().zip(counts).collect();
@@ -475,8 +489,9 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
 fn rank(
     literals: &[&RequiredLiteral],
     mut rules: Vec<Vec<Vec<LiteralId>>>,
+    threads: usize,
 ) -> Vec<Vec<Vec<LiteralId>>> {
-    let common = commonness_in_set(literals, &rules);
+    let common = commonness_in_set(literals, &rules, threads);
     let rarity: Vec<i32> = literals
         .iter()
         .zip(common)
@@ -650,11 +665,12 @@ fn gate_factor(
 }
 
 impl LiteralIndex {
-    pub(crate) fn build(rules: &[Rule]) -> LiteralIndex {
-        let shapes = rules
-            .iter()
-            .map(|r| (factors(&r.cond), exclusions(&r.cond)));
-        LiteralIndex::from_shapes(shapes.collect())
+    /// The index of `rules`, built on `threads` threads: the same index on any number (the
+    /// work is split where its results are per rule, per text or per field, and taken back
+    /// in order).
+    pub(crate) fn build(rules: &[Rule], threads: usize) -> LiteralIndex {
+        let shapes = in_parallel(threads, rules, |r| (factors(&r.cond), exclusions(&r.cond)));
+        LiteralIndex::from_shapes(shapes, threads)
     }
 
     /// The index of rules with these factors and exclusions (one pair per rule).
@@ -665,7 +681,7 @@ impl LiteralIndex {
     /// other factors and its exclusions only where that is free: whole values, starts and
     /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
     /// key. A factor left out only makes the rule a candidate on more rows.
-    fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
+    fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>, threads: usize) -> LiteralIndex {
         let mut all = Catalog::default();
         let mut found = Vec::with_capacity(shapes.len());
         let mut excluded = Vec::with_capacity(shapes.len());
@@ -674,7 +690,7 @@ impl LiteralIndex {
             found.push(distinct(factors));
             excluded.push((all.ids(&exclusions.any), all.ids(&exclusions.sole)));
         }
-        let ranked = rank(&all.literals, found);
+        let ranked = rank(&all.literals, found, threads);
         let mut searched = vec![false; all.literals.len()];
         for key in ranked.iter().filter_map(|factors| factors.first()) {
             key.iter().for_each(|&l| searched[l as usize] = true);
@@ -708,7 +724,7 @@ impl LiteralIndex {
             .iter()
             .map(|(any, sole)| (excluders(any), excluders(sole)))
             .collect();
-        index.finish(used, &rule_factors, &exclusions)
+        index.finish(used, &rule_factors, &exclusions, threads)
     }
 
     /// Packs the lists and compiles the per-field searches.
@@ -717,6 +733,7 @@ impl LiteralIndex {
         interner: Interner,
         rule_factors: &[Vec<u32>],
         exclusions: &[(Vec<LiteralId>, Vec<LiteralId>)],
+        threads: usize,
     ) -> LiteralIndex {
         let mut key_rules = vec![Vec::new(); interner.literals.len()];
         for (rule, factors) in rule_factors.iter().enumerate() {
@@ -743,7 +760,7 @@ impl LiteralIndex {
                 list
             });
         self.checks = Lists::new(checks.collect::<Vec<_>>());
-        self.slots = SlotSearch::build_all(&interner.literals);
+        self.slots = SlotSearch::build_all(&interner.literals, threads);
         let mut search_of = vec![0u32; self.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)];
         for (search, slot) in self.slots.iter().enumerate() {
             search_of[slot.slot] = search as u32;
@@ -794,23 +811,30 @@ struct SlotSearch {
 }
 
 impl SlotSearch {
-    fn build_all(literals: &[RequiredLiteral]) -> Vec<SlotSearch> {
-        let mut slots: Vec<usize> = literals.iter().map(|l| l.slot).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots
-            .into_iter()
-            .map(|slot| SlotSearch::build(slot, literals))
-            .collect()
+    /// One search per field holding literals, in field order, built on `threads` threads.
+    fn build_all(literals: &[RequiredLiteral], threads: usize) -> Vec<SlotSearch> {
+        let mut by_slot: Vec<(usize, Vec<LiteralId>)> = Vec::new();
+        let mut ids: Vec<LiteralId> = (0..literals.len() as LiteralId).collect();
+        ids.sort_by_key(|&id| literals[id as usize].slot);
+        for id in ids {
+            let slot = literals[id as usize].slot;
+            match by_slot.last_mut() {
+                Some((last, ids)) if *last == slot => ids.push(id),
+                _ => by_slot.push((slot, vec![id])),
+            }
+        }
+        each_in_parallel(threads, &by_slot, |(slot, ids)| {
+            SlotSearch::build(*slot, literals, ids)
+        })
     }
 
-    fn build(slot: usize, literals: &[RequiredLiteral]) -> SlotSearch {
+    /// The search of field `slot`, whose literals are `ids` (ascending).
+    fn build(slot: usize, literals: &[RequiredLiteral], ids: &[LiteralId]) -> SlotSearch {
         let in_place = |place: Place| -> (Vec<&[u8]>, Vec<LiteralId>) {
-            literals
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.slot == slot && l.place == place)
-                .map(|(id, l)| (l.bytes.as_slice(), id as LiteralId))
+            ids.iter()
+                .map(|&id| (&literals[id as usize], id))
+                .filter(|(l, _)| l.place == place)
+                .map(|(l, id)| (l.bytes.as_slice(), id))
                 .unzip()
         };
         let (whole, whole_ids) = in_place(Place::Whole);
@@ -1388,10 +1412,10 @@ mod tests {
             .map(|factors| factors.iter().map(|f| all.ids(f)).collect())
             .collect();
         let id = |slot, place, bytes: &str| all.ids[&lit(slot, place, bytes)] as usize;
-        let held = containing(&all.literals, &vec![true; all.literals.len()]);
+        let held = containing(&all.literals, &vec![true; all.literals.len()], 1);
         assert_eq!(held[id(1, Place::Anywhere, "system")], 3);
         assert_eq!(held[id(1, Place::Anywhere, "sudo")], 0);
-        let common = commonness_in_set(&all.literals, &rules);
+        let common = commonness_in_set(&all.literals, &rules, 1);
         let of = |slot, place, bytes: &str| common[id(slot, place, bytes)];
         assert_eq!(of(1, Place::Anywhere, "sudo"), 0);
         assert_eq!(
@@ -1400,7 +1424,7 @@ mod tests {
         );
         // `a.exe` is the only value the rules name for its field: a common one.
         assert_eq!(of(0, Place::Whole, "a.exe"), tenths_of_bits(2) + 80);
-        let ranked = rank(&all.literals, rules.clone());
+        let ranked = rank(&all.literals, rules.clone(), 1);
         let sudo = id(1, Place::Anywhere, "sudo") as LiteralId;
         assert_eq!(ranked[0][0], vec![sudo]);
     }
@@ -1454,6 +1478,7 @@ mod tests {
                 .into_iter()
                 .map(|f| (f, Exclusions::default()))
                 .collect(),
+            1,
         );
         let key = |rule: usize| {
             let factor = index.rule_factors.get(rule)[0];
@@ -1509,7 +1534,7 @@ mod tests {
             any: vec![lit(2, Place::Whole, "x.exe")],
             sole: Vec::new(),
         };
-        let index = LiteralIndex::from_shapes(vec![(factors, exclusions)]);
+        let index = LiteralIndex::from_shapes(vec![(factors, exclusions)], 1);
         let lazy: Vec<usize> = (0..index.slots.len())
             .filter(|&s| !index.eager.contains(&(s as u32)))
             .map(|s| index.slots[s].slot)
@@ -1568,7 +1593,7 @@ mod tests {
         // A piece is searched for only as some rule's key: rule 1 makes `-enc` one.
         let shape = (factors(&cond), found);
         let enc = vec![vec![lit(3, Place::Anywhere, "-enc")]];
-        let index = LiteralIndex::from_shapes(vec![shape.clone(), (enc, Exclusions::default())]);
+        let index = LiteralIndex::from_shapes(vec![shape.clone(), (enc, Exclusions::default())], 1);
         let base = [(0, "X.EXE"), (1, "D:\\x")];
         assert_eq!(candidates(&index, &row(&base)), vec![0]);
         for (slot, value) in [
@@ -1582,7 +1607,7 @@ mod tests {
             let found = candidates(&index, &row(&values));
             assert!(!found.contains(&0), "{value}");
         }
-        let alone = LiteralIndex::from_shapes(vec![shape]);
+        let alone = LiteralIndex::from_shapes(vec![shape], 1);
         let with_enc = [base[0], base[1], (3, "ps -ENC abc")];
         assert_eq!(candidates(&alone, &row(&with_enc)), vec![0]);
         // Near misses, and `!=` with another value beside the one it excludes.
@@ -1591,13 +1616,16 @@ mod tests {
             values.push((slot, value));
             assert_eq!(candidates(&index, &row(&values)), vec![0], "{value}");
         }
-        let index = LiteralIndex::from_shapes(vec![(
-            Vec::new(),
-            exclusions(&Cond::NotGlob {
-                src: Src::Slot(0),
-                pat: Glob::new("cmd.exe"),
-            }),
-        )]);
+        let index = LiteralIndex::from_shapes(
+            vec![(
+                Vec::new(),
+                exclusions(&Cond::NotGlob {
+                    src: Src::Slot(0),
+                    pat: Glob::new("cmd.exe"),
+                }),
+            )],
+            1,
+        );
         assert_eq!(
             candidates(&index, &row(&[(0, "CMD.EXE")])),
             Vec::<u32>::new()
@@ -1621,7 +1649,7 @@ mod tests {
             lit(0, Place::End, "xe"),
             lit(0, Place::Anywhere, "zzz"),
         ];
-        let search = SlotSearch::build(0, &literals);
+        let search = SlotSearch::build(0, &literals, &[0, 1, 2, 3, 4, 5]);
         let found = |value: &str| {
             let mut ids = Vec::new();
             search.starts.find(value.as_bytes(), |id| ids.push(id));
@@ -1636,5 +1664,61 @@ mod tests {
         assert_eq!(found("a"), Vec::<u32>::new());
         assert_eq!(found(""), Vec::<u32>::new());
         assert_eq!(found("zzz"), Vec::<u32>::new());
+    }
+
+    /// Shapes of many rules over a few fields: pieces that contain one another, shared
+    /// whole values, starts and ends, exclusions; deterministic pseudo-random words.
+    fn many_shapes(rules: usize) -> Vec<(Vec<Factor>, Exclusions)> {
+        const WORDS: [&str; 12] = [
+            "system", "temp", "enc", "invoke", "shadow", "delete", "users", "appdata", "http",
+            "bypass", "hidden", "download",
+        ];
+        const PLACES: [Place; 4] = [Place::Anywhere, Place::Whole, Place::Start, Place::End];
+        let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1Du64);
+        let next = |n: usize| {
+            let mut x = state.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.set(x);
+            (x % n as u64) as usize
+        };
+        let word = |rule: usize| {
+            let (a, b) = (WORDS[next(WORDS.len())], WORDS[next(WORDS.len())]);
+            match next(3) {
+                0 => a.to_string(),
+                1 => format!("{a}{b}"),
+                _ => format!("\\{a}\\{b}{rule}"),
+            }
+        };
+        let factor = |rule: usize, n: usize| -> Factor {
+            (0..n)
+                .map(|_| lit(next(5), PLACES[next(4)], &word(rule)))
+                .collect()
+        };
+        (0..rules)
+            .map(|rule| {
+                let factors = (0..next(4)).map(|_| factor(rule, 1 + next(3))).collect();
+                let exclusions = Exclusions {
+                    any: factor(rule, next(2)),
+                    sole: factor(rule, next(2)),
+                };
+                (factors, exclusions)
+            })
+            .collect()
+    }
+
+    /// The index built on many threads is the serial one: the same literals, ids, keys,
+    /// checks and per-field searches (compared through their full debug form).
+    #[test]
+    fn the_index_built_on_many_threads_is_the_serial_one() {
+        let shapes = many_shapes(600);
+        let serial = format!("{:?}", LiteralIndex::from_shapes(shapes.clone(), 1));
+        for threads in [2, 3, 8] {
+            let parallel = format!("{:?}", LiteralIndex::from_shapes(shapes.clone(), threads));
+            assert!(parallel == serial, "{threads} threads");
+        }
+        let index = LiteralIndex::from_shapes(shapes, 1);
+        assert!(index.slots.len() == 5 && index.literals.len() > 1000);
     }
 }
