@@ -102,6 +102,25 @@ pub(crate) fn in_parts<T: Sync, R: Send>(
     })
 }
 
+/// `first` and `second`, the second on a thread of its own when `threads` allows one.
+pub(crate) fn join<A: Send, B: Send>(
+    threads: usize,
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads <= 1 {
+        return (first(), second());
+    }
+    std::thread::scope(|scope| {
+        let second = scope.spawn(second);
+        let first = first();
+        let second = second
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (first, second)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
