@@ -121,6 +121,19 @@ pub(crate) fn join<A: Send, B: Send>(
     })
 }
 
+/// Frees `value` on a thread of its own when `threads` allows one: parsed rule files and
+/// the literals the index was chosen from are thousands of small allocations, and whoever
+/// loads rules waits for nothing but the compiled set (a scan matches with it at once).
+/// Should no thread start, `value` is freed here.
+pub(crate) fn drop_off_thread<T: Send + 'static>(threads: usize, value: T) {
+    if threads <= 1 {
+        return drop(value);
+    }
+    let _ = std::thread::Builder::new()
+        .name("free".into())
+        .spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

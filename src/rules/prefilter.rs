@@ -31,7 +31,7 @@ use super::eval_lang::BinOp;
 use super::expr::{Cond, Ex, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
-use super::parallel::{each_in_parallel, in_parallel, in_parts, join};
+use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, join};
 use super::row::{for_each_value, Row};
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
@@ -642,39 +642,49 @@ impl std::hash::Hasher for FastHasher {
     }
 }
 
-/// Interns literals and factors (a factor: its literals' ids, sorted).
-#[derive(Default)]
-struct Interner {
+/// Numbers the [`Catalog`]'s literals that the index keeps, in the order they are first
+/// kept (the catalog has told equal literals apart already: no hashing), and interns factors
+/// (a factor: its literals' new ids, sorted).
+struct Interner<'c> {
+    catalog: &'c [&'c RequiredLiteral],
+    /// Catalog id → the id here (`LiteralId::MAX`: not kept so far).
+    renumbered: Vec<LiteralId>,
     literals: Vec<RequiredLiteral>,
-    literal_ids: HashMap<RequiredLiteral, LiteralId, FastHash>,
     factors: Vec<Vec<LiteralId>>,
     factor_ids: HashMap<Vec<LiteralId>, u32, FastHash>,
 }
 
-impl Interner {
-    fn literal(&mut self, literal: &RequiredLiteral) -> LiteralId {
-        if let Some(&id) = self.literal_ids.get(literal) {
-            return id;
+impl<'c> Interner<'c> {
+    fn new(catalog: &'c [&'c RequiredLiteral]) -> Interner<'c> {
+        Interner {
+            catalog,
+            renumbered: vec![LiteralId::MAX; catalog.len()],
+            literals: Vec::new(),
+            factors: Vec::new(),
+            factor_ids: HashMap::default(),
         }
-        let id = self.literals.len() as LiteralId;
-        self.literal_ids.insert(literal.clone(), id);
-        self.literals.push(literal.clone());
-        id
     }
 
-    /// The ids of `literals`, sorted, without repeats.
-    fn literals<'l>(
-        &mut self,
-        literals: impl IntoIterator<Item = &'l RequiredLiteral>,
-    ) -> Vec<LiteralId> {
-        let mut ids: Vec<LiteralId> = literals.into_iter().map(|l| self.literal(l)).collect();
+    /// The id of the catalog's literal `listed`.
+    fn literal(&mut self, listed: LiteralId) -> LiteralId {
+        let id = &mut self.renumbered[listed as usize];
+        if *id == LiteralId::MAX {
+            *id = self.literals.len() as LiteralId;
+            self.literals.push(self.catalog[listed as usize].clone());
+        }
+        *id
+    }
+
+    /// The ids of the catalog's literals `listed`, sorted, without repeats.
+    fn literals(&mut self, listed: impl IntoIterator<Item = LiteralId>) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = listed.into_iter().map(|l| self.literal(l)).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn factor<'l>(&mut self, factor: impl IntoIterator<Item = &'l RequiredLiteral>) -> u32 {
-        let ids = self.literals(factor);
+    fn factor(&mut self, listed: impl IntoIterator<Item = LiteralId>) -> u32 {
+        let ids = self.literals(listed);
         let next = self.factors.len() as u32;
         *self.factor_ids.entry(ids.clone()).or_insert_with(|| {
             self.factors.push(ids);
@@ -762,7 +772,7 @@ impl LiteralIndex {
             all.literals[*l as usize].place != Place::Anywhere || searched[*l as usize]
         };
         let mut index = LiteralIndex::default();
-        let mut used = Interner::default();
+        let mut used = Interner::new(&all.literals);
         let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(ranked.len());
         for (rule, factors) in ranked.iter().enumerate() {
             index.gate.push(gate_factor(&all.literals, factors));
@@ -771,29 +781,26 @@ impl LiteralIndex {
                 .iter()
                 .take(1)
                 .chain(others.take(FACTORS_PER_RULE - 1));
-            let ids: Vec<u32> = indexed
-                .map(|f| used.factor(f.iter().map(|&l| all.literals[l as usize])))
-                .collect();
+            let ids: Vec<u32> = indexed.map(|f| used.factor(f.iter().copied())).collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
             }
             rule_factors.push(ids);
         }
-        let mut excluders = |ids: &[LiteralId]| {
-            let free = ids.iter().filter(|l| free(l));
-            used.literals(free.map(|&l| all.literals[l as usize]))
-        };
+        let mut excluders = |ids: &[LiteralId]| used.literals(ids.iter().copied().filter(free));
         let exclusions: Vec<(Vec<LiteralId>, Vec<LiteralId>)> = excluded
             .iter()
             .map(|(any, sole)| (excluders(any), excluders(sole)))
             .collect();
-        index.finish(used, &rule_factors, &exclusions, threads)
+        let index = index.finish(used, &rule_factors, &exclusions, threads);
+        drop_off_thread(threads, shapes);
+        index
     }
 
     /// Packs the lists and compiles the per-field searches.
     fn finish(
         mut self,
-        interner: Interner,
+        interner: Interner<'_>,
         rule_factors: &[Vec<u32>],
         exclusions: &[(Vec<LiteralId>, Vec<LiteralId>)],
         threads: usize,

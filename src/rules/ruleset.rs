@@ -9,7 +9,7 @@ use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, Ignored, RawDoc, RuleMeta, Score};
-use super::parallel::{cores, in_parallel};
+use super::parallel::{cores, drop_off_thread, in_parallel};
 use super::prefilter::{LiteralIndex, RequiredLiteral};
 use super::sigma::{self, SigmaRule, SigmaSettings};
 
@@ -209,15 +209,6 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
         rule: String::new(),
         message,
     }
-}
-
-/// Frees `value` on a thread of its own. The parsed rule files are thousands of small
-/// allocations, and whoever loaded the rules waits for nothing but the compiled set (a scan
-/// matches with it at once); should no thread start, `value` is freed here.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    let _ = std::thread::Builder::new()
-        .name("free sources".into())
-        .spawn(move || drop(value));
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
@@ -435,9 +426,7 @@ impl RuleSet {
             sources.add_dir(place, &mut warnings);
         }
         let set = RuleSet::compile(&sources, &mut warnings);
-        if sources.threads > 1 {
-            drop_in_background(sources);
-        }
+        drop_off_thread(sources.threads, sources);
         (set, warnings)
     }
 
