@@ -58,15 +58,10 @@ pub(crate) fn each_in_parallel<T: Sync, R: Send>(
     };
     let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
-        let mut done = take();
-        for helper in helpers {
-            done.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        done
+        let mine = take();
+        mine.into_iter()
+            .chain(helpers.into_iter().flat_map(joined))
+            .collect()
     });
     done.sort_unstable_by_key(|(at, _)| *at);
     done.into_iter().map(|(_, result)| result).collect()
@@ -90,15 +85,10 @@ pub(crate) fn in_parts<T: Sync, R: Send>(
         let mut parts = items.chunks(size);
         let first = parts.next().unwrap_or(&[]);
         let helpers: Vec<_> = parts.map(|part| scope.spawn(move || f(part))).collect();
-        let mut done = vec![f(first)];
-        for helper in helpers {
-            done.push(
-                helper
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        done
+        let mine = f(first);
+        std::iter::once(mine)
+            .chain(helpers.into_iter().map(joined))
+            .collect()
     })
 }
 
@@ -113,12 +103,15 @@ pub(crate) fn join<A: Send, B: Send>(
     }
     std::thread::scope(|scope| {
         let second = scope.spawn(second);
-        let first = first();
-        let second = second
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (first, second)
+        (first(), joined(second))
     })
+}
+
+/// What a helper thread returned; its panic goes on in the caller.
+fn joined<R>(helper: std::thread::ScopedJoinHandle<'_, R>) -> R {
+    helper
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Frees `value` on a thread of its own when `threads` allows one: parsed rule files and
