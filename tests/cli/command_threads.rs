@@ -79,9 +79,15 @@ fn corpus_replies_on_two_threads_are_the_one_thread_replies() {
                 .process(&body, &mut two, &mut out, &mut messages)
                 .expect("real rows");
             assert_eq!(two_stats, stats, "{mode:?} {threads:?}");
-            assert!(out == expected, "{mode:?} {threads:?}: whole-body replies differ");
+            assert!(
+                out == expected,
+                "{mode:?} {threads:?}: whole-body replies differ"
+            );
             let pieces = fed_in_pieces(&body, &mut two);
-            assert!(pieces == expected, "{mode:?} {threads:?}: piecewise replies differ");
+            assert!(
+                pieces == expected,
+                "{mode:?} {threads:?}: piecewise replies differ"
+            );
         }
     }
 }
@@ -134,7 +140,13 @@ fn the_threads_option_takes_auto_or_a_count() {
     assert_eq!(parse("threads=2"), Ok(Some(2)));
     assert_eq!(parse("threads=64"), Ok(Some(64)));
     assert_eq!(CommandOptions::parse::<&str>(&[]).unwrap().threads, None);
-    for bad in ["threads=0", "threads=65", "threads=two", "threads=-1", "threads=1.5"] {
+    for bad in [
+        "threads=0",
+        "threads=65",
+        "threads=two",
+        "threads=-1",
+        "threads=1.5",
+    ] {
         let err = CommandOptions::parse(&[bad]).unwrap_err();
         assert_eq!(
             err.problem, "threads must be auto or a number from 1 to 64, got",
