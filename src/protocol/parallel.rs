@@ -27,14 +27,19 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner};
 use super::processor::{RowProcessor, Threads};
 
-/// Bytes of rows in a block: a few hundred rows, small enough that both threads stay busy to
-/// the end of a hand-over and that the replies waiting to be appended stay small.
-const BLOCK: usize = 64 << 10;
+/// Bytes of rows in a block: a hundred rows or so, small enough that both threads stay busy
+/// to the end of a hand-over and that the replies waiting to be appended stay small.
+const BLOCK: usize = 32 << 10;
+
+/// How many blocks past the first one not yet in the reply may be taken: a thread that runs
+/// ahead (the other one descheduled on a busy machine) waits instead of piling up replies, so
+/// the memory this costs is a few blocks' replies, not a hand-over's.
+const LEAD: usize = 4;
 
 /// Under [`Threads::Auto`], rows costing less CPU than this on the session's thread stay on
 /// it: the 2 shipped rules cost ~0.17 µs a row (helpers would only add hand-overs), the ESCU
@@ -109,6 +114,10 @@ struct Shared<'b> {
     stop: AtomicBool,
     finished: Vec<Mutex<Option<Finished>>>,
     spare: Mutex<Vec<Vec<u8>>>,
+    /// Blocks in the reply (a copy of [`Merge::next`]), and the signal of its change or of a
+    /// block finished.
+    merged: Mutex<usize>,
+    progress: Condvar,
 }
 
 /// The appended part of a hand-over: blocks before `next` are in the reply.
@@ -172,11 +181,11 @@ impl Parallel {
         processor: &mut P,
         out: &mut Vec<u8>,
     ) -> Result<(), BodyError> {
-        if !self.wanted() {
+        if !self.wanted() || !self.fork(layout, processor) {
             return Ok(());
         }
         cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
-        if self.blocks.len() < 2 || !self.fork(layout, processor) {
+        if self.blocks.len() < 2 {
             return Ok(());
         }
         let shared = Shared {
@@ -185,6 +194,8 @@ impl Parallel {
             stop: AtomicBool::new(false),
             finished: self.blocks.iter().map(|_| Mutex::new(None)).collect(),
             spare: Mutex::new(std::mem::take(&mut self.spare)),
+            merged: Mutex::new(0),
+            progress: Condvar::new(),
         };
         let mut merge = Merge {
             next: 0,
@@ -236,6 +247,9 @@ impl Parallel {
 /// A helper's loop: the next block, into a buffer of its own, until none is left.
 fn helper_blocks(helper: &mut Helper, layout: &Layout, body: &[u8], shared: &Shared<'_>) {
     while let Some(index) = shared.claim() {
+        if !shared.wait_turn(index) {
+            return;
+        }
         let mut reply = shared.spare_buffer();
         let block = shared.blocks[index];
         let outcome = run_block(
@@ -264,12 +278,13 @@ fn session_blocks<P: RowProcessor + ?Sized>(
 ) -> usize {
     let mut processed = 0;
     while let Some(index) = shared.claim() {
-        merge.append_finished(shared, out);
+        merge.append_until_turn(index, shared, out);
         let block = shared.blocks[index];
         if merge.next == index && !merge.stopped {
             let outcome = run_block(rows, layout, body, block, processor, out);
             processed += outcome.stats.rows_in - block.first_row;
             merge.accept(block, outcome, shared);
+            merge.publish(shared);
         } else {
             let mut reply = shared.spare_buffer();
             let outcome = run_block(rows, layout, body, block, processor, &mut reply);
@@ -314,6 +329,26 @@ impl Shared<'_> {
         (index < self.blocks.len()).then_some(index)
     }
 
+    /// Waits until block `index` is within [`LEAD`] of the reply; `false` when the rest is
+    /// not wanted any more.
+    fn wait_turn(&self, index: usize) -> bool {
+        let mut merged = self.lock_merged();
+        while index >= *merged + LEAD {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            merged = self
+                .progress
+                .wait(merged)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    fn lock_merged(&self) -> MutexGuard<'_, usize> {
+        self.merged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn spare_buffer(&self) -> Vec<u8> {
         let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
         let mut buffer = spare.pop().unwrap_or_default();
@@ -326,6 +361,9 @@ impl Shared<'_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *slot = Some(finished);
+        drop(slot);
+        let _merged = self.lock_merged();
+        self.progress.notify_all();
     }
 
     fn take_finished(&self, index: usize) -> Option<Finished> {
@@ -337,6 +375,31 @@ impl Shared<'_> {
 }
 
 impl Merge {
+    /// Appends finished blocks until block `index` is within [`LEAD`] of the reply, waiting
+    /// for the blocks before it as needed (another thread is processing the next one).
+    fn append_until_turn(&mut self, index: usize, shared: &Shared<'_>, out: &mut Vec<u8>) {
+        loop {
+            self.append_finished(shared, out);
+            if self.stopped || index < self.next + LEAD {
+                return;
+            }
+            let merged = shared.lock_merged();
+            let ready = shared.finished[self.next]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some();
+            if !ready {
+                drop(shared.progress.wait(merged));
+            }
+        }
+    }
+
+    /// Tells waiting threads how far the reply is (and whether the rest is still wanted).
+    fn publish(&self, shared: &Shared<'_>) {
+        *shared.lock_merged() = self.next;
+        shared.progress.notify_all();
+    }
+
     /// Appends the finished blocks that come next in input order.
     fn append_finished(&mut self, shared: &Shared<'_>, out: &mut Vec<u8>) {
         while !self.stopped && self.next < shared.blocks.len() {
@@ -348,6 +411,8 @@ impl Merge {
             self.accept(block, finished.outcome, shared);
             let mut spare = shared.spare.lock().unwrap_or_else(PoisonError::into_inner);
             spare.push(finished.reply);
+            drop(spare);
+            self.publish(shared);
         }
     }
 
