@@ -3,12 +3,13 @@
 //! With many rules a row costs far more to decide than to move (the ESCU corpus: ~1.6 µs a row
 //! against ~0.25 µs for the whole pipe), so one core bounds the command while splunkd and the
 //! body reader leave the other mostly idle. When the processor can be forked
-//! ([`RowProcessor::fork`]), the rows received so far are cut into blocks of whole rows, and
-//! the session's thread and its helpers each take the next block, process it with their own
-//! scratch and processor into a buffer of their own, and the session's thread appends the
-//! finished blocks to the reply in input order (a block it takes when every block before it is
-//! in the reply goes straight into the reply). The first error in row order wins: the blocks
-//! after its block are dropped, as the single-threaded loop would never reach them.
+//! ([`RowProcessor::fork`]), the rows received so far are taken in rounds of about [`ROUND`]
+//! bytes, each cut into blocks of whole rows: the session's thread takes blocks from the
+//! round's front and processes them straight into the reply, helpers (each with its own
+//! scratch and fork) take blocks from the back into buffers of their own, and when they meet
+//! the helpers' blocks are appended in input order. Neither side waits for the other before
+//! the round's end. The first error in row order wins: the blocks after its block are dropped,
+//! as the single-threaded loop would never reach them.
 //!
 //! Blocks are cut where a newline follows an even number of `"` since the first block's start,
 //! which is a row's end in well-formed CSV; the cut also counts the rows before each block, so
@@ -18,28 +19,30 @@
 //! still right up to where it stopped; the blocks after it are dropped and the session's thread
 //! processes their rows again, one by one, as it would have without helpers.
 //!
-//! Helpers are scoped threads, started once per hand-over of received bytes (a hand-over is up
-//! to a few MiB, thousands of rows with many rules) and ended before the loop returns, so no
-//! byte of the body is read after the loop has returned how far it got (`protocol::prefetch`
-//! gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
+//! Helpers are scoped threads, started once per round (a thousand rows or so, milliseconds of
+//! work with many rules, against tens of microseconds to start a thread) and ended before the
+//! loop returns, so no byte of the body is read after the loop has returned how far it got
+//! (`protocol::prefetch` gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
 //! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU: a cheap rule set stays on one thread,
 //! where a helper would cost more in hand-overs than it saves.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner};
 use super::processor::{RowProcessor, Threads};
 
-/// Bytes of rows in a block: a hundred rows or so, small enough that both threads stay busy
-/// to the end of a hand-over and that the replies waiting to be appended stay small.
+/// Bytes of rows in a block: a hundred rows or so, so that the threads finish a round
+/// close together.
 const BLOCK: usize = 32 << 10;
 
-/// How many blocks past the first one not yet in the reply may be taken: a thread that runs
-/// ahead (the other one descheduled on a busy machine) waits instead of piling up replies, so
-/// the memory this costs is a few blocks' replies, not a hand-over's.
-const LEAD: usize = 4;
+/// Bytes of rows in a round: the session's thread takes blocks from its front straight into
+/// the reply, the helpers from its back into buffers of their own, appended when the round
+/// ends. A round bounds those buffers (and so the memory this costs) without making either
+/// side wait for the other before the round's end, which matters on a busy machine where a
+/// thread may be descheduled for milliseconds.
+const ROUND: usize = 256 << 10;
 
 /// Under [`Threads::Auto`], rows costing less CPU than this on the session's thread stay on
 /// it: the 2 shipped rules cost ~0.17 µs a row (helpers would only add hand-overs), the ESCU
@@ -100,27 +103,23 @@ struct Outcome {
     error: Option<BodyError>,
 }
 
-/// A block processed into a buffer of its own.
+/// A helper's block, processed into a buffer of its own.
 struct Finished {
+    index: usize,
     reply: Vec<u8>,
     outcome: Outcome,
 }
 
-/// What the threads of one hand-over share.
+/// What the threads of one round share: the blocks not taken yet are `front..back`.
 struct Shared<'b> {
     blocks: &'b [Block],
-    next: AtomicUsize,
+    untaken: Mutex<(usize, usize)>,
     /// Set once a block is found wrong or failed: later blocks are not worth processing.
     stop: AtomicBool,
-    finished: Vec<Mutex<Option<Finished>>>,
     spare: Mutex<Vec<Vec<u8>>>,
-    /// Blocks in the reply (a copy of [`Merge::next`]), and the signal of its change or of a
-    /// block finished.
-    merged: Mutex<usize>,
-    progress: Condvar,
 }
 
-/// The appended part of a hand-over: blocks before `next` are in the reply.
+/// The appended part of a round: blocks before `next` are in the reply.
 struct Merge {
     next: usize,
     stats: BodyStats,
@@ -170,9 +169,9 @@ impl Parallel {
                     && self.cost_ns / self.cost_rows >= AUTO_MIN_NS_PER_ROW))
     }
 
-    /// Processes the whole rows of `body` from `rows.pos` on with helpers, when that pays:
-    /// afterwards `rows` stands where the session's thread carries on alone (the body's last,
-    /// incomplete row; or where a block proved cut wrong).
+    /// Processes the whole rows of `body` from `rows.pos` on with helpers, round by round,
+    /// when that pays: afterwards `rows` stands where the session's thread carries on alone
+    /// (the body's last, incomplete row; or where a block proved cut wrong).
     pub(crate) fn run<P: RowProcessor + ?Sized>(
         &mut self,
         layout: &Layout,
@@ -184,18 +183,29 @@ impl Parallel {
         if !self.wanted() || !self.fork(layout, processor) {
             return Ok(());
         }
-        cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
-        if self.blocks.len() < 2 {
-            return Ok(());
+        loop {
+            cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
+            if self.blocks.len() < 2 || !self.round(layout, body, rows, processor, out)? {
+                return Ok(());
+            }
         }
+    }
+
+    /// One round over `blocks`; `false` when a block proved cut wrong (the session's thread
+    /// goes on alone from where it stopped).
+    fn round<P: RowProcessor + ?Sized>(
+        &mut self,
+        layout: &Layout,
+        body: &[u8],
+        rows: &mut RowRunner,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, BodyError> {
         let shared = Shared {
             blocks: &self.blocks,
-            next: AtomicUsize::new(0),
+            untaken: Mutex::new((0, self.blocks.len())),
             stop: AtomicBool::new(false),
-            finished: self.blocks.iter().map(|_| Mutex::new(None)).collect(),
             spare: Mutex::new(std::mem::take(&mut self.spare)),
-            merged: Mutex::new(0),
-            progress: Condvar::new(),
         };
         let mut merge = Merge {
             next: 0,
@@ -205,22 +215,38 @@ impl Parallel {
             error: None,
         };
         let started = self.timer();
-        let main_rows = std::thread::scope(|scope| {
-            for helper in &mut self.helpers {
-                let shared = &shared;
-                scope.spawn(move || helper_blocks(helper, layout, body, shared));
-            }
-            session_blocks(rows, layout, body, processor, out, &shared, &mut merge)
+        let (main_rows, mut finished) = std::thread::scope(|scope| {
+            let handles: Vec<_> = (self.helpers.iter_mut())
+                .map(|helper| scope.spawn(|| helper_blocks(helper, layout, body, &shared)))
+                .collect();
+            let main_rows = front_blocks(rows, layout, body, processor, out, &shared, &mut merge);
+            let finished: Vec<Finished> = (handles.into_iter())
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect();
+            (main_rows, finished)
         });
-        merge.append_finished(&shared, out);
-        let spare = shared
+        finished.sort_unstable_by_key(|f| f.index);
+        for block in finished {
+            if merge.next == block.index && !merge.stopped {
+                out.extend_from_slice(&block.reply);
+                merge.accept(self.blocks[block.index], block.outcome, &shared);
+            }
+            let mut spare = shared.spare.lock().unwrap_or_else(PoisonError::into_inner);
+            spare.push(block.reply);
+        }
+        self.spare = shared
             .spare
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        self.spare = spare;
         self.observe(started, main_rows);
         (rows.pos, rows.stats) = (merge.pos, merge.stats);
-        merge.error.map_or(Ok(()), Err)
+        match merge.error {
+            Some(error) => Err(error),
+            None => Ok(!merge.stopped),
+        }
     }
 
     /// Forks the processor for each helper and binds the forks to the chunk's columns, once a
@@ -244,12 +270,15 @@ impl Parallel {
     }
 }
 
-/// A helper's loop: the next block, into a buffer of its own, until none is left.
-fn helper_blocks(helper: &mut Helper, layout: &Layout, body: &[u8], shared: &Shared<'_>) {
-    while let Some(index) = shared.claim() {
-        if !shared.wait_turn(index) {
-            return;
-        }
+/// A helper's loop: the last block not taken, into a buffer of its own, until none is left.
+fn helper_blocks(
+    helper: &mut Helper,
+    layout: &Layout,
+    body: &[u8],
+    shared: &Shared<'_>,
+) -> Vec<Finished> {
+    let mut finished = Vec::new();
+    while let Some(index) = shared.take(false) {
         let mut reply = shared.spare_buffer();
         let block = shared.blocks[index];
         let outcome = run_block(
@@ -260,14 +289,18 @@ fn helper_blocks(helper: &mut Helper, layout: &Layout, body: &[u8], shared: &Sha
             &mut *helper.processor,
             &mut reply,
         );
-        shared.finish(index, Finished { reply, outcome });
+        finished.push(Finished {
+            index,
+            reply,
+            outcome,
+        });
     }
+    finished
 }
 
-/// The session thread's loop: like a helper's, but a block whose predecessors are all in the
-/// reply is processed straight into it, and finished blocks are appended as they come.
-/// Returns how many rows this thread processed.
-fn session_blocks<P: RowProcessor + ?Sized>(
+/// The session thread's loop: the first block not taken, straight into the reply, until none
+/// is left or one fails or proves cut wrong. Returns how many rows it processed.
+fn front_blocks<P: RowProcessor + ?Sized>(
     rows: &mut RowRunner,
     layout: &Layout,
     body: &[u8],
@@ -277,21 +310,14 @@ fn session_blocks<P: RowProcessor + ?Sized>(
     merge: &mut Merge,
 ) -> usize {
     let mut processed = 0;
-    while let Some(index) = shared.claim() {
-        merge.append_until_turn(index, shared, out);
+    while let Some(index) = shared.take(true) {
         let block = shared.blocks[index];
-        if merge.next == index && !merge.stopped {
-            let outcome = run_block(rows, layout, body, block, processor, out);
-            processed += outcome.stats.rows_in - block.first_row;
-            merge.accept(block, outcome, shared);
-            merge.publish(shared);
-        } else {
-            let mut reply = shared.spare_buffer();
-            let outcome = run_block(rows, layout, body, block, processor, &mut reply);
-            processed += outcome.stats.rows_in - block.first_row;
-            shared.finish(index, Finished { reply, outcome });
+        let outcome = run_block(rows, layout, body, block, processor, out);
+        processed += outcome.stats.rows_in - block.first_row;
+        merge.accept(block, outcome, shared);
+        if merge.stopped {
+            break;
         }
-        merge.append_finished(shared, out);
     }
     processed
 }
@@ -320,33 +346,24 @@ fn run_block<P: RowProcessor + ?Sized>(
 }
 
 impl Shared<'_> {
-    /// The next block to process, unless none is left or the rest is not wanted.
-    fn claim(&self) -> Option<usize> {
+    /// The first (`front`) or the last block not taken yet, unless none is left or the rest
+    /// is not wanted.
+    fn take(&self, front: bool) -> Option<usize> {
         if self.stop.load(Ordering::Relaxed) {
             return None;
         }
-        let index = self.next.fetch_add(1, Ordering::Relaxed);
-        (index < self.blocks.len()).then_some(index)
-    }
-
-    /// Waits until block `index` is within [`LEAD`] of the reply; `false` when the rest is
-    /// not wanted any more.
-    fn wait_turn(&self, index: usize) -> bool {
-        let mut merged = self.lock_merged();
-        while index >= *merged + LEAD {
-            if self.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            merged = self
-                .progress
-                .wait(merged)
-                .unwrap_or_else(PoisonError::into_inner);
+        let mut untaken = self.untaken.lock().unwrap_or_else(PoisonError::into_inner);
+        let (first, end) = *untaken;
+        if first >= end {
+            return None;
         }
-        !self.stop.load(Ordering::Relaxed)
-    }
-
-    fn lock_merged(&self) -> MutexGuard<'_, usize> {
-        self.merged.lock().unwrap_or_else(PoisonError::into_inner)
+        Some(if front {
+            untaken.0 += 1;
+            first
+        } else {
+            untaken.1 -= 1;
+            end - 1
+        })
     }
 
     fn spare_buffer(&self) -> Vec<u8> {
@@ -355,68 +372,10 @@ impl Shared<'_> {
         buffer.clear();
         buffer
     }
-
-    fn finish(&self, index: usize, finished: Finished) {
-        let mut slot = self.finished[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(finished);
-        drop(slot);
-        let _merged = self.lock_merged();
-        self.progress.notify_all();
-    }
-
-    fn take_finished(&self, index: usize) -> Option<Finished> {
-        self.finished[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
 }
 
 impl Merge {
-    /// Appends finished blocks until block `index` is within [`LEAD`] of the reply, waiting
-    /// for the blocks before it as needed (another thread is processing the next one).
-    fn append_until_turn(&mut self, index: usize, shared: &Shared<'_>, out: &mut Vec<u8>) {
-        loop {
-            self.append_finished(shared, out);
-            if self.stopped || index < self.next + LEAD {
-                return;
-            }
-            let merged = shared.lock_merged();
-            let ready = shared.finished[self.next]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_some();
-            if !ready {
-                drop(shared.progress.wait(merged));
-            }
-        }
-    }
-
-    /// Tells waiting threads how far the reply is (and whether the rest is still wanted).
-    fn publish(&self, shared: &Shared<'_>) {
-        *shared.lock_merged() = self.next;
-        shared.progress.notify_all();
-    }
-
-    /// Appends the finished blocks that come next in input order.
-    fn append_finished(&mut self, shared: &Shared<'_>, out: &mut Vec<u8>) {
-        while !self.stopped && self.next < shared.blocks.len() {
-            let Some(finished) = shared.take_finished(self.next) else {
-                return;
-            };
-            out.extend_from_slice(&finished.reply);
-            let block = shared.blocks[self.next];
-            self.accept(block, finished.outcome, shared);
-            let mut spare = shared.spare.lock().unwrap_or_else(PoisonError::into_inner);
-            spare.push(finished.reply);
-            drop(spare);
-            self.publish(shared);
-        }
-    }
-
-    /// Takes the next block's counts (its reply is in `out`): stops at its error, or where
+    /// Takes the next block's counts (its reply is in the reply): stops at its error, or where
     /// it proves cut wrong.
     fn accept(&mut self, block: Block, outcome: Outcome, shared: &Shared<'_>) {
         self.next += 1;
@@ -434,9 +393,9 @@ impl Merge {
     }
 }
 
-/// Cuts the rows of `body` from `from` (row `first_row`) into blocks of about [`BLOCK`]
-/// bytes, each ending after a newline that follows an even number of `"` since `from`. The
-/// bytes after the last such newline (a row still arriving) are left out.
+/// Cuts the rows of `body` from `from` (row `first_row`), about [`ROUND`] bytes of them, into
+/// blocks of about [`BLOCK`] bytes, each ending after a newline that follows an even number of
+/// `"` since `from`. The bytes after the last such newline (a row still arriving) are left out.
 fn cut_blocks(body: &[u8], from: usize, first_row: usize, blocks: &mut Vec<Block>) {
     blocks.clear();
     let (mut start, mut rows, mut next_row) = (from, 0, first_row);
@@ -453,6 +412,9 @@ fn cut_blocks(body: &[u8], from: usize, first_row: usize, blocks: &mut Vec<Block
         }
         rows += 1;
         last_end = at + 1;
+        if last_end - from >= ROUND {
+            break;
+        }
         if last_end - start >= BLOCK {
             blocks.push(Block {
                 start,
