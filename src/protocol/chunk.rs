@@ -169,13 +169,18 @@ impl BodyProcessor {
         if !self.header_done && !self.read_header(body, complete, processor, out)? {
             return Ok(());
         }
-        self.parallel
-            .run(&self.layout, body, &mut self.rows, processor, out)?;
+        self.parallel.run(
+            &self.layout,
+            (body, complete),
+            &mut self.rows,
+            processor,
+            out,
+        )?;
         let started = self.parallel.timer();
         let first_row = self.rows.stats.rows_in;
         let end = self
             .rows
-            .run(&self.layout, body, complete, processor, out)?;
+            .run(&self.layout, (body, complete), usize::MAX, processor, out)?;
         self.parallel
             .observe(started, self.rows.stats.rows_in - first_row);
         if end == RunEnd::Waiting {
@@ -295,18 +300,19 @@ impl BodyProcessor {
 }
 
 impl RowRunner {
-    /// Processes the complete rows of `body` from `pos` on, writing their replies into `out`.
-    /// With `complete`, `body` is the whole body and its last record may end without a newline.
+    /// Processes the complete rows of `body` from `pos` on, before row number `until_row`,
+    /// writing their replies into `out`. With `complete`, `body` is the whole body and its last
+    /// record may end without a newline.
     pub(crate) fn run<P: RowProcessor + ?Sized>(
         &mut self,
         layout: &Layout,
-        body: &[u8],
-        complete: bool,
+        (body, complete): (&[u8], bool),
+        until_row: usize,
         processor: &mut P,
         out: &mut Vec<u8>,
     ) -> Result<RunEnd, BodyError> {
         let fieldwise = layout.fieldwise();
-        while self.pos < body.len() {
+        while self.pos < body.len() && self.stats.rows_in < until_row {
             let gate = processor
                 .row_gate()
                 .filter(|g| !fieldwise && g.verdict != Verdict::Emit);

@@ -16,8 +16,8 @@
 //! each row keeps its number. A `"` inside an unquoted field breaks that reading, so every
 //! block is checked as it is appended: it must end exactly where it was cut, with the rows it
 //! was counted to hold. A block that does not (it stops at a row that runs past its end) is
-//! still right up to where it stopped; the blocks after it are dropped and the session's thread
-//! processes their rows again, one by one, as it would have without helpers.
+//! still right up to where it stopped; the blocks after it are dropped, the session's thread
+//! processes the row where it stopped alone, and the rows after it are cut afresh.
 //!
 //! Helpers are scoped threads, started once per round (a thousand rows or so, milliseconds of
 //! work with many rules, against tens of microseconds to start a thread) and ended before the
@@ -27,10 +27,9 @@
 //! where a helper would cost more in hand-overs than it saves.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use super::chunk::{BodyError, BodyStats, Layout, RowRunner};
+use super::chunk::{BodyError, BodyStats, Layout, RowRunner, RunEnd};
 use super::processor::{RowProcessor, Threads};
 
 /// Bytes of rows in a block: a hundred rows or so, so that the threads finish a round
@@ -110,13 +109,25 @@ struct Finished {
     outcome: Outcome,
 }
 
-/// What the threads of one round share: the blocks not taken yet are `front..back`.
-struct Shared<'b> {
-    blocks: &'b [Block],
-    untaken: Mutex<(usize, usize)>,
-    /// Set once a block is found wrong or failed: later blocks are not worth processing.
-    stop: AtomicBool,
+/// What the session's thread and the helpers of one hand-over share.
+struct Shared {
+    round: Mutex<Round>,
+    /// Signals a new round, a helper's finished block, or the end.
+    changed: Condvar,
     spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// The current round: its blocks not taken yet are `front..back`.
+#[derive(Default)]
+struct Round {
+    blocks: Vec<Block>,
+    front: usize,
+    back: usize,
+    /// Helpers processing a block of this round.
+    busy: usize,
+    finished: Vec<Finished>,
+    /// No more rounds: helpers return.
+    over: bool,
 }
 
 /// The appended part of a round: blocks before `next` are in the reply.
@@ -171,11 +182,12 @@ impl Parallel {
 
     /// Processes the whole rows of `body` from `rows.pos` on with helpers, round by round,
     /// when that pays: afterwards `rows` stands where the session's thread carries on alone
-    /// (the body's last, incomplete row; or where a block proved cut wrong).
+    /// (the body's last, incomplete row; or where a block proved cut wrong). The helpers are
+    /// started once for all of this hand-over's rounds.
     pub(crate) fn run<P: RowProcessor + ?Sized>(
         &mut self,
         layout: &Layout,
-        body: &[u8],
+        (body, complete): (&[u8], bool),
         rows: &mut RowRunner,
         processor: &mut P,
         out: &mut Vec<u8>,
@@ -183,70 +195,53 @@ impl Parallel {
         if !self.wanted() || !self.fork(layout, processor) {
             return Ok(());
         }
-        loop {
-            cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
-            if self.blocks.len() < 2 || !self.round(layout, body, rows, processor, out)? {
-                return Ok(());
-            }
+        cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
+        if self.blocks.len() < 2 {
+            return Ok(());
         }
-    }
-
-    /// One round over `blocks`; `false` when a block proved cut wrong (the session's thread
-    /// goes on alone from where it stopped).
-    fn round<P: RowProcessor + ?Sized>(
-        &mut self,
-        layout: &Layout,
-        body: &[u8],
-        rows: &mut RowRunner,
-        processor: &mut P,
-        out: &mut Vec<u8>,
-    ) -> Result<bool, BodyError> {
         let shared = Shared {
-            blocks: &self.blocks,
-            untaken: Mutex::new((0, self.blocks.len())),
-            stop: AtomicBool::new(false),
+            round: Mutex::new(Round::default()),
+            changed: Condvar::new(),
             spare: Mutex::new(std::mem::take(&mut self.spare)),
         };
-        let mut merge = Merge {
-            next: 0,
-            stats: rows.stats,
-            pos: rows.pos,
-            stopped: false,
-            error: None,
-        };
         let started = self.timer();
-        let (main_rows, mut finished) = std::thread::scope(|scope| {
-            let handles: Vec<_> = (self.helpers.iter_mut())
-                .map(|helper| scope.spawn(|| helper_blocks(helper, layout, body, &shared)))
-                .collect();
-            let main_rows = front_blocks(rows, layout, body, processor, out, &shared, &mut merge);
-            let finished: Vec<Finished> = (handles.into_iter())
-                .flat_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect();
-            (main_rows, finished)
-        });
-        finished.sort_unstable_by_key(|f| f.index);
-        for block in finished {
-            if merge.next == block.index && !merge.stopped {
-                out.extend_from_slice(&block.reply);
-                merge.accept(self.blocks[block.index], block.outcome, &shared);
+        let (blocks, helpers) = (&mut self.blocks, &mut self.helpers);
+        let (result, main_rows) = std::thread::scope(|scope| {
+            let _over = EndRounds(&shared);
+            for helper in helpers.iter_mut() {
+                let shared = &shared;
+                scope.spawn(move || helper_blocks(helper, layout, body, shared));
             }
-            let mut spare = shared.spare.lock().unwrap_or_else(PoisonError::into_inner);
-            spare.push(block.reply);
-        }
+            let mut main_rows = 0;
+            loop {
+                let round = run_round(blocks, layout, body, rows, processor, out, &shared);
+                let (more, processed) = match round {
+                    Ok((more, processed)) => (more, processed),
+                    Err(e) => break (Err(e), main_rows),
+                };
+                main_rows += processed;
+                if !more {
+                    // A block proved cut wrong at the row at `pos`: that row alone, then the
+                    // rows after it are cut afresh.
+                    let next_row = rows.stats.rows_in + 1;
+                    match rows.run(layout, (body, complete), next_row, processor, out) {
+                        Ok(RunEnd::Done) => {}
+                        Ok(RunEnd::Waiting) => break (Ok(()), main_rows),
+                        Err(e) => break (Err(e), main_rows),
+                    }
+                }
+                cut_blocks(body, rows.pos, rows.stats.rows_in, blocks);
+                if blocks.len() < 2 {
+                    break (Ok(()), main_rows);
+                }
+            }
+        });
         self.spare = shared
             .spare
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         self.observe(started, main_rows);
-        (rows.pos, rows.stats) = (merge.pos, merge.stats);
-        match merge.error {
-            Some(error) => Err(error),
-            None => Ok(!merge.stopped),
-        }
+        result
     }
 
     /// Forks the processor for each helper and binds the forks to the chunk's columns, once a
@@ -270,17 +265,54 @@ impl Parallel {
     }
 }
 
-/// A helper's loop: the last block not taken, into a buffer of its own, until none is left.
-fn helper_blocks(
-    helper: &mut Helper,
+/// One round over `blocks`: the session's thread from the front, straight into `out`, the
+/// helpers from the back; then the helpers' blocks are appended in order. Returns whether
+/// the next round may follow (no block proved cut wrong) and the rows this thread processed.
+fn run_round<P: RowProcessor + ?Sized>(
+    blocks: &[Block],
     layout: &Layout,
     body: &[u8],
-    shared: &Shared<'_>,
-) -> Vec<Finished> {
-    let mut finished = Vec::new();
-    while let Some(index) = shared.take(false) {
+    rows: &mut RowRunner,
+    processor: &mut P,
+    out: &mut Vec<u8>,
+    shared: &Shared,
+) -> Result<(bool, usize), BodyError> {
+    shared.start_round(blocks);
+    let mut merge = Merge {
+        next: 0,
+        stats: rows.stats,
+        pos: rows.pos,
+        stopped: false,
+        error: None,
+    };
+    let mut processed = 0;
+    while let Some(index) = shared.take_front(merge.stopped) {
+        let block = blocks[index];
+        let outcome = run_block(rows, layout, body, block, processor, out);
+        processed += outcome.stats.rows_in - block.first_row;
+        merge.accept(block, outcome);
+    }
+    let mut finished = shared.end_round();
+    finished.sort_unstable_by_key(|f| f.index);
+    for block in finished {
+        if merge.next == block.index && !merge.stopped {
+            out.extend_from_slice(&block.reply);
+            merge.accept(blocks[block.index], block.outcome);
+        }
+        shared.give_back(block.reply);
+    }
+    (rows.pos, rows.stats) = (merge.pos, merge.stats);
+    match merge.error {
+        Some(error) => Err(error),
+        None => Ok((!merge.stopped, processed)),
+    }
+}
+
+/// A helper's loop: the last block not taken of the current round, into a buffer of its own,
+/// until the rounds are over.
+fn helper_blocks(helper: &mut Helper, layout: &Layout, body: &[u8], shared: &Shared) {
+    while let Some((index, block)) = shared.take_back() {
         let mut reply = shared.spare_buffer();
-        let block = shared.blocks[index];
         let outcome = run_block(
             &mut helper.rows,
             layout,
@@ -289,37 +321,12 @@ fn helper_blocks(
             &mut *helper.processor,
             &mut reply,
         );
-        finished.push(Finished {
+        shared.finish(Finished {
             index,
             reply,
             outcome,
         });
     }
-    finished
-}
-
-/// The session thread's loop: the first block not taken, straight into the reply, until none
-/// is left or one fails or proves cut wrong. Returns how many rows it processed.
-fn front_blocks<P: RowProcessor + ?Sized>(
-    rows: &mut RowRunner,
-    layout: &Layout,
-    body: &[u8],
-    processor: &mut P,
-    out: &mut Vec<u8>,
-    shared: &Shared<'_>,
-    merge: &mut Merge,
-) -> usize {
-    let mut processed = 0;
-    while let Some(index) = shared.take(true) {
-        let block = shared.blocks[index];
-        let outcome = run_block(rows, layout, body, block, processor, out);
-        processed += outcome.stats.rows_in - block.first_row;
-        merge.accept(block, outcome, shared);
-        if merge.stopped {
-            break;
-        }
-    }
-    processed
 }
 
 /// Processes `block` alone: its rows, and nothing past its end.
@@ -337,7 +344,13 @@ fn run_block<P: RowProcessor + ?Sized>(
         ..BodyStats::default()
     };
     // Not `complete`: a row running past the block's end is left unprocessed, not misread.
-    let result = rows.run(layout, &body[..block.end], false, processor, out);
+    let result = rows.run(
+        layout,
+        (&body[..block.end], false),
+        usize::MAX,
+        processor,
+        out,
+    );
     Outcome {
         pos: rows.pos,
         stats: rows.stats,
@@ -345,25 +358,69 @@ fn run_block<P: RowProcessor + ?Sized>(
     }
 }
 
-impl Shared<'_> {
-    /// The first (`front`) or the last block not taken yet, unless none is left or the rest
-    /// is not wanted.
-    fn take(&self, front: bool) -> Option<usize> {
-        if self.stop.load(Ordering::Relaxed) {
-            return None;
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Round> {
+        self.round.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn start_round(&self, blocks: &[Block]) {
+        let mut round = self.lock();
+        round.blocks.clear();
+        round.blocks.extend_from_slice(blocks);
+        (round.front, round.back) = (0, blocks.len());
+        drop(round);
+        self.changed.notify_all();
+    }
+
+    /// The first block not taken yet; none once `stopped` (the rest is not wanted).
+    fn take_front(&self, stopped: bool) -> Option<usize> {
+        let mut round = self.lock();
+        if stopped {
+            round.front = round.back;
         }
-        let mut untaken = self.untaken.lock().unwrap_or_else(PoisonError::into_inner);
-        let (first, end) = *untaken;
-        if first >= end {
-            return None;
-        }
-        Some(if front {
-            untaken.0 += 1;
-            first
-        } else {
-            untaken.1 -= 1;
-            end - 1
+        (round.front < round.back).then(|| {
+            round.front += 1;
+            round.front - 1
         })
+    }
+
+    /// Waits for a block of a round to take from the back; `None` once the rounds are over.
+    fn take_back(&self) -> Option<(usize, Block)> {
+        let mut round = self.lock();
+        loop {
+            if round.over {
+                return None;
+            }
+            if round.front < round.back {
+                round.back -= 1;
+                round.busy += 1;
+                return Some((round.back, round.blocks[round.back]));
+            }
+            round = self
+                .changed
+                .wait(round)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn finish(&self, finished: Finished) {
+        let mut round = self.lock();
+        round.finished.push(finished);
+        round.busy -= 1;
+        drop(round);
+        self.changed.notify_all();
+    }
+
+    /// Waits for the helpers' blocks of this round and takes them.
+    fn end_round(&self) -> Vec<Finished> {
+        let mut round = self.lock();
+        while round.busy > 0 {
+            round = self
+                .changed
+                .wait(round)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut round.finished)
     }
 
     fn spare_buffer(&self) -> Vec<u8> {
@@ -372,12 +429,28 @@ impl Shared<'_> {
         buffer.clear();
         buffer
     }
+
+    fn give_back(&self, buffer: Vec<u8>) {
+        let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        spare.push(buffer);
+    }
+}
+
+/// Ends the rounds when the session's thread leaves them, however it leaves (an error, a
+/// panic): the helpers return, so the scope can end.
+struct EndRounds<'s>(&'s Shared);
+
+impl Drop for EndRounds<'_> {
+    fn drop(&mut self) {
+        self.0.lock().over = true;
+        self.0.changed.notify_all();
+    }
 }
 
 impl Merge {
     /// Takes the next block's counts (its reply is in the reply): stops at its error, or where
     /// it proves cut wrong.
-    fn accept(&mut self, block: Block, outcome: Outcome, shared: &Shared<'_>) {
+    fn accept(&mut self, block: Block, outcome: Outcome) {
         self.next += 1;
         self.pos = outcome.pos;
         self.stats.rows_in = outcome.stats.rows_in;
@@ -388,7 +461,6 @@ impl Merge {
         if outcome.error.is_some() || !whole {
             self.error = outcome.error;
             self.stopped = true;
-            shared.stop.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -157,9 +157,11 @@ fn two_threads_reply_as_one_for_whole_and_piecewise_bodies() {
             assert_eq!(one.forked.load(Ordering::Relaxed), 0);
             let forked = two.forked.load(Ordering::Relaxed);
             let rows = expected.1.as_ref().map_or(0, |r| r.0);
+            // Misleading quotes (never sent by Splunk) keep more rows on the session thread.
+            let share = if bad_quotes { 50 } else { 10 };
             assert!(
-                forked > rows / 10,
-                "forks processed {forked} of 2 x {rows} rows"
+                forked > rows / share,
+                "forks processed {forked} of 2 x {rows} rows (misleading quotes: {bad_quotes})"
             );
         }
     }
