@@ -8,8 +8,10 @@
 //! round's front and processes them straight into the reply, helpers (each with its own
 //! scratch and fork) take blocks from the back into buffers of their own, and when they meet
 //! the helpers' blocks are appended in input order. Neither side waits for the other before
-//! the round's end. The first error in row order wins: the blocks after its block are dropped,
-//! as the single-threaded loop would never reach them.
+//! the round's end (on a busy machine a thread may be descheduled for milliseconds), and the
+//! round bounds the replies held in buffers, so the memory this costs. The first error in row
+//! order wins: the blocks after its block are dropped, as the single-threaded loop would never
+//! reach them.
 //!
 //! Blocks are cut where a newline follows an even number of `"` since the first block's start,
 //! which is a row's end in well-formed CSV; the cut also counts the rows before each block, so
@@ -19,10 +21,10 @@
 //! still right up to where it stopped; the blocks after it are dropped, the session's thread
 //! processes the row where it stopped alone, and the rows after it are cut afresh.
 //!
-//! Helpers are scoped threads, started once per round (a thousand rows or so, milliseconds of
-//! work with many rules, against tens of microseconds to start a thread) and ended before the
-//! loop returns, so no byte of the body is read after the loop has returned how far it got
-//! (`protocol::prefetch` gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
+//! Helpers are scoped threads, started once per hand-over of received bytes (up to a few MiB,
+//! thousands of rows with many rules) and fed its rounds; they end before the loop returns, so
+//! no byte of the body is read after the loop has returned how far it got (`protocol::prefetch`
+//! gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
 //! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU: a cheap rule set stays on one thread,
 //! where a helper would cost more in hand-overs than it saves.
 
