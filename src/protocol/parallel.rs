@@ -25,11 +25,15 @@
 //! thousands of rows with many rules) and fed its rounds; they end before the loop returns, so
 //! no byte of the body is read after the loop has returned how far it got (`protocol::prefetch`
 //! gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
-//! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU: a cheap rule set stays on one thread,
-//! where a helper would cost more in hand-overs than it saves.
+//! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU (a cheap rule set stays on one thread,
+//! where a helper would cost more in hand-overs than it saves), and while rows take less wall
+//! time with them than without: on a machine whose cores are busy with other work, the session
+//! thread waits for descheduled helpers at each round's end, so they are left out for
+//! [`BACKOFF_ROWS`] rows, then tried again.
 
 use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner, RunEnd};
 use super::processor::{RowProcessor, Threads};
@@ -65,10 +69,47 @@ pub(crate) struct Parallel {
     blocks: Vec<Block>,
     /// Reply buffers of appended blocks, for the next blocks.
     spare: Vec<Vec<u8>>,
-    /// The session thread's CPU time and rows, older ones decaying ([`COST_ROWS`]).
-    cost_ns: f64,
-    cost_rows: f64,
+    /// The session thread's CPU per row alone, its wall time per row alone and with helpers
+    /// (the hand-over's rows), older rows decaying ([`COST_ROWS`]).
+    cpu: Rate,
+    alone: Rate,
+    helped: Rate,
+    /// Rows still to process alone before helpers are tried again, after they proved slower
+    /// (a machine busy with other work leaves them no core).
+    backoff_rows: f64,
 }
+
+/// Nanoseconds per row over the last rows.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rate {
+    ns: f64,
+    rows: f64,
+}
+
+impl Rate {
+    fn add(&mut self, ns: f64, rows: usize) {
+        self.ns += ns;
+        self.rows += rows as f64;
+        if self.rows > 2.0 * COST_ROWS {
+            self.ns /= 2.0;
+            self.rows /= 2.0;
+        }
+    }
+
+    /// Known once [`COST_ROWS`] rows are counted.
+    fn per_row(&self) -> Option<f64> {
+        (self.rows >= COST_ROWS).then(|| self.ns / self.rows)
+    }
+}
+
+/// When a stretch of rows started: the session thread's CPU clock and the wall clock.
+pub(crate) struct Clock {
+    cpu: f64,
+    wall: Instant,
+}
+
+/// Rows processed alone before helpers are tried again once they proved slower than none.
+const BACKOFF_ROWS: f64 = 200_000.0;
 
 impl fmt::Debug for Parallel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -158,19 +199,35 @@ impl Parallel {
         };
     }
 
-    /// The session thread's CPU clock when the estimate is wanted ([`observe`](Self::observe)).
-    pub(crate) fn timer(&self) -> Option<f64> {
-        (self.threads > 1 && self.auto).then(thread_cpu_ns)
+    /// The clocks when the estimates are wanted ([`observe`](Self::observe)).
+    pub(crate) fn timer(&self) -> Option<Clock> {
+        (self.threads > 1 && self.auto).then(|| Clock {
+            cpu: thread_cpu_ns(),
+            wall: Instant::now(),
+        })
     }
 
-    /// Adds `rows` rows processed on the session's thread since `started` to the estimate.
-    pub(crate) fn observe(&mut self, started: Option<f64>, rows: usize) {
+    /// Adds `rows` rows processed by the session's thread alone since `started`.
+    pub(crate) fn observe(&mut self, started: Option<Clock>, rows: usize) {
         let Some(started) = started else { return };
-        self.cost_ns += thread_cpu_ns() - started;
-        self.cost_rows += rows as f64;
-        if self.cost_rows > 2.0 * COST_ROWS {
-            self.cost_ns /= 2.0;
-            self.cost_rows /= 2.0;
+        self.cpu.add(thread_cpu_ns() - started.cpu, rows);
+        self.alone
+            .add(started.wall.elapsed().as_nanos() as f64, rows);
+        self.backoff_rows -= rows as f64;
+    }
+
+    /// Adds a hand-over processed with helpers: `own` rows by the session's thread, `rows` in
+    /// all. Helpers slower than none (no core left for them) are left out for a while.
+    fn observe_helped(&mut self, started: Option<Clock>, own: usize, rows: usize) {
+        let Some(started) = started else { return };
+        self.cpu.add(thread_cpu_ns() - started.cpu, own);
+        self.helped
+            .add(started.wall.elapsed().as_nanos() as f64, rows);
+        if let (Some(helped), Some(alone)) = (self.helped.per_row(), self.alone.per_row()) {
+            if helped > 0.95 * alone {
+                self.backoff_rows = BACKOFF_ROWS;
+                self.helped = Rate::default();
+            }
         }
     }
 
@@ -178,8 +235,11 @@ impl Parallel {
     fn wanted(&self) -> bool {
         self.threads > 1
             && (!self.auto
-                || (self.cost_rows >= COST_ROWS
-                    && self.cost_ns / self.cost_rows >= AUTO_MIN_NS_PER_ROW))
+                || (self.backoff_rows <= 0.0
+                    && self
+                        .cpu
+                        .per_row()
+                        .is_some_and(|ns| ns >= AUTO_MIN_NS_PER_ROW)))
     }
 
     /// Processes the whole rows of `body` from `rows.pos` on with helpers, round by round,
@@ -206,7 +266,7 @@ impl Parallel {
             changed: Condvar::new(),
             spare: Mutex::new(std::mem::take(&mut self.spare)),
         };
-        let started = self.timer();
+        let (started, first_row) = (self.timer(), rows.stats.rows_in);
         let (blocks, helpers) = (&mut self.blocks, &mut self.helpers);
         let (result, main_rows) = std::thread::scope(|scope| {
             let _over = EndRounds(&shared);
@@ -242,7 +302,7 @@ impl Parallel {
             .spare
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        self.observe(started, main_rows);
+        self.observe_helped(started, main_rows, rows.stats.rows_in - first_row);
         result
     }
 
