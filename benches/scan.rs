@@ -100,31 +100,37 @@ fn main() {
         },
     ];
     println!("netdiscover scan, best of {rounds} wall times, {cores} cores");
-    report_loading(&sets, rounds);
+    report_loading(&sets, rounds, cores);
     for name in inputs.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         report(name, &datasets.join(name), &sets, rounds, cores);
     }
 }
 
 /// Loading each rule set in this process (read, parse, compile, index: what every scan does
-/// before its first match), best of `rounds`: most of a short scan's time.
-fn report_loading(sets: &[Rules<'_>], rounds: usize) {
+/// before its first match) on one thread and on every core, as `scan --threads N` loads,
+/// best of `rounds`: most of a short scan's time.
+fn report_loading(sets: &[Rules<'_>], rounds: usize, cores: usize) {
     let exe = support::netdiscover_exe();
     for rules in sets {
         let extra: Vec<std::path::PathBuf> = rules.extra.iter().map(|p| p.to_path_buf()).collect();
         let all = netdiscover::rules::rule_places(Some(&exe), rules.rules_dir, &extra).all();
-        let (time, count) = (0..rounds.max(1))
-            .map(|_| {
-                let start = Instant::now();
-                let (set, _) = netdiscover::rules::RuleSet::load(&all);
-                (start.elapsed(), set.len())
-            })
-            .min_by_key(|(t, _)| *t)
-            .expect("one round");
+        let load = |threads: usize| {
+            (0..rounds.max(1))
+                .map(|_| {
+                    let start = Instant::now();
+                    let (set, _) = netdiscover::rules::RuleSet::load_on(&all, threads);
+                    (start.elapsed(), set.len())
+                })
+                .min_by_key(|(t, _)| *t)
+                .expect("one round")
+        };
+        let ((one, count), (every, _)) = (load(1), load(cores));
         println!(
-            "rule loading in process: {:<22} {count:>5} rules in {:.1} ms",
+            "rule loading in process: {:<22} {count:>5} rules in {:.1} ms (1 thread), {:.1} ms ({cores} threads): {:.2}x",
             rules.label,
-            time.as_secs_f64() * 1000.0
+            one.as_secs_f64() * 1000.0,
+            every.as_secs_f64() * 1000.0,
+            one.as_secs_f64() / every.as_secs_f64()
         );
     }
 }

@@ -24,14 +24,25 @@
 //!   `hay | letters == lower`, exact ASCII case-insensitivity since `letters` is `0x20` only
 //!   where the literal has a letter.
 //!
-//! On the benchmark's command lines (236 bytes on average) with the corpus's 569 process
-//! pieces: 14 verifications per value, 9 of them true occurrences, and 290 ns per value with
-//! AVX2 (405 without), where 4-byte windows picked by byte commonness alone, a second table
-//! for 3-byte literals and a hash map of buckets took 890 (18 verifications). On the real
-//! command lines of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205
-//! without AVX2) against 510.
+//! On the benchmark's command lines (236 bytes on average) with the 413 `process` pieces the
+//! corpus index searches (2026-12-06): 8.7 verifications per value, 6.9 of them passing the
+//! window's 4 bytes and 3.3 true occurrences, and 227 ns per value with AVX2 (337 without), of
+//! which the scan alone is 119. Earlier, with 569 pieces: 14 verifications and 290 ns (405
+//! without), where 4-byte windows picked by byte commonness alone, a second table for 3-byte
+//! literals and a hash map of buckets took 890 (18 verifications). On the real command lines
+//! of `../shared/datasets/bulk` (185 bytes): 3.6 verifications, 130 ns (205 without AVX2)
+//! against 510.
+//!
+//! Measured and not kept: probing every second position, each literal registered under two
+//! windows of different parity (one of which any occurrence puts on an even position) and a
+//! 3-byte literal also under the 128 windows of each folded byte before it. The scan halves
+//! (119 → 76 ns) but the second windows and the 128-window sets double the verifications
+//! (8.7 → 16.8), and the whole costs as much (232 ns); without the 12 3-byte pieces it would
+//! save 11% (203 ns). AVX-512 gathers of 16 positions (149 ns for the scan) and scalar table
+//! loads after a vector hash (292 ns in all) lose to the 8-lane AVX2 gather on this CPU (AMD
+//! EPYC with AVX-512), and 16-byte entries with the literal's text elsewhere (one more load per
+//! window match) to the 32-byte ones (236 ns).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 mod trigrams;
@@ -122,27 +133,29 @@ fn slot(window: u32, multiplier: u32) -> u32 {
 /// The multiplier under which the windows that real command lines hold most often
 /// ([`trigrams`]) collide least with the literals' `windows`: a collision costs a
 /// verification at every occurrence of the common window, and the one multiplier measured
-/// cost a benchmark command line 3 of them, where the best of 16 costs 0.5.
+/// cost a benchmark command line 3 of them, where the best of 16 costs 0.5. Only the common
+/// windows no literal has can collide; they are told apart once, not per multiplier.
 fn pick_multiplier(windows: &[u32]) -> u32 {
-    let windows: Vec<u32> = windows.iter().map(|w| w & 0x00FF_FFFF).collect();
-    let common = trigrams::COMMON.iter().flat_map(|&(level, trigrams)| {
-        let folded = trigrams
-            .chunks_exact(3)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], 0]));
-        folded.map(move |w| (w, level))
-    });
+    let mut windows: Vec<u32> = windows.iter().map(|w| w & 0x00FF_FFFF).collect();
+    windows.sort_unstable();
+    windows.dedup();
+    let others: Vec<(u32, u8)> = common_windows()
+        .iter()
+        .filter(|(w, _)| windows.binary_search(w).is_err())
+        .copied()
+        .collect();
     let cost = |&multiplier: &u32| {
         let mut bits = vec![0u64; TABLE_WORDS];
         for &w in &windows {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] |= 1 << (slot & 63);
         }
-        let collides = |&(w, _): &(u32, u8)| {
+        let collides = |&&(w, _): &&(u32, u8)| {
             let slot = slot(w, multiplier);
-            bits[slot as usize >> 6] >> (slot & 63) & 1 == 1 && !windows.contains(&w)
+            bits[slot as usize >> 6] >> (slot & 63) & 1 == 1
         };
-        common
-            .clone()
+        others
+            .iter()
             .filter(collides)
             .map(|(_, level)| 1u64 << level)
             .sum::<u64>()
@@ -151,6 +164,23 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         .into_iter()
         .min_by_key(cost)
         .unwrap_or(MULTIPLIERS[0])
+}
+
+/// [`trigrams::COMMON`] as (window, level) pairs, each window's 3 bytes little-endian in a
+/// `u32`, in the table's order.
+fn common_windows() -> &'static [(u32, u8)] {
+    static WINDOWS: OnceLock<Vec<(u32, u8)>> = OnceLock::new();
+    WINDOWS.get_or_init(|| {
+        trigrams::COMMON
+            .iter()
+            .flat_map(|&(level, trigrams)| {
+                let windows = trigrams
+                    .chunks_exact(3)
+                    .map(|w| u32::from_le_bytes([w[0], w[1], w[2], 0]));
+                windows.map(move |w| (w, level))
+            })
+            .collect()
+    })
 }
 
 /// `0x20` where a lower-cased literal byte is a letter, 0 elsewhere: a haystack byte `h`
@@ -190,28 +220,36 @@ fn window_of(literal: &[u8]) -> (usize, u32, u32) {
 /// among the 5 million windows of 31,448 real command lines, 0 when not among the 4,096 most
 /// common ([`trigrams`], generated by `tools/trigrams.py`).
 fn window_level(window: [u8; 3]) -> u8 {
-    static LEVELS: OnceLock<HashMap<[u8; 3], u8>> = OnceLock::new();
+    // Sorted by window, the table's last level for a window it lists twice.
+    static LEVELS: OnceLock<Vec<(u32, u8)>> = OnceLock::new();
     let levels = LEVELS.get_or_init(|| {
-        let mut levels = HashMap::new();
-        for &(level, windows) in trigrams::COMMON {
-            for w in windows.chunks_exact(3) {
-                levels.insert([w[0], w[1], w[2]], level);
-            }
-        }
-        levels
+        let mut levels: Vec<(usize, (u32, u8))> =
+            common_windows().iter().copied().enumerate().collect();
+        levels.sort_unstable_by_key(|&(at, (w, _))| (w, std::cmp::Reverse(at)));
+        levels.dedup_by_key(|(_, (w, _))| *w);
+        levels.into_iter().map(|(_, pair)| pair).collect()
     });
-    let folded = window.map(|b| b | 0x20);
-    levels.get(&folded).copied().unwrap_or(0)
+    let [a, b, c] = window.map(|b| b | 0x20);
+    let folded = u32::from_le_bytes([a, b, c, 0]);
+    levels
+        .binary_search_by_key(&folded, |&(w, _)| w)
+        .map_or(0, |at| levels[at].1)
 }
 
 /// Rough commonness rank of a lower-cased byte in Windows command lines and process fields:
 /// higher is more common.
 pub fn commonness(b: u8) -> u8 {
     const BY_FREQUENCY: &[u8] = b" e\\.tsaoirnc-:lmdwpx/\"h0u1y2gfb3=_v4k5j6q7z8,9";
-    match BY_FREQUENCY.iter().position(|&c| c == b) {
-        Some(rank) => 100 - rank as u8,
-        None => 0,
-    }
+    const TABLE: [u8; 256] = {
+        let mut table = [0u8; 256];
+        let mut rank = 0;
+        while rank < BY_FREQUENCY.len() {
+            table[BY_FREQUENCY[rank] as usize] = 100 - rank as u8;
+            rank += 1;
+        }
+        table
+    };
+    TABLE[usize::from(b)]
 }
 
 impl Literals {

@@ -120,7 +120,7 @@ pub fn run(args: &[OsString]) -> i32 {
     };
     let rules = OnceLock::new();
     let (outcome, writer) = std::thread::scope(|scope| {
-        let load = || load_rules(&rules, &args.rules, args.output);
+        let load = || load_rules(&rules, &args.rules, args.output, options.threads);
         if options.threads > 1 {
             // Decoding starts at once; the rules are needed only to match.
             scope.spawn(load);
@@ -150,8 +150,8 @@ pub fn run(args: &[OsString]) -> i32 {
 
 /// Loads the rules into `rules`. Should loading ever panic, the scan stops with an error
 /// instead of waiting for rules that never come.
-fn load_rules(rules: &OnceLock<Ready>, extra: &[PathBuf], output: OutputFormat) {
-    let loaded = std::panic::catch_unwind(|| Ready::load(extra, output));
+fn load_rules(rules: &OnceLock<Ready>, extra: &[PathBuf], output: OutputFormat, threads: usize) {
+    let loaded = std::panic::catch_unwind(|| Ready::load(extra, output, threads));
     match loaded {
         Ok(ready) => {
             let _ = rules.set(ready);

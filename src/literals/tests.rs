@@ -429,3 +429,76 @@ fn literals_are_reported_by_the_ids_given() {
     assert_eq!(set.literal(1), b"-enc");
     assert!(Literals::with_ids(&["abc", "def"], &[1]).is_none());
 }
+
+/// The multiplier as first written, a collision looked up among every literal window per
+/// multiplier: the reference the load-time shortcut must agree with.
+fn pick_multiplier_reference(windows: &[u32]) -> u32 {
+    let windows: Vec<u32> = windows.iter().map(|w| w & 0x00FF_FFFF).collect();
+    let cost = |&multiplier: &u32| {
+        let mut bits = vec![0u64; TABLE_WORDS];
+        for &w in &windows {
+            let slot = slot(w, multiplier);
+            bits[slot as usize >> 6] |= 1 << (slot & 63);
+        }
+        let mut cost = 0u64;
+        for &(level, trigrams) in trigrams::COMMON {
+            for t in trigrams.chunks_exact(3) {
+                let w = u32::from_le_bytes([t[0], t[1], t[2], 0]);
+                let slot = slot(w, multiplier);
+                if bits[slot as usize >> 6] >> (slot & 63) & 1 == 1 && !windows.contains(&w) {
+                    cost += 1 << level;
+                }
+            }
+        }
+        cost
+    };
+    MULTIPLIERS.into_iter().min_by_key(cost).unwrap()
+}
+
+/// Literal sets of every size, from a few windows to thousands of common and rare ones,
+/// get the multiplier and window levels the direct computation gives.
+#[test]
+fn the_multiplier_and_window_levels_are_the_direct_computations() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let common: Vec<u32> = trigrams::COMMON
+        .iter()
+        .flat_map(|(_, t)| t.chunks_exact(3))
+        .map(|t| u32::from_le_bytes([t[0], t[1], t[2], 0]))
+        .collect();
+    let mut picked = std::collections::BTreeSet::new();
+    for size in [1, 5, 40, 300, 2000, 6000] {
+        let windows: Vec<u32> = (0..size)
+            .map(|_| match rng.below(2) {
+                0 => common[rng.below(common.len())] | (rng.below(256) as u32) << 24,
+                _ => fold4([
+                    b'a' + rng.below(26) as u8,
+                    b'0' + rng.below(40) as u8,
+                    b'q',
+                    b' ',
+                ]),
+            })
+            .collect();
+        let multiplier = pick_multiplier(&windows);
+        assert_eq!(multiplier, pick_multiplier_reference(&windows), "{size}");
+        picked.insert(multiplier);
+    }
+    assert!(
+        picked.len() > 1,
+        "the sets should not all pick one multiplier"
+    );
+    let mut levels = std::collections::HashMap::new();
+    for &(level, trigrams) in trigrams::COMMON {
+        for t in trigrams.chunks_exact(3) {
+            levels.insert([t[0], t[1], t[2]], level);
+        }
+    }
+    for a in (0x20..0x80u8).step_by(3) {
+        for b in 0x20..0x80u8 {
+            for c in [b'e', b'x', b'.', b'Z', b'3', b' '] {
+                let folded = [a | 0x20, b | 0x20, c | 0x20];
+                let expected = levels.get(&folded).copied().unwrap_or(0);
+                assert_eq!(window_level([a, b, c]), expected, "{:?}", [a, b, c]);
+            }
+        }
+    }
+}

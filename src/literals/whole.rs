@@ -136,16 +136,22 @@ impl WholeValues {
         let mask = self.slots.len() - 1;
         let mut at = (hash >> self.shift) as usize;
         loop {
+            // The tag turns other values away before their entry is loaded.
             let (tag, entry) = self.slots[at];
-            let Some(entry) = self.entries.get((entry as usize).wrapping_sub(1)) else {
+            if entry == 0 {
                 return &[];
-            };
-            if tag == hash as u32 && entry.len as usize == value.len() {
+            }
+            if tag == hash as u32 {
+                let Some(entry) = self.entries.get(entry as usize - 1) else {
+                    return &[];
+                };
                 let len = value.len();
-                let text = &self.text[entry.text as usize..][..2 * len];
-                let (lower, letters) = text.split_at(len);
-                if super::equal_but_case(value, lower, letters) {
-                    return &self.ids[entry.ids as usize..entry.ids_end as usize];
+                if entry.len as usize == len {
+                    let text = &self.text[entry.text as usize..][..2 * len];
+                    let (lower, letters) = text.split_at(len);
+                    if super::equal_but_case(value, lower, letters) {
+                        return &self.ids[entry.ids as usize..entry.ids_end as usize];
+                    }
                 }
             }
             at = (at + 1) & mask;

@@ -32,9 +32,14 @@ impl RulePlaces {
         self.shipped.iter().chain(&self.user).cloned().collect()
     }
 
-    /// Loads every place.
+    /// Loads every place (on every core).
     pub fn load(&self) -> (RuleSet, Vec<Warning>) {
         RuleSet::load(&self.all())
+    }
+
+    /// Loads every place on `threads` threads ([`RuleSet::load_on`]).
+    pub fn load_on(&self, threads: usize) -> (RuleSet, Vec<Warning>) {
+        RuleSet::load_on(&self.all(), threads)
     }
 }
 

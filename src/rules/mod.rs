@@ -26,6 +26,7 @@ mod macros;
 mod matcher;
 mod model;
 mod optimize;
+mod parallel;
 mod pcre;
 mod pipeline;
 mod prefilter;
@@ -52,10 +53,10 @@ pub use model::{
     RawObservable, RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity,
     RiskObjectSpec, RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
+pub(crate) use parallel::cores;
 pub use pcre::Pcre;
 pub use prefilter::{Place, RequiredLiteral};
 pub use row::{bare_field_name, OwnedRow, Row};
-pub(crate) use ruleset::cores;
 pub use ruleset::{Rule, RuleSet, Sources};
 pub use search_lang::{parse_search, parse_search_noting, CmpOp, Parsed, SearchAst};
 pub use select::{Selected, Selection};

@@ -22,7 +22,7 @@
 //!
 //! Everything here reads [`Cond`], whatever front door (ESCU SPL, Sigma) compiled it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
@@ -31,6 +31,7 @@ use super::eval_lang::BinOp;
 use super::expr::{Cond, Ex, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
+use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, join};
 use super::row::{for_each_value, Row};
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
@@ -391,7 +392,11 @@ fn distinct(factors: Vec<Vec<LiteralId>>) -> Vec<Vec<LiteralId>> {
 /// the like: the set's literals are a sample of the words command lines are made of); and a
 /// whole value of a field the rules compare with few values (`action=allowed`,
 /// `IntegrityLevel=High`): a field of few values, each common.
-fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>]) -> Vec<i32> {
+fn commonness_in_set(
+    literals: &[&RequiredLiteral],
+    rules: &[Vec<Vec<LiteralId>>],
+    threads: usize,
+) -> Vec<i32> {
     let mut sharing = vec![0usize; literals.len()];
     for factors in rules {
         let mut own: Vec<LiteralId> = factors.iter().flatten().copied().collect();
@@ -407,7 +412,7 @@ fn commonness_in_set(literals: &[&RequiredLiteral], rules: &[Vec<Vec<LiteralId>>
             *values.entry(literal.slot).or_insert(0) += 1;
         }
     }
-    let holders = containing(literals, &in_factors);
+    let holders = containing(literals, &in_factors, threads);
     literals
         .iter()
         .zip(holders)
@@ -432,8 +437,9 @@ const GENERIC_PIECE: usize = 12;
 
 /// For each literal, if it is a short piece, how many other distinct texts among the
 /// `counted` literals (in any field and place) contain its bytes; 0 for the others. One
-/// [`Literals`] search over the texts.
-fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
+/// [`Literals`] search over the texts, split between `threads` (each text is counted by one
+/// part, so the parts' counts add up to one search's).
+fn containing(literals: &[&RequiredLiteral], counted: &[bool], threads: usize) -> Vec<usize> {
     let counted = || {
         literals
             .iter()
@@ -441,42 +447,56 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool]) -> Vec<usize> {
             .filter(|(_, &c)| c)
             .map(|(l, _)| l)
     };
-    let texts: BTreeSet<&[u8]> = counted().map(|l| &l.bytes[..]).collect();
     let short = |l: &RequiredLiteral| l.place == Place::Anywhere && l.bytes.len() <= GENERIC_PIECE;
-    let pieces: BTreeSet<&[u8]> = counted()
-        .filter(|l| short(l))
-        .map(|l| &l.bytes[..])
-        .collect();
-    let pieces: Vec<&[u8]> = pieces.into_iter().collect();
+    let pieces: Vec<&[u8]> = sorted_distinct(counted().filter(|l| short(l)).map(|l| &l.bytes[..]));
+    // The texts are sorted while the pieces' search is built.
+    let (search, texts) = join(
+        threads,
+        || Literals::new(&pieces),
+        || sorted_distinct(counted().map(|l| &l.bytes[..])),
+    );
     let mut counts = vec![0usize; pieces.len()];
-    let mut last_text = vec![usize::MAX; pieces.len()];
-    if let Some(search) = Literals::new(&pieces) {
-        for (t, text) in texts.iter().enumerate() {
-            search.find(text, |piece| {
-                if last_text[piece] != t && pieces[piece] != *text {
-                    last_text[piece] = t;
-                    counts[piece] += 1;
-                }
-                false
-            });
+    if let Some(search) = search {
+        let parts = in_parts(threads, &texts, |texts| {
+            let mut counts = vec![0usize; pieces.len()];
+            let mut last_text = vec![usize::MAX; pieces.len()];
+            for (t, text) in texts.iter().enumerate() {
+                search.find(text, |piece| {
+                    if last_text[piece] != t && pieces[piece] != *text {
+                        last_text[piece] = t;
+                        counts[piece] += 1;
+                    }
+                    false
+                });
+            }
+            counts
+        });
+        for part in parts {
+            counts.iter_mut().zip(part).for_each(|(all, n)| *all += n);
         }
     }
-    let by_piece: HashMap<&[u8], usize> = pieces.into_iter().zip(counts).collect();
-    literals
-        .iter()
-        .map(|l| match short(l) {
-            true => by_piece.get(&l.bytes[..]).copied().unwrap_or(0),
-            false => 0,
-        })
-        .collect()
+    let count = |l: &RequiredLiteral| match pieces.binary_search(&&l.bytes[..]) {
+        Ok(at) if short(l) => counts[at],
+        _ => 0,
+    };
+    literals.iter().map(|l| count(l)).collect()
+}
+
+/// The texts, sorted, without repeats.
+fn sorted_distinct<'t>(texts: impl Iterator<Item = &'t [u8]>) -> Vec<&'t [u8]> {
+    let mut texts: Vec<&[u8]> = texts.collect();
+    texts.sort_unstable();
+    texts.dedup();
+    texts
 }
 
 /// Each rule's factors, rarest first (see [`rarity`] and [`commonness_in_set`]).
 fn rank(
     literals: &[&RequiredLiteral],
     mut rules: Vec<Vec<Vec<LiteralId>>>,
+    threads: usize,
 ) -> Vec<Vec<Vec<LiteralId>>> {
-    let common = commonness_in_set(literals, &rules);
+    let common = commonness_in_set(literals, &rules, threads);
     let rarity: Vec<i32> = literals
         .iter()
         .zip(common)
@@ -564,39 +584,107 @@ pub struct LiteralIndex {
     slots: Vec<SlotSearch>,
 }
 
-/// Interns literals and factors (a factor: its literals' ids, sorted).
-#[derive(Default)]
-struct Interner {
-    literals: Vec<RequiredLiteral>,
-    literal_ids: HashMap<RequiredLiteral, LiteralId>,
-    factors: Vec<Vec<LiteralId>>,
-    factor_ids: HashMap<Vec<LiteralId>, u32>,
+/// The hash of the build's tables of literals and factors: a multiply-rotate of 8 bytes at a
+/// time (FxHash's), a few times faster than the standard library's SipHash on these short
+/// keys. The keys are the rules' own literals, not input, and ids are given in insertion
+/// order, so the hash decides nothing but speed.
+#[derive(Clone, Copy, Default)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
 }
 
-impl Interner {
-    fn literal(&mut self, literal: &RequiredLiteral) -> LiteralId {
-        if let Some(&id) = self.literal_ids.get(literal) {
-            return id;
+struct FastHasher(u64);
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517C_C1B7_2722_0A95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            self.add(u64::from_le_bytes(eight));
         }
-        let id = self.literals.len() as LiteralId;
-        self.literal_ids.insert(literal.clone(), id);
-        self.literals.push(literal.clone());
-        id
+        let mut rest = [0u8; 8];
+        rest[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.add(u64::from_le_bytes(rest));
     }
 
-    /// The ids of `literals`, sorted, without repeats.
-    fn literals<'l>(
-        &mut self,
-        literals: impl IntoIterator<Item = &'l RequiredLiteral>,
-    ) -> Vec<LiteralId> {
-        let mut ids: Vec<LiteralId> = literals.into_iter().map(|l| self.literal(l)).collect();
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Numbers the [`Catalog`]'s literals that the index keeps, in the order they are first
+/// kept (the catalog has told equal literals apart already: no hashing), and interns factors
+/// (a factor: its literals' new ids, sorted).
+struct Interner<'c> {
+    catalog: &'c [&'c RequiredLiteral],
+    /// Catalog id → the id here (`LiteralId::MAX`: not kept so far).
+    renumbered: Vec<LiteralId>,
+    literals: Vec<RequiredLiteral>,
+    factors: Vec<Vec<LiteralId>>,
+    factor_ids: HashMap<Vec<LiteralId>, u32, FastHash>,
+}
+
+impl<'c> Interner<'c> {
+    fn new(catalog: &'c [&'c RequiredLiteral]) -> Interner<'c> {
+        Interner {
+            catalog,
+            renumbered: vec![LiteralId::MAX; catalog.len()],
+            literals: Vec::new(),
+            factors: Vec::new(),
+            factor_ids: HashMap::default(),
+        }
+    }
+
+    /// The id of the catalog's literal `listed`.
+    fn literal(&mut self, listed: LiteralId) -> LiteralId {
+        let id = &mut self.renumbered[listed as usize];
+        if *id == LiteralId::MAX {
+            *id = self.literals.len() as LiteralId;
+            self.literals.push(self.catalog[listed as usize].clone());
+        }
+        *id
+    }
+
+    /// The ids of the catalog's literals `listed`, sorted, without repeats.
+    fn literals(&mut self, listed: impl IntoIterator<Item = LiteralId>) -> Vec<LiteralId> {
+        let mut ids: Vec<LiteralId> = listed.into_iter().map(|l| self.literal(l)).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn factor<'l>(&mut self, factor: impl IntoIterator<Item = &'l RequiredLiteral>) -> u32 {
-        let ids = self.literals(factor);
+    fn factor(&mut self, listed: impl IntoIterator<Item = LiteralId>) -> u32 {
+        let ids = self.literals(listed);
         let next = self.factors.len() as u32;
         *self.factor_ids.entry(ids.clone()).or_insert_with(|| {
             self.factors.push(ids);
@@ -610,7 +698,7 @@ impl Interner {
 #[derive(Default)]
 struct Catalog<'a> {
     literals: Vec<&'a RequiredLiteral>,
-    ids: HashMap<&'a RequiredLiteral, LiteralId>,
+    ids: HashMap<&'a RequiredLiteral, LiteralId, FastHash>,
 }
 
 impl<'a> Catalog<'a> {
@@ -650,11 +738,12 @@ fn gate_factor(
 }
 
 impl LiteralIndex {
-    pub(crate) fn build(rules: &[Rule]) -> LiteralIndex {
-        let shapes = rules
-            .iter()
-            .map(|r| (factors(&r.cond), exclusions(&r.cond)));
-        LiteralIndex::from_shapes(shapes.collect())
+    /// The index of `rules`, built on `threads` threads: the same index on any number (the
+    /// work is split where its results are per rule, per text or per field, and taken back
+    /// in order).
+    pub(crate) fn build(rules: &[Rule], threads: usize) -> LiteralIndex {
+        let shapes = in_parallel(threads, rules, |r| (factors(&r.cond), exclusions(&r.cond)));
+        LiteralIndex::from_shapes(shapes, threads)
     }
 
     /// The index of rules with these factors and exclusions (one pair per rule).
@@ -665,7 +754,7 @@ impl LiteralIndex {
     /// other factors and its exclusions only where that is free: whole values, starts and
     /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
     /// key. A factor left out only makes the rule a candidate on more rows.
-    fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>) -> LiteralIndex {
+    fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>, threads: usize) -> LiteralIndex {
         let mut all = Catalog::default();
         let mut found = Vec::with_capacity(shapes.len());
         let mut excluded = Vec::with_capacity(shapes.len());
@@ -674,7 +763,7 @@ impl LiteralIndex {
             found.push(distinct(factors));
             excluded.push((all.ids(&exclusions.any), all.ids(&exclusions.sole)));
         }
-        let ranked = rank(&all.literals, found);
+        let ranked = rank(&all.literals, found, threads);
         let mut searched = vec![false; all.literals.len()];
         for key in ranked.iter().filter_map(|factors| factors.first()) {
             key.iter().for_each(|&l| searched[l as usize] = true);
@@ -683,7 +772,7 @@ impl LiteralIndex {
             all.literals[*l as usize].place != Place::Anywhere || searched[*l as usize]
         };
         let mut index = LiteralIndex::default();
-        let mut used = Interner::default();
+        let mut used = Interner::new(&all.literals);
         let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(ranked.len());
         for (rule, factors) in ranked.iter().enumerate() {
             index.gate.push(gate_factor(&all.literals, factors));
@@ -692,31 +781,29 @@ impl LiteralIndex {
                 .iter()
                 .take(1)
                 .chain(others.take(FACTORS_PER_RULE - 1));
-            let ids: Vec<u32> = indexed
-                .map(|f| used.factor(f.iter().map(|&l| all.literals[l as usize])))
-                .collect();
+            let ids: Vec<u32> = indexed.map(|f| used.factor(f.iter().copied())).collect();
             if ids.is_empty() {
                 index.unanchored.push(rule as u32);
             }
             rule_factors.push(ids);
         }
-        let mut excluders = |ids: &[LiteralId]| {
-            let free = ids.iter().filter(|l| free(l));
-            used.literals(free.map(|&l| all.literals[l as usize]))
-        };
+        let mut excluders = |ids: &[LiteralId]| used.literals(ids.iter().copied().filter(free));
         let exclusions: Vec<(Vec<LiteralId>, Vec<LiteralId>)> = excluded
             .iter()
             .map(|(any, sole)| (excluders(any), excluders(sole)))
             .collect();
-        index.finish(used, &rule_factors, &exclusions)
+        let index = index.finish(used, &rule_factors, &exclusions, threads);
+        drop_off_thread(threads, shapes);
+        index
     }
 
     /// Packs the lists and compiles the per-field searches.
     fn finish(
         mut self,
-        interner: Interner,
+        interner: Interner<'_>,
         rule_factors: &[Vec<u32>],
         exclusions: &[(Vec<LiteralId>, Vec<LiteralId>)],
+        threads: usize,
     ) -> LiteralIndex {
         let mut key_rules = vec![Vec::new(); interner.literals.len()];
         for (rule, factors) in rule_factors.iter().enumerate() {
@@ -743,7 +830,7 @@ impl LiteralIndex {
                 list
             });
         self.checks = Lists::new(checks.collect::<Vec<_>>());
-        self.slots = SlotSearch::build_all(&interner.literals);
+        self.slots = SlotSearch::build_all(&interner.literals, threads);
         let mut search_of = vec![0u32; self.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)];
         for (search, slot) in self.slots.iter().enumerate() {
             search_of[slot.slot] = search as u32;
@@ -794,23 +881,37 @@ struct SlotSearch {
 }
 
 impl SlotSearch {
-    fn build_all(literals: &[RequiredLiteral]) -> Vec<SlotSearch> {
-        let mut slots: Vec<usize> = literals.iter().map(|l| l.slot).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots
-            .into_iter()
-            .map(|slot| SlotSearch::build(slot, literals))
-            .collect()
+    /// One search per field holding literals, in field order, built on `threads` threads.
+    fn build_all(literals: &[RequiredLiteral], threads: usize) -> Vec<SlotSearch> {
+        let mut by_slot: Vec<(usize, Vec<LiteralId>)> = Vec::new();
+        let mut ids: Vec<LiteralId> = (0..literals.len() as LiteralId).collect();
+        ids.sort_by_key(|&id| literals[id as usize].slot);
+        for id in ids {
+            let slot = literals[id as usize].slot;
+            match by_slot.last_mut() {
+                Some((last, ids)) if *last == slot => ids.push(id),
+                _ => by_slot.push((slot, vec![id])),
+            }
+        }
+        // The fields with the most literals first, so that no large one starts last.
+        let mut largest_first: Vec<usize> = (0..by_slot.len()).collect();
+        largest_first.sort_by_key(|&at| std::cmp::Reverse(by_slot[at].1.len()));
+        let built = each_in_parallel(threads, &largest_first, |&at| {
+            let (slot, ids) = &by_slot[at];
+            SlotSearch::build(*slot, literals, ids)
+        });
+        let mut searches: Vec<(usize, SlotSearch)> = largest_first.into_iter().zip(built).collect();
+        searches.sort_unstable_by_key(|(at, _)| *at);
+        searches.into_iter().map(|(_, search)| search).collect()
     }
 
-    fn build(slot: usize, literals: &[RequiredLiteral]) -> SlotSearch {
+    /// The search of field `slot`, whose literals are `ids` (ascending).
+    fn build(slot: usize, literals: &[RequiredLiteral], ids: &[LiteralId]) -> SlotSearch {
         let in_place = |place: Place| -> (Vec<&[u8]>, Vec<LiteralId>) {
-            literals
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.slot == slot && l.place == place)
-                .map(|(id, l)| (l.bytes.as_slice(), id as LiteralId))
+            ids.iter()
+                .map(|&id| (&literals[id as usize], id))
+                .filter(|(l, _)| l.place == place)
+                .map(|(l, id)| (l.bytes.as_slice(), id))
                 .unzip()
         };
         let (whole, whole_ids) = in_place(Place::Whole);
@@ -1388,10 +1489,10 @@ mod tests {
             .map(|factors| factors.iter().map(|f| all.ids(f)).collect())
             .collect();
         let id = |slot, place, bytes: &str| all.ids[&lit(slot, place, bytes)] as usize;
-        let held = containing(&all.literals, &vec![true; all.literals.len()]);
+        let held = containing(&all.literals, &vec![true; all.literals.len()], 1);
         assert_eq!(held[id(1, Place::Anywhere, "system")], 3);
         assert_eq!(held[id(1, Place::Anywhere, "sudo")], 0);
-        let common = commonness_in_set(&all.literals, &rules);
+        let common = commonness_in_set(&all.literals, &rules, 1);
         let of = |slot, place, bytes: &str| common[id(slot, place, bytes)];
         assert_eq!(of(1, Place::Anywhere, "sudo"), 0);
         assert_eq!(
@@ -1400,7 +1501,7 @@ mod tests {
         );
         // `a.exe` is the only value the rules name for its field: a common one.
         assert_eq!(of(0, Place::Whole, "a.exe"), tenths_of_bits(2) + 80);
-        let ranked = rank(&all.literals, rules.clone());
+        let ranked = rank(&all.literals, rules.clone(), 1);
         let sudo = id(1, Place::Anywhere, "sudo") as LiteralId;
         assert_eq!(ranked[0][0], vec![sudo]);
     }
@@ -1454,6 +1555,7 @@ mod tests {
                 .into_iter()
                 .map(|f| (f, Exclusions::default()))
                 .collect(),
+            1,
         );
         let key = |rule: usize| {
             let factor = index.rule_factors.get(rule)[0];
@@ -1509,7 +1611,7 @@ mod tests {
             any: vec![lit(2, Place::Whole, "x.exe")],
             sole: Vec::new(),
         };
-        let index = LiteralIndex::from_shapes(vec![(factors, exclusions)]);
+        let index = LiteralIndex::from_shapes(vec![(factors, exclusions)], 1);
         let lazy: Vec<usize> = (0..index.slots.len())
             .filter(|&s| !index.eager.contains(&(s as u32)))
             .map(|s| index.slots[s].slot)
@@ -1568,7 +1670,7 @@ mod tests {
         // A piece is searched for only as some rule's key: rule 1 makes `-enc` one.
         let shape = (factors(&cond), found);
         let enc = vec![vec![lit(3, Place::Anywhere, "-enc")]];
-        let index = LiteralIndex::from_shapes(vec![shape.clone(), (enc, Exclusions::default())]);
+        let index = LiteralIndex::from_shapes(vec![shape.clone(), (enc, Exclusions::default())], 1);
         let base = [(0, "X.EXE"), (1, "D:\\x")];
         assert_eq!(candidates(&index, &row(&base)), vec![0]);
         for (slot, value) in [
@@ -1582,7 +1684,7 @@ mod tests {
             let found = candidates(&index, &row(&values));
             assert!(!found.contains(&0), "{value}");
         }
-        let alone = LiteralIndex::from_shapes(vec![shape]);
+        let alone = LiteralIndex::from_shapes(vec![shape], 1);
         let with_enc = [base[0], base[1], (3, "ps -ENC abc")];
         assert_eq!(candidates(&alone, &row(&with_enc)), vec![0]);
         // Near misses, and `!=` with another value beside the one it excludes.
@@ -1591,13 +1693,16 @@ mod tests {
             values.push((slot, value));
             assert_eq!(candidates(&index, &row(&values)), vec![0], "{value}");
         }
-        let index = LiteralIndex::from_shapes(vec![(
-            Vec::new(),
-            exclusions(&Cond::NotGlob {
-                src: Src::Slot(0),
-                pat: Glob::new("cmd.exe"),
-            }),
-        )]);
+        let index = LiteralIndex::from_shapes(
+            vec![(
+                Vec::new(),
+                exclusions(&Cond::NotGlob {
+                    src: Src::Slot(0),
+                    pat: Glob::new("cmd.exe"),
+                }),
+            )],
+            1,
+        );
         assert_eq!(
             candidates(&index, &row(&[(0, "CMD.EXE")])),
             Vec::<u32>::new()
@@ -1621,7 +1726,7 @@ mod tests {
             lit(0, Place::End, "xe"),
             lit(0, Place::Anywhere, "zzz"),
         ];
-        let search = SlotSearch::build(0, &literals);
+        let search = SlotSearch::build(0, &literals, &[0, 1, 2, 3, 4, 5]);
         let found = |value: &str| {
             let mut ids = Vec::new();
             search.starts.find(value.as_bytes(), |id| ids.push(id));
@@ -1636,5 +1741,61 @@ mod tests {
         assert_eq!(found("a"), Vec::<u32>::new());
         assert_eq!(found(""), Vec::<u32>::new());
         assert_eq!(found("zzz"), Vec::<u32>::new());
+    }
+
+    /// Shapes of many rules over a few fields: pieces that contain one another, shared
+    /// whole values, starts and ends, exclusions; deterministic pseudo-random words.
+    fn many_shapes(rules: usize) -> Vec<(Vec<Factor>, Exclusions)> {
+        const WORDS: [&str; 12] = [
+            "system", "temp", "enc", "invoke", "shadow", "delete", "users", "appdata", "http",
+            "bypass", "hidden", "download",
+        ];
+        const PLACES: [Place; 4] = [Place::Anywhere, Place::Whole, Place::Start, Place::End];
+        let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1Du64);
+        let next = |n: usize| {
+            let mut x = state.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.set(x);
+            (x % n as u64) as usize
+        };
+        let word = |rule: usize| {
+            let (a, b) = (WORDS[next(WORDS.len())], WORDS[next(WORDS.len())]);
+            match next(3) {
+                0 => a.to_string(),
+                1 => format!("{a}{b}"),
+                _ => format!("\\{a}\\{b}{rule}"),
+            }
+        };
+        let factor = |rule: usize, n: usize| -> Factor {
+            (0..n)
+                .map(|_| lit(next(5), PLACES[next(4)], &word(rule)))
+                .collect()
+        };
+        (0..rules)
+            .map(|rule| {
+                let factors = (0..next(4)).map(|_| factor(rule, 1 + next(3))).collect();
+                let exclusions = Exclusions {
+                    any: factor(rule, next(2)),
+                    sole: factor(rule, next(2)),
+                };
+                (factors, exclusions)
+            })
+            .collect()
+    }
+
+    /// The index built on many threads is the serial one: the same literals, ids, keys,
+    /// checks and per-field searches (compared through their full debug form).
+    #[test]
+    fn the_index_built_on_many_threads_is_the_serial_one() {
+        let shapes = many_shapes(600);
+        let serial = format!("{:?}", LiteralIndex::from_shapes(shapes.clone(), 1));
+        for threads in [2, 3, 8] {
+            let parallel = format!("{:?}", LiteralIndex::from_shapes(shapes.clone(), threads));
+            assert!(parallel == serial, "{threads} threads");
+        }
+        let index = LiteralIndex::from_shapes(shapes, 1);
+        assert!(index.slots.len() == 5 && index.literals.len() > 1000);
     }
 }

@@ -9,6 +9,7 @@ use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, Ignored, RawDoc, RuleMeta, Score};
+use super::parallel::{cores, drop_off_thread, in_parallel};
 use super::prefilter::{LiteralIndex, RequiredLiteral};
 use super::sigma::{self, SigmaRule, SigmaSettings};
 
@@ -56,36 +57,54 @@ pub struct RuleSet {
 }
 
 /// Detection and macro sources gathered from rule places before compilation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sources {
     pub detections: Vec<(PathBuf, RawDoc)>,
     pub macros: MacroTable,
     /// Sigma rules, told apart from ESCU content by their `detection:` and `logsource:`.
     pub sigma: Vec<(PathBuf, SigmaRule)>,
     pub sigma_settings: SigmaSettings,
+    /// The threads reading, compiling and indexing may use (see [`Sources::on_threads`]).
+    threads: usize,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources::new()
+    }
 }
 
 impl Sources {
-    /// A fresh source set with the built-in (Splunk_SA_CIM) macros.
+    /// A fresh source set with the built-in (Splunk_SA_CIM) macros, read and compiled on
+    /// every core.
     pub fn new() -> Self {
         Sources {
             detections: Vec::new(),
             macros: MacroTable::with_builtins(),
             sigma: Vec::new(),
             sigma_settings: SigmaSettings::default(),
+            threads: cores(),
         }
+    }
+
+    /// Reads, compiles and indexes on `threads` threads (at least 1; the calling thread is
+    /// one of them): `scan --threads N` loads its rules on the `N` threads it was given. The
+    /// set is the same whatever the number.
+    pub fn on_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Reads every `*.yml`/`*.yaml` (detections and macros) and every `macros.conf` below `dir`,
     /// in sorted path order. Unreadable or invalid files become warnings. Files are read and
-    /// parsed on every core, then taken in order, as one thread would.
+    /// parsed on the set's threads, then taken in order, as one thread would.
     pub fn add_dir(&mut self, dir: &Path, warnings: &mut Vec<Warning>) {
         let mut files = Vec::new();
         collect_files(dir, &mut files, warnings);
         files.sort();
         for (path, read) in files
             .iter()
-            .zip(in_parallel(&files, |path| read_source(path)))
+            .zip(in_parallel(self.threads, &files, |path| read_source(path)))
         {
             self.add_read(path, read, warnings);
         }
@@ -190,61 +209,6 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
         rule: String::new(),
         message,
     }
-}
-
-/// `f` over `items` on every core, results in `items`' order. Loading rules is a start-up
-/// cost every search pays, and its files are independent. Threads take the next item from a
-/// shared counter rather than a fixed share: files differ widely in cost (a Sigma rule with
-/// hundreds of values, an ESCU search with a regex to JIT-compile), and `scan` decodes its
-/// input on the same cores meanwhile, so a thread with a fixed share could finish long after
-/// the others, alone.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = cores();
-    if threads <= 1 || items.len() < 32 {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let take = || {
-        let mut done = Vec::new();
-        loop {
-            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(at) else {
-                return done;
-            };
-            done.push((at, f(item)));
-        }
-    };
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
-        let mut done = take();
-        for helper in helpers {
-            done.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        done
-    });
-    done.sort_unstable_by_key(|(at, _)| *at);
-    done.into_iter().map(|(_, result)| result).collect()
-}
-
-/// The cores this process may use, asked once (the standard library reads the cgroup
-/// files again at every call).
-pub(crate) fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES
-        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
-}
-
-/// Frees `value` on a thread of its own. The parsed rule files are thousands of small
-/// allocations, and whoever loaded the rules waits for nothing but the compiled set (a scan
-/// matches with it at once); should no thread start, `value` is freed here.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    let _ = std::thread::Builder::new()
-        .name("free sources".into())
-        .spawn(move || drop(value));
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
@@ -447,23 +411,32 @@ fn optimized(mut rule: Rule) -> Rule {
 impl RuleSet {
     /// Loads rules from directories, in order (later places override rules with the same id).
     /// Problems never abort loading: each skipped rule or file is a warning naming it and why.
+    /// Read, compiled and indexed on every core.
     pub fn load(places: &[PathBuf]) -> (RuleSet, Vec<Warning>) {
+        RuleSet::load_on(places, cores())
+    }
+
+    /// [`RuleSet::load`] on `threads` threads (the calling thread one of them): the same set
+    /// whatever the number. With one, nothing runs on another thread, freeing the sources
+    /// included.
+    pub fn load_on(places: &[PathBuf], threads: usize) -> (RuleSet, Vec<Warning>) {
         let mut warnings = Vec::new();
-        let mut sources = Sources::new();
+        let mut sources = Sources::new().on_threads(threads);
         for place in places {
             sources.add_dir(place, &mut warnings);
         }
         let set = RuleSet::compile(&sources, &mut warnings);
-        drop_in_background(sources);
+        drop_off_thread(sources.threads, sources);
         (set, warnings)
     }
 
-    /// Compiles gathered sources: ESCU detections, then Sigma rules. Sigma rules outside
-    /// `process_creation` give one warning per logsource, not one per rule.
+    /// Compiles gathered sources: ESCU detections, then Sigma rules, on the sources' threads
+    /// ([`Sources::on_threads`]). Sigma rules outside `process_creation` give one warning per
+    /// logsource, not one per rule.
     pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: HashMap<String, usize> = HashMap::new();
-        let compiled = in_parallel(&sources.detections, |(path, doc)| {
+        let compiled = in_parallel(sources.threads, &sources.detections, |(path, doc)| {
             compile_rule(path, doc, &sources.macros)
                 .map(|(rule, fields, ignored)| (optimized(rule), fields, ignored))
         });
@@ -477,7 +450,7 @@ impl RuleSet {
             }
         }
         set.add_sigma(sources, &mut by_id, warnings);
-        set.index = LiteralIndex::build(&set.rules);
+        set.index = LiteralIndex::build(&set.rules, sources.threads);
         set
     }
 
@@ -489,7 +462,7 @@ impl RuleSet {
         by_id: &mut HashMap<String, usize>,
         warnings: &mut Vec<Warning>,
     ) {
-        let compiled = in_parallel(&sources.sigma, |(path, rule)| {
+        let compiled = in_parallel(sources.threads, &sources.sigma, |(path, rule)| {
             sigma::compile_rule(path, rule, &sources.sigma_settings)
                 .map(|(rule, fields)| (optimized(rule), fields))
         });

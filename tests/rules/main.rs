@@ -17,6 +17,7 @@ mod escu6;
 mod fault;
 mod fuzz;
 mod index;
+mod load_threads;
 mod seed;
 mod semantics;
 mod sigma_coverage;

@@ -110,3 +110,158 @@ fn damaged_rule_files_are_read_as_serde_yaml_reads_them_or_left_to_it() {
     }
     assert!(checked > 8_000 && refused > 1_000, "{checked} {refused}");
 }
+
+/// A small xorshift generator: the same documents on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % bound as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+/// Scalars as they may follow `key: ` or `- `: the pieces YAML reads differently (` #`,
+/// `: `, quotes and their escapes, words that resolve to numbers, booleans or null).
+const SCALARS: [&str; 36] = [
+    "plain",
+    "two words",
+    "a#b",
+    "x #c",
+    "'q''s'",
+    "''",
+    "\"d\\\"e\"",
+    "\"\\x41\\u00e9\"",
+    "\"a\\\\b\"",
+    "\"tab\\tx\"",
+    "[]",
+    "{}",
+    "[a]",
+    "1",
+    "012",
+    "1.5e3",
+    "true",
+    "Null",
+    "~",
+    "-x",
+    ":x",
+    "C:\\Win\\",
+    "a: b",
+    "x:",
+    "http://h:80/p",
+    "sp  ",
+    "'a' #c",
+    "'a'b",
+    "-",
+    "?x",
+    "%x",
+    "@x",
+    "a\\b",
+    "'open",
+    "\"open",
+    "'it''s' ",
+];
+
+/// Appends a random block node (a mapping or a sequence) at column `indent`.
+fn block_node(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
+    let sequence = dice.below(3) == 0;
+    for _ in 0..1 + dice.below(4) {
+        noise(dice, indent, out);
+        out.push_str(&" ".repeat(indent));
+        out.push_str(if sequence {
+            "- "
+        } else {
+            dice.pick(&["key", "k2", "a b", "k-3", "x.y"])
+        });
+        if !sequence {
+            out.push_str(dice.pick(&[": ", ":", ":  "]));
+        }
+        entry_value(dice, indent, depth, out);
+    }
+}
+
+/// The rest of an entry's line and the lines its value goes on.
+fn entry_value(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
+    let deeper = indent + 1 + dice.below(4);
+    match dice.below(8) {
+        0 | 1 if depth < 3 => {
+            out.push_str(dice.pick(&["", " # c", ""]));
+            out.push('\n');
+            block_node(dice, deeper, depth + 1, out);
+        }
+        2 => {
+            out.push_str(dice.pick(&["|", "|-", ">", ">-", "|+", "|2", "| #c"]));
+            out.push('\n');
+            for _ in 0..1 + dice.below(3) {
+                let extra = dice.below(3) / 2 * 2;
+                out.push_str(&" ".repeat(deeper + extra));
+                out.push_str(dice.pick(&["text", "more  words", "# not a comment", "a: b"]));
+                out.push_str(dice.pick(&["\n", "\n", "\n\n"]));
+            }
+        }
+        3 => {
+            out.push_str(dice.pick(&["first", "'first", "\"first", "\"first\\"]));
+            out.push('\n');
+            out.push_str(&" ".repeat(deeper));
+            out.push_str(dice.pick(&["goes on", "end'", "end\"", "x # c", "- y", "k: v"]));
+            out.push('\n');
+        }
+        _ => {
+            out.push_str(dice.pick(&SCALARS));
+            out.push('\n');
+        }
+    }
+}
+
+/// Now and then a blank or comment line, at any column.
+fn noise(dice: &mut Dice, indent: usize, out: &mut String) {
+    match dice.below(10) {
+        0 => out.push('\n'),
+        1 => out.push_str(&format!("{}# note\n", " ".repeat(dice.below(indent + 3)))),
+        _ => {}
+    }
+}
+
+/// Documents put together at random from block mappings and sequences at random columns,
+/// with the scalars and headers YAML reads differently, then at times one line's column
+/// moved: whatever the fast reader takes, it reads as `serde_yaml` does. Unlike damaged rule
+/// files these reach shapes no rule file in `../shared` has.
+#[test]
+fn generated_documents_are_read_as_serde_yaml_reads_them_or_left_to_it() {
+    let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..60_000 {
+        let mut doc = String::from(dice.pick(&["", "", "---\n", "--- # c\n"]));
+        block_node(&mut dice, 0, 0, &mut doc);
+        if dice.below(3) == 0 {
+            let lines: Vec<&str> = doc.lines().collect();
+            let moved = dice.below(lines.len());
+            let shift = dice.pick(&["", " ", "  "]);
+            doc = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i == moved {
+                        format!("{shift}{}\n", l.trim_start())
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+        }
+        let slow = serde_yaml::from_str::<serde_yaml::Value>(&doc).ok();
+        refused += usize::from(slow.is_none());
+        if let Some(fast) = parse_block_yaml(&doc) {
+            assert_eq!(Some(&fast), slow.as_ref(), "{doc}");
+            taken += 1;
+        }
+    }
+    eprintln!("{taken} generated documents read fast, {refused} refused by serde_yaml");
+    assert!(taken > 5_000 && refused > 5_000, "{taken} {refused}");
+}

@@ -57,9 +57,10 @@ pub(super) struct Ready {
 }
 
 impl Ready {
-    /// Loads the rules (as [`load`]) and sizes the output's columns to their names.
-    pub(super) fn load(extra: &[PathBuf], output: OutputFormat) -> Ready {
-        let loaded = load(extra);
+    /// Loads the rules (as [`load`], on `threads` threads) and sizes the output's columns to
+    /// their names.
+    pub(super) fn load(extra: &[PathBuf], output: OutputFormat, threads: usize) -> Ready {
+        let loaded = load(extra, threads);
         Ready {
             render: Render::new(output, loaded.detector.rule_names()),
             detector: Mutex::new(loaded.detector),
@@ -81,10 +82,11 @@ impl Ready {
 }
 
 /// Loads the app's rules (`rules::locate`: shipped rules, `<app>/local/rules`,
-/// `NETDISCOVER_RULES_DIR`) plus the `--rules` directories.
-pub(super) fn load(extra: &[PathBuf]) -> Loaded {
+/// `NETDISCOVER_RULES_DIR`) plus the `--rules` directories, on `threads` threads (the
+/// calling one among them); the detector's Sigma notes use as many.
+pub(super) fn load(extra: &[PathBuf], threads: usize) -> Loaded {
     let places = rules::locate(extra);
-    let (ruleset, warnings) = places.load();
+    let (ruleset, warnings) = places.load_on(threads);
     let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let unavailable = ruleset.is_empty().then(|| {
         let searched: Vec<String> = places
@@ -107,22 +109,23 @@ pub(super) fn load(extra: &[PathBuf]) -> Loaded {
         .map(|dir| format!("--rules {}: no such directory", dir.display()))
         .collect();
     Loaded {
-        detector: Box::new(RulesDetector::new(ruleset)),
+        detector: Box::new(RulesDetector::new(ruleset, threads)),
         warnings,
         errors,
         unavailable,
     }
 }
 
-/// [`RuleSet::sigma_unmatchable`] over every rule, the rules split between the cores (the
+/// [`RuleSet::sigma_unmatchable`] over every rule, the rules split between `threads` (the
 /// summary waits for it, after every row): the parts' rules in order, their field counts
 /// added and sorted as one call sorts them.
-fn unmatchable_on_every_core(
+fn unmatchable_on_threads(
     rules: &RuleSet,
     present: &(dyn Fn(&str) -> bool + Sync),
+    threads: usize,
 ) -> Unmatchable {
     let all: Vec<usize> = (0..rules.len()).collect();
-    let cores = crate::rules::cores();
+    let cores = threads;
     if cores <= 1 || all.len() < 64 {
         return rules.sigma_unmatchable(&all, present);
     }
@@ -154,13 +157,16 @@ fn unmatchable_on_every_core(
 struct RulesDetector {
     names: Arc<[String]>,
     detector: ProcessDetector,
+    /// The threads the scan was given (for the Sigma notes).
+    threads: usize,
 }
 
 impl RulesDetector {
-    fn new(rules: RuleSet) -> Self {
+    fn new(rules: RuleSet, threads: usize) -> Self {
         RulesDetector {
             names: rules.rules().iter().map(|r| r.meta.name.clone()).collect(),
             detector: ProcessDetector::new(rules),
+            threads,
         }
     }
 }
@@ -174,6 +180,7 @@ impl Detector for RulesDetector {
         Box::new(RulesDetector {
             names: Arc::clone(&self.names),
             detector: self.detector.fork(),
+            threads: self.threads,
         })
     }
 
@@ -182,7 +189,7 @@ impl Detector for RulesDetector {
         seen.iter()
             .filter_map(|(&source, &events)| {
                 let present = |sigma: &str| fields::sources_with(sigma).contains(&source);
-                let unmatchable = unmatchable_on_every_core(rules, &present);
+                let unmatchable = unmatchable_on_threads(rules, &present, self.threads);
                 (!unmatchable.rules.is_empty()).then(|| {
                     format!(
                         "sigma: on the {events} {} event(s), {unmatchable}",

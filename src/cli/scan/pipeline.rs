@@ -360,7 +360,7 @@ mod tests {
         files.insert(2, examples.join("no such file.xml"));
 
         let ready = OnceLock::new();
-        let _ = ready.set(Ready::load(&[], OutputFormat::Ndjson));
+        let _ = ready.set(Ready::load(&[], OutputFormat::Ndjson, 1));
         let mut one = Vec::new();
         let progress = ProgressBar::hidden();
         let inline_run = run(&files, &options(1, 0), &ready, &progress, |r| {
@@ -387,7 +387,7 @@ mod tests {
                 while shared.ahead.load(Ordering::Relaxed) == 0 {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson));
+                let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, 3));
             });
             threaded(&shared, work_tx, |r| collector(r, &files, &mut many))
         });
