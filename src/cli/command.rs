@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::BufReader;
+use std::sync::Arc;
 
 use crate::protocol::{
     self, run_session, Columns, CommandError, Emitter, GateLiteral, GetInfo, GetInfoReply, Level,
-    Message, ProcessError, RowGate, RowProcessor, SearchCommand, SlotColumns, Verdict,
+    Message, ProcessError, RowGate, RowProcessor, SearchCommand, SlotColumns, Threads, Verdict,
 };
 use crate::rules::{self, Annotation, Matcher, RuleSet, Selected, Selection, Warning};
 
@@ -33,6 +34,10 @@ lists are repeated options because Splunk strips commas.
   type=<type>                select rules by type: Hunting, Anomaly, TTP, Correlation, ...;
                              repeatable
   story=<analytic story>     select rules by analytic story; repeatable
+  threads=auto|<n>           threads deciding a large chunk's rows: auto (default) uses a
+                             second core while rows are costly (many rules), up to
+                             min(2, cores); 1 keeps one thread (a search head running many
+                             searches at once, each its own process)
 Selections of different keys intersect, repeats of one key unite; no selection means every
 loaded rule. Any other token is an error that lists these options.
 Example: | tstats ... by Processes.process ... | `drop_dm_object_name(Processes)`
@@ -58,8 +63,14 @@ pub const RISK_ATTRIBUTION_FIELDS: [&str; 3] =
     ["search_name", "annotations.mitre_attack", "analyticstories"];
 
 /// The valid options, as error messages list them.
-pub const VALID_OPTIONS: &str =
-    "mode=annotate|filter|risk, rule=<name or id>, type=<detection type>, story=<analytic story>";
+pub const VALID_OPTIONS: &str = "mode=annotate|filter|risk, rule=<name or id>, \
+    type=<detection type>, story=<analytic story>, threads=auto|<1-64>";
+
+/// Threads `threads=auto` may use at most (fewer on a machine with fewer cores).
+pub const AUTO_THREADS: usize = 2;
+
+/// The most threads `threads=<n>` accepts.
+pub const MAX_THREADS: usize = 64;
 
 /// What the command does with matching rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -94,6 +105,8 @@ pub struct CommandOptions {
     pub types: Vec<String>,
     /// `story=` values; any may match.
     pub stories: Vec<String>,
+    /// `threads=<n>`; `None` for `auto` (the default).
+    pub threads: Option<usize>,
 }
 
 /// An invalid option token.
@@ -119,7 +132,7 @@ impl CommandOptions {
     /// Parses Splunk-tokenised arguments (`searchinfo.args`). Keys are case-insensitive.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<CommandOptions, OptionError> {
         let mut options = CommandOptions::default();
-        let mut mode_seen = false;
+        let (mut mode_seen, mut threads_seen) = (false, false);
         for token in args {
             let token = token.as_ref();
             let error = |problem: &str| OptionError {
@@ -142,6 +155,15 @@ impl CommandOptions {
                     options.mode = Mode::parse(value.trim())
                         .ok_or_else(|| error("mode must be annotate, filter or risk, got"))?;
                 }
+                "threads" => {
+                    if threads_seen {
+                        return Err(error("threads given twice, second time as"));
+                    }
+                    threads_seen = true;
+                    options.threads = parse_threads(value.trim()).ok_or_else(|| {
+                        error("threads must be auto or a number from 1 to 64, got")
+                    })?;
+                }
                 "rule" => options.rules.push(value.to_string()),
                 "type" => options.types.push(value.to_string()),
                 "story" => options.stories.push(value.to_string()),
@@ -150,6 +172,17 @@ impl CommandOptions {
             }
         }
         Ok(options)
+    }
+}
+
+/// `threads=`'s value: `Some(None)` for auto, `Some(Some(n))` for a count in range.
+fn parse_threads(value: &str) -> Option<Option<usize>> {
+    if value.eq_ignore_ascii_case("auto") {
+        return Some(None);
+    }
+    match value.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Some(Some(n)),
+        _ => None,
     }
 }
 
@@ -230,6 +263,10 @@ impl SearchCommand for NetdiscoverCommand {
         };
         let mut processor = RulesProcessor::new(rules, selected, self.options.mode);
         processor.pending = messages;
+        processor.set_threads(match self.options.threads {
+            None => Threads::Auto(AUTO_THREADS),
+            Some(n) => Threads::Fixed(n),
+        });
         Ok(processor)
     }
 }
@@ -260,13 +297,15 @@ fn usable(rules: RuleSet) -> Result<RuleSet, CommandError> {
 /// Evaluates the selected rules on every row and writes the annotation fields.
 #[derive(Debug)]
 pub struct RulesProcessor {
-    rules: RuleSet,
+    /// Shared with the forks that process rows on other threads.
+    rules: Arc<RuleSet>,
     selected: Selected,
     matcher: Matcher,
     mode: Mode,
     fields: Vec<String>,
     appended: Vec<String>,
-    gate: Option<RowGate>,
+    gate: Option<Arc<RowGate>>,
+    threads: Threads,
     /// The identity columns of annotated rows, encoded once per set of matched rules.
     identity: IdentityCache,
     /// Reused for annotation values rendered from a row.
@@ -291,7 +330,8 @@ impl RulesProcessor {
             matcher: Matcher::new(&rules),
             fields: rules.fields().to_vec(),
             appended: appended_columns(mode),
-            rules,
+            rules: Arc::new(rules),
+            threads: Threads::Fixed(1),
             selected,
             mode,
         };
@@ -323,7 +363,8 @@ impl RulesProcessor {
                         })
                         .collect();
                     RowGate::new(&literals, unmatched)
-                });
+                })
+                .map(Arc::new);
         } else {
             self.gate = None;
         }
@@ -331,6 +372,12 @@ impl RulesProcessor {
 }
 
 impl RulesProcessor {
+    /// How many threads may decide a large chunk's rows ([`RowProcessor::fork`]); one (the
+    /// default) until set. `| netdiscover` sets its `threads=` option here.
+    pub fn set_threads(&mut self, threads: Threads) {
+        self.threads = threads;
+    }
+
     /// Turns off encoding the identity columns once per set of matched rules (every annotated
     /// row then has them written value by value). The output is the same either way; this
     /// exists to prove that and to measure what the encoding saves.
@@ -354,7 +401,34 @@ impl RowProcessor for RulesProcessor {
     /// Rows holding none of the selected rules' required literals match nothing: they pass
     /// (annotate) or are dropped (filter, risk) without their fields being located.
     fn row_gate(&self) -> Option<&RowGate> {
-        self.gate.as_ref()
+        self.gate.as_deref()
+    }
+
+    fn threads(&self) -> Threads {
+        self.threads
+    }
+
+    /// A fork shares the compiled rules and the gate; its matcher, identity cache and scratch
+    /// are its own. A row's answer depends on that row alone, as a fork must promise.
+    fn fork(&self) -> Option<Box<dyn RowProcessor + Send>> {
+        Some(Box::new(RulesProcessor {
+            rules: Arc::clone(&self.rules),
+            selected: self.selected.clone(),
+            matcher: Matcher::new(&self.rules),
+            mode: self.mode,
+            fields: self.fields.clone(),
+            appended: self.appended.clone(),
+            gate: self.gate.clone(),
+            threads: Threads::Fixed(1),
+            identity: IdentityCache {
+                encoded: HashMap::new(),
+                max_sets: self.identity.max_sets,
+            },
+            scratch: Vec::new(),
+            pending: Vec::new(),
+            sigma_reported: self.sigma_reported.clone(),
+            sigma_pending: None,
+        }))
     }
 
     /// Binds each field to its bare column (`process`, after `drop_dm_object_name`) or, when

@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use super::csv::{scan_record, write_field, CsvError, FieldSpan, RecordEnd};
 use super::mv;
+use super::parallel::Parallel;
 use super::processor::{
     Cell, Columns, Emitter, GateValues, LazySlot, Message, Row, RowGate, RowProcessor, SlotColumns,
     Verdict,
@@ -57,27 +58,66 @@ pub struct BodyStats {
 /// allocate nothing.
 #[derive(Debug, Default)]
 pub struct BodyProcessor {
-    columns: Columns,
+    layout: Layout,
     header_spans: Vec<FieldSpan>,
-    field_spans: Vec<FieldSpan>,
+    /// The session thread's rows: where the body stands, and the chunk's counts.
+    rows: RowRunner,
+    /// Other threads' share of a large body's rows ([`super::parallel`]).
+    parallel: Parallel,
+    header_done: bool,
+    /// While the record at `pos` (or the header) is incomplete, the body length at which to scan
+    /// it again ([`BodyProcessor::wait_for_more`]).
+    retry_at: usize,
+}
+
+/// What a chunk's header fixes for all its rows. Read-only while rows are processed, so the
+/// threads processing one chunk's rows share it.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    columns: Columns,
     slots: Vec<SlotColumns>,
+    /// Input columns kept in the reply (all unless a name clashes with an appended column).
+    kept: Vec<usize>,
+    empty_suffix: Vec<u8>,
+    field_tmp: Vec<u8>,
+}
+
+impl Layout {
+    pub(crate) fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// Some input column is dropped from the reply: rows are rebuilt field by field.
+    fn fieldwise(&self) -> bool {
+        self.kept.len() != self.columns.len()
+    }
+}
+
+/// One thread's rows: the scratch reused from row to row, where the next row starts and what
+/// was counted. The session's thread has one, and so has each helper of a parallel chunk.
+#[derive(Debug, Default)]
+pub(crate) struct RowRunner {
+    field_spans: Vec<FieldSpan>,
     lazy: Vec<LazySlot>,
     /// Which of `lazy` the row being processed decoded ([`Row`]'s `decoded`).
     decoded: std::cell::Cell<u64>,
     /// Where the row the gate scanned has its commas.
     row_commas: RowCommas,
     emitter: Emitter,
-    /// Input columns kept in the reply (all unless a name clashes with an appended column).
-    kept: Vec<usize>,
-    empty_suffix: Vec<u8>,
-    field_tmp: Vec<u8>,
-    header_done: bool,
+    mv_tmp: Vec<u8>,
     /// Start of the next record to process.
-    pos: usize,
-    /// While the record at `pos` (or the header) is incomplete, the body length at which to scan
-    /// it again ([`BodyProcessor::wait_for_more`]).
-    retry_at: usize,
-    stats: BodyStats,
+    pub(crate) pos: usize,
+    /// `rows_in` also numbers the rows: the next row is the chunk's row `rows_in` (from 0).
+    pub(crate) stats: BodyStats,
+}
+
+/// How [`RowRunner::run`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Every row of the bytes given is processed.
+    Done,
+    /// The row at `pos` has not arrived whole.
+    Waiting,
 }
 
 impl BodyProcessor {
@@ -102,17 +142,20 @@ impl BodyProcessor {
     /// Starts a new body; `out` is cleared.
     pub fn begin(&mut self, out: &mut Vec<u8>) {
         out.clear();
-        self.columns.clear();
+        self.layout.columns.clear();
         self.header_done = false;
-        self.pos = 0;
+        self.rows.pos = 0;
         self.retry_at = 0;
-        self.stats = BodyStats::default();
+        self.rows.stats = BodyStats::default();
+        self.parallel.begin();
     }
 
     /// Processes every complete record of `body`, the part of the chunk body received so far
     /// (each call passes the same buffer, longer). With `complete`, `body` is the whole body and
     /// its last record may end without a newline. Processing rows while the rest of the body
-    /// is still arriving overlaps the scan with the transfer.
+    /// is still arriving overlaps the scan with the transfer. A processor that can be forked
+    /// ([`RowProcessor::fork`]) may have a large body's rows processed on several threads; the
+    /// reply is the same byte for byte.
     pub fn feed<P: RowProcessor + ?Sized>(
         &mut self,
         body: &[u8],
@@ -126,25 +169,22 @@ impl BodyProcessor {
         if !self.header_done && !self.read_header(body, complete, processor, out)? {
             return Ok(());
         }
-        let fieldwise = self.kept.len() != self.columns.len();
-        while self.pos < body.len() {
-            let gate = processor
-                .row_gate()
-                .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
-            let located = match self.scan_row_at(body, gate, out) {
-                Scanned::Decided => continue,
-                Scanned::Incomplete if !complete => {
-                    self.wait_for_more(self.pos, body.len());
-                    return Ok(());
-                }
-                Scanned::Located(end) => Some(end),
-                // Irregular quoting, a row too long for the kept masks, or the last row of
-                // the body without its newline: the field scanner locates the fields.
-                Scanned::Incomplete | Scanned::NeedsFields => None,
-            };
-            if !self.field_row(body, complete, fieldwise, located, processor, out)? {
-                return Ok(());
-            }
+        self.parallel.run(
+            &self.layout,
+            (body, complete),
+            &mut self.rows,
+            processor,
+            out,
+        )?;
+        let started = self.parallel.timer();
+        let first_row = self.rows.stats.rows_in;
+        let end = self
+            .rows
+            .run(&self.layout, (body, complete), usize::MAX, processor, out)?;
+        self.parallel
+            .observe(started, self.rows.stats.rows_in - first_row);
+        if end == RunEnd::Waiting {
+            self.wait_for_more(self.rows.pos, body.len());
         }
         Ok(())
     }
@@ -154,7 +194,7 @@ impl BodyProcessor {
     /// so `protocol::prefetch` may give their memory back.
     pub fn consumed(&self) -> usize {
         if self.header_done {
-            self.pos
+            self.rows.pos
         } else {
             0
         }
@@ -171,7 +211,7 @@ impl BodyProcessor {
     ) -> Result<bool, BodyError> {
         if complete && body.iter().all(|b| b.is_ascii_whitespace()) {
             self.header_done = true;
-            self.pos = body.len();
+            self.rows.pos = body.len();
             return Ok(true);
         }
         let Some(header_end) =
@@ -181,8 +221,9 @@ impl BodyProcessor {
             return Ok(false);
         };
         self.start_chunk(body, header_end.content_end, processor, out);
+        self.parallel.start_chunk(processor);
         self.header_done = true;
-        self.pos = header_end.next;
+        self.rows.pos = header_end.next;
         Ok(true)
     }
 
@@ -193,10 +234,113 @@ impl BodyProcessor {
         self.retry_at = from + 2 * (received - from);
     }
 
+    /// Ends the body: the processor's end-of-chunk messages go to `messages`, also for a chunk
+    /// without rows (a search with no results still gets its warnings).
+    pub fn finish<P: RowProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+        messages: &mut Vec<Message>,
+    ) -> BodyStats {
+        processor.end_chunk(messages);
+        self.rows.stats
+    }
+
+    /// Reads the chunk's header, binds the processor's slots and writes the reply header.
+    fn start_chunk<P: RowProcessor + ?Sized>(
+        &mut self,
+        body: &[u8],
+        header_content_end: usize,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) {
+        let layout = &mut self.layout;
+        layout.columns.clear();
+        for span in &self.header_spans {
+            layout.columns.push(super::csv::decode_owned(body, *span));
+        }
+        processor.bind_columns(&layout.columns, &mut layout.slots);
+
+        let appended = processor.appended_columns();
+        let n_appended = appended.len();
+        layout.kept.clear();
+        for (i, name) in layout.columns.names().iter().enumerate() {
+            let clashes = appended.iter().any(|a| {
+                name.as_slice() == a.as_bytes()
+                    || (name.starts_with(b"__mv_") && &name[5..] == a.as_bytes())
+            });
+            if !clashes {
+                layout.kept.push(i);
+            }
+        }
+        if layout.fieldwise() {
+            write_raw_fields(body, &self.header_spans, &layout.kept, out);
+        } else {
+            out.extend_from_slice(&body[..header_content_end]);
+        }
+        let mut first = layout.kept.is_empty();
+        for prefix in ["", "__mv_"] {
+            for name in appended {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                layout.field_tmp.clear();
+                layout.field_tmp.extend_from_slice(prefix.as_bytes());
+                layout.field_tmp.extend_from_slice(name.as_bytes());
+                write_field(&layout.field_tmp, out);
+            }
+        }
+        out.push(b'\n');
+        layout.empty_suffix.clear();
+        layout.empty_suffix.resize(2 * n_appended, b',');
+        if layout.kept.is_empty() && n_appended > 0 {
+            layout.empty_suffix.pop();
+        }
+    }
+}
+
+impl RowRunner {
+    /// Processes the complete rows of `body` from `pos` on, before row number `until_row`,
+    /// writing their replies into `out`. With `complete`, `body` is the whole body and its last
+    /// record may end without a newline.
+    pub(crate) fn run<P: RowProcessor + ?Sized>(
+        &mut self,
+        layout: &Layout,
+        (body, complete): (&[u8], bool),
+        until_row: usize,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> Result<RunEnd, BodyError> {
+        let fieldwise = layout.fieldwise();
+        while self.pos < body.len() && self.stats.rows_in < until_row {
+            let gate = processor
+                .row_gate()
+                .filter(|g| !fieldwise && g.verdict != Verdict::Emit);
+            let located = match self.scan_row_at(layout, body, gate, out) {
+                Scanned::Decided => continue,
+                Scanned::Incomplete if !complete => return Ok(RunEnd::Waiting),
+                Scanned::Located(end) => Some(end),
+                // Irregular quoting, a row too long for the kept masks, or the last row of
+                // the body without its newline: the field scanner locates the fields.
+                Scanned::Incomplete | Scanned::NeedsFields => None,
+            };
+            if !self.field_row(layout, body, complete, located, processor, out)? {
+                return Ok(RunEnd::Waiting);
+            }
+        }
+        Ok(RunEnd::Done)
+    }
+
     /// The bitmask pass over the row at `pos`: finds its end and its fields, and decides a row
     /// holding none of the gate's literals without asking the processor.
     #[inline]
-    fn scan_row_at(&mut self, body: &[u8], gate: Option<&RowGate>, out: &mut Vec<u8>) -> Scanned {
+    fn scan_row_at(
+        &mut self,
+        layout: &Layout,
+        body: &[u8],
+        gate: Option<&RowGate>,
+        out: &mut Vec<u8>,
+    ) -> Scanned {
         let pos = self.pos;
         let needles = gate.and_then(|g| g.needles.as_ref());
         let (content_end, next, fields, literal) =
@@ -212,7 +356,7 @@ impl BodyProcessor {
             };
         if let Some(gate) = gate {
             let decided = !literal
-                && fields == self.columns.len()
+                && fields == layout.columns.len()
                 && !gate
                     .many
                     .as_ref()
@@ -222,7 +366,7 @@ impl BodyProcessor {
                     &self.row_commas,
                     content_end,
                     &gate.whole_values,
-                    &self.slots,
+                    &layout.slots,
                 );
             if decided {
                 self.pos = next;
@@ -231,7 +375,7 @@ impl BodyProcessor {
                 if gate.verdict == Verdict::Pass {
                     self.stats.rows_out += 1;
                     out.extend_from_slice(&body[pos..content_end]);
-                    out.extend_from_slice(&self.empty_suffix);
+                    out.extend_from_slice(&layout.empty_suffix);
                     out.push(b'\n');
                 }
                 return Scanned::Decided;
@@ -252,9 +396,9 @@ impl BodyProcessor {
     #[inline]
     fn field_row<P: RowProcessor + ?Sized>(
         &mut self,
+        layout: &Layout,
         body: &[u8],
         complete: bool,
-        fieldwise: bool,
         located: Option<RecordEnd>,
         processor: &mut P,
         out: &mut Vec<u8>,
@@ -266,10 +410,7 @@ impl BodyProcessor {
         };
         let end = match scanned {
             Ok(Some(end)) => end,
-            Ok(None) => {
-                self.wait_for_more(pos, body.len());
-                return Ok(false);
-            }
+            Ok(None) => return Ok(false),
             Err(source) => {
                 return Err(BodyError::Row {
                     row: row + 1,
@@ -278,7 +419,7 @@ impl BodyProcessor {
                 })
             }
         };
-        let n_columns = self.columns.len();
+        let n_columns = layout.columns.len();
         if self.field_spans.len() > n_columns {
             return Err(BodyError::TooManyFields {
                 row: row + 1,
@@ -290,10 +431,10 @@ impl BodyProcessor {
         let record = pos..end.content_end;
         self.pos = end.next;
         self.stats.rows_in += 1;
-        let verdict = self.decide(body, record.clone(), row, processor)?;
-        let verbatim = !fieldwise && self.field_spans.len() == n_columns;
+        let verdict = self.decide(layout, body, record.clone(), row, processor)?;
+        let verbatim = !layout.fieldwise() && self.field_spans.len() == n_columns;
         let n_appended = processor.appended_columns().len();
-        self.write_answer(body, record, verdict, verbatim, n_appended, out);
+        self.write_answer(layout, body, record, verdict, verbatim, n_appended, out);
         Ok(true)
     }
 
@@ -301,17 +442,18 @@ impl BodyProcessor {
     #[inline]
     fn decide<P: RowProcessor + ?Sized>(
         &mut self,
+        layout: &Layout,
         body: &[u8],
         record: Range<usize>,
         row: usize,
         processor: &mut P,
     ) -> Result<Verdict, BodyError> {
-        self.reset_slots();
+        self.reset_slots(layout.slots.len());
         self.emitter.clear();
         let view = Row {
             body,
             spans: &self.field_spans,
-            bindings: &self.slots,
+            bindings: &layout.slots,
             slots: &self.lazy,
             decoded: &self.decoded,
             record,
@@ -327,8 +469,10 @@ impl BodyProcessor {
 
     /// Writes the reply rows for a located row: none, the row with empty appended columns,
     /// or one row per emitted row.
+    #[allow(clippy::too_many_arguments)]
     fn write_answer(
         &mut self,
+        layout: &Layout,
         body: &[u8],
         record: Range<usize>,
         verdict: Verdict,
@@ -340,88 +484,26 @@ impl BodyProcessor {
             Verdict::Drop => {}
             Verdict::Pass => {
                 self.stats.rows_out += 1;
-                self.write_row_prefix(body, record, verbatim, out);
-                out.extend_from_slice(&self.empty_suffix);
+                self.write_row_prefix(layout, body, record, verbatim, out);
+                out.extend_from_slice(&layout.empty_suffix);
                 out.push(b'\n');
             }
             Verdict::Emit => {
                 let rows = self.emitter.finish();
                 for r in 0..rows {
                     self.stats.rows_out += 1;
-                    self.write_row_prefix(body, record.clone(), verbatim, out);
-                    self.write_appended(r, n_appended, out);
+                    self.write_row_prefix(layout, body, record.clone(), verbatim, out);
+                    self.write_appended(layout, r, n_appended, out);
                     out.push(b'\n');
                 }
             }
         }
     }
 
-    /// Ends the body: the processor's end-of-chunk messages go to `messages`, also for a chunk
-    /// without rows (a search with no results still gets its warnings).
-    pub fn finish<P: RowProcessor + ?Sized>(
-        &mut self,
-        processor: &mut P,
-        messages: &mut Vec<Message>,
-    ) -> BodyStats {
-        processor.end_chunk(messages);
-        self.stats
-    }
-
-    /// Reads the chunk's header, binds the processor's slots and writes the reply header.
-    fn start_chunk<P: RowProcessor + ?Sized>(
-        &mut self,
-        body: &[u8],
-        header_content_end: usize,
-        processor: &mut P,
-        out: &mut Vec<u8>,
-    ) {
-        self.columns.clear();
-        for span in &self.header_spans {
-            self.columns.push(super::csv::decode_owned(body, *span));
-        }
-        processor.bind_columns(&self.columns, &mut self.slots);
-
-        let appended = processor.appended_columns();
-        let n_appended = appended.len();
-        self.kept.clear();
-        for (i, name) in self.columns.names().iter().enumerate() {
-            let clashes = appended.iter().any(|a| {
-                name.as_slice() == a.as_bytes()
-                    || (name.starts_with(b"__mv_") && &name[5..] == a.as_bytes())
-            });
-            if !clashes {
-                self.kept.push(i);
-            }
-        }
-        if self.kept.len() != self.columns.len() {
-            write_raw_fields(body, &self.header_spans, &self.kept, out);
-        } else {
-            out.extend_from_slice(&body[..header_content_end]);
-        }
-        let mut first = self.kept.is_empty();
-        for prefix in ["", "__mv_"] {
-            for name in appended {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                self.field_tmp.clear();
-                self.field_tmp.extend_from_slice(prefix.as_bytes());
-                self.field_tmp.extend_from_slice(name.as_bytes());
-                write_field(&self.field_tmp, out);
-            }
-        }
-        out.push(b'\n');
-        self.empty_suffix.clear();
-        self.empty_suffix.resize(2 * n_appended, b',');
-        if self.kept.is_empty() && n_appended > 0 {
-            self.empty_suffix.pop();
-        }
-    }
-
     /// Writes the input part of an output row: the raw record, or its kept fields (padded).
     fn write_row_prefix(
         &self,
+        layout: &Layout,
         body: &[u8],
         record: Range<usize>,
         verbatim: bool,
@@ -431,7 +513,7 @@ impl BodyProcessor {
             out.extend_from_slice(&body[record]);
             return;
         }
-        for (n, &column) in self.kept.iter().enumerate() {
+        for (n, &column) in layout.kept.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
@@ -442,14 +524,20 @@ impl BodyProcessor {
     }
 
     /// Writes `,plain…,mv…` for emitted row `row`: both fields of a column in one pass, the
-    /// `__mv_` ones gathered in `field_tmp` meanwhile.
-    fn write_appended(&mut self, row: usize, n_appended: usize, out: &mut Vec<u8>) {
+    /// `__mv_` ones gathered in `mv_tmp` meanwhile.
+    fn write_appended(
+        &mut self,
+        layout: &Layout,
+        row: usize,
+        n_appended: usize,
+        out: &mut Vec<u8>,
+    ) {
         let (cells, bytes) = self.emitter.row(row);
-        let mv_fields = &mut self.field_tmp;
+        let mv_fields = &mut self.mv_tmp;
         mv_fields.clear();
         let mut rest = cells;
         for column in 0..n_appended {
-            if column > 0 || !self.kept.is_empty() {
+            if column > 0 || !layout.kept.is_empty() {
                 out.push(b',');
             }
             mv_fields.push(b',');
@@ -475,9 +563,10 @@ impl BodyProcessor {
         out.extend_from_slice(mv_fields);
     }
 
-    /// Prepares the slots for the next row: nothing is decoded until the processor asks.
-    fn reset_slots(&mut self) {
-        self.lazy.resize_with(self.slots.len(), LazySlot::default);
+    /// Prepares the `n_slots` slots for the next row: nothing is decoded until the processor
+    /// asks.
+    fn reset_slots(&mut self, n_slots: usize) {
+        self.lazy.resize_with(n_slots, LazySlot::default);
         let mut decoded = self.decoded.take();
         if decoded & 1 << 63 != 0 {
             self.lazy.iter_mut().skip(63).for_each(LazySlot::reset);

@@ -12,6 +12,7 @@ pub mod mv;
 mod needles;
 mod output;
 mod pages;
+mod parallel;
 mod pipes;
 mod prefetch;
 mod processor;
@@ -26,7 +27,7 @@ pub use pipes::{enlarge_stdio, raw_stdin, raw_stdout};
 pub use prefetch::WINDOW_MIN as PREFETCH_WINDOW_MIN;
 pub use processor::{
     Columns, Emitter, GateLiteral, Level, Message, Passthrough, ProcessError, Row, RowGate,
-    RowProcessor, SlotColumns, Values, Verdict,
+    RowProcessor, SlotColumns, Threads, Values, Verdict,
 };
 pub use session::{
     run_session, send_error, CommandError, GetInfo, GetInfoReply, SearchCommand, SearchInfo,

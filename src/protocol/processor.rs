@@ -600,6 +600,30 @@ pub trait RowProcessor {
     /// Called at the end of every execute chunk (after its last row, if it has rows); messages
     /// added here go into that chunk's reply.
     fn end_chunk(&mut self, _messages: &mut Vec<Message>) {}
+
+    /// How many threads may process a chunk's rows (only with [`fork`](Self::fork)).
+    fn threads(&self) -> Threads {
+        Threads::Fixed(1)
+    }
+
+    /// A copy of this processor for another thread, or `None` (the default) when rows must be
+    /// processed on one thread. A fork promises that its verdict and emitted values for a row
+    /// depend only on that row and the bound columns, never on the rows processed before (the
+    /// loop may process a row twice and keep one answer); the loop binds it to every chunk's
+    /// columns and never calls its [`end_chunk`](Self::end_chunk), so its messages are lost.
+    fn fork(&self) -> Option<Box<dyn RowProcessor + Send>> {
+        None
+    }
+}
+
+/// How many threads process a large chunk's rows when the processor can be forked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Up to this many threads (at most the machine's cores), the extra ones only while rows
+    /// cost enough to be worth them (`protocol::parallel`).
+    Auto(usize),
+    /// This many threads for every large chunk (at least 1).
+    Fixed(usize),
 }
 
 /// Passes every row through unchanged and appends nothing.
@@ -642,5 +666,11 @@ impl<P: RowProcessor + ?Sized> RowProcessor for Box<P> {
     }
     fn end_chunk(&mut self, messages: &mut Vec<Message>) {
         (**self).end_chunk(messages)
+    }
+    fn threads(&self) -> Threads {
+        (**self).threads()
+    }
+    fn fork(&self) -> Option<Box<dyn RowProcessor + Send>> {
+        (**self).fork()
     }
 }

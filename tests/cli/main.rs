@@ -9,6 +9,7 @@ mod command_gate;
 mod command_identity;
 mod command_load;
 mod command_rules;
+mod command_threads;
 mod lint;
 mod navigator;
 mod scan;

@@ -9,6 +9,7 @@ mod edge;
 mod fault;
 mod fixtures;
 mod gate;
+mod parallel;
 mod prefetch;
 mod processor;
 mod props;
