@@ -382,10 +382,7 @@ impl RulesProcessor {
     /// row then has them written value by value). The output is the same either way; this
     /// exists to prove that and to measure what the encoding saves.
     pub fn set_encoded_identity(&mut self, on: bool) {
-        self.identity = IdentityCache {
-            encoded: HashMap::default(),
-            max_sets: if on { IdentityCache::MAX_SETS } else { 0 },
-        };
+        self.identity = IdentityCache::holding(if on { IdentityCache::MAX_SETS } else { 0 });
     }
 }
 
@@ -420,10 +417,7 @@ impl RowProcessor for RulesProcessor {
             appended: self.appended.clone(),
             gate: self.gate.clone(),
             threads: Threads::Fixed(1),
-            identity: IdentityCache {
-                encoded: HashMap::new(),
-                max_sets: self.identity.max_sets,
-            },
+            identity: IdentityCache::holding(self.identity.max_sets),
             scratch: Vec::new(),
             pending: Vec::new(),
             sigma_reported: self.sigma_reported.clone(),
@@ -523,10 +517,7 @@ struct IdentityCache {
 
 impl Default for IdentityCache {
     fn default() -> Self {
-        IdentityCache {
-            encoded: HashMap::default(),
-            max_sets: Self::MAX_SETS,
-        }
+        Self::holding(Self::MAX_SETS)
     }
 }
 
@@ -563,6 +554,14 @@ struct EncodedIdentity {
 }
 
 impl IdentityCache {
+    /// An empty cache that encodes at most `max_sets` sets.
+    fn holding(max_sets: usize) -> IdentityCache {
+        IdentityCache {
+            encoded: HashMap::default(),
+            max_sets,
+        }
+    }
+
     /// Sets of matched rules encoded at most: past that, rows are annotated value by value
     /// (a bound on memory for rule sets whose matches keep combining differently).
     const MAX_SETS: usize = 512;
