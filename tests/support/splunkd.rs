@@ -172,11 +172,20 @@ impl Splunkd {
         })
     }
 
-    /// CPU time the child has used so far (user + system, all threads), in nanoseconds:
-    /// the first field of `/proc/<pid>/schedstat`, while it is alive.
+    /// CPU time the child has used so far (user + system), in nanoseconds, while it is alive:
+    /// `utime + stime` of `/proc/<pid>/stat`, which count every thread of the process, those
+    /// that have ended included (`/proc/<pid>/schedstat` is the main thread's alone), in clock
+    /// ticks (10 ms where `CLK_TCK` is 100).
     pub fn cpu_ns(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).ok()?;
-        stat.split_whitespace().next()?.parse().ok()
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces: count after it.
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let mut fields = after_name.split_whitespace().skip(11);
+        let utime: u64 = fields.next()?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf reads a constant of the C library.
+        let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+        Some((utime + stime) * 1_000_000_000 / ticks.max(1))
     }
 
     /// The child's peak resident set size so far, in KiB (`VmHWM`), while it is alive.
