@@ -299,8 +299,8 @@ fn usable(rules: RuleSet) -> Result<RuleSet, CommandError> {
 /// system. Loading parses and compiles on every core, so the compiled rules lie scattered
 /// among the freed parse in several threads' malloc arenas, whose pages cannot go back while
 /// any piece of a rule sits on them. The copy packs the rules together; the original and the
-/// parse's leftovers then free whole pages (the ESCU corpus: 2.6 MiB fewer resident through
-/// the whole search, BENCHMARKS.md).
+/// parse's leftovers then free whole pages (the ESCU corpus: about 1.7 MiB fewer resident at
+/// the reply's peak, BENCHMARKS.md).
 fn compacted(rules: RuleSet) -> RuleSet {
     let packed = rules.clone();
     drop(rules);
