@@ -4,10 +4,11 @@
 //! that reads it on a helper thread and holds it as a window; also where the cut into blocks
 //! is misled by irregular quoting. Each test also proves the forks processed rows.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::prefetch::Trickle;
 use crate::support::{execute, getinfo};
 use netdiscover::protocol::{
     encode_chunk, run_session, BodyProcessor, CommandError, Emitter, GetInfo, GetInfoReply,
@@ -201,22 +202,6 @@ impl SearchCommand for Command {
         let tagger = Tagger::new(self.0, true);
         self.1 = Arc::clone(&tagger.forked);
         Ok(tagger)
-    }
-}
-
-/// Hands out its bytes in pieces of irregular sizes (1 byte to 97 KiB).
-struct Trickle<'a> {
-    bytes: &'a [u8],
-    step: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.step = (self.step * 7919 + 13) % 99_991;
-        let n = (self.step + 1).min(buf.len()).min(self.bytes.len());
-        buf[..n].copy_from_slice(&self.bytes[..n]);
-        self.bytes = &self.bytes[n..];
-        Ok(n)
     }
 }
 

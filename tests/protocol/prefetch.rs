@@ -79,9 +79,9 @@ impl SearchCommand for Command {
 
 /// Hands out its bytes in pieces of irregular sizes (1 byte to 97 KiB), so rows, quoted
 /// newlines and `""` escapes are split across reads.
-struct Trickle<'a> {
-    bytes: &'a [u8],
-    step: usize,
+pub(crate) struct Trickle<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) step: usize,
 }
 
 impl Read for Trickle<'_> {
