@@ -63,10 +63,16 @@ pub fn command(exe: impl AsRef<std::ffi::OsStr>) -> Command {
     }
 }
 
+/// Whether the binaries run through `NETDISCOVER_TEST_RUNNER` (an emulator).
+pub fn emulated() -> bool {
+    std::env::var(TEST_RUNNER).is_ok_and(|runner| !runner.trim().is_empty())
+}
+
 /// `deadline`, or 20 times it when a runner is set.
 pub fn under_runner(deadline: Duration) -> Duration {
-    match std::env::var(TEST_RUNNER) {
-        Ok(runner) if !runner.trim().is_empty() => deadline * 20,
-        _ => deadline,
+    if emulated() {
+        deadline * 20
+    } else {
+        deadline
     }
 }

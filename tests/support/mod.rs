@@ -11,7 +11,7 @@ mod shared;
 pub mod splunkd;
 
 #[allow(unused_imports)]
-pub use binary::{command, netdiscover_exe, netdiscover_input_exe};
+pub use binary::{command, emulated, netdiscover_exe, netdiscover_input_exe};
 pub use shared::shared;
 
 use std::io::Read;
