@@ -12,7 +12,7 @@
 use netdiscover::rules::OwnedRow;
 use proptest::prelude::*;
 
-use crate::support::rules::Probe;
+use crate::support::rules::{Probe, Rng};
 
 /// Fields ESCU's Endpoint.Processes predicates read most.
 const FIELDS: &[&str] = &[
@@ -182,17 +182,6 @@ fn patterns(p: &P, out: &mut Vec<(usize, String)>) {
         P::In(f, vs) => out.extend(vs.iter().map(|v| (*f, v.clone()))),
         P::And(items) | P::Or(items) => items.iter().for_each(|i| patterns(i, out)),
         P::Not(inner) => patterns(inner, out),
-    }
-}
-
-/// A small deterministic generator for row contents.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use netdiscover::rules::parse_block_yaml;
 
+use crate::support::rules::Rng;
 use crate::support::shared;
 
 fn yaml_files(dir: PathBuf, out: &mut Vec<PathBuf>) {
@@ -67,13 +68,9 @@ fn damaged_rule_files_are_read_as_serde_yaml_reads_them_or_left_to_it() {
     yaml_files(escu, &mut files);
     yaml_files(sigma, &mut files);
     files.sort();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |bound: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % bound.max(1) as u64) as usize
-    };
+    let seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = Rng(seed);
+    let mut next = |bound: usize| rng.next(bound.max(1));
     let (mut checked, mut refused) = (0, 0);
     for file in files.iter().step_by(7) {
         let text = std::fs::read_to_string(file).expect("read");
@@ -109,22 +106,6 @@ fn damaged_rule_files_are_read_as_serde_yaml_reads_them_or_left_to_it() {
         }
     }
     assert!(checked > 8_000 && refused > 1_000, "{checked} {refused}");
-}
-
-/// A small xorshift generator: the same documents on every run.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % bound as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
 }
 
 /// Scalars as they may follow `key: ` or `- `: the pieces YAML reads differently (` #`,
@@ -169,9 +150,9 @@ const SCALARS: [&str; 36] = [
 ];
 
 /// Appends a random block node (a mapping or a sequence) at column `indent`.
-fn block_node(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
-    let sequence = dice.below(3) == 0;
-    for _ in 0..1 + dice.below(4) {
+fn block_node(dice: &mut Rng, indent: usize, depth: usize, out: &mut String) {
+    let sequence = dice.next(3) == 0;
+    for _ in 0..1 + dice.next(4) {
         noise(dice, indent, out);
         out.push_str(&" ".repeat(indent));
         out.push_str(if sequence {
@@ -187,9 +168,9 @@ fn block_node(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
 }
 
 /// The rest of an entry's line and the lines its value goes on.
-fn entry_value(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
-    let deeper = indent + 1 + dice.below(4);
-    match dice.below(8) {
+fn entry_value(dice: &mut Rng, indent: usize, depth: usize, out: &mut String) {
+    let deeper = indent + 1 + dice.next(4);
+    match dice.next(8) {
         0 | 1 if depth < 3 => {
             out.push_str(dice.pick(&["", " # c", ""]));
             out.push('\n');
@@ -198,8 +179,8 @@ fn entry_value(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
         2 => {
             out.push_str(dice.pick(&["|", "|-", ">", ">-", "|+", "|2", "| #c"]));
             out.push('\n');
-            for _ in 0..1 + dice.below(3) {
-                let extra = dice.below(3) / 2 * 2;
+            for _ in 0..1 + dice.next(3) {
+                let extra = dice.next(3) / 2 * 2;
                 out.push_str(&" ".repeat(deeper + extra));
                 out.push_str(dice.pick(&["text", "more  words", "# not a comment", "a: b"]));
                 out.push_str(dice.pick(&["\n", "\n", "\n\n"]));
@@ -220,10 +201,10 @@ fn entry_value(dice: &mut Dice, indent: usize, depth: usize, out: &mut String) {
 }
 
 /// Now and then a blank or comment line, at any column.
-fn noise(dice: &mut Dice, indent: usize, out: &mut String) {
-    match dice.below(10) {
+fn noise(dice: &mut Rng, indent: usize, out: &mut String) {
+    match dice.next(10) {
         0 => out.push('\n'),
-        1 => out.push_str(&format!("{}# note\n", " ".repeat(dice.below(indent + 3)))),
+        1 => out.push_str(&format!("{}# note\n", " ".repeat(dice.next(indent + 3)))),
         _ => {}
     }
 }
@@ -234,14 +215,14 @@ fn noise(dice: &mut Dice, indent: usize, out: &mut String) {
 /// files these reach shapes no rule file in `../shared` has.
 #[test]
 fn generated_documents_are_read_as_serde_yaml_reads_them_or_left_to_it() {
-    let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+    let mut dice = Rng(0x2545_f491_4f6c_dd1d);
     let (mut taken, mut refused) = (0, 0);
     for _ in 0..60_000 {
         let mut doc = String::from(dice.pick(&["", "", "---\n", "--- # c\n"]));
         block_node(&mut dice, 0, 0, &mut doc);
-        if dice.below(3) == 0 {
+        if dice.next(3) == 0 {
             let lines: Vec<&str> = doc.lines().collect();
-            let moved = dice.below(lines.len());
+            let moved = dice.next(lines.len());
             let shift = dice.pick(&["", " ", "  "]);
             doc = lines
                 .iter()

@@ -203,3 +203,21 @@ impl Probe {
         !self.matcher.match_row(&self.set, &all, row).is_empty()
     }
 }
+
+/// A small deterministic xorshift generator: the same test data on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n` (`n` > 0).
+    pub fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    /// One of `from` (not empty).
+    pub fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.next(from.len())]
+    }
+}
