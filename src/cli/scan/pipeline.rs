@@ -20,13 +20,14 @@
 //! [`IN_FLIGHT`] per worker after; a worker whose job is ahead of the collector waits once
 //! its channel holds [`BATCHES`] batches. No deadlock: jobs are taken in order, so the job the
 //! collector waits for has a worker that never waits on a later one, and a worker holding
-//! decoded jobs never waits on the queue longer than [`POLL`] without looking for the rules.
+//! decoded jobs never waits on the queue, or on its lock, longer than [`POLL`] without looking
+//! for the rules.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -227,15 +228,28 @@ fn decode_ahead(shared: &Shared<'_>) -> (Vec<Decoded>, bool) {
 
 /// The next job from the queue: waits for one (`wait` None) or at most `wait`. `Ok(None)`
 /// when there is none left.
+///
+/// With a `wait`, the queue's lock is only tried: a worker waiting for the next job holds it
+/// without a time limit, and a worker holding decoded jobs that blocked on the lock behind it
+/// would never look for the rules again. Once the window is full, the collector waits for
+/// one of those jobs, the producer for the collector, the queue for the producer: a hang.
 fn next_task(
     shared: &Shared<'_>,
     wait: Option<Duration>,
 ) -> Result<Option<Task>, RecvTimeoutError> {
-    let queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
-    match wait {
-        None => Ok(queue.recv().ok()),
-        Some(timeout) => queue.recv_timeout(timeout).map(Some),
-    }
+    let Some(timeout) = wait else {
+        let queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        return Ok(queue.recv().ok());
+    };
+    let queue = match shared.queue.try_lock() {
+        Ok(queue) => queue,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            std::thread::sleep(timeout);
+            return Err(RecvTimeoutError::Timeout);
+        }
+    };
+    queue.recv_timeout(timeout).map(Some)
 }
 
 /// Matches a started job and sends what it finds in batches, then its tally.
@@ -339,6 +353,47 @@ mod tests {
         let writer = Writer::new(out, ready.render.clone());
         let rules = ready.detector().rule_names().len();
         Collector::new(writer, files, ProgressBar::hidden(), rules, 0)
+    }
+
+    /// A worker holding decoded jobs asks for the next one while another worker waits on the
+    /// empty queue, holding its lock without a time limit (the rules are loaded, the window is
+    /// full): it must come back after its wait to look for the rules, not block on the lock.
+    /// This hung `scan` over `datasets/evtx` on two threads.
+    #[test]
+    fn a_worker_with_decoded_jobs_does_not_wait_on_a_held_queue() {
+        let files: Vec<PathBuf> = Vec::new();
+        let options = options(2, 16);
+        let (work_tx, work_rx) = sync_channel::<Task>(options.threads);
+        let rules = OnceLock::new();
+        let progress = ProgressBar::hidden();
+        let shared = Shared {
+            files: &files,
+            options: &options,
+            rules: &rules,
+            progress: &progress,
+            queue: Mutex::new(work_rx),
+            ahead: AtomicUsize::new(0),
+            budget: options.decode_ahead,
+        };
+        let (held_tx, held_rx) = channel();
+        let (answer_tx, answer_rx) = channel();
+        let answered_while_held = std::thread::scope(|scope| {
+            let queue = &shared.queue;
+            let holder = scope.spawn(move || {
+                let _queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = held_tx.send(());
+                // Holds the lock until the other worker has answered; gives up after 30 s,
+                // so the test fails instead of hanging.
+                answer_rx.recv_timeout(Duration::from_secs(30)).is_ok()
+            });
+            held_rx.recv().expect("the lock is held");
+            let asked = next_task(&shared, Some(POLL)).map(|task| task.is_some());
+            assert_eq!(asked, Err(RecvTimeoutError::Timeout));
+            let _ = answer_tx.send(());
+            holder.join().expect("the holder ends")
+        });
+        assert!(answered_while_held, "next_task waited for the queue's lock");
+        drop(work_tx);
     }
 
     /// Workers that decode ahead of the rules (a budget of 2 items, spent inside the first
