@@ -11,7 +11,7 @@ use regex::bytes::Regex;
 use super::pcre::Pcre;
 
 use super::eval_lang::BinOp;
-use super::glob::Glob;
+use super::glob::{Glob, Globs};
 use super::row::{for_each_value, Row};
 use super::search_lang::CmpOp;
 
@@ -40,7 +40,7 @@ pub enum Cond {
     AnyGlob {
         slot: usize,
         exact: Vec<Vec<u8>>,
-        globs: Vec<Glob>,
+        globs: Globs,
     },
     /// `field!=pattern`: some value of the field does not match ("every event that has a value
     /// in the field, where that value does not match", Search Manual, "Difference between !=
@@ -423,8 +423,7 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             let mut start = 0;
             for &end in ends {
                 let v = &buf[start..end];
-                if exact.binary_search_by(|e| lexical(e, v)).is_ok()
-                    || globs.iter().any(|g| g.matches_folded(v))
+                if exact.binary_search_by(|e| lexical(e, v)).is_ok() || globs.any_matches_folded(v)
                 {
                     return true;
                 }
@@ -507,6 +506,16 @@ pub(crate) fn regexes_in<'c>(cond: &'c Cond, out: &mut Vec<(&'c Pcre, Option<&'c
             src(s, out);
         }
         Cond::Truthy(ex) => regexes_in_ex(ex, out),
+    }
+}
+
+/// Pushes every list of patterns OR-ed on one field ([`Cond::AnyGlob`]) of `cond` onto `out`.
+pub(crate) fn glob_lists_in<'c>(cond: &'c Cond, out: &mut Vec<&'c Globs>) {
+    match cond {
+        Cond::AnyGlob { globs, .. } => out.push(globs),
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| glob_lists_in(c, out)),
+        Cond::Not(c) => glob_lists_in(c, out),
+        _ => {}
     }
 }
 

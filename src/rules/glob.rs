@@ -5,6 +5,9 @@
 //! lower-cased once per row, so matching never allocates; substring steps use
 //! `memchr::memmem` finders built once at compile time.
 
+use std::sync::OnceLock;
+
+use aho_corasick::packed::Searcher;
 use memchr::memmem::Finder;
 
 /// Where a literal sits in a field value that holds it.
@@ -410,6 +413,93 @@ impl Glob {
             }
         };
         (!lit.is_empty()).then_some(lit)
+    }
+}
+
+/// Patterns OR-ed on one field ([`Cond::AnyGlob`](super::expr::Cond::AnyGlob)'s): read as a
+/// slice of [`Glob`]s, matched at once. `*x*` patterns (Sigma's `contains` lists, ESCU's
+/// `process IN ("*.key*", "*.pem*", ...)`) are searched together by one multi-pattern
+/// search once there are [`MIN_PIECES`] of them, built on the first match; the others are
+/// matched one by one. The search is aho-corasick's packed (Teddy, SIMD) searcher: on the
+/// benchmark's command lines it tells ESCU's 15 key-file extensions apart in 43 ns, where a
+/// `memmem` each took 202 and aho-corasick's automaton with its own prefilter 58 (800 for
+/// the 10 pieces of "Windows Password Managers Discovery", whose `pass` most values hold).
+#[derive(Debug, Clone, Default)]
+pub struct Globs {
+    all: Vec<Glob>,
+    split: OnceLock<Split>,
+}
+
+/// [`Globs`] as matched: the pieces' search, and the patterns it does not cover.
+#[derive(Debug, Clone)]
+struct Split {
+    pieces: Option<Searcher>,
+    others: Vec<Glob>,
+}
+
+/// Fewer `*x*` patterns than this are searched one by one: a `memmem` each costs less than
+/// the multi-pattern search's start.
+const MIN_PIECES: usize = 3;
+
+impl Globs {
+    /// Whether some pattern matches the lower-cased value `v`: exactly
+    /// `self.iter().any(|g| g.matches_folded(v))`.
+    #[inline]
+    pub fn any_matches_folded(&self, v: &[u8]) -> bool {
+        let split = self.split.get_or_init(|| Split::new(&self.all));
+        split.pieces.as_ref().is_some_and(|p| p.find(v).is_some())
+            || split.others.iter().any(|g| g.matches_folded(v))
+    }
+
+    pub fn into_vec(self) -> Vec<Glob> {
+        self.all
+    }
+}
+
+impl Split {
+    fn new(all: &[Glob]) -> Split {
+        let piece = |g: &Glob| match g.kind {
+            Kind::Contains(ref f) => Some(f.needle().to_vec()),
+            _ => None,
+        };
+        let pieces: Vec<Vec<u8>> = all.iter().filter_map(piece).collect();
+        // `None` without SIMD or past the packed search's pattern limit: one by one then.
+        let search = (pieces.len() >= MIN_PIECES)
+            .then(|| Searcher::new(&pieces))
+            .flatten();
+        let others = all
+            .iter()
+            .filter(|g| search.is_none() || piece(g).is_none())
+            .cloned()
+            .collect();
+        Split {
+            pieces: search,
+            others,
+        }
+    }
+}
+
+impl From<Vec<Glob>> for Globs {
+    fn from(all: Vec<Glob>) -> Globs {
+        Globs {
+            all,
+            split: OnceLock::new(),
+        }
+    }
+}
+
+impl Extend<Glob> for Globs {
+    fn extend<I: IntoIterator<Item = Glob>>(&mut self, globs: I) {
+        self.all.extend(globs);
+        self.split = OnceLock::new();
+    }
+}
+
+impl std::ops::Deref for Globs {
+    type Target = [Glob];
+
+    fn deref(&self) -> &[Glob] {
+        &self.all
     }
 }
 

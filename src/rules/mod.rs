@@ -45,6 +45,7 @@ pub use compile::{
 };
 pub use coverage::{coverage, coverage_with, CoverageEntry, CoverageReport, Outcome};
 pub use error::{MacroError, RuleError, SelectionError, SigmaError, SplError, Warning};
+pub use glob::{Glob, Globs};
 pub use locate::{locate, rule_places, shipped_places, RulePlaces, RULES_DIR_ENV};
 pub use macros::{Macro, MacroTable};
 pub use matcher::{MatchStats, Matcher};

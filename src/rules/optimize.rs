@@ -48,7 +48,7 @@ fn merge_globs(items: Vec<Cond>) -> Cond {
                 Some(e) => (slot, vec![e.to_vec()], Vec::new()),
                 None => (slot, Vec::new(), vec![pat]),
             },
-            Cond::AnyGlob { slot, exact, globs } => (slot, exact, globs),
+            Cond::AnyGlob { slot, exact, globs } => (slot, exact, globs.into_vec()),
             other => {
                 out.push(other);
                 continue;
@@ -63,7 +63,7 @@ fn merge_globs(items: Vec<Cond>) -> Cond {
                 out.push(Cond::AnyGlob {
                     slot,
                     exact: Vec::new(),
-                    globs: Vec::new(),
+                    globs: Default::default(),
                 });
                 out.len() - 1
             }

@@ -138,6 +138,15 @@ impl Pcre {
         self.superset.get().is_some_and(Option::is_some)
     }
 
+    /// Whether the rewrite is gated by a literal looked for first (`pcre_prefilter`'s pivot;
+    /// for tests and reports).
+    pub fn has_pivot(&self) -> bool {
+        self.may_match(b"");
+        self.superset
+            .get()
+            .is_some_and(|s| s.as_ref().is_some_and(|p| p.has_gate()))
+    }
+
     /// Names of the named capture groups.
     pub fn group_names(&self) -> Vec<String> {
         self.re.capture_names().iter().flatten().cloned().collect()

@@ -1308,7 +1308,7 @@ mod tests {
         let any = Cond::AnyGlob {
             slot: 3,
             exact: vec![b"cmd.exe".to_vec()],
-            globs: vec![Glob::new("*\\powershell*.exe")],
+            globs: vec![Glob::new("*\\powershell*.exe")].into(),
         };
         assert_eq!(
             names(&factors(&any)),
@@ -1342,7 +1342,7 @@ mod tests {
                 Cond::AnyGlob {
                     slot: 2,
                     exact: vec![b"cmd.exe".to_vec(), b"powershell.exe".to_vec()],
-                    globs: Vec::new(),
+                    globs: Vec::new().into(),
                 },
                 glob(0, "mofcomp.exe"),
             ]),
@@ -1363,7 +1363,7 @@ mod tests {
         let any = Cond::AnyGlob {
             slot: 1,
             exact: vec![b"cmd.exe".to_vec(), Vec::new()],
-            globs: vec![Glob::new("*\\powershell*.exe")],
+            globs: vec![Glob::new("*\\powershell*.exe")].into(),
         };
         assert_eq!(
             names(&factors(&any)),
@@ -1647,7 +1647,7 @@ mod tests {
                 Cond::AnyGlob {
                     slot: 2,
                     exact: vec![b"a.exe".to_vec(), Vec::new()],
-                    globs: vec![Glob::new("*\\b.exe"), Glob::new("*x*y*")],
+                    globs: vec![Glob::new("*\\b.exe"), Glob::new("*x*y*")].into(),
                 },
                 glob(3, "*-enc*"),
                 glob(3, "*-e*"),

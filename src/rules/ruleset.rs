@@ -594,6 +594,16 @@ impl RuleSet {
         out
     }
 
+    /// Every list of patterns OR-ed on one field in the rules' conditions: for tests of its
+    /// multi-pattern search.
+    pub fn glob_lists(&self) -> Vec<&super::Globs> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            super::expr::glob_lists_in(&rule.cond, &mut out);
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }

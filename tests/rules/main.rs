@@ -16,6 +16,7 @@ mod differential;
 mod escu6;
 mod fault;
 mod fuzz;
+mod glob_lists;
 mod index;
 mod load_threads;
 mod regex_prefilter;

@@ -20,7 +20,7 @@ mod gen;
 
 /// Every distinct non-empty field value of the XML datasets' process events, as `set` reads
 /// them.
-fn dataset_values(set: &RuleSet) -> Option<Vec<Vec<u8>>> {
+pub fn dataset_values(set: &RuleSet) -> Option<Vec<Vec<u8>>> {
     let datasets = shared("datasets")?;
     let mut values = BTreeSet::new();
     for file in xml_dataset_files(&datasets) {
@@ -40,7 +40,7 @@ fn dataset_values(set: &RuleSet) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Values near `value`: each with one change that may make or break a match.
-fn near(value: &[u8], seed: usize) -> Vec<Vec<u8>> {
+pub fn near(value: &[u8], seed: usize) -> Vec<Vec<u8>> {
     let at =
         |k: usize| (seed.wrapping_mul(2654435761).wrapping_add(k * 40503)) % value.len().max(1);
     let mut out = Vec::new();
@@ -85,8 +85,9 @@ fn check(re: &Pcre, group: Option<&str>, values: &[Vec<u8>]) -> usize {
     matched
 }
 
-/// Checks every pattern of `set`; returns (patterns, patterns with a rewrite, matches).
-fn check_set(set: &RuleSet, values: &[Vec<u8>]) -> (usize, usize, usize) {
+/// Checks every pattern of `set`; returns (patterns, patterns with a rewrite, matches), and
+/// counts the rewrites gated by a pivot in `pivots`.
+fn check_set(set: &RuleSet, values: &[Vec<u8>], pivots: &mut usize) -> (usize, usize, usize) {
     let mut seen = BTreeSet::new();
     let (mut patterns, mut rewritten, mut matches) = (0, 0, 0);
     for (re, group) in set.regexes() {
@@ -95,6 +96,7 @@ fn check_set(set: &RuleSet, values: &[Vec<u8>]) -> (usize, usize, usize) {
         }
         patterns += 1;
         rewritten += usize::from(re.has_prefilter());
+        *pivots += usize::from(re.has_pivot());
         let hits: Vec<&Vec<u8>> = values.iter().filter(|v| re.is_match_plain(v)).collect();
         let mut probes: Vec<Vec<u8>> = Vec::new();
         for (n, hit) in hits.iter().take(40).enumerate() {
@@ -114,27 +116,33 @@ fn the_pcre_prefilter_changes_no_answer_on_real_and_near_values() {
         return;
     };
     assert!(values.len() > 5_000, "{} values", values.len());
-    let (patterns, rewritten, matches) = check_set(&corpus, &values);
+    let mut pivots = 0;
+    let (patterns, rewritten, matches) = check_set(&corpus, &values, &mut pivots);
     println!(
-        "ESCU: {patterns} patterns ({rewritten} with a rewrite), {} values, {matches} matches",
+        "ESCU: {patterns} patterns ({rewritten} with a rewrite, {pivots} gated by a pivot), {} \
+         values, {matches} matches",
         values.len()
     );
+    assert!(pivots >= 5, "{pivots}");
     assert!(patterns >= 20 && rewritten >= 10, "{patterns} {rewritten}");
     assert!(matches > 500, "{matches}");
     let Some(sigma) = sigma_set() else {
         return;
     };
-    let (patterns, rewritten, matches) = check_set(&sigma, &values);
+    let mut pivots = 0;
+    let (patterns, rewritten, matches) = check_set(&sigma, &values, &mut pivots);
     println!(
-        "Sigma: {patterns} patterns ({rewritten} with a rewrite), {} values, {matches} matches",
+        "Sigma: {patterns} patterns ({rewritten} with a rewrite, {pivots} gated by a pivot), {} \
+         values, {matches} matches",
         values.len()
     );
+    assert!(pivots >= 10, "{pivots}");
     assert!(patterns >= 50 && rewritten >= 20, "{patterns} {rewritten}");
     assert!(matches > 500, "{matches}");
 }
 
 /// The distinct values of the benchmark's first 4,000 generated rows.
-fn generated_values() -> Vec<Vec<u8>> {
+pub fn generated_values() -> Vec<Vec<u8>> {
     let mut values = BTreeSet::new();
     for n in 0..4_000 {
         let row = gen::row(0x5eed_2026, n);
@@ -160,7 +168,8 @@ fn the_pcre_prefilter_changes_no_answer_on_the_benchmark_rows() {
     };
     let values = generated_values();
     assert!(values.len() > 3_000, "{} values", values.len());
-    let (patterns, rewritten, matches) = check_set(&corpus, &values);
+    let mut pivots = 0;
+    let (patterns, rewritten, matches) = check_set(&corpus, &values, &mut pivots);
     println!(
         "ESCU on generated rows: {patterns} patterns ({rewritten} with a rewrite), {} values, \
          {matches} matches",
