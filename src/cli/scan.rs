@@ -203,7 +203,7 @@ fn scan(
         let stdout = std::io::BufWriter::new(std::io::stdout().lock());
         let writer = Writer::new(stdout, ready.render.clone());
         let rules = ready.detector().rule_names().len();
-        Collector::new(writer, &files, progress.clone(), rules, errors)
+        Collector::new(writer, &files, progress.clone(), rules, errors).noting_sources(ready.fork())
     });
     let ready = rules.wait();
     collector.finish(&**ready.detector(), ready.unavailable.clone())

@@ -479,7 +479,10 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool], threads: usize) -
         Ok(at) if short(l) => counts[at],
         _ => 0,
     };
-    literals.iter().map(|l| count(l)).collect()
+    in_parts(threads, literals, |part| {
+        part.iter().map(|l| count(l)).collect::<Vec<_>>()
+    })
+    .concat()
 }
 
 /// The texts, sorted, without repeats.
@@ -774,8 +777,10 @@ impl LiteralIndex {
         let mut index = LiteralIndex::default();
         let mut used = Interner::new(&all.literals);
         let mut rule_factors: Vec<Vec<u32>> = Vec::with_capacity(ranked.len());
+        index.gate = in_parallel(threads, &ranked, |factors| {
+            gate_factor(&all.literals, factors)
+        });
         for (rule, factors) in ranked.iter().enumerate() {
-            index.gate.push(gate_factor(&all.literals, factors));
             let others = factors.iter().skip(1).filter(|f| f.iter().all(free));
             let indexed = factors
                 .iter()

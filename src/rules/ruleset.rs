@@ -9,7 +9,7 @@ use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
 use super::model::{classify, rule_meta, DocKind, Ignored, RawDoc, RuleMeta, Score};
-use super::parallel::{cores, drop_off_thread, in_parallel};
+use super::parallel::{cores, drop_off_thread, in_parallel, in_parts_mut};
 use super::prefilter::{LiteralIndex, RequiredLiteral};
 use super::sigma::{self, SigmaRule, SigmaSettings};
 
@@ -101,7 +101,6 @@ impl Sources {
     pub fn add_dir(&mut self, dir: &Path, warnings: &mut Vec<Warning>) {
         let mut files = Vec::new();
         collect_files(dir, &mut files, warnings);
-        files.sort();
         for (path, read) in files
             .iter()
             .zip(in_parallel(self.threads, &files, |path| read_source(path)))
@@ -211,6 +210,9 @@ fn invalid_file(path: &Path, message: String) -> RuleError {
     }
 }
 
+/// The rule files below `dir`, in sorted path order: each directory's entries sorted by name
+/// and directories walked in that order give the order of sorting the whole paths (paths
+/// compare component by component), without comparing whole paths.
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -224,7 +226,9 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>
             return;
         }
     };
-    for entry in entries.flatten() {
+    let mut entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+    entries.sort_by_cached_key(std::fs::DirEntry::file_name);
+    for entry in entries {
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
@@ -408,6 +412,17 @@ fn optimized(mut rule: Rule) -> Rule {
     rule
 }
 
+/// What [`RuleSet::add`] keeps while a set's rules are added.
+#[derive(Default)]
+struct Adding {
+    /// A rule's id, lower-cased → its index in the set.
+    by_id: HashMap<String, usize>,
+    /// A field's name → its slot in the set.
+    slots: HashMap<String, usize>,
+    /// Per rule of the set: its local slot → the set's slot.
+    maps: Vec<Vec<usize>>,
+}
+
 impl RuleSet {
     /// Loads rules from directories, in order (later places override rules with the same id).
     /// Problems never abort loading: each skipped rule or file is a warning naming it and why.
@@ -435,7 +450,7 @@ impl RuleSet {
     /// logsource, not one per rule.
     pub fn compile(sources: &Sources, warnings: &mut Vec<Warning>) -> RuleSet {
         let mut set = RuleSet::default();
-        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut adding = Adding::default();
         let compiled = in_parallel(sources.threads, &sources.detections, |(path, doc)| {
             compile_rule(path, doc, &sources.macros)
                 .map(|(rule, fields, ignored)| (optimized(rule), fields, ignored))
@@ -444,24 +459,24 @@ impl RuleSet {
             match compiled {
                 Ok((rule, fields, ignored)) => {
                     warnings.extend(ignored.into_iter().map(|i| Warning::ignored(&rule, i)));
-                    set.add(rule, &fields, &mut by_id, warnings);
+                    set.add(rule, &fields, &mut adding, warnings);
                 }
                 Err(error) => warnings.push(Warning { error }),
             }
         }
-        set.add_sigma(sources, &mut by_id, warnings);
+        set.add_sigma(sources, &mut adding, warnings);
+        let maps = adding.maps;
+        in_parts_mut(sources.threads, &mut set.rules, |at, rule| {
+            remap_cond(&mut rule.cond, &maps[at]);
+            remap_outputs(rule, &maps[at]);
+        });
         set.index = LiteralIndex::build(&set.rules, sources.threads);
         set
     }
 
     /// Compiles the Sigma rules (on every core) and adds them in load order. Rules outside
     /// `process_creation` give one warning per logsource, not one per rule.
-    fn add_sigma(
-        &mut self,
-        sources: &Sources,
-        by_id: &mut HashMap<String, usize>,
-        warnings: &mut Vec<Warning>,
-    ) {
+    fn add_sigma(&mut self, sources: &Sources, adding: &mut Adding, warnings: &mut Vec<Warning>) {
         let compiled = in_parallel(sources.threads, &sources.sigma, |(path, rule)| {
             sigma::compile_rule(path, rule, &sources.sigma_settings)
                 .map(|(rule, fields)| (optimized(rule), fields))
@@ -469,7 +484,7 @@ impl RuleSet {
         let mut out_of_scope: Vec<RuleError> = Vec::new();
         for ((path, _), compiled) in sources.sigma.iter().zip(compiled) {
             match compiled {
-                Ok((rule, fields)) => self.add(rule, &fields, by_id, warnings),
+                Ok((rule, fields)) => self.add(rule, &fields, adding, warnings),
                 Err(RuleError::OutOfScope { logsource, .. }) => {
                     let group = out_of_scope.iter_mut().find_map(|e| match e {
                         RuleError::OutOfScope {
@@ -494,20 +509,22 @@ impl RuleSet {
         warnings.extend(out_of_scope.into_iter().map(|error| Warning { error }));
     }
 
-    /// Adds a compiled (and [`optimized`]) rule: its local slots are mapped onto the set's
-    /// fields, and a rule with an id already loaded replaces that one (with a warning).
+    /// Adds a compiled (and [`optimized`]) rule: its local fields are interned as the set's
+    /// fields, and a rule with an id already loaded replaces that one (with a warning). Its
+    /// slots are mapped once every rule is added, on every loading thread ([`Adding::maps`]).
     fn add(
         &mut self,
-        mut rule: Rule,
+        rule: Rule,
         local_fields: &[String],
-        by_id: &mut HashMap<String, usize>,
+        adding: &mut Adding,
         warnings: &mut Vec<Warning>,
     ) {
-        let map: Vec<usize> = local_fields.iter().map(|f| self.intern(f)).collect();
-        remap_cond(&mut rule.cond, &map);
-        remap_outputs(&mut rule, &map);
+        let map: Vec<usize> = local_fields
+            .iter()
+            .map(|f| self.intern(f, &mut adding.slots))
+            .collect();
         let key = rule.meta.id.to_ascii_lowercase();
-        match by_id.get(&key) {
+        match adding.by_id.get(&key) {
             Some(&i) => {
                 warnings.push(Warning {
                     error: RuleError::Invalid {
@@ -520,19 +537,22 @@ impl RuleSet {
                     },
                 });
                 self.rules[i] = rule;
+                adding.maps[i] = map;
             }
             None => {
-                by_id.insert(key, self.rules.len());
+                adding.by_id.insert(key, self.rules.len());
                 self.rules.push(rule);
+                adding.maps.push(map);
             }
         }
     }
 
-    fn intern(&mut self, name: &str) -> usize {
-        if let Some(i) = self.fields.iter().position(|f| f == name) {
-            return i;
+    fn intern(&mut self, name: &str, slots: &mut HashMap<String, usize>) -> usize {
+        if let Some(&slot) = slots.get(name) {
+            return slot;
         }
         self.fields.push(name.to_string());
+        slots.insert(name.to_string(), self.fields.len() - 1);
         self.fields.len() - 1
     }
 
@@ -615,7 +635,39 @@ impl RuleSet {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_message;
+    use super::{collect_files, parse_message};
+
+    /// Walking each directory's entries in name order gives the order of sorting the whole
+    /// paths, where a directory's name is a prefix of a sibling's (`a` and `a-b`: `/` sorts
+    /// after `-` as a byte, but `a`'s files come first as paths) and with upper case.
+    #[test]
+    fn rule_files_come_in_sorted_path_order() {
+        let dir = std::env::temp_dir().join(format!("nd-collect-{}", std::process::id()));
+        let files = [
+            "a/z.yml",
+            "a/b/c.yaml",
+            "a-b.yml",
+            "a-b/x.yml",
+            "B.yml",
+            "b.yml",
+            "a.yml",
+            "macros.conf",
+            "m/macros.conf",
+            "notes.txt",
+        ];
+        for file in files {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+            std::fs::write(&path, "").expect("a file");
+        }
+        let mut found = Vec::new();
+        collect_files(&dir, &mut found, &mut Vec::new());
+        let mut sorted = found.clone();
+        sorted.sort();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(found.len(), files.len() - 1);
+        assert_eq!(found, sorted);
+    }
 
     #[test]
     fn message_tokens() {

@@ -2,17 +2,19 @@
 //! stderr, counts to the summary. Jobs may run on several threads; this is where their results
 //! come back into the one deterministic order a single thread would produce.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 
-use super::detector::Detector;
+use super::detector::{sigma_note, Detector};
 use super::output::Writer;
 use super::summary::Summary;
 use super::work::{Found, Tally};
 use super::{Outcome, MALFORMED_PRINT_LIMIT};
 use crate::ingest::Position;
+use crate::rules::sigma::{DataSource, Unmatchable};
 
 pub(super) struct Collector<'w, W: Write> {
     writer: Writer<W>,
@@ -33,6 +35,11 @@ pub(super) struct Collector<'w, W: Write> {
     /// The current file's reading ended (an EVTX piece the parser failed on): its later
     /// pieces are left out, as a sequential reader stops there.
     file_ended: bool,
+    /// Tells, as each data source first appears, which Sigma rules cannot match on it
+    /// ([`Collector::noting_sources`]).
+    noter: Option<Box<dyn Detector>>,
+    /// What `noter` told, by data source.
+    unmatchable: BTreeMap<DataSource, Unmatchable>,
 }
 
 impl<'w, W: Write> Collector<'w, W> {
@@ -59,7 +66,17 @@ impl<'w, W: Write> Collector<'w, W> {
             record_base: 0,
             piece: false,
             file_ended: false,
+            noter: None,
+            unmatchable: BTreeMap::new(),
         }
+    }
+
+    /// Works out the summary's Sigma notes with `detector` as each data source first
+    /// appears, not after the last job: on several threads the collector mostly waits for
+    /// the workers, and the notes then cost the scan no time at its end.
+    pub(super) fn noting_sources(mut self, detector: Box<dyn Detector>) -> Self {
+        self.noter = Some(detector);
+        self
     }
 
     /// The next job's results follow: it belongs to file `file`, and is an EVTX piece or not.
@@ -143,6 +160,10 @@ impl<'w, W: Write> Collector<'w, W> {
             *summary.skipped.entry(id).or_default() += n;
         }
         for (source, n) in tally.by_source {
+            if let (Some(noter), false) = (&self.noter, summary.by_source.contains_key(&source)) {
+                let unmatchable = noter.unmatchable(source, false);
+                self.unmatchable.insert(source, unmatchable);
+            }
             *summary.by_source.entry(source).or_default() += n;
         }
         for (total, n) in self.per_rule.iter_mut().zip(tally.per_rule) {
@@ -167,7 +188,15 @@ impl<'w, W: Write> Collector<'w, W> {
                 self.summary.malformed - MALFORMED_PRINT_LIMIT
             );
         }
-        self.summary.sigma_notes = detector.sigma_notes(&self.summary.by_source);
+        let early = &mut self.unmatchable;
+        self.summary.sigma_notes = (self.summary.by_source.iter())
+            .filter_map(|(&source, &events)| {
+                let unmatchable = early
+                    .remove(&source)
+                    .unwrap_or_else(|| detector.unmatchable(source, true));
+                sigma_note(source, events, &unmatchable)
+            })
+            .collect();
         self.summary.per_rule = detector
             .rule_names()
             .iter()

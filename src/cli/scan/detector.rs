@@ -27,11 +27,26 @@ pub(super) trait Detector: Send {
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection>;
     /// A detector over the same rules for another thread.
     fn fork(&self) -> Box<dyn Detector>;
-    /// One line per data source read (with its event count) on which some Sigma rules
-    /// cannot match, naming the fields they need.
-    fn sigma_notes(&self, _seen: &BTreeMap<DataSource, u64>) -> Vec<String> {
-        Vec::new()
+    /// The Sigma rules that cannot match on events of `source`, and the fields they need
+    /// (nothing for other rules); on the scan's threads when `split`, else on this one.
+    fn unmatchable(&self, _source: DataSource, _split: bool) -> Unmatchable {
+        Unmatchable::default()
     }
+}
+
+/// The summary's line for the `events` events read of `source`, when some Sigma rules
+/// cannot match on them.
+pub(super) fn sigma_note(
+    source: DataSource,
+    events: u64,
+    unmatchable: &Unmatchable,
+) -> Option<String> {
+    (!unmatchable.rules.is_empty()).then(|| {
+        format!(
+            "sigma: on the {events} {} event(s), {unmatchable}",
+            source.name()
+        )
+    })
 }
 
 /// Loaded rules plus warnings (rules skipped) to print.
@@ -184,20 +199,10 @@ impl Detector for RulesDetector {
         })
     }
 
-    fn sigma_notes(&self, seen: &BTreeMap<DataSource, u64>) -> Vec<String> {
-        let rules = self.detector.rules();
-        seen.iter()
-            .filter_map(|(&source, &events)| {
-                let present = |sigma: &str| fields::sources_with(sigma).contains(&source);
-                let unmatchable = unmatchable_on_threads(rules, &present, self.threads);
-                (!unmatchable.rules.is_empty()).then(|| {
-                    format!(
-                        "sigma: on the {events} {} event(s), {unmatchable}",
-                        source.name()
-                    )
-                })
-            })
-            .collect()
+    fn unmatchable(&self, source: DataSource, split: bool) -> Unmatchable {
+        let present = |sigma: &str| fields::sources_with(sigma).contains(&source);
+        let threads = if split { self.threads } else { 1 };
+        unmatchable_on_threads(self.detector.rules(), &present, threads)
     }
 
     fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {

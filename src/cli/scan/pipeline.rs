@@ -54,7 +54,8 @@ const POLL: Duration = Duration::from_millis(1);
 
 enum Message {
     Found(Vec<Found>),
-    Done(Tally),
+    /// Boxed: every job's channel holds room for [`BATCHES`] messages from the start.
+    Done(Box<Tally>),
 }
 
 /// A job for a worker: its file's index, the job, where its results go.
@@ -158,7 +159,7 @@ fn threaded<'w, W: Write>(
                 match message {
                     Message::Found(batch) => batch.into_iter().for_each(|f| collector.found(f)),
                     Message::Done(tally) => {
-                        collector.job_end(tally);
+                        collector.job_end(*tally);
                         break;
                     }
                 }
@@ -279,7 +280,7 @@ fn finish(
     if !batch.is_empty() {
         let _ = tx.send(Message::Found(batch));
     }
-    let _ = tx.send(Message::Done(tally));
+    let _ = tx.send(Message::Done(Box::new(tally)));
 }
 
 /// Counts the jobs in flight (listed by the producer, not yet applied by the collector)
