@@ -24,10 +24,10 @@
 //! still right up to where it stopped; the blocks after it are dropped, the session's thread
 //! processes the row where it stopped alone, and the rows after it are cut afresh.
 //!
-//! Helpers are scoped threads, started once per hand-over of received bytes (up to a few MiB,
-//! thousands of rows with many rules); they end before the loop returns, so no byte of the
-//! body is read after the loop has returned how far it got (`protocol::prefetch` gives those
-//! pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
+//! Helpers run on threads kept for the session ([`super::workers`]: starting a thread per
+//! hand-over of received bytes cost 85-300 µs, against a few ms of rows); their share of a
+//! hand-over ends before the loop returns, so no byte of the body is read after the loop has
+//! returned how far it got (`protocol::prefetch` gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
 //! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU (a cheap rule set stays on one thread,
 //! where a helper would cost more in hand-overs than it saves), and while rows take less wall
 //! time with them than without: on a machine whose cores are busy with other work, a
@@ -41,6 +41,7 @@ use std::time::Instant;
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner, RunEnd};
 use super::processor::{RowProcessor, Threads};
+use super::workers::{Job, Workers};
 
 /// Bytes of rows in a block: some fifty rows of the benchmark's, ~75 µs with the ESCU
 /// corpus. Each block costs a few lock round trips; the last one of a hand-over is what the
@@ -73,6 +74,8 @@ pub(crate) struct Parallel {
     auto: bool,
     /// Forks of the current chunk's processor, made at its first parallel hand-over.
     helpers: Vec<Helper>,
+    /// The threads the forks run on, kept across hand-overs and chunks.
+    workers: Workers,
     forked: bool,
     blocks: Vec<Block>,
     /// Reply buffers of appended blocks, for the next blocks.
@@ -339,18 +342,24 @@ impl Parallel {
             }),
             changed: Condvar::new(),
         };
-        let helpers = &mut self.helpers;
-        let processed = std::thread::scope(|scope| {
-            for helper in helpers.iter_mut() {
-                let shared = &shared;
-                scope.spawn(move || {
-                    shared.work(&mut helper.rows, &mut *helper.processor, layout, body)
-                });
-            }
-            let processed = shared.work(rows, processor, layout, body);
-            shared.wait_appended();
-            processed
-        });
+        let processed = {
+            let shared = &shared;
+            let mut shares: Vec<_> = self
+                .helpers
+                .iter_mut()
+                .map(|helper| {
+                    move || {
+                        shared.work(&mut helper.rows, &mut *helper.processor, layout, body);
+                    }
+                })
+                .collect();
+            let mut jobs: Vec<Job<'_>> = shares.iter_mut().map(|share| share as Job<'_>).collect();
+            self.workers.run(&mut jobs, || {
+                let processed = shared.work(rows, processor, layout, body);
+                shared.wait_appended();
+                processed
+            })
+        };
         let state = shared
             .state
             .into_inner()
