@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::BufReader;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use crate::protocol::{
     self, run_session, Columns, CommandError, Emitter, GateLiteral, GetInfo, GetInfoReply, Level,
@@ -326,10 +326,6 @@ pub struct RulesProcessor {
     threads: Threads,
     /// The identity columns of annotated rows, encoded once per set of matched rules.
     identity: IdentityCache,
-    /// Identity caches of dropped forks, for the next forks ([`ForkCaches`]).
-    fork_caches: ForkCaches,
-    /// A fork's: where its identity cache goes when it is dropped.
-    return_cache: Option<ForkCaches>,
     /// Reused for annotation values rendered from a row.
     scratch: Vec<u8>,
     /// Messages for the end of the first chunk (warnings of a load that ran past getinfo).
@@ -345,8 +341,6 @@ impl RulesProcessor {
         let mut processor = RulesProcessor {
             gate: None,
             identity: IdentityCache::default(),
-            fork_caches: ForkCaches::default(),
-            return_cache: None,
             scratch: Vec::new(),
             pending: Vec::new(),
             sigma_reported: None,
@@ -407,7 +401,6 @@ impl RulesProcessor {
     /// exists to prove that and to measure what the encoding saves.
     pub fn set_encoded_identity(&mut self, on: bool) {
         self.identity = IdentityCache::holding(if on { IdentityCache::MAX_SETS } else { 0 });
-        self.fork_caches.clear();
     }
 }
 
@@ -442,9 +435,7 @@ impl RowProcessor for RulesProcessor {
             appended: self.appended.clone(),
             gate: self.gate.clone(),
             threads: Threads::Fixed(1),
-            identity: self.fork_caches.take(self.identity.max_sets),
-            fork_caches: ForkCaches::default(),
-            return_cache: Some(self.fork_caches.clone()),
+            identity: IdentityCache::holding(self.identity.max_sets),
             scratch: Vec::new(),
             pending: Vec::new(),
             sigma_reported: self.sigma_reported.clone(),
@@ -529,50 +520,6 @@ impl RowProcessor for RulesProcessor {
             }
         }
         Ok(Verdict::Emit)
-    }
-}
-
-impl Drop for RulesProcessor {
-    fn drop(&mut self) {
-        if let Some(caches) = &self.return_cache {
-            caches.put(std::mem::take(&mut self.identity));
-        }
-    }
-}
-
-/// The identity caches of a processor's dropped forks. A fork lives for one chunk (the
-/// protocol forks afresh for each chunk's columns), and the sets of matched rules it encoded
-/// hold for the next chunk's forks as well: without this, each chunk would encode them all
-/// again on each helper thread.
-#[derive(Debug, Default, Clone)]
-struct ForkCaches(Arc<Mutex<Vec<IdentityCache>>>);
-
-impl ForkCaches {
-    /// Caches kept at most: one per helper thread is all that is ever taken at once.
-    const KEPT: usize = 8;
-
-    fn lock(&self) -> MutexGuard<'_, Vec<IdentityCache>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A cache encoding at most `max_sets` sets: a dropped fork's, or a new one.
-    fn take(&self, max_sets: usize) -> IdentityCache {
-        let mut caches = self.lock();
-        caches.retain(|c| c.max_sets == max_sets);
-        caches
-            .pop()
-            .unwrap_or_else(|| IdentityCache::holding(max_sets))
-    }
-
-    fn put(&self, cache: IdentityCache) {
-        let mut caches = self.lock();
-        if caches.len() < Self::KEPT {
-            caches.push(cache);
-        }
-    }
-
-    fn clear(&self) {
-        self.lock().clear();
     }
 }
 
@@ -813,27 +760,6 @@ mod tests {
             CommandOptions::parse::<&str>(&[]).unwrap(),
             CommandOptions::default()
         );
-    }
-
-    #[test]
-    fn a_dropped_fork_hands_its_identity_cache_to_the_next_fork() {
-        let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("app");
-        let (rules, _) = RuleSet::load(&[app.join("detections"), app.join("macros")]);
-        let selected = Selected::all(&rules);
-        let mut processor = RulesProcessor::new(rules, selected, Mode::Annotate);
-        let fork = processor.fork().expect("forks");
-        assert_eq!(processor.fork_caches.lock().len(), 0);
-        drop(fork);
-        assert_eq!(processor.fork_caches.lock().len(), 1);
-        let fork = processor.fork().expect("forks");
-        assert_eq!(processor.fork_caches.lock().len(), 0);
-        drop(fork);
-        // A cache of another size is not handed on.
-        processor.set_encoded_identity(false);
-        assert_eq!(processor.fork_caches.lock().len(), 0);
-        drop(processor.fork());
-        assert_eq!(processor.fork_caches.lock().len(), 1);
-        assert_eq!(processor.fork_caches.take(0).max_sets, 0);
     }
 
     #[test]

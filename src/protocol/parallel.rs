@@ -52,11 +52,11 @@ const BLOCK: usize = 16 << 10;
 /// ones wait in buffers, so this bounds their memory (the replies of about `AHEAD * BLOCK`
 /// bytes of rows) should a thread be descheduled in the middle of a block. The ESCU corpus's
 /// peak RSS has ~1.5 MiB to spare (BENCHMARKS.md): 16 blocks of 32 KiB cost 3-4 MiB there.
-const AHEAD: usize = 8;
+const AHEAD: usize = 4;
 
 /// Reply buffers kept for the next hand-over: about as many as the threads hold at once.
 /// More were only needed while a thread lagged.
-const SPARE_KEPT: usize = 4;
+const SPARE_KEPT: usize = 2;
 
 /// Under [`Threads::Auto`], rows costing less CPU than this on the session's thread stay on
 /// it: the 2 shipped rules cost ~0.17 µs a row (helpers would only add hand-overs), the ESCU
