@@ -237,12 +237,21 @@ impl RowProcessor for SeedRules {
 
 /// CPU time of the calling thread (robust against a loaded machine, unlike wall time).
 fn thread_cpu() -> f64 {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU seconds of every thread of the process.
+fn process_cpu() -> f64 {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    // SAFETY: valid out-pointer; both CPU-time clocks are always available on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
@@ -493,20 +502,22 @@ fn corpus_on_threads(
     let rows = body.iter().filter(|&&b| b == b'\n').count() as f64;
     let (mut out, mut messages) = (Vec::new(), Vec::new());
     product.set_threads(Threads::Fixed(2));
-    let (mut best_wall, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
+    let (mut best_wall, mut best_cpu, mut best_all) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     for _ in 0..rounds {
-        let (wall, cpu) = (std::time::Instant::now(), thread_cpu());
+        let (wall, cpu, all) = (std::time::Instant::now(), thread_cpu(), process_cpu());
         let _ = bodies.process(body, product, &mut out, &mut messages);
         best_cpu = best_cpu.min(thread_cpu() - cpu);
+        best_all = best_all.min(process_cpu() - all);
         best_wall = best_wall.min(wall.elapsed().as_secs_f64());
     }
     product.set_threads(Threads::Fixed(1));
     println!(
         "corpus on 2 threads (threads=2), best of {rounds}: {:.0} ns/row wall ({:.2}x the 1-thread \
-         CPU figure {one_thread_ns:.0}), session thread CPU {:.0} ns/row",
+         CPU figure {one_thread_ns:.0}), session thread CPU {:.0} ns/row, all threads {:.0}",
         best_wall / rows * 1e9,
         one_thread_ns / (best_wall / rows * 1e9),
-        best_cpu / rows * 1e9
+        best_cpu / rows * 1e9,
+        best_all / rows * 1e9
     );
 }
 

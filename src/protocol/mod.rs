@@ -18,6 +18,7 @@ mod prefetch;
 mod processor;
 mod session;
 mod structural;
+mod workers;
 
 pub use chunk::{BodyError, BodyProcessor, BodyStats};
 pub use framing::{encode_chunk, read_chunk, write_chunk, FrameError};

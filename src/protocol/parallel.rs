@@ -1,17 +1,20 @@
 //! A large body's rows processed on several threads, the reply the same byte for byte.
 //!
-//! With many rules a row costs far more to decide than to move (the ESCU corpus: ~1.6 µs a row
+//! With many rules a row costs far more to decide than to move (the ESCU corpus: ~1.5 µs a row
 //! against ~0.25 µs for the whole pipe), so one core bounds the command while splunkd and the
 //! body reader leave the other mostly idle. When the processor can be forked
-//! ([`RowProcessor::fork`]), the rows received so far are taken in rounds of about [`ROUND`]
-//! bytes, each cut into blocks of whole rows: the session's thread takes blocks from the
-//! round's front and processes them straight into the reply, helpers (each with its own
-//! scratch and fork) take blocks from the back into buffers of their own, and when they meet
-//! the helpers' blocks are appended in input order. Neither side waits for the other before
-//! the round's end (on a busy machine a thread may be descheduled for milliseconds), and the
-//! round bounds the replies held in buffers, so the memory this costs. The first error in row
-//! order wins: the blocks after its block are dropped, as the single-threaded loop would never
-//! reach them.
+//! ([`RowProcessor::fork`]), the whole rows received so far are cut into blocks of about
+//! [`BLOCK`] bytes, and every thread (the session's and the helpers, each with its own scratch
+//! and fork) takes the next block in input order from a shared counter, so the threads share
+//! the rows evenly whatever each one's speed. A thread whose block is the next one the reply
+//! is waiting for processes it straight into the reply; any other block goes into a buffer,
+//! and whichever thread finishes the block the reply waits for appends it and every finished
+//! block after it: the copying is shared too, and no thread waits for another except at the
+//! hand-over's end, or when it would run more than [`AHEAD`] blocks past the reply (a thread
+//! descheduled in the middle of a block on a busy machine; the bound is the memory this
+//! costs). Waiting is a condition variable's, never a spin: on a 2-core machine the process
+//! feeding the pipe needs CPU too. The first error in row order wins: the blocks after its
+//! block are dropped, as the single-threaded loop would never reach them.
 //!
 //! Blocks are cut where a newline follows an even number of `"` since the first block's start,
 //! which is a row's end in well-formed CSV; the cut also counts the rows before each block, so
@@ -21,37 +24,43 @@
 //! still right up to where it stopped; the blocks after it are dropped, the session's thread
 //! processes the row where it stopped alone, and the rows after it are cut afresh.
 //!
-//! Helpers are scoped threads, started once per hand-over of received bytes (up to a few MiB,
-//! thousands of rows with many rules) and fed its rounds; they end before the loop returns, so
-//! no byte of the body is read after the loop has returned how far it got (`protocol::prefetch`
-//! gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
+//! Helpers run on threads kept for the session ([`super::workers`]: starting a thread per
+//! hand-over of received bytes cost 85-300 µs, against a few ms of rows); their share of a
+//! hand-over ends before the loop returns, so no byte of the body is read after the loop has
+//! returned how far it got (`protocol::prefetch` gives those pages back). Under [`Threads::Auto`] helpers run only while rows cost more than
 //! [`AUTO_MIN_NS_PER_ROW`] of the session thread's CPU (a cheap rule set stays on one thread,
 //! where a helper would cost more in hand-overs than it saves), and while rows take less wall
-//! time with them than without: on a machine whose cores are busy with other work, the session
-//! thread waits for descheduled helpers at each round's end, so they are left out for
-//! [`BACKOFF_ROWS`] rows, then tried again.
+//! time with them than without: on a machine whose cores are busy with other work, a
+//! descheduled helper holds the reply up, so helpers are left out for [`BACKOFF_ROWS`] rows,
+//! then tried again.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner, RunEnd};
 use super::processor::{RowProcessor, Threads};
+use super::workers::{Job, Workers};
 
-/// Bytes of rows in a block: a hundred rows or so, so that the threads finish a round
-/// close together.
-const BLOCK: usize = 32 << 10;
+/// Bytes of rows in a block: some fifty rows of the benchmark's, ~75 µs with the ESCU
+/// corpus. Each block costs a few lock round trips; the last one of a hand-over is what the
+/// threads may finish apart.
+const BLOCK: usize = 16 << 10;
 
-/// Bytes of rows in a round: the session's thread takes blocks from its front straight into
-/// the reply, the helpers from its back into buffers of their own, appended when the round
-/// ends. A round bounds those buffers (and so the memory this costs) without making either
-/// side wait for the other before the round's end, which matters on a busy machine where a
-/// thread may be descheduled for milliseconds.
-const ROUND: usize = 256 << 10;
+/// Blocks a thread may process past the first block the reply still waits for: the finished
+/// ones wait in buffers, so this bounds their memory (the replies of about `AHEAD * BLOCK`
+/// bytes of rows) should a thread be descheduled in the middle of a block. The ESCU corpus's
+/// peak RSS has ~1.5 MiB to spare (BENCHMARKS.md): 16 blocks of 32 KiB cost 3-4 MiB there.
+const AHEAD: usize = 4;
+
+/// Reply buffers kept for the next hand-over: about as many as the threads hold at once.
+/// More were only needed while a thread lagged.
+const SPARE_KEPT: usize = 2;
 
 /// Under [`Threads::Auto`], rows costing less CPU than this on the session's thread stay on
 /// it: the 2 shipped rules cost ~0.17 µs a row (helpers would only add hand-overs), the ESCU
-/// corpus ~1.6 µs.
+/// corpus ~1.5 µs.
 pub(crate) const AUTO_MIN_NS_PER_ROW: f64 = 500.0;
 
 /// Rows timed before the cost estimate is trusted, and after which older rows count half.
@@ -65,6 +74,8 @@ pub(crate) struct Parallel {
     auto: bool,
     /// Forks of the current chunk's processor, made at its first parallel hand-over.
     helpers: Vec<Helper>,
+    /// The threads the forks run on, kept across hand-overs and chunks.
+    workers: Workers,
     forked: bool,
     blocks: Vec<Block>,
     /// Reply buffers of appended blocks, for the next blocks.
@@ -145,41 +156,61 @@ struct Outcome {
     error: Option<BodyError>,
 }
 
-/// A helper's block, processed into a buffer of its own.
+/// A block processed into a buffer of its own, waiting for the blocks before it.
 struct Finished {
     index: usize,
     reply: Vec<u8>,
     outcome: Outcome,
 }
 
-/// What the session's thread and the helpers of one hand-over share.
-struct Shared {
-    round: Mutex<Round>,
-    /// Signals a new round, a helper's finished block, or the end.
+/// Where a thread writes the block it took.
+enum Target<'o> {
+    /// The reply itself: every block before it is appended, and nobody else appends
+    /// meanwhile.
+    Reply(&'o mut Vec<u8>),
+    /// A buffer, appended once the blocks before it are.
+    Buffer(Vec<u8>),
+}
+
+/// What the threads of one pass over a hand-over's blocks share.
+struct Shared<'o> {
+    blocks: &'o [Block],
+    /// The next block to take.
+    next: AtomicUsize,
+    state: Mutex<State<'o>>,
+    /// Signals that the reply moved on (or the pass ended), for threads waiting on it.
     changed: Condvar,
-    spare: Mutex<Vec<Vec<u8>>>,
 }
 
-/// The current round: its blocks not taken yet are `front..back`.
-#[derive(Default)]
-struct Round {
-    blocks: Vec<Block>,
-    front: usize,
-    back: usize,
-    /// Helpers processing a block of this round.
-    busy: usize,
+/// The reply's side of a pass.
+struct State<'o> {
+    /// The reply; `None` while a thread writes or appends to it.
+    out: Option<&'o mut Vec<u8>>,
+    merge: Merge,
+    /// Blocks processed into buffers and not appended yet.
     finished: Vec<Finished>,
-    /// No more rounds: helpers return.
-    over: bool,
+    spare: Vec<Vec<u8>>,
+    /// Threads waiting on `changed`: nobody is woken (a system call) when none is.
+    waiting: usize,
+    /// A thread panicked: the others stop.
+    abandoned: bool,
 }
 
-/// The appended part of a round: blocks before `next` are in the reply.
+/// The appended part of the reply: blocks before `next` are in it.
 struct Merge {
     next: usize,
     stats: BodyStats,
     pos: usize,
     stopped: bool,
     error: Option<BodyError>,
+}
+
+/// How a pass ended.
+enum PassEnd {
+    /// Every block is in the reply.
+    Whole,
+    /// A block proved cut wrong at the row where the rows now stand.
+    Miscut,
 }
 
 impl Parallel {
@@ -242,10 +273,9 @@ impl Parallel {
                         .is_some_and(|ns| ns >= AUTO_MIN_NS_PER_ROW)))
     }
 
-    /// Processes the whole rows of `body` from `rows.pos` on with helpers, round by round,
-    /// when that pays: afterwards `rows` stands where the session's thread carries on alone
-    /// (the body's last, incomplete row; or where a block proved cut wrong). The helpers are
-    /// started once for all of this hand-over's rounds.
+    /// Processes the whole rows of `body` from `rows.pos` on with helpers, when that pays:
+    /// afterwards `rows` stands where the session's thread carries on alone (the body's last,
+    /// incomplete row).
     pub(crate) fn run<P: RowProcessor + ?Sized>(
         &mut self,
         layout: &Layout,
@@ -257,53 +287,93 @@ impl Parallel {
         if !self.wanted() || !self.fork(layout, processor) {
             return Ok(());
         }
-        cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
-        if self.blocks.len() < 2 {
-            return Ok(());
-        }
-        let shared = Shared {
-            round: Mutex::new(Round::default()),
-            changed: Condvar::new(),
-            spare: Mutex::new(std::mem::take(&mut self.spare)),
-        };
         let (started, first_row) = (self.timer(), rows.stats.rows_in);
-        let (blocks, helpers) = (&mut self.blocks, &mut self.helpers);
-        let (result, main_rows) = std::thread::scope(|scope| {
-            let _over = EndRounds(&shared);
-            for helper in helpers.iter_mut() {
-                let shared = &shared;
-                scope.spawn(move || helper_blocks(helper, layout, body, shared));
+        let mut own = 0;
+        let result = loop {
+            cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
+            if self.blocks.len() < 2 {
+                break Ok(());
             }
-            let mut main_rows = 0;
-            loop {
-                let round = run_round(blocks, layout, body, rows, processor, out, &shared);
-                let (more, processed) = match round {
-                    Ok((more, processed)) => (more, processed),
-                    Err(e) => break (Err(e), main_rows),
-                };
-                main_rows += processed;
-                if !more {
-                    // A block proved cut wrong at the row at `pos`: that row alone, then the
-                    // rows after it are cut afresh.
+            match self.pass(layout, body, rows, processor, out) {
+                (Ok(PassEnd::Whole), processed) => own += processed,
+                (Ok(PassEnd::Miscut), processed) => {
+                    // The row at `pos` alone, then the rows after it are cut afresh.
+                    own += processed + 1;
                     let next_row = rows.stats.rows_in + 1;
                     match rows.run(layout, (body, complete), next_row, processor, out) {
                         Ok(RunEnd::Done) => {}
-                        Ok(RunEnd::Waiting) => break (Ok(()), main_rows),
-                        Err(e) => break (Err(e), main_rows),
+                        Ok(RunEnd::Waiting) => break Ok(()),
+                        Err(e) => break Err(e),
                     }
                 }
-                cut_blocks(body, rows.pos, rows.stats.rows_in, blocks);
-                if blocks.len() < 2 {
-                    break (Ok(()), main_rows);
-                }
+                (Err(e), _) => break Err(e),
             }
-        });
-        self.spare = shared
-            .spare
+        };
+        self.observe_helped(started, own, rows.stats.rows_in - first_row);
+        result
+    }
+
+    /// One pass over `self.blocks` on every thread; returns how it ended and the rows the
+    /// session's thread processed.
+    fn pass<P: RowProcessor + ?Sized>(
+        &mut self,
+        layout: &Layout,
+        body: &[u8],
+        rows: &mut RowRunner,
+        processor: &mut P,
+        out: &mut Vec<u8>,
+    ) -> (Result<PassEnd, BodyError>, usize) {
+        let shared = Shared {
+            blocks: &self.blocks,
+            next: AtomicUsize::new(0),
+            state: Mutex::new(State {
+                out: Some(out),
+                merge: Merge {
+                    next: 0,
+                    stats: rows.stats,
+                    pos: rows.pos,
+                    stopped: false,
+                    error: None,
+                },
+                finished: Vec::new(),
+                spare: std::mem::take(&mut self.spare),
+                waiting: 0,
+                abandoned: false,
+            }),
+            changed: Condvar::new(),
+        };
+        let processed = {
+            let shared = &shared;
+            let mut shares: Vec<_> = self
+                .helpers
+                .iter_mut()
+                .map(|helper| {
+                    move || {
+                        shared.work(&mut helper.rows, &mut *helper.processor, layout, body);
+                    }
+                })
+                .collect();
+            let mut jobs: Vec<Job<'_>> = shares.iter_mut().map(|share| share as Job<'_>).collect();
+            self.workers.run(&mut jobs, || {
+                let processed = shared.work(rows, processor, layout, body);
+                shared.wait_appended();
+                processed
+            })
+        };
+        let state = shared
+            .state
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        self.observe_helped(started, main_rows, rows.stats.rows_in - first_row);
-        result
+        self.spare = state.spare;
+        self.spare.truncate(SPARE_KEPT);
+        let mut merge = state.merge;
+        (rows.pos, rows.stats) = (merge.pos, merge.stats);
+        let end = match merge.error.take() {
+            Some(error) => Err(error),
+            None if merge.stopped => Ok(PassEnd::Miscut),
+            None => Ok(PassEnd::Whole),
+        };
+        (end, processed)
     }
 
     /// Forks the processor for each helper and binds the forks to the chunk's columns, once a
@@ -327,67 +397,138 @@ impl Parallel {
     }
 }
 
-/// One round over `blocks`: the session's thread from the front, straight into `out`, the
-/// helpers from the back; then the helpers' blocks are appended in order. Returns whether
-/// the next round may follow (no block proved cut wrong) and the rows this thread processed.
-fn run_round<P: RowProcessor + ?Sized>(
-    blocks: &[Block],
-    layout: &Layout,
-    body: &[u8],
-    rows: &mut RowRunner,
-    processor: &mut P,
-    out: &mut Vec<u8>,
-    shared: &Shared,
-) -> Result<(bool, usize), BodyError> {
-    shared.start_round(blocks);
-    let mut merge = Merge {
-        next: 0,
-        stats: rows.stats,
-        pos: rows.pos,
-        stopped: false,
-        error: None,
-    };
-    let mut processed = 0;
-    while let Some(index) = shared.take_front(merge.stopped) {
-        let block = blocks[index];
-        let outcome = run_block(rows, layout, body, block, processor, out);
-        processed += outcome.stats.rows_in - block.first_row;
-        merge.accept(block, outcome);
+impl<'o> Shared<'o> {
+    fn lock(&self) -> MutexGuard<'_, State<'o>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    let mut finished = shared.end_round();
-    finished.sort_unstable_by_key(|f| f.index);
-    for block in finished {
-        if merge.next == block.index && !merge.stopped {
-            out.extend_from_slice(&block.reply);
-            merge.accept(blocks[block.index], block.outcome);
+
+    fn wait<'g>(&self, mut state: MutexGuard<'g, State<'o>>) -> MutexGuard<'g, State<'o>> {
+        state.waiting += 1;
+        let mut state = self
+            .changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.waiting -= 1;
+        state
+    }
+
+    /// One thread's share: the next block not taken, until none is left; returns the rows
+    /// this thread processed.
+    fn work<P: RowProcessor + ?Sized>(
+        &self,
+        rows: &mut RowRunner,
+        processor: &mut P,
+        layout: &Layout,
+        body: &[u8],
+    ) -> usize {
+        let _abandon = AbandonOnPanic(self);
+        let mut processed = 0;
+        while let Some((index, target)) = self.take() {
+            let block = self.blocks[index];
+            match target {
+                Target::Reply(out) => {
+                    let outcome = run_block(rows, layout, body, block, processor, out);
+                    processed += outcome.stats.rows_in - block.first_row;
+                    let mut state = self.lock();
+                    state.out = Some(out);
+                    state.merge.accept(block, outcome);
+                    self.append_finished(state);
+                }
+                Target::Buffer(mut reply) => {
+                    let outcome = run_block(rows, layout, body, block, processor, &mut reply);
+                    processed += outcome.stats.rows_in - block.first_row;
+                    let mut state = self.lock();
+                    state.finished.push(Finished {
+                        index,
+                        reply,
+                        outcome,
+                    });
+                    self.append_finished(state);
+                }
+            }
         }
-        shared.give_back(block.reply);
+        processed
     }
-    (rows.pos, rows.stats) = (merge.pos, merge.stats);
-    match merge.error {
-        Some(error) => Err(error),
-        None => Ok((!merge.stopped, processed)),
+
+    /// Takes the next block and where to write it; `None` once every block is taken, or the
+    /// pass stopped. Waits while the block lies [`AHEAD`] blocks or more past the reply.
+    fn take(&self) -> Option<(usize, Target<'o>)> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        if index >= self.blocks.len() {
+            return None;
+        }
+        let mut state = self.lock();
+        loop {
+            if state.merge.stopped || state.abandoned {
+                return None;
+            }
+            if index < state.merge.next + AHEAD {
+                break;
+            }
+            state = self.wait(state);
+        }
+        if state.merge.next == index {
+            if let Some(out) = state.out.take() {
+                return Some((index, Target::Reply(out)));
+            }
+        }
+        let mut buffer = state.spare.pop().unwrap_or_default();
+        buffer.clear();
+        Some((index, Target::Buffer(buffer)))
+    }
+
+    /// Appends the finished blocks the reply waits for, in order, unless another thread holds
+    /// the reply (it appends them when it gives the reply back).
+    fn append_finished<'s>(&'s self, mut state: MutexGuard<'s, State<'o>>) {
+        loop {
+            if state.merge.stopped {
+                let dropped = std::mem::take(&mut state.finished);
+                state.spare.extend(dropped.into_iter().map(|f| f.reply));
+                break;
+            }
+            let next = state.merge.next;
+            let Some(at) = state.finished.iter().position(|f| f.index == next) else {
+                break;
+            };
+            let Some(out) = state.out.take() else { break };
+            let finished = state.finished.swap_remove(at);
+            drop(state);
+            out.extend_from_slice(&finished.reply);
+            state = self.lock();
+            state.out = Some(out);
+            state
+                .merge
+                .accept(self.blocks[finished.index], finished.outcome);
+            state.spare.push(finished.reply);
+        }
+        if state.waiting > 0 {
+            drop(state);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until the reply holds every block, or the pass stopped and the reply is back.
+    fn wait_appended(&self) {
+        let mut state = self.lock();
+        while !state.abandoned
+            && !(state.out.is_some()
+                && (state.merge.stopped || state.merge.next == self.blocks.len()))
+        {
+            state = self.wait(state);
+        }
     }
 }
 
-/// A helper's loop: the last block not taken of the current round, into a buffer of its own,
-/// until the rounds are over.
-fn helper_blocks(helper: &mut Helper, layout: &Layout, body: &[u8], shared: &Shared) {
-    while let Some((index, block)) = shared.take_back() {
-        let mut reply = shared.spare_buffer();
-        let outcome = run_block(
-            &mut helper.rows,
-            layout,
-            body,
-            block,
-            &mut *helper.processor,
-            &mut reply,
-        );
-        shared.finish(Finished {
-            index,
-            reply,
-            outcome,
-        });
+/// Stops the other threads of a pass when a thread leaves it by a panic, so the scope ends
+/// (and passes the panic on) instead of waiting for a block that never comes.
+struct AbandonOnPanic<'s, 'o>(&'s Shared<'o>);
+
+impl Drop for AbandonOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().abandoned = true;
+            self.0.changed.notify_all();
+        }
     }
 }
 
@@ -420,95 +561,6 @@ fn run_block<P: RowProcessor + ?Sized>(
     }
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Round> {
-        self.round.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn start_round(&self, blocks: &[Block]) {
-        let mut round = self.lock();
-        round.blocks.clear();
-        round.blocks.extend_from_slice(blocks);
-        (round.front, round.back) = (0, blocks.len());
-        drop(round);
-        self.changed.notify_all();
-    }
-
-    /// The first block not taken yet; none once `stopped` (the rest is not wanted).
-    fn take_front(&self, stopped: bool) -> Option<usize> {
-        let mut round = self.lock();
-        if stopped {
-            round.front = round.back;
-        }
-        (round.front < round.back).then(|| {
-            round.front += 1;
-            round.front - 1
-        })
-    }
-
-    /// Waits for a block of a round to take from the back; `None` once the rounds are over.
-    fn take_back(&self) -> Option<(usize, Block)> {
-        let mut round = self.lock();
-        loop {
-            if round.over {
-                return None;
-            }
-            if round.front < round.back {
-                round.back -= 1;
-                round.busy += 1;
-                return Some((round.back, round.blocks[round.back]));
-            }
-            round = self
-                .changed
-                .wait(round)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn finish(&self, finished: Finished) {
-        let mut round = self.lock();
-        round.finished.push(finished);
-        round.busy -= 1;
-        drop(round);
-        self.changed.notify_all();
-    }
-
-    /// Waits for the helpers' blocks of this round and takes them.
-    fn end_round(&self) -> Vec<Finished> {
-        let mut round = self.lock();
-        while round.busy > 0 {
-            round = self
-                .changed
-                .wait(round)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        std::mem::take(&mut round.finished)
-    }
-
-    fn spare_buffer(&self) -> Vec<u8> {
-        let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut buffer = spare.pop().unwrap_or_default();
-        buffer.clear();
-        buffer
-    }
-
-    fn give_back(&self, buffer: Vec<u8>) {
-        let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        spare.push(buffer);
-    }
-}
-
-/// Ends the rounds when the session's thread leaves them, however it leaves (an error, a
-/// panic): the helpers return, so the scope can end.
-struct EndRounds<'s>(&'s Shared);
-
-impl Drop for EndRounds<'_> {
-    fn drop(&mut self) {
-        self.0.lock().over = true;
-        self.0.changed.notify_all();
-    }
-}
-
 impl Merge {
     /// Takes the next block's counts (its reply is in the reply): stops at its error, or where
     /// it proves cut wrong.
@@ -527,9 +579,9 @@ impl Merge {
     }
 }
 
-/// Cuts the rows of `body` from `from` (row `first_row`), about [`ROUND`] bytes of them, into
-/// blocks of about [`BLOCK`] bytes, each ending after a newline that follows an even number of
-/// `"` since `from`. The bytes after the last such newline (a row still arriving) are left out.
+/// Cuts the rows of `body` from `from` (row `first_row`) into blocks of about [`BLOCK`] bytes,
+/// each ending after a newline that follows an even number of `"` since `from`. The bytes
+/// after the last such newline (a row still arriving) are left out.
 fn cut_blocks(body: &[u8], from: usize, first_row: usize, blocks: &mut Vec<Block>) {
     blocks.clear();
     let (mut start, mut rows, mut next_row) = (from, 0, first_row);
@@ -546,9 +598,6 @@ fn cut_blocks(body: &[u8], from: usize, first_row: usize, blocks: &mut Vec<Block
         }
         rows += 1;
         last_end = at + 1;
-        if last_end - from >= ROUND {
-            break;
-        }
         if last_end - start >= BLOCK {
             blocks.push(Block {
                 start,

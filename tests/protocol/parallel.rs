@@ -17,7 +17,8 @@ use netdiscover::protocol::{
 
 /// Answers from the row alone: `drop` in `process` drops the row, `multi` emits three rows,
 /// `BOOM` fails, `net` emits one row naming the row's number; the rest pass. Forks count the
-/// rows they process in `forked`.
+/// rows they process in `forked`. With `stall`, a row holding `stall` takes 30 ms on a fork
+/// (`Some(true)`) or on the session's thread (`Some(false)`), as on a busy machine.
 #[derive(Clone)]
 struct Tagger {
     fields: Vec<String>,
@@ -26,6 +27,7 @@ struct Tagger {
     threads: Threads,
     forked: Arc<AtomicUsize>,
     is_fork: bool,
+    stall: Option<bool>,
 }
 
 impl Tagger {
@@ -34,11 +36,14 @@ impl Tagger {
             fields: vec!["process".into(), "user".into()],
             appended: vec!["tag".into(), "row".into()],
             gate: gated
-                .then(|| RowGate::for_values(&["drop", "multi", "BOOM", "net"], Verdict::Pass))
+                .then(|| {
+                    RowGate::for_values(&["drop", "multi", "BOOM", "net", "stall"], Verdict::Pass)
+                })
                 .flatten(),
             threads,
             forked: Arc::new(AtomicUsize::new(0)),
             is_fork: false,
+            stall: None,
         }
     }
 }
@@ -67,6 +72,9 @@ impl RowProcessor for Tagger {
         }
         let process = row.first(0).unwrap_or_default();
         let has = |word: &[u8]| process.windows(word.len()).any(|w| w == word);
+        if self.stall == Some(self.is_fork) && has(b"stall") {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
         if has(b"BOOM") {
             return Err(ProcessError(format!("cannot evaluate row {}", row.index())));
         }
@@ -188,6 +196,35 @@ fn an_error_mid_body_is_the_first_in_row_order_with_the_same_reply_before_it() {
     assert_eq!(result, Err(error));
     assert!(reply == expected.0, "replies before the error differ");
     assert!(two.forked.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn a_thread_stalled_in_a_block_leaves_the_reply_as_one_thread_makes_it() {
+    let mut body = body(3 << 20, false);
+    // A stalling row every ~600 KiB: the other thread runs on to its bound meanwhile.
+    let mut at = 100_000;
+    while at < body.len() {
+        let row = at + body[at..].windows(2).position(|w| w == b"\nn").unwrap() + 1;
+        body.splice(row..row, b"stall here,zed,9,\n".iter().copied());
+        at = row + 600_000;
+    }
+    let expected = whole(&body, &mut Tagger::new(Threads::Fixed(1), false));
+    assert!(expected.1.is_ok(), "{:?}", expected.1);
+    for stall_in_fork in [true, false] {
+        for gated in [false, true] {
+            let mut two = Tagger::new(Threads::Fixed(2), gated);
+            two.stall = Some(stall_in_fork);
+            assert!(
+                whole(&body, &mut two) == expected,
+                "whole, stalled in fork {stall_in_fork}, gated {gated}"
+            );
+            assert!(
+                pieces(&body, &mut two) == (expected.0.clone(), Ok(())),
+                "pieces, stalled in fork {stall_in_fork}, gated {gated}"
+            );
+            assert!(two.forked.load(Ordering::Relaxed) > 0);
+        }
+    }
 }
 
 /// Runs a [`Tagger`] with the given threads.
