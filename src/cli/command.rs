@@ -304,12 +304,17 @@ fn usable(rules: RuleSet) -> Result<RuleSet, CommandError> {
 fn compacted(rules: RuleSet) -> RuleSet {
     let packed = rules.clone();
     drop(rules);
+    trim_heap();
+    packed
+}
+
+/// Gives the free pages of every malloc arena back to the system.
+fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointer of ours.
     unsafe {
         libc::malloc_trim(0);
     }
-    packed
 }
 
 /// Evaluates the selected rules on every row and writes the annotation fields.
@@ -467,6 +472,7 @@ impl RowProcessor for RulesProcessor {
     /// The first chunk's reply carries the warnings of a load that ran past getinfo; a chunk
     /// whose columns leave Sigma rules unmatchable carries that warning.
     fn end_chunk(&mut self, messages: &mut Vec<Message>) {
+        trim_heap();
         messages.append(&mut self.pending);
         if let Some(text) = self.sigma_pending.take() {
             messages.push(Message {
