@@ -470,7 +470,9 @@ impl RowProcessor for RulesProcessor {
     }
 
     /// The first chunk's reply carries the warnings of a load that ran past getinfo; a chunk
-    /// whose columns leave Sigma rules unmatchable carries that warning.
+    /// whose columns leave Sigma rules unmatchable carries that warning. The heap is trimmed
+    /// first: the kept helper threads free their block buffers into their own malloc arenas,
+    /// which glibc does not give back on its own.
     fn end_chunk(&mut self, messages: &mut Vec<Message>) {
         trim_heap();
         messages.append(&mut self.pending);
