@@ -295,11 +295,11 @@ fn scan_row_with(
 }
 
 /// Calls `each(at, ends)` for every 64 bytes of `body[from..]` from `at = from` on (the last
-/// ones zero-padded): bit `i` of `ends` is set where `body[at + i]` is a newline after an even
-/// number of `"` since `from`, every quote read as a toggle. A quote where CSV allows none can
+/// ones zero-padded) until it returns `false`: bit `i` of `ends` is set where `body[at + i]` is
+/// a newline after an even number of `"` since `from`, every quote read as a toggle. A quote where CSV allows none can
 /// mislead this reading; whoever cuts rows by it must check the rows where they end
 /// (`protocol::parallel` does). One pass of 64-byte masks instead of a stop at every quote.
-pub(crate) fn unquoted_newlines(body: &[u8], from: usize, each: impl FnMut(usize, u64)) {
+pub(crate) fn unquoted_newlines(body: &[u8], from: usize, each: impl FnMut(usize, u64) -> bool) {
     #[cfg(target_arch = "x86_64")]
     if avx2_detected() {
         // SAFETY: the features `unquoted_newlines_avx2` is compiled for were just detected.
@@ -310,7 +310,7 @@ pub(crate) fn unquoted_newlines(body: &[u8], from: usize, each: impl FnMut(usize
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1")]
-fn unquoted_newlines_avx2(body: &[u8], from: usize, each: impl FnMut(usize, u64)) {
+fn unquoted_newlines_avx2(body: &[u8], from: usize, each: impl FnMut(usize, u64) -> bool) {
     unquoted_newlines_with(
         body,
         from,
@@ -324,7 +324,7 @@ fn unquoted_newlines_avx2(body: &[u8], from: usize, each: impl FnMut(usize, u64)
 fn unquoted_newlines_with(
     body: &[u8],
     from: usize,
-    mut each: impl FnMut(usize, u64),
+    mut each: impl FnMut(usize, u64) -> bool,
     block_masks: impl Fn(&[u8], &[Needle], &mut ProbeMasks) -> BlockMasks,
     prefix_xor: impl Fn(u64) -> u64,
 ) {
@@ -342,7 +342,9 @@ fn unquoted_newlines_with(
         };
         let inside = prefix_xor(masks.quote) ^ inside_carry;
         inside_carry = 0u64.wrapping_sub(inside >> 63);
-        each(at, masks.newline & !inside);
+        if !each(at, masks.newline & !inside) {
+            return;
+        }
         at += 64;
     }
 }
@@ -851,11 +853,13 @@ mod tests {
                 let from = from.min(len);
                 let mut dispatched = Vec::new();
                 unquoted_newlines(&body, from, |at, ends| {
-                    dispatched.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b))
+                    dispatched.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b));
+                    true
                 });
                 let mut scalar = Vec::new();
                 let each = |at: usize, ends: u64| {
-                    scalar.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b))
+                    scalar.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b));
+                    true
                 };
                 unquoted_newlines_with(&body, from, each, BlockMasks::of, prefix_xor);
                 let expected = unquoted_newlines_bytewise(&body, from);
