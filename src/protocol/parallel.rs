@@ -16,9 +16,11 @@
 //! feeding the pipe needs CPU too. The first error in row order wins: the blocks after its
 //! block are dropped, as the single-threaded loop would never reach them.
 //!
-//! Blocks are cut where a newline follows an even number of `"` since the first block's start,
-//! which is a row's end in well-formed CSV; the cut also counts the rows before each block, so
-//! each row keeps its number. A `"` inside an unquoted field breaks that reading, so every
+//! Blocks are cut where a newline follows an even number of `"` since the block's start,
+//! which is a row's end in well-formed CSV, 64 bytes at a time (the quote parity by prefix XOR,
+//! [`unquoted_newlines`]); the cut also counts the rows before each block, so each row keeps
+//! its number. Each block is cut when a thread takes it, under the lock the taking needs
+//! anyway, so no thread waits for a whole hand-over to be cut before the rows start. A `"` inside an unquoted field breaks that reading, so every
 //! block is checked as it is appended: it must end exactly where it was cut, with the rows it
 //! was counted to hold. A block that does not (it stops at a row that runs past its end) is
 //! still right up to where it stopped; the blocks after it are dropped, the session's thread
@@ -35,12 +37,12 @@
 //! then tried again.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use super::chunk::{BodyError, BodyStats, Layout, RowRunner, RunEnd};
 use super::processor::{RowProcessor, Threads};
+use super::structural::unquoted_newlines;
 use super::workers::{Job, Workers};
 
 /// Bytes of rows in a block: some fifty rows of the benchmark's, ~75 µs with the ESCU
@@ -159,6 +161,7 @@ struct Outcome {
 /// A block processed into a buffer of its own, waiting for the blocks before it.
 struct Finished {
     index: usize,
+    block: Block,
     reply: Vec<u8>,
     outcome: Outcome,
 }
@@ -172,11 +175,9 @@ enum Target<'o> {
     Buffer(Vec<u8>),
 }
 
-/// What the threads of one pass over a hand-over's blocks share.
+/// What the threads of one pass over a hand-over's rows share.
 struct Shared<'o> {
-    blocks: &'o [Block],
-    /// The next block to take.
-    next: AtomicUsize,
+    body: &'o [u8],
     state: Mutex<State<'o>>,
     /// Signals that the reply moved on (or the pass ended), for threads waiting on it.
     changed: Condvar,
@@ -192,6 +193,12 @@ struct State<'o> {
     spare: Vec<Vec<u8>>,
     /// Threads waiting on `changed`: nobody is woken (a system call) when none is.
     waiting: usize,
+    /// The blocks cut so far (each as a thread takes it, so that cutting is shared too and
+    /// no thread waits for the whole hand-over to be cut), and how many are taken.
+    blocks: Vec<Block>,
+    taken: usize,
+    /// No whole row is left after the last block.
+    cut_all: bool,
     /// A thread panicked: the others stop.
     abandoned: bool,
 }
@@ -290,10 +297,15 @@ impl Parallel {
         let (started, first_row) = (self.timer(), rows.stats.rows_in);
         let mut own = 0;
         let result = loop {
-            cut_blocks(body, rows.pos, rows.stats.rows_in, &mut self.blocks);
-            if self.blocks.len() < 2 {
+            // Two blocks at least, else the session's thread is better off alone.
+            self.blocks.clear();
+            let Some(first) = cut_block(body, rows.pos, rows.stats.rows_in) else {
                 break Ok(());
-            }
+            };
+            let Some(second) = cut_block(body, first.end, first.first_row + first.rows) else {
+                break Ok(());
+            };
+            self.blocks.extend([first, second]);
             match self.pass(layout, body, rows, processor, out) {
                 (Ok(PassEnd::Whole), processed) => own += processed,
                 (Ok(PassEnd::Miscut), processed) => {
@@ -313,7 +325,8 @@ impl Parallel {
         result
     }
 
-    /// One pass over `self.blocks` on every thread; returns how it ended and the rows the
+    /// One pass over the whole rows from `self.blocks`' first on every thread, the blocks
+    /// after `self.blocks` cut as they are taken; returns how it ended and the rows the
     /// session's thread processed.
     fn pass<P: RowProcessor + ?Sized>(
         &mut self,
@@ -324,8 +337,7 @@ impl Parallel {
         out: &mut Vec<u8>,
     ) -> (Result<PassEnd, BodyError>, usize) {
         let shared = Shared {
-            blocks: &self.blocks,
-            next: AtomicUsize::new(0),
+            body,
             state: Mutex::new(State {
                 out: Some(out),
                 merge: Merge {
@@ -338,6 +350,9 @@ impl Parallel {
                 finished: Vec::new(),
                 spare: std::mem::take(&mut self.spare),
                 waiting: 0,
+                blocks: std::mem::take(&mut self.blocks),
+                taken: 0,
+                cut_all: false,
                 abandoned: false,
             }),
             changed: Condvar::new(),
@@ -366,6 +381,7 @@ impl Parallel {
             .unwrap_or_else(PoisonError::into_inner);
         self.spare = state.spare;
         self.spare.truncate(SPARE_KEPT);
+        self.blocks = state.blocks;
         let mut merge = state.merge;
         (rows.pos, rows.stats) = (merge.pos, merge.stats);
         let end = match merge.error.take() {
@@ -423,8 +439,7 @@ impl<'o> Shared<'o> {
     ) -> usize {
         let _abandon = AbandonOnPanic(self);
         let mut processed = 0;
-        while let Some((index, target)) = self.take() {
-            let block = self.blocks[index];
+        while let Some((index, block, target)) = self.take() {
             match target {
                 Target::Reply(out) => {
                     let outcome = run_block(rows, layout, body, block, processor, out);
@@ -440,6 +455,7 @@ impl<'o> Shared<'o> {
                     let mut state = self.lock();
                     state.finished.push(Finished {
                         index,
+                        block,
                         reply,
                         outcome,
                     });
@@ -450,14 +466,17 @@ impl<'o> Shared<'o> {
         processed
     }
 
-    /// Takes the next block and where to write it; `None` once every block is taken, or the
-    /// pass stopped. Waits while the block lies [`AHEAD`] blocks or more past the reply.
-    fn take(&self) -> Option<(usize, Target<'o>)> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed);
-        if index >= self.blocks.len() {
+    /// Takes the next block (cutting it off the rows when it is not cut yet) and where to
+    /// write it; `None` once no whole row is left, or the pass stopped. Waits while the block
+    /// lies [`AHEAD`] blocks or more past the reply.
+    fn take(&self) -> Option<(usize, Block, Target<'o>)> {
+        let mut state = self.lock();
+        if state.merge.stopped || state.abandoned || !state.cut_next(self.body) {
             return None;
         }
-        let mut state = self.lock();
+        let index = state.taken;
+        let block = state.blocks[index];
+        state.taken += 1;
         loop {
             if state.merge.stopped || state.abandoned {
                 return None;
@@ -469,12 +488,12 @@ impl<'o> Shared<'o> {
         }
         if state.merge.next == index {
             if let Some(out) = state.out.take() {
-                return Some((index, Target::Reply(out)));
+                return Some((index, block, Target::Reply(out)));
             }
         }
         let mut buffer = state.spare.pop().unwrap_or_default();
         buffer.clear();
-        Some((index, Target::Buffer(buffer)))
+        Some((index, block, Target::Buffer(buffer)))
     }
 
     /// Appends the finished blocks the reply waits for, in order, unless another thread holds
@@ -496,9 +515,7 @@ impl<'o> Shared<'o> {
             out.extend_from_slice(&finished.reply);
             state = self.lock();
             state.out = Some(out);
-            state
-                .merge
-                .accept(self.blocks[finished.index], finished.outcome);
+            state.merge.accept(finished.block, finished.outcome);
             state.spare.push(finished.reply);
         }
         if state.waiting > 0 {
@@ -512,10 +529,29 @@ impl<'o> Shared<'o> {
         let mut state = self.lock();
         while !state.abandoned
             && !(state.out.is_some()
-                && (state.merge.stopped || state.merge.next == self.blocks.len()))
+                && (state.merge.stopped
+                    || (state.cut_all && state.merge.next == state.blocks.len())))
         {
             state = self.wait(state);
         }
+    }
+}
+
+impl State<'_> {
+    /// Makes sure a block is cut for the next taker; `false` when no whole row is left.
+    fn cut_next(&mut self, body: &[u8]) -> bool {
+        if self.taken < self.blocks.len() {
+            return true;
+        }
+        let next = self
+            .blocks
+            .last()
+            .and_then(|last| cut_block(body, last.end, last.first_row + last.rows));
+        match next {
+            Some(block) => self.blocks.push(block),
+            None => self.cut_all = true,
+        }
+        next.is_some()
     }
 }
 
@@ -579,43 +615,38 @@ impl Merge {
     }
 }
 
-/// Cuts the rows of `body` from `from` (row `first_row`) into blocks of about [`BLOCK`] bytes,
-/// each ending after a newline that follows an even number of `"` since `from`. The bytes
-/// after the last such newline (a row still arriving) are left out.
-fn cut_blocks(body: &[u8], from: usize, first_row: usize, blocks: &mut Vec<Block>) {
-    blocks.clear();
-    let (mut start, mut rows, mut next_row) = (from, 0, first_row);
-    let mut quoted = false;
-    let mut last_end = from;
-    for at in memchr::memchr2_iter(b'"', b'\n', &body[from..]) {
-        let at = from + at;
-        if body[at] == b'"' {
-            quoted = !quoted;
-            continue;
+/// Cuts the next block off the rows of `body` from `start` (row `first_row`): the rows up to
+/// the first newline that ends at least [`BLOCK`] bytes after `start` and follows an even
+/// number of `"` since `start` (a block's start is a row's start, outside quotes); short of
+/// one, the rows up to the last such newline. `None` when no whole row is left (a row still
+/// arriving is left out).
+fn cut_block(body: &[u8], start: usize, first_row: usize) -> Option<Block> {
+    let mut block = Block {
+        start,
+        end: start,
+        first_row,
+        rows: 0,
+    };
+    unquoted_newlines(body, start, |at, ends| {
+        // A newline at `at + bit` closes the block once `at + bit + 1 - start >= BLOCK`.
+        let closes_from = (start + BLOCK - 1).saturating_sub(at);
+        let closing = match closes_from {
+            0..=63 => ends & (u64::MAX << closes_from),
+            _ => 0,
+        };
+        if closing == 0 {
+            if ends != 0 {
+                block.rows += ends.count_ones() as usize;
+                block.end = at + 64 - ends.leading_zeros() as usize;
+            }
+            return true;
         }
-        if quoted {
-            continue;
-        }
-        rows += 1;
-        last_end = at + 1;
-        if last_end - start >= BLOCK {
-            blocks.push(Block {
-                start,
-                end: last_end,
-                first_row: next_row,
-                rows,
-            });
-            (start, next_row, rows) = (last_end, next_row + rows, 0);
-        }
-    }
-    if rows > 0 {
-        blocks.push(Block {
-            start,
-            end: last_end,
-            first_row: next_row,
-            rows,
-        });
-    }
+        let bit = closing.trailing_zeros();
+        block.rows += (ends & (u64::MAX >> (63 - bit))).count_ones() as usize;
+        block.end = at + bit as usize + 1;
+        false
+    });
+    (block.rows > 0).then_some(block)
 }
 
 /// The machine's cores, as the standard library sees them (asked once: it reads cgroup files).
@@ -634,4 +665,101 @@ fn thread_cpu_ns() -> f64 {
     // SAFETY: a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on every Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cut as it was first written: a stop at every quote and newline.
+    fn cut_by_memchr(
+        body: &[u8],
+        from: usize,
+        first_row: usize,
+    ) -> Vec<(usize, usize, usize, usize)> {
+        let mut blocks = Vec::new();
+        let (mut start, mut rows, mut next_row) = (from, 0, first_row);
+        let (mut quoted, mut last_end) = (false, from);
+        for at in memchr::memchr2_iter(b'"', b'\n', &body[from..]) {
+            let at = from + at;
+            if body[at] == b'"' {
+                quoted = !quoted;
+                continue;
+            }
+            if quoted {
+                continue;
+            }
+            rows += 1;
+            last_end = at + 1;
+            if last_end - start >= BLOCK {
+                blocks.push((start, last_end, next_row, rows));
+                (start, next_row, rows) = (last_end, next_row + rows, 0);
+            }
+        }
+        if rows > 0 {
+            blocks.push((start, last_end, next_row, rows));
+        }
+        blocks
+    }
+
+    /// Rows of varying length with quoted fields, quoted newlines, `""` escapes and stray
+    /// quotes, from a fixed seed.
+    fn body(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut body = Vec::with_capacity(len);
+        while body.len() < len {
+            let byte = match next() % 40 {
+                0..=2 => b'"',
+                3..=4 => b'\n',
+                5..=8 => b',',
+                _ => b'a' + (next() % 26) as u8,
+            };
+            body.push(byte);
+            if next() % 4000 == 0 {
+                body.extend(std::iter::repeat_n(b'x', (next() % 40_000) as usize));
+            }
+        }
+        body
+    }
+
+    #[test]
+    fn the_bitmask_cut_is_the_quote_by_quote_cut() {
+        let mut blocks = Vec::new();
+        for seed in 1..40u64 {
+            let body = body(seed, 20_000 + 3_000 * seed as usize);
+            for from in [
+                0,
+                1,
+                63,
+                64,
+                65,
+                1000,
+                body.len() / 2,
+                body.len() - 1,
+                body.len(),
+            ] {
+                blocks.clear();
+                let (mut start, mut row) = (from, 7);
+                while let Some(block) = cut_block(&body, start, row) {
+                    blocks.push(block);
+                    (start, row) = (block.end, block.first_row + block.rows);
+                }
+                let got: Vec<_> = blocks
+                    .iter()
+                    .map(|b| (b.start, b.end, b.first_row, b.rows))
+                    .collect();
+                assert_eq!(
+                    got,
+                    cut_by_memchr(&body, from, 7),
+                    "seed {seed} from {from}"
+                );
+            }
+        }
+    }
 }

@@ -294,6 +294,61 @@ fn scan_row_with(
     RowShape::Incomplete
 }
 
+/// Calls `each(at, ends)` for every 64 bytes of `body[from..]` from `at = from` on (the last
+/// ones zero-padded) until it returns `false`: bit `i` of `ends` is set where `body[at + i]` is
+/// a newline after an even number of `"` since `from`, every quote read as a toggle. A quote where CSV allows none can
+/// mislead this reading; whoever cuts rows by it must check the rows where they end
+/// (`protocol::parallel` does). One pass of 64-byte masks instead of a stop at every quote.
+pub(crate) fn unquoted_newlines(body: &[u8], from: usize, each: impl FnMut(usize, u64) -> bool) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_detected() {
+        // SAFETY: the features `unquoted_newlines_avx2` is compiled for were just detected.
+        return unsafe { unquoted_newlines_avx2(body, from, each) };
+    }
+    unquoted_newlines_with(body, from, each, BlockMasks::of, prefix_xor)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1")]
+fn unquoted_newlines_avx2(body: &[u8], from: usize, each: impl FnMut(usize, u64) -> bool) {
+    unquoted_newlines_with(
+        body,
+        from,
+        each,
+        |block, needles, probes| avx2_masks(block, needles, probes),
+        |x| clmul_prefix_xor(x),
+    )
+}
+
+#[inline(always)]
+fn unquoted_newlines_with(
+    body: &[u8],
+    from: usize,
+    mut each: impl FnMut(usize, u64) -> bool,
+    block_masks: impl Fn(&[u8], &[Needle], &mut ProbeMasks) -> BlockMasks,
+    prefix_xor: impl Fn(u64) -> u64,
+) {
+    let mut probes: ProbeMasks = [(0, 0); MAX_NEEDLES];
+    let mut inside_carry = 0u64;
+    let mut at = from;
+    while at < body.len() {
+        let masks = match body.get(at..at + 64) {
+            Some(block) => block_masks(block, &[], &mut probes),
+            None => {
+                let mut padded = [0u8; 64];
+                padded[..body.len() - at].copy_from_slice(&body[at..]);
+                block_masks(&padded, &[], &mut probes)
+            }
+        };
+        let inside = prefix_xor(masks.quote) ^ inside_carry;
+        inside_carry = 0u64.wrapping_sub(inside >> 63);
+        if !each(at, masks.newline & !inside) {
+            return;
+        }
+        at += 64;
+    }
+}
+
 /// A block's structural bytes, quotes taken into account.
 struct Classes {
     inside: u64,
@@ -771,6 +826,47 @@ mod tests {
             );
         }
         assert_eq!(scan(b"a\"", 0, &no_literals()), RowShape::Irregular);
+    }
+
+    /// Unquoted newlines found one byte at a time, toggling at every quote.
+    fn unquoted_newlines_bytewise(body: &[u8], from: usize) -> Vec<usize> {
+        let mut quoted = false;
+        let mut found = Vec::new();
+        for (at, &byte) in body.iter().enumerate().skip(from) {
+            match byte {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted => found.push(at),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn unquoted_newlines_are_the_bytewise_ones_with_either_kernel() {
+        let alphabet = b"\"\n,a";
+        for len in 0..300usize {
+            let body: Vec<u8> = (0..len)
+                .map(|i| alphabet[(i * 7 + i * i / 5 + len) % alphabet.len()])
+                .collect();
+            for from in [0, 1, len / 3, len] {
+                let from = from.min(len);
+                let mut dispatched = Vec::new();
+                unquoted_newlines(&body, from, |at, ends| {
+                    dispatched.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b));
+                    true
+                });
+                let mut scalar = Vec::new();
+                let each = |at: usize, ends: u64| {
+                    scalar.extend((0..64).filter(|b| ends >> b & 1 == 1).map(|b| at + b));
+                    true
+                };
+                unquoted_newlines_with(&body, from, each, BlockMasks::of, prefix_xor);
+                let expected = unquoted_newlines_bytewise(&body, from);
+                assert_eq!(dispatched, expected, "len {len} from {from}");
+                assert_eq!(scalar, expected, "len {len} from {from}");
+            }
+        }
     }
 
     /// On every row it calls regular, the bitmask reading agrees with the field-by-field
