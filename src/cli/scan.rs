@@ -179,7 +179,9 @@ struct Outcome {
     errors: u64,
 }
 
-type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
+/// Not locked: whichever worker applies a job writes its rows (the buffer takes the lock
+/// only to flush).
+type Stdout = std::io::BufWriter<std::io::Stdout>;
 
 /// Scans every file `args` name and writes what it finds, with the rules `rules` holds or
 /// will hold; returns the summary and the writer to close.
@@ -198,13 +200,14 @@ fn scan(
         options.show_progress && total_bytes > PROGRESS_THRESHOLD,
         total_bytes,
     );
-    let collector = pipeline::run(&files, options, rules, &progress, |ready| {
+    let begin = |ready: &Ready| {
         let errors = report_loading(ready, &problems);
-        let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let stdout = std::io::BufWriter::new(std::io::stdout());
         let writer = Writer::new(stdout, ready.render.clone());
         let rules = ready.detector().rule_names().len();
         Collector::new(writer, &files, progress.clone(), rules, errors).noting_sources(ready.fork())
-    });
+    };
+    let collector = pipeline::run(&files, options, rules, &progress, &begin);
     let ready = rules.wait();
     collector.finish(&**ready.detector(), ready.unavailable.clone())
 }
