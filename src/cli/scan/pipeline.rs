@@ -91,6 +91,8 @@ struct Order<'w, W: Write> {
     /// The head's start has been applied (its worker applies what it finds as it goes).
     head_started: bool,
     done: BTreeMap<usize, Finished>,
+    /// Workers waiting for the head to move (nobody is woken when none waits).
+    waiting: usize,
 }
 
 /// What the workers share.
@@ -182,6 +184,7 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
                 next: 0,
                 head_started: false,
                 done: BTreeMap::new(),
+                waiting: 0,
             }),
             turn: Condvar::new(),
             applied: AtomicUsize::new(0),
@@ -236,13 +239,24 @@ fn take<W: Write>(shared: &Shared<'_, '_, W>) -> Take {
 
 /// Waits until the head has moved past `seen` (a value of `applied` read before).
 fn wait_past<W: Write>(shared: &Shared<'_, '_, W>, seen: usize) {
+    drop(wait_while(shared, |order| order.next <= seen));
+}
+
+/// Waits on `turn` while `waits` says so; returns the lock.
+fn wait_while<'s, 'w, W: Write>(
+    shared: &'s Shared<'_, 'w, W>,
+    waits: impl Fn(&Order<'w, W>) -> bool,
+) -> MutexGuard<'s, Order<'w, W>> {
     let mut order = lock(&shared.order);
-    while order.next <= seen {
+    while waits(&order) {
+        order.waiting += 1;
         order = shared
             .turn
             .wait(order)
             .unwrap_or_else(PoisonError::into_inner);
+        order.waiting -= 1;
     }
+    order
 }
 
 /// Decodes ahead while the rules load, then matches what it decoded and takes jobs until
@@ -342,7 +356,9 @@ fn finish<W: Write + Send>(
     order.complete(shared.begin, ready, place, found, tally);
     if order.next != before {
         shared.applied.store(order.next, Ordering::Release);
-        shared.turn.notify_all();
+        if order.waiting > 0 {
+            shared.turn.notify_all();
+        }
     }
 }
 
@@ -358,13 +374,7 @@ fn hand_over<W: Write + Send>(
     if !head && found.len() < shared.held {
         return;
     }
-    let mut order = lock(&shared.order);
-    while order.next != place.seq {
-        order = shared
-            .turn
-            .wait(order)
-            .unwrap_or_else(PoisonError::into_inner);
-    }
+    let mut order = wait_while(shared, |order| order.next != place.seq);
     order.apply(shared.begin, ready, place, found.drain(..));
 }
 
