@@ -72,8 +72,8 @@ impl<'w, W: Write> Collector<'w, W> {
     }
 
     /// Works out the summary's Sigma notes with `detector` as each data source first
-    /// appears, not after the last job: on several threads the collector mostly waits for
-    /// the workers, and the notes then cost the scan no time at its end.
+    /// appears, not after the last job: on several threads the worker that applies the job
+    /// works them out while the others go on, and the notes cost the scan no time at its end.
     pub(super) fn noting_sources(mut self, detector: Box<dyn Detector>) -> Self {
         self.noter = Some(detector);
         self

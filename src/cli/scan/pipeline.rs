@@ -1,34 +1,38 @@
 //! Runs a scan's jobs on every core and applies their results in input order, decoding while
 //! the rules load.
 //!
-//! A producer thread lists the jobs ([`work::jobs`]: each file, or each chunk of an EVTX
-//! file) and, for each, makes a bounded channel: the job and the channel's sending end go to
-//! the workers (a shared queue, taken in order), the receiving end goes to the collector
-//! (this thread) in job order. The collector drains one job's channel after the other, so
-//! the output is the order a single thread produces, whatever order the jobs finish in.
+//! The jobs ([`work::jobs`]: each file, or each chunk of an EVTX file) are taken in order
+//! from one shared list by the workers (this thread and `threads - 1` others); the one that
+//! takes a job numbers it. No thread hands jobs out and none collects: the worker that
+//! finishes the job next in order (the *head*) applies it to the collector, then every later
+//! job already finished; a worker that finishes a job ahead of the head leaves it for the one
+//! that applies the head. Jobs of a few hundred records each (EVTX chunks) cost no thread a
+//! wake-up, and the output is the order a single thread produces, whatever order the jobs
+//! finish in.
 //!
 //! The rules load on a thread of their own meanwhile (`scan::run`). Decoding records into
 //! CIM rows does not need them, so until they are there each worker takes jobs and decodes
 //! them ([`work::start`]), about [`DECODE_AHEAD`] items in all; then it waits for the rules,
 //! matches what it decoded, in order, and goes on as usual. A scan whose rules take as long to
 //! load as its input takes to decode (the ESCU corpus or the Sigma rules over a directory of
-//! EVTX files) costs about the longer of the two instead of their sum. The collector prints
-//! the rules' warnings before anything else, as one thread does.
+//! EVTX files) costs about the longer of the two instead of their sum. The collector is made
+//! (and prints the rules' warnings) when the first job is applied, as one thread prints them
+//! before anything else.
 //!
-//! Memory stays bounded: the jobs in flight (listed and not yet applied) are counted by a
-//! [`Window`], wide while the rules load (the items decoded ahead are the bound then) and
-//! [`IN_FLIGHT`] per worker after; a worker whose job is ahead of the collector waits once
-//! its channel holds [`BATCHES`] batches. No deadlock: jobs are taken in order, so the job the
-//! collector waits for has a worker that never waits on a later one, and a worker holding
-//! decoded jobs never waits on the queue, or on its lock, longer than [`POLL`] without looking
-//! for the rules.
+//! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most a limit,
+//! wide while the rules load (the items decoded ahead are the bound then) and [`IN_FLIGHT`]
+//! per worker after; a worker finds no room waits for the head to be applied. The head job's
+//! worker applies what it finds as it goes (every [`BATCH`] things); a job ahead of it holds
+//! at most [`HELD`] things, then its worker waits for its turn. No deadlock: jobs are taken in
+//! order, so the head is taken, and its worker never waits for a later job; a worker holding
+//! decoded jobs waits only for the rules, never for room, so the rules are all the head's
+//! worker may wait for.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError, TryLockError};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use indicatif::ProgressBar;
 
@@ -37,69 +41,101 @@ use super::detector::Ready;
 use super::work::{self, Found, Job, Matching, Started, Tally};
 use super::ScanOptions;
 
-/// Found things sent together.
+/// Found things the head job's worker gathers before it applies them (a job ahead of it
+/// looks whether it has become the head as often).
 const BATCH: usize = 256;
-/// Batches a job may have waiting for the collector.
-const BATCHES: usize = 64;
-/// Jobs queued or running per worker once the rules are loaded.
+/// Found things a job ahead of the head holds, at most, before its worker waits its turn.
+const HELD: usize = BATCH * 64;
+/// Jobs taken and not yet applied, per worker, once the rules are loaded.
 const IN_FLIGHT: usize = 4;
 /// Items (records) all workers decode, about, before the rules are loaded: a few tens of
 /// MiB of rows at most, more than a second core decodes while the largest rule sets load.
 pub(super) const DECODE_AHEAD: usize = 16_384;
 /// Jobs in flight while the rules load (many small files decode ahead too).
 const IN_FLIGHT_LOADING: usize = 1024;
-/// How long a worker holding decoded jobs waits for the next job before it looks whether
-/// the rules are there.
-const POLL: Duration = Duration::from_millis(1);
 
-enum Message {
-    Found(Vec<Found>),
-    /// Boxed: every job's channel holds room for [`BATCHES`] messages from the start.
-    Done(Box<Tally>),
+/// Makes the collector once the rules are there (it prints what loading reported first).
+pub(super) type Begin<'b, 'w, W> = dyn Fn(&Ready) -> Collector<'w, W> + Sync + 'b;
+
+/// The jobs not taken yet, and how many were.
+struct Queue<'w> {
+    jobs: Box<dyn Iterator<Item = (usize, Job)> + Send + 'w>,
+    taken: usize,
 }
 
-/// A job for a worker: its file's index, the job, where its results go.
-type Task = (usize, Job, SyncSender<Message>);
-/// A job decoded before the rules were there, waiting for them.
-type Decoded = (usize, Started, SyncSender<Message>);
+/// A job and where it belongs: its place in the input order, its file's index, and whether
+/// it is an EVTX piece (the collector numbers a piece's records through its file).
+#[derive(Clone, Copy)]
+struct Place {
+    seq: usize,
+    file: usize,
+    piece: bool,
+}
+
+/// A job decoded as far as it could be before the rules were there.
+type Decoded = (Place, Started);
+
+/// A job finished ahead of the head, waiting for its turn.
+struct Finished {
+    place: Place,
+    found: Vec<Found>,
+    tally: Tally,
+}
+
+/// What the collector has applied, and the jobs finished ahead of it.
+struct Order<'w, W: Write> {
+    /// Made when the first job is applied (the rules are there by then).
+    collector: Option<Collector<'w, W>>,
+    /// The head: the job to apply next.
+    next: usize,
+    /// The head's start has been applied (its worker applies what it finds as it goes).
+    head_started: bool,
+    done: BTreeMap<usize, Finished>,
+    /// Workers waiting for the head to move (nobody is woken when none waits).
+    waiting: usize,
+}
 
 /// What the workers share.
-struct Shared<'a> {
-    files: &'a [PathBuf],
+struct Shared<'a, 'w, W: Write> {
+    files: &'w [PathBuf],
     options: &'a ScanOptions,
     rules: &'a OnceLock<Ready>,
     progress: &'a ProgressBar,
-    queue: Mutex<Receiver<Task>>,
+    begin: &'a Begin<'a, 'w, W>,
+    queue: Mutex<Queue<'w>>,
+    order: Mutex<Order<'w, W>>,
+    /// Signalled when the head advances.
+    turn: Condvar,
+    /// The head, as `order` has it (read without its lock).
+    applied: AtomicUsize,
+    /// Jobs in flight at most.
+    window: AtomicUsize,
     /// Items decoded before the rules were there, by every worker.
     ahead: AtomicUsize,
     /// The most items to decode ahead ([`DECODE_AHEAD`]; tests make it small).
     budget: usize,
+    /// Found things a job ahead of the head holds at most ([`HELD`]; tests make it small).
+    held: usize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs every job of `files` with `options.threads` workers (on this thread alone when 1),
 /// while `rules` are being loaded; once they are, `begin` makes the collector (it prints what
 /// loading reported first), which is returned when every job has been applied.
-pub(super) fn run<'w, W: Write>(
+pub(super) fn run<'w, W: Write + Send>(
     files: &'w [PathBuf],
     options: &ScanOptions,
     rules: &OnceLock<Ready>,
     progress: &ProgressBar,
-    begin: impl FnOnce(&Ready) -> Collector<'w, W>,
+    begin: &Begin<'_, 'w, W>,
 ) -> Collector<'w, W> {
     if options.threads <= 1 {
         return inline(files, options, rules.wait(), progress, begin);
     }
-    let (work_tx, work_rx) = sync_channel::<Task>(options.threads);
-    let shared = Shared {
-        files,
-        options,
-        rules,
-        progress,
-        queue: Mutex::new(work_rx),
-        ahead: AtomicUsize::new(0),
-        budget: options.decode_ahead,
-    };
-    threaded(&shared, work_tx, begin)
+    threaded(&Shared::new(files, options, rules, progress, begin))
 }
 
 /// One thread: the rules are loaded first, then every job runs here in order.
@@ -108,7 +144,7 @@ fn inline<'w, W: Write>(
     options: &ScanOptions,
     ready: &Ready,
     progress: &ProgressBar,
-    begin: impl FnOnce(&Ready) -> Collector<'w, W>,
+    begin: &Begin<'_, 'w, W>,
 ) -> Collector<'w, W> {
     let mut collector = begin(ready);
     let mut detector = ready.detector();
@@ -125,202 +161,271 @@ fn inline<'w, W: Write>(
     collector
 }
 
-/// The producer, the workers and (on this thread) the collector.
-fn threaded<'w, W: Write>(
-    shared: &Shared<'_>,
-    work_tx: SyncSender<Task>,
-    begin: impl FnOnce(&Ready) -> Collector<'w, W>,
-) -> Collector<'w, W> {
-    let threads = shared.options.threads;
-    let (order_tx, order_rx) = channel::<(usize, bool, Receiver<Message>)>();
-    let window = &Window::new(IN_FLIGHT_LOADING.max(threads * IN_FLIGHT));
+impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
+    fn new(
+        files: &'w [PathBuf],
+        options: &'a ScanOptions,
+        rules: &'a OnceLock<Ready>,
+        progress: &'a ProgressBar,
+        begin: &'a Begin<'a, 'w, W>,
+    ) -> Self {
+        Shared {
+            files,
+            options,
+            rules,
+            progress,
+            begin,
+            queue: Mutex::new(Queue {
+                jobs: Box::new(work::jobs(files, options.format)),
+                taken: 0,
+            }),
+            order: Mutex::new(Order {
+                collector: None,
+                next: 0,
+                head_started: false,
+                done: BTreeMap::new(),
+                waiting: 0,
+            }),
+            turn: Condvar::new(),
+            applied: AtomicUsize::new(0),
+            window: AtomicUsize::new(IN_FLIGHT_LOADING.max(options.threads * IN_FLIGHT)),
+            ahead: AtomicUsize::new(0),
+            budget: options.decode_ahead,
+            held: HELD,
+        }
+    }
+}
+
+/// The workers, this thread among them; returns the collector once every job is applied.
+fn threaded<'w, W: Write + Send>(shared: &Shared<'_, 'w, W>) -> Collector<'w, W> {
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for (index, job) in work::jobs(shared.files, shared.options.format) {
-                window.enter();
-                let (tx, rx) = sync_channel(BATCHES);
-                let piece = matches!(job, Job::EvtxPiece(_));
-                if order_tx.send((index, piece, rx)).is_err()
-                    || work_tx.send((index, job, tx)).is_err()
-                {
-                    return;
-                }
-            }
-        });
-        for _ in 0..threads {
-            scope.spawn(move || worker(shared));
+        for _ in 1..shared.options.threads {
+            scope.spawn(|| worker(shared));
         }
-        let ready = shared.rules.wait();
-        window.narrow(threads * IN_FLIGHT);
-        let mut collector = begin(ready);
-        for (index, piece, rx) in order_rx {
-            collector.job_start(index, piece);
-            for message in rx {
-                match message {
-                    Message::Found(batch) => batch.into_iter().for_each(|f| collector.found(f)),
-                    Message::Done(tally) => {
-                        collector.job_end(*tally);
-                        break;
-                    }
-                }
-            }
-            window.leave();
-        }
-        collector
-    })
+        worker(shared);
+    });
+    let collector = lock(&shared.order).collector.take();
+    // No job at all: the collector is made here, as one thread makes it.
+    collector.unwrap_or_else(|| (shared.begin)(shared.rules.wait()))
+}
+
+/// What taking the next job gave.
+enum Take {
+    Job(Place, Job),
+    /// The jobs in flight are at their limit.
+    Full,
+    /// No job is left.
+    Empty,
+}
+
+/// Takes the next job, when there is room for it.
+fn take<W: Write>(shared: &Shared<'_, '_, W>) -> Take {
+    let mut queue = lock(&shared.queue);
+    let room = shared.applied.load(Ordering::Acquire) + shared.window.load(Ordering::Relaxed);
+    if queue.taken >= room {
+        return Take::Full;
+    }
+    let Some((file, job)) = queue.jobs.next() else {
+        return Take::Empty;
+    };
+    let place = Place {
+        seq: queue.taken,
+        file,
+        piece: matches!(job, Job::EvtxPiece(_)),
+    };
+    queue.taken += 1;
+    Take::Job(place, job)
+}
+
+/// Waits until the head has moved past `seen` (a value of `applied` read before).
+fn wait_past<W: Write>(shared: &Shared<'_, '_, W>, seen: usize) {
+    drop(wait_while(shared, |order| order.next <= seen));
+}
+
+/// Waits on `turn` while `waits` says so; returns the lock.
+fn wait_while<'s, 'w, W: Write>(
+    shared: &'s Shared<'_, 'w, W>,
+    waits: impl Fn(&Order<'w, W>) -> bool,
+) -> MutexGuard<'s, Order<'w, W>> {
+    let mut order = lock(&shared.order);
+    while waits(&order) {
+        order.waiting += 1;
+        order = shared
+            .turn
+            .wait(order)
+            .unwrap_or_else(PoisonError::into_inner);
+        order.waiting -= 1;
+    }
+    order
 }
 
 /// Decodes ahead while the rules load, then matches what it decoded and takes jobs until
 /// there are none.
-fn worker(shared: &Shared<'_>) {
-    let (backlog, queue_closed) = decode_ahead(shared);
+fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
+    let (backlog, more) = decode_ahead(shared);
     let ready = shared.rules.wait();
+    let narrow = shared.options.threads * IN_FLIGHT;
+    shared.window.store(narrow, Ordering::Relaxed);
     let mut detector = ready.fork();
     let mut matching = Matching {
         detector: &mut *detector,
         render: &ready.render,
     };
-    for (index, started, tx) in backlog {
-        finish(shared, index, started, &tx, &mut matching);
+    for (place, started) in backlog {
+        finish(shared, ready, place, started, &mut matching);
     }
-    if queue_closed {
+    if !more {
         return;
     }
-    while let Some((index, job, tx)) = next_task(shared, None).ok().flatten() {
+    loop {
+        let seen = shared.applied.load(Ordering::Acquire);
+        let (place, job) = match take(shared) {
+            Take::Job(place, job) => (place, job),
+            Take::Full => {
+                wait_past(shared, seen);
+                continue;
+            }
+            Take::Empty => return,
+        };
+        let path = &shared.files[place.file];
         let format = shared.options.format;
-        let started = work::start(
-            job,
-            &shared.files[index],
-            format,
-            shared.progress,
-            &mut || false,
-        );
-        finish(shared, index, started, &tx, &mut matching);
+        let started = work::start(job, path, format, shared.progress, &mut || false);
+        finish(shared, ready, place, started, &mut matching);
     }
 }
 
 /// Takes and decodes jobs until the rules are there or the budget of items decoded ahead is
-/// spent; returns them in order, and whether the queue is closed (no job left).
-fn decode_ahead(shared: &Shared<'_>) -> (Vec<Decoded>, bool) {
+/// spent; returns them in order, and whether jobs may be left.
+///
+/// A worker holding decoded jobs never waits for room: the head may be among them.
+fn decode_ahead<W: Write>(shared: &Shared<'_, '_, W>) -> (Vec<Decoded>, bool) {
     let mut backlog = Vec::new();
     let loading = || shared.rules.get().is_none();
     while loading() && shared.ahead.load(Ordering::Relaxed) < shared.budget {
-        let wait = (!backlog.is_empty()).then_some(POLL);
-        let (index, job, tx) = match next_task(shared, wait) {
-            Ok(Some(task)) => task,
-            Ok(None) => return (backlog, true),
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return (backlog, true),
+        let seen = shared.applied.load(Ordering::Acquire);
+        let (place, job) = match take(shared) {
+            Take::Job(place, job) => (place, job),
+            Take::Empty => return (backlog, false),
+            Take::Full if backlog.is_empty() => {
+                wait_past(shared, seen);
+                continue;
+            }
+            Take::Full => break,
         };
         let mut asked = 0;
         let mut more = || {
             asked += 1;
             loading() && shared.ahead.load(Ordering::Relaxed) + asked <= shared.budget
         };
-        let path = &shared.files[index];
+        let path = &shared.files[place.file];
         let started = work::start(job, path, shared.options.format, shared.progress, &mut more);
         shared
             .ahead
             .fetch_add(started.decoded().max(1), Ordering::Relaxed);
-        backlog.push((index, started, tx));
+        backlog.push((place, started));
     }
-    (backlog, false)
+    (backlog, true)
 }
 
-/// The next job from the queue: waits for one (`wait` None) or at most `wait`. `Ok(None)`
-/// when there is none left.
-///
-/// With a `wait`, the queue's lock is only tried: a worker waiting for the next job holds it
-/// without a time limit, and a worker holding decoded jobs that blocked on the lock behind it
-/// would never look for the rules again. Once the window is full, the collector waits for
-/// one of those jobs, the producer for the collector, the queue for the producer: a hang.
-fn next_task(
-    shared: &Shared<'_>,
-    wait: Option<Duration>,
-) -> Result<Option<Task>, RecvTimeoutError> {
-    let Some(timeout) = wait else {
-        let queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        return Ok(queue.recv().ok());
-    };
-    let queue = match shared.queue.try_lock() {
-        Ok(queue) => queue,
-        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(TryLockError::WouldBlock) => {
-            std::thread::sleep(timeout);
-            return Err(RecvTimeoutError::Timeout);
-        }
-    };
-    queue.recv_timeout(timeout).map(Some)
-}
-
-/// Matches a started job and sends what it finds in batches, then its tally.
-fn finish(
-    shared: &Shared<'_>,
-    index: usize,
+/// Matches a started job; what it finds is applied as it goes when the job is the head,
+/// else held until it is (or its worker waits its turn once it holds too much).
+fn finish<W: Write + Send>(
+    shared: &Shared<'_, '_, W>,
+    ready: &Ready,
+    place: Place,
     started: Started,
-    tx: &SyncSender<Message>,
     matching: &mut Matching<'_>,
 ) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let path = &shared.files[index];
+    let mut found = Vec::new();
+    let path = &shared.files[place.file];
     let tally = work::finish(
         started,
         path,
         shared.options.all,
         matching,
         shared.progress,
-        &mut |found| {
-            batch.push(found);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                let _ = tx.send(Message::Found(full));
+        &mut |f| {
+            found.push(f);
+            if found.len() >= BATCH.min(shared.held) {
+                hand_over(shared, ready, place, &mut found);
             }
         },
     );
-    if !batch.is_empty() {
-        let _ = tx.send(Message::Found(batch));
-    }
-    let _ = tx.send(Message::Done(Box::new(tally)));
-}
-
-/// Counts the jobs in flight (listed by the producer, not yet applied by the collector)
-/// against a limit, so the producer waits instead of listing jobs without end.
-struct Window {
-    state: Mutex<(usize, usize)>,
-    changed: Condvar,
-}
-
-impl Window {
-    fn new(limit: usize) -> Window {
-        Window {
-            state: Mutex::new((0, limit)),
-            changed: Condvar::new(),
+    let mut order = lock(&shared.order);
+    let before = order.next;
+    order.complete(shared.begin, ready, place, found, tally);
+    if order.next != before {
+        shared.applied.store(order.next, Ordering::Release);
+        if order.waiting > 0 {
+            shared.turn.notify_all();
         }
     }
+}
 
-    /// One more job in flight, once there is room for it.
-    fn enter(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.0 >= state.1 {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+/// Applies what a job found so far when it is the head; a job ahead of the head that holds
+/// too much waits for its turn first.
+fn hand_over<W: Write + Send>(
+    shared: &Shared<'_, '_, W>,
+    ready: &Ready,
+    place: Place,
+    found: &mut Vec<Found>,
+) {
+    let head = shared.applied.load(Ordering::Acquire) == place.seq;
+    if !head && found.len() < shared.held {
+        return;
+    }
+    let mut order = wait_while(shared, |order| order.next != place.seq);
+    order.apply(shared.begin, ready, place, found.drain(..));
+}
+
+impl<'w, W: Write> Order<'w, W> {
+    /// Applies things the head job found (its start first, once).
+    fn apply(
+        &mut self,
+        begin: &Begin<'_, 'w, W>,
+        ready: &Ready,
+        place: Place,
+        found: impl Iterator<Item = Found>,
+    ) {
+        let collector = self.collector.get_or_insert_with(|| begin(ready));
+        if !self.head_started {
+            collector.job_start(place.file, place.piece);
+            self.head_started = true;
         }
-        state.0 += 1;
+        found.for_each(|f| collector.found(f));
     }
 
-    /// A job has been applied.
-    fn leave(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0 = state.0.saturating_sub(1);
-        self.changed.notify_all();
-    }
-
-    /// Lowers the limit (the rules are loaded: nothing more is decoded ahead).
-    fn narrow(&self, limit: usize) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.1 = limit;
+    /// A job is finished: when it is the head, it is applied with every job finished after
+    /// it in order; otherwise it waits in `done` for its turn.
+    fn complete(
+        &mut self,
+        begin: &Begin<'_, 'w, W>,
+        ready: &Ready,
+        place: Place,
+        found: Vec<Found>,
+        tally: Tally,
+    ) {
+        let mut job = Finished {
+            place,
+            found,
+            tally,
+        };
+        if job.place.seq != self.next {
+            self.done.insert(job.place.seq, job);
+            return;
+        }
+        loop {
+            self.apply(begin, ready, job.place, job.found.into_iter());
+            if let Some(collector) = &mut self.collector {
+                collector.job_end(job.tally);
+            }
+            self.head_started = false;
+            self.next += 1;
+            match self.done.remove(&self.next) {
+                Some(next) => job = next,
+                None => return,
+            }
+        }
     }
 }
 
@@ -328,6 +433,7 @@ impl Window {
 mod tests {
     use super::*;
     use crate::cli::scan::output::{OutputFormat, Writer};
+    use std::time::Duration;
 
     fn options(threads: usize, budget: usize) -> ScanOptions {
         ScanOptions {
@@ -339,8 +445,21 @@ mod tests {
         }
     }
 
+    /// Output shared by the workers (whichever applies a job writes).
+    struct Sink<'m>(&'m Mutex<Vec<u8>>);
+
+    impl Write for Sink<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// Closes the writer; the records counted and the errors.
-    fn output(outcome: (super::super::Outcome, Writer<&mut Vec<u8>>)) -> (u64, u64) {
+    fn output(outcome: (super::super::Outcome, Writer<Sink<'_>>)) -> (u64, u64) {
         let (outcome, writer) = outcome;
         writer.finish().expect("write to memory");
         (outcome.summary.records, outcome.errors)
@@ -349,114 +468,114 @@ mod tests {
     fn collector<'w>(
         ready: &Ready,
         files: &'w [PathBuf],
-        out: &'w mut Vec<u8>,
-    ) -> Collector<'w, &'w mut Vec<u8>> {
-        let writer = Writer::new(out, ready.render.clone());
+        out: &'w Mutex<Vec<u8>>,
+    ) -> Collector<'w, Sink<'w>> {
+        let writer = Writer::new(Sink(out), ready.render.clone());
         let rules = ready.detector().rule_names().len();
         Collector::new(writer, files, ProgressBar::hidden(), rules, 0)
     }
 
-    /// A worker holding decoded jobs asks for the next one while another worker waits on the
-    /// empty queue, holding its lock without a time limit (the rules are loaded, the window is
-    /// full): it must come back after its wait to look for the rules, not block on the lock.
-    /// This hung `scan` over `datasets/evtx` on two threads.
-    #[test]
-    fn a_worker_with_decoded_jobs_does_not_wait_on_a_held_queue() {
-        let files: Vec<PathBuf> = Vec::new();
-        let options = options(2, 16);
-        let (work_tx, work_rx) = sync_channel::<Task>(options.threads);
-        let rules = OnceLock::new();
+    /// Several formats, the same files many times over, one that cannot be opened.
+    fn files(copies: usize) -> Vec<PathBuf> {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut files: Vec<PathBuf> = Vec::new();
+        for _ in 0..copies {
+            files.extend(
+                [
+                    "windows_process_creation.xml",
+                    "crowdstrike_processrollup2.ndjson",
+                    "processes.csv",
+                ]
+                .iter()
+                .map(|f| examples.join(f)),
+            );
+        }
+        files.insert(2, examples.join("no such file.xml"));
+        files
+    }
+
+    /// What one thread writes over `files`: the output, the records and errors counted.
+    fn one_thread(files: &[PathBuf]) -> (Vec<u8>, (u64, u64)) {
+        let ready = OnceLock::new();
+        let _ = ready.set(Ready::load(&[], OutputFormat::Ndjson, 1));
+        let one = Mutex::new(Vec::new());
         let progress = ProgressBar::hidden();
-        let shared = Shared {
-            files: &files,
-            options: &options,
-            rules: &rules,
-            progress: &progress,
-            queue: Mutex::new(work_rx),
-            ahead: AtomicUsize::new(0),
-            budget: options.decode_ahead,
-        };
-        let (held_tx, held_rx) = channel();
-        let (answer_tx, answer_rx) = channel();
-        let answered_while_held = std::thread::scope(|scope| {
-            let queue = &shared.queue;
-            let holder = scope.spawn(move || {
-                let _queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
-                let _ = held_tx.send(());
-                // Holds the lock until the other worker has answered; gives up after 30 s,
-                // so the test fails instead of hanging.
-                answer_rx.recv_timeout(Duration::from_secs(30)).is_ok()
+        let begin = |r: &Ready| collector(r, files, &one);
+        let run = run(files, &options(1, 0), &ready, &progress, &begin);
+        let counts = output(run.finish(&**ready.wait().detector(), None));
+        let written = lock(&one).clone();
+        (written, counts)
+    }
+
+    /// Runs `files` on `threads` workers that decode up to `budget` items ahead of the rules
+    /// (which come once something was decoded without them) and hold at most `held` found
+    /// things ahead of the head; returns the output, the counts and the items decoded ahead.
+    fn threads(
+        files: &[PathBuf],
+        threads: usize,
+        budget: usize,
+        held: usize,
+    ) -> (Vec<u8>, (u64, u64), usize) {
+        let rules = OnceLock::new();
+        let options = options(threads, budget);
+        let progress = ProgressBar::hidden();
+        let many = Mutex::new(Vec::new());
+        let begin = |r: &Ready| collector(r, files, &many);
+        let mut shared = Shared::new(files, &options, &rules, &progress, &begin);
+        shared.held = held;
+        let ahead = &shared.ahead;
+        let (collector, decoded) = std::thread::scope(|scope| {
+            let loader = scope.spawn(|| {
+                while ahead.load(Ordering::Relaxed) == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, threads));
+                ahead.load(Ordering::Relaxed)
             });
-            held_rx.recv().expect("the lock is held");
-            let asked = next_task(&shared, Some(POLL)).map(|task| task.is_some());
-            assert_eq!(asked, Err(RecvTimeoutError::Timeout));
-            let _ = answer_tx.send(());
-            holder.join().expect("the holder ends")
+            let collector = threaded(&shared);
+            (collector, loader.join().expect("the rules load"))
         });
-        assert!(answered_while_held, "next_task waited for the queue's lock");
-        drop(work_tx);
+        let counts = output(collector.finish(&**rules.wait().detector(), None));
+        drop(shared);
+        let written = lock(&many).clone();
+        (written, counts, decoded)
+    }
+
+    fn assert_same(one: &[u8], many: &[u8]) {
+        assert!(
+            one == many,
+            "{}\n---\n{}",
+            String::from_utf8_lossy(one),
+            String::from_utf8_lossy(many)
+        );
     }
 
     /// Workers that decode ahead of the rules (a budget of 2 items, spent inside the first
     /// file, so a whole file's reading stops halfway and goes on after the rules) write what
-    /// one thread writes, in order: several formats, the same files twice, one that cannot
-    /// be opened.
+    /// one thread writes, in order.
     #[test]
     fn decoding_ahead_of_the_rules_writes_what_one_thread_writes() {
-        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        let mut files: Vec<PathBuf> = [
-            "windows_process_creation.xml",
-            "crowdstrike_processrollup2.ndjson",
-            "processes.csv",
-        ]
-        .iter()
-        .map(|f| examples.join(f))
-        .collect();
-        files.extend(files.clone());
-        files.insert(2, examples.join("no such file.xml"));
-
-        let ready = OnceLock::new();
-        let _ = ready.set(Ready::load(&[], OutputFormat::Ndjson, 1));
-        let mut one = Vec::new();
-        let progress = ProgressBar::hidden();
-        let inline_run = run(&files, &options(1, 0), &ready, &progress, |r| {
-            collector(r, &files, &mut one)
-        });
-        let expected = output(inline_run.finish(&**ready.wait().detector(), None));
-
-        let rules = OnceLock::new();
-        let options = options(3, 2);
-        let (work_tx, work_rx) = sync_channel::<Task>(options.threads);
-        let shared = Shared {
-            files: &files,
-            options: &options,
-            rules: &rules,
-            progress: &progress,
-            queue: Mutex::new(work_rx),
-            ahead: AtomicUsize::new(0),
-            budget: options.decode_ahead,
-        };
-        let mut many = Vec::new();
-        let threaded_run = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                // The rules come only once something was decoded without them.
-                while shared.ahead.load(Ordering::Relaxed) == 0 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, 3));
-            });
-            threaded(&shared, work_tx, |r| collector(r, &files, &mut many))
-        });
-        let counts = output(threaded_run.finish(&**rules.wait().detector(), None));
-        assert!(shared.ahead.load(Ordering::Relaxed) >= 2);
+        let files = files(2);
+        let (one, expected) = one_thread(&files);
+        let (many, counts, decoded) = threads(&files, 3, 2, HELD);
+        assert!(decoded >= 1);
         assert_eq!(counts, expected);
         assert!(expected.0 > 10 && expected.1 == 1, "{expected:?}");
         assert!(!one.is_empty());
-        assert!(
-            one == many,
-            "{}\n---\n{}",
-            String::from_utf8_lossy(&one),
-            String::from_utf8_lossy(&many)
-        );
+        assert_same(&one, &many);
+    }
+
+    /// More jobs than the window holds, and jobs ahead of the head that hold more than they
+    /// may (a limit of 1 found thing), so workers wait for room and for their turn: they
+    /// write what one thread writes, and do not hang.
+    #[test]
+    fn workers_that_wait_for_room_and_their_turn_write_what_one_thread_writes() {
+        let files = files(12);
+        let (one, expected) = one_thread(&files);
+        for threads_count in [2, 5] {
+            let (many, counts, _) = threads(&files, threads_count, 1, 1);
+            assert_eq!(counts, expected);
+            assert_same(&one, &many);
+        }
     }
 }

@@ -72,14 +72,14 @@ pub(super) struct Tally {
 pub(super) fn jobs(
     files: &[PathBuf],
     format: Option<Format>,
-) -> impl Iterator<Item = (usize, Job)> + '_ {
+) -> impl Iterator<Item = (usize, Job)> + Send + '_ {
     files.iter().enumerate().flat_map(move |(index, path)| {
         let evtx = match format {
             Some(f) => f == Format::Evtx,
             None => detect_format(path).is_ok_and(|f| f == Format::Evtx),
         };
         let pieces = evtx.then(|| EvtxPieces::open(path).ok()).flatten();
-        let jobs: Box<dyn Iterator<Item = Job>> = match pieces {
+        let jobs: Box<dyn Iterator<Item = Job> + Send> = match pieces {
             Some(pieces) => Box::new(pieces.map(Job::EvtxPiece)),
             None => Box::new(std::iter::once(Job::File)),
         };
