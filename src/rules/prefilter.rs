@@ -27,8 +27,9 @@ use std::sync::OnceLock;
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
+use super::decided::{plan, Plan};
 use super::eval_lang::BinOp;
-use super::expr::{Cond, Ex, Func, Src};
+use super::expr::{eval_cond, Cond, Ex, FoldCache, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
 use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, join};
@@ -301,7 +302,7 @@ fn proofs(cond: &Cond, out: &mut Vec<RequiredLiteral>) {
 
 /// The literal a value of `slot` holds exactly when `pat` matches it, if the index can look
 /// for it.
-fn equivalent_literal(slot: usize, pat: &Glob) -> Option<RequiredLiteral> {
+pub(super) fn equivalent_literal(slot: usize, pat: &Glob) -> Option<RequiredLiteral> {
     let (place, part) = pat.sole_part()?;
     let searchable = match place {
         Place::Whole => !part.is_empty(),
@@ -585,6 +586,8 @@ pub struct LiteralIndex {
     /// Rules evaluated on every row.
     unanchored: Vec<u32>,
     slots: Vec<SlotSearch>,
+    /// Rule → what of its condition the marks decide (`None`: nothing).
+    plans: Vec<Option<Plan>>,
 }
 
 /// The hash of the build's tables of literals and factors: a multiply-rotate of 8 bytes at a
@@ -745,8 +748,38 @@ impl LiteralIndex {
     /// work is split where its results are per rule, per text or per field, and taken back
     /// in order).
     pub(crate) fn build(rules: &[Rule], threads: usize) -> LiteralIndex {
-        let shapes = in_parallel(threads, rules, |r| (factors(&r.cond), exclusions(&r.cond)));
-        LiteralIndex::from_shapes(shapes, threads)
+        let conds: Vec<&Cond> = rules.iter().map(|r| &r.cond).collect();
+        LiteralIndex::of_conds(&conds, threads)
+    }
+
+    /// The index of rules with these conditions, and their [`Plan`]s.
+    pub(crate) fn of_conds(conds: &[&Cond], threads: usize) -> LiteralIndex {
+        let shapes = in_parallel(threads, conds, |c| (factors(c), exclusions(c)));
+        let mut index = LiteralIndex::from_shapes(shapes, threads);
+        let ids: HashMap<&RequiredLiteral, LiteralId, FastHash> =
+            (index.literals.iter()).zip(0..).collect();
+        let id = |literal: &RequiredLiteral| ids.get(literal).copied();
+        let plans = in_parallel(threads, conds, |c| plan(c, &id));
+        drop(ids);
+        index.plans = plans;
+        index
+    }
+
+    /// Whether `rule`'s condition `cond` holds on `row`, after [`LiteralIndex::candidates`]
+    /// marked the row's literals in `scratch`: the tests the marks decide are read from them
+    /// ([`Plan`]), the others evaluated.
+    pub(crate) fn evaluate(
+        &self,
+        rule: usize,
+        cond: &Cond,
+        row: &dyn Row,
+        scratch: &mut IndexScratch,
+        cache: &mut FoldCache,
+    ) -> bool {
+        match self.plan(rule) {
+            Some(plan) => plan.holds(cond, row, self, scratch, cache),
+            None => eval_cond(cond, row, cache),
+        }
     }
 
     /// The index of rules with these factors and exclusions (one pair per rule).
@@ -855,6 +888,11 @@ impl LiteralIndex {
         self.factor_literals = Lists::new(&interner.factors);
         self.literals = interner.literals;
         self
+    }
+
+    /// What the marks decide of `rule`'s condition (`None`: nothing).
+    pub(crate) fn plan(&self, rule: usize) -> Option<&Plan> {
+        self.plans.get(rule)?.as_ref()
     }
 
     /// Rules with no usable literal (indices into the rule list): evaluated on every row.
@@ -1159,7 +1197,12 @@ impl LiteralIndex {
 
     /// Whether `row` holds `literal`, searching its field if no rule asked before.
     #[inline]
-    fn marked(&self, literal: LiteralId, row: &dyn Row, scratch: &mut IndexScratch) -> bool {
+    pub(super) fn marked(
+        &self,
+        literal: LiteralId,
+        row: &dyn Row,
+        scratch: &mut IndexScratch,
+    ) -> bool {
         let l = literal as usize;
         if scratch.literal_mark[l] == scratch.generation {
             return true;

@@ -34,6 +34,11 @@ pub fn sigma_set() -> Option<RuleSet> {
 
 /// The rule counts the index cannot anchor, for the report (issue 14 asks for them).
 fn report_unanchored(set: &RuleSet, what: &str) {
+    println!(
+        "{what}: {} of {} rules with tests the index decides (read from its marks)",
+        set.rules_with_tests_decided_by_the_index(),
+        set.len()
+    );
     let without = set.rules_without_literal();
     let names: Vec<&str> = without
         .iter()
