@@ -81,7 +81,9 @@ impl Matcher {
             let i = candidate as usize;
             if all || chosen.binary_search(&i).is_ok() {
                 self.stats.evaluated += 1;
-                if eval_cond(&rules.rules[i].cond, row, &mut self.cache) {
+                let cond = &rules.rules[i].cond;
+                let (scratch, cache) = (&mut self.scratch, &mut self.cache);
+                if rules.index.evaluate(i, cond, row, scratch, cache) {
                     self.matched.push(i);
                 }
             }

@@ -15,6 +15,7 @@ mod annotate;
 pub mod cim;
 mod compile;
 mod coverage;
+mod decided;
 mod error;
 mod eval_lang;
 mod expr;

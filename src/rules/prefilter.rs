@@ -27,8 +27,9 @@ use std::sync::OnceLock;
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
+use super::decided::{plan, Plan};
 use super::eval_lang::BinOp;
-use super::expr::{Cond, Ex, Func, Src};
+use super::expr::{eval_cond, Cond, Ex, FoldCache, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
 use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, join};
@@ -301,7 +302,7 @@ fn proofs(cond: &Cond, out: &mut Vec<RequiredLiteral>) {
 
 /// The literal a value of `slot` holds exactly when `pat` matches it, if the index can look
 /// for it.
-fn equivalent_literal(slot: usize, pat: &Glob) -> Option<RequiredLiteral> {
+pub(super) fn equivalent_literal(slot: usize, pat: &Glob) -> Option<RequiredLiteral> {
     let (place, part) = pat.sole_part()?;
     let searchable = match place {
         Place::Whole => !part.is_empty(),
@@ -571,9 +572,11 @@ pub struct LiteralIndex {
     /// Literal → the rules whose key factor holds it.
     key_rules: Lists,
     /// Rule → what it needs besides its key, packed for one walk: the number of its other
-    /// indexed factors, each as its length and its literals; then the number of literals
-    /// that rule it out wherever they are ([`Exclusions::any`]) and those literals; then
-    /// the literals that rule it out as the only value of their field.
+    /// indexed factors, then each factor; then the literals that rule it out wherever they
+    /// are ([`Exclusions::any`]); then those that rule it out as the only value of their
+    /// field. Each of these lists of literals is written as its number of fields, then per
+    /// field its search, its number of literals and their ids ([`grouped`]): a field is
+    /// searched (if no rule asked before) once, and each literal costs one look at its mark.
     checks: Lists,
     /// Literal → the index of its field's search in `slots`.
     literal_search: Vec<u32>,
@@ -585,6 +588,8 @@ pub struct LiteralIndex {
     /// Rules evaluated on every row.
     unanchored: Vec<u32>,
     slots: Vec<SlotSearch>,
+    /// Rule → what of its condition the marks decide (`None`: nothing).
+    plans: Vec<Option<Plan>>,
 }
 
 /// The hash of the build's tables of literals and factors: a multiply-rotate of 8 bytes at a
@@ -745,8 +750,38 @@ impl LiteralIndex {
     /// work is split where its results are per rule, per text or per field, and taken back
     /// in order).
     pub(crate) fn build(rules: &[Rule], threads: usize) -> LiteralIndex {
-        let shapes = in_parallel(threads, rules, |r| (factors(&r.cond), exclusions(&r.cond)));
-        LiteralIndex::from_shapes(shapes, threads)
+        let conds: Vec<&Cond> = rules.iter().map(|r| &r.cond).collect();
+        LiteralIndex::of_conds(&conds, threads)
+    }
+
+    /// The index of rules with these conditions, and their [`Plan`]s.
+    pub(crate) fn of_conds(conds: &[&Cond], threads: usize) -> LiteralIndex {
+        let shapes = in_parallel(threads, conds, |c| (factors(c), exclusions(c)));
+        let mut index = LiteralIndex::from_shapes(shapes, threads);
+        let ids: HashMap<&RequiredLiteral, LiteralId, FastHash> =
+            (index.literals.iter()).zip(0..).collect();
+        let id = |literal: &RequiredLiteral| ids.get(literal).copied();
+        let plans = in_parallel(threads, conds, |c| plan(c, &id));
+        drop(ids);
+        index.plans = plans;
+        index
+    }
+
+    /// Whether `rule`'s condition `cond` holds on `row`, after [`LiteralIndex::candidates`]
+    /// marked the row's literals in `scratch`: the tests the marks decide are read from them
+    /// ([`Plan`]), the others evaluated.
+    pub(crate) fn evaluate(
+        &self,
+        rule: usize,
+        cond: &Cond,
+        row: &dyn Row,
+        scratch: &mut IndexScratch,
+        cache: &mut FoldCache,
+    ) -> bool {
+        match self.plan(rule) {
+            Some(plan) => plan.holds(cond, row, self, scratch, cache),
+            None => eval_cond(cond, row, cache),
+        }
     }
 
     /// The index of rules with these factors and exclusions (one pair per rule).
@@ -818,23 +853,6 @@ impl LiteralIndex {
                 }
             }
         }
-        let checks = rule_factors
-            .iter()
-            .zip(exclusions)
-            .map(|(factors, (any, sole))| {
-                let others = factors.iter().skip(1);
-                let mut list = vec![others.len() as u32];
-                for &factor in others {
-                    let literals = &interner.factors[factor as usize];
-                    list.push(literals.len() as u32);
-                    list.extend_from_slice(literals);
-                }
-                list.push(any.len() as u32);
-                list.extend_from_slice(any);
-                list.extend_from_slice(sole);
-                list
-            });
-        self.checks = Lists::new(checks.collect::<Vec<_>>());
         self.slots = SlotSearch::build_all(&interner.literals, threads);
         let mut search_of = vec![0u32; self.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)];
         for (search, slot) in self.slots.iter().enumerate() {
@@ -843,6 +861,21 @@ impl LiteralIndex {
         self.literal_search = (interner.literals.iter())
             .map(|l| search_of[l.slot])
             .collect();
+        let search = &self.literal_search;
+        let checks = rule_factors
+            .iter()
+            .zip(exclusions)
+            .map(|(factors, (any, sole))| {
+                let others = factors.iter().skip(1);
+                let mut list = vec![others.len() as u32];
+                for &factor in others {
+                    grouped(&interner.factors[factor as usize], search, &mut list);
+                }
+                grouped(any, search, &mut list);
+                grouped(sole, search, &mut list);
+                list
+            });
+        self.checks = Lists::new(checks.collect::<Vec<_>>());
         let mut keyed = vec![false; self.slots.len()];
         for (search, rules) in self.literal_search.iter().zip(&key_rules) {
             keyed[*search as usize] |= !rules.is_empty();
@@ -855,6 +888,11 @@ impl LiteralIndex {
         self.factor_literals = Lists::new(&interner.factors);
         self.literals = interner.literals;
         self
+    }
+
+    /// What the marks decide of `rule`'s condition (`None`: nothing).
+    pub(crate) fn plan(&self, rule: usize) -> Option<&Plan> {
+        self.plans.get(rule)?.as_ref()
     }
 
     /// Rules with no usable literal (indices into the rule list): evaluated on every row.
@@ -1159,7 +1197,12 @@ impl LiteralIndex {
 
     /// Whether `row` holds `literal`, searching its field if no rule asked before.
     #[inline]
-    fn marked(&self, literal: LiteralId, row: &dyn Row, scratch: &mut IndexScratch) -> bool {
+    pub(super) fn marked(
+        &self,
+        literal: LiteralId,
+        row: &dyn Row,
+        scratch: &mut IndexScratch,
+    ) -> bool {
         let l = literal as usize;
         if scratch.literal_mark[l] == scratch.generation {
             return true;
@@ -1178,25 +1221,74 @@ impl LiteralIndex {
         let list = self.checks.get(rule);
         let (&others, mut rest) = list.split_first().unwrap_or((&0, &[]));
         for _ in 0..others {
-            let Some((&len, after)) = rest.split_first() else {
-                return false;
-            };
-            let (factor, after) = after.split_at(len as usize);
-            if !factor.iter().any(|&l| self.marked(l, row, scratch)) {
+            let (found, after) = self.any_marked(rest, row, scratch, false);
+            if !found {
                 return false;
             }
             rest = after;
         }
-        let Some((&any, rest)) = rest.split_first() else {
-            return true;
+        let (excluded, rest) = self.any_marked(rest, row, scratch, false);
+        !excluded && !self.any_marked(rest, row, scratch, true).0
+    }
+
+    /// Whether `row` holds a literal of the list at the start of `list` (written by
+    /// [`grouped`]), only counting fields with one value when `sole`; and what follows it.
+    fn any_marked<'l>(
+        &self,
+        list: &'l [u32],
+        row: &dyn Row,
+        scratch: &mut IndexScratch,
+        sole: bool,
+    ) -> (bool, &'l [u32]) {
+        let Some((&fields, mut rest)) = list.split_first() else {
+            return (false, &[]);
         };
-        let (any, sole) = rest.split_at(any as usize);
-        if any.iter().any(|&l| self.marked(l, row, scratch)) {
-            return false;
+        let mut found = false;
+        for _ in 0..fields {
+            let [search, len, after @ ..] = rest else {
+                return (found, &[]);
+            };
+            let (literals, after) = after.split_at((*len as usize).min(after.len()));
+            rest = after;
+            if found {
+                continue;
+            }
+            let search = *search as usize;
+            if scratch.searched[search] != scratch.generation {
+                self.search(search, row, scratch);
+            }
+            // The field's number of values is known once it is searched.
+            if sole && scratch.values[self.slots[search].slot] != 1 {
+                continue;
+            }
+            let mark = &scratch.literal_mark;
+            found = literals
+                .iter()
+                .any(|&l| mark[l as usize] == scratch.generation);
         }
-        !sole.iter().any(|&l| {
-            self.marked(l, row, scratch) && scratch.values[self.literals[l as usize].slot] == 1
-        })
+        (found, rest)
+    }
+}
+
+/// Appends `literals` to `list` grouped by the search of their field (`search`: literal →
+/// search): their number of fields, then per field its search, its number of literals and
+/// their ids.
+fn grouped(literals: &[LiteralId], search: &[u32], list: &mut Vec<u32>) {
+    let mut by_search: Vec<(u32, LiteralId)> =
+        literals.iter().map(|&l| (search[l as usize], l)).collect();
+    by_search.sort_unstable();
+    let fields_at = list.len();
+    list.push(0);
+    let mut count_at = 0;
+    for (at, &(field, literal)) in by_search.iter().enumerate() {
+        if at == 0 || by_search[at - 1].0 != field {
+            list[fields_at] += 1;
+            list.push(field);
+            count_at = list.len();
+            list.push(0);
+        }
+        list[count_at] += 1;
+        list.push(literal);
     }
 }
 

@@ -583,6 +583,14 @@ impl RuleSet {
         Some(literals)
     }
 
+    /// How many rules have tests the literal index decides: a candidate reads them from the
+    /// literals the index found in the row instead of evaluating them.
+    pub fn rules_with_tests_decided_by_the_index(&self) -> usize {
+        (0..self.rules.len())
+            .filter(|&r| self.index.plan(r).is_some())
+            .count()
+    }
+
     /// Rules with no literal a matching row must hold: they are evaluated on every row.
     /// Indices into [`RuleSet::rules`].
     pub fn rules_without_literal(&self) -> Vec<usize> {
