@@ -479,7 +479,7 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
         Cond::Regex { src, re, negate } => {
             let hit = match src {
                 Src::Slot(slot) => any_value(row, *slot, |v| re.is_match(v)).unwrap_or(false),
-                Src::Expr(ex) => eval(ex, row).values().iter().any(|v| re.is_match(v)),
+                Src::Expr(ex) => any_text(&eval(ex, row), |v| re.is_match(v)),
             };
             hit != *negate
         }
@@ -570,6 +570,12 @@ fn field_val<'r>(row: &'r dyn Row, slot: usize) -> Val<'r> {
 }
 
 fn compare(op: BinOp, a: &Val, b: &Val) -> Val<'static> {
+    compare_folded(op, a, b, |byte| byte)
+}
+
+/// [`compare`] of the values as `fold` maps each byte: `lower(x) == lower(y)` compares `x` and
+/// `y` so, without making the lower-cased copies (ASCII case folding changes no number).
+fn compare_folded(op: BinOp, a: &Val, b: &Val, fold: fn(u8) -> u8) -> Val<'static> {
     if matches!(a, Val::Null) || matches!(b, Val::Null) {
         return Val::Null;
     }
@@ -581,22 +587,75 @@ fn compare(op: BinOp, a: &Val, b: &Val) -> Val<'static> {
         BinOp::Gt => o.is_gt(),
         _ => o.is_ge(),
     };
-    let bvals = b.values();
     let bnum = b.as_num();
     // Multivalue left side: true if any value satisfies the comparison.
-    let hit = a.values().iter().any(|av| {
+    let hit = any_text(a, |av| {
         if let (Some(x), Some(y)) = (parse_num(av), bnum) {
             return x.partial_cmp(&y).is_some_and(test);
         }
-        bvals.iter().any(|bv| test(av.as_ref().cmp(bv.as_ref())))
+        any_text(b, |bv| {
+            test(av.iter().map(|&c| fold(c)).cmp(bv.iter().map(|&c| fold(c))))
+        })
     });
     Val::Bool(hit)
+}
+
+/// Whether `test` holds for the text of some value of `v` (the texts [`Val::values`] lists),
+/// reading strings where they are rather than copying them.
+fn any_text(v: &Val, mut test: impl FnMut(&[u8]) -> bool) -> bool {
+    match v {
+        Val::Null => false,
+        Val::Str(s) => test(s),
+        Val::Multi(values) => values.iter().any(|s| test(s)),
+        Val::Bool(_) | Val::Num(_) => v.values().iter().any(|s| test(s)),
+    }
+}
+
+/// The byte map of a comparison side that is `lower(x)` or `upper(x)`, with `x`.
+fn case_folded(ex: &Ex) -> Option<(Func, &Ex)> {
+    match ex {
+        Ex::Call(f @ (Func::Lower | Func::Upper), args) => match args.as_slice() {
+            [inner] => Some((*f, inner)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn fold_of(f: Func) -> fn(u8) -> u8 {
+    if f == Func::Upper {
+        |c: u8| c.to_ascii_uppercase()
+    } else {
+        |c: u8| c.to_ascii_lowercase()
+    }
+}
+
+/// A string literal that `f` leaves as it is, so it reads the same folded or not.
+fn fold_invariant(ex: &Ex, f: Func) -> bool {
+    let fold = fold_of(f);
+    matches!(ex, Ex::Str(s) if s.iter().all(|&c| fold(c) == c))
+}
+
+/// `lower(x) op lower(y)`, `upper(x) op upper(y)` and `lower(x) op "already lower"` (either
+/// side), compared with the case folded byte by byte; any other comparison as written.
+fn eval_compare<'r>(op: BinOp, l: &'r Ex, r: &'r Ex, row: &'r dyn Row) -> Val<'static> {
+    let folded = match (case_folded(l), case_folded(r)) {
+        (Some((f, x)), Some((g, y))) if f == g => Some((f, x, y)),
+        (Some((f, x)), None) if fold_invariant(r, f) => Some((f, x, r)),
+        (None, Some((f, y))) if fold_invariant(l, f) => Some((f, l, y)),
+        _ => None,
+    };
+    match folded {
+        Some((f, x, y)) => compare_folded(op, &eval(x, row), &eval(y, row), fold_of(f)),
+        None => compare(op, &eval(l, row), &eval(r, row)),
+    }
 }
 
 fn map_str<'r>(v: Val<'r>, f: impl Fn(&[u8]) -> Vec<u8>) -> Val<'r> {
     match v {
         Val::Null => Val::Null,
         Val::Multi(vs) => Val::Multi(vs.iter().map(|s| Cow::Owned(f(s))).collect()),
+        Val::Str(s) => Val::Str(Cow::Owned(f(&s))),
         other => match other.first() {
             Some(s) => Val::Str(Cow::Owned(f(&s))),
             None => Val::Null,
@@ -619,23 +678,43 @@ pub fn eval<'r>(ex: &'r Ex, row: &'r dyn Row) -> Val<'r> {
         Ex::Bin(op, l, r) => eval_bin(*op, l, r, row),
         Ex::Match(e, re) => match eval(e, row) {
             Val::Null => Val::Null,
-            v => Val::Bool(v.values().iter().any(|s| re.is_match(s))),
+            v => Val::Bool(any_text(&v, |s| re.is_match(s))),
         },
         Ex::Like(e, re) => match eval(e, row) {
             Val::Null => Val::Null,
-            v => Val::Bool(v.values().iter().any(|s| re.is_match(s))),
+            v => Val::Bool(any_text(&v, |s| re.is_match(s))),
         },
         Ex::Replace(e, re, rep) => map_str(eval(e, row), |s| re.replace_all(s, rep)),
-        Ex::RexGroup { src, re, group } => {
-            let v = eval(src, row);
-            let found = v.values().iter().find_map(|s| re.capture(s, group));
-            found.map_or(Val::Null, |s| Val::Str(Cow::Owned(s)))
-        }
+        Ex::RexGroup { src, re, group } => rex_group(eval(src, row), re, group),
         Ex::Call(Func::Len, args) => match args.as_slice() {
             [Ex::Field(slot)] => field_len(row, *slot),
             _ => eval_call(Func::Len, args, row),
         },
         Ex::Call(f, args) => eval_call(*f, args, row),
+    }
+}
+
+/// The text of named group `group` in the first value of `v` the regex matches: a slice of
+/// that value when the row holds it (no copy), else a copy.
+fn rex_group<'r>(v: Val<'r>, re: &Pcre, group: &str) -> Val<'r> {
+    let found = |s: &[u8]| re.capture_range(s, group);
+    match v {
+        Val::Null => Val::Null,
+        Val::Str(Cow::Borrowed(s)) => {
+            found(s).map_or(Val::Null, |at| Val::Str(Cow::Borrowed(&s[at])))
+        }
+        Val::Multi(values) => values
+            .into_iter()
+            .find_map(|s| match s {
+                Cow::Borrowed(s) => found(s).map(|at| Cow::Borrowed(&s[at])),
+                Cow::Owned(s) => found(&s).map(|at| Cow::Owned(s[at].to_vec())),
+            })
+            .map_or(Val::Null, Val::Str),
+        other => other
+            .values()
+            .iter()
+            .find_map(|s| found(s).map(|at| s[at].to_vec()))
+            .map_or(Val::Null, |s| Val::Str(Cow::Owned(s))),
     }
 }
 
@@ -660,7 +739,7 @@ fn eval_bin<'r>(op: BinOp, l: &'r Ex, r: &'r Ex, row: &'r dyn Row) -> Val<'r> {
             }
         }
         BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            compare(op, &eval(l, row), &eval(r, row))
+            eval_compare(op, l, r, row)
         }
         BinOp::Like => Val::Null, // compiled to Ex::Like when the pattern is a literal
         BinOp::Concat => {

@@ -154,14 +154,23 @@ impl Pcre {
 
     /// The text of named group `name` in the first match.
     pub fn capture(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
+        self.capture_range(v, name).map(|at| v[at].to_vec())
+    }
+
+    /// Where in `v` named group `name` of the first match lies (to read it without a copy).
+    pub fn capture_range(&self, v: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
         if !self.may_match(v) {
             return None;
         }
-        self.capture_plain(v, name)
+        self.capture_range_plain(v, name)
     }
 
     /// [`capture`](Self::capture) by PCRE alone (see [`is_match_plain`](Self::is_match_plain)).
     pub fn capture_plain(&self, v: &[u8], name: &str) -> Option<Vec<u8>> {
+        self.capture_range_plain(v, name).map(|at| v[at].to_vec())
+    }
+
+    fn capture_range_plain(&self, v: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
         let group = self
             .re
             .capture_names()
@@ -171,7 +180,7 @@ impl Pcre {
         let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
         let mut locations = spare.unwrap_or_else(|| re.capture_locations());
         let text = match re.captures_read(&mut locations, v) {
-            Ok(Some(_)) => locations.get(group).map(|(s, e)| v[s..e].to_vec()),
+            Ok(Some(_)) => locations.get(group).map(|(s, e)| s..e),
             _ => None,
         };
         if let Ok(mut spare) = self.spare.lock() {

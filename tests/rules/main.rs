@@ -8,6 +8,7 @@
 mod support;
 
 mod alloc;
+mod case_fold;
 mod conformance;
 mod corpus_sample;
 mod corpus_verdicts;
