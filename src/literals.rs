@@ -365,30 +365,37 @@ impl Literals {
     }
 
     fn find_scalar(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
-        self.find_with(haystack, found, |literals, block| {
-            literals.eight_scalar(block)
-        })
+        self.find_with(
+            haystack,
+            found,
+            |literals, block| literals.eight_scalar(block),
+            Literals::last_scalar,
+        )
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn find_avx2(&self, haystack: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
-        self.find_with(haystack, found, |literals, block| {
-            literals.eight_avx2(block)
-        })
+        self.find_with(
+            haystack,
+            found,
+            |literals, block| literals.eight_avx2::<0>(block),
+            |literals, haystack, at| literals.last_avx2(haystack, at),
+        )
     }
 
     /// The scan, generic over how the table bits of 8 positions are looked up (from the 16
-    /// bytes at the first), so that it compiles once for the baseline and once for AVX2: 32
-    /// positions a round while 40 bytes remain, then 8 while 16 remain, then one at a time.
+    /// bytes at the first) and of the last positions (`last`: from a position on, bit `k` for
+    /// position `at + k`), so that it compiles once for the baseline and once for AVX2: 32
+    /// positions a round while 40 bytes remain, then 8 while 16 remain, then the rest.
     #[inline(always)]
     fn find_with(
         &self,
         haystack: &[u8],
         found: &mut impl FnMut(usize) -> bool,
         eight: impl Fn(&Self, &[u8; 16]) -> u32,
+        last: impl Fn(&Self, &[u8], usize) -> u32,
     ) -> bool {
-        let n = haystack.len();
         let mut at = 0;
         while let Some(bytes) = haystack.get(at..).and_then(|h| h.first_chunk::<40>()) {
             let mut hits = 0;
@@ -408,11 +415,37 @@ impl Literals {
             }
             at += 8;
         }
-        // At most 13 positions: a copy for the vector loads would cost more.
-        let hits = (at..(n + 1).saturating_sub(MIN_LITERAL))
-            .map(|p| self.has(window_at(haystack, p)) << (p - at))
-            .fold(0, |hits, bit| hits | bit);
+        let hits = last(self, haystack, at);
         hits != 0 && self.verify_hits(haystack, at, hits, found)
+    }
+
+    /// The table bits of the windows from `at` to the end, one at a time: at most 13
+    /// positions once 16 bytes no longer remain, where a copy for the vector loads would cost
+    /// more.
+    #[inline(always)]
+    fn last_scalar(&self, haystack: &[u8], at: usize) -> u32 {
+        (at..(haystack.len() + 1).saturating_sub(MIN_LITERAL))
+            .map(|p| self.has(window_at(haystack, p)) << (p - at))
+            .fold(0, |hits, bit| hits | bit)
+    }
+
+    /// [`Literals::last_scalar`] from the haystack's last 16 bytes, whose 14 windows two
+    /// lookups of 8 cover (positions 0-7 and 6-13), shifted to start at `at` (which must
+    /// leave fewer than 16 bytes): the windows before `at` are looked up again, but 2 gathers
+    /// cost less than up to 13 lookups one at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn last_avx2(&self, haystack: &[u8], at: usize) -> u32 {
+        let Some(block) = haystack.last_chunk::<16>() else {
+            return self.last_scalar(haystack, at);
+        };
+        let skip = at + 16 - haystack.len();
+        let mut hits = self.eight_avx2::<6>(block) << 6;
+        if skip < 6 {
+            hits |= self.eight_avx2::<0>(block);
+        }
+        hits >> skip
     }
 
     /// Whether the table bit of `window` is set, as 1 or 0.
@@ -438,18 +471,24 @@ impl Literals {
         hits
     }
 
-    /// [`Literals::eight_scalar`] with AVX2: the 8 windows shuffled out of the 16 bytes,
-    /// folded, hashed, and their table words gathered at once.
+    /// [`Literals::eight_scalar`] with AVX2, for the 8 positions from `FROM` (at most 6): the
+    /// 8 windows shuffled out of the 16 bytes, folded, hashed, and their table words gathered
+    /// at once.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn eight_avx2(&self, bytes: &[u8; 16]) -> u32 {
+    fn eight_avx2<const FROM: i8>(&self, bytes: &[u8; 16]) -> u32 {
         use std::arch::x86_64::*;
-        // Window k (lane k) is bytes k..k + 3 and a zero (index -1); each 128-bit half
-        // shuffles within its copy of the 16 bytes.
+        const { assert!(FROM >= 0 && FROM <= 6) };
+        // Window k (lane k) is bytes FROM + k..FROM + k + 3 and a zero (index -1); each
+        // 128-bit half shuffles within its copy of the 16 bytes.
+        let f = FROM;
+        #[rustfmt::skip]
         let shuffle = _mm256_setr_epi8(
-            0, 1, 2, -1, 1, 2, 3, -1, 2, 3, 4, -1, 3, 4, 5, -1, //
-            4, 5, 6, -1, 5, 6, 7, -1, 6, 7, 8, -1, 7, 8, 9, -1,
+            f, f + 1, f + 2, -1, f + 1, f + 2, f + 3, -1,
+            f + 2, f + 3, f + 4, -1, f + 3, f + 4, f + 5, -1,
+            f + 4, f + 5, f + 6, -1, f + 5, f + 6, f + 7, -1,
+            f + 6, f + 7, f + 8, -1, f + 7, f + 8, f + 9, -1,
         );
         // SAFETY: the load reads the 16 bytes of `bytes` (unaligned load).
         let sixteen = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };

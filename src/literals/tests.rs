@@ -238,6 +238,23 @@ fn many_literals_sharing_a_window_are_told_apart() {
     assert!(hits > 1_000, "{hits}");
 }
 
+/// A literal at every position of haystacks of 3 to 70 bytes: the last positions, looked up
+/// from the haystack's last 16 bytes (overlapping positions already scanned), are each
+/// reported once, none missed, none twice.
+#[test]
+fn a_literal_at_every_position_is_reported_once_up_to_the_end() {
+    let literals: &[&[u8]] = &[b"aaa", b"aaaa", b"aab", b"zaa"];
+    let set = Literals::new(literals).expect("valid");
+    for len in 3..=70 {
+        let all_a = vec![b'A'; len];
+        assert_eq!(agree(literals, &set, &all_a), 2 * (len - 2) - 1, "{len}");
+        let mut ends = all_a.clone();
+        ends[len - 1] = b'b';
+        ends[0] = b'z';
+        assert!(len < 4 || agree(literals, &set, &ends) >= 2, "{len}");
+    }
+}
+
 #[test]
 fn the_search_stops_at_the_first_occurrence_it_is_told_to() {
     let literals: &[&[u8]] = &[b"abc", b"bcd", b"-enc"];
