@@ -476,9 +476,14 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool], threads: usize) -
             counts.iter_mut().zip(part).for_each(|(all, n)| *all += n);
         }
     }
-    let count = |l: &RequiredLiteral| match pieces.binary_search(&&l.bytes[..]) {
-        Ok(at) if short(l) => counts[at],
-        _ => 0,
+    // Only short pieces are among `pieces`: the others are not looked for.
+    let count = |l: &RequiredLiteral| {
+        if !short(l) {
+            return 0;
+        }
+        pieces
+            .binary_search(&&l.bytes[..])
+            .map_or(0, |at| counts[at])
     };
     in_parts(threads, literals, |part| {
         part.iter().map(|l| count(l)).collect::<Vec<_>>()

@@ -12,21 +12,24 @@
 //!
 //! The rules load on a thread of their own meanwhile (`scan::run`). Decoding records into
 //! CIM rows does not need them, so until they are there each worker takes jobs and decodes
-//! them ([`work::start`]), about [`DECODE_AHEAD`] items in all; then it waits for the rules,
-//! matches what it decoded, in order, and goes on as usual. A scan whose rules take as long to
-//! load as its input takes to decode (the ESCU corpus or the Sigma rules over a directory of
-//! EVTX files) costs about the longer of the two instead of their sum. The collector is made
-//! (and prints the rules' warnings) when the first job is applied, as one thread prints them
-//! before anything else.
+//! them ([`work::start`]), about [`DECODE_AHEAD`] items in all, into one list shared by every
+//! worker; then it waits for the rules and matches the jobs of that list, first in order,
+//! whoever decoded them (the costs of matching EVTX chunks differ several times over, so a
+//! worker matching only what it decoded could finish long after the other), and goes on as
+//! usual. A scan whose rules take as long to load as its input takes to decode (the ESCU
+//! corpus or the Sigma rules over a directory of EVTX files) costs about the longer of the two
+//! instead of their sum. The collector is made (and prints the rules' warnings) when the first
+//! job is applied, as one thread prints them before anything else.
 //!
 //! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most a limit,
 //! wide while the rules load (the items decoded ahead are the bound then) and [`IN_FLIGHT`]
 //! per worker after; a worker finds no room waits for the head to be applied. The head job's
 //! worker applies what it finds as it goes (every [`BATCH`] things); a job ahead of it holds
 //! at most [`HELD`] things, then its worker waits for its turn. No deadlock: jobs are taken in
-//! order, so the head is taken, and its worker never waits for a later job; a worker holding
-//! decoded jobs waits only for the rules, never for room, so the rules are all the head's
-//! worker may wait for.
+//! order, so the head is taken, and its worker never waits for a later job; a worker decoding
+//! ahead waits only for the rules, never for room, and the jobs decoded ahead are matched
+//! first in order, by the next worker to look, before any worker takes a new job (a worker
+//! that adds one looks again itself), so the head, once decoded ahead, waits for no worker.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -112,6 +115,10 @@ struct Shared<'a, 'w, W: Write> {
     window: AtomicUsize,
     /// Items decoded before the rules were there, by every worker.
     ahead: AtomicUsize,
+    /// Jobs decoded before the rules were there and not yet taken to be matched, by their
+    /// place in the input order: once the rules are there, every worker takes them, first
+    /// in order, so that matching them is shared however the decoding was.
+    decoded: Mutex<BTreeMap<usize, Decoded>>,
     /// The most items to decode ahead ([`DECODE_AHEAD`]; tests make it small).
     budget: usize,
     /// Found things a job ahead of the head holds at most ([`HELD`]; tests make it small).
@@ -190,6 +197,7 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
             applied: AtomicUsize::new(0),
             window: AtomicUsize::new(IN_FLIGHT_LOADING.max(options.threads * IN_FLIGHT)),
             ahead: AtomicUsize::new(0),
+            decoded: Mutex::new(BTreeMap::new()),
             budget: options.decode_ahead,
             held: HELD,
         }
@@ -259,10 +267,13 @@ fn wait_while<'s, 'w, W: Write>(
     order
 }
 
-/// Decodes ahead while the rules load, then matches what it decoded and takes jobs until
-/// there are none.
+/// Decodes ahead while the rules load, then matches what any worker decoded ahead, first in
+/// order, and takes jobs until there are none.
+///
+/// No job decoded ahead is left behind: a worker that adds one to `decoded` looks there
+/// again before it takes another job or ends.
 fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
-    let (backlog, more) = decode_ahead(shared);
+    decode_ahead(shared);
     let ready = shared.rules.wait();
     let narrow = shared.options.threads * IN_FLIGHT;
     shared.window.store(narrow, Ordering::Relaxed);
@@ -271,13 +282,12 @@ fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
         detector: &mut *detector,
         render: &ready.render,
     };
-    for (place, started) in backlog {
-        finish(shared, ready, place, started, &mut matching);
-    }
-    if !more {
-        return;
-    }
     loop {
+        let first_decoded = lock(&shared.decoded).pop_first();
+        if let Some((_, (place, started))) = first_decoded {
+            finish(shared, ready, place, started, &mut matching);
+            continue;
+        }
         let seen = shared.applied.load(Ordering::Acquire);
         let (place, job) = match take(shared) {
             Take::Job(place, job) => (place, job),
@@ -294,23 +304,16 @@ fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
     }
 }
 
-/// Takes and decodes jobs until the rules are there or the budget of items decoded ahead is
-/// spent; returns them in order, and whether jobs may be left.
+/// Takes and decodes jobs into `decoded` until the rules are there, the budget of items
+/// decoded ahead is spent, the jobs in flight are at their limit or none is left.
 ///
-/// A worker holding decoded jobs never waits for room: the head may be among them.
-fn decode_ahead<W: Write>(shared: &Shared<'_, '_, W>) -> (Vec<Decoded>, bool) {
-    let mut backlog = Vec::new();
+/// A worker never waits for room here: the head may be among the jobs decoded ahead, and
+/// only the rules let it be applied.
+fn decode_ahead<W: Write>(shared: &Shared<'_, '_, W>) {
     let loading = || shared.rules.get().is_none();
     while loading() && shared.ahead.load(Ordering::Relaxed) < shared.budget {
-        let seen = shared.applied.load(Ordering::Acquire);
-        let (place, job) = match take(shared) {
-            Take::Job(place, job) => (place, job),
-            Take::Empty => return (backlog, false),
-            Take::Full if backlog.is_empty() => {
-                wait_past(shared, seen);
-                continue;
-            }
-            Take::Full => break,
+        let Take::Job(place, job) = take(shared) else {
+            return;
         };
         let mut asked = 0;
         let mut more = || {
@@ -322,9 +325,8 @@ fn decode_ahead<W: Write>(shared: &Shared<'_, '_, W>) -> (Vec<Decoded>, bool) {
         shared
             .ahead
             .fetch_add(started.decoded().max(1), Ordering::Relaxed);
-        backlog.push((place, started));
+        lock(&shared.decoded).insert(place.seq, (place, started));
     }
-    (backlog, true)
 }
 
 /// Matches a started job; what it finds is applied as it goes when the job is the head,
@@ -516,6 +518,19 @@ mod tests {
         budget: usize,
         held: usize,
     ) -> (Vec<u8>, (u64, u64), usize) {
+        let decoded_some =
+            |shared: &Shared<'_, '_, Sink<'_>>| shared.ahead.load(Ordering::Relaxed) > 0;
+        threads_with_rules_when(files, threads, budget, held, &decoded_some)
+    }
+
+    /// [`threads`], the rules coming once `ready_for_rules` says so.
+    fn threads_with_rules_when(
+        files: &[PathBuf],
+        threads: usize,
+        budget: usize,
+        held: usize,
+        ready_for_rules: &(dyn Fn(&Shared<'_, '_, Sink<'_>>) -> bool + Sync),
+    ) -> (Vec<u8>, (u64, u64), usize) {
         let rules = OnceLock::new();
         let options = options(threads, budget);
         let progress = ProgressBar::hidden();
@@ -523,14 +538,14 @@ mod tests {
         let begin = |r: &Ready| collector(r, files, &many);
         let mut shared = Shared::new(files, &options, &rules, &progress, &begin);
         shared.held = held;
-        let ahead = &shared.ahead;
+        let shared_ref = &shared;
         let (collector, decoded) = std::thread::scope(|scope| {
             let loader = scope.spawn(|| {
-                while ahead.load(Ordering::Relaxed) == 0 {
+                while !ready_for_rules(shared_ref) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, threads));
-                ahead.load(Ordering::Relaxed)
+                shared_ref.ahead.load(Ordering::Relaxed)
             });
             let collector = threaded(&shared);
             (collector, loader.join().expect("the rules load"))
@@ -574,6 +589,25 @@ mod tests {
         let (one, expected) = one_thread(&files);
         for threads_count in [2, 5] {
             let (many, counts, _) = threads(&files, threads_count, 1, 1);
+            assert_eq!(counts, expected);
+            assert_same(&one, &many);
+        }
+    }
+
+    /// Every job decoded ahead before the rules come (each worker holding its share), then
+    /// matched by whichever worker takes it, first in order, with jobs ahead of the head
+    /// holding at most 1 found thing: the workers write what one thread writes, and do not
+    /// hang.
+    #[test]
+    fn jobs_decoded_ahead_by_any_worker_are_matched_in_order_by_every_worker() {
+        let files = files(12);
+        let jobs = work::jobs(&files, None).count();
+        let (one, expected) = one_thread(&files);
+        let all_decoded = |shared: &Shared<'_, '_, Sink<'_>>| lock(&shared.decoded).len() == jobs;
+        for threads_count in [2, 5] {
+            let (many, counts, decoded) =
+                threads_with_rules_when(&files, threads_count, usize::MAX, 1, &all_decoded);
+            assert!(decoded as u64 >= expected.0, "{decoded} {expected:?}");
             assert_eq!(counts, expected);
             assert_same(&one, &many);
         }
