@@ -253,11 +253,34 @@ fn write_num(n: f64, out: &mut Vec<u8>) {
 
 /// Parses a decimal number (surrounding whitespace allowed).
 pub fn parse_num(s: &[u8]) -> Option<f64> {
+    // Most text compared is no number (`svchost.exe`): decided by its first character
+    // without the UTF-8 check and the float parser.
+    if s.iter()
+        .find(|&&b| !is_trimmed_ascii(b))
+        .is_some_and(|&b| b.is_ascii() && !starts_number(b))
+    {
+        return None;
+    }
     let t = std::str::from_utf8(s).ok()?.trim();
     if t.is_empty() {
         return None;
     }
     t.parse().ok()
+}
+
+/// The ASCII characters `str::trim` removes (Unicode White_Space: TAB to CR, and space; VT
+/// too, which `u8::is_ascii_whitespace` leaves out).
+fn is_trimmed_ascii(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// Whether `f64`'s parser accepts text starting with ASCII `b`: a sign, a digit, a point,
+/// or the first letter of `inf`, `infinity` or `nan` (any case).
+fn starts_number(b: u8) -> bool {
+    matches!(
+        b,
+        b'+' | b'-' | b'.' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N'
+    )
 }
 
 /// A network `address/prefix` (IPv4 or IPv6); a bare address is a /32 or /128.
@@ -374,41 +397,72 @@ fn any_folded(
             }
             Some(false)
         }
-        // A computed value is folded into one reused buffer: rules evaluated on every row
-        // (`len(process_name)=5`) compare numbers and short strings without allocating.
-        Src::Expr(ex) => {
-            let buf = &mut cache.computed;
-            let single = |buf: &mut Vec<u8>, value: &[u8]| {
-                buf.clear();
-                buf.extend(value.iter().map(u8::to_ascii_lowercase));
-            };
-            match eval(ex, row) {
-                Val::Null => None,
-                Val::Bool(b) => Some(f(if b { b"true" } else { b"false" })),
-                Val::Num(n) => {
-                    buf.clear();
-                    write_num(n, buf);
-                    Some(f(buf))
+        Src::Expr(ex) => any_computed(&mut cache.computed, eval(ex, row), f),
+    }
+}
+
+/// [`any_folded`] of a computed value. It is folded into one reused buffer: rules evaluated
+/// on every row compare short strings without allocating.
+fn any_computed(buf: &mut Vec<u8>, value: Val, mut f: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+    let single = |buf: &mut Vec<u8>, value: &[u8]| {
+        buf.clear();
+        buf.extend(value.iter().map(u8::to_ascii_lowercase));
+    };
+    match value {
+        Val::Null => None,
+        Val::Bool(b) => Some(f(if b { b"true" } else { b"false" })),
+        Val::Num(n) => {
+            buf.clear();
+            write_num(n, buf);
+            Some(f(buf))
+        }
+        Val::Str(s) if s.is_empty() => None,
+        Val::Str(s) => {
+            single(buf, &s);
+            Some(f(buf))
+        }
+        Val::Multi(values) => {
+            let mut any = None;
+            for value in values.iter().filter(|v| !v.is_empty()) {
+                single(buf, value);
+                if f(buf) {
+                    return Some(true);
                 }
-                Val::Str(s) if s.is_empty() => None,
-                Val::Str(s) => {
-                    single(buf, &s);
-                    Some(f(buf))
-                }
-                Val::Multi(values) => {
-                    let mut any = None;
-                    for value in values.iter().filter(|v| !v.is_empty()) {
-                        single(buf, value);
-                        if f(buf) {
-                            return Some(true);
-                        }
-                        any = Some(false);
-                    }
-                    any
-                }
+                any = Some(false);
             }
+            any
         }
     }
+}
+
+/// `field=N` / `field!=N` on a computed number (`eval n=len(process_name) | search n=5`): the
+/// pattern compared with the number's text decided as numbers, without writing the text.
+/// `None` unless the value is a number and the pattern an integer as [`write_num`] writes
+/// one (no sign but `-`, no leading zero, no fraction, at most 15 digits): then the text of
+/// `n` equals the pattern exactly when `n` equals that integer (a number that is not whole,
+/// or of 16 digits or more, is written with a point or with more digits).
+fn number_equals_pattern(value: &Val, pat: &Glob) -> Option<bool> {
+    let Val::Num(n) = value else {
+        return None;
+    };
+    let text = pat.exact()?;
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let canonical = text == b"0"
+        || matches!(digits.first(), Some(b'1'..=b'9'))
+            && digits.len() <= 15
+            && digits.iter().all(u8::is_ascii_digit);
+    if !canonical {
+        return None;
+    }
+    let whole = digits
+        .iter()
+        .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+    let integer = if digits.len() < text.len() {
+        -whole
+    } else {
+        whole
+    };
+    Some(*n == integer as f64)
 }
 
 /// Evaluates a condition over a row.
@@ -442,6 +496,26 @@ pub fn eval_cond(cond: &Cond, row: &dyn Row, cache: &mut FoldCache) -> bool {
             pat,
         } if pat.matches_in_place() => {
             any_value(row, *slot, |v| !pat.matches_unfolded(v)).unwrap_or(false)
+        }
+        Cond::Glob {
+            src: Src::Expr(ex),
+            pat,
+        } => {
+            let value = eval(ex, row);
+            number_equals_pattern(&value, pat).unwrap_or_else(|| {
+                any_computed(&mut cache.computed, value, |v| pat.matches_folded(v)).unwrap_or(false)
+            })
+        }
+        Cond::NotGlob {
+            src: Src::Expr(ex),
+            pat,
+        } => {
+            let value = eval(ex, row);
+            match number_equals_pattern(&value, pat) {
+                Some(equal) => !equal,
+                None => any_computed(&mut cache.computed, value, |v| !pat.matches_folded(v))
+                    .unwrap_or(false),
+            }
         }
         Cond::Glob { src, pat } => {
             any_folded(cache, row, src, |v| pat.matches_folded(v)).unwrap_or(false)
@@ -588,6 +662,10 @@ fn compare_folded(op: BinOp, a: &Val, b: &Val, fold: fn(u8) -> u8) -> Val<'stati
         _ => o.is_ge(),
     };
     let bnum = b.as_num();
+    // A number's text (`fmt_num`) parses back to the number itself.
+    if let (Val::Num(x), Some(y)) = (a, bnum) {
+        return Val::Bool(x.partial_cmp(&y).is_some_and(test));
+    }
     // Multivalue left side: true if any value satisfies the comparison.
     let hit = any_text(a, |av| {
         if let (Some(x), Some(y)) = (parse_num(av), bnum) {
@@ -975,6 +1053,72 @@ fn split<'r>(s: Val<'r>, delim: Val<'r>) -> Val<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parse_num` without the first-character test: the definition the test keeps.
+    fn parse_num_by_parser(s: &[u8]) -> Option<f64> {
+        let t = std::str::from_utf8(s).ok()?.trim();
+        if t.is_empty() {
+            return None;
+        }
+        t.parse().ok()
+    }
+
+    #[test]
+    fn numbers_are_told_from_their_first_character_as_the_parser_tells_them() {
+        let heads: &[&[u8]] = &[
+            b"",
+            b" ",
+            b"\t",
+            b"\x0B",
+            b"\x0C",
+            b"\r\n",
+            b"\x1F",
+            "\u{a0}".as_bytes(),
+            "\u{3000}".as_bytes(),
+            b"\xFF",
+        ];
+        let bodies: &[&[u8]] = &[
+            b"5",
+            b"-5",
+            b"+5",
+            b".5",
+            b"5.",
+            b"1e3",
+            b"inf",
+            b"INF",
+            b"Infinity",
+            b"nan",
+            b"NaN",
+            b"-inf",
+            b"+nan",
+            b"i",
+            b"n",
+            b"x",
+            b"svchost.exe",
+            b"",
+            b"-",
+            b"+",
+            b".",
+            b"e5",
+            b"0x10",
+            b"\xFF",
+            "\u{e9}".as_bytes(),
+            b"_1",
+            b"1_000",
+        ];
+        let mut checked = 0;
+        for head in heads {
+            for body in bodies {
+                for tail in [&b""[..], b" ", b"\x0B", b"x"] {
+                    let text = [*head, *body, tail].concat();
+                    let (fast, plain) = (parse_num(&text), parse_num_by_parser(&text));
+                    assert_eq!(fast.map(f64::to_bits), plain.map(f64::to_bits), "{text:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
 
     /// `substr` as a vector of characters reads it: the definition the in-place slicing keeps.
     fn substr_by_chars(s: &[u8], start: f64, len: Option<f64>) -> Vec<u8> {

@@ -104,6 +104,9 @@ pub(crate) struct Prefilter {
 struct Gate {
     pivot: Needle,
     rest: Option<DFA>,
+    /// The bytes after which, right after the pivot, the rest cannot match (`\\` after the
+    /// `:` of `C:\\`): such an occurrence is passed over without running the automaton.
+    dead_after: Option<Box<[bool; 256]>>,
 }
 
 #[derive(Clone)]
@@ -143,11 +146,16 @@ impl Prefilter {
                 true => None,
                 false => Some(lazy_dfa(&pivot.rest)?),
             };
+            let dead_after = rest.as_ref().and_then(|dfa| dead_after(dfa, &pivot.bytes));
             let pivot = match pivot.bytes.as_slice() {
                 [byte] => Needle::Byte(*byte),
                 bytes => Needle::Bytes(Box::new(Finder::new(bytes).into_owned())),
             };
-            Some(Gate { pivot, rest })
+            Some(Gate {
+                pivot,
+                rest,
+                dead_after,
+            })
         });
         Some(Prefilter::with_dfas(dfa, gate))
     }
@@ -197,7 +205,13 @@ impl Gate {
     /// the rest matches (past [`MAX_PIVOT_TRIES`] occurrences, the automaton decides).
     fn may_match(&self, value: &[u8], cache: &mut Option<Cache>) -> bool {
         let mut tries = 0;
+        let len = self.pivot_len();
         let mut rest_matches = |at: usize| {
+            if let (Some(dead), Some(&next)) = (&self.dead_after, value.get(at + len)) {
+                if dead[usize::from(next)] {
+                    return false;
+                }
+            }
             tries += 1;
             match (&self.rest, cache.as_mut()) {
                 (Some(rest), Some(cache)) if tries <= MAX_PIVOT_TRIES => {
@@ -225,6 +239,41 @@ impl Gate {
             }
         }
     }
+}
+
+impl Gate {
+    fn pivot_len(&self) -> usize {
+        match &self.pivot {
+            Needle::Byte(_) => 1,
+            Needle::Bytes(finder) => finder.needle().len(),
+        }
+    }
+}
+
+/// For each byte, whether the rest's automaton (which starts with the pivot) is dead once
+/// it has read the pivot and that byte: then no match starts at that occurrence. `None`
+/// when a match may end inside the pivot or the automaton cannot tell (its cache gave up).
+/// The rewrite has no assertions, so the automaton's start does not depend on what comes
+/// before the occurrence.
+fn dead_after(dfa: &DFA, pivot: &[u8]) -> Option<Box<[bool; 256]>> {
+    let mut cache = dfa.create_cache();
+    let input = Input::new(pivot).anchored(Anchored::Yes);
+    let mut state = dfa.start_state_forward(&mut cache, &input).ok()?;
+    for &byte in pivot {
+        if state.is_match() || state.is_dead() || state.is_quit() {
+            return None;
+        }
+        state = dfa.next_state(&mut cache, state, byte).ok()?;
+    }
+    if state.is_match() || state.is_dead() || state.is_quit() {
+        return None;
+    }
+    let mut dead = Box::new([false; 256]);
+    for (byte, place) in (0..=255u8).zip(dead.iter_mut()) {
+        let next = dfa.next_state(&mut cache, state, byte).ok()?;
+        *place = next.is_dead();
+    }
+    Some(dead)
 }
 
 impl Clone for Prefilter {
@@ -736,6 +785,10 @@ mod tests {
             }
         }
         assert!(kept >= 7, "{kept}");
+        // The `:` of `c:\\x` is passed over by its next byte; the one of `a:b.cd` is tried.
+        let prefilter = Prefilter::new(r"\w:\w+\.\w{2}").unwrap();
+        let dead = prefilter.gate.and_then(|g| g.dead_after).unwrap();
+        assert!(dead[usize::from(b'\\')] && dead[usize::from(b' ')] && !dead[usize::from(b'b')]);
     }
 
     /// Wherever PCRE matches, the rewrite matches: patterns of each construct over values

@@ -9,6 +9,7 @@ mod support;
 
 mod alloc;
 mod case_fold;
+mod computed_numbers;
 mod conformance;
 mod corpus_sample;
 mod corpus_verdicts;

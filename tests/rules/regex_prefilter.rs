@@ -72,6 +72,13 @@ fn check(re: &Pcre, group: Option<&str>, values: &[Vec<u8>]) -> usize {
         let plain = re.is_match_plain(value);
         let shown = String::from_utf8_lossy(value);
         assert_eq!(re.is_match(value), plain, "{} on {shown:?}", re.source());
+        // The rewrite itself, whether or not `is_match` still runs it (`Pcre` stops running a
+        // rewrite that rules out too few values).
+        assert!(
+            !plain || re.rewrite_may_match(value),
+            "{} on {shown:?}",
+            re.source()
+        );
         if let Some(group) = group {
             assert_eq!(
                 re.capture(value, group),
