@@ -581,7 +581,8 @@ pub struct LiteralIndex {
     /// are ([`Exclusions::any`]); then those that rule it out as the only value of their
     /// field. Each of these lists of literals is written as its number of fields, then per
     /// field its search, its number of literals and their ids ([`grouped`]): a field is
-    /// searched (if no rule asked before) once, and each literal costs one look at its mark.
+    /// searched (if no rule asked before) once, and each literal costs one look at its mark. Empty
+    /// when the rule needs nothing besides its key.
     checks: Lists,
     /// Literal → the index of its field's search in `slots`.
     literal_search: Vec<u32>,
@@ -878,6 +879,11 @@ impl LiteralIndex {
                 }
                 grouped(any, search, &mut list);
                 grouped(sole, search, &mut list);
+                // A third of ESCU's rules have nothing to check but their key: an empty list
+                // lets the candidate loop take them without walking three empty groups.
+                if list == [0, 0, 0] {
+                    list.clear();
+                }
                 list
             });
         self.checks = Lists::new(checks.collect::<Vec<_>>());
@@ -1222,9 +1228,11 @@ impl LiteralIndex {
 
     /// Whether each of `rule`'s indexed factors but its key has a literal in `row`, and no
     /// literal of the row rules it out: one walk along its [`Checks`] list.
+    #[inline]
     fn holds(&self, rule: usize, row: &dyn Row, scratch: &mut IndexScratch) -> bool {
-        let list = self.checks.get(rule);
-        let (&others, mut rest) = list.split_first().unwrap_or((&0, &[]));
+        let Some((&others, mut rest)) = self.checks.get(rule).split_first() else {
+            return true;
+        };
         for _ in 0..others {
             let (found, after) = self.any_marked(rest, row, scratch, false);
             if !found {
@@ -1732,6 +1740,39 @@ mod tests {
             (&[(0, "-MIMIKATZ-"), (1, "High"), (2, "X.exe")], vec![]),
             (&[(0, "-MIMIKATZ-"), (1, "low"), (2, "X.exe")], vec![]),
             (&[(0, "-MIMIKATZ-"), (1, "low")], vec![]),
+        ] {
+            assert_eq!(candidates(&index, &row(values)), expected, "{values:?}");
+        }
+    }
+
+    /// A rule that needs nothing but its key has an empty check list and is a candidate
+    /// wherever its key is; one with an exclusion or a second factor keeps its checks.
+    #[test]
+    fn rules_needing_only_their_key_have_no_checks() {
+        let key_only = vec![vec![lit(0, Place::Anywhere, "mimikatz")]];
+        let excluded = Exclusions {
+            any: vec![lit(2, Place::Whole, "x.exe")],
+            sole: Vec::new(),
+        };
+        let two = vec![
+            vec![lit(0, Place::Anywhere, "psexec")],
+            vec![lit(1, Place::Whole, "high")],
+        ];
+        let shapes = vec![
+            (key_only.clone(), Exclusions::default()),
+            (key_only, excluded),
+            (two, Exclusions::default()),
+        ];
+        let index = LiteralIndex::from_shapes(shapes, 1);
+        let lengths: Vec<usize> = (0..3).map(|r| index.checks.get(r).len()).collect();
+        assert_eq!(lengths[0], 0);
+        assert!(lengths[1] > 0 && lengths[2] > 0, "{lengths:?}");
+        for (values, expected) in [
+            (&[(0, "-MIMIKATZ-")][..], vec![0, 1]),
+            (&[(0, "-MIMIKATZ-"), (2, "X.exe")], vec![0]),
+            (&[(0, "psexec mimikatz"), (1, "low")], vec![0, 1]),
+            (&[(0, "psexec mimikatz"), (1, "High")], vec![0, 1, 2]),
+            (&[(0, "x"), (1, "High")], vec![]),
         ] {
             assert_eq!(candidates(&index, &row(values)), expected, "{values:?}");
         }
