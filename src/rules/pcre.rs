@@ -74,7 +74,7 @@ const PRECHECK_MIN_RULED_OUT: u32 = 16;
 /// alone decides from then on. Only the cost changes: PCRE gives the same answer either
 /// way. The counters are written during the sample only, so threads sharing the pattern
 /// then read them without contention.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Precheck {
     Sample,
     Run,
@@ -378,7 +378,7 @@ mod tests {
                 assert!(re.rewrite_may_match(v) || !re.is_match_plain(v));
             }
             let decided = re.record.next();
-            assert_eq!(decided as u8, *kept as u8, "{}", re.source());
+            assert_eq!(decided, *kept, "{}", re.source());
         }
         assert!(!cases[2].0.is_match(b"cmd.exe") && !cases[2].0.is_match(b"C:\\cmd.com"));
     }

@@ -239,9 +239,7 @@ impl Gate {
             }
         }
     }
-}
 
-impl Gate {
     fn pivot_len(&self) -> usize {
         match &self.pivot {
             Needle::Byte(_) => 1,
