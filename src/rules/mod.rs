@@ -11,6 +11,7 @@
 //! row ─► Matcher::match_row (prefilter + Cond) ─► RuleSet::annotate / risk_events
 //! ```
 
+mod anchored;
 mod annotate;
 pub mod cim;
 mod compile;

@@ -27,13 +27,14 @@ use std::sync::OnceLock;
 
 use crate::literals::{commonness, Literals, WholeValues, MIN_LITERAL};
 
+use super::anchored::Anchored;
 use super::decided::{plan, Plan};
 use super::eval_lang::BinOp;
 use super::expr::{eval_cond, Cond, Ex, FoldCache, Func, Src};
 use super::glob::Glob;
 pub use super::glob::Place;
 use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, join};
-use super::row::{for_each_value, Row};
+use super::row::Row;
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
 
@@ -59,7 +60,7 @@ const MIN_PIECE: usize = MIN_LITERAL;
 
 /// Starts and ends are compared in one place, not searched for: two bytes already tell
 /// `7z*.exe` from most values.
-const MIN_ANCHORED: usize = 2;
+pub(super) const MIN_ANCHORED: usize = 2;
 
 /// Factors indexed per rule: its rarest ones. A rule is a candidate only when all of them
 /// hold; each costs a search for its literals (a whole value or anchored one next to
@@ -970,11 +971,13 @@ impl SlotSearch {
         };
         let (whole, whole_ids) = in_place(Place::Whole);
         let (pieces, piece_ids) = in_place(Place::Anywhere);
+        let (starts, start_ids) = in_place(Place::Start);
+        let (ends, end_ids) = in_place(Place::End);
         SlotSearch {
             slot,
             whole: (!whole.is_empty()).then(|| (WholeValues::new(&whole), whole_ids.into())),
-            starts: Anchored::new(in_place(Place::Start), false),
-            ends: Anchored::new(in_place(Place::End), true),
+            starts: Anchored::new(&starts, &start_ids, false),
+            ends: Anchored::new(&ends, &end_ids, true),
             pieces: Literals::with_ids(&pieces, &piece_ids),
         }
     }
@@ -982,140 +985,39 @@ impl SlotSearch {
     /// Marks the literals of this field that `row` holds.
     fn find(&self, row: &dyn Row, scratch: &mut IndexScratch) {
         scratch.values[self.slot] = 0;
-        for_each_value(row, self.slot, |value| {
-            scratch.values[self.slot] += u32::from(!value.is_empty());
-            if let Some((whole, ids)) = &self.whole {
-                for &id in whole.get(value) {
-                    scratch.see(ids[id as usize]);
-                }
-            }
-            self.starts.find(value, |id| scratch.see(id));
-            self.ends.find(value, |id| scratch.see(id));
-            if let Some(pieces) = &self.pieces {
-                pieces.find(value, |id| {
-                    scratch.see(id as LiteralId);
-                    false
-                });
-            }
-        });
-    }
-}
-
-/// Literals a value must start (or end) with, in a trie of their folded bytes (read from the
-/// end for ends): one walk along the value's first (last) bytes finds every literal it
-/// starts (ends) with, however many share their first bytes (`c:\\`, `.exe`: Sigma names
-/// hundreds of programs by `Image|endswith`).
-#[derive(Debug, Clone)]
-struct Anchored {
-    /// Node → its edges, `edges[first[node]..first[node + 1]]`, sorted by byte; node 0 is
-    /// the root.
-    first: Box<[u32]>,
-    edges: Box<[(u8, u32)]>,
-    /// Node → the literal whose last byte read it is.
-    literal: Box<[Option<LiteralId>]>,
-    /// The root's child for each byte, either case (0: none; the root is no one's child):
-    /// most values leave the trie at their first byte, for one load.
-    root: Box<[u32; 256]>,
-    at_end: bool,
-}
-
-impl Anchored {
-    /// The trie of `literals` (lower-cased, [`MIN_ANCHORED`] bytes or more), built breadth
-    /// first from their sorted order: a node's children are the runs of one byte at its
-    /// depth, so each node's edges are laid out together without a map per node.
-    fn new((literals, ids): (Vec<&[u8]>, Vec<LiteralId>), at_end: bool) -> Anchored {
-        let byte = |i: usize, depth: usize| -> Option<u8> {
-            let literal = literals[i];
-            let at = if at_end {
-                literal.len().checked_sub(depth + 1)?
-            } else {
-                depth
-            };
-            literal.get(at).copied()
-        };
-        let mut order: Vec<usize> = (0..literals.len()).collect();
-        order.sort_by(|&a, &b| match at_end {
-            true => literals[a].iter().rev().cmp(literals[b].iter().rev()),
-            false => literals[a].cmp(literals[b]),
-        });
-        let (mut first, mut edges, mut literal) = (Vec::new(), Vec::new(), Vec::new());
-        let mut queue = std::collections::VecDeque::from([(0..order.len(), 0)]);
-        let mut nodes = 1u32;
-        while let Some((range, depth)) = queue.pop_front() {
-            first.push(edges.len() as u32);
-            let ends_here = order[range.clone()]
-                .iter()
-                .take_while(|&&i| byte(i, depth).is_none())
-                .count();
-            literal.push(
-                order[range.start..range.start + ends_here]
-                    .first()
-                    .map(|&i| ids[i]),
+        let mut first: [&[u8]; 2] = [&[]; 2];
+        let count = row.values_into(self.slot, &mut first);
+        // The one value of most fields is searched outside any loop: ahead of the loop over
+        // values the compiler copied every table of the search into the stack, ~40
+        // instructions for each field searched.
+        if count == 1 {
+            return self.find_in(first[0], scratch);
+        }
+        for index in 0..count {
+            let value = first.get(index).copied();
+            self.find_in(
+                value.unwrap_or_else(|| row.value(self.slot, index)),
+                scratch,
             );
-            let mut at = range.start + ends_here;
-            while let Some(next) = order
-                .get(at)
-                .filter(|_| at < range.end)
-                .and_then(|&i| byte(i, depth))
-            {
-                let run = order[at..range.end]
-                    .iter()
-                    .take_while(|&&i| byte(i, depth) == Some(next))
-                    .count();
-                edges.push((next, nodes));
-                nodes += 1;
-                queue.push_back((at..at + run, depth + 1));
-                at += run;
-            }
-        }
-        first.push(edges.len() as u32);
-        let mut root = Box::new([0u32; 256]);
-        for &(byte, child) in &edges[..first.get(1).map_or(0, |&end| end as usize)] {
-            root[usize::from(byte)] = child;
-            root[usize::from(byte.to_ascii_uppercase())] = child;
-        }
-        Anchored {
-            first: first.into(),
-            edges: edges.into(),
-            literal: literal.into(),
-            root,
-            at_end,
         }
     }
 
-    #[inline]
-    fn find(&self, value: &[u8], found: impl FnMut(LiteralId)) {
-        if self.edges.is_empty() || value.len() < MIN_ANCHORED {
-            return;
-        }
-        match self.at_end {
-            true => self.walk(value.iter().rev(), found),
-            false => self.walk(value.iter(), found),
-        }
-    }
-
-    #[inline]
-    fn walk<'v>(&self, mut bytes: impl Iterator<Item = &'v u8>, mut found: impl FnMut(LiteralId)) {
-        let Some(&first) = bytes.next() else {
-            return;
-        };
-        let mut node = self.root[usize::from(first)] as usize;
-        if node == 0 {
-            return;
-        }
-        if let Some(id) = self.literal[node] {
-            found(id);
-        }
-        for byte in bytes {
-            let edges = &self.edges[self.first[node] as usize..self.first[node + 1] as usize];
-            let byte = byte.to_ascii_lowercase();
-            match edges.binary_search_by_key(&byte, |&(b, _)| b) {
-                Ok(at) => node = edges[at].1 as usize,
-                Err(_) => return,
+    /// Marks the literals of this field that `value`, one of its values, holds.
+    #[inline(always)]
+    fn find_in(&self, value: &[u8], scratch: &mut IndexScratch) {
+        scratch.values[self.slot] += u32::from(!value.is_empty());
+        if let Some((whole, ids)) = &self.whole {
+            for &id in whole.get(value) {
+                scratch.see(ids[id as usize]);
             }
-            if let Some(id) = self.literal[node] {
-                found(id);
-            }
+        }
+        self.starts.find(value, |id| scratch.see(id));
+        self.ends.find(value, |id| scratch.see(id));
+        if let Some(pieces) = &self.pieces {
+            pieces.find(value, |id| {
+                scratch.see(id as LiteralId);
+                false
+            });
         }
     }
 }
