@@ -627,11 +627,10 @@ impl EncodedIdentity {
         EncodedIdentity { bytes, bounds }
     }
 
-    /// Sets the identity columns of the row being emitted.
+    /// Sets the identity columns of the row being emitted (their fields lie back to back in
+    /// `bytes`, column after column, as `new` writes them).
     fn push_into(&self, emit: &mut Emitter) {
-        for (column, &(start, split, end)) in self.bounds.iter().enumerate() {
-            emit.push_encoded(column, &self.bytes[start..split], &self.bytes[split..end]);
-        }
+        emit.push_encoded_columns(0, &self.bytes, &self.bounds);
     }
 }
 

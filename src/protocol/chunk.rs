@@ -431,20 +431,22 @@ impl RowRunner {
         let record = pos..end.content_end;
         self.pos = end.next;
         self.stats.rows_in += 1;
-        let verdict = self.decide(layout, body, record.clone(), row, processor)?;
+        let masked = located.is_some();
+        let verdict = self.decide(layout, body, (record.clone(), masked), row, processor)?;
         let verbatim = !layout.fieldwise() && self.field_spans.len() == n_columns;
         let n_appended = processor.appended_columns().len();
         self.write_answer(layout, body, record, verdict, verbatim, n_appended, out);
         Ok(true)
     }
 
-    /// The processor's verdict on the located row `record` (the chunk's row `row`, from 0).
+    /// The processor's verdict on the located row `record` (the chunk's row `row`, from 0);
+    /// `masked` when the bitmask scan located its fields, so its masks in `row_commas` hold.
     #[inline]
     fn decide<P: RowProcessor + ?Sized>(
         &mut self,
         layout: &Layout,
         body: &[u8],
-        record: Range<usize>,
+        (record, masked): (Range<usize>, bool),
         row: usize,
         processor: &mut P,
     ) -> Result<Verdict, BodyError> {
@@ -455,6 +457,7 @@ impl RowRunner {
             spans: &self.field_spans,
             bindings: &layout.slots,
             slots: &self.lazy,
+            quotes: masked.then_some(&self.row_commas),
             decoded: &self.decoded,
             record,
             index: row,

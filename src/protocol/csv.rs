@@ -204,7 +204,32 @@ pub fn decode_owned(body: &[u8], span: FieldSpan) -> Vec<u8> {
 
 /// Whether a value must be quoted in the output (Python csv `QUOTE_MINIMAL`).
 pub fn needs_quotes(value: &[u8]) -> bool {
+    static QUOTED: [bool; 256] = byte_set(b",\"\n\r");
+    if value.len() < SHORT_VALUE {
+        return holds_any(value, &QUOTED);
+    }
     memchr::memchr3(b',', b'"', b'\n', value).is_some() || memchr::memchr(b'\r', value).is_some()
+}
+
+/// Values shorter than this are searched for a few bytes one byte at a time (a table lookup
+/// each): `memchr` searches them byte by byte too, once per call, and two calls are needed.
+pub(crate) const SHORT_VALUE: usize = 16;
+
+/// The table of [`holds_any`] for `bytes`.
+pub(crate) const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// Whether `value` holds a byte of `set` (made by [`byte_set`]).
+#[inline]
+pub(crate) fn holds_any(value: &[u8], set: &[bool; 256]) -> bool {
+    value.iter().any(|&b| set[usize::from(b)])
 }
 
 /// Appends `value` as one CSV field, quoted only when needed.
@@ -293,6 +318,23 @@ mod tests {
             scan_record(b"a,\"open", 0, &mut spans),
             Err(CsvError::UnterminatedQuote { offset: 2 })
         );
+    }
+
+    /// Each special byte, and a byte that is not, at every position of values up to 40 bytes
+    /// (short and long ones take different searches).
+    #[test]
+    fn needs_quotes_finds_each_special_byte_at_every_position() {
+        for len in 1..40 {
+            for at in 0..len {
+                for byte in [b',', b'"', b'\n', b'\r', b'$', b';', 0xff] {
+                    let mut value = vec![b'a'; len];
+                    value[at] = byte;
+                    let expected = matches!(byte, b',' | b'"' | b'\n' | b'\r');
+                    assert_eq!(needs_quotes(&value), expected, "{value:?}");
+                }
+            }
+        }
+        assert!(!needs_quotes(b""));
     }
 
     #[test]

@@ -201,6 +201,11 @@ fn write_mv_field<'a>(
 /// Whether `value` holds a byte the plain or `__mv_` encoding must treat specially.
 #[inline]
 fn is_special(value: &[u8]) -> bool {
+    use super::csv::{byte_set, holds_any, SHORT_VALUE};
+    static SPECIAL: [bool; 256] = byte_set(b"\"$,\n\r");
+    if value.len() < SHORT_VALUE {
+        return holds_any(value, &SPECIAL);
+    }
     memchr::memchr3(b'"', b'$', b',', value).is_some()
         || memchr::memchr2(b'\n', b'\r', value).is_some()
 }
@@ -231,6 +236,23 @@ pub fn encode(values: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each special byte, and a byte that is not, at every position of values up to 40 bytes
+    /// (short and long ones take different searches).
+    #[test]
+    fn is_special_finds_each_special_byte_at_every_position() {
+        for len in 1..40 {
+            for at in 0..len {
+                for byte in [b'"', b'$', b',', b'\n', b'\r', b';', 0xff] {
+                    let mut value = vec![b'a'; len];
+                    value[at] = byte;
+                    let expected = matches!(byte, b'"' | b'$' | b',' | b'\n' | b'\r');
+                    assert_eq!(is_special(&value), expected, "{value:?}");
+                }
+            }
+        }
+        assert!(!is_special(b""));
+    }
 
     fn items(s: &str) -> Vec<String> {
         decode(s.as_bytes())

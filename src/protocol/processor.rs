@@ -25,6 +25,7 @@ use std::ops::Range;
 use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
 use super::mv;
 use super::needles::{Needles, MAX_NEEDLES};
+use super::structural::RowCommas;
 use crate::literals::{Literals, WholeValues};
 
 /// A processor's answer for one row.
@@ -138,8 +139,15 @@ pub(crate) struct SlotValues {
 }
 
 impl SlotValues {
-    /// Decodes the slot bound to `binding` from the row whose field spans are `spans`.
-    fn decode(&mut self, body: &[u8], spans: &[FieldSpan], binding: SlotColumns) {
+    /// Decodes the slot bound to `binding` from the row whose field spans are `spans` (and
+    /// whose quotes are in `quotes` when the bitmask scan located them).
+    fn decode(
+        &mut self,
+        body: &[u8],
+        spans: &[FieldSpan],
+        quotes: Option<&RowCommas>,
+        binding: SlotColumns,
+    ) {
         self.refs.clear();
         self.scratch.clear();
         let mv_span = binding
@@ -147,9 +155,9 @@ impl SlotValues {
             .and_then(|c| spans.get(c).copied())
             .filter(|s| !s.is_empty());
         if let Some(span) = mv_span {
-            self.decode_mv(body, span);
+            self.decode_mv(body, span, quotes);
         } else if let Some(span) = binding.plain.and_then(|c| spans.get(c).copied()) {
-            match decode_field(body, span, &mut self.scratch) {
+            match decode_span(body, span, quotes, &mut self.scratch) {
                 Decoded::Borrowed(s, e) if e > s => self.refs.push(ValueRef::Body(s, e)),
                 Decoded::Scratch(s, e) if e > s => self.refs.push(ValueRef::Scratch(s, e)),
                 _ => {}
@@ -158,10 +166,10 @@ impl SlotValues {
     }
 
     /// Splits a non-empty `__mv_` field into its items.
-    fn decode_mv(&mut self, body: &[u8], span: FieldSpan) {
+    fn decode_mv(&mut self, body: &[u8], span: FieldSpan, quotes: Option<&RowCommas>) {
         self.mv_text.clear();
         let (text, in_body): (&[u8], Option<usize>) =
-            match decode_field(body, span, &mut self.mv_text) {
+            match decode_span(body, span, quotes, &mut self.mv_text) {
                 Decoded::Borrowed(s, e) => (&body[s..e], Some(s)),
                 Decoded::Scratch(s, e) => (&self.mv_text[s..e], None),
             };
@@ -184,6 +192,20 @@ impl SlotValues {
                 }
             }
         });
+    }
+}
+
+/// [`decode_field`], with an escaped field's `""` pairs taken from the row's quote masks when
+/// there are some.
+fn decode_span(
+    body: &[u8],
+    span: FieldSpan,
+    quotes: Option<&RowCommas>,
+    scratch: &mut Vec<u8>,
+) -> Decoded {
+    match (span.kind, quotes) {
+        (FieldKind::Escaped, Some(quotes)) => quotes.decode(body, span, scratch),
+        _ => decode_field(body, span, scratch),
     }
 }
 
@@ -222,6 +244,9 @@ pub struct Row<'a> {
     pub(crate) spans: &'a [FieldSpan],
     pub(crate) bindings: &'a [SlotColumns],
     pub(crate) slots: &'a [LazySlot],
+    /// The row's comma and quote masks when the bitmask scan located its fields (`spans`
+    /// then came from them); `None` when the field scanner did.
+    pub(crate) quotes: Option<&'a RowCommas>,
     /// Bit `s` set once slot `s` is decoded (bit 63: some slot from 63 on), so the loop resets
     /// only those for the next row.
     pub(crate) decoded: &'a cell::Cell<u64>,
@@ -232,12 +257,16 @@ pub struct Row<'a> {
 impl<'a> Row<'a> {
     fn decoded(&self, slot: usize) -> Option<&'a SlotValues> {
         let lazy = self.slots.get(slot)?;
+        // Read again and again in a row: the decoded values without setting up a decode.
+        if let Some(values) = lazy.decoded.get() {
+            return Some(values);
+        }
         let binding = self.bindings.get(slot).copied().unwrap_or_default();
-        let (body, spans) = (self.body, self.spans);
+        let (body, spans, quotes) = (self.body, self.spans, self.quotes);
         Some(lazy.decoded.get_or_init(|| {
             self.decoded.set(self.decoded.get() | 1 << slot.min(63));
             let mut values = lazy.spare.take();
-            values.decode(body, spans, binding);
+            values.decode(body, spans, quotes, binding);
             values
         }))
     }
@@ -423,6 +452,29 @@ impl Emitter {
             end: self.bytes.len(),
             encoded,
         });
+    }
+
+    /// [`push_encoded`](Self::push_encoded) for the consecutive columns from `first`, whose
+    /// fields lie back to back in `bytes`, copied at once: column `first + i`'s plain field is
+    /// `bytes[bounds[i].0..bounds[i].1]`, its `__mv_` field `bytes[bounds[i].1..bounds[i].2]`.
+    pub fn push_encoded_columns(
+        &mut self,
+        first: usize,
+        bytes: &[u8],
+        bounds: &[(usize, usize, usize)],
+    ) {
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        let cells = bounds
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, split, end))| Cell {
+                column: first + i,
+                start: base + start,
+                end: base + end,
+                encoded: Some(base + split),
+            });
+        self.cells.extend(cells);
     }
 
     /// Finishes the row being built; the next [`push`](Self::push) starts another output row.

@@ -15,7 +15,7 @@
 //!
 //! [`RowGate`]: super::processor::RowGate
 
-use super::csv::{FieldKind, FieldSpan};
+use super::csv::{decode_field, Decoded, FieldKind, FieldSpan};
 use super::needles::{Needle, Needles, MAX_NEEDLES};
 
 /// What [`scan_row`] found at a row start.
@@ -47,18 +47,27 @@ pub fn scan_row(
     let needles = literals.map_or(&[][..], Needles::as_slice);
     #[cfg(target_arch = "x86_64")]
     if avx2_detected() {
-        // SAFETY: the features `scan_row_avx2` is compiled for were just detected.
-        return unsafe { scan_row_avx2(body, start, needles, commas) };
+        // SAFETY: the features `scan_row_avx2` and `scan_row_avx2_plain` are compiled for
+        // were just detected.
+        return unsafe {
+            match needles.is_empty() {
+                true => scan_row_avx2_plain(body, start, commas),
+                false => scan_row_avx2(body, start, needles, commas),
+            }
+        };
     }
     scan_row_with(body, start, needles, commas, BlockMasks::of, prefix_xor)
 }
 
-/// Where a scanned row's unquoted commas are, block by block, so that a few of its fields can
-/// be located afterwards without scanning it again.
+/// Where a scanned row's unquoted commas (and its quotes) are, block by block, so that its
+/// fields can be located afterwards without scanning it again.
 #[derive(Debug, Clone)]
 pub struct RowCommas {
     start: usize,
     masks: [u64; COMMA_BLOCKS],
+    /// Every quote of the row, per block: a quoted field's last `""` and its pairs without a
+    /// search.
+    quotes: [u64; COMMA_BLOCKS],
     blocks: usize,
     /// The row ran past `COMMA_BLOCKS` blocks: fields beyond them cannot be located.
     overflow: bool,
@@ -72,6 +81,7 @@ impl Default for RowCommas {
         RowCommas {
             start: 0,
             masks: [0; COMMA_BLOCKS],
+            quotes: [0; COMMA_BLOCKS],
             blocks: 0,
             overflow: false,
         }
@@ -86,14 +96,94 @@ impl RowCommas {
     }
 
     #[inline(always)]
-    fn push(&mut self, mask: u64) {
-        match self.masks.get_mut(self.blocks) {
-            Some(slot) => {
-                *slot = mask;
+    fn push(&mut self, commas: u64, quotes: u64) {
+        match (
+            self.masks.get_mut(self.blocks),
+            self.quotes.get_mut(self.blocks),
+        ) {
+            (Some(comma_slot), Some(quote_slot)) => {
+                *comma_slot = commas;
+                *quote_slot = quotes;
                 self.blocks += 1;
             }
-            None => self.overflow = true,
+            _ => self.overflow = true,
         }
+    }
+
+    /// Calls `each` with every quote in `from..to` (body offsets inside the row's kept
+    /// blocks), in order.
+    #[inline]
+    fn each_quote(&self, from: usize, to: usize, mut each: impl FnMut(usize)) {
+        let (from, to) = (from - self.start, to - self.start);
+        if to <= from {
+            return;
+        }
+        for block in from / 64..=(to - 1) / 64 {
+            let base = 64 * block;
+            let Some(&mask) = self.quotes.get(block) else {
+                return;
+            };
+            let mut mask = mask;
+            if to - base < 64 {
+                mask &= (1u64 << (to - base)) - 1;
+            }
+            if from > base {
+                mask &= u64::MAX << (from - base);
+            }
+            while mask != 0 {
+                each(self.start + base + mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
+        }
+    }
+
+    /// [`decode_field`] of a field of the row last scanned as [`RowShape::Regular`], its `""`
+    /// pairs read from the kept quote masks instead of searched for (falling back on
+    /// [`decode_field`] for a span these masks do not describe).
+    pub(crate) fn decode(&self, body: &[u8], span: FieldSpan, scratch: &mut Vec<u8>) -> Decoded {
+        let described = !self.overflow
+            && span.kind == FieldKind::Escaped
+            && span.start >= self.start
+            && span.close + 1 == span.end
+            && span.start < span.escapes_end
+            && span.escapes_end <= span.close;
+        if !described {
+            return decode_field(body, span, scratch);
+        }
+        let begin = scratch.len();
+        // Every quote before `escapes_end` is half of a `""` pair: keep the first half.
+        let mut copied = span.start + 1;
+        self.each_quote(copied, span.escapes_end, |quote| {
+            if quote >= copied {
+                scratch.extend_from_slice(&body[copied..=quote]);
+                copied = quote + 2;
+            }
+        });
+        scratch.extend_from_slice(&body[copied.min(span.close)..span.close]);
+        Decoded::Scratch(begin, scratch.len())
+    }
+
+    /// The last quote in `from..to` (body offsets inside the row's kept blocks).
+    #[inline]
+    fn last_quote(&self, from: usize, to: usize) -> Option<usize> {
+        let (from, to) = (from - self.start, to - self.start);
+        if to <= from {
+            return None;
+        }
+        for block in (from / 64..=(to - 1) / 64).rev() {
+            let base = 64 * block;
+            let mut mask = *self.quotes.get(block)?;
+            if to - base < 64 {
+                mask &= (1u64 << (to - base)) - 1;
+            }
+            if from > base {
+                mask &= u64::MAX << (from - base);
+            }
+            if mask != 0 {
+                return Some(self.start + base + 63 - mask.leading_zeros() as usize);
+            }
+        }
+        None
     }
 
     /// The raw span of field `index` of the row last scanned as [`RowShape::Regular`] with
@@ -146,49 +236,41 @@ impl RowCommas {
             let mut mask = mask;
             while mask != 0 {
                 let comma = self.start + 64 * block + mask.trailing_zeros() as usize;
-                spans.push(regular_field(body, field_start, comma));
+                spans.push(self.regular_field(body, field_start, comma));
                 field_start = comma + 1;
                 mask &= mask - 1;
             }
         }
-        spans.push(regular_field(
-            body,
-            field_start,
-            content_end.max(field_start),
-        ));
+        spans.push(self.regular_field(body, field_start, content_end.max(field_start)));
         true
     }
-}
 
-/// The span of the field `start..end` of a regular row: unquoted, or quoted with its closing
-/// quote last and every quote inside part of a `""` pair.
-#[inline]
-fn regular_field(body: &[u8], start: usize, end: usize) -> FieldSpan {
-    if end <= start || body[start] != b'"' {
-        return FieldSpan {
-            start,
-            end,
-            kind: FieldKind::Plain,
-            escapes_end: start,
-            close: start,
+    /// The span of the field `start..end` of a regular row: unquoted, or quoted with its
+    /// closing quote last and every quote inside part of a `""` pair, the last of which the
+    /// quote masks give.
+    #[inline]
+    fn regular_field(&self, body: &[u8], start: usize, end: usize) -> FieldSpan {
+        if end <= start || body[start] != b'"' {
+            return FieldSpan {
+                start,
+                end,
+                kind: FieldKind::Plain,
+                escapes_end: start,
+                close: start,
+            };
+        }
+        let close = end - 1;
+        let (kind, escapes_end) = match self.last_quote(start + 1, close) {
+            None => (FieldKind::Quoted, start + 1),
+            Some(last) => (FieldKind::Escaped, last + 1),
         };
-    }
-    let close = end - 1;
-    match memchr::memrchr(b'"', &body[start + 1..close]) {
-        None => FieldSpan {
+        FieldSpan {
             start,
             end,
-            kind: FieldKind::Quoted,
-            escapes_end: start + 1,
+            kind,
+            escapes_end,
             close,
-        },
-        Some(last) => FieldSpan {
-            start,
-            end,
-            kind: FieldKind::Escaped,
-            escapes_end: start + 2 + last,
-            close,
-        },
+        }
     }
 }
 
@@ -227,6 +309,21 @@ fn scan_row_avx2(
         needles,
         commas,
         |block, needles, probes| avx2_masks(block, needles, probes),
+        |x| clmul_prefix_xor(x),
+    )
+}
+
+/// [`scan_row_avx2`] without literals (a processor without a row gate): compiled apart, so
+/// that nothing of the literal search is left in the loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1")]
+fn scan_row_avx2_plain(body: &[u8], start: usize, commas: &mut RowCommas) -> RowShape {
+    scan_row_with(
+        body,
+        start,
+        &[],
+        commas,
+        |block, _, probes| avx2_masks(block, &[], probes),
         |x| clmul_prefix_xor(x),
     )
 }
@@ -273,7 +370,7 @@ fn scan_row_with(
         if classes.newline != 0 {
             let terminator = at + classes.newline.trailing_zeros() as usize;
             commas += (classes.comma & in_row).count_ones() as usize;
-            row_commas.push(classes.comma & in_row);
+            row_commas.push(classes.comma & in_row, masks.quote & in_row);
             let content_end = if terminator > start && body[terminator - 1] == b'\r' {
                 terminator - 1
             } else {
@@ -287,7 +384,7 @@ fn scan_row_with(
             };
         }
         commas += classes.comma.count_ones() as usize;
-        row_commas.push(classes.comma);
+        row_commas.push(classes.comma, masks.quote);
         carries = carries.next(&classes);
         at += 64;
     }
@@ -732,6 +829,19 @@ mod tests {
         let mut from_masks = Vec::new();
         assert!(commas.spans(body, content_end, &mut from_masks));
         assert_eq!(from_masks, spans, "{text:?}");
+        // Every field decodes from the masks as the plain decoder decodes it.
+        for span in &spans {
+            let (mut ours, mut plain) = (b"prefix".to_vec(), b"prefix".to_vec());
+            let ours = match commas.decode(body, *span, &mut ours) {
+                Decoded::Borrowed(s, e) => body[s..e].to_vec(),
+                Decoded::Scratch(s, e) => ours[s..e].to_vec(),
+            };
+            let plain = match decode_field(body, *span, &mut plain) {
+                Decoded::Borrowed(s, e) => body[s..e].to_vec(),
+                Decoded::Scratch(s, e) => plain[s..e].to_vec(),
+            };
+            assert_eq!(ours, plain, "{span:?} of {text:?}");
+        }
         match literal {
             true => assert!(literals.any_in(&body[start..]), "{text:?}"),
             false => assert!(!literals.any_in(&body[start..content_end]), "{text:?}"),
@@ -803,6 +913,43 @@ mod tests {
         assert_eq!(commas.field(20, content_end), None);
         assert_eq!(commas.field(39, content_end), None);
         assert_eq!(commas.field(40, content_end), None);
+    }
+
+    /// Quoted fields over one to three blocks with a `""` escape, a comma or a newline at every
+    /// offset, behind fields that put quotes before them in the same block: the spans the kept
+    /// comma and quote masks give (kind, last `""`, closing quote) are the field scanner's.
+    #[test]
+    fn spans_from_the_masks_are_the_field_scanners_at_every_offset() {
+        let leads = [
+            String::new(),
+            "a,".to_string(),
+            "\"\"\"\",".to_string(),
+            format!("\"{}\"\"\",", "b".repeat(58)),
+        ];
+        let mut checked = 0;
+        for width in [0usize, 1, 62, 63, 64, 65, 127, 130] {
+            for at in 0..=width {
+                for inner in ["\"\"", ",", "\n", "\"\"\"\"", "\"\",\"\""] {
+                    let mut text = "q".repeat(width);
+                    text.insert_str(at, inner);
+                    for lead in &leads {
+                        let body = format!("{lead}\"{text}\",\"{text}\"\"\",z\n");
+                        let mut commas = RowCommas::default();
+                        let shape = scan_row(body.as_bytes(), 0, None, &mut commas);
+                        let literals = no_literals();
+                        assert_regular_is_the_field_scanners(
+                            body.as_bytes(),
+                            0,
+                            shape,
+                            &commas,
+                            &literals,
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 
     #[test]

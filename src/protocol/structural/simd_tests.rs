@@ -217,7 +217,26 @@ fn assert_rows_agree(body: &[u8], start: usize, needles: &Needles) -> RowShape {
     let (expected, expected_commas) = scan(BlockMasks::scalar);
     let mut dispatched_commas = RowCommas::default();
     let dispatched = scan_row(body, start, Some(needles), &mut dispatched_commas);
-    let mut answers = vec![("scan_row", dispatched, dispatched_commas)];
+    // Without literals `scan_row` takes its own build: the same row, with no literal found.
+    let mut plain_commas = RowCommas::default();
+    let plain = match scan_row(body, start, None, &mut plain_commas) {
+        RowShape::Regular {
+            content_end,
+            next,
+            fields,
+            literal: false,
+        } => RowShape::Regular {
+            content_end,
+            next,
+            fields,
+            literal: matches!(expected, RowShape::Regular { literal: true, .. }),
+        },
+        other => other,
+    };
+    let mut answers = vec![
+        ("scan_row", dispatched, dispatched_commas),
+        ("scan_row without literals", plain, plain_commas),
+    ];
     for (name, kernel) in vector_kernels() {
         let (shape, commas) = scan(kernel);
         answers.push((name, shape, commas));
@@ -238,6 +257,14 @@ fn assert_rows_agree(body: &[u8], start: usize, needles: &Needles) -> RowShape {
                     "{name}: field {index} at {start} of {text:?}"
                 );
             }
+            // The kept quote masks too: the spans (escapes included) are the same.
+            let (mut spans, mut expected_spans) = (Vec::new(), Vec::new());
+            assert_eq!(
+                commas.spans(body, content_end, &mut spans),
+                expected_commas.spans(body, content_end, &mut expected_spans),
+                "{name} at {start} of {text:?}"
+            );
+            assert_eq!(spans, expected_spans, "{name} at {start} of {text:?}");
         }
     }
     if let RowShape::Regular { .. } = expected {
