@@ -119,6 +119,9 @@ pub fn run(args: &[OsString]) -> i32 {
         decode_ahead: pipeline::DECODE_AHEAD,
     };
     keep_freed_memory();
+    // The process ends after the scan: what loading the rules parsed and no longer needs is
+    // left to the process's end instead of freed on the workers' cores meanwhile.
+    crate::rules::never_free_loading();
     let rules = OnceLock::new();
     let (outcome, writer) = std::thread::scope(|scope| {
         let load = || load_rules(&rules, &args.rules, args.output, options.threads);
