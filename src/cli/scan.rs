@@ -119,6 +119,9 @@ pub fn run(args: &[OsString]) -> i32 {
         decode_ahead: pipeline::DECODE_AHEAD,
     };
     keep_freed_memory();
+    // The process ends after the scan: what loading the rules parsed and no longer needs is
+    // left to the process's end instead of freed on the workers' cores meanwhile.
+    crate::rules::never_free_loading();
     let rules = OnceLock::new();
     let (outcome, writer) = std::thread::scope(|scope| {
         let load = || load_rules(&rules, &args.rules, args.output, options.threads);
@@ -150,7 +153,7 @@ pub fn run(args: &[OsString]) -> i32 {
 }
 
 /// Keeps the memory a scan frees for its next allocations instead of giving it back to the
-/// system at once: every record's rows and XML are freed and allocated again, and with
+/// system at once, and grows the heaps in large steps: every record's rows and XML are freed and allocated again, and with
 /// glibc's defaults the top of the heap went back and was faulted in again over and over
 /// (`datasets/evtx` on one thread: about 900 page faults, 380 with this). A scan's memory is
 /// bounded by its pipeline, so keeping it costs no more than its peak.
@@ -163,6 +166,12 @@ fn keep_freed_memory() {
         // Setting the above fixes the threshold for mmap'd blocks too (glibc otherwise raises
         // it as large blocks are freed): keep large blocks in the heap, as it would end up.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        // A heap grows by this much beyond what it needs, untouched until used: the arenas
+        // of the threads other than the main one (workers, rule loading) otherwise grew a
+        // page or so at a time, one mprotect each (2 threads over `datasets/evtx`: 201
+        // with the 2 shipped rules, 3,913 with the Sigma rules, against 16 and 24 with this),
+        // each taking the address space's lock the other threads' page faults wait on.
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
     }
 }
 

@@ -57,7 +57,7 @@ pub use model::{
     RawObservable, RawRba, RawRiskObject, RawSchedule, RawTags, RawThreatObject, RiskEntity,
     RiskObjectSpec, RuleMeta, Score, ThreatObjectSpec, KNOWN_KEYS,
 };
-pub(crate) use parallel::cores;
+pub(crate) use parallel::{cores, never_free_loading};
 pub use pcre::Pcre;
 pub use prefilter::{Place, RequiredLiteral};
 pub use row::{bare_field_name, OwnedRow, Row};

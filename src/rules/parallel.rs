@@ -5,7 +5,7 @@
 //! [`cores`]; `scan --threads N` gives `N`, so a one-thread scan loads its rules on its own
 //! thread and starts none.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The cores this process may use, asked once (the standard library reads the cgroup
 /// files again at every call).
@@ -141,11 +141,26 @@ fn joined<R>(helper: std::thread::ScopedJoinHandle<'_, R>) -> R {
         .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
+/// Set once a process has said it ends soon after loading its rules ([`never_free_loading`]).
+static NEVER_FREE: AtomicBool = AtomicBool::new(false);
+
+/// What loading frees off its thread ([`drop_off_thread`]) is left allocated from now on, for
+/// a process that ends once its input is read (`scan`): freeing the parsed rule files is
+/// work (about 11 M instructions with SigmaHQ's rules) that a scan's workers would only wait
+/// for, or share the cores with, while the process's end gives the memory back at once. A
+/// long-lived process (`| netdiscover`, the modular input) never calls this, and frees.
+pub(crate) fn never_free_loading() {
+    NEVER_FREE.store(true, Ordering::Relaxed);
+}
+
 /// Frees `value` on a thread of its own when `threads` allows one: parsed rule files and
 /// the literals the index was chosen from are thousands of small allocations, and whoever
 /// loads rules waits for nothing but the compiled set (a scan matches with it at once).
-/// Should no thread start, `value` is freed here.
+/// Should no thread start, `value` is freed here; after [`never_free_loading`], never.
 pub(crate) fn drop_off_thread<T: Send + 'static>(threads: usize, value: T) {
+    if NEVER_FREE.load(Ordering::Relaxed) {
+        return std::mem::forget(value);
+    }
     if threads <= 1 {
         return drop(value);
     }

@@ -437,6 +437,11 @@ fn commonness_in_set(
 /// is not worth the search at load time.
 const GENERIC_PIECE: usize = 12;
 
+/// [`containing`]'s texts are searched in this many parts per thread, of at least
+/// [`MIN_TEXTS`] texts (a part costs a thread's counts of every piece).
+const PARTS_PER_THREAD: usize = 4;
+const MIN_TEXTS: usize = 256;
+
 /// For each literal, if it is a short piece, how many other distinct texts among the
 /// `counted` literals (in any field and place) contain its bytes; 0 for the others. One
 /// [`Literals`] search over the texts, split between `threads` (each text is counted by one
@@ -459,7 +464,15 @@ fn containing(literals: &[&RequiredLiteral], counted: &[bool], threads: usize) -
     );
     let mut counts = vec![0usize; pieces.len()];
     if let Some(search) = search {
-        let parts = in_parts(threads, &texts, |texts| {
+        // Texts cost by their length, and sorted texts come in runs of like length (paths
+        // under `c:\`, short names): several parts per thread, each taken by the next free
+        // thread, so that no thread is left with the long ones alone.
+        let per_part = texts
+            .len()
+            .div_ceil(threads * PARTS_PER_THREAD)
+            .max(MIN_TEXTS);
+        let parts: Vec<&[&[u8]]> = texts.chunks(per_part).collect();
+        let parts = each_in_parallel(threads, &parts, |texts| {
             let mut counts = vec![0usize; pieces.len()];
             let mut last_text = vec![usize::MAX; pieces.len()];
             for (t, text) in texts.iter().enumerate() {
@@ -599,12 +612,13 @@ pub struct LiteralIndex {
     plans: Vec<Option<Plan>>,
 }
 
-/// The hash of the build's tables of literals and factors: a multiply-rotate of 8 bytes at a
-/// time (FxHash's), a few times faster than the standard library's SipHash on these short
-/// keys. The keys are the rules' own literals, not input, and ids are given in insertion
-/// order, so the hash decides nothing but speed.
+/// The hash of the build's tables of literals and factors (and of the rule set's field and
+/// rule-id tables while rules are added): a multiply-rotate of 8 bytes at a time (FxHash's),
+/// a few times faster than the standard library's SipHash on these short keys. The keys are
+/// the rules' own literals, names and ids, not input, and ids are given in insertion order,
+/// so the hash decides nothing but speed.
 #[derive(Clone, Copy, Default)]
-struct FastHash;
+pub(super) struct FastHash;
 
 impl std::hash::BuildHasher for FastHash {
     type Hasher = FastHasher;
@@ -614,7 +628,7 @@ impl std::hash::BuildHasher for FastHash {
     }
 }
 
-struct FastHasher(u64);
+pub(super) struct FastHasher(u64);
 
 impl FastHasher {
     #[inline]
@@ -717,6 +731,21 @@ struct Catalog<'a> {
 }
 
 impl<'a> Catalog<'a> {
+    /// A catalog sized for every literal `shapes` name (repeats included: the table never
+    /// grows while the literals are interned).
+    fn for_shapes(shapes: &[(Vec<Factor>, Exclusions)]) -> Catalog<'a> {
+        let named: usize = (shapes.iter())
+            .map(|(factors, exclusions)| {
+                let in_factors: usize = factors.iter().map(Vec::len).sum();
+                in_factors + exclusions.any.len() + exclusions.sole.len()
+            })
+            .sum();
+        Catalog {
+            literals: Vec::with_capacity(named),
+            ids: HashMap::with_capacity_and_hasher(named, FastHash),
+        }
+    }
+
     /// The ids of `literals`, sorted, without repeats.
     fn ids(&mut self, literals: &'a [RequiredLiteral]) -> Vec<LiteralId> {
         let mut ids: Vec<LiteralId> = literals
@@ -800,7 +829,7 @@ impl LiteralIndex {
     /// ends (one lookup per field, however many), and pieces searched anyway as some rule's
     /// key. A factor left out only makes the rule a candidate on more rows.
     fn from_shapes(shapes: Vec<(Vec<Factor>, Exclusions)>, threads: usize) -> LiteralIndex {
-        let mut all = Catalog::default();
+        let mut all = Catalog::for_shapes(&shapes);
         let mut found = Vec::with_capacity(shapes.len());
         let mut excluded = Vec::with_capacity(shapes.len());
         for (factors, exclusions) in &shapes {
