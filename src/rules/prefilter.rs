@@ -1862,6 +1862,36 @@ mod tests {
     /// The index built on many threads is the serial one: the same literals, ids, keys,
     /// checks and per-field searches (compared through their full debug form).
     #[test]
+    fn containing_counts_the_same_in_many_parts_on_many_threads() {
+        // Enough distinct texts for several parts per thread ([`PARTS_PER_THREAD`] of at
+        // least [`MIN_TEXTS`]); each count is checked against a plain search of every text.
+        let texts: Vec<String> = (0..MIN_TEXTS * 8)
+            .map(|i| format!("\\dir{}\\tool{}.exe", i % 97, i))
+            .chain(["dir1", "tool7", ".exe", "ool12"].map(String::from))
+            .collect();
+        let literals: Vec<RequiredLiteral> =
+            texts.iter().map(|t| lit(1, Place::Anywhere, t)).collect();
+        let refs: Vec<&RequiredLiteral> = literals.iter().collect();
+        let counted = vec![true; refs.len()];
+        let expected: Vec<usize> = (literals.iter())
+            .map(|l| match l.bytes.len() <= GENERIC_PIECE {
+                true => (literals.iter())
+                    .filter(|other| other.bytes != l.bytes)
+                    .filter(|other| memchr::memmem::find(&other.bytes, &l.bytes).is_some())
+                    .count(),
+                false => 0,
+            })
+            .collect();
+        assert!(expected.iter().filter(|&&n| n > 0).count() >= 4);
+        for threads in [1, 2, 3] {
+            assert!(
+                containing(&refs, &counted, threads) == expected,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
     fn the_index_built_on_many_threads_is_the_serial_one() {
         let shapes = many_shapes(600);
         let serial = format!("{:?}", LiteralIndex::from_shapes(shapes.clone(), 1));
