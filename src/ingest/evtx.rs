@@ -20,7 +20,8 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
+use evtx::err::{ChunkError, EvtxError};
+use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, IntoIterChunks, ParserSettings};
 
 use super::reader::{evtx_item, Item};
 use super::IngestError;
@@ -30,6 +31,10 @@ pub(crate) type RenderedRecord = (u64, Result<String, String>);
 
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
+/// The part of a chunk `EvtxParser::oldest_chunk` reads to order the chunks.
+const CHUNK_HEADER_SIZE: usize = 512;
+/// As the crate's default: a chunk's CRC32 is not checked (its header's magic is).
+const VALIDATE_CHECKSUMS: bool = false;
 
 /// Why an EVTX file cannot be read (yet).
 #[derive(Debug)]
@@ -70,7 +75,12 @@ struct Decoded {
 }
 
 fn settings() -> Arc<ParserSettings> {
-    Arc::new(ParserSettings::new().num_threads(1).indent(false))
+    Arc::new(
+        ParserSettings::new()
+            .num_threads(1)
+            .indent(false)
+            .validate_checksums(VALIDATE_CHECKSUMS),
+    )
 }
 
 impl ChunkSource {
@@ -113,9 +123,7 @@ impl ChunkSource {
         let Some(chunk) = self.chunks.next() else {
             if self.trailing_bytes > 0 {
                 let bytes = std::mem::take(&mut self.trailing_bytes);
-                return Some(Piece::Problem(format!(
-                    "the file ends {bytes} bytes into a 64 KiB chunk (truncated copy?); that chunk is not read"
-                )));
+                return Some(Piece::Problem(trailing_bytes_message(bytes)));
             }
             return None;
         };
@@ -254,10 +262,13 @@ impl Iterator for EvtxRecords {
 }
 
 /// An EVTX file as pieces (its 64 KiB chunks) that decode independently, so the chunks of
-/// one large file can be decoded on several threads. Reading the next piece is cheap;
-/// [`EvtxPiece::items`] does the work.
+/// one large file can be decoded on several threads. Opening reads the chunk headers;
+/// handing out the next piece reads nothing: a piece is a chunk's place in the file, and
+/// [`EvtxPiece::items`] reads it (a positional read of its own, so the pieces of one file are
+/// read on several threads at once, outside `scan`'s job queue) and decodes it. The pieces come in the order the `evtx` crate's chunk iterator reads them
+/// ([`EvtxRecords`]), which [`ChunkWalk`] follows.
 pub struct EvtxPieces {
-    source: ChunkSource,
+    walk: ChunkWalk,
     settings: Arc<ParserSettings>,
 }
 
@@ -265,20 +276,17 @@ impl EvtxPieces {
     /// Opens `path` as an EVTX file (its header is checked here, as
     /// [`FileReader::open`](super::FileReader::open) checks it).
     pub fn open(path: &Path) -> Result<EvtxPieces, IngestError> {
-        let error = |e: EvtxOpenError| IngestError::Evtx {
+        let error = |message: String| IngestError::Evtx {
             path: path.to_path_buf(),
-            message: match e {
-                EvtxOpenError::Incomplete(m) | EvtxOpenError::Invalid(m) => m,
-            },
+            message,
         };
         let file = File::open(path).map_err(|source| IngestError::Open {
             path: path.to_path_buf(),
             source,
         })?;
-        let settings = settings();
         Ok(EvtxPieces {
-            source: ChunkSource::open(file, &settings, false).map_err(error)?,
-            settings,
+            walk: ChunkWalk::open(file).map_err(error)?,
+            settings: settings(),
         })
     }
 }
@@ -287,17 +295,17 @@ impl Iterator for EvtxPieces {
     type Item = EvtxPiece;
 
     fn next(&mut self) -> Option<EvtxPiece> {
-        let piece = self.source.next_piece()?;
+        let place = self.walk.next()?;
         Some(EvtxPiece {
-            piece,
+            place,
             settings: Arc::clone(&self.settings),
         })
     }
 }
 
-/// One piece of an EVTX file, to decode on any thread.
+/// One piece of an EVTX file, to read and decode on any thread.
 pub struct EvtxPiece {
-    piece: Piece,
+    place: PiecePlace,
     settings: Arc<ParserSettings>,
 }
 
@@ -316,9 +324,18 @@ pub struct PieceItems {
 }
 
 impl EvtxPiece {
-    /// Decodes the piece into items.
+    /// Reads and decodes the piece into items.
     pub fn items(self) -> PieceItems {
-        let decoded = self.piece.decode(&self.settings, 0);
+        let decoded = match self.place.read() {
+            Some(piece) => piece.decode(&self.settings, 0),
+            // The chunk is all zeros now (the file changed since it was opened): the
+            // crate's iterator passes over such a chunk.
+            None => Decoded {
+                seen: 0,
+                records: Vec::new(),
+                fatal: false,
+            },
+        };
         PieceItems {
             items: (1..)
                 .zip(decoded.records)
@@ -328,4 +345,192 @@ impl EvtxPiece {
             last: decoded.fatal,
         }
     }
+}
+
+/// Where a piece is, before it is read.
+enum PiecePlace {
+    /// Chunk `index` of `file` (from 0), the `number`th chunk its iterator yields (from 1).
+    Chunk {
+        file: Arc<File>,
+        index: u64,
+        number: u64,
+    },
+    /// The file's trailing bytes: one bad record.
+    Problem(String),
+}
+
+impl PiecePlace {
+    /// Reads the piece as the crate's iterator reads a chunk (`EvtxParser::allocate_chunk`):
+    /// a chunk that cannot be read whole, or whose header is not one, is a problem; an all
+    /// zero chunk is nothing.
+    fn read(self) -> Option<Piece> {
+        let (file, index, number) = match self {
+            PiecePlace::Problem(message) => return Some(Piece::Problem(message)),
+            PiecePlace::Chunk {
+                file,
+                index,
+                number,
+            } => (file, index, number),
+        };
+        let unreadable = |e: ChunkError| {
+            let e = EvtxError::FailedToParseChunk {
+                chunk_id: index,
+                source: Box::new(e),
+            };
+            Some(Piece::Problem(format!("unreadable chunk: {e}")))
+        };
+        let mut data = vec![0; CHUNK_SIZE as usize];
+        match read_at(&file, &mut data, chunk_offset(index)) {
+            Ok(n) if n == data.len() => {}
+            _ => return unreadable(ChunkError::IncompleteChunk),
+        }
+        if all_zero(&data) {
+            return None;
+        }
+        match EvtxChunkData::new(data, VALIDATE_CHECKSUMS) {
+            Ok(mut data) => {
+                data.number = Some(index);
+                Some(Piece::Chunk {
+                    number,
+                    data: Box::new(data),
+                })
+            }
+            Err(e) => unreadable(e),
+        }
+    }
+}
+
+/// The chunks of an EVTX file in the order the `evtx` crate's chunk iterator yields them
+/// (`EvtxParser::into_chunks`), found from the chunk headers alone: from the chunk whose
+/// header names the lowest record ID (a log that has wrapped around starts anywhere) to the
+/// last whole chunk, then from the first; all zero chunks passed over. Then, as
+/// [`ChunkSource`], the bytes after the last whole chunk.
+struct ChunkWalk {
+    file: Arc<File>,
+    /// The chunks to hand out, by index in the file, in order.
+    order: std::vec::IntoIter<u64>,
+    /// Chunks handed out so far.
+    yielded: u64,
+    trailing_bytes: u64,
+}
+
+impl ChunkWalk {
+    fn open(file: File) -> Result<ChunkWalk, String> {
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        // Checks the file header as the reader does (same errors).
+        let parser = EvtxParser::from_read_seek(&file).map_err(|e| e.to_string())?;
+        // The crate's count (the header's block size, 4096 in any log seen, is its start)
+        // and the whole chunks there are: it reads the first, and on to the second.
+        let block = u64::from(parser.header().header_block_size);
+        let counted = len.saturating_sub(block) / CHUNK_SIZE;
+        let whole = counted.max(len.saturating_sub(HEADER_SIZE) / CHUNK_SIZE);
+        let mut headers = Vec::new();
+        let mut header = [0u8; CHUNK_HEADER_SIZE];
+        for index in 0..counted {
+            match read_at(&file, &mut header, chunk_offset(index)) {
+                Ok(n) if n == header.len() => headers.push(header),
+                _ => break,
+            }
+        }
+        let oldest = oldest_chunk(&headers);
+        let mut order = Vec::with_capacity(headers.len());
+        for index in (oldest..whole).chain(0..oldest) {
+            let known = headers.get(index as usize).is_some_and(|h| !all_zero(h));
+            if known || !chunk_is_all_zero(&file, index) {
+                order.push(index);
+            }
+        }
+        Ok(ChunkWalk {
+            file: Arc::new(file),
+            order: order.into_iter(),
+            yielded: 0,
+            trailing_bytes: len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE,
+        })
+    }
+}
+
+impl Iterator for ChunkWalk {
+    type Item = PiecePlace;
+
+    fn next(&mut self) -> Option<PiecePlace> {
+        let Some(index) = self.order.next() else {
+            let bytes = std::mem::take(&mut self.trailing_bytes);
+            return (bytes > 0).then(|| PiecePlace::Problem(trailing_bytes_message(bytes)));
+        };
+        self.yielded += 1;
+        Some(PiecePlace::Chunk {
+            file: Arc::clone(&self.file),
+            index,
+            number: self.yielded,
+        })
+    }
+}
+
+/// What the bytes after the last whole chunk are reported as.
+fn trailing_bytes_message(bytes: u64) -> String {
+    format!(
+        "the file ends {bytes} bytes into a 64 KiB chunk (truncated copy?); that chunk is not read"
+    )
+}
+
+/// The chunk holding the oldest records, as `EvtxParser::oldest_chunk` finds it: the first
+/// whose header names the lowest first record ID, among headers whose range is not reversed.
+fn oldest_chunk(headers: &[[u8; CHUNK_HEADER_SIZE]]) -> u64 {
+    let mut oldest = (u64::MAX, 0);
+    for (index, header) in (0u64..).zip(headers) {
+        if let Ok(chunk) = EvtxChunkHeader::from_bytes(header) {
+            if chunk.first_event_record_id <= chunk.last_event_record_id
+                && chunk.first_event_record_id < oldest.0
+            {
+                oldest = (chunk.first_event_record_id, index);
+            }
+        }
+    }
+    oldest.1
+}
+
+/// A chunk whose header is all zeros: is the rest too? (The crate passes over such a chunk
+/// without counting it, so it is settled before the chunks are numbered.) A chunk that cannot
+/// be read is not: it is reported when its piece is read.
+fn chunk_is_all_zero(file: &File, index: u64) -> bool {
+    let mut data = vec![0; CHUNK_SIZE as usize];
+    matches!(read_at(file, &mut data, chunk_offset(index)), Ok(n) if n == data.len())
+        && all_zero(&data)
+}
+
+fn chunk_offset(index: u64) -> u64 {
+    HEADER_SIZE + index * CHUNK_SIZE
+}
+
+/// Whether every byte is zero (a block at a time, so the loop vectorises and still stops
+/// early on a chunk with data).
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(512)
+        .all(|block| block.iter().fold(0, |any, &b| any | b) == 0)
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
+/// Positional, so several threads read one file at once.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match positional_read(file, &mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(unix)]
+fn positional_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn positional_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }

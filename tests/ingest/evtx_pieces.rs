@@ -68,22 +68,74 @@ fn pieces_yield_what_the_reader_yields_on_every_shared_evtx_file() {
     // SOURCES.md: 2,135 records in the EVTX files.
     assert_eq!((files.len(), total), (11, 2135));
 
-    let tmp = tempfile::tempdir().expect("tempdir");
     let large = dir.join("mdecrevoisier__ID4688-5447-4950-Firewall_disabled_command.evtx");
     let bytes = std::fs::read(&large).expect("read");
-    let cut = tmp.path().join("cut.evtx");
-    std::fs::write(&cut, &bytes[..4096 + 2 * 65536 + 1000]).expect("write");
-    let mut broken = bytes.clone();
-    broken[4096 + 65536..4096 + 65536 + 8].copy_from_slice(b"NotChunk");
-    let bad = tmp.path().join("bad_chunk.evtx");
-    std::fs::write(&bad, &broken).expect("write");
-    for damaged in [&cut, &bad] {
-        let items = items_by_reader(damaged);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (name, damaged) in damaged_copies(&bytes) {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &damaged).expect("write");
+        let items = items_by_reader(&path);
         assert!(
             items.iter().any(|i| matches!(i, Item::Malformed(_))),
-            "{} has no bad record",
-            damaged.display()
+            "{name} has no bad record"
         );
-        assert_same(damaged);
+        assert_same(&path);
     }
+    for (name, changed) in reordered_copies(&bytes) {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &changed).expect("write");
+        assert_eq!(assert_same(&path), assert_same(&large), "{name}");
+    }
+}
+
+const HEADER: usize = 4096;
+const CHUNK: usize = 65536;
+
+fn chunk(index: usize) -> std::ops::Range<usize> {
+    HEADER + index * CHUNK..HEADER + (index + 1) * CHUNK
+}
+
+/// Copies with bad records: a file cut inside a chunk, a chunk whose header is overwritten,
+/// a chunk whose header is zeros and the rest not, a file cut inside its first chunk.
+fn damaged_copies(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut bad_magic = bytes.to_vec();
+    bad_magic[chunk(1)][..8].copy_from_slice(b"NotChunk");
+    let mut zero_header = bytes.to_vec();
+    zero_header[chunk(2)][..512].fill(0);
+    vec![
+        ("cut.evtx", bytes[..HEADER + 2 * CHUNK + 1000].to_vec()),
+        ("bad_chunk.evtx", bad_magic),
+        ("zero_header.evtx", zero_header),
+        ("cut_in_first.evtx", bytes[..HEADER + 1000].to_vec()),
+    ]
+}
+
+/// Copies that hold the same records: all zero chunks (a log's unused space) between and
+/// after the chunks with records, and a log that has wrapped around (its chunks rotated, so
+/// the oldest records start in the middle of the file), with and without a zero chunk where
+/// it wrapped.
+fn reordered_copies(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let used = (bytes.len() - HEADER) / CHUNK;
+    let zero = vec![0; CHUNK];
+    let mut gaps = bytes[..HEADER].to_vec();
+    for index in 0..used {
+        gaps.extend_from_slice(&bytes[chunk(index)]);
+        if index % 3 == 1 {
+            gaps.extend_from_slice(&zero);
+        }
+    }
+    gaps.extend_from_slice(&zero);
+    let turn = used / 3;
+    let mut wrapped = bytes[..HEADER].to_vec();
+    for index in (turn..used).chain(0..turn) {
+        wrapped.extend_from_slice(&bytes[chunk(index)]);
+    }
+    let mut wrapped_gap = wrapped[..HEADER + (used - turn) * CHUNK].to_vec();
+    wrapped_gap.extend_from_slice(&zero);
+    wrapped_gap.extend_from_slice(&wrapped[HEADER + (used - turn) * CHUNK..]);
+    vec![
+        ("gaps.evtx", gaps),
+        ("wrapped.evtx", wrapped),
+        ("wrapped_gap.evtx", wrapped_gap),
+    ]
 }
