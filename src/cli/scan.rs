@@ -153,8 +153,9 @@ pub fn run(args: &[OsString]) -> i32 {
 }
 
 /// Keeps the memory a scan frees for its next allocations instead of giving it back to the
-/// system at once, and grows the heaps in large steps: every record's rows and XML are freed and allocated again, and with
-/// glibc's defaults the top of the heap went back and was faulted in again over and over
+/// system at once, and grows the heaps in large steps: every record's rows and XML are freed
+/// and allocated again, and with glibc's defaults the top of the heap went back and was
+/// faulted in again over and over
 /// (`datasets/evtx` on one thread: about 900 page faults, 380 with this). A scan's memory is
 /// bounded by its pipeline, so keeping it costs no more than its peak.
 fn keep_freed_memory() {

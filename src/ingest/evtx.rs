@@ -265,8 +265,9 @@ impl Iterator for EvtxRecords {
 /// one large file can be decoded on several threads. Opening reads the chunk headers;
 /// handing out the next piece reads nothing: a piece is a chunk's place in the file, and
 /// [`EvtxPiece::items`] reads it (a positional read of its own, so the pieces of one file are
-/// read on several threads at once, outside `scan`'s job queue) and decodes it. The pieces come in the order the `evtx` crate's chunk iterator reads them
-/// ([`EvtxRecords`]), which [`ChunkWalk`] follows.
+/// read on several threads at once, outside `scan`'s job queue) and decodes it. The pieces
+/// come in the order the `evtx` crate's chunk iterator reads them ([`EvtxRecords`]), which
+/// [`ChunkWalk`] follows.
 pub struct EvtxPieces {
     walk: ChunkWalk,
     settings: Arc<ParserSettings>,

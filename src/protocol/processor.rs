@@ -203,9 +203,9 @@ fn decode_span(
     quotes: Option<&RowCommas>,
     scratch: &mut Vec<u8>,
 ) -> Decoded {
-    match (span.kind, quotes) {
-        (FieldKind::Escaped, Some(quotes)) => quotes.decode(body, span, scratch),
-        _ => decode_field(body, span, scratch),
+    match quotes {
+        Some(quotes) => quotes.decode(body, span, scratch),
+        None => decode_field(body, span, scratch),
     }
 }
 
