@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::error::{MacroError, RuleError};
 use super::pipeline::quoted_end;
+use super::prefilter::FastHash;
 
 /// One macro definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +21,7 @@ pub struct Macro {
 /// macros loaded after the shipped ones win.
 #[derive(Debug, Clone, Default)]
 pub struct MacroTable {
-    map: HashMap<(String, usize), Macro>,
+    map: HashMap<(String, usize), Macro, FastHash>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -280,15 +281,12 @@ fn check_limits(stack: &[String], calls: &mut usize, label: &str) -> Result<(), 
 fn macro_tick(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'`' => return Some(i),
-            b'"' => match quoted_end(b, i) {
-                Some(end) => i = end,
-                None => return None,
-            },
-            _ => i += 1,
+    while let Some(found) = memchr::memchr2(b'`', b'"', &b[i..]) {
+        i += found;
+        if b[i] == b'`' {
+            return Some(i);
         }
+        i = quoted_end(b, i)?;
     }
     None
 }

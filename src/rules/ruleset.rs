@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::compile::{compile_search, CompiledSearch};
+use super::compile::{compile_search_unrecorded, CompiledSearch};
 use super::error::{RuleError, Warning};
 use super::expr::{Cond, Ex, Src};
 use super::macros::{Macro, MacroTable};
@@ -264,7 +264,7 @@ pub(crate) fn compile_rule(
         rule: rule_name.clone(),
         source,
     })?;
-    let mut compiled = compile_search(&expanded).map_err(|source| RuleError::Spl {
+    let mut compiled = compile_search_unrecorded(&expanded).map_err(|source| RuleError::Spl {
         path: path.to_path_buf(),
         rule: rule_name.clone(),
         source,
@@ -292,7 +292,7 @@ pub(crate) fn compile_rule(
         meta,
         path: path.to_path_buf(),
         expanded_search: expanded,
-        cond: compiled.cond.clone(),
+        cond: std::mem::replace(&mut compiled.cond, Cond::True),
         entities,
         finding_title,
         threat_srcs,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
+use super::super::prefilter::FastHash;
 use super::facts::{FieldSource, SearchFacts};
 
 /// What a visible field name refers to at some point of the pipeline.
@@ -32,7 +33,9 @@ pub struct CompiledSearch {
     /// Positions (in the expanded search) of each search-language `OR` that sits unparenthesized
     /// in an AND list: where the predicate's meaning rests on OR binding tighter than AND.
     pub or_in_and: Vec<usize>,
-    pub(super) env: HashMap<String, Binding>,
+    /// Hashed with [`FastHash`]: the names are the search's own, and a rule's compilation
+    /// looks them up many times.
+    pub(super) env: HashMap<String, Binding, FastHash>,
     /// The fields the search reads and outputs (for `netdiscover lint`).
     pub facts: SearchFacts,
 }
@@ -43,7 +46,7 @@ impl CompiledSearch {
             cond: Cond::True,
             fields: Vec::new(),
             or_in_and: Vec::new(),
-            env: HashMap::new(),
+            env: HashMap::default(),
             facts: SearchFacts::default(),
         }
     }
@@ -95,8 +98,8 @@ pub(super) fn resolve_src(
 
 /// Resolves a field read by an expression through the environment.
 pub(super) fn resolve_ex(out: &mut CompiledSearch, name: &str, pos: usize) -> Result<Ex, SplError> {
-    let source = FieldSource::of(out.env.get(name));
-    out.facts.read(name, pos, source);
+    out.facts
+        .read(name, pos, || FieldSource::of(out.env.get(name)));
     match out.env.get(name).cloned() {
         Some(Binding::Field(f)) => Ok(Ex::Field(out.slot(&f))),
         Some(Binding::Expr(e)) => Ok(e),

@@ -87,17 +87,51 @@ pub struct SearchFacts {
     pub stopped: Option<Stopped>,
     /// The stage being compiled (set by the stage loop).
     pub(super) stage: String,
+    /// Set when nobody reads the facts (compiling rules for matching): nothing is recorded.
+    pub(super) unrecorded: bool,
 }
 
 impl SearchFacts {
-    /// Records a read of `name` at `position` in the current stage.
-    pub(super) fn read(&mut self, name: &str, position: usize, source: FieldSource) {
+    /// Records a read of `name` at `position` in the current stage, from `source` (called
+    /// only when the facts are recorded).
+    pub(super) fn read(
+        &mut self,
+        name: &str,
+        position: usize,
+        source: impl FnOnce() -> FieldSource,
+    ) {
+        if self.unrecorded {
+            return;
+        }
         self.reads.push(FieldRead {
             name: name.to_string(),
             position,
             stage: self.stage.clone(),
-            source,
+            source: source(),
         });
+    }
+
+    /// Enters `stage` (a command name), for the reads that follow.
+    pub(super) fn enter(&mut self, stage: &str) {
+        if !self.unrecorded {
+            stage.clone_into(&mut self.stage);
+        }
+    }
+
+    /// Records that `fillnull` at `position` sets `name`, which was `before`.
+    pub(super) fn fill(
+        &mut self,
+        name: &str,
+        position: usize,
+        before: impl FnOnce() -> FieldSource,
+    ) {
+        if !self.unrecorded {
+            self.filled.push(FilledField {
+                name: name.to_string(),
+                position,
+                before: before(),
+            });
+        }
     }
 
     /// The fillnull guarding output `name`, if any.

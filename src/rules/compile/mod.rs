@@ -52,6 +52,15 @@ pub fn compile_search(expanded: &str) -> Result<CompiledSearch, SplError> {
     Ok(out)
 }
 
+/// [`compile_search`] without recording the search's facts (`facts` stays empty): what
+/// matching needs, without the allocations of the facts only lint reads.
+pub(crate) fn compile_search_unrecorded(expanded: &str) -> Result<CompiledSearch, SplError> {
+    let mut out = CompiledSearch::empty();
+    out.facts.unrecorded = true;
+    follow(expanded, &mut out)?;
+    Ok(out)
+}
+
 /// The field facts of an expanded search, recorded by the same compilation as
 /// [`compile_search`]. When compilation stops (a construct that is not row-level or not
 /// supported), the facts hold the reads up to that point, `outputs` is `None` and
@@ -83,10 +92,10 @@ fn follow(expanded: &str, out: &mut CompiledSearch) -> Result<(), SplError> {
         ));
     }
     let mut conds = Vec::new();
-    out.facts.stage = "tstats".into();
+    out.facts.enter("tstats");
     tstats::compile_tstats(first, out, &mut conds)?;
     for stage in &stages[1..] {
-        out.facts.stage = stage.command.clone();
+        out.facts.enter(&stage.command);
         stages::compile_stage(stage, out, &mut conds)?;
     }
     out.cond = match conds.len() {
@@ -94,11 +103,13 @@ fn follow(expanded: &str, out: &mut CompiledSearch) -> Result<(), SplError> {
         1 => conds.remove(0),
         _ => Cond::And(conds),
     };
-    out.facts.outputs = Some(
-        out.env
-            .iter()
-            .map(|(name, binding)| (name.clone(), facts::FieldSource::of(Some(binding))))
-            .collect(),
-    );
+    if !out.facts.unrecorded {
+        out.facts.outputs = Some(
+            out.env
+                .iter()
+                .map(|(name, binding)| (name.clone(), facts::FieldSource::of(Some(binding))))
+                .collect(),
+        );
+    }
     Ok(())
 }

@@ -5,7 +5,7 @@ use super::super::error::SplError;
 use super::super::glob::Glob;
 use super::super::pipeline::{quoted_end, unescape_quoted};
 use super::env::{Binding, CompiledSearch};
-use super::facts::{FieldSource, FilledField};
+use super::facts::FieldSource;
 
 /// Splunk wildcard rename: `*` in the source captures, `*` in the target inserts the capture.
 pub(super) fn compile_rename(
@@ -45,7 +45,7 @@ pub(super) fn compile_rename(
                 })
                 .map(|k| {
                     let captured = &k[pre.len()..k.len() - suf.len()];
-                    (k.clone(), to.replacen('*', captured, 1))
+                    (k.clone(), star_replaced(&to, captured))
                 })
                 .collect(),
             None if out.env.contains_key(&from) => vec![(from.clone(), to.clone())],
@@ -61,6 +61,15 @@ pub(super) fn compile_rename(
         }
     }
     Ok(())
+}
+
+/// `to` with its first `*` replaced by `captured` (`to.replacen('*', captured, 1)`, written
+/// at once: every data-model search renames its twenty-odd fields this way).
+fn star_replaced(to: &str, captured: &str) -> String {
+    match to.split_once('*') {
+        Some((before, after)) => [before, captured, after].concat(),
+        None => to.to_string(),
+    }
 }
 
 /// Records each plain (non-wildcard) rename source as a read, at its first occurrence in
@@ -80,8 +89,9 @@ fn record_rename_sources(
         if from.contains('*') {
             continue;
         }
-        let source = FieldSource::of(out.env.get(from));
-        out.facts.read(from, base + at.unwrap_or(0), source);
+        let position = base + at.unwrap_or(0);
+        out.facts
+            .read(from, position, || FieldSource::of(out.env.get(from)));
     }
 }
 
@@ -144,9 +154,9 @@ pub(super) fn compile_convert(args: &str, base: usize, out: &mut CompiledSearch)
     for part in args.split_whitespace() {
         if let (Some(open), true) = (part.find('('), part.ends_with(')')) {
             let field = &part[open + 1..part.len() - 1];
-            let source = FieldSource::of(out.env.get(field));
             let at = base + super::facts::offset_in(args, part) + open + 1;
-            out.facts.read(field, at, source);
+            out.facts
+                .read(field, at, || FieldSource::of(out.env.get(field)));
             out.env.insert(
                 field.to_string(),
                 Binding::Invalid(SplError::unsupported(
@@ -172,11 +182,8 @@ pub(super) fn compile_fillnull(args: &str, offset: usize, out: &mut CompiledSear
         listed.iter().map(|s| s.to_string()).collect()
     };
     for k in keys {
-        out.facts.filled.push(FilledField {
-            name: k.clone(),
-            position: offset,
-            before: FieldSource::of(out.env.get(&k)),
-        });
+        out.facts
+            .fill(&k, offset, || FieldSource::of(out.env.get(&k)));
         out.env.insert(
             k,
             Binding::Invalid(SplError::unsupported(
@@ -185,5 +192,19 @@ pub(super) fn compile_fillnull(args: &str, offset: usize, out: &mut CompiledSear
                 "field rewritten by fillnull",
             )),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::star_replaced;
+
+    #[test]
+    fn star_replaced_is_replacen_once() {
+        for to in ["*", "a*", "*b", "a*b*c", "plain", "", "**"] {
+            for captured in ["", "x", "process_name", "*"] {
+                assert_eq!(star_replaced(to, captured), to.replacen('*', captured, 1));
+            }
+        }
     }
 }

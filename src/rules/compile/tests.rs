@@ -72,3 +72,34 @@ fn outputs_read_per_row_values_of_single_value_aggregates() {
         "filters on aggregates stay refused"
     );
 }
+
+/// Compiling without the facts gives the same condition, fields, environment and error as
+/// compiling with them, and records nothing.
+#[test]
+fn unrecorded_compilation_is_the_recorded_one_without_facts() {
+    let searches = [
+        r#"| tstats count min(_time) as firstTime values(Processes.user) as user from datamodel=Endpoint.Processes where Processes.process_name IN ("a.exe", "b*") NOT Processes.process="*x*" by Processes.dest Processes.process Processes.process_name | rename Processes.* as * | eval l=len(process_name), n=lower(process) | search l>3 n="*-enc*" | where match(process, "a.b") | rex field=process "(?<g>z\d)" | regex process="q+" | convert ctime(firstTime) | fillnull value=unknown | table dest process user"#,
+        "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=a by Processes.process | rename Processes.process as cmd | fillnull value=x cmd | where match(cmd, \"x\")",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.dest | where count > 5",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.dest | frobnicate x",
+    ];
+    for s in searches {
+        let recorded = compile_search(s);
+        let unrecorded = compile_search_unrecorded(s);
+        match (recorded, unrecorded) {
+            (Ok(mut a), Ok(mut b)) => {
+                assert_eq!(format!("{:?}", a.cond), format!("{:?}", b.cond), "{s}");
+                assert_eq!((&a.fields, &a.or_in_and), (&b.fields, &b.or_in_and), "{s}");
+                assert!(!a.facts.reads.is_empty() && a.facts.outputs.is_some());
+                assert!(b.facts.reads.is_empty() && b.facts.filled.is_empty());
+                assert!(b.facts.outputs.is_none());
+                for name in ["dest", "process", "user", "firstTime", "l", "g", "cmd", "x"] {
+                    let (x, y) = (a.resolve_output(name), b.resolve_output(name));
+                    assert_eq!(format!("{x:?}"), format!("{y:?}"), "{s}: {name}");
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{s}"),
+            (a, b) => panic!("{s}: {:?} vs {:?}", a.map(|_| ()), b.map(|_| ())),
+        }
+    }
+}

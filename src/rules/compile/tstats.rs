@@ -60,7 +60,7 @@ fn bind_aggregates(head: &str, base: usize, out: &mut CompiledSearch) {
             let bare = name.strip_prefix("Processes.").unwrap_or(name);
             let position = base + offset_in(head, w) + at;
             out.facts
-                .read(name, position, FieldSource::DataModel(bare.to_string()));
+                .read(name, position, || FieldSource::DataModel(bare.to_string()));
         }
         if w.eq_ignore_ascii_case("as") {
             if let Some(name) = words.get(i + 1) {
@@ -133,12 +133,13 @@ fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<
     let (fields, facts) = (&mut out.fields, &mut out.facts);
     search_to_cond(&parsed.ast, &mut |name, pos| {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
-        let source = if bare.contains('.') {
-            FieldSource::Missing
-        } else {
-            FieldSource::DataModel(bare.to_string())
-        };
-        facts.read(name, pos, source);
+        facts.read(name, pos, || {
+            if bare.contains('.') {
+                FieldSource::Missing
+            } else {
+                FieldSource::DataModel(bare.to_string())
+            }
+        });
         if bare.contains('*') || bare.is_empty() {
             return Err(SplError::unsupported(
                 name,
@@ -163,11 +164,9 @@ fn bind_by_fields(list: &str, base: usize, out: &mut CompiledSearch) {
         .filter(|s| !s.is_empty() && !s.contains('='))
     {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
-        out.facts.read(
-            name,
-            base + offset_in(list, name),
-            FieldSource::DataModel(bare.to_string()),
-        );
+        out.facts.read(name, base + offset_in(list, name), || {
+            FieldSource::DataModel(bare.to_string())
+        });
         out.env
             .insert(name.to_string(), Binding::Field(bare.to_string()));
     }

@@ -372,7 +372,7 @@ fn scan_top_level(text: &str, slim: bool) -> Option<TopLevel> {
         keys: Vec::new(),
     };
     let mut keep = false;
-    for line in text.split_inclusive('\n') {
+    for line in super::lines_inclusive(text) {
         match line.as_bytes().first().copied() {
             None | Some(b' ' | b'\t' | b'\n' | b'\r') => {}
             Some(b'#') => continue,
