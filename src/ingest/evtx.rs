@@ -15,6 +15,7 @@
 //! costs as much as its XML, `cargo bench --bench ingest` times both, and JSON would still
 //! have to be parsed, so XML it stays.)
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::Path;
@@ -173,7 +174,28 @@ impl Piece {
                 "the EVTX parser failed on chunk {number}; the rest of the file is not read"
             )));
         }
+        recycle_chunk_buffer(std::mem::take(&mut data.data));
         decoded
+    }
+}
+
+thread_local! {
+    /// The buffer of the last chunk this thread decoded, for the next chunk it reads: a new
+    /// zero-filled 64 KiB buffer per chunk cost a large allocation and its zeroing each time.
+    static CHUNK_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A chunk-sized buffer: the one this thread last recycled, or a new one.
+fn chunk_buffer() -> Vec<u8> {
+    let mut buffer = CHUNK_BUFFER.take();
+    buffer.resize(CHUNK_SIZE as usize, 0);
+    buffer
+}
+
+/// Keeps a chunk's buffer for the next chunk this thread reads.
+fn recycle_chunk_buffer(buffer: Vec<u8>) {
+    if buffer.capacity() >= CHUNK_SIZE as usize {
+        CHUNK_BUFFER.set(buffer);
     }
 }
 
@@ -380,12 +402,16 @@ impl PiecePlace {
             };
             Some(Piece::Problem(format!("unreadable chunk: {e}")))
         };
-        let mut data = vec![0; CHUNK_SIZE as usize];
+        let mut data = chunk_buffer();
         match read_at(&file, &mut data, chunk_offset(index)) {
             Ok(n) if n == data.len() => {}
-            _ => return unreadable(ChunkError::IncompleteChunk),
+            _ => {
+                recycle_chunk_buffer(data);
+                return unreadable(ChunkError::IncompleteChunk);
+            }
         }
         if all_zero(&data) {
+            recycle_chunk_buffer(data);
             return None;
         }
         match EvtxChunkData::new(data, VALIDATE_CHECKSUMS) {

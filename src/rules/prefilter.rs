@@ -781,6 +781,9 @@ fn gate_factor(
     Some(best.into_iter().cloned().collect())
 }
 
+/// Fewer rules than this have their index built on the calling thread alone.
+const FEW_RULES: usize = 32;
+
 impl LiteralIndex {
     /// The index of `rules`, built on `threads` threads: the same index on any number (the
     /// work is split where its results are per rule, per text or per field, and taken back
@@ -792,6 +795,9 @@ impl LiteralIndex {
 
     /// The index of rules with these conditions, and their [`Plan`]s.
     pub(crate) fn of_conds(conds: &[&Cond], threads: usize) -> LiteralIndex {
+        // A few rules' index is built in less time than its helper threads take to start
+        // (`scan` with the 2 shipped rules started 2, each with a heap of its own).
+        let threads = if conds.len() < FEW_RULES { 1 } else { threads };
         let shapes = in_parallel(threads, conds, |c| (factors(c), exclusions(c)));
         let mut index = LiteralIndex::from_shapes(shapes, threads);
         let ids: HashMap<&RequiredLiteral, LiteralId, FastHash> =

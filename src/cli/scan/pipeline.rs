@@ -23,7 +23,9 @@
 //!
 //! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most a limit,
 //! wide while the rules load (the items decoded ahead are the bound then) and [`IN_FLIGHT`]
-//! per worker after; a worker finds no room waits for the head to be applied. The head job's
+//! slots per worker after (a whole file takes [`FILE_SLOTS`], an EVTX chunk one: what a job
+//! may hold ahead of the head is what the window bounds); a worker that finds no room waits
+//! for the head to be applied. The head job's
 //! worker applies what it finds as it goes (every [`BATCH`] things); a job ahead of it holds
 //! at most [`HELD`] things, then its worker waits for its turn. No deadlock: jobs are taken in
 //! order, so the head is taken, and its worker never waits for a later job; a worker decoding
@@ -49,13 +51,20 @@ use super::ScanOptions;
 const BATCH: usize = 256;
 /// Found things a job ahead of the head holds, at most, before its worker waits its turn.
 const HELD: usize = BATCH * 64;
-/// Jobs taken and not yet applied, per worker, once the rules are loaded.
-const IN_FLIGHT: usize = 4;
+/// Window slots a whole file takes: a job ahead of the head holds up to [`HELD`] found
+/// things, an EVTX chunk at most its records, under a sixteenth of that.
+const FILE_SLOTS: usize = 16;
+/// Window slots (jobs taken and not yet applied, by [`slots`]) per worker once the rules are
+/// loaded: 4 whole files, or 64 EVTX chunks. Chunks differ several times over in cost, and a
+/// worker can lose its core for a while (to the rule loading thread, or another process):
+/// with 4 chunks per worker the other worker soon found no room, and waited idle for the slow
+/// head.
+const IN_FLIGHT: usize = 4 * FILE_SLOTS;
 /// Items (records) all workers decode, about, before the rules are loaded: a few tens of
 /// MiB of rows at most, more than a second core decodes while the largest rule sets load.
 pub(super) const DECODE_AHEAD: usize = 16_384;
-/// Jobs in flight while the rules load (many small files decode ahead too).
-const IN_FLIGHT_LOADING: usize = 1024;
+/// Window slots while the rules load (many small files decode ahead too).
+const IN_FLIGHT_LOADING: usize = 1024 * FILE_SLOTS;
 
 /// Makes the collector once the rules are there (it prints what loading reported first).
 pub(super) type Begin<'b, 'w, W> = dyn Fn(&Ready) -> Collector<'w, W> + Sync + 'b;
@@ -64,6 +73,8 @@ pub(super) type Begin<'b, 'w, W> = dyn Fn(&Ready) -> Collector<'w, W> + Sync + '
 struct Queue<'w> {
     jobs: Box<dyn Iterator<Item = (usize, Job)> + Send + 'w>,
     taken: usize,
+    /// The window slots of the jobs taken so far.
+    slots: usize,
 }
 
 /// A job and where it belongs: its place in the input order, its file's index, and whether
@@ -73,6 +84,15 @@ struct Place {
     seq: usize,
     file: usize,
     piece: bool,
+}
+
+/// The window slots a job takes.
+fn slots(place: &Place) -> usize {
+    if place.piece {
+        1
+    } else {
+        FILE_SLOTS
+    }
 }
 
 /// A job decoded as far as it could be before the rules were there.
@@ -91,6 +111,8 @@ struct Order<'w, W: Write> {
     collector: Option<Collector<'w, W>>,
     /// The head: the job to apply next.
     next: usize,
+    /// The window slots of the jobs applied.
+    applied_slots: usize,
     /// The head's start has been applied (its worker applies what it finds as it goes).
     head_started: bool,
     done: BTreeMap<usize, Finished>,
@@ -111,7 +133,9 @@ struct Shared<'a, 'w, W: Write> {
     turn: Condvar,
     /// The head, as `order` has it (read without its lock).
     applied: AtomicUsize,
-    /// Jobs in flight at most.
+    /// The window slots of the jobs applied, as `order` has them.
+    applied_slots: AtomicUsize,
+    /// Window slots of the jobs in flight at most.
     window: AtomicUsize,
     /// Items decoded before the rules were there, by every worker.
     ahead: AtomicUsize,
@@ -185,16 +209,19 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
             queue: Mutex::new(Queue {
                 jobs: Box::new(work::jobs(files, options.format)),
                 taken: 0,
+                slots: 0,
             }),
             order: Mutex::new(Order {
                 collector: None,
                 next: 0,
+                applied_slots: 0,
                 head_started: false,
                 done: BTreeMap::new(),
                 waiting: 0,
             }),
             turn: Condvar::new(),
             applied: AtomicUsize::new(0),
+            applied_slots: AtomicUsize::new(0),
             window: AtomicUsize::new(IN_FLIGHT_LOADING.max(options.threads * IN_FLIGHT)),
             ahead: AtomicUsize::new(0),
             decoded: Mutex::new(BTreeMap::new()),
@@ -229,8 +256,8 @@ enum Take {
 /// Takes the next job, when there is room for it.
 fn take<W: Write>(shared: &Shared<'_, '_, W>) -> Take {
     let mut queue = lock(&shared.queue);
-    let room = shared.applied.load(Ordering::Acquire) + shared.window.load(Ordering::Relaxed);
-    if queue.taken >= room {
+    let room = shared.applied_slots.load(Ordering::Acquire) + shared.window.load(Ordering::Relaxed);
+    if queue.slots >= room {
         return Take::Full;
     }
     let Some((file, job)) = queue.jobs.next() else {
@@ -242,6 +269,7 @@ fn take<W: Write>(shared: &Shared<'_, '_, W>) -> Take {
         piece: matches!(job, Job::EvtxPiece(_)),
     };
     queue.taken += 1;
+    queue.slots += slots(&place);
     Take::Job(place, job)
 }
 
@@ -357,6 +385,9 @@ fn finish<W: Write + Send>(
     let before = order.next;
     order.complete(shared.begin, ready, place, found, tally);
     if order.next != before {
+        shared
+            .applied_slots
+            .store(order.applied_slots, Ordering::Release);
         shared.applied.store(order.next, Ordering::Release);
         if order.waiting > 0 {
             shared.turn.notify_all();
@@ -423,6 +454,7 @@ impl<'w, W: Write> Order<'w, W> {
             }
             self.head_started = false;
             self.next += 1;
+            self.applied_slots += slots(&job.place);
             match self.done.remove(&self.next) {
                 Some(next) => job = next,
                 None => return,
