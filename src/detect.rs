@@ -50,17 +50,72 @@ impl ProcessDetector {
 
     /// `None` for a row no rule matches.
     pub fn detect(&mut self, row: &ProcessRow) -> Option<ProcessMatch> {
+        let found = self.matches(row)?;
+        let annotation = found.rules.annotate(found.matched, &found.view());
+        Some(ProcessMatch {
+            rules: found.matched.to_vec(),
+            annotation,
+        })
+    }
+
+    /// The rules matching `row`, whose annotation the caller may write where it needs it
+    /// without building an owned [`Annotation`]; `None` for a row no rule matches.
+    pub fn matches<'d>(&'d mut self, row: &'d ProcessRow) -> Option<Matches<'d>> {
         let view = SlotRow {
             row,
             slots: &self.slots,
         };
         let matched = self.matcher.match_row(&self.rules, &self.selected, &view);
-        if matched.is_empty() {
-            return None;
+        (!matched.is_empty()).then_some(Matches {
+            matched,
+            rules: &self.rules,
+            row,
+            slots: &self.slots,
+        })
+    }
+}
+
+/// A process row some rules matched, borrowed from the detector that matched it.
+pub struct Matches<'d> {
+    matched: &'d [usize],
+    rules: &'d RuleSet,
+    row: &'d ProcessRow,
+    slots: &'d [SlotField],
+}
+
+impl Matches<'_> {
+    /// Indices of the matched rules (into [`RuleSet::rules`]), in rule order.
+    pub fn rules(&self) -> &[usize] {
+        self.matched
+    }
+
+    /// The names of the matched rules: the annotation's `detection` values.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        let rules = self.rules.rules();
+        self.matched
+            .iter()
+            .filter_map(|&i| rules.get(i))
+            .map(|r| r.meta.name.as_str())
+    }
+
+    /// The values of the annotation's first [`Annotation::IDENTITY_FIELDS`] fields, which
+    /// depend only on [`rules`](Self::rules): [`RuleSet::annotate_identity_into`].
+    pub fn identity_into(&self, sink: &mut dyn FnMut(usize, &[u8])) {
+        self.rules.annotate_identity_into(self.matched, sink);
+    }
+
+    /// The values of the annotation's other fields, filled from the row, `scratch` reused
+    /// for rendered values: [`RuleSet::annotate_findings_into`].
+    pub fn findings_into(&self, scratch: &mut Vec<u8>, sink: &mut dyn FnMut(usize, &[u8])) {
+        self.rules
+            .annotate_findings_into(self.matched, &self.view(), scratch, sink);
+    }
+
+    fn view(&self) -> SlotRow<'_> {
+        SlotRow {
+            row: self.row,
+            slots: self.slots,
         }
-        let rules = matched.to_vec();
-        let annotation = self.rules.annotate(&rules, &view);
-        Some(ProcessMatch { rules, annotation })
     }
 }
 

@@ -77,24 +77,6 @@ impl Annotation {
         ]
     }
 
-    /// [`Annotation::fields`], taking the values instead of borrowing them.
-    pub fn into_fields(self) -> [(&'static str, Vec<String>); 12] {
-        [
-            ("detection", self.detection),
-            ("detection_id", self.detection_id),
-            ("detection_type", self.detection_type),
-            ("mitre_attack_id", self.mitre_attack_id),
-            ("analytic_story", self.analytic_story),
-            ("risk_score", self.risk_score),
-            ("risk_object", self.risk_object),
-            ("risk_object_type", self.risk_object_type),
-            ("risk_message", self.risk_message),
-            ("threat_object", self.threat_object),
-            ("threat_object_type", self.threat_object_type),
-            ("finding_title", self.finding_title),
-        ]
-    }
-
     fn add_rule_identity(&mut self, rule: &Rule) {
         let m = &rule.meta;
         self.detection.push(m.name.clone());

@@ -166,6 +166,111 @@ fn all_rows_in_every_machine_format() {
     );
 }
 
+/// A process value that needs escaping in every format: a comma, quotes, a newline and a
+/// control character (U+0001), with a non-ASCII `dest`; the seed Netsh rule matches it and
+/// puts it into its risk messages.
+const AWKWARD_PROCESS: &str =
+    "netsh interface portproxy add v4tov4 listenport=80 name=\"a,b\"\nnext\u{1}line";
+
+/// A CSV export holding one row with [`AWKWARD_PROCESS`].
+fn awkward_export(dir: &std::path::Path) -> PathBuf {
+    let quoted = AWKWARD_PROCESS.replace('"', "\"\"");
+    let csv = format!(
+        "_time,dest,user,process_name,process_path,process,parent_process_name,process_id,vendor_product\n\
+         2025-03-05T14:00:01.000000Z,hôst-ß,CORP\\a-very-long-user-name,netsh.exe,\
+         C:\\Windows\\System32\\netsh.exe,\"{quoted}\",cmd.exe,42,Microsoft Sysmon\n"
+    );
+    let path = dir.join("awkward.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// The Netsh rule's risk message for [`AWKWARD_PROCESS`] (both entities, dest and user, carry
+/// the same message).
+fn awkward_message() -> String {
+    format!("A process netsh.exe has launched netsh with command-line {AWKWARD_PROCESS} on hôst-ß.")
+}
+
+#[test]
+fn csv_output_quotes_annotation_values_with_commas_quotes_and_newlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = awkward_export(dir.path());
+    let out = scan(&[path.to_str().unwrap(), "--output", "csv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    let cell = |name: &str| {
+        let column = header.iter().position(|h| h == name).unwrap();
+        rows[0][column].to_string()
+    };
+    assert_eq!(cell("process"), AWKWARD_PROCESS);
+    let message = awkward_message();
+    // A multivalue field is one cell, its values joined by newlines.
+    assert_eq!(cell("risk_message"), format!("{message}\n{message}"));
+    assert_eq!(cell("risk_object"), "hôst-ß\nCORP\\a-very-long-user-name");
+    assert_eq!(cell("risk_score"), "20\n20");
+    assert_eq!(cell("detection"), NETSH);
+    assert_eq!(cell("threat_object"), "");
+    // Quotes doubled inside a quoted cell; a cell without specials is not quoted.
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(",\"netsh interface portproxy add v4tov4 listenport=80 name=\"\"a,b\"\"\nnext\u{1}line\","), "{text}");
+    assert!(
+        text.contains(",Windows Proxy Via Netsh,c137bfe8-"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_output_escapes_control_characters_in_risk_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = awkward_export(dir.path());
+    let message = awkward_message();
+    for format in ["ndjson", "json"] {
+        let out = scan(&[path.to_str().unwrap(), "--output", format]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("name=\\\"a,b\\\"\\nnext\\u0001line on hôst-ß.\""),
+            "control character written as serde_json does: {text}"
+        );
+        assert!(!text.contains('\u{1}'), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let row = if format == "json" { &value[0] } else { &value };
+        assert_eq!(row["risk_message"], serde_json::json!([message, message]));
+        assert_eq!(row["process"], AWKWARD_PROCESS);
+        assert_eq!(row["user"], "CORP\\a-very-long-user-name");
+        assert_eq!(row["threat_object"], serde_json::json!([]));
+        assert_eq!(row["detection"], serde_json::json!([NETSH]));
+    }
+}
+
+#[test]
+fn table_cells_are_clipped_padded_and_show_control_characters_as_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = awkward_export(dir.path());
+    let out = scan(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the newline in the process stays in its cell: {text}"
+    );
+    // Widths count characters: `dest` (22) is padded after 6 non-ASCII-bearing ones, `user`
+    // (18) clipped with `…`, the process (64) clipped with its newline and U+0001 as spaces.
+    let expected = format!(
+        "2025-03-05T14:00:01.000000Z  hôst-ß{}  CORP\\a-very-long-…  netsh.exe       \
+         {NETSH:<width$}  netsh interface portproxy add v4tov4 listenport=80 name=\"a,b\" n…  {} @ byte offset 96",
+        " ".repeat(16),
+        path.display(),
+        width = lines[0].find("  process ").unwrap() - lines[0].find("detection").unwrap(),
+    );
+    assert_eq!(lines[1], expected);
+}
+
 #[test]
 fn malformed_records_are_reported_with_place_and_do_not_stop_the_scan() {
     let dir = tempfile::tempdir().unwrap();

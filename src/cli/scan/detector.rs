@@ -11,20 +11,20 @@ use crate::ingest::ProcessRow;
 use crate::rules::sigma::{fields, DataSource, Unmatchable};
 use crate::rules::{self, RuleSet};
 
-/// What a matching row gets: the indices of the matched rules (in [`Detector::rule_names`])
-/// and the annotation fields in output order (every one may be multivalue).
-pub(super) struct Detection {
-    pub rules: Vec<usize>,
-    pub fields: Vec<(&'static str, Vec<String>)>,
-}
+/// A matching row: the indices of the matched rules (in [`Detector::rule_names`]), their
+/// names, and the annotation fields written where the output needs them.
+pub(super) type Detection<'d> = crate::detect::Matches<'d>;
 
 /// Names of the annotation fields, in output order (the search command's contract).
 pub(super) const ANNOTATION_FIELDS: [&str; 12] = rules::Annotation::FIELDS;
 
+/// How many of the first [`ANNOTATION_FIELDS`] depend only on which rules matched.
+pub(super) const IDENTITY_FIELDS: usize = rules::Annotation::IDENTITY_FIELDS;
+
 pub(super) trait Detector: Send {
     fn rule_names(&self) -> &[String];
     /// `None` for a row no rule matches.
-    fn detect(&mut self, row: &ProcessRow) -> Option<Detection>;
+    fn detect<'d>(&'d mut self, row: &'d ProcessRow) -> Option<Detection<'d>>;
     /// A detector over the same rules for another thread.
     fn fork(&self) -> Box<dyn Detector>;
     /// The Sigma rules that cannot match on events of `source`, and the fields they need
@@ -205,12 +205,7 @@ impl Detector for RulesDetector {
         unmatchable_on_threads(self.detector.rules(), &present, threads)
     }
 
-    fn detect(&mut self, row: &ProcessRow) -> Option<Detection> {
-        let found = self.detector.detect(row)?;
-        let fields = found.annotation.into_fields().into();
-        Some(Detection {
-            rules: found.rules,
-            fields,
-        })
+    fn detect<'d>(&'d mut self, row: &'d ProcessRow) -> Option<Detection<'d>> {
+        self.detector.matches(row)
     }
 }

@@ -43,6 +43,7 @@ use indicatif::ProgressBar;
 
 use super::collect::Collector;
 use super::detector::Ready;
+use super::output::RowScratch;
 use super::work::{self, Found, Job, Matching, Started, Tally};
 use super::ScanOptions;
 
@@ -182,6 +183,7 @@ fn inline<'w, W: Write>(
     let mut matching = Matching {
         detector: &mut **detector,
         render: &ready.render,
+        scratch: RowScratch::default(),
     };
     for (index, job) in work::jobs(files, options.format) {
         collector.job_start(index, matches!(job, Job::EvtxPiece(_)));
@@ -309,6 +311,7 @@ fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
     let mut matching = Matching {
         detector: &mut *detector,
         render: &ready.render,
+        scratch: RowScratch::default(),
     };
     loop {
         let first_decoded = lock(&shared.decoded).pop_first();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 
 use super::detector::Detector;
-use super::output::{Hit, Render, RenderedRow};
+use super::output::{Hit, Render, RenderedRow, RowScratch};
 use super::MALFORMED_PRINT_LIMIT;
 use crate::ingest::{
     detect_format, CimField, EvtxPiece, EvtxPieces, FileReader, Format, Item, OpenOptions, Position,
@@ -87,11 +87,12 @@ pub(super) fn jobs(
     })
 }
 
-/// What a job needs to match and render its rows: a detector of its own and the shared
-/// renderer (both exist only once the rules are loaded).
+/// What a job needs to match and render its rows: a detector of its own, the shared
+/// renderer (both exist only once the rules are loaded) and the thread's rendering scratch.
 pub(super) struct Matching<'r> {
     pub detector: &'r mut dyn Detector,
     pub render: &'r Render,
+    pub scratch: RowScratch,
 }
 
 /// A job read as far as it could be before the rules were there: the items decoded so far,
@@ -196,15 +197,17 @@ pub(super) fn finish(
         last_piece: started.last_piece,
         ..Tally::default()
     };
+    // As the output shows it: rendered once, not per row.
+    let shown = path.display().to_string();
     for item in started.items {
-        take_item(item, path, all, matching, &mut tally, emit);
+        take_item(item, &shown, all, matching, &mut tally, emit);
     }
     match started.rest {
         Rest::Nothing => {}
         Rest::OpenFailed(message) => emit(Found::OpenFailed(message)),
         Rest::File(mut stream) => {
             while let Some(item) = stream.next(progress) {
-                take_item(item, path, all, matching, &mut tally, emit);
+                take_item(item, &shown, all, matching, &mut tally, emit);
             }
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
             progress.inc(size.saturating_sub(stream.shown));
@@ -258,7 +261,7 @@ impl FileStream {
 /// Counts one item and sends what the collector needs of it.
 fn take_item(
     item: Item,
-    path: &Path,
+    shown_path: &str,
     all: bool,
     matching: &mut Matching<'_>,
     tally: &mut Tally,
@@ -276,7 +279,7 @@ fn take_item(
             let detection = matching.detector.detect(&event.row);
             if let Some(d) = &detection {
                 tally.matched_rows += 1;
-                for &rule in &d.rules {
+                for &rule in d.rules() {
                     if let Some(n) = tally.per_rule.get_mut(rule) {
                         *n += 1;
                     }
@@ -284,14 +287,14 @@ fn take_item(
             }
             if detection.is_some() || all {
                 let hit = Hit {
-                    file: path,
+                    file: shown_path,
                     record_id: &event.record_id,
                     row: &event.row,
                     detection: detection.as_ref(),
                 };
                 emit(Found::Row(Box::new(FoundRow {
                     position: event.position,
-                    rendered: matching.render.row(&hit),
+                    rendered: matching.render.row(&hit, &mut matching.scratch),
                 })));
             }
         }
