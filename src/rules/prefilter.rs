@@ -1865,8 +1865,6 @@ mod tests {
             .collect()
     }
 
-    /// The index built on many threads is the serial one: the same literals, ids, keys,
-    /// checks and per-field searches (compared through their full debug form).
     #[test]
     fn containing_counts_the_same_in_many_parts_on_many_threads() {
         // Enough distinct texts for several parts per thread ([`PARTS_PER_THREAD`] of at
@@ -1897,6 +1895,8 @@ mod tests {
         }
     }
 
+    /// The index built on many threads is the serial one: the same literals, ids, keys,
+    /// checks and per-field searches (compared through their full debug form).
     #[test]
     fn the_index_built_on_many_threads_is_the_serial_one() {
         let shapes = many_shapes(600);
