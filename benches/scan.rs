@@ -28,9 +28,16 @@ struct Rules<'a> {
     extra: Vec<&'a Path>,
 }
 
-/// One scan: wall time and the records the summary counts.
-fn scan(dir: &Path, threads: Option<usize>, rules: &Rules<'_>) -> (Duration, u64) {
-    let mut command = support::command(support::netdiscover_exe());
+/// One scan: its wall time, the records and the rules its summary counts.
+struct Outcome {
+    time: Duration,
+    records: u64,
+    rules: u64,
+}
+
+/// One scan by `exe`; panics without a summary (the scan failed).
+fn scan(exe: &Path, dir: &Path, threads: Option<usize>, rules: &Rules<'_>) -> Outcome {
+    let mut command = support::command(exe);
     command
         .arg("scan")
         .arg(dir)
@@ -47,21 +54,35 @@ fn scan(dir: &Path, threads: Option<usize>, rules: &Rules<'_>) -> (Duration, u64
     }
     let start = Instant::now();
     let out = command.output().expect("run netdiscover scan");
-    let elapsed = start.elapsed();
+    let time = start.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
-    let records = err
-        .lines()
-        .find_map(|l| l.strip_prefix("events: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary from scan of {}: {err}", dir.display()));
-    (elapsed, records)
+    let summary_number = |prefix: &str| -> Option<u64> {
+        let rest = err.lines().find_map(|l| l.strip_prefix(prefix))?;
+        rest.split([' ', ')']).next()?.parse().ok()
+    };
+    let (Some(records), Some(rules)) = (
+        summary_number("events: "),
+        summary_number("matches per rule ("),
+    ) else {
+        panic!("no summary from scan of {}: {err}", dir.display());
+    };
+    Outcome {
+        time,
+        records,
+        rules,
+    }
 }
 
-fn best(rounds: usize, dir: &Path, threads: Option<usize>, rules: &Rules<'_>) -> (Duration, u64) {
+fn best(
+    rounds: usize,
+    exe: &Path,
+    dir: &Path,
+    threads: Option<usize>,
+    rules: &Rules<'_>,
+) -> Outcome {
     (0..rounds.max(1))
-        .map(|_| scan(dir, threads, rules))
-        .min_by_key(|(t, _)| *t)
+        .map(|_| scan(exe, dir, threads, rules))
+        .min_by_key(|outcome| outcome.time)
         .expect("one round")
 }
 
@@ -141,12 +162,13 @@ fn report(name: &str, dir: &Path, sets: &[Rules<'_>], rounds: usize, cores: usiz
         "{:<6} {:<22} {:>9} {:>12} {:>9} {:>11}",
         "input", "rules", "threads", "events/s", "wall s", "x Chainsaw"
     );
+    let exe = support::netdiscover_exe();
     // Per set: (one thread, every core) wall seconds.
     let mut seconds: Vec<(f64, f64)> = Vec::new();
     for rules in sets {
         let mut pair = [0.0; 2];
         for (slot, threads) in [Some(1), None].into_iter().enumerate() {
-            let (time, records) = best(rounds, dir, threads, rules);
+            let Outcome { time, records, .. } = best(rounds, &exe, dir, threads, rules);
             let rate = records as f64 / time.as_secs_f64();
             println!(
                 "{:<6} {:<22} {:>9} {:>12.0} {:>9.3} {:>10.1}x",
@@ -169,6 +191,35 @@ fn report(name: &str, dir: &Path, sets: &[Rules<'_>], rounds: usize, cores: usiz
             one / all,
             one / seed_one,
             all / seed_all
+        );
+    }
+    if let Some(baseline) = std::env::var_os("SCAN_BENCH_BASELINE") {
+        report_baseline(name, dir, sets, rounds, Path::new(&baseline), &seconds);
+    }
+}
+
+/// The same scans by another build (its default threads), against this build on every core.
+fn report_baseline(
+    name: &str,
+    dir: &Path,
+    sets: &[Rules<'_>],
+    rounds: usize,
+    baseline: &Path,
+    seconds: &[(f64, f64)],
+) {
+    for (rules, (_, all)) in sets.iter().zip(seconds) {
+        let Outcome {
+            time,
+            records,
+            rules: loaded,
+        } = best(rounds, baseline, dir, None, rules);
+        println!(
+            "{name}: {}: baseline {} ({loaded} rules loaded) {:.0} events/s ({:.3} s); this build on all cores = {:.2}x its events/s",
+            rules.label,
+            baseline.display(),
+            records as f64 / time.as_secs_f64(),
+            time.as_secs_f64(),
+            time.as_secs_f64() / all
         );
     }
 }
