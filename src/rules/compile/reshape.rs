@@ -54,22 +54,29 @@ fn rename_matching(out: &mut CompiledSearch, pre: &str, suf: &str, to: &str) {
     let matches =
         |k: &String| k.len() >= pre.len() + suf.len() && k.starts_with(pre) && k.ends_with(suf);
     let moved: Vec<(String, Binding)> = out.env.extract_if(|k, _| matches(k)).collect();
+    let target = to.split_once('*').ok_or(to);
     for (mut name, binding) in moved {
-        star_replace_in_place(&mut name, pre.len(), suf.len(), to);
+        star_replace_in_place(&mut name, pre.len(), suf.len(), target);
         out.env.insert(name, binding);
     }
 }
 
-/// `name` (`pre` + captured + `suf`, of the given lengths) becomes `to` with its first `*`
-/// replaced by the captured part (`to.replacen('*', captured, 1)`), reusing its buffer.
-fn star_replace_in_place(name: &mut String, pre: usize, suf: usize, to: &str) {
-    match to.split_once('*') {
-        Some((before, after)) => {
+/// `name` (`pre` + captured + `suf`, of the given lengths) becomes the target with its first
+/// `*` replaced by the captured part (`to.replacen('*', captured, 1)`), reusing its buffer.
+/// The target comes split at that `*` (`Ok((before, after))`), or whole when it has none.
+fn star_replace_in_place(
+    name: &mut String,
+    pre: usize,
+    suf: usize,
+    to: Result<(&str, &str), &str>,
+) {
+    match to {
+        Ok((before, after)) => {
             name.truncate(name.len() - suf);
             name.replace_range(..pre, before);
             name.push_str(after);
         }
-        None => {
+        Err(to) => {
             name.clear();
             name.push_str(to);
         }
@@ -209,7 +216,8 @@ mod tests {
             for captured in ["", "x", "process_name", "*"] {
                 for (pre, suf) in [("", ""), ("Processes.", ""), ("a", "_x"), ("", "*")] {
                     let mut name = format!("{pre}{captured}{suf}");
-                    star_replace_in_place(&mut name, pre.len(), suf.len(), to);
+                    let target = to.split_once('*').ok_or(to);
+                    star_replace_in_place(&mut name, pre.len(), suf.len(), target);
                     let expected = to.replacen('*', captured, 1);
                     assert_eq!(name, expected, "{pre}|{captured}|{suf} -> {to}");
                 }

@@ -603,7 +603,7 @@ enum Piece {
 fn single_quoted_piece(line: &str, out: &mut String) -> Option<Piece> {
     let mut rest = line;
     let mut at = 0;
-    while let Some(quote) = rest.find('\'') {
+    while let Some(quote) = memchr::memchr(b'\'', rest.as_bytes()) {
         out.push_str(&rest[..quote]);
         if rest.as_bytes().get(quote + 1) == Some(&b'\'') {
             out.push('\'');
