@@ -155,7 +155,7 @@ impl MacroTable {
         while let Some(open) = macro_tick(rest) {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
-            let close = after.find('`').ok_or(MacroError::Unterminated {
+            let close = memchr::memchr(b'`', after.as_bytes()).ok_or(MacroError::Unterminated {
                 position: base + offset + open,
             })?;
             let call = after[..close].trim();

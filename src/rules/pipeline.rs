@@ -22,34 +22,54 @@ pub fn split_stages(search: &str) -> Vec<Stage<'_>> {
     let mut stages = Vec::new();
     let mut start = 0usize;
     let mut depth = 0usize;
-    let mut in_quotes = false;
     let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_quotes {
-            if b == b'\\' {
-                i += 2;
-                continue;
+    // Only quotes, brackets and pipes matter: the bytes between are passed over with
+    // `memchr` (a macro-expanded search is several kilobytes, and every rule's is split).
+    let mut pipe = memchr::memchr(b'|', bytes);
+    while let Some(found) = next_structural(bytes, i, &mut pipe) {
+        i = found;
+        match bytes[i] {
+            b'"' => match closing_quote(bytes, i + 1) {
+                Some(end) => i = end,
+                None => break,
+            },
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => {
+                push_stage(search, start, i, &mut stages);
+                start = i + 1;
             }
-            if b == b'"' {
-                in_quotes = false;
-            }
-        } else {
-            match b {
-                b'"' => in_quotes = true,
-                b'[' => depth += 1,
-                b']' => depth = depth.saturating_sub(1),
-                b'|' if depth == 0 => {
-                    push_stage(search, start, i, &mut stages);
-                    start = i + 1;
-                }
-                _ => {}
-            }
+            _ => {}
         }
         i += 1;
     }
     push_stage(search, start, bytes.len(), &mut stages);
     stages
+}
+
+/// The offset of the first `"`, `[`, `]` or `|` from `from` on. `pipe` is the first `|` at
+/// or after some earlier offset (`None`: there is none), kept so that each byte is searched
+/// for a pipe once.
+fn next_structural(bytes: &[u8], from: usize, pipe: &mut Option<usize>) -> Option<usize> {
+    if pipe.is_some_and(|at| at < from) {
+        *pipe = memchr::memchr(b'|', &bytes[from..]).map(|at| from + at);
+    }
+    let end = pipe.unwrap_or(bytes.len());
+    let other = memchr::memchr3(b'"', b'[', b']', &bytes[from..end]);
+    other.map(|at| from + at).or(*pipe)
+}
+
+/// The offset of the `"` closing a quoted string whose text starts at `from` (a `\` escapes
+/// the byte after it); `None` when it runs to the end.
+fn closing_quote(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+        if bytes[i] == b'"' {
+            return Some(i);
+        }
+        i += 2;
+    }
 }
 
 fn push_stage<'a>(search: &'a str, start: usize, end: usize, stages: &mut Vec<Stage<'a>>) {
@@ -129,6 +149,55 @@ mod tests {
         assert_eq!(st[1].command, "search");
         assert_eq!(st[2].command, "where");
         assert_eq!(&s[st[2].args_offset..st[2].args_offset + 1], "c");
+    }
+
+    /// The byte-at-a-time split this one replaced.
+    fn split_bytewise(search: &str) -> Vec<(String, &str, usize, usize)> {
+        let bytes = search.as_bytes();
+        let (mut stages, mut start, mut depth, mut in_quotes, mut i) =
+            (Vec::new(), 0, 0usize, false, 0);
+        while i < bytes.len() {
+            match (in_quotes, bytes[i]) {
+                (true, b'\\') => i += 1,
+                (true, b'"') => in_quotes = false,
+                (false, b'"') => in_quotes = true,
+                (false, b'[') => depth += 1,
+                (false, b']') => depth = depth.saturating_sub(1),
+                (false, b'|') if depth == 0 => {
+                    push_stage(search, start, i, &mut stages);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        push_stage(search, start, bytes.len(), &mut stages);
+        let parts = stages.into_iter();
+        parts
+            .map(|s| (s.command, s.args, s.args_offset, s.offset))
+            .collect()
+    }
+
+    #[test]
+    fn splits_as_the_bytewise_scan_did() {
+        let pieces = [
+            "|", "\"", "\\", "[", "]", " ", "a", "search", "x=\"|\"", "é",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..5000 {
+            let mut search = String::new();
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for k in 0..(seed >> 60) + 1 {
+                search.push_str(pieces[((seed >> (4 * k)) % pieces.len() as u64) as usize]);
+            }
+            let new: Vec<_> = split_stages(&search)
+                .into_iter()
+                .map(|s| (s.command, s.args, s.args_offset, s.offset))
+                .collect();
+            assert_eq!(new, split_bytewise(&search), "{search:?}");
+        }
     }
 
     #[test]

@@ -316,9 +316,10 @@ fn message_parts(compiled: &mut CompiledSearch, text: &str) -> Vec<MsgPart> {
 pub(crate) fn parse_message(msg: &str) -> Vec<Result<String, String>> {
     let mut out = Vec::new();
     let mut rest = msg;
-    while let Some(open) = rest.find('$') {
+    let dollar = |text: &str| memchr::memchr(b'$', text.as_bytes());
+    while let Some(open) = dollar(rest) {
         let after = &rest[open + 1..];
-        match after.find('$') {
+        match dollar(after) {
             Some(close)
                 if close > 0
                     && after[..close]

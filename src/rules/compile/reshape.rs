@@ -33,42 +33,53 @@ pub(super) fn compile_rename(
     }
     record_rename_sources(args, base, &pairs, out);
     for (from, to) in pairs {
-        // Old and new names first; the bindings are then moved, not cloned (with the
-        // `rename Processes.* as *` of every data-model search, cloning them was a good part
-        // of compiling a rule).
-        let names: Vec<(String, String)> = match from.split_once('*') {
-            Some((pre, suf)) => out
-                .env
-                .keys()
-                .filter(|k| {
-                    k.len() >= pre.len() + suf.len() && k.starts_with(pre) && k.ends_with(suf)
-                })
-                .map(|k| {
-                    let captured = &k[pre.len()..k.len() - suf.len()];
-                    (k.clone(), star_replaced(&to, captured))
-                })
-                .collect(),
-            None if out.env.contains_key(&from) => vec![(from.clone(), to.clone())],
-            None => Vec::new(),
-        };
-        // Remove every source first, then insert the targets (a wildcard rename may overlap itself).
-        let moved: Vec<(String, Binding)> = names
-            .into_iter()
-            .filter_map(|(old, new)| out.env.remove(&old).map(|binding| (new, binding)))
-            .collect();
-        for (new, binding) in moved {
-            out.env.insert(new, binding);
+        match from.split_once('*') {
+            Some((pre, suf)) => rename_matching(out, pre, suf, &to),
+            None => {
+                if let Some(binding) = out.env.remove(&from) {
+                    out.env.insert(to, binding);
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// `to` with its first `*` replaced by `captured` (`to.replacen('*', captured, 1)`, written
-/// at once: every data-model search renames its twenty-odd fields this way).
-fn star_replaced(to: &str, captured: &str) -> String {
-    match to.split_once('*') {
-        Some((before, after)) => [before, captured, after].concat(),
-        None => to.to_string(),
+/// Renames every visible field `pre*suf` to `to` with its `*` replaced by what the field's
+/// `*` matched. Every source is taken out first, then the targets go in (a wildcard rename
+/// may overlap itself). The names are rewritten in place and the bindings moved: with the
+/// `rename Processes.* as *` of every data-model search, cloning and rehashing them was a
+/// good part of compiling a rule.
+fn rename_matching(out: &mut CompiledSearch, pre: &str, suf: &str, to: &str) {
+    let matches =
+        |k: &String| k.len() >= pre.len() + suf.len() && k.starts_with(pre) && k.ends_with(suf);
+    let moved: Vec<(String, Binding)> = out.env.extract_if(|k, _| matches(k)).collect();
+    let target = to.split_once('*').ok_or(to);
+    for (mut name, binding) in moved {
+        star_replace_in_place(&mut name, pre.len(), suf.len(), target);
+        out.env.insert(name, binding);
+    }
+}
+
+/// `name` (`pre` + captured + `suf`, of the given lengths) becomes the target with its first
+/// `*` replaced by the captured part (`to.replacen('*', captured, 1)`), reusing its buffer.
+/// The target comes split at that `*` (`Ok((before, after))`), or whole when it has none.
+fn star_replace_in_place(
+    name: &mut String,
+    pre: usize,
+    suf: usize,
+    to: Result<(&str, &str), &str>,
+) {
+    match to {
+        Ok((before, after)) => {
+            name.truncate(name.len() - suf);
+            name.replace_range(..pre, before);
+            name.push_str(after);
+        }
+        Err(to) => {
+            name.clear();
+            name.push_str(to);
+        }
     }
 }
 
@@ -197,13 +208,19 @@ pub(super) fn compile_fillnull(args: &str, offset: usize, out: &mut CompiledSear
 
 #[cfg(test)]
 mod tests {
-    use super::star_replaced;
+    use super::star_replace_in_place;
 
     #[test]
-    fn star_replaced_is_replacen_once() {
+    fn star_replaced_in_place_is_replacen_once() {
         for to in ["*", "a*", "*b", "a*b*c", "plain", "", "**"] {
             for captured in ["", "x", "process_name", "*"] {
-                assert_eq!(star_replaced(to, captured), to.replacen('*', captured, 1));
+                for (pre, suf) in [("", ""), ("Processes.", ""), ("a", "_x"), ("", "*")] {
+                    let mut name = format!("{pre}{captured}{suf}");
+                    let target = to.split_once('*').ok_or(to);
+                    star_replace_in_place(&mut name, pre.len(), suf.len(), target);
+                    let expected = to.replacen('*', captured, 1);
+                    assert_eq!(name, expected, "{pre}|{captured}|{suf} -> {to}");
+                }
             }
         }
     }

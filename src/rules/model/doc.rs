@@ -258,7 +258,9 @@ pub const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Top-level keys the rules engine reads; everything else in an ESCU file (description,
-/// how_to_implement, references, drilldown_searches, tests, ...) is prose it never uses.
+/// how_to_implement, references, drilldown_searches, tests, ...) is prose it never uses. The
+/// scan asks [`is_used_key`]; this list is what a test checks it against.
+#[cfg(test)]
 const USED_KEYS: &[&str] = &[
     "name",
     "id",
@@ -275,6 +277,28 @@ const USED_KEYS: &[&str] = &[
     "analytic_story",
     "mitre_attack_id",
 ];
+
+/// Whether `key` is one of [`USED_KEYS`] (a `match` on the text: one length test and at most
+/// a few comparisons per key line, where the list took up to fourteen).
+fn is_used_key(key: &str) -> bool {
+    matches!(
+        key,
+        "name"
+            | "id"
+            | "type"
+            | "status"
+            | "search"
+            | "definition"
+            | "arguments"
+            | "tags"
+            | "rba"
+            | "finding"
+            | "intermediate_findings"
+            | "threat_objects"
+            | "analytic_story"
+            | "mitre_attack_id"
+    )
+}
 
 impl RawDoc {
     /// Top-level keys that are in none of the schemas ([`KNOWN_KEYS`]), in file order.
@@ -369,34 +393,51 @@ struct TopLevel {
 fn scan_top_level(text: &str, slim: bool) -> Option<TopLevel> {
     let mut out = TopLevel {
         slim: String::with_capacity(if slim { text.len() / 2 } else { 0 }),
-        keys: Vec::new(),
+        keys: Vec::with_capacity(32),
+    };
+    // The kept blocks are copied a run of lines at a time: from where a kept run starts to
+    // the next comment or key line at column 0.
+    let mut kept_from = None;
+    let copy_to = |out: &mut TopLevel, from: &mut Option<usize>, to: usize| {
+        if let Some(from) = from.take() {
+            out.slim.push_str(&text[from..to]);
+        }
     };
     let mut keep = false;
-    for line in super::lines_inclusive(text) {
-        match line.as_bytes().first().copied() {
-            None | Some(b' ' | b'\t' | b'\n' | b'\r') => {}
-            Some(b'#') => continue,
-            Some(b'-') if line.starts_with("---") => return None,
+    let mut start = 0;
+    while start < text.len() {
+        let end = memchr::memchr(b'\n', &text.as_bytes()[start..])
+            .map_or(text.len(), |at| start + at + 1);
+        let line = &text[start..end];
+        match line.as_bytes()[0] {
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'#' => {
+                copy_to(&mut out, &mut kept_from, start);
+                start = end;
+                continue;
+            }
+            b'-' if line.starts_with("---") => return None,
             // A block sequence may sit at the key's own indentation: it continues the block.
-            Some(b'-') if line.starts_with("- ") || line.trim_end() == "-" => {}
-            Some(
-                b'.' | b'{' | b'[' | b'"' | b'\'' | b'?' | b'%' | b'&' | b'*' | b'!' | b'|' | b'>'
-                | b'@' | b'`' | b'-',
-            ) => return None,
-            Some(_) => {
-                let (key, _) = line.split_once(':')?;
+            b'-' if line.starts_with("- ") || line.trim_end() == "-" => {}
+            b'.' | b'{' | b'[' | b'"' | b'\'' | b'?' | b'%' | b'&' | b'*' | b'!' | b'|' | b'>'
+            | b'@' | b'`' | b'-' => return None,
+            _ => {
+                let key = &line[..memchr::memchr(b':', line.as_bytes())?];
                 if key.contains(['"', '\'', '{', '[', '#']) {
                     return None;
                 }
                 let key = key.trim_end();
-                keep = slim && USED_KEYS.contains(&key);
+                copy_to(&mut out, &mut kept_from, start);
+                keep = slim && is_used_key(key);
                 out.keys.push(key.to_string());
             }
         }
-        if keep {
-            out.slim.push_str(line);
+        if keep && kept_from.is_none() {
+            kept_from = Some(start);
         }
+        start = end;
     }
+    copy_to(&mut out, &mut kept_from, text.len());
     Some(out)
 }
 
@@ -416,6 +457,13 @@ mod tests {
             scan.keys,
             ["name", "description", "data_source", "tags", "search"]
         );
+        let commented = "search: a\n# c\n  b\nname: x\n#\nid: 1\n- y\nother: 2\n  z\ntags:\n  - t";
+        let scan = scan_top_level(commented, true).expect("plain mapping");
+        assert_eq!(
+            scan.slim,
+            "search: a\n  b\nname: x\nid: 1\n- y\ntags:\n  - t"
+        );
+        assert_eq!(scan.keys, ["search", "name", "id", "other", "tags"]);
         assert!(scan_top_level("---\nname: a\n", true).is_none());
         assert!(scan_top_level("{name: a}\n", true).is_none());
         let doc = parse_doc(text).expect("parses");
@@ -424,6 +472,16 @@ mod tests {
         let full = parse_doc_full(text).expect("parses");
         assert_eq!(full.prose.data_source, Some(vec!["x".to_string()]));
         assert_eq!(full.keys, doc.keys);
+    }
+
+    #[test]
+    fn is_used_key_is_the_list() {
+        for key in KNOWN_KEYS
+            .iter()
+            .chain(&["", "Name", "names", "tag", "rba2"])
+        {
+            assert_eq!(is_used_key(key), USED_KEYS.contains(key), "{key}");
+        }
     }
 
     #[test]

@@ -22,20 +22,6 @@ pub use doc::{
 pub use escu::{rule_meta, Ignored};
 pub use yaml::parse_block_yaml;
 
-/// The lines of `text`, each with its `\n` (the last one without, if the text does not end
-/// in one): `str::split_inclusive('\n')`, with the `memchr` crate's vector search for the
-/// line breaks (the standard library's char search sets up a search per line).
-fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
-    let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1);
-    ends.chain(std::iter::once(text.len()))
-        .filter_map(move |end| {
-            let line = text.get(start..end).filter(|l| !l.is_empty());
-            start = end;
-            line
-        })
-}
-
 /// A risk score: an integer from 0 to 100 (contentctl-ng `RiskScoredEntity.score`; contentctl 5
 /// allowed 1 to 100).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -189,30 +175,5 @@ pub fn classify(doc: &RawDoc) -> DocKind {
         DocKind::Macro
     } else {
         DocKind::Other
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lines_inclusive;
-
-    #[test]
-    fn lines_inclusive_is_split_inclusive() {
-        let texts = [
-            "",
-            "\n",
-            "\n\n",
-            "a",
-            "a\n",
-            "a\nb",
-            "a\nb\n",
-            "a\r\n\nb",
-            "\u{e9}\n\u{2028}x\n\n",
-        ];
-        for text in texts {
-            let ours: Vec<&str> = lines_inclusive(text).collect();
-            let std: Vec<&str> = text.split_inclusive('\n').collect();
-            assert_eq!(ours, std, "{text:?}");
-        }
     }
 }
