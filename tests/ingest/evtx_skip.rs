@@ -1,6 +1,6 @@
 //! EVTX records passed over without rendering (`SkipCheck`): on every record of every EVTX file
-//! in the shared datasets, a record is passed over only when rendering it and reading its XML
-//! would skip it too, under the same event id.
+//! in the shared datasets and the Sigma corpus's regression data, a record is passed over only
+//! when rendering it and reading its XML would skip it too, under the same event id.
 
 use std::path::{Path, PathBuf};
 
@@ -44,12 +44,15 @@ fn check_file(path: &Path) -> (usize, usize) {
 
 #[test]
 fn records_are_passed_over_unrendered_only_as_the_xml_reader_would_skip_them() {
-    let Some(dir) = support::shared("datasets") else {
-        return;
-    };
     let mut files = Vec::new();
-    evtx_files(&dir, &mut files);
-    assert!(!files.is_empty(), "no EVTX file under {}", dir.display());
+    for rel in ["datasets", "sigma_corpus"] {
+        let Some(dir) = support::shared(rel) else {
+            return;
+        };
+        let before = files.len();
+        evtx_files(&dir, &mut files);
+        assert!(files.len() > before, "no EVTX file under {}", dir.display());
+    }
     let (mut passed_over, mut skipped) = (0, 0);
     for file in &files {
         let (p, s) = check_file(file);
