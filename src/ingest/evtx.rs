@@ -9,11 +9,13 @@
 //! out so `scan` can decode the chunks of one large file on several threads. Both decode with
 //! [`Piece::decode`], so they yield the same records.
 //!
-//! (The `evtx` crate's record tree would spare the XML rendering and our parse of it, but in
-//! `evtx` 0.15 a record's content is private to the crate: rendering to XML or JSON, or the
-//! template substitution values without their names, is all it offers. Its JSON rendering
-//! costs as much as its XML, `cargo bench --bench ingest` times both, and JSON would still
-//! have to be parsed, so XML it stays.)
+//! Most records in a log are no process creation: [`SkipCheck`] recognises those it can from
+//! the record's BinXML before rendering, and they are skipped unrendered (see
+//! `evtx_skip.rs`). (The crate's parsed record tree is private in `evtx` 0.15: rendering to
+//! XML or JSON, or the substitution values without their names, is all it offers, so the
+//! check reads the template from the chunk's bytes. Its JSON rendering costs as much as its
+//! XML, `cargo bench --bench ingest` times both, and JSON would still have to be parsed, so
+//! the records that may be process creations are rendered to XML.)
 
 use std::cell::Cell;
 use std::collections::VecDeque;

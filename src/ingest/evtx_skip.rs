@@ -15,7 +15,14 @@
 //! `</System>` once the id says the event is no process creation.
 //!
 //! The token and value layouts are MS-EVEN6's (BinXML), as `evtx` 0.15 reads them
-//! (`binxml::tokens::walk_tokens`, `read_template_values_cursor`).
+//! (`binxml::tokens::walk_tokens`, `read_template_values_cursor`). The crate has parsed the
+//! record when it hands it out, but keeps that private; this reads the few bytes it needs from
+//! the chunk (the template once a chunk, the record's value table, one value).
+//!
+//! One effect it cannot rule out: the crate's render budget for a pass over a chunk (64 MiB
+//! of output and a count of tree nodes; real chunks render at most a few hundred KB) is only
+//! charged for records rendered, so in a crafted chunk that exhausts it, a record refused
+//! today for the chunk's spent budget could be rendered instead.
 
 use std::path::Path;
 use std::sync::Arc;
