@@ -19,10 +19,12 @@
 //! record when it hands it out, but keeps that private; this reads the few bytes it needs from
 //! the chunk (the template once a chunk, the record's value table, one value).
 //!
-//! One effect it cannot rule out: the crate's render budget for a pass over a chunk (64 MiB
-//! of output and a count of tree nodes; real chunks render at most a few hundred KB) is only
-//! charged for records rendered, so in a crafted chunk that exhausts it, a record refused
-//! today for the chunk's spent budget could be rendered instead.
+//! What it cannot rule out are the crate's limits on rendering, met only by crafted files: a
+//! record whose rendering would exceed them (16 MiB of output, a nesting depth, a count of
+//! tree nodes) in a part after `</System>` is skipped, not reported bad; and the budget of a
+//! pass over a chunk (64 MiB of output; real chunks render at most a few hundred KB) is
+//! charged only for records rendered, so a record refused today for the chunk's spent
+//! budget could be rendered instead.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -111,8 +113,9 @@ impl SkipCheck {
 /// A record's one template instance: where its template is and its substitution table.
 struct Instance {
     definition: u32,
-    /// Where the value descriptors (size, type) start, and how many there are.
+    /// Where the value descriptors (size, type) start.
     descriptors: usize,
+    /// How many values there are.
     count: usize,
 }
 
@@ -433,7 +436,8 @@ impl TemplateWalk<'_> {
                 [c, 0] if c.is_ascii_alphanumeric() || b"_-.".contains(c) => Some(char::from(*c)),
                 _ => None,
             })
-            .collect()
+            .collect::<Option<String>>()
+            .filter(|name| !name.is_empty())
     }
 }
 
@@ -536,14 +540,14 @@ mod tests {
     /// Where the parts of a hand-made template go.
     struct Shape<'a> {
         system: &'a str,
-        provider_attribute: &'a str,
+        provider_attributes: &'a [&'a str],
         event_id_dependency: u16,
         event_id_literal: bool,
     }
 
     const USUAL: Shape<'static> = Shape {
         system: "System",
-        provider_attribute: "Name",
+        provider_attributes: &["Name"],
         event_id_dependency: NO_DEPENDENCY,
         event_id_literal: false,
     };
@@ -560,8 +564,10 @@ mod tests {
         b.text("x").put(&[CLOSE_START]);
         b.open(shape.system, NO_DEPENDENCY, false)
             .put(&[CLOSE_START]);
-        b.open("Provider", NO_DEPENDENCY, true).put(&[ATTRIBUTE]);
-        b.name(shape.provider_attribute).substitution(0, STRING);
+        b.open("Provider", NO_DEPENDENCY, true);
+        for attribute in shape.provider_attributes {
+            b.put(&[ATTRIBUTE]).name(attribute).substitution(0, STRING);
+        }
         b.put(&[CLOSE_EMPTY]);
         b.open("EventID", shape.event_id_dependency, false)
             .put(&[CLOSE_START]);
@@ -653,10 +659,24 @@ mod tests {
         };
         assert_eq!(label(&prefixed, &usual_values(5), &[EOF]), None);
         let attribute = Shape {
-            provider_attribute: "x:Name",
+            provider_attributes: &["x:Name"],
             ..USUAL
         };
         assert_eq!(label(&attribute, &usual_values(5), &[EOF]), None);
+    }
+
+    #[test]
+    fn an_attribute_named_twice_in_system_is_rendered() {
+        let two = Shape {
+            provider_attributes: &["Name", "Guid"],
+            ..USUAL
+        };
+        assert_eq!(label(&two, &usual_values(5), &[EOF]), Some("5".into()));
+        let twice = Shape {
+            provider_attributes: &["Name", "Name"],
+            ..USUAL
+        };
+        assert_eq!(label(&twice, &usual_values(5), &[EOF]), None);
     }
 
     #[test]
