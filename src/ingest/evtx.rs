@@ -9,11 +9,13 @@
 //! out so `scan` can decode the chunks of one large file on several threads. Both decode with
 //! [`Piece::decode`], so they yield the same records.
 //!
-//! (The `evtx` crate's record tree would spare the XML rendering and our parse of it, but in
-//! `evtx` 0.15 a record's content is private to the crate: rendering to XML or JSON, or the
-//! template substitution values without their names, is all it offers. Its JSON rendering
-//! costs as much as its XML, `cargo bench --bench ingest` times both, and JSON would still
-//! have to be parsed, so XML it stays.)
+//! Most records in a log are no process creation: [`SkipCheck`] recognises those it can from
+//! the record's BinXML before rendering, and they are skipped unrendered (see
+//! `evtx_skip.rs`). (The crate's parsed record tree is private in `evtx` 0.15: rendering to
+//! XML or JSON, or the substitution values without their names, is all it offers, so the
+//! check reads the template from the chunk's bytes. Its JSON rendering costs as much as its
+//! XML, `cargo bench --bench ingest` times both, and JSON would still have to be parsed, so
+//! the records that may be process creations are rendered to XML.)
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -22,13 +24,26 @@ use std::path::Path;
 use std::sync::Arc;
 
 use evtx::err::{ChunkError, EvtxError};
-use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, IntoIterChunks, ParserSettings};
+use evtx::{
+    EvtxChunkData, EvtxChunkHeader, EvtxParser, EvtxRecord, IntoIterChunks, ParserSettings,
+};
 
+use super::evtx_skip::SkipCheck;
 use super::reader::{evtx_item, Item};
 use super::IngestError;
 
-/// One record: its 1-based number in read order and its XML (or why it could not be read).
-pub(crate) type RenderedRecord = (u64, Result<String, String>);
+/// One record as decoded.
+#[derive(Debug)]
+pub(crate) enum Record {
+    Xml(String),
+    /// Not rendered: certainly no process creation, skipped under this event id.
+    Skipped(String),
+    /// Why it could not be read.
+    Bad(String),
+}
+
+/// One record: its 1-based number in read order, decoded.
+pub(crate) type NumberedRecord = (u64, Record);
 
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
@@ -70,12 +85,13 @@ struct Decoded {
     /// Records the piece holds (rendered, passed over, or bad).
     seen: u64,
     /// The records after the first `skip`, in order.
-    records: Vec<Result<String, String>>,
+    records: Vec<Record>,
     /// The parser failed inside this piece: the rest of the file is not read.
     fatal: bool,
 }
 
-fn settings() -> Arc<ParserSettings> {
+/// How every EVTX file is parsed.
+pub(super) fn settings() -> Arc<ParserSettings> {
     Arc::new(
         ParserSettings::new()
             .num_threads(1)
@@ -150,7 +166,7 @@ impl Piece {
                 return Decoded {
                     seen: 1,
                     records: if skip == 0 {
-                        vec![Err(message)]
+                        vec![Record::Bad(message)]
                     } else {
                         Vec::new()
                     },
@@ -170,7 +186,7 @@ impl Piece {
         if rendered.is_err() {
             decoded.seen += 1;
             decoded.fatal = true;
-            decoded.records.push(Err(format!(
+            decoded.records.push(Record::Bad(format!(
                 "the EVTX parser failed on chunk {number}; the rest of the file is not read"
             )));
         }
@@ -210,21 +226,36 @@ fn render_chunk(
         Err(e) => {
             decoded.seen += 1;
             if decoded.seen > skip {
-                decoded.records.push(Err(format!("unparsable chunk: {e}")));
+                decoded
+                    .records
+                    .push(Record::Bad(format!("unparsable chunk: {e}")));
             }
             return;
         }
     };
+    let mut skip_check = SkipCheck::default();
     for record in chunk.iter() {
         decoded.seen += 1;
         if decoded.seen <= skip {
             continue;
         }
-        let rendered = record
-            .and_then(|r| r.into_xml())
-            .map(|r| r.data)
-            .map_err(|e| e.to_string());
-        decoded.records.push(rendered);
+        decoded.records.push(decode_record(record, &mut skip_check));
+    }
+}
+
+/// A record's XML, or the event id it is skipped under when [`SkipCheck`] is sure it is no
+/// process creation.
+fn decode_record(record: Result<EvtxRecord<'_>, EvtxError>, skip_check: &mut SkipCheck) -> Record {
+    let record = match record {
+        Ok(record) => record,
+        Err(e) => return Record::Bad(e.to_string()),
+    };
+    if let Some(event_id) = skip_check.skip_label(&record) {
+        return Record::Skipped(event_id);
+    }
+    match record.into_xml() {
+        Ok(xml) => Record::Xml(xml.data),
+        Err(e) => Record::Bad(e.to_string()),
     }
 }
 
@@ -232,7 +263,7 @@ fn render_chunk(
 pub(crate) struct EvtxRecords {
     source: ChunkSource,
     settings: Arc<ParserSettings>,
-    queue: VecDeque<RenderedRecord>,
+    queue: VecDeque<NumberedRecord>,
     /// Records seen so far (rendered, passed over or bad).
     seen: u64,
     /// Records to pass over without rendering (resume).
@@ -263,9 +294,9 @@ impl EvtxRecords {
 }
 
 impl Iterator for EvtxRecords {
-    type Item = RenderedRecord;
+    type Item = NumberedRecord;
 
-    fn next(&mut self) -> Option<RenderedRecord> {
+    fn next(&mut self) -> Option<NumberedRecord> {
         loop {
             if let Some(record) = self.queue.pop_front() {
                 return Some(record);

@@ -20,6 +20,7 @@ mod crowdstrike;
 mod csv;
 mod error;
 mod evtx;
+mod evtx_skip;
 mod format;
 mod framing;
 mod json;
@@ -33,6 +34,8 @@ mod xml;
 pub use cim::fields_by_data_source;
 pub use error::IngestError;
 pub use evtx::{EvtxPiece, EvtxPieces, PieceItems};
+#[doc(hidden)]
+pub use evtx_skip::skip_audit;
 pub use format::Format;
 pub use position::Position;
 pub use reader::{

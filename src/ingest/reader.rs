@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::crowdstrike::{self, Parsed};
 use super::csv::Header;
-use super::evtx::{EvtxOpenError, EvtxRecords};
+use super::evtx::{EvtxOpenError, EvtxRecords, Record};
 use super::format::{self, Format, TextEncoding, GZIP_MAGIC};
 use super::framing::{Delimiter, Frame, Framer, MAX_RECORD};
 use super::windows::WinEvent;
@@ -709,12 +709,13 @@ fn xml_frame_items(
     items
 }
 
-/// The item for EVTX record `number`, rendered to XML (or why it could not be).
-pub(super) fn evtx_item(number: u64, rendered: Result<String, String>) -> Item {
+/// The item for EVTX record `number`: its XML read, or skipped unrendered, or bad.
+pub(super) fn evtx_item(number: u64, record: Record) -> Item {
     let position = Position::Record(number);
-    match rendered {
-        Ok(xml_text) => windows_item(xml::parse_event(&xml_text, keep_data), position),
-        Err(message) => Item::Malformed(MalformedRecord { position, message }),
+    match record {
+        Record::Xml(xml_text) => windows_item(xml::parse_event(&xml_text, keep_data), position),
+        Record::Skipped(event_id) => Item::Skipped(SkippedRecord { position, event_id }),
+        Record::Bad(message) => Item::Malformed(MalformedRecord { position, message }),
     }
 }
 

@@ -6,6 +6,7 @@ mod support;
 
 mod datasets;
 mod evtx_pieces;
+mod evtx_skip;
 mod fault;
 mod fault_huge_line;
 mod formats;
