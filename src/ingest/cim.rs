@@ -243,24 +243,28 @@ pub(crate) fn decimal_pid(raw: &str) -> String {
 }
 
 /// `747f3d96-6607-5d3f-0000-0010b3818500` → `{747F3D96-6607-5D3F-0000-0010B3818500}`;
-/// anything that is not a GUID is kept as it is.
+/// anything that is not a GUID is kept as it is. Built in one allocation: every process
+/// event has several GUIDs, and `format!` of an uppercased copy was most of their mapping.
 pub(crate) fn canonical_guid(raw: &str) -> String {
     let bare = raw.trim().trim_start_matches('{').trim_end_matches('}');
     let is_guid = bare.len() == 36
-        && bare.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
+        && bare.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
         });
-    if is_guid {
-        format!("{{{}}}", bare.to_ascii_uppercase())
-    } else {
-        raw.to_string()
+    if !is_guid {
+        return raw.to_string();
     }
+    let mut guid = String::with_capacity(38);
+    guid.push('{');
+    guid.push_str(bare);
+    guid.push('}');
+    guid.make_ascii_uppercase();
+    guid
 }
 
 fn integrity_level(raw: &str) -> String {
     let raw = raw.trim();
-    let lower = raw.to_ascii_lowercase();
     let rid = raw
         .strip_prefix("S-1-16-")
         .or(Some(raw))
@@ -269,23 +273,35 @@ fn integrity_level(raw: &str) -> String {
             raw.strip_prefix("0x")
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
         });
-    let by_rid = rid.map(|rid| match rid {
-        0..=4095 => "untrusted",
-        4096..=8191 => "low",
-        8192..=12287 => "medium",
-        12288..=16383 => "high",
-        16384..=20479 => "system",
-        _ => "protected",
-    });
-    if let Some(level) = by_rid {
+    if let Some(rid) = rid {
+        let level = match rid {
+            0..=4095 => "untrusted",
+            4096..=8191 => "low",
+            8192..=12287 => "medium",
+            12288..=16383 => "high",
+            16384..=20479 => "system",
+            _ => "protected",
+        };
         return level.to_string();
     }
-    for level in ["untrusted", "low", "medium", "high", "system", "protected"] {
-        if lower.starts_with(level) || lower.contains(&format!("\\{level} ")) {
-            return level.to_string();
-        }
-    }
-    lower
+    let lower = raw.to_ascii_lowercase();
+    let named = INTEGRITY_LEVELS
+        .into_iter()
+        .find(|level| lower.starts_with(level) || follows_a_backslash(&lower, level));
+    named.map_or(lower, str::to_string)
+}
+
+/// The integrity levels, lowest first.
+const INTEGRITY_LEVELS: [&str; 6] = ["untrusted", "low", "medium", "high", "system", "protected"];
+
+/// Whether `text` holds `\` + `level` + ` ` (`mandatory label\high mandatory level`), without
+/// building that needle for every level of every event.
+fn follows_a_backslash(text: &str, level: &str) -> bool {
+    text.split('\\').skip(1).any(|after| {
+        after
+            .strip_prefix(level)
+            .is_some_and(|rest| rest.starts_with(' '))
+    })
 }
 
 #[cfg(test)]
@@ -336,5 +352,115 @@ mod tests {
             "system"
         );
         assert_eq!(integrity_level(""), "");
+    }
+
+    /// The notation reading this module had before it stopped building a needle per level.
+    fn integrity_level_before(raw: &str) -> String {
+        let raw = raw.trim();
+        let lower = raw.to_ascii_lowercase();
+        let rid = raw
+            .strip_prefix("S-1-16-")
+            .or(Some(raw))
+            .and_then(|n| n.parse::<u32>().ok())
+            .or_else(|| {
+                raw.strip_prefix("0x")
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+            });
+        let by_rid = rid.map(|rid| match rid {
+            0..=4095 => "untrusted",
+            4096..=8191 => "low",
+            8192..=12287 => "medium",
+            12288..=16383 => "high",
+            16384..=20479 => "system",
+            _ => "protected",
+        });
+        if let Some(level) = by_rid {
+            return level.to_string();
+        }
+        for level in ["untrusted", "low", "medium", "high", "system", "protected"] {
+            if lower.starts_with(level) || lower.contains(&format!("\\{level} ")) {
+                return level.to_string();
+            }
+        }
+        lower
+    }
+
+    /// The format!-based canonical form this module had before.
+    fn canonical_guid_before(raw: &str) -> String {
+        let bare = raw.trim().trim_start_matches('{').trim_end_matches('}');
+        let is_guid = bare.len() == 36
+            && bare.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            });
+        if is_guid {
+            format!("{{{}}}", bare.to_ascii_uppercase())
+        } else {
+            raw.to_string()
+        }
+    }
+
+    /// Every combination of a few awkward pieces, up to `len` pieces long.
+    fn combinations(pieces: &[&str], len: usize) -> Vec<String> {
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..len {
+            last = last
+                .iter()
+                .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn integrity_levels_read_as_before() {
+        let pieces = [
+            "High",
+            "medium",
+            "LOW",
+            "system",
+            "Protected",
+            "untrusted",
+            "\\",
+            " ",
+            "S-1-16-",
+            "0x",
+            "12288",
+            "2000",
+            "Mandatory Label",
+            "Level",
+            "é",
+        ];
+        for text in combinations(&pieces, 3) {
+            assert_eq!(
+                integrity_level(&text),
+                integrity_level_before(&text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn guids_take_the_form_they_took_before() {
+        let guid = "747f3d96-6607-5d3f-0000-0010b3818500";
+        let pieces = [
+            guid,
+            "{",
+            "}",
+            " ",
+            "x",
+            "-",
+            "é",
+            "747F3D96-6607-5D3F-0000-0010B38185ZZ",
+        ];
+        for text in combinations(&pieces, 3) {
+            assert_eq!(
+                canonical_guid(&text),
+                canonical_guid_before(&text),
+                "{text:?}"
+            );
+        }
     }
 }
