@@ -23,6 +23,8 @@ pub mod literals;
 pub mod modinput;
 pub mod protocol;
 pub mod rules;
+#[cfg(test)]
+mod test_strings;
 
 /// The version of the binaries, printed by `netdiscover --version`; the app package carries it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -285,10 +285,14 @@ fn integrity_level(raw: &str) -> String {
         return level.to_string();
     }
     let lower = raw.to_ascii_lowercase();
-    let named = INTEGRITY_LEVELS
+    named_integrity_level(&lower).map_or(lower, str::to_string)
+}
+
+/// The level a lowercased notation names: `high`, `mandatory label\high mandatory level`.
+fn named_integrity_level(lower: &str) -> Option<&'static str> {
+    INTEGRITY_LEVELS
         .into_iter()
-        .find(|level| lower.starts_with(level) || follows_a_backslash(&lower, level));
-    named.map_or(lower, str::to_string)
+        .find(|level| lower.starts_with(level) || follows_a_backslash(lower, level))
 }
 
 /// The integrity levels, lowest first.
@@ -354,35 +358,12 @@ mod tests {
         assert_eq!(integrity_level(""), "");
     }
 
-    /// The notation reading this module had before it stopped building a needle per level.
-    fn integrity_level_before(raw: &str) -> String {
-        let raw = raw.trim();
-        let lower = raw.to_ascii_lowercase();
-        let rid = raw
-            .strip_prefix("S-1-16-")
-            .or(Some(raw))
-            .and_then(|n| n.parse::<u32>().ok())
-            .or_else(|| {
-                raw.strip_prefix("0x")
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-            });
-        let by_rid = rid.map(|rid| match rid {
-            0..=4095 => "untrusted",
-            4096..=8191 => "low",
-            8192..=12287 => "medium",
-            12288..=16383 => "high",
-            16384..=20479 => "system",
-            _ => "protected",
-        });
-        if let Some(level) = by_rid {
-            return level.to_string();
-        }
-        for level in ["untrusted", "low", "medium", "high", "system", "protected"] {
-            if lower.starts_with(level) || lower.contains(&format!("\\{level} ")) {
-                return level.to_string();
-            }
-        }
-        lower
+    /// How this module found the level a notation names before it stopped building a
+    /// needle per level.
+    fn named_integrity_level_before(lower: &str) -> Option<&'static str> {
+        ["untrusted", "low", "medium", "high", "system", "protected"]
+            .into_iter()
+            .find(|level| lower.starts_with(level) || lower.contains(&format!("\\{level} ")))
     }
 
     /// The format!-based canonical form this module had before.
@@ -398,20 +379,6 @@ mod tests {
         } else {
             raw.to_string()
         }
-    }
-
-    /// Every combination of a few awkward pieces, up to `len` pieces long.
-    fn combinations(pieces: &[&str], len: usize) -> Vec<String> {
-        let mut all = vec![String::new()];
-        let mut last = vec![String::new()];
-        for _ in 0..len {
-            last = last
-                .iter()
-                .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
-                .collect();
-            all.extend(last.iter().cloned());
-        }
-        all
     }
 
     #[test]
@@ -433,10 +400,11 @@ mod tests {
             "Level",
             "é",
         ];
-        for text in combinations(&pieces, 3) {
+        for text in crate::test_strings::joined(&pieces, 3) {
+            let lower = text.trim().to_ascii_lowercase();
             assert_eq!(
-                integrity_level(&text),
-                integrity_level_before(&text),
+                named_integrity_level(&lower),
+                named_integrity_level_before(&lower),
                 "{text:?}"
             );
         }
@@ -455,7 +423,7 @@ mod tests {
             "é",
             "747F3D96-6607-5D3F-0000-0010B38185ZZ",
         ];
-        for text in combinations(&pieces, 3) {
+        for text in crate::test_strings::joined(&pieces, 3) {
             assert_eq!(
                 canonical_guid(&text),
                 canonical_guid_before(&text),

@@ -504,18 +504,9 @@ mod tests {
     /// U+0001, a C1 control, and characters of 2, 3 and 4 bytes.
     fn awkward_strings() -> Vec<String> {
         let alphabet = [
-            'a', ' ', '~', '\u{7f}', '\t', '\u{1}', '\u{85}', 'é', '€', '😀',
+            "a", " ", "~", "\u{7f}", "\t", "\u{1}", "\u{85}", "é", "€", "😀",
         ];
-        let mut all = vec![String::new()];
-        let mut last = vec![String::new()];
-        for _ in 0..4 {
-            last = last
-                .iter()
-                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-                .collect();
-            all.extend(last.iter().cloned());
-        }
-        all
+        crate::test_strings::joined(&alphabet, 4)
     }
 
     fn cell(value: &str, width: usize) -> String {
