@@ -116,7 +116,6 @@ pub fn run(args: &[OsString]) -> i32 {
         threads: args
             .threads
             .map_or_else(crate::rules::cores, |n| n as usize),
-        decode_ahead: pipeline::DECODE_AHEAD,
     };
     keep_freed_memory();
     // The process ends after the scan: what loading the rules parsed and no longer needs is
@@ -126,7 +125,7 @@ pub fn run(args: &[OsString]) -> i32 {
     let (outcome, writer) = std::thread::scope(|scope| {
         let load = || load_rules(&rules, &args.rules, args.output, options.threads);
         if options.threads > 1 {
-            // Decoding starts at once; the rules are needed only to match.
+            // The input is listed and the workers started meanwhile; they wait for the rules.
             scope.spawn(load);
         } else {
             load();
@@ -197,8 +196,6 @@ struct ScanOptions {
     show_progress: bool,
     /// Threads that read and match (1: everything on the calling thread).
     threads: usize,
-    /// Items decoded ahead of the rules ([`pipeline::DECODE_AHEAD`]).
-    decode_ahead: usize,
 }
 
 struct Outcome {

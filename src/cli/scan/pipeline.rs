@@ -10,28 +10,22 @@
 //! wake-up, and the output is the order a single thread produces, whatever order the jobs
 //! finish in.
 //!
-//! The rules load on a thread of their own meanwhile (`scan::run`). Decoding records into
-//! CIM rows does not need them, so until they are there each worker takes jobs and decodes
-//! them ([`work::start`]), about [`DECODE_AHEAD`] items in all, into one list shared by every
-//! worker; then it waits for the rules and matches the jobs of that list, first in order,
-//! whoever decoded them (the costs of matching EVTX chunks differ several times over, so a
-//! worker matching only what it decoded could finish long after the other), and goes on as
-//! usual. A scan whose rules take as long to load as its input takes to decode (the ESCU
-//! corpus or the Sigma rules over a directory of EVTX files) costs about the longer of the two
-//! instead of their sum. The collector is made (and prints the rules' warnings) when the first
-//! job is applied, as one thread prints them before anything else.
+//! The rules load meanwhile, on a thread of their own and helpers it starts (`scan::run`),
+//! on every core; the workers wait for them before they take a job. Decoding does not need
+//! the rules, and the workers used to decode up to 16,384 items ahead while they loaded:
+//! measured, that cost more than it saved (bulk Sysmon XML with the ESCU corpus on 2
+//! threads: 7,200 page faults instead of 3,000 and about 40 ms more CPU; no rule set or
+//! input where it was faster), as the loading already keeps every core busy. The collector
+//! is made (and prints the rules' warnings) when the first job is applied, as one thread
+//! prints them before anything else.
 //!
-//! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most a limit,
-//! wide while the rules load (the items decoded ahead are the bound then) and [`IN_FLIGHT`]
-//! slots per worker after (a whole file takes [`FILE_SLOTS`], an EVTX chunk one: what a job
-//! may hold ahead of the head is what the window bounds); a worker that finds no room waits
-//! for the head to be applied. The head job's
-//! worker applies what it finds as it goes (every [`BATCH`] things); a job ahead of it holds
-//! at most [`HELD`] things, then its worker waits for its turn. No deadlock: jobs are taken in
-//! order, so the head is taken, and its worker never waits for a later job; a worker decoding
-//! ahead waits only for the rules, never for room, and the jobs decoded ahead are matched
-//! first in order, by the next worker to look, before any worker takes a new job (a worker
-//! that adds one looks again itself), so the head, once decoded ahead, waits for no worker.
+//! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most
+//! [`IN_FLIGHT`] slots per worker (a whole file takes [`FILE_SLOTS`], an EVTX chunk one: what
+//! a job may hold ahead of the head is what the window bounds); a worker that finds no room
+//! waits for the head to be applied. The head job's worker applies what it finds as it goes
+//! (every [`BATCH`] things); a job ahead of it holds at most [`HELD`] things, then its worker
+//! waits for its turn. No deadlock: jobs are taken in order, so the head is taken, and its
+//! worker never waits for a later job.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -44,7 +38,7 @@ use indicatif::ProgressBar;
 use super::collect::Collector;
 use super::detector::Ready;
 use super::output::RowScratch;
-use super::work::{self, Found, Job, Matching, Started, Tally};
+use super::work::{self, Found, Job, Matching, Tally};
 use super::ScanOptions;
 
 /// Found things the head job's worker gathers before it applies them (a job ahead of it
@@ -55,18 +49,12 @@ const HELD: usize = BATCH * 64;
 /// Window slots a whole file takes: a job ahead of the head holds up to [`HELD`] found
 /// things, an EVTX chunk at most its records, under a sixteenth of that.
 const FILE_SLOTS: usize = 16;
-/// Window slots (jobs taken and not yet applied, by [`slots`]) per worker once the rules are
-/// loaded: 4 whole files, or 64 EVTX chunks. Chunks differ several times over in cost, and a
+/// Window slots (jobs taken and not yet applied, by [`slots`]) per worker: 4 whole files, or
+/// 64 EVTX chunks. Chunks differ several times over in cost, and a
 /// worker can lose its core for a while (to the rule loading thread, or another process):
 /// with 4 chunks per worker the other worker soon found no room, and waited idle for the slow
 /// head.
 const IN_FLIGHT: usize = 4 * FILE_SLOTS;
-/// Items (records) all workers decode, about, before the rules are loaded: a few tens of
-/// MiB of rows at most, more than a second core decodes while the largest rule sets load.
-pub(super) const DECODE_AHEAD: usize = 16_384;
-/// Window slots while the rules load (many small files decode ahead too).
-const IN_FLIGHT_LOADING: usize = 1024 * FILE_SLOTS;
-
 /// Makes the collector once the rules are there (it prints what loading reported first).
 pub(super) type Begin<'b, 'w, W> = dyn Fn(&Ready) -> Collector<'w, W> + Sync + 'b;
 
@@ -95,9 +83,6 @@ fn slots(place: &Place) -> usize {
         FILE_SLOTS
     }
 }
-
-/// A job decoded as far as it could be before the rules were there.
-type Decoded = (Place, Started);
 
 /// A job finished ahead of the head, waiting for its turn.
 struct Finished {
@@ -137,15 +122,7 @@ struct Shared<'a, 'w, W: Write> {
     /// The window slots of the jobs applied, as `order` has them.
     applied_slots: AtomicUsize,
     /// Window slots of the jobs in flight at most.
-    window: AtomicUsize,
-    /// Items decoded before the rules were there, by every worker.
-    ahead: AtomicUsize,
-    /// Jobs decoded before the rules were there and not yet taken to be matched, by their
-    /// place in the input order: once the rules are there, every worker takes them, first
-    /// in order, so that matching them is shared however the decoding was.
-    decoded: Mutex<BTreeMap<usize, Decoded>>,
-    /// The most items to decode ahead ([`DECODE_AHEAD`]; tests make it small).
-    budget: usize,
+    window: usize,
     /// Found things a job ahead of the head holds at most ([`HELD`]; tests make it small).
     held: usize,
 }
@@ -224,10 +201,7 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
             turn: Condvar::new(),
             applied: AtomicUsize::new(0),
             applied_slots: AtomicUsize::new(0),
-            window: AtomicUsize::new(IN_FLIGHT_LOADING.max(options.threads * IN_FLIGHT)),
-            ahead: AtomicUsize::new(0),
-            decoded: Mutex::new(BTreeMap::new()),
-            budget: options.decode_ahead,
+            window: options.threads * IN_FLIGHT,
             held: HELD,
         }
     }
@@ -258,7 +232,7 @@ enum Take {
 /// Takes the next job, when there is room for it.
 fn take<W: Write>(shared: &Shared<'_, '_, W>) -> Take {
     let mut queue = lock(&shared.queue);
-    let room = shared.applied_slots.load(Ordering::Acquire) + shared.window.load(Ordering::Relaxed);
+    let room = shared.applied_slots.load(Ordering::Acquire) + shared.window;
     if queue.slots >= room {
         return Take::Full;
     }
@@ -297,16 +271,9 @@ fn wait_while<'s, 'w, W: Write>(
     order
 }
 
-/// Decodes ahead while the rules load, then matches what any worker decoded ahead, first in
-/// order, and takes jobs until there are none.
-///
-/// No job decoded ahead is left behind: a worker that adds one to `decoded` looks there
-/// again before it takes another job or ends.
+/// Waits for the rules, then takes jobs and runs them until there are none.
 fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
-    decode_ahead(shared);
     let ready = shared.rules.wait();
-    let narrow = shared.options.threads * IN_FLIGHT;
-    shared.window.store(narrow, Ordering::Relaxed);
     let mut detector = ready.fork();
     let mut matching = Matching {
         detector: &mut *detector,
@@ -314,67 +281,30 @@ fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
         scratch: RowScratch::default(),
     };
     loop {
-        let first_decoded = lock(&shared.decoded).pop_first();
-        if let Some((_, (place, started))) = first_decoded {
-            finish(shared, ready, place, started, &mut matching);
-            continue;
-        }
         let seen = shared.applied.load(Ordering::Acquire);
-        let (place, job) = match take(shared) {
-            Take::Job(place, job) => (place, job),
-            Take::Full => {
-                wait_past(shared, seen);
-                continue;
-            }
+        match take(shared) {
+            Take::Job(place, job) => run_job(shared, ready, place, job, &mut matching),
+            Take::Full => wait_past(shared, seen),
             Take::Empty => return,
-        };
-        let path = &shared.files[place.file];
-        let format = shared.options.format;
-        let started = work::start(job, path, format, shared.progress, &mut || false);
-        finish(shared, ready, place, started, &mut matching);
+        }
     }
 }
 
-/// Takes and decodes jobs into `decoded` until the rules are there, the budget of items
-/// decoded ahead is spent, the jobs in flight are at their limit or none is left.
-///
-/// A worker never waits for room here: the head may be among the jobs decoded ahead, and
-/// only the rules let it be applied.
-fn decode_ahead<W: Write>(shared: &Shared<'_, '_, W>) {
-    let loading = || shared.rules.get().is_none();
-    while loading() && shared.ahead.load(Ordering::Relaxed) < shared.budget {
-        let Take::Job(place, job) = take(shared) else {
-            return;
-        };
-        let mut asked = 0;
-        let mut more = || {
-            asked += 1;
-            loading() && shared.ahead.load(Ordering::Relaxed) + asked <= shared.budget
-        };
-        let path = &shared.files[place.file];
-        let started = work::start(job, path, shared.options.format, shared.progress, &mut more);
-        shared
-            .ahead
-            .fetch_add(started.decoded().max(1), Ordering::Relaxed);
-        lock(&shared.decoded).insert(place.seq, (place, started));
-    }
-}
-
-/// Matches a started job; what it finds is applied as it goes when the job is the head,
-/// else held until it is (or its worker waits its turn once it holds too much).
-fn finish<W: Write + Send>(
+/// Runs a job; what it finds is applied as it goes when the job is the head, else held
+/// until it is (or its worker waits its turn once it holds too much).
+fn run_job<W: Write + Send>(
     shared: &Shared<'_, '_, W>,
     ready: &Ready,
     place: Place,
-    started: Started,
+    job: Job,
     matching: &mut Matching<'_>,
 ) {
     let mut found = Vec::new();
     let path = &shared.files[place.file];
-    let tally = work::finish(
-        started,
+    let tally = work::run(
+        job,
         path,
-        shared.options.all,
+        shared.options,
         matching,
         shared.progress,
         &mut |f| {
@@ -472,13 +402,12 @@ mod tests {
     use crate::cli::scan::output::{OutputFormat, Writer};
     use std::time::Duration;
 
-    fn options(threads: usize, budget: usize) -> ScanOptions {
+    fn options(threads: usize) -> ScanOptions {
         ScanOptions {
             format: None,
             all: true,
             show_progress: false,
             threads,
-            decode_ahead: budget,
         }
     }
 
@@ -538,57 +467,39 @@ mod tests {
         let one = Mutex::new(Vec::new());
         let progress = ProgressBar::hidden();
         let begin = |r: &Ready| collector(r, files, &one);
-        let run = run(files, &options(1, 0), &ready, &progress, &begin);
+        let run = run(files, &options(1), &ready, &progress, &begin);
         let counts = output(run.finish(&**ready.wait().detector(), None));
         let written = lock(&one).clone();
         (written, counts)
     }
 
-    /// Runs `files` on `threads` workers that decode up to `budget` items ahead of the rules
-    /// (which come once something was decoded without them) and hold at most `held` found
-    /// things ahead of the head; returns the output, the counts and the items decoded ahead.
+    /// Runs `files` on `threads` workers, the rules coming after `rules_after` (the workers
+    /// wait for them), with jobs ahead of the head holding at most `held` found things;
+    /// returns the output and the counts.
     fn threads(
         files: &[PathBuf],
         threads: usize,
-        budget: usize,
+        rules_after: Duration,
         held: usize,
-    ) -> (Vec<u8>, (u64, u64), usize) {
-        let decoded_some =
-            |shared: &Shared<'_, '_, Sink<'_>>| shared.ahead.load(Ordering::Relaxed) > 0;
-        threads_with_rules_when(files, threads, budget, held, &decoded_some)
-    }
-
-    /// [`threads`], the rules coming once `ready_for_rules` says so.
-    fn threads_with_rules_when(
-        files: &[PathBuf],
-        threads: usize,
-        budget: usize,
-        held: usize,
-        ready_for_rules: &(dyn Fn(&Shared<'_, '_, Sink<'_>>) -> bool + Sync),
-    ) -> (Vec<u8>, (u64, u64), usize) {
+    ) -> (Vec<u8>, (u64, u64)) {
         let rules = OnceLock::new();
-        let options = options(threads, budget);
+        let options = options(threads);
         let progress = ProgressBar::hidden();
         let many = Mutex::new(Vec::new());
         let begin = |r: &Ready| collector(r, files, &many);
         let mut shared = Shared::new(files, &options, &rules, &progress, &begin);
         shared.held = held;
-        let shared_ref = &shared;
-        let (collector, decoded) = std::thread::scope(|scope| {
-            let loader = scope.spawn(|| {
-                while !ready_for_rules(shared_ref) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+        let collector = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(rules_after);
                 let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, threads));
-                shared_ref.ahead.load(Ordering::Relaxed)
             });
-            let collector = threaded(&shared);
-            (collector, loader.join().expect("the rules load"))
+            threaded(&shared)
         });
         let counts = output(collector.finish(&**rules.wait().detector(), None));
         drop(shared);
         let written = lock(&many).clone();
-        (written, counts, decoded)
+        (written, counts)
     }
 
     fn assert_same(one: &[u8], many: &[u8]) {
@@ -600,15 +511,13 @@ mod tests {
         );
     }
 
-    /// Workers that decode ahead of the rules (a budget of 2 items, spent inside the first
-    /// file, so a whole file's reading stops halfway and goes on after the rules) write what
-    /// one thread writes, in order.
+    /// Workers started before the rules are loaded wait for them, then write what one
+    /// thread writes, in order.
     #[test]
-    fn decoding_ahead_of_the_rules_writes_what_one_thread_writes() {
+    fn workers_started_before_the_rules_write_what_one_thread_writes() {
         let files = files(2);
         let (one, expected) = one_thread(&files);
-        let (many, counts, decoded) = threads(&files, 3, 2, HELD);
-        assert!(decoded >= 1);
+        let (many, counts) = threads(&files, 3, Duration::from_millis(20), HELD);
         assert_eq!(counts, expected);
         assert!(expected.0 > 10 && expected.1 == 1, "{expected:?}");
         assert!(!one.is_empty());
@@ -623,26 +532,7 @@ mod tests {
         let files = files(12);
         let (one, expected) = one_thread(&files);
         for threads_count in [2, 5] {
-            let (many, counts, _) = threads(&files, threads_count, 1, 1);
-            assert_eq!(counts, expected);
-            assert_same(&one, &many);
-        }
-    }
-
-    /// Every job decoded ahead before the rules come (each worker holding its share), then
-    /// matched by whichever worker takes it, first in order, with jobs ahead of the head
-    /// holding at most 1 found thing: the workers write what one thread writes, and do not
-    /// hang.
-    #[test]
-    fn jobs_decoded_ahead_by_any_worker_are_matched_in_order_by_every_worker() {
-        let files = files(12);
-        let jobs = work::jobs(&files, None).count();
-        let (one, expected) = one_thread(&files);
-        let all_decoded = |shared: &Shared<'_, '_, Sink<'_>>| lock(&shared.decoded).len() == jobs;
-        for threads_count in [2, 5] {
-            let (many, counts, decoded) =
-                threads_with_rules_when(&files, threads_count, usize::MAX, 1, &all_decoded);
-            assert!(decoded as u64 >= expected.0, "{decoded} {expected:?}");
+            let (many, counts) = threads(&files, threads_count, Duration::ZERO, 1);
             assert_eq!(counts, expected);
             assert_same(&one, &many);
         }

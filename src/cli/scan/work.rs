@@ -95,28 +95,6 @@ pub(super) struct Matching<'r> {
     pub scratch: RowScratch,
 }
 
-/// A job read as far as it could be before the rules were there: the items decoded so far,
-/// and the rest still to read. Decoding does not need the rules, so while they load the
-/// workers decode ahead ([`start`] with a `more` that says yes), and match afterwards
-/// ([`finish`]).
-pub(super) struct Started {
-    items: Vec<Item>,
-    rest: Rest,
-    /// EVTX pieces: the records the piece holds.
-    piece_records: u64,
-    /// EVTX pieces: the parser failed here.
-    last_piece: bool,
-}
-
-/// What of a job is left to read once its decoded items are matched.
-enum Rest {
-    Nothing,
-    /// A whole file, read up to here.
-    File(Box<FileStream>),
-    /// The file could not be opened (message names it).
-    OpenFailed(String),
-}
-
 /// A whole file being read with [`FileReader`], and what the progress bar has been told.
 struct FileStream {
     reader: FileReader,
@@ -126,97 +104,9 @@ struct FileStream {
     count: u64,
 }
 
-impl Started {
-    /// Items decoded so far (what a job holds while it waits for the rules).
-    pub(super) fn decoded(&self) -> usize {
-        self.items.len()
-    }
-}
-
-/// Starts `job` over `path` (the file it belongs to): an EVTX piece is decoded whole (one
-/// 64 KiB chunk); a whole file is opened and read while `more` says yes (asked before each
-/// item), so the caller bounds how much is decoded ahead of the rules.
-pub(super) fn start(
-    job: Job,
-    path: &Path,
-    format: Option<Format>,
-    progress: &ProgressBar,
-    more: &mut dyn FnMut() -> bool,
-) -> Started {
-    match job {
-        Job::EvtxPiece(piece) => {
-            let decoded = piece.items();
-            progress.inc(EVTX_CHUNK_BYTES);
-            Started {
-                items: decoded.items,
-                rest: Rest::Nothing,
-                piece_records: decoded.records,
-                last_piece: decoded.last,
-            }
-        }
-        Job::File => {
-            let open = OpenOptions {
-                format,
-                ..OpenOptions::default()
-            };
-            let (items, rest) = match FileReader::open(path, &open) {
-                Ok(reader) => {
-                    let mut stream = FileStream {
-                        reader,
-                        shown: 0,
-                        count: 0,
-                    };
-                    let items = stream.read_while(progress, more);
-                    (items, Rest::File(Box::new(stream)))
-                }
-                Err(e) => (Vec::new(), Rest::OpenFailed(e.to_string())),
-            };
-            Started {
-                items,
-                rest,
-                piece_records: 0,
-                last_piece: false,
-            }
-        }
-    }
-}
-
-/// Matches a started job's decoded items, then reads and matches the rest of its file;
-/// what it finds goes to `emit` in record order.
-pub(super) fn finish(
-    started: Started,
-    path: &Path,
-    all: bool,
-    matching: &mut Matching<'_>,
-    progress: &ProgressBar,
-    emit: &mut dyn FnMut(Found),
-) -> Tally {
-    let mut tally = Tally {
-        per_rule: vec![0; matching.detector.rule_names().len()],
-        piece_records: started.piece_records,
-        last_piece: started.last_piece,
-        ..Tally::default()
-    };
-    // As the output shows it: rendered once, not per row.
-    let shown = path.display().to_string();
-    for item in started.items {
-        take_item(item, &shown, all, matching, &mut tally, emit);
-    }
-    match started.rest {
-        Rest::Nothing => {}
-        Rest::OpenFailed(message) => emit(Found::OpenFailed(message)),
-        Rest::File(mut stream) => {
-            while let Some(item) = stream.next(progress) {
-                take_item(item, &shown, all, matching, &mut tally, emit);
-            }
-            let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            progress.inc(size.saturating_sub(stream.shown));
-        }
-    }
-    tally
-}
-
-/// Runs one job from start to finish (the rules are loaded).
+/// Runs one job (the rules are loaded): an EVTX piece is decoded whole (one 64 KiB chunk),
+/// then its records are matched; a whole file is read and matched item by item. What it
+/// finds goes to `emit` in record order.
 pub(super) fn run(
     job: Job,
     path: &Path,
@@ -225,8 +115,48 @@ pub(super) fn run(
     progress: &ProgressBar,
     emit: &mut dyn FnMut(Found),
 ) -> Tally {
-    let started = start(job, path, options.format, progress, &mut || false);
-    finish(started, path, options.all, matching, progress, emit)
+    let mut tally = Tally {
+        per_rule: vec![0; matching.detector.rule_names().len()],
+        ..Tally::default()
+    };
+    // As the output shows it: rendered once, not per row.
+    let shown = path.display().to_string();
+    let mut take = |item, tally: &mut Tally| {
+        take_item(item, &shown, options.all, matching, tally, emit);
+    };
+    match job {
+        Job::EvtxPiece(piece) => {
+            let decoded = piece.items();
+            progress.inc(EVTX_CHUNK_BYTES);
+            tally.piece_records = decoded.records;
+            tally.last_piece = decoded.last;
+            for item in decoded.items {
+                take(item, &mut tally);
+            }
+        }
+        Job::File => {
+            let open = OpenOptions {
+                format: options.format,
+                ..OpenOptions::default()
+            };
+            match FileReader::open(path, &open) {
+                Ok(reader) => {
+                    let mut stream = FileStream {
+                        reader,
+                        shown: 0,
+                        count: 0,
+                    };
+                    while let Some(item) = stream.next(progress) {
+                        take(item, &mut tally);
+                    }
+                    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                    progress.inc(size.saturating_sub(stream.shown));
+                }
+                Err(e) => emit(Found::OpenFailed(e.to_string())),
+            }
+        }
+    }
+    tally
 }
 
 /// What a progress bar counts for one EVTX piece.
@@ -243,18 +173,6 @@ impl FileStream {
             self.shown = read.max(self.shown);
         }
         Some(item)
-    }
-
-    /// The items read while `more` says yes.
-    fn read_while(&mut self, progress: &ProgressBar, more: &mut dyn FnMut() -> bool) -> Vec<Item> {
-        let mut items = Vec::new();
-        while more() {
-            match self.next(progress) {
-                Some(item) => items.push(item),
-                None => break,
-            }
-        }
-        items
     }
 }
 
