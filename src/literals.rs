@@ -43,8 +43,6 @@
 //! EPYC with AVX-512), and 16-byte entries with the literal's text elsewhere (one more load per
 //! window match) to the 32-byte ones (236 ns).
 
-use std::sync::OnceLock;
-
 mod trigrams;
 mod whole;
 
@@ -139,13 +137,14 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
     let mut windows: Vec<u32> = windows.iter().map(|w| w & 0x00FF_FFFF).collect();
     windows.sort_unstable();
     windows.dedup();
-    let others: Vec<(u32, u8)> = common_windows()
+    let others: Vec<(u32, u8)> = COMMON_WINDOWS
         .iter()
         .filter(|(w, _)| windows.binary_search(w).is_err())
         .copied()
         .collect();
+    // One table for every multiplier, its bits cleared after each.
+    let mut bits = vec![0u64; TABLE_WORDS];
     let cost = |&multiplier: &u32| {
-        let mut bits = vec![0u64; TABLE_WORDS];
         for &w in &windows {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] |= 1 << (slot & 63);
@@ -154,11 +153,13 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] >> (slot & 63) & 1 == 1
         };
-        others
-            .iter()
-            .filter(collides)
+        let cost = (others.iter().filter(collides))
             .map(|(_, level)| 1u64 << level)
-            .sum::<u64>()
+            .sum::<u64>();
+        for &w in &windows {
+            bits[slot(w, multiplier) as usize >> 6] = 0;
+        }
+        cost
     };
     MULTIPLIERS
         .into_iter()
@@ -166,21 +167,103 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         .unwrap_or(MULTIPLIERS[0])
 }
 
+/// How many windows [`trigrams::COMMON`] lists, repeats included.
+const COMMON_COUNT: usize = {
+    let mut count = 0;
+    let mut i = 0;
+    while i < trigrams::COMMON.len() {
+        count += trigrams::COMMON[i].1.len() / 3;
+        i += 1;
+    }
+    count
+};
+
 /// [`trigrams::COMMON`] as (window, level) pairs, each window's 3 bytes little-endian in a
-/// `u32`, in the table's order.
-fn common_windows() -> &'static [(u32, u8)] {
-    static WINDOWS: OnceLock<Vec<(u32, u8)>> = OnceLock::new();
-    WINDOWS.get_or_init(|| {
-        trigrams::COMMON
-            .iter()
-            .flat_map(|&(level, trigrams)| {
-                let windows = trigrams
-                    .chunks_exact(3)
-                    .map(|w| u32::from_le_bytes([w[0], w[1], w[2], 0]));
-                windows.map(move |w| (w, level))
-            })
-            .collect()
-    })
+/// `u32`, in the table's order. This and [`LEVELS`] are worked out by the compiler: every
+/// process that loads rules needs them, and building them took a fifth of loading the two
+/// shipped rules.
+static COMMON_WINDOWS: [(u32, u8); COMMON_COUNT] = common_pairs();
+
+const fn common_pairs() -> [(u32, u8); COMMON_COUNT] {
+    let mut pairs = [(0u32, 0u8); COMMON_COUNT];
+    let (mut i, mut at) = (0, 0);
+    while i < trigrams::COMMON.len() {
+        let (level, bytes) = trigrams::COMMON[i];
+        let mut k = 0;
+        while k + 3 <= bytes.len() {
+            let window = u32::from_le_bytes([bytes[k], bytes[k + 1], bytes[k + 2], 0]);
+            pairs[at] = (window, level);
+            at += 1;
+            k += 3;
+        }
+        i += 1;
+    }
+    pairs
+}
+
+/// [`COMMON_WINDOWS`] sorted by window, a window the table lists twice with its last level;
+/// the first `.1` entries are used.
+static LEVELS: ([(u32, u8); COMMON_COUNT], usize) = sorted_levels();
+
+const fn sorted_levels() -> ([(u32, u8); COMMON_COUNT], usize) {
+    // (window, place in the table) in one key, so that equal windows sort by their place.
+    let pairs = common_pairs();
+    let mut keys = [0u64; COMMON_COUNT];
+    let mut i = 0;
+    while i < COMMON_COUNT {
+        keys[i] = (pairs[i].0 as u64) << 32 | i as u64;
+        i += 1;
+    }
+    heapsort(&mut keys);
+    let mut levels = [(0u32, 0u8); COMMON_COUNT];
+    let mut len = 0;
+    let mut i = 0;
+    while i < COMMON_COUNT {
+        let (window, at) = ((keys[i] >> 32) as u32, keys[i] as u32 as usize);
+        let last_of_window = i + 1 == COMMON_COUNT || (keys[i + 1] >> 32) as u32 != window;
+        if last_of_window {
+            levels[len] = (window, pairs[at].1);
+            len += 1;
+        }
+        i += 1;
+    }
+    (levels, len)
+}
+
+/// Sorts `keys` ascending (a heap sort: the compiler runs it, and it is O(n log n)).
+const fn heapsort(keys: &mut [u64; COMMON_COUNT]) {
+    let mut start = COMMON_COUNT / 2;
+    while start > 0 {
+        start -= 1;
+        sift_down(keys, start, COMMON_COUNT);
+    }
+    let mut end = COMMON_COUNT;
+    while end > 1 {
+        end -= 1;
+        let top = keys[0];
+        keys[0] = keys[end];
+        keys[end] = top;
+        sift_down(keys, 0, end);
+    }
+}
+
+const fn sift_down(keys: &mut [u64; COMMON_COUNT], mut root: usize, end: usize) {
+    loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && keys[child] < keys[child + 1] {
+            child += 1;
+        }
+        if keys[root] >= keys[child] {
+            return;
+        }
+        let parent = keys[root];
+        keys[root] = keys[child];
+        keys[child] = parent;
+        root = child;
+    }
 }
 
 /// `0x20` where a lower-cased literal byte is a letter, 0 elsewhere: a haystack byte `h`
@@ -220,15 +303,7 @@ fn window_of(literal: &[u8]) -> (usize, u32, u32) {
 /// among the 5 million windows of 31,448 real command lines, 0 when not among the 4,096 most
 /// common ([`trigrams`], generated by `tools/trigrams.py`).
 fn window_level(window: [u8; 3]) -> u8 {
-    // Sorted by window, the table's last level for a window it lists twice.
-    static LEVELS: OnceLock<Vec<(u32, u8)>> = OnceLock::new();
-    let levels = LEVELS.get_or_init(|| {
-        let mut levels: Vec<(usize, (u32, u8))> =
-            common_windows().iter().copied().enumerate().collect();
-        levels.sort_unstable_by_key(|&(at, (w, _))| (w, std::cmp::Reverse(at)));
-        levels.dedup_by_key(|(_, (w, _))| *w);
-        levels.into_iter().map(|(_, pair)| pair).collect()
-    });
+    let levels = &LEVELS.0[..LEVELS.1];
     let [a, b, c] = window.map(|b| b | 0x20);
     let folded = u32::from_le_bytes([a, b, c, 0]);
     levels

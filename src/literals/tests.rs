@@ -405,6 +405,32 @@ fn the_command_line_model_is_whole_folded_windows_by_falling_level() {
     assert_eq!(window_level(*b"qzj"), 0);
 }
 
+/// The tables the compiler works out are what the table lists: every window in order with
+/// its level, and sorted by window with the last level of a window listed twice (as a
+/// stable sort and a pass keeping each window's last entry give them; the generated table
+/// lists none twice today).
+#[test]
+fn the_compiled_window_tables_are_the_lists() {
+    let listed: Vec<(u32, u8)> = (trigrams::COMMON.iter())
+        .flat_map(|&(level, bytes)| {
+            let windows = bytes.chunks_exact(3);
+            windows.map(move |w| (u32::from_le_bytes([w[0], w[1], w[2], 0]), level))
+        })
+        .collect();
+    assert_eq!(COMMON_WINDOWS[..], listed[..]);
+    let mut by_window = listed.clone();
+    by_window.sort_by_key(|&(window, _)| window);
+    let last_of_each: Vec<(u32, u8)> = (0..by_window.len())
+        .filter(|&i| {
+            by_window
+                .get(i + 1)
+                .is_none_or(|next| next.0 != by_window[i].0)
+        })
+        .map(|i| by_window[i])
+        .collect();
+    assert_eq!(LEVELS.0[..LEVELS.1], last_of_each[..]);
+}
+
 /// A literal whose window shares a table bit with `exe` under the first multiplier gets
 /// another: otherwise every `.exe` in a command line would cost a verification.
 #[test]
