@@ -144,7 +144,7 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         .collect();
     // One table for every multiplier, its bits cleared after each.
     let mut bits = vec![0u64; TABLE_WORDS];
-    let cost = |&multiplier: &u32| {
+    let mut cost = |multiplier: u32| {
         for &w in &windows {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] |= 1 << (slot & 63);
@@ -161,10 +161,19 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         }
         cost
     };
-    MULTIPLIERS
-        .into_iter()
-        .min_by_key(cost)
-        .unwrap_or(MULTIPLIERS[0])
+    // The first of the cheapest, as `min_by_key` would pick; no collision at all is the
+    // cheapest there is (the usual case for a few rules' literals), so the rest are not tried.
+    let mut best = (u64::MAX, MULTIPLIERS[0]);
+    for multiplier in MULTIPLIERS {
+        let cost = cost(multiplier);
+        if cost < best.0 {
+            best = (cost, multiplier);
+        }
+        if cost == 0 {
+            break;
+        }
+    }
+    best.1
 }
 
 /// How many windows [`trigrams::COMMON`] lists, repeats included.
