@@ -144,26 +144,35 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         .filter(|(w, _)| windows.binary_search(w).is_err())
         .copied()
         .collect();
-    let cost = |&multiplier: &u32| {
-        let mut bits = vec![0u64; TABLE_WORDS];
+    // The first multiplier of least cost, as `min_by_key` picks it. The common windows come
+    // most common first, so a multiplier that cannot beat the best so far is mostly told
+    // after a few of them.
+    let mut bits = vec![0u64; TABLE_WORDS];
+    let mut best = (u64::MAX, MULTIPLIERS[0]);
+    for multiplier in MULTIPLIERS {
+        bits.fill(0);
         for &w in &windows {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] |= 1 << (slot & 63);
         }
-        let collides = |&&(w, _): &&(u32, u8)| {
+        let collides = |w: u32| {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] >> (slot & 63) & 1 == 1
         };
-        others
-            .iter()
-            .filter(collides)
-            .map(|(_, level)| 1u64 << level)
-            .sum::<u64>()
-    };
-    MULTIPLIERS
-        .into_iter()
-        .min_by_key(cost)
-        .unwrap_or(MULTIPLIERS[0])
+        let mut cost = 0u64;
+        for &(w, level) in &others {
+            if collides(w) {
+                cost += 1u64 << level;
+                if cost >= best.0 {
+                    break;
+                }
+            }
+        }
+        if cost < best.0 {
+            best = (cost, multiplier);
+        }
+    }
+    best.1
 }
 
 /// [`trigrams::COMMON`] as (window, level) pairs, each window's 3 bytes little-endian in a

@@ -99,24 +99,25 @@ fn push_stage<'a>(search: &'a str, start: usize, end: usize, stages: &mut Vec<St
 /// any other backslash sequence is kept as written (so regex escapes like `\.` survive).
 pub fn unescape_quoted(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.peek() {
-                Some('\\') => {
-                    out.push('\\');
-                    chars.next();
-                }
-                Some('"') => {
-                    out.push('"');
-                    chars.next();
-                }
-                _ => out.push('\\'),
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    // The text between backslashes is copied as is.
+    while let Some(found) = memchr::memchr(b'\\', &bytes[from..]) {
+        let at = from + found;
+        match bytes.get(at + 1) {
+            Some(&escaped @ (b'\\' | b'"')) => {
+                out.push_str(&body[from..at]);
+                out.push(escaped as char);
+                from = at + 2;
             }
-        } else {
-            out.push(c);
+            // Kept as written; the byte after it is read as any other.
+            _ => {
+                out.push_str(&body[from..=at]);
+                from = at + 1;
+            }
         }
     }
+    out.push_str(&body[from..]);
     out
 }
 
@@ -204,5 +205,40 @@ mod tests {
     fn unescapes_only_backslash_and_quote() {
         assert_eq!(unescape_quoted(r#"*\\windows\\*"#), r"*\windows\*");
         assert_eq!(unescape_quoted(r#"a\"b\.c"#), r#"a"b\.c"#);
+    }
+
+    /// The unescaping as first written, one char at a time: the reference for the byte runs.
+    fn unescape_reference(body: &str) -> String {
+        let mut out = String::new();
+        let mut chars = body.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, chars.peek()) {
+                ('\\', Some(&next @ ('\\' | '"'))) => {
+                    out.push(next);
+                    chars.next();
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn unescaping_is_the_char_by_char_unescaping() {
+        let pieces = ["\\", "\"", "a", "é", ".", " "];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let body: String = (0..seed % 10)
+                .map(|k| pieces[((seed >> (6 * k)) % pieces.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                unescape_quoted(&body),
+                unescape_reference(&body),
+                "{body:?}"
+            );
+        }
     }
 }

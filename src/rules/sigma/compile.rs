@@ -277,23 +277,28 @@ fn pattern_cond(slot: usize, parts: &[GlobPart], cased: bool) -> Result<Cond, Re
 
 /// The pattern as Sigma would write it (for diagnostics).
 fn describe(parts: &[GlobPart]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            GlobPart::Lit(l) => String::from_utf8_lossy(l)
-                .replace('*', "\\*")
-                .replace('?', "\\?"),
-            GlobPart::Star => "*".into(),
-            GlobPart::AnyChar => "?".into(),
-            GlobPart::Class(alts) => format!(
-                "[{}]",
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            GlobPart::Lit(l) => {
+                for c in String::from_utf8_lossy(l).chars() {
+                    if matches!(c, '*' | '?') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            GlobPart::Star => out.push('*'),
+            GlobPart::AnyChar => out.push('?'),
+            GlobPart::Class(alts) => {
+                out.push('[');
                 alts.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join("")
-            ),
-        })
-        .collect()
+                    .for_each(|a| out.push_str(&String::from_utf8_lossy(a)));
+                out.push(']');
+            }
+        }
+    }
+    out
 }
 
 /// Splits literal text so each non-ASCII letter with single-character lower and upper
