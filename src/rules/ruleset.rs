@@ -306,14 +306,14 @@ fn message_parts(compiled: &mut CompiledSearch, text: &str) -> Vec<MsgPart> {
     parse_message(text)
         .into_iter()
         .map(|p| match p {
-            Ok(text) => MsgPart::Text(text),
-            Err(field) => MsgPart::Field(compiled.resolve_output(&field)),
+            Ok(text) => MsgPart::Text(text.to_string()),
+            Err(field) => MsgPart::Field(compiled.resolve_output(field)),
         })
         .collect()
 }
 
-/// Splits a risk message into text (`Ok`) and `$field$` tokens (`Err(field)`).
-pub(crate) fn parse_message(msg: &str) -> Vec<Result<String, String>> {
+/// Splits a risk message into text (`Ok`) and `$field$` tokens (`Err(field)`), borrowed.
+pub(crate) fn parse_message(msg: &str) -> Vec<Result<&str, &str>> {
     let mut out = Vec::new();
     let mut rest = msg;
     let dollar = |text: &str| memchr::memchr(b'$', text.as_bytes());
@@ -327,19 +327,19 @@ pub(crate) fn parse_message(msg: &str) -> Vec<Result<String, String>> {
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
             {
                 if open > 0 {
-                    out.push(Ok(rest[..open].to_string()));
+                    out.push(Ok(&rest[..open]));
                 }
-                out.push(Err(after[..close].to_string()));
+                out.push(Err(&after[..close]));
                 rest = &after[close + 1..];
             }
             _ => {
-                out.push(Ok(rest[..open + 1].to_string()));
+                out.push(Ok(&rest[..open + 1]));
                 rest = after;
             }
         }
     }
     if !rest.is_empty() {
-        out.push(Ok(rest.to_string()));
+        out.push(Ok(rest));
     }
     out
 }
@@ -700,12 +700,12 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                Ok("A ".into()),
-                Err("process_name".into()),
-                Ok(" on ".into()),
-                Err("dest".into()),
-                Ok(". cost $".into()),
-                Ok("5".into())
+                Ok("A "),
+                Err("process_name"),
+                Ok(" on "),
+                Err("dest"),
+                Ok(". cost $"),
+                Ok("5")
             ]
         );
     }
