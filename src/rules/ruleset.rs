@@ -1,7 +1,9 @@
 //! Loading rule places into a [`RuleSet`]: macros first (YAML and `macros.conf`), then every
 //! detection is expanded, compiled and its slots mapped to the set's shared field list.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::compile::{compile_search_unrecorded, CompiledSearch};
@@ -178,22 +180,41 @@ enum Source {
 }
 
 fn read_source(path: &Path) -> Result<Source, RuleError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RuleError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    thread_local! {
+        /// The file being read: one buffer per loading thread, grown to its largest file,
+        /// instead of a large allocation and free per file (each large request also makes
+        /// glibc consolidate its fast bins).
+        static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    TEXT.with_borrow_mut(|text| {
+        text.clear();
+        read_into(path, text).map_err(|e| RuleError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        source_of(path, text)
+    })
+}
+
+/// `std::fs::read_to_string` into a buffer of the caller's.
+fn read_into(path: &Path, text: &mut String) -> std::io::Result<()> {
+    std::fs::File::open(path)?.read_to_string(text).map(drop)
+}
+
+/// What a rule file's text is; `text` is taken only by the kinds that keep it.
+fn source_of(path: &Path, text: &mut String) -> Result<Source, RuleError> {
     if path.extension().is_some_and(|e| e == "conf") {
-        return Ok(Source::Conf(text));
+        return Ok(Source::Conf(std::mem::take(text)));
     }
-    if sigma::looks_like_settings(&text) {
-        return Ok(Source::SigmaSettings(text));
+    if sigma::looks_like_settings(text) {
+        return Ok(Source::SigmaSettings(std::mem::take(text)));
     }
-    if sigma::looks_like_sigma(&text) {
-        return sigma::parse_rule(&text)
+    if sigma::looks_like_sigma(text) {
+        return sigma::parse_rule(text)
             .map(|rule| Source::Sigma(Box::new(rule)))
             .map_err(|e| invalid_file(path, format!("Sigma rule: {e}")));
     }
-    super::model::parse_doc(&text)
+    super::model::parse_doc(text)
         .map(|doc| Source::Yaml(Box::new(doc)))
         .map_err(|e| RuleError::Yaml {
             path: path.to_path_buf(),
