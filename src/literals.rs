@@ -142,35 +142,39 @@ fn pick_multiplier(windows: &[u32]) -> u32 {
         .filter(|(w, _)| windows.binary_search(w).is_err())
         .copied()
         .collect();
-    // One table for every multiplier, its bits cleared after each.
+    // The first multiplier of least cost, as `min_by_key` picks it. The common windows come
+    // most common first, so a multiplier that cannot beat the best so far is mostly told
+    // after a few of them; no collision at all is the least there is (the usual case for a
+    // few rules' literals), and the rest are not tried.
     let mut bits = vec![0u64; TABLE_WORDS];
-    let mut cost = |multiplier: u32| {
+    let mut best = (u64::MAX, MULTIPLIERS[0]);
+    for multiplier in MULTIPLIERS {
         for &w in &windows {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] |= 1 << (slot & 63);
         }
-        let collides = |&&(w, _): &&(u32, u8)| {
+        let collides = |w: u32| {
             let slot = slot(w, multiplier);
             bits[slot as usize >> 6] >> (slot & 63) & 1 == 1
         };
-        let cost = (others.iter().filter(collides))
-            .map(|(_, level)| 1u64 << level)
-            .sum::<u64>();
-        for &w in &windows {
-            bits[slot(w, multiplier) as usize >> 6] = 0;
+        let mut cost = 0u64;
+        for &(w, level) in &others {
+            if collides(w) {
+                cost += 1u64 << level;
+                if cost >= best.0 {
+                    break;
+                }
+            }
         }
-        cost
-    };
-    // The first of the cheapest, as `min_by_key` would pick; no collision at all is the
-    // cheapest there is (the usual case for a few rules' literals), so the rest are not tried.
-    let mut best = (u64::MAX, MULTIPLIERS[0]);
-    for multiplier in MULTIPLIERS {
-        let cost = cost(multiplier);
         if cost < best.0 {
             best = (cost, multiplier);
         }
         if cost == 0 {
             break;
+        }
+        // Cleared where the windows set it: far fewer words than the whole table.
+        for &w in &windows {
+            bits[slot(w, multiplier) as usize >> 6] = 0;
         }
     }
     best.1

@@ -101,8 +101,19 @@ struct Parser<'a> {
     c: Cursor<'a>,
 }
 
+/// [`is_word_byte`] by byte.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_word_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// Bytes of an eval word (field name, function name, keyword).
-fn is_word_byte(b: u8) -> bool {
+const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
@@ -120,7 +131,7 @@ const COMPARISONS: &[(&str, BinOp)] = &[
 impl<'a> Parser<'a> {
     fn new(text: &'a str, base: usize) -> Self {
         Parser {
-            c: Cursor::new(text, base, is_word_byte),
+            c: Cursor::new(text, base, &WORD_BYTES),
         }
     }
 

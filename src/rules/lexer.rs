@@ -6,8 +6,9 @@
 use super::error::SplError;
 use super::pipeline::{quoted_end, unescape_quoted};
 
-/// Which bytes make up a word (a bare value, field name or keyword).
-pub(super) type WordByte = fn(u8) -> bool;
+/// Which bytes make up a word (a bare value, field name or keyword): a table by byte, read
+/// inline where a function pointer was called per byte.
+pub(super) type WordByte = &'static [bool; 256];
 
 /// A read position in one expression whose first byte sits at `base` in the expanded search.
 pub(super) struct Cursor<'a> {
@@ -60,7 +61,7 @@ impl<'a> Cursor<'a> {
     /// The word under the cursor (possibly empty), not consumed.
     pub fn word(&self) -> &'a str {
         let mut j = self.i;
-        while j < self.s.len() && (self.is_word)(self.s[j]) {
+        while j < self.s.len() && self.is_word[usize::from(self.s[j])] {
             j += 1;
         }
         &self.text[self.i..j]

@@ -2,6 +2,7 @@
 //! macros `name(N)` whose `$arg$` tokens are substituted, expanded recursively with cycle
 //! detection (the error names the cycle).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -140,19 +141,26 @@ impl MacroTable {
         let mut stack = Vec::new();
         let mut calls = 0;
         self.expand_inner(text, &mut stack, &mut calls, 0)
+            .map(Cow::into_owned)
     }
 
-    fn expand_inner(
+    /// `text` with its macro calls expanded; borrowed when it calls none (a definition
+    /// without calls, as most are, is then not copied once more).
+    fn expand_inner<'t>(
         &self,
-        text: &str,
+        text: &'t str,
         stack: &mut Vec<String>,
         calls: &mut usize,
         base: usize,
-    ) -> Result<String, MacroError> {
+    ) -> Result<Cow<'t, str>, MacroError> {
+        let Some(first) = macro_tick(text) else {
+            return Ok(Cow::Borrowed(text));
+        };
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         let mut offset = 0usize;
-        while let Some(open) = macro_tick(rest) {
+        let mut tick = Some(first);
+        while let Some(open) = tick {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let close = memchr::memchr(b'`', after.as_bytes()).ok_or(MacroError::Unterminated {
@@ -161,11 +169,7 @@ impl MacroTable {
             let call = after[..close].trim();
             let position = base + offset + open;
             let (name, args) = parse_call(call);
-            let label = if args.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}({})", args.len())
-            };
+            let label = call_label(name, args.len());
             check_limits(stack, calls, &label)?;
             let body = self.body_of(name, &args, position)?;
             if body.len() > MAX_EXPANDED_LEN {
@@ -188,24 +192,30 @@ impl MacroTable {
             let consumed = open + 1 + close + 1;
             offset += consumed;
             rest = &rest[consumed..];
+            tick = macro_tick(rest);
         }
         out.push_str(rest);
-        Ok(out)
+        Ok(Cow::Owned(out))
     }
 
     /// The definition `name(args)` expands to, its arguments substituted; a missing
     /// `<rule>_filter` macro is `search *`, as contentctl generates it.
-    fn body_of(&self, name: &str, args: &[String], position: usize) -> Result<String, MacroError> {
+    fn body_of(
+        &self,
+        name: &str,
+        args: &[String],
+        position: usize,
+    ) -> Result<Cow<'_, str>, MacroError> {
         let key = (name.to_ascii_lowercase(), args.len());
         match self.map.get(&key) {
             Some(m) => {
-                let mut def = m.definition.clone();
+                let mut def = Cow::Borrowed(m.definition.as_str());
                 for (param, value) in m.args.iter().zip(args) {
-                    def = substitute(&def, param, value);
+                    def = Cow::Owned(substitute(&def, param, value));
                 }
                 Ok(def)
             }
-            None if args.is_empty() && key.0.ends_with("_filter") => Ok("search *".to_string()),
+            None if args.is_empty() && key.0.ends_with("_filter") => Ok(Cow::Borrowed("search *")),
             None => Err(MacroError::Unknown {
                 name: name.to_string(),
                 arity: args.len(),
@@ -295,7 +305,6 @@ fn macro_tick(text: &str) -> Option<usize> {
 /// definition loses its own quotes (`rename "$object$.*"` with `"Processes"` gives
 /// `rename "Processes.*"`), which is how ESCU's `drop_dm_object_name("Processes")` works in Splunk.
 fn substitute(def: &str, param: &str, value: &str) -> String {
-    let token = format!("${param}$");
     let unquoted = value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
@@ -305,28 +314,49 @@ fn substitute(def: &str, param: &str, value: &str) -> String {
     let mut in_quotes = false;
     let mut i = 0;
     let b = def.as_bytes();
-    while i < b.len() {
-        if def[i..].starts_with(&token) {
-            out.push_str(if in_quotes { unquoted } else { value });
-            i += token.len();
-            continue;
+    // Only `$`, `\` and `"` mean anything here; the text between them is copied as is.
+    while let Some(found) = memchr::memchr3(b'$', b'\\', b'"', &b[i..]) {
+        out.push_str(&def[i..i + found]);
+        i += found;
+        match b[i] {
+            b'$' if is_token(&b[i..], param) => {
+                out.push_str(if in_quotes { unquoted } else { value });
+                i += param.len() + 2;
+            }
+            b'\\' if i + 1 < b.len() => {
+                let escaped = def[i + 1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&def[i..i + 1 + escaped]);
+                i += 1 + escaped;
+            }
+            quote_or_other => {
+                in_quotes ^= quote_or_other == b'"';
+                out.push(quote_or_other as char);
+                i += 1;
+            }
         }
-        let c = def[i..].chars().next().unwrap_or(' ');
-        if c == '\\' && i + 1 < b.len() {
-            out.push(c);
-            i += 1;
-            let c2 = def[i..].chars().next().unwrap_or(' ');
-            out.push(c2);
-            i += c2.len_utf8();
-            continue;
-        }
-        if c == '"' {
-            in_quotes = !in_quotes;
-        }
-        out.push(c);
-        i += c.len_utf8();
     }
+    out.push_str(&def[i..]);
     out
+}
+
+/// Whether `text` starts with the token `$param$`.
+fn is_token(text: &[u8], param: &str) -> bool {
+    let p = param.as_bytes();
+    text.len() >= p.len() + 2 && text[1..=p.len()] == *p && text[p.len() + 1] == b'$'
+}
+
+/// The name a call is known by in cycle and limit errors: `name`, or `name(N)` with arguments.
+fn call_label(name: &str, arity: usize) -> String {
+    if arity == 0 {
+        return name.to_string();
+    }
+    let digits = arity.to_string();
+    let mut label = String::with_capacity(name.len() + digits.len() + 2);
+    label.push_str(name);
+    label.push('(');
+    label.push_str(&digits);
+    label.push(')');
+    label
 }
 
 /// Splits `name(a, "b,c")` into the name and its arguments (quotes kept, as Splunk substitutes them verbatim).
@@ -397,6 +427,67 @@ mod tests {
             t.expand(search).unwrap(),
             r#"| eval n=mvcount(split(process,"`")) x="\"`q`" | a | y="`""#
         );
+    }
+
+    /// The substitution as first written, one char at a time: the reference the byte-run
+    /// version must agree with.
+    fn substitute_reference(def: &str, param: &str, value: &str) -> String {
+        let token = format!("${param}$");
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|_| value.len() >= 2)
+            .unwrap_or(value);
+        let mut out = String::new();
+        let mut in_quotes = false;
+        let mut i = 0;
+        while i < def.len() {
+            if def[i..].starts_with(&token) {
+                out.push_str(if in_quotes { unquoted } else { value });
+                i += token.len();
+                continue;
+            }
+            let c = def[i..].chars().next().unwrap_or(' ');
+            if c == '\\' && i + 1 < def.len() {
+                out.push(c);
+                i += 1;
+                let c2 = def[i..].chars().next().unwrap_or(' ');
+                out.push(c2);
+                i += c2.len_utf8();
+                continue;
+            }
+            if c == '"' {
+                in_quotes = !in_quotes;
+            }
+            out.push(c);
+            i += c.len_utf8();
+        }
+        out
+    }
+
+    #[test]
+    fn substitute_is_the_char_by_char_substitution() {
+        let pieces = [
+            "$x$", "$xy$", "$", "\\", "\"", "a", " ", "é", "\\$x$", "$$", "x$",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let len = next(12);
+            let def: String = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+            for (param, value) in [("x", "V"), ("x", "\"q\""), ("xy", "\"\""), ("", "e")] {
+                assert_eq!(
+                    substitute(&def, param, value),
+                    substitute_reference(&def, param, value),
+                    "{def:?} {param:?} {value:?}"
+                );
+            }
+        }
     }
 
     #[test]

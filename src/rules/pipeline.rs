@@ -99,24 +99,25 @@ fn push_stage<'a>(search: &'a str, start: usize, end: usize, stages: &mut Vec<St
 /// any other backslash sequence is kept as written (so regex escapes like `\.` survive).
 pub fn unescape_quoted(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.peek() {
-                Some('\\') => {
-                    out.push('\\');
-                    chars.next();
-                }
-                Some('"') => {
-                    out.push('"');
-                    chars.next();
-                }
-                _ => out.push('\\'),
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    // The text between backslashes is copied as is.
+    while let Some(found) = memchr::memchr(b'\\', &bytes[from..]) {
+        let at = from + found;
+        match bytes.get(at + 1) {
+            Some(&escaped @ (b'\\' | b'"')) => {
+                out.push_str(&body[from..at]);
+                out.push(escaped as char);
+                from = at + 2;
             }
-        } else {
-            out.push(c);
+            // Kept as written; the byte after it is read as any other.
+            _ => {
+                out.push_str(&body[from..=at]);
+                from = at + 1;
+            }
         }
     }
+    out.push_str(&body[from..]);
     out
 }
 
@@ -124,12 +125,13 @@ pub fn unescape_quoted(body: &str) -> String {
 /// (which must index a `"`). Returns `None` if unterminated.
 pub fn quoted_end(text: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
-    while i < text.len() {
-        match text[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+    // Only backslashes and quotes matter; the bytes between are passed over with `memchr`.
+    while let Some(found) = memchr::memchr2(b'\\', b'"', text.get(i..)?) {
+        i += found;
+        if text[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
     None
 }
@@ -204,5 +206,75 @@ mod tests {
     fn unescapes_only_backslash_and_quote() {
         assert_eq!(unescape_quoted(r#"*\\windows\\*"#), r"*\windows\*");
         assert_eq!(unescape_quoted(r#"a\"b\.c"#), r#"a"b\.c"#);
+    }
+
+    /// The unescaping as first written, one char at a time: the reference for the byte runs.
+    fn unescape_reference(body: &str) -> String {
+        let mut out = String::new();
+        let mut chars = body.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, chars.peek()) {
+                ('\\', Some(&next @ ('\\' | '"'))) => {
+                    out.push(next);
+                    chars.next();
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// The quoted-string end as first written, a byte at a time.
+    fn quoted_end_reference(text: &[u8], start: usize) -> Option<usize> {
+        let mut i = start + 1;
+        while i < text.len() {
+            match text[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn quoted_end_is_the_bytewise_scan() {
+        let pieces: [&[u8]; 5] = [b"\"", b"\\", b"ab", b" ", b"\\\""];
+        let mut seed = 0x6A09_E667_F3BC_C908u64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: Vec<u8> = (0..seed % 9)
+                .flat_map(|k| pieces[((seed >> (7 * k)) % pieces.len() as u64) as usize])
+                .copied()
+                .collect();
+            for start in 0..text.len() {
+                assert_eq!(
+                    quoted_end(&text, start),
+                    quoted_end_reference(&text, start),
+                    "{text:?} {start}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unescaping_is_the_char_by_char_unescaping() {
+        let pieces = ["\\", "\"", "a", "é", ".", " "];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let body: String = (0..seed % 10)
+                .map(|k| pieces[((seed >> (6 * k)) % pieces.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                unescape_quoted(&body),
+                unescape_reference(&body),
+                "{body:?}"
+            );
+        }
     }
 }

@@ -43,8 +43,9 @@ struct Alt(Vec<Seq>);
 struct Seq(Vec<Item>);
 
 enum Item {
-    /// One literal character (its UTF-8 bytes), matched exactly (up to ASCII case).
-    Char(Vec<u8>),
+    /// One literal character, matched exactly (up to ASCII case): held as itself, not as
+    /// its UTF-8 bytes on the heap (a long pattern is thousands of them).
+    Char(char),
     /// Something that matches one or more characters not known here.
     Other,
     /// A zero-width assertion (`^`, `\b`, look-around...): no character, but a break.
@@ -90,7 +91,11 @@ impl Seq {
 
 fn collect(item: &Item, run: &mut Vec<u8>, out: &mut Factors) {
     match item {
-        Item::Char(bytes) => run.extend(bytes.iter().map(u8::to_ascii_lowercase)),
+        Item::Char(c) => {
+            let mut bytes = [0u8; 4];
+            let bytes = c.encode_utf8(&mut bytes).as_bytes();
+            run.extend(bytes.iter().map(u8::to_ascii_lowercase));
+        }
         Item::Other | Item::Assertion | Item::Optional => end_run(run, out),
         Item::Group(alt) => {
             end_run(run, out);
@@ -262,8 +267,7 @@ impl Parser {
         if self.caseless && folds_beyond_ascii {
             return Item::Other;
         }
-        let mut bytes = [0u8; 4];
-        Item::Char(c.encode_utf8(&mut bytes).as_bytes().to_vec())
+        Item::Char(c)
     }
 
     fn escape(&mut self) -> Option<Item> {

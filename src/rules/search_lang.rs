@@ -61,7 +61,7 @@ pub fn parse_search(text: &str, base: usize) -> Result<SearchAst, SplError> {
 /// [`parse_search`], also noting where the predicate depends on the OR-before-AND rule.
 pub fn parse_search_noting(text: &str, base: usize) -> Result<Parsed, SplError> {
     let mut p = Parser {
-        c: Cursor::new(text, base, is_word_byte),
+        c: Cursor::new(text, base, &WORD_BYTES),
         or_in_and: Vec::new(),
     };
     p.c.skip_ws();
@@ -91,8 +91,19 @@ struct Parser<'a> {
     or_in_and: Vec<usize>,
 }
 
+/// [`is_word_byte`] by byte.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_word_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// Bytes of a bare word: everything but whitespace and the language's punctuation.
-fn is_word_byte(b: u8) -> bool {
+const fn is_word_byte(b: u8) -> bool {
     !(b.is_ascii_whitespace()
         || matches!(
             b,

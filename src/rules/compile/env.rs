@@ -13,8 +13,9 @@ use super::facts::{FieldSource, SearchFacts};
 pub(super) enum Binding {
     /// A CIM field of the row (bare name, no `Processes.` prefix).
     Field(String),
-    /// A computed value (`eval`, `rex`).
-    Expr(Ex),
+    /// A computed value (`eval`, `rex`), boxed: an expression is large (a regex inline), and
+    /// the environment moves its bindings on every insert and rename.
+    Expr(Box<Ex>),
     /// Produced by an aggregation: not a row-level value.
     /// The aggregate's text, and for single-value aggregates (`values(x)`, `min(x)`, ...)
     /// the row field it summarises: the per-row value an output (risk object, message
@@ -60,10 +61,12 @@ impl CompiledSearch {
     /// Resolves a field of the search's *output* (risk object, threat object, message token)
     /// to where its value comes from. Unknown names fall back to the row field of that name.
     pub fn resolve_output(&mut self, name: &str) -> Option<Src> {
-        match self.env.get(name).cloned() {
-            Some(Binding::Field(f)) => Some(Src::Slot(self.slot(&f))),
-            Some(Binding::Expr(e)) => Some(Src::Expr(Box::new(e))),
-            Some(Binding::Aggregate(_, Some(field))) => Some(Src::Slot(self.slot(&field))),
+        // The binding is read in place (the field list is apart from the environment).
+        let fields = &mut self.fields;
+        match self.env.get(name) {
+            Some(Binding::Field(f)) => Some(Src::Slot(local_slot(fields, f))),
+            Some(Binding::Expr(e)) => Some(Src::Expr(e.clone())),
+            Some(Binding::Aggregate(_, Some(field))) => Some(Src::Slot(local_slot(fields, field))),
             Some(Binding::Aggregate(_, None)) | Some(Binding::Invalid(_)) => None,
             None => {
                 let bare = name.strip_prefix("Processes.").unwrap_or(name);
@@ -102,15 +105,16 @@ pub(super) fn resolve_src(
 pub(super) fn resolve_ex(out: &mut CompiledSearch, name: &str, pos: usize) -> Result<Ex, SplError> {
     out.facts
         .read(name, pos, || FieldSource::of(out.env.get(name)));
-    match out.env.get(name).cloned() {
-        Some(Binding::Field(f)) => Ok(Ex::Field(out.slot(&f))),
-        Some(Binding::Expr(e)) => Ok(e),
+    let fields = &mut out.fields;
+    match out.env.get(name) {
+        Some(Binding::Field(f)) => Ok(Ex::Field(local_slot(fields, f))),
+        Some(Binding::Expr(e)) => Ok(Ex::clone(e)),
         Some(Binding::Aggregate(a, _)) => Err(SplError::not_row_level(
             name,
             pos,
             format!("`{a}` is an aggregate computed by tstats over several rows"),
         )),
-        Some(Binding::Invalid(e)) => Err(e),
+        Some(Binding::Invalid(e)) => Err(e.clone()),
         None => Err(SplError::unsupported(
             name,
             pos,

@@ -122,11 +122,11 @@ pub(super) fn compile_rex(
             let src = resolve_ex(out, &field, field_at);
             for g in re.group_names() {
                 let binding = match &src {
-                    Ok(ex) => Binding::Expr(Ex::RexGroup {
+                    Ok(ex) => Binding::Expr(Box::new(Ex::RexGroup {
                         src: Box::new(ex.clone()),
                         re: re.clone(),
                         group: g.clone(),
-                    }),
+                    })),
                     Err(e) => Binding::Invalid(e.clone()),
                 };
                 out.env.insert(g, binding);

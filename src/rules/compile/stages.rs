@@ -111,7 +111,7 @@ pub(super) fn compile_stage(
 fn compile_eval(args: &str, base: usize, out: &mut CompiledSearch) -> Result<(), SplError> {
     for (name, ast) in parse_assignments(args, base)? {
         let binding = match compile_ex(&ast, out) {
-            Ok(ex) => Binding::Expr(ex),
+            Ok(ex) => Binding::Expr(Box::new(ex)),
             Err(e) => Binding::Invalid(e),
         };
         out.env.insert(name, binding);

@@ -51,10 +51,7 @@ pub(super) fn compile_tstats(
 /// Words are separated by whitespace and commas (`min(_time) AS firstTime, max(_time) AS
 /// lastTime` names `firstTime`, not `firstTime,`).
 fn bind_aggregates(head: &str, base: usize, out: &mut CompiledSearch) {
-    let words: Vec<&str> = head
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = words_between_commas(head);
     for (i, w) in words.iter().enumerate() {
         if let Some((name, at)) = aggregate_argument(w) {
             let bare = name.strip_prefix("Processes.").unwrap_or(name);
@@ -159,9 +156,9 @@ fn where_predicate(pred: &str, base: usize, out: &mut CompiledSearch) -> Result<
 /// `by Processes.dest Processes.user span=1h`: each field is visible under the name written.
 /// `list` starts at byte `base` of the search.
 fn bind_by_fields(list: &str, base: usize, out: &mut CompiledSearch) {
-    for name in list
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|s| !s.is_empty() && !s.contains('='))
+    for name in words_between_commas(list)
+        .into_iter()
+        .filter(|s| !s.contains('='))
     {
         let bare = name.strip_prefix("Processes.").unwrap_or(name);
         out.facts.read(name, base + offset_in(list, name), || {
@@ -170,6 +167,50 @@ fn bind_by_fields(list: &str, base: usize, out: &mut CompiledSearch) {
         out.env
             .insert(name.to_string(), Binding::Field(bare.to_string()));
     }
+}
+
+/// The non-empty pieces of `text` between (Unicode) whitespace and commas. ASCII text, what
+/// searches are, is split by its bytes (no char decoding per byte); the ASCII characters
+/// `char::is_whitespace` takes are tab to carriage return and the space.
+fn words_between_commas(text: &str) -> Vec<&str> {
+    if !text.is_ascii() {
+        return text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .collect();
+    }
+    let separates = |b: u8| matches!(b, b'\t'..=b'\r' | b' ' | b',');
+    let bytes = text.as_bytes();
+    let mut words = Vec::with_capacity(32);
+    // Without tabs and line breaks (a fold the compiler vectorizes), spaces and commas are
+    // the only separators, found with `memchr`.
+    let controls = bytes.iter().fold(false, |seen, &b| {
+        seen | (b.wrapping_sub(b'\t') <= b'\r' - b'\t')
+    });
+    if !controls {
+        let mut start = 0;
+        for end in memchr::memchr2_iter(b' ', b',', bytes).chain(std::iter::once(bytes.len())) {
+            if end > start {
+                words.push(&text[start..end]);
+            }
+            start = end + 1;
+        }
+        return words;
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        while at < bytes.len() && separates(bytes[at]) {
+            at += 1;
+        }
+        let start = at;
+        while at < bytes.len() && !separates(bytes[at]) {
+            at += 1;
+        }
+        if at > start {
+            words.push(&text[start..at]);
+        }
+    }
+    words
 }
 
 /// The field an aggregation word reads and its offset in the word: `min(_time)` → `_time`,
@@ -200,11 +241,27 @@ fn per_row_source(call: &str) -> Option<String> {
 }
 
 /// Finds a keyword (case-insensitive, whitespace-delimited) outside quotes/brackets/parens.
+/// `kw` is a word of letters (`from`, `where`, `by`). Only quotes, brackets, parentheses and
+/// whitespace matter to the walk ([`STOPS`]); a keyword may start at `from` (when it starts
+/// the text or follows whitespace) and after each whitespace byte outside them.
 fn find_keyword(text: &str, kw: &str, from: usize) -> Option<usize> {
+    debug_assert!(kw.bytes().all(|b| b.is_ascii_alphabetic()));
     let b = text.as_bytes();
+    let is_keyword_at = |at: usize| {
+        b.len() >= at + kw.len()
+            && b[at..at + kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+            && (at + kw.len() == b.len() || b[at + kw.len()].is_ascii_whitespace())
+    };
+    if from < b.len() && (from == 0 || b[from - 1].is_ascii_whitespace()) && is_keyword_at(from) {
+        return Some(from);
+    }
     let mut i = from;
     let mut depth = 0i32;
     while i < b.len() {
+        if !STOPS[usize::from(b[i])] {
+            i += 1;
+            continue;
+        }
         match b[i] {
             b'"' => {
                 i = quoted_end(b, i).unwrap_or(b.len());
@@ -212,17 +269,124 @@ fn find_keyword(text: &str, kw: &str, from: usize) -> Option<usize> {
             }
             b'(' | b'[' => depth += 1,
             b')' | b']' => depth -= 1,
+            _ if depth == 0 && is_keyword_at(i + 1) => return Some(i + 1),
             _ => {}
-        }
-        if depth == 0
-            && (i == 0 || b[i - 1].is_ascii_whitespace())
-            && b.len() >= i + kw.len()
-            && b[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes())
-            && (i + kw.len() == b.len() || b[i + kw.len()].is_ascii_whitespace())
-        {
-            return Some(i);
         }
         i += 1;
     }
     None
+}
+
+/// The bytes [`find_keyword`] stops at: quotes, brackets, parentheses and ASCII whitespace.
+static STOPS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_whitespace() || matches!(byte, b'"' | b'(' | b')' | b'[' | b']');
+        b += 1;
+    }
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte split of ASCII text gives what the char split gives, and other text takes
+    /// the char split.
+    #[test]
+    fn words_between_commas_is_the_char_split() {
+        let pieces = [
+            "a",
+            "Processes.x",
+            " ",
+            ",",
+            "\t",
+            "\u{b}",
+            "\r\n",
+            "\u{a0}",
+            "é",
+            "=1",
+        ];
+        let mut seed = 0xD1B5_4A32_D192_ED03u64;
+        for round in 0..10_000 {
+            // Half the texts without tabs and line breaks, the common case.
+            let pieces = &pieces[..if round % 2 == 0 { 4 } else { pieces.len() }];
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: String = (0..seed % 9)
+                .map(|k| pieces[((seed >> (7 * k)) % pieces.len() as u64) as usize])
+                .collect();
+            let by_chars: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|w| !w.is_empty())
+                .collect();
+            assert_eq!(words_between_commas(&text), by_chars, "{text:?}");
+        }
+    }
+
+    /// The keyword search as first written, a byte at a time.
+    fn find_keyword_reference(text: &str, kw: &str, from: usize) -> Option<usize> {
+        let b = text.as_bytes();
+        let mut i = from;
+        let mut depth = 0i32;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i = quoted_end(b, i).unwrap_or(b.len());
+                    continue;
+                }
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0
+                && (i == 0 || b[i - 1].is_ascii_whitespace())
+                && b.len() >= i + kw.len()
+                && b[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+                && (i + kw.len() == b.len() || b[i + kw.len()].is_ascii_whitespace())
+            {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    #[test]
+    fn find_keyword_is_the_bytewise_search() {
+        let pieces = [
+            "by", "BY", "where", "x", " ", "\t", "\u{b}", "(", ")", "[", "]", "\"", "\\", "=",
+        ];
+        let mut seed = 0xBB67_AE85_84CA_A73Bu64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: String = (0..seed % 10)
+                .map(|k| pieces[((seed >> (6 * k)) % pieces.len() as u64) as usize])
+                .collect();
+            for kw in ["by", "where"] {
+                for from in 0..=text.len() {
+                    assert_eq!(
+                        find_keyword(&text, kw, from),
+                        find_keyword_reference(&text, kw, from),
+                        "{text:?} {kw} {from}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keywords_stand_alone_outside_quotes_and_brackets() {
+        let args = r#"count FROM datamodel=x where a="b where c" (where) [by] x BY y"#;
+        assert_eq!(find_keyword(args, "from", 0), Some(6));
+        assert_eq!(find_keyword(args, "where", 0), Some(23));
+        assert_eq!(find_keyword(args, "by", 0), Some(args.len() - 4));
+        assert_eq!(find_keyword(args, "x", 0), Some(args.len() - 6));
+        assert_eq!(find_keyword("fromage from", "from", 0), Some(8));
+    }
 }

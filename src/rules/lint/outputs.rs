@@ -68,7 +68,7 @@ pub fn check(
             .iter()
             .any(|(u, f)| matches!(u, Use::Token) && *f == token)
         {
-            uses.push((Use::Token, token));
+            uses.push((Use::Token, token.to_string()));
         }
     }
     for entity in &entities {

@@ -84,21 +84,21 @@ impl Line<'_> {
 /// breaks found with the `memchr` crate's vector search, not one char search per line).
 fn split_lines(text: &str) -> Vec<Line<'_>> {
     let text = text.strip_suffix('\n').unwrap_or(text);
+    // Sized at once: the lines are counted by a vector count first.
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let mut start = 0;
     let breaks = memchr::memchr_iter(b'\n', text.as_bytes());
-    breaks
-        .chain(std::iter::once(text.len()))
-        .map(|end| {
-            let raw = &text[start..end];
-            start = end + 1;
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let body = raw.trim_start_matches(' ');
-            Line {
-                indent: raw.len() - body.len(),
-                text: body,
-            }
-        })
-        .collect()
+    for end in breaks.chain(std::iter::once(text.len())) {
+        let raw = &text[start..end];
+        start = end + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let body = raw.trim_start_matches(' ');
+        lines.push(Line {
+            indent: raw.len() - body.len(),
+            text: body,
+        });
+    }
+    lines
 }
 
 /// `- ` or a lone `-`: a sequence entry.

@@ -277,23 +277,33 @@ fn pattern_cond(slot: usize, parts: &[GlobPart], cased: bool) -> Result<Cond, Re
 
 /// The pattern as Sigma would write it (for diagnostics).
 fn describe(parts: &[GlobPart]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            GlobPart::Lit(l) => String::from_utf8_lossy(l)
-                .replace('*', "\\*")
-                .replace('?', "\\?"),
-            GlobPart::Star => "*".into(),
-            GlobPart::AnyChar => "?".into(),
-            GlobPart::Class(alts) => format!(
-                "[{}]",
+    let size = |part: &GlobPart| match part {
+        GlobPart::Lit(l) => l.len() + 2,
+        GlobPart::Class(alts) => alts.iter().map(Vec::len).sum::<usize>() + 2,
+        GlobPart::Star | GlobPart::AnyChar => 1,
+    };
+    let mut out = String::with_capacity(parts.iter().map(size).sum());
+    for part in parts {
+        match part {
+            GlobPart::Lit(l) => {
+                for c in String::from_utf8_lossy(l).chars() {
+                    if matches!(c, '*' | '?') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            GlobPart::Star => out.push('*'),
+            GlobPart::AnyChar => out.push('?'),
+            GlobPart::Class(alts) => {
+                out.push('[');
                 alts.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join("")
-            ),
-        })
-        .collect()
+                    .for_each(|a| out.push_str(&String::from_utf8_lossy(a)));
+                out.push(']');
+            }
+        }
+    }
+    out
 }
 
 /// Splits literal text so each non-ASCII letter with single-character lower and upper
@@ -306,11 +316,18 @@ fn case_classes(parts: &[GlobPart]) -> Vec<GlobPart> {
             out.push(part.clone());
             continue;
         };
+        // ASCII text has no letter of other cases: it stays one literal (none when empty).
+        if bytes.is_ascii() {
+            if !bytes.is_empty() {
+                out.push(part.clone());
+            }
+            continue;
+        }
         let Ok(text) = std::str::from_utf8(bytes) else {
             out.push(part.clone());
             continue;
         };
-        let mut run = String::new();
+        let mut run = String::with_capacity(text.len());
         for c in text.chars() {
             match case_forms(c) {
                 Some(forms) => {
@@ -380,6 +397,82 @@ fn cased_regex(parts: &[GlobPart]) -> Result<String, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`case_classes`] and [`describe`] as first written: the references for the ASCII
+    /// shortcut and the one-string description.
+    fn case_classes_reference(parts: &[GlobPart]) -> Vec<GlobPart> {
+        let mut out = Vec::new();
+        for part in parts {
+            let GlobPart::Lit(bytes) = part else {
+                out.push(part.clone());
+                continue;
+            };
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                out.push(part.clone());
+                continue;
+            };
+            let mut run = String::new();
+            for c in text.chars() {
+                match case_forms(c) {
+                    Some(forms) => {
+                        if !run.is_empty() {
+                            out.push(GlobPart::Lit(std::mem::take(&mut run).into_bytes()));
+                        }
+                        out.push(GlobPart::Class(forms));
+                    }
+                    None => run.push(c),
+                }
+            }
+            if !run.is_empty() {
+                out.push(GlobPart::Lit(run.into_bytes()));
+            }
+        }
+        out
+    }
+
+    fn describe_reference(parts: &[GlobPart]) -> String {
+        parts
+            .iter()
+            .map(|p| match p {
+                GlobPart::Lit(l) => String::from_utf8_lossy(l)
+                    .replace('*', "\\*")
+                    .replace('?', "\\?"),
+                GlobPart::Star => "*".into(),
+                GlobPart::AnyChar => "?".into(),
+                GlobPart::Class(alts) => format!(
+                    "[{}]",
+                    alts.iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join("")
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn case_classes_and_descriptions_are_the_first_ones() {
+        let pieces = [
+            GlobPart::Lit(b"cmd.exe".to_vec()),
+            GlobPart::Lit(Vec::new()),
+            GlobPart::Lit("\\\u{421}\u{418}\u{441}*?".as_bytes().to_vec()),
+            GlobPart::Lit(vec![0xff, b'a']),
+            GlobPart::Star,
+            GlobPart::AnyChar,
+            GlobPart::Class(vec![b"a".to_vec(), "\u{e9}".as_bytes().to_vec()]),
+        ];
+        let mut seed = 0x3C6E_F372_FE94_F82Bu64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let parts: Vec<GlobPart> = (0..seed % 6)
+                .map(|k| pieces[((seed >> (8 * k)) % pieces.len() as u64) as usize].clone())
+                .collect();
+            assert_eq!(case_classes(&parts), case_classes_reference(&parts));
+            assert_eq!(describe(&parts), describe_reference(&parts));
+        }
+    }
 
     #[test]
     fn non_ascii_letters_become_classes_of_their_cases() {

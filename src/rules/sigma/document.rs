@@ -2,6 +2,9 @@
 //! netdiscover reads and the detection's search identifiers, each a tree of detection items,
 //! exactly as written (modifiers are applied later, in [`super::lower`]).
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde_yaml::{Mapping, Value};
 
 /// The parts of a Sigma rule netdiscover uses; everything else (description, references,
@@ -75,18 +78,21 @@ pub enum SigmaValue {
 /// True when a YAML text is a Sigma rule rather than ESCU content: it has top-level
 /// `detection:` and `logsource:` keys (an ESCU detection has `search:` instead).
 pub fn looks_like_sigma(text: &str) -> bool {
-    has_top_level_key(text, "detection") && has_top_level_key(text, "logsource")
+    static DETECTION: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("detection"));
+    static LOGSOURCE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("logsource"));
+    has_top_level_key(text, &DETECTION) && has_top_level_key(text, &LOGSOURCE)
 }
 
-/// Whether a line of `text` starts with `key` followed by a colon (blanks between). Every
-/// rule file is asked this at load time, so the key is searched for (memchr) rather than
-/// every line split off and tested.
-pub(crate) fn has_top_level_key(text: &str, key: &str) -> bool {
+/// Whether a line of `text` starts with the `key` searched for, followed by a colon (blanks
+/// between). Every rule file is asked this at load time, so the key is searched for (memchr)
+/// rather than every line split off and tested, with a searcher made once per key.
+pub(crate) fn has_top_level_key(text: &str, key: &Finder<'_>) -> bool {
     let bytes = text.as_bytes();
-    memchr::memmem::find_iter(bytes, key.as_bytes())
+    let len = key.needle().len();
+    key.find_iter(bytes)
         .filter(|&at| at == 0 || bytes[at - 1] == b'\n')
         .any(|at| {
-            let rest = &text[at + key.len()..];
+            let rest = &text[at + len..];
             let line = rest.split('\n').next().unwrap_or("");
             line.trim_start().starts_with(':')
         })
@@ -288,7 +294,11 @@ tags:
             ("detections: 1", false),
             ("a: detection: 1\ndetection", false),
         ] {
-            assert_eq!(has_top_level_key(text, "detection"), found, "{text:?}");
+            assert_eq!(
+                has_top_level_key(text, &Finder::new("detection")),
+                found,
+                "{text:?}"
+            );
             let by_lines = text.lines().any(|l| {
                 l.strip_prefix("detection")
                     .is_some_and(|rest| rest.trim_start().starts_with(':'))

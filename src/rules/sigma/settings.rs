@@ -13,7 +13,9 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use serde::Deserialize;
 
 /// The options, with their defaults.
@@ -73,7 +75,8 @@ struct Document {
 
 /// True when a YAML text is a settings document.
 pub fn looks_like_settings(text: &str) -> bool {
-    super::document::has_top_level_key(text, "sigma_settings")
+    static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("sigma_settings"));
+    super::document::has_top_level_key(text, &KEY)
 }
 
 impl SigmaSettings {
