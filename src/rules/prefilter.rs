@@ -37,6 +37,7 @@ use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, 
 use super::row::Row;
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
+use super::shape::{fits, length_bounds, LengthBound};
 
 /// A literal that a row matched by some rule must hold in one field, in one place. ASCII
 /// case-insensitive; `bytes` is lower-cased.
@@ -607,6 +608,8 @@ pub struct LiteralIndex {
     gate: Vec<Option<Box<[RequiredLiteral]>>>,
     /// Rules evaluated on every row.
     unanchored: Vec<u32>,
+    /// Per rule of `unanchored`: the lengths its fields' values must have ([`super::shape`]).
+    unanchored_lengths: Vec<Box<[LengthBound]>>,
     slots: Vec<SlotSearch>,
     /// Rule → what of its condition the marks decide (`None`: nothing).
     plans: Vec<Option<Plan>>,
@@ -806,6 +809,9 @@ impl LiteralIndex {
         let plans = in_parallel(threads, conds, |c| plan(c, &id));
         drop(ids);
         index.plans = plans;
+        index.unanchored_lengths = (index.unanchored.iter())
+            .map(|&rule| length_bounds(conds[rule as usize]))
+            .collect();
         index
     }
 
@@ -1106,8 +1112,9 @@ impl IndexScratch {
 
 impl LiteralIndex {
     /// Pushes onto `out` every rule whose indexed factors all have a literal in `row`, and
-    /// every rule without a usable literal, in no particular order; a rule that a literal of
-    /// the row rules out ([`Exclusions`]) is left out.
+    /// every rule without a usable literal whose length tests the row's values can pass, in no
+    /// particular order; a rule that a literal of the row rules out ([`Exclusions`]) is left
+    /// out.
     ///
     /// Only the fields holding some rule's key are searched up front; a field holding only
     /// other factors and exclusions (`action`, `os`: values the rules name few of) is searched
@@ -1131,8 +1138,9 @@ impl LiteralIndex {
                 }
             }
         }
-        for &rule in &self.unanchored {
-            if self.holds(rule as usize, row, scratch) {
+        for (at, &rule) in self.unanchored.iter().enumerate() {
+            let lengths = self.unanchored_lengths.get(at).map_or(&[][..], |b| &b[..]);
+            if fits(lengths, row) && self.holds(rule as usize, row, scratch) {
                 out.push(rule);
             }
         }
