@@ -11,7 +11,8 @@
 //!
 //! Per field, whole values are looked up in one hash table, starts and ends walked in a trie
 //! of their bytes, and pieces found by one [`Literals`] search; fields holding no rule's key
-//! are searched only when a rule asks for one of their literals.
+//! are searched only when a rule asks for one of their literals, and so are a field's starts
+//! (ends) when none of them is a key ([`on_demand`]).
 //! A rule indexes its [`FACTORS_PER_RULE`] rarest factors (see [`rarity`]); the rarest is its
 //! *key*. Per row, every literal found is marked; each rule keyed by a marked literal becomes
 //! a *candidate* when each of its other indexed factors has a marked literal too, and only
@@ -615,6 +616,21 @@ pub struct LiteralIndex {
     plans: Vec<Option<Plan>>,
 }
 
+/// Per literal, whether [`SlotSearch::build_all`] leaves it to a search run only when a
+/// candidate asks: a start (an end) of a field whose starts (ends) are no rule's key. Where
+/// some are a key, the trie is walked on every row anyway, and once is cheaper than twice
+/// (Sigma names hundreds of programs by `Image|endswith`, keys and checks alike).
+fn on_demand(literals: &[RequiredLiteral], key_rules: &[Vec<u32>]) -> Vec<bool> {
+    let walked: std::collections::HashSet<(usize, Place)> = (literals.iter().zip(key_rules))
+        .filter(|(_, rules)| !rules.is_empty())
+        .map(|(literal, _)| (literal.slot, literal.place))
+        .collect();
+    let anchored = |l: &RequiredLiteral| matches!(l.place, Place::Start | Place::End);
+    (literals.iter())
+        .map(|l| anchored(l) && !walked.contains(&(l.slot, l.place)))
+        .collect()
+}
+
 /// The hash of the build's tables of literals and factors (and of the rule set's field and
 /// rule-id tables while rules are added): a multiply-rotate of 8 bytes at a time (FxHash's),
 /// a few times faster than the standard library's SipHash on these short keys. The keys are
@@ -901,11 +917,7 @@ impl LiteralIndex {
                 }
             }
         }
-        let on_demand: Vec<bool> = (interner.literals.iter().zip(&key_rules))
-            .map(|(literal, rules)| {
-                matches!(literal.place, Place::Start | Place::End) && rules.is_empty()
-            })
-            .collect();
+        let on_demand = on_demand(&interner.literals, &key_rules);
         (self.slots, self.literal_search) =
             SlotSearch::build_all(&interner.literals, &on_demand, threads);
         let search = &self.literal_search;
@@ -978,9 +990,9 @@ struct SlotSearch {
 impl SlotSearch {
     /// The searches of `literals`, built on `threads` threads, and each literal's search: one
     /// per field holding literals, in field order, and after it one for the field's starts and
-    /// ends that are `on_demand`. Those are no rule's key: a field searched on every row for
-    /// its keys walks them only when a candidate asks (every process path ends with `.exe`,
-    /// a walk of several steps along the ends' trie for literals few rows hold).
+    /// ends that are `on_demand` ([`on_demand`]): a field searched on every row for its keys
+    /// walks them only when a candidate asks (every process path ends with `.exe`, a walk of
+    /// several steps along the ends' trie for literals few rows hold).
     fn build_all(
         literals: &[RequiredLiteral],
         on_demand: &[bool],
