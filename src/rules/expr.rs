@@ -442,14 +442,19 @@ fn any_computed(buf: &mut Vec<u8>, value: Val, mut f: impl FnMut(&[u8]) -> bool)
 
 /// `field=N` / `field!=N` on a computed number (`eval n=len(process_name) | search n=5`): the
 /// pattern compared with the number's text decided as numbers, without writing the text.
-/// `None` unless the value is a number and the pattern an integer as [`write_num`] writes
-/// one (no sign but `-`, no leading zero, no fraction, at most 15 digits): then the text of
-/// `n` equals the pattern exactly when `n` equals that integer (a number that is not whole,
-/// or of 16 digits or more, is written with a point or with more digits).
+/// `None` unless the value is a number and the pattern an [`integer_pattern`].
 fn number_equals_pattern(value: &Val, pat: &Glob) -> Option<bool> {
     let Val::Num(n) = value else {
         return None;
     };
+    Some(*n == integer_pattern(pat)? as f64)
+}
+
+/// The integer a pattern is when [`write_num`] writes it so (no sign but `-`, no leading
+/// zero, no fraction, at most 15 digits): then the text of a number `n` equals the pattern
+/// exactly when `n` equals that integer (a number that is not whole, or of 16 digits or
+/// more, is written with a point or with more digits).
+pub(crate) fn integer_pattern(pat: &Glob) -> Option<i64> {
     let text = pat.exact()?;
     let digits = text.strip_prefix(b"-").unwrap_or(text);
     let canonical = text == b"0"
@@ -462,12 +467,11 @@ fn number_equals_pattern(value: &Val, pat: &Glob) -> Option<bool> {
     let whole = digits
         .iter()
         .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
-    let integer = if digits.len() < text.len() {
+    Some(if digits.len() < text.len() {
         -whole
     } else {
         whole
-    };
-    Some(*n == integer as f64)
+    })
 }
 
 /// Evaluates a condition over a row.
@@ -939,7 +943,7 @@ fn field_len(row: &dyn Row, slot: usize) -> Val<'static> {
 }
 
 /// Characters in `s`, invalid UTF-8 sequences counted as one replacement character each.
-fn char_count(s: &[u8]) -> usize {
+pub(crate) fn char_count(s: &[u8]) -> usize {
     if s.is_ascii() {
         return s.len();
     }

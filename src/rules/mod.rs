@@ -38,6 +38,7 @@ mod row;
 mod ruleset;
 mod search_lang;
 mod select;
+mod shape;
 pub mod sigma;
 
 pub use annotate::{render_finding_title, render_messages, Annotation};

@@ -11,7 +11,8 @@
 //!
 //! Per field, whole values are looked up in one hash table, starts and ends walked in a trie
 //! of their bytes, and pieces found by one [`Literals`] search; fields holding no rule's key
-//! are searched only when a rule asks for one of their literals.
+//! are searched only when a rule asks for one of their literals, and so are a field's starts
+//! (ends) when none of them is a key ([`on_demand`]).
 //! A rule indexes its [`FACTORS_PER_RULE`] rarest factors (see [`rarity`]); the rarest is its
 //! *key*. Per row, every literal found is marked; each rule keyed by a marked literal becomes
 //! a *candidate* when each of its other indexed factors has a marked literal too, and only
@@ -37,6 +38,7 @@ use super::parallel::{drop_off_thread, each_in_parallel, in_parallel, in_parts, 
 use super::row::Row;
 use super::ruleset::Rule;
 use super::search_lang::CmpOp;
+use super::shape::{fits, length_bounds, LengthBound};
 
 /// A literal that a row matched by some rule must hold in one field, in one place. ASCII
 /// case-insensitive; `bytes` is lower-cased.
@@ -607,9 +609,26 @@ pub struct LiteralIndex {
     gate: Vec<Option<Box<[RequiredLiteral]>>>,
     /// Rules evaluated on every row.
     unanchored: Vec<u32>,
+    /// Per rule of `unanchored`: the lengths its fields' values must have ([`super::shape`]).
+    unanchored_lengths: Vec<Box<[LengthBound]>>,
     slots: Vec<SlotSearch>,
     /// Rule → what of its condition the marks decide (`None`: nothing).
     plans: Vec<Option<Plan>>,
+}
+
+/// Per literal, whether [`SlotSearch::build_all`] leaves it to a search run only when a
+/// candidate asks: a start (an end) of a field whose starts (ends) are no rule's key. Where
+/// some are a key, the trie is walked on every row anyway, and once is cheaper than twice
+/// (Sigma names hundreds of programs by `Image|endswith`, keys and checks alike).
+fn on_demand(literals: &[RequiredLiteral], key_rules: &[Vec<u32>]) -> Vec<bool> {
+    let walked: std::collections::HashSet<(usize, Place)> = (literals.iter().zip(key_rules))
+        .filter(|(_, rules)| !rules.is_empty())
+        .map(|(literal, _)| (literal.slot, literal.place))
+        .collect();
+    let anchored = |l: &RequiredLiteral| matches!(l.place, Place::Start | Place::End);
+    (literals.iter())
+        .map(|l| anchored(l) && !walked.contains(&(l.slot, l.place)))
+        .collect()
 }
 
 /// The hash of the build's tables of literals and factors (and of the rule set's field and
@@ -806,6 +825,9 @@ impl LiteralIndex {
         let plans = in_parallel(threads, conds, |c| plan(c, &id));
         drop(ids);
         index.plans = plans;
+        index.unanchored_lengths = (index.unanchored.iter())
+            .map(|&rule| length_bounds(conds[rule as usize]))
+            .collect();
         index
     }
 
@@ -895,14 +917,9 @@ impl LiteralIndex {
                 }
             }
         }
-        self.slots = SlotSearch::build_all(&interner.literals, threads);
-        let mut search_of = vec![0u32; self.slots.iter().map(|s| s.slot + 1).max().unwrap_or(0)];
-        for (search, slot) in self.slots.iter().enumerate() {
-            search_of[slot.slot] = search as u32;
-        }
-        self.literal_search = (interner.literals.iter())
-            .map(|l| search_of[l.slot])
-            .collect();
+        let on_demand = on_demand(&interner.literals, &key_rules);
+        (self.slots, self.literal_search) =
+            SlotSearch::build_all(&interner.literals, &on_demand, threads);
         let search = &self.literal_search;
         let checks = rule_factors
             .iter()
@@ -971,28 +988,45 @@ struct SlotSearch {
 }
 
 impl SlotSearch {
-    /// One search per field holding literals, in field order, built on `threads` threads.
-    fn build_all(literals: &[RequiredLiteral], threads: usize) -> Vec<SlotSearch> {
-        let mut by_slot: Vec<(usize, Vec<LiteralId>)> = Vec::new();
+    /// The searches of `literals`, built on `threads` threads, and each literal's search: one
+    /// per field holding literals, in field order, and after it one for the field's starts and
+    /// ends that are `on_demand` ([`on_demand`]): a field searched on every row for its keys
+    /// walks them only when a candidate asks (every process path ends with `.exe`, a walk of
+    /// several steps along the ends' trie for literals few rows hold).
+    fn build_all(
+        literals: &[RequiredLiteral],
+        on_demand: &[bool],
+        threads: usize,
+    ) -> (Vec<SlotSearch>, Vec<u32>) {
+        let part = |id: LiteralId| {
+            let at = id as usize;
+            (
+                literals[at].slot,
+                on_demand.get(at).copied().unwrap_or(false),
+            )
+        };
+        let mut by_part: Vec<((usize, bool), Vec<LiteralId>)> = Vec::new();
         let mut ids: Vec<LiteralId> = (0..literals.len() as LiteralId).collect();
-        ids.sort_by_key(|&id| literals[id as usize].slot);
+        ids.sort_by_key(|&id| part(id));
+        let mut literal_search = vec![0u32; literals.len()];
         for id in ids {
-            let slot = literals[id as usize].slot;
-            match by_slot.last_mut() {
-                Some((last, ids)) if *last == slot => ids.push(id),
-                _ => by_slot.push((slot, vec![id])),
+            match by_part.last_mut() {
+                Some((last, ids)) if *last == part(id) => ids.push(id),
+                _ => by_part.push((part(id), vec![id])),
             }
+            literal_search[id as usize] = (by_part.len() - 1) as u32;
         }
-        // The fields with the most literals first, so that no large one starts last.
-        let mut largest_first: Vec<usize> = (0..by_slot.len()).collect();
-        largest_first.sort_by_key(|&at| std::cmp::Reverse(by_slot[at].1.len()));
+        // The parts with the most literals first, so that no large one starts last.
+        let mut largest_first: Vec<usize> = (0..by_part.len()).collect();
+        largest_first.sort_by_key(|&at| std::cmp::Reverse(by_part[at].1.len()));
         let built = each_in_parallel(threads, &largest_first, |&at| {
-            let (slot, ids) = &by_slot[at];
+            let ((slot, _), ids) = &by_part[at];
             SlotSearch::build(*slot, literals, ids)
         });
         let mut searches: Vec<(usize, SlotSearch)> = largest_first.into_iter().zip(built).collect();
         searches.sort_unstable_by_key(|(at, _)| *at);
-        searches.into_iter().map(|(_, search)| search).collect()
+        let searches = searches.into_iter().map(|(_, search)| search).collect();
+        (searches, literal_search)
     }
 
     /// The search of field `slot`, whose literals are `ids` (ascending).
@@ -1106,8 +1140,9 @@ impl IndexScratch {
 
 impl LiteralIndex {
     /// Pushes onto `out` every rule whose indexed factors all have a literal in `row`, and
-    /// every rule without a usable literal, in no particular order; a rule that a literal of
-    /// the row rules out ([`Exclusions`]) is left out.
+    /// every rule without a usable literal whose length tests the row's values can pass, in no
+    /// particular order; a rule that a literal of the row rules out ([`Exclusions`]) is left
+    /// out.
     ///
     /// Only the fields holding some rule's key are searched up front; a field holding only
     /// other factors and exclusions (`action`, `os`: values the rules name few of) is searched
@@ -1131,8 +1166,9 @@ impl LiteralIndex {
                 }
             }
         }
-        for &rule in &self.unanchored {
-            if self.holds(rule as usize, row, scratch) {
+        for (at, &rule) in self.unanchored.iter().enumerate() {
+            let lengths = self.unanchored_lengths.get(at).map_or(&[][..], |b| &b[..]);
+            if fits(lengths, row) && self.holds(rule as usize, row, scratch) {
                 out.push(rule);
             }
         }
@@ -1648,6 +1684,33 @@ mod tests {
 
     /// A field holding no rule's key is searched only when a rule keyed elsewhere asks for
     /// one of its literals: not at all on a row without a key literal.
+    /// A field searched for a key walks the starts and ends no rule is keyed by only when a
+    /// candidate asks for one: they are a search of their own.
+    #[test]
+    fn starts_and_ends_no_rule_is_keyed_by_are_walked_on_demand() {
+        let factors = vec![
+            vec![lit(0, Place::Anywhere, "\\temp\\")],
+            vec![lit(0, Place::End, ".ps1")],
+            vec![lit(0, Place::Start, "c:")],
+        ];
+        let index = LiteralIndex::from_shapes(vec![(factors, Exclusions::default())], 1);
+        let fields: Vec<(usize, bool)> = (0..index.slots.len())
+            .map(|s| (index.slots[s].slot, index.eager.contains(&(s as u32))))
+            .collect();
+        assert_eq!(fields, [(0, true), (0, false)]);
+        let mut scratch = IndexScratch::new(&index);
+        let mut out = Vec::new();
+        index.candidates(&row(&[(0, "C:\\x.ps1")]), &mut scratch, &mut out);
+        assert!(out.is_empty() && scratch.searched[1] != scratch.generation);
+        for (value, expected) in [
+            ("C:\\Temp\\x.PS1", vec![0]),
+            ("d:\\temp\\x.ps1", vec![]),
+            ("c:\\temp\\x.ps1 ", vec![]),
+        ] {
+            assert_eq!(candidates(&index, &row(&[(0, value)])), expected, "{value}");
+        }
+    }
+
     #[test]
     fn fields_without_keys_are_searched_only_when_a_rule_asks() {
         let factors = vec![
@@ -1906,6 +1969,8 @@ mod tests {
             assert!(parallel == serial, "{threads} threads");
         }
         let index = LiteralIndex::from_shapes(shapes, 1);
-        assert!(index.slots.len() == 5 && index.literals.len() > 1000);
+        let mut fields: Vec<usize> = index.slots.iter().map(|s| s.slot).collect();
+        fields.dedup();
+        assert!(fields.len() == 5 && index.literals.len() > 1000);
     }
 }

@@ -180,8 +180,12 @@ impl Rng {
 
 /// A value for `slot` built from the index's literals: often exactly a whole value, else a
 /// mix of pieces (of this field, sometimes of another) and filler, often starting or ending
-/// with one of the field's literals (starts and ends are literals in a place), in random case.
+/// with one of the field's literals (starts and ends are literals in a place), in random case;
+/// now and then a [`short_value`].
 fn value(rng: &mut Rng, set: &RuleSet, slot: usize, by_slot: &[Vec<usize>]) -> Vec<u8> {
+    if rng.chance(4) {
+        return short_value(rng);
+    }
     let literals = set.literals();
     let own = &by_slot[slot];
     let mut value = Vec::new();
@@ -215,16 +219,42 @@ fn value(rng: &mut Rng, set: &RuleSet, slot: usize, by_slot: &[Vec<usize>]) -> V
     value
 }
 
+/// A name of a few characters, some of several bytes, often with `.exe`: rules without
+/// literals test lengths (`len(process_name)=5`), which the index checks in bytes.
+fn short_value(rng: &mut Rng) -> Vec<u8> {
+    let mut value = Vec::new();
+    for _ in 0..1 + rng.below(3) {
+        let piece: &[u8] = [&b"a"[..], b"Z", b"7", "é".as_bytes(), "€".as_bytes()][rng.below(5)];
+        value.extend_from_slice(piece);
+    }
+    if rng.chance(60) {
+        value.extend_from_slice(b".exe");
+    }
+    value
+}
+
 /// 20,000 rows whose values are built from `set`'s literals, compared with and without the
 /// index; returns (rows matched, rule matches).
 fn compare_generated(set: &RuleSet, what: &str) -> (usize, usize) {
+    let rows = generated_rows(set);
+    let (matched, matches) = compare(set, &rows, what);
+    println!(
+        "{} generated rows, {what}: {matched} matched, {matches} rule matches",
+        rows.len()
+    );
+    (matched, matches)
+}
+
+/// 20,000 rows whose values are built from `set`'s literals ([`value`]), the same on every
+/// run.
+fn generated_rows(set: &RuleSet) -> Vec<OwnedRow> {
     let slots = set.fields().len();
     let mut by_slot = vec![Vec::new(); slots];
     for (id, literal) in set.literals().iter().enumerate() {
         by_slot[literal.slot].push(id);
     }
     let mut rng = Rng(0x5eed_1414);
-    let rows: Vec<OwnedRow> = (0..20_000)
+    (0..20_000)
         .map(|_| {
             let mut row = OwnedRow::with_slots(slots);
             for slot in 0..slots {
@@ -239,13 +269,7 @@ fn compare_generated(set: &RuleSet, what: &str) -> (usize, usize) {
             }
             row
         })
-        .collect();
-    let (matched, matches) = compare(set, &rows, what);
-    println!(
-        "{} generated rows, {what}: {matched} matched, {matches} rule matches",
-        rows.len()
-    );
-    (matched, matches)
+        .collect()
 }
 
 #[test]
@@ -262,6 +286,22 @@ fn the_index_changes_no_verdict_on_rows_built_from_the_rules_literals() {
     assert!(
         matched > 2_000 && matches > 5_000,
         "{matched} rows, {matches} matches"
+    );
+    // The rows reach the rules without literals too (their length tests: `short_value`).
+    let without = set.rules_without_literal();
+    let rows = generated_rows(&set);
+    let mut matcher = Matcher::new(&set);
+    let selected = Selected::all(&set);
+    let reached = rows
+        .iter()
+        .filter(|row| {
+            let matched = matcher.match_row(&set, &selected, *row);
+            matched.iter().any(|r| without.contains(r))
+        })
+        .count();
+    assert!(
+        reached > 50,
+        "{reached} rows matched by rules without literals"
     );
 }
 
