@@ -347,8 +347,12 @@ impl FileReader {
         let end = offset + bytes.len() as u64;
         // A frame holding an `<Event` start is never filler; only other frames are decoded
         // to check.
+        let starts = match self.format {
+            Format::Xml => xml::event_starts(bytes, encoding),
+            _ => Vec::new(),
+        };
         let is_filler = self.format == Format::Xml
-            && xml::event_starts(bytes, encoding).is_empty()
+            && starts.is_empty()
             && xml::is_filler(&encoding.decode(bytes));
         if is_blank(bytes, encoding) || is_filler {
             if complete || !self.follow {
@@ -379,7 +383,9 @@ impl FileReader {
             return Step::Queued;
         }
         let items = match self.format {
-            Format::Xml => xml_frame_items(bytes, offset, encoding, self.compressed, position),
+            Format::Xml => {
+                xml_frame_items(bytes, &starts, offset, encoding, self.compressed, position)
+            }
             Format::PublisherJson => vec![windows_item(json::parse_line(bytes), position)],
             Format::CrowdStrike => vec![crowdstrike_item(bytes, position)],
             Format::Csv => vec![csv_item(text.csv_header.as_ref(), bytes, position)],
@@ -668,12 +674,12 @@ fn leading_blank(bytes: &[u8], encoding: TextEncoding) -> usize {
 /// follows before any `</Event>` was cut short and is reported malformed.
 fn xml_frame_items(
     bytes: &[u8],
+    starts: &[usize],
     offset: u64,
     encoding: TextEncoding,
     compressed: bool,
     position: Position,
 ) -> Vec<Item> {
-    let starts = xml::event_starts(bytes, encoding);
     let at = |i: usize| {
         if compressed {
             position

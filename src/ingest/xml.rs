@@ -3,6 +3,9 @@
 //! them. A record may span lines (field values hold newlines), so files are split on
 //! `</Event>`, never on newlines.
 
+use std::sync::OnceLock;
+
+use memchr::memmem::Finder;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -242,16 +245,37 @@ fn attribute(element: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, Str
 /// Where the `<Event` start tags in a frame are (byte offsets in the frame), found in the
 /// file's own encoding so offsets are exact. `<Events>` (a wrapper) is not one.
 pub(crate) fn event_starts(frame: &[u8], encoding: TextEncoding) -> Vec<usize> {
-    let needle = encoding.encode("<Event");
+    let finder = event_start_finder(encoding);
+    let needle_len = finder.needle().len();
     let unit = encoding.unit();
-    memchr::memmem::find_iter(frame, &needle)
+    finder
+        .find_iter(frame)
         .filter(|&at| at % unit == 0)
         .filter(|&at| {
-            let next = &frame[(at + needle.len()).min(frame.len())..];
+            let next = &frame[(at + needle_len).min(frame.len())..];
             let c = encoding.decode(&next[..unit.min(next.len())]);
             matches!(c.chars().next(), Some(' ' | '\t' | '\r' | '\n' | '>' | '/'))
         })
         .collect()
+}
+
+/// The search for `<Event` in `encoding`, made once: every frame is searched, and making
+/// the searcher (and the encoded needle) cost about as much as a frame's search.
+fn event_start_finder(encoding: TextEncoding) -> &'static Finder<'static> {
+    static FINDERS: OnceLock<[Finder<'static>; 3]> = OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        [
+            TextEncoding::Utf8,
+            TextEncoding::Utf16Le,
+            TextEncoding::Utf16Be,
+        ]
+        .map(|e| Finder::new(&e.encode("<Event")).into_owned())
+    });
+    &finders[match encoding {
+        TextEncoding::Utf8 => 0,
+        TextEncoding::Utf16Le => 1,
+        TextEncoding::Utf16Be => 2,
+    }]
 }
 
 /// Whether text between events holds nothing but whitespace, an XML declaration,
