@@ -226,13 +226,7 @@ mod tests {
         assert_eq!(planned.count(), conds.len());
         let mut scratch = IndexScratch::new(&index);
         let mut cache = FoldCache::new(4);
-        let mut state = 0x5eed_u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::test_strings::below(0x5eed);
         let (mut held, mut candidates) = (0, Vec::new());
         for _ in 0..20_000 {
             let mut row = OwnedRow::with_slots(4);

@@ -3,7 +3,7 @@
 //! `AND`/`OR`/`NOT`/`XOR`, `LIKE`. Field names are resolved later by the compiler.
 
 use super::error::SplError;
-use super::lexer::Cursor;
+use super::lexer::{byte_table, Cursor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -102,15 +102,7 @@ struct Parser<'a> {
 }
 
 /// [`is_word_byte`] by byte.
-static WORD_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_word_byte(b as u8);
-        b += 1;
-    }
-    table
-};
+static WORD_BYTES: [bool; 256] = byte_table!(b => is_word_byte(b));
 
 /// Bytes of an eval word (field name, function name, keyword).
 const fn is_word_byte(b: u8) -> bool {

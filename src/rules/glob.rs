@@ -536,6 +536,7 @@ impl std::ops::Deref for Globs {
 #[cfg(test)]
 mod tests {
     use super::{Glob, GlobPart};
+    use crate::test_strings::random_picks;
 
     /// Parts of literals and stars take the short way; it must build the glob the token
     /// list builds.
@@ -548,14 +549,8 @@ mod tests {
             GlobPart::Lit(b"*X".to_vec()),
             GlobPart::Lit("\u{c9}t\u{e9}".as_bytes().to_vec()),
         ];
-        let mut seed = 0x853C_49E6_748F_EA9Bu64;
-        for _ in 0..5_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let parts: Vec<GlobPart> = (0..seed % 7)
-                .map(|k| pieces[((seed >> (8 * k)) % pieces.len() as u64) as usize].clone())
-                .collect();
+        for picks in random_picks(0x853C_49E6_748F_EA9B, 5_000, 7, pieces.len()) {
+            let parts: Vec<GlobPart> = picks.iter().map(|&p| pieces[p].clone()).collect();
             let short = Glob::from_parts(&parts, "s");
             let tokens = Glob::from_tokens(&parts, "s");
             assert_eq!(format!("{short:?}"), format!("{tokens:?}"), "{parts:?}");

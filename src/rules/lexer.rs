@@ -6,6 +6,22 @@
 use super::error::SplError;
 use super::pipeline::{quoted_end, unescape_quoted};
 
+/// A table by byte of `$test`, an expression of the byte `$byte: u8`, worked out by the
+/// compiler: one load where a test per byte would branch.
+macro_rules! byte_table {
+    ($byte:ident => $test:expr) => {{
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $byte = b as u8;
+            table[b] = $test;
+            b += 1;
+        }
+        table
+    }};
+}
+pub(crate) use byte_table;
+
 /// Which bytes make up a word (a bare value, field name or keyword): a table by byte, read
 /// inline where a function pointer was called per byte.
 pub(super) type WordByte = &'static [bool; 256];

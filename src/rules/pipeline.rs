@@ -139,6 +139,7 @@ pub fn quoted_end(text: &[u8], start: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_strings::random_picks;
 
     #[test]
     fn splits_respecting_quotes_and_brackets() {
@@ -240,15 +241,8 @@ mod tests {
     #[test]
     fn quoted_end_is_the_bytewise_scan() {
         let pieces: [&[u8]; 5] = [b"\"", b"\\", b"ab", b" ", b"\\\""];
-        let mut seed = 0x6A09_E667_F3BC_C908u64;
-        for _ in 0..5_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let text: Vec<u8> = (0..seed % 9)
-                .flat_map(|k| pieces[((seed >> (7 * k)) % pieces.len() as u64) as usize])
-                .copied()
-                .collect();
+        for picks in random_picks(0x6A09_E667_F3BC_C908, 5_000, 9, pieces.len()) {
+            let text: Vec<u8> = picks.iter().flat_map(|&p| pieces[p]).copied().collect();
             for start in 0..text.len() {
                 assert_eq!(
                     quoted_end(&text, start),
@@ -262,14 +256,8 @@ mod tests {
     #[test]
     fn unescaping_is_the_char_by_char_unescaping() {
         let pieces = ["\\", "\"", "a", "é", ".", " "];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..5_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let body: String = (0..seed % 10)
-                .map(|k| pieces[((seed >> (6 * k)) % pieces.len() as u64) as usize])
-                .collect();
+        for picks in random_picks(0x9E37_79B9_7F4A_7C15, 5_000, 10, pieces.len()) {
+            let body: String = picks.iter().map(|&p| pieces[p]).collect();
             assert_eq!(
                 unescape_quoted(&body),
                 unescape_reference(&body),

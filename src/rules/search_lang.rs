@@ -7,7 +7,7 @@
 //! logical operators").
 
 use super::error::SplError;
-use super::lexer::Cursor;
+use super::lexer::{byte_table, Cursor};
 use super::pipeline::unescape_quoted;
 
 /// Comparison operators of the search language.
@@ -92,15 +92,7 @@ struct Parser<'a> {
 }
 
 /// [`is_word_byte`] by byte.
-static WORD_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_word_byte(b as u8);
-        b += 1;
-    }
-    table
-};
+static WORD_BYTES: [bool; 256] = byte_table!(b => is_word_byte(b));
 
 /// Bytes of a bare word: everything but whitespace and the language's punctuation.
 const fn is_word_byte(b: u8) -> bool {

@@ -139,13 +139,7 @@ mod tests {
         assert_eq!(index.unanchored().len(), conds.len());
         let (mut scratch, mut candidates) = (IndexScratch::new(&index), Vec::new());
         let mut cache = FoldCache::new(2);
-        let mut state = 0x1e46_u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::test_strings::below(0x1e46);
         let (mut held, mut ruled_out) = (0, 0);
         for _ in 0..20_000 {
             let mut row = OwnedRow::with_slots(2);

@@ -5,6 +5,7 @@
 
 use super::super::error::SplError;
 use super::super::expr::{Cond, Ex, Src};
+use super::super::lexer::byte_table;
 use super::super::pipeline::{quoted_end, Stage};
 use super::super::search_lang::parse_search_noting;
 use super::env::{local_slot, Binding, CompiledSearch};
@@ -278,20 +279,13 @@ fn find_keyword(text: &str, kw: &str, from: usize) -> Option<usize> {
 }
 
 /// The bytes [`find_keyword`] stops at: quotes, brackets, parentheses and ASCII whitespace.
-static STOPS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = byte.is_ascii_whitespace() || matches!(byte, b'"' | b'(' | b')' | b'[' | b']');
-        b += 1;
-    }
-    table
-};
+static STOPS: [bool; 256] =
+    byte_table!(b => b.is_ascii_whitespace() || matches!(b, b'"' | b'(' | b')' | b'[' | b']'));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_strings::random_picks;
 
     /// The byte split of ASCII text gives what the char split gives, and other text takes
     /// the char split.
@@ -360,14 +354,8 @@ mod tests {
         let pieces = [
             "by", "BY", "where", "x", " ", "\t", "\u{b}", "(", ")", "[", "]", "\"", "\\", "=",
         ];
-        let mut seed = 0xBB67_AE85_84CA_A73Bu64;
-        for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let text: String = (0..seed % 10)
-                .map(|k| pieces[((seed >> (6 * k)) % pieces.len() as u64) as usize])
-                .collect();
+        for picks in random_picks(0xBB67_AE85_84CA_A73B, 20_000, 10, pieces.len()) {
+            let text: String = picks.iter().map(|&p| pieces[p]).collect();
             for kw in ["by", "where"] {
                 for from in 0..=text.len() {
                     assert_eq!(

@@ -397,39 +397,9 @@ fn cased_regex(parts: &[GlobPart]) -> Result<String, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_strings::random_picks;
 
-    /// [`case_classes`] and [`describe`] as first written: the references for the ASCII
-    /// shortcut and the one-string description.
-    fn case_classes_reference(parts: &[GlobPart]) -> Vec<GlobPart> {
-        let mut out = Vec::new();
-        for part in parts {
-            let GlobPart::Lit(bytes) = part else {
-                out.push(part.clone());
-                continue;
-            };
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                out.push(part.clone());
-                continue;
-            };
-            let mut run = String::new();
-            for c in text.chars() {
-                match case_forms(c) {
-                    Some(forms) => {
-                        if !run.is_empty() {
-                            out.push(GlobPart::Lit(std::mem::take(&mut run).into_bytes()));
-                        }
-                        out.push(GlobPart::Class(forms));
-                    }
-                    None => run.push(c),
-                }
-            }
-            if !run.is_empty() {
-                out.push(GlobPart::Lit(run.into_bytes()));
-            }
-        }
-        out
-    }
-
+    /// [`describe`] as first written: the reference for the one-string description.
     fn describe_reference(parts: &[GlobPart]) -> String {
         parts
             .iter()
@@ -450,8 +420,20 @@ mod tests {
             .collect()
     }
 
+    /// [`case_classes`]'s ASCII shortcut gives what its general path would: no ASCII
+    /// character has other case forms, so ASCII text stays one literal (an empty one none).
     #[test]
-    fn case_classes_and_descriptions_are_the_first_ones() {
+    fn ascii_text_has_no_case_classes() {
+        assert!((0..=0x7fu8).all(|b| case_forms(char::from(b)).is_none()));
+        let parts = [
+            GlobPart::Lit(b"Cmd.exe".to_vec()),
+            GlobPart::Lit(Vec::new()),
+        ];
+        assert_eq!(case_classes(&parts), parts[..1]);
+    }
+
+    #[test]
+    fn descriptions_are_the_first_ones() {
         let pieces = [
             GlobPart::Lit(b"cmd.exe".to_vec()),
             GlobPart::Lit(Vec::new()),
@@ -461,15 +443,8 @@ mod tests {
             GlobPart::AnyChar,
             GlobPart::Class(vec![b"a".to_vec(), "\u{e9}".as_bytes().to_vec()]),
         ];
-        let mut seed = 0x3C6E_F372_FE94_F82Bu64;
-        for _ in 0..5_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let parts: Vec<GlobPart> = (0..seed % 6)
-                .map(|k| pieces[((seed >> (8 * k)) % pieces.len() as u64) as usize].clone())
-                .collect();
-            assert_eq!(case_classes(&parts), case_classes_reference(&parts));
+        for picks in random_picks(0x3C6E_F372_FE94_F82B, 5_000, 6, pieces.len()) {
+            let parts: Vec<GlobPart> = picks.iter().map(|&p| pieces[p].clone()).collect();
             assert_eq!(describe(&parts), describe_reference(&parts));
         }
     }
