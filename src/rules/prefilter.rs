@@ -1682,8 +1682,6 @@ mod tests {
         }
     }
 
-    /// A field holding no rule's key is searched only when a rule keyed elsewhere asks for
-    /// one of its literals: not at all on a row without a key literal.
     /// A field searched for a key walks the starts and ends no rule is keyed by only when a
     /// candidate asks for one: they are a search of their own.
     #[test]
@@ -1711,6 +1709,8 @@ mod tests {
         }
     }
 
+    /// A field holding no rule's key is searched only when a rule keyed elsewhere asks for
+    /// one of its literals: not at all on a row without a key literal.
     #[test]
     fn fields_without_keys_are_searched_only_when_a_rule_asks() {
         let factors = vec![
