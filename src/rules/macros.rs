@@ -470,16 +470,10 @@ mod tests {
         let pieces = [
             "$x$", "$xy$", "$", "\\", "\"", "a", " ", "é", "\\$x$", "$$", "x$",
         ];
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        for _ in 0..5_000 {
-            let len = next(12);
-            let def: String = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+        for picks in
+            crate::test_strings::random_picks(0x2545_F491_4F6C_DD1D, 5_000, 12, pieces.len())
+        {
+            let def: String = picks.iter().map(|&p| pieces[p]).collect();
             for (param, value) in [("x", "V"), ("x", "\"q\""), ("xy", "\"\""), ("", "e")] {
                 assert_eq!(
                     substitute(&def, param, value),
