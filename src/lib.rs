@@ -11,12 +11,15 @@
 //!   detect ──► ingest, rules   (the rules over CIM process rows: scan and the modular input)
 //!   modinput ──► ingest, rules, detect
 //!   protocol, rules ──► literals   (many literals searched at once; knows neither)
+//!   cli, rules ──► cpus            (threads bound to CPUs of their own: scan's workers and
+//!                                   the helpers that load its rules)
 //! ```
 //!
 //! The Splunk app's build-time tooling (conf renderers, icons, the package) is not here: it is
 //! the `netdiscover-app` crate in `crates/app`, run by `cargo xtask`.
 
 pub mod cli;
+pub mod cpus;
 pub mod detect;
 pub mod ingest;
 pub mod literals;

@@ -20,6 +20,7 @@ use crate::ingest::Format;
 use collect::Collector;
 use detector::Ready;
 use output::{OutputFormat, Writer};
+use pipeline::Load;
 use summary::Summary;
 
 /// The scan subcommand's usage as `--help` shows it.
@@ -39,6 +40,8 @@ SCAN: netdiscover scan [OPTIONS] PATH...
   --no-progress       never show the progress bar
   --threads N         read and match on N threads (default: one per core); files, and the
                       chunks of an EVTX file, are read in parallel, the output order is the same
+  --no-bind           leave the threads' CPUs to the scheduler (by default each thread keeps a
+                      CPU of its own when there are enough)
   -h, --help          this text
 
   Malformed records are reported on stderr with file and byte offset (or record number for
@@ -67,6 +70,8 @@ struct Args {
     no_progress: bool,
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: Option<u64>,
+    #[arg(long = "no-bind")]
+    no_bind: bool,
 }
 
 /// Exit statuses (documented in HELP and the README).
@@ -116,22 +121,15 @@ pub fn run(args: &[OsString]) -> i32 {
         threads: args
             .threads
             .map_or_else(crate::rules::cores, |n| n as usize),
+        bind: !args.no_bind,
     };
     keep_freed_memory();
     // The process ends after the scan: what loading the rules parsed and no longer needs is
     // left to the process's end instead of freed on the workers' cores meanwhile.
     crate::rules::never_free_loading();
     let rules = OnceLock::new();
-    let (outcome, writer) = std::thread::scope(|scope| {
-        let load = || load_rules(&rules, &args.rules, args.output, options.threads);
-        if options.threads > 1 {
-            // The input is listed and the workers started meanwhile; they wait for the rules.
-            scope.spawn(load);
-        } else {
-            load();
-        }
-        scan(&args.paths, &options, &rules)
-    });
+    let load = || load_rules(&args.rules, args.output, options.threads);
+    let (outcome, writer) = scan(&args.paths, &options, &rules, &load);
     if let Err(e) = writer.finish() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("netdiscover scan: cannot write output: {e}");
@@ -175,14 +173,12 @@ fn keep_freed_memory() {
     }
 }
 
-/// Loads the rules into `rules`. Should loading ever panic, the scan stops with an error
-/// instead of waiting for rules that never come.
-fn load_rules(rules: &OnceLock<Ready>, extra: &[PathBuf], output: OutputFormat, threads: usize) {
+/// Loads the rules. Should loading ever panic, the scan stops with an error instead of
+/// going on without them.
+fn load_rules(extra: &[PathBuf], output: OutputFormat, threads: usize) -> Ready {
     let loaded = std::panic::catch_unwind(|| Ready::load(extra, output, threads));
     match loaded {
-        Ok(ready) => {
-            let _ = rules.set(ready);
-        }
+        Ok(ready) => ready,
         Err(_) => {
             eprintln!("netdiscover scan: error: the rules could not be loaded");
             std::process::exit(EXIT_ERROR);
@@ -196,6 +192,8 @@ struct ScanOptions {
     show_progress: bool,
     /// Threads that read and match (1: everything on the calling thread).
     threads: usize,
+    /// Each thread on a CPU of its own, when there are enough (`pipeline`).
+    bind: bool,
 }
 
 struct Outcome {
@@ -208,12 +206,13 @@ struct Outcome {
 /// only to flush).
 type Stdout = std::io::BufWriter<std::io::Stdout>;
 
-/// Scans every file `args` name and writes what it finds, with the rules `rules` holds or
-/// will hold; returns the summary and the writer to close.
+/// Scans every file `args` name and writes what it finds, with the rules `load` loads (kept
+/// in `rules`); returns the summary and the writer to close.
 fn scan(
     args: &[PathBuf],
     options: &ScanOptions,
     rules: &OnceLock<Ready>,
+    load: &Load<'_>,
 ) -> (Outcome, Writer<Stdout>) {
     let (files, problems) = paths::expand(args);
     let total_bytes: u64 = files
@@ -232,7 +231,7 @@ fn scan(
         let rules = ready.detector().rule_names().len();
         Collector::new(writer, &files, progress.clone(), rules, errors).noting_sources(ready.fork())
     };
-    let collector = pipeline::run(&files, options, rules, &progress, &begin);
+    let collector = pipeline::run(&files, options, rules, load, &progress, &begin);
     let ready = rules.wait();
     collector.finish(&**ready.detector(), ready.unavailable.clone())
 }

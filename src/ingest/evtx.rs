@@ -463,6 +463,13 @@ impl PiecePlace {
 /// header names the lowest record ID (a log that has wrapped around starts anywhere) to the
 /// last whole chunk, then from the first; all zero chunks passed over. Then, as
 /// [`ChunkSource`], the bytes after the last whole chunk.
+///
+/// Whether a chunk without a header is all zeros is settled here, where it changes the
+/// numbers of the chunks after it, except for those after the last chunk with a header: their
+/// pieces settle it as they are read ([`PiecePlace::read`], on the scan's threads), as no
+/// numbered chunk comes after them. Logs are made with their unused chunks at the end, zeros
+/// (`datasets/evtx`: 13 of one file's 17 chunks), and reading them here held every other
+/// worker of a scan waiting for its next piece (0.24 ms for that file).
 struct ChunkWalk {
     file: Arc<File>,
     /// The chunks to hand out, by index in the file, in order.
@@ -491,10 +498,12 @@ impl ChunkWalk {
             }
         }
         let oldest = oldest_chunk(&headers);
-        let mut order = Vec::with_capacity(headers.len());
-        for index in (oldest..whole).chain(0..oldest) {
-            let known = headers.get(index as usize).is_some_and(|h| !all_zero(h));
-            if known || !chunk_is_all_zero(&file, index) {
+        let walk: Vec<u64> = (oldest..whole).chain(0..oldest).collect();
+        let known = |index: u64| headers.get(index as usize).is_some_and(|h| !all_zero(h));
+        let unsettled = walk.iter().rposition(|&i| known(i)).map_or(0, |at| at + 1);
+        let mut order = Vec::with_capacity(walk.len());
+        for (at, &index) in walk.iter().enumerate() {
+            if at >= unsettled || known(index) || !chunk_is_all_zero(&file, index) {
                 order.push(index);
             }
         }

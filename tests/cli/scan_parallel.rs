@@ -135,11 +135,11 @@ fn several_threads_write_what_one_thread_writes() {
     assert!(last_record.is_some_and(|n| n > 900), "{last_record:?}");
 }
 
-/// The rules load while the workers decode: with the SigmaHQ process_creation rules (the
-/// slowest set to load, about 0.1 s) every EVTX chunk of the shared directory is decoded
-/// before they are there, and what the scan writes is still what one thread writes.
+/// The workers wait for rules that take long to load: with the SigmaHQ process_creation
+/// rules (the slowest set, about 0.1 s, loaded with helpers while the other workers wait)
+/// what the scan writes is still what one thread writes.
 #[test]
-fn decoding_while_the_sigma_rules_load_writes_what_one_thread_writes() {
+fn waiting_for_the_sigma_rules_writes_what_one_thread_writes() {
     let (Some(evtx), Some(sigma)) = (
         support::shared("datasets/evtx"),
         support::shared("sigma_corpus/rules/windows/process_creation"),

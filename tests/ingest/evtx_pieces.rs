@@ -96,13 +96,30 @@ fn chunk(index: usize) -> std::ops::Range<usize> {
 }
 
 /// Copies with bad records: a file cut inside a chunk, a chunk whose header is overwritten,
-/// a chunk whose header is zeros and the rest not, a file cut inside its first chunk.
+/// a chunk whose header is zeros and the rest not (among the chunks with records, and as
+/// the last of them, before the unused zero chunks: its piece, not the file's opening,
+/// finds it is no zero chunk), a file cut inside its first chunk.
 fn damaged_copies(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let mut bad_magic = bytes.to_vec();
     bad_magic[chunk(1)][..8].copy_from_slice(b"NotChunk");
     let mut zero_header = bytes.to_vec();
     zero_header[chunk(2)][..512].fill(0);
+    let last = (0..)
+        .take_while(|&i| {
+            bytes
+                .get(chunk(i))
+                .is_some_and(|c| c.starts_with(b"ElfChnk\0"))
+        })
+        .last()
+        .expect("a chunk");
+    assert!(
+        bytes.len() > chunk(last).end,
+        "no unused chunk after the last"
+    );
+    let mut zero_header_last = bytes.to_vec();
+    zero_header_last[chunk(last)][..512].fill(0);
     vec![
+        ("zero_header_last.evtx", zero_header_last),
         ("cut.evtx", bytes[..HEADER + 2 * CHUNK + 1000].to_vec()),
         ("bad_chunk.evtx", bad_magic),
         ("zero_header.evtx", zero_header),

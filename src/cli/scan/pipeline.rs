@@ -1,5 +1,5 @@
-//! Runs a scan's jobs on every core and applies their results in input order, decoding while
-//! the rules load.
+//! Runs a scan's jobs on every core, each worker on a CPU of its own, and applies their
+//! results in input order.
 //!
 //! The jobs ([`work::jobs`]: each file, or each chunk of an EVTX file) are taken in order
 //! from one shared list by the workers (this thread and `threads - 1` others); the one that
@@ -10,14 +10,17 @@
 //! wake-up, and the output is the order a single thread produces, whatever order the jobs
 //! finish in.
 //!
-//! The rules load meanwhile, on a thread of their own and helpers it starts (`scan::run`),
-//! on every core; the workers wait for them before they take a job. Decoding does not need
-//! the rules, and the workers used to decode up to 16,384 items ahead while they loaded:
+//! This thread loads the rules once it has started the other workers, with helpers on every
+//! core for a large set; the workers wait for them before they take a job, then each binds
+//! itself to a CPU of its own ([`threaded`], [`crate::cpus`]). Decoding does not need the
+//! rules, and the workers used to decode up to 16,384 items ahead while they loaded:
 //! measured, that cost more than it saved (bulk Sysmon XML with the ESCU corpus on 2
 //! threads: 7,200 page faults instead of 3,000 and about 40 ms more CPU; no rule set or
-//! input where it was faster), as the loading already keeps every core busy. The collector
-//! is made (and prints the rules' warnings) when the first job is applied, as one thread
-//! prints them before anything else.
+//! input where it was faster), as the loading already keeps every core busy; decoding up to 4
+//! EVTX chunks per worker meanwhile was no faster either once the workers were bound
+//! (`datasets/evtx`, 2 rules, medians: 7.91 ms against 7.99). The collector is made (and
+//! prints the rules' warnings) when the first job is applied, as one thread prints them
+//! before anything else.
 //!
 //! Memory stays bounded: the jobs in flight (taken and not yet applied) are at most
 //! [`IN_FLIGHT`] slots per worker (a whole file takes [`FILE_SLOTS`], an EVTX chunk one: what
@@ -40,6 +43,7 @@ use super::detector::Ready;
 use super::output::RowScratch;
 use super::work::{self, Found, Job, Matching, Tally};
 use super::ScanOptions;
+use crate::cpus::Binding;
 
 /// Found things the head job's worker gathers before it applies them (a job ahead of it
 /// looks whether it has become the head as often).
@@ -55,6 +59,8 @@ const FILE_SLOTS: usize = 16;
 /// with 4 chunks per worker the other worker soon found no room, and waited idle for the slow
 /// head.
 const IN_FLIGHT: usize = 4 * FILE_SLOTS;
+/// Loads the rules (on the calling thread, which may start helpers).
+pub(super) type Load<'l> = dyn Fn() -> Ready + Sync + 'l;
 /// Makes the collector once the rules are there (it prints what loading reported first).
 pub(super) type Begin<'b, 'w, W> = dyn Fn(&Ready) -> Collector<'w, W> + Sync + 'b;
 
@@ -132,19 +138,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Runs every job of `files` with `options.threads` workers (on this thread alone when 1),
-/// while `rules` are being loaded; once they are, `begin` makes the collector (it prints what
-/// loading reported first), which is returned when every job has been applied.
+/// with the rules `load` loads on this thread (kept in `rules`; the other workers wait for
+/// them). Once the rules are there, `begin` makes the collector (it prints what loading
+/// reported first), which is returned when every job has been applied.
 pub(super) fn run<'w, W: Write + Send>(
     files: &'w [PathBuf],
     options: &ScanOptions,
     rules: &OnceLock<Ready>,
+    load: &Load<'_>,
     progress: &ProgressBar,
     begin: &Begin<'_, 'w, W>,
 ) -> Collector<'w, W> {
     if options.threads <= 1 {
-        return inline(files, options, rules.wait(), progress, begin);
+        let ready = rules.get_or_init(load);
+        return inline(files, options, ready, progress, begin);
     }
-    threaded(&Shared::new(files, options, rules, progress, begin))
+    threaded(&Shared::new(files, options, rules, progress, begin), load)
 }
 
 /// One thread: the rules are loaded first, then every job runs here in order.
@@ -207,14 +216,35 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
     }
 }
 
-/// The workers, this thread among them; returns the collector once every job is applied.
-fn threaded<'w, W: Write + Send>(shared: &Shared<'_, 'w, W>) -> Collector<'w, W> {
+/// The workers, this thread among them once it has loaded the rules (`load`), each on a CPU
+/// of its own when there are enough ([`Binding`]); returns the collector once every job is
+/// applied.
+///
+/// No thread is bound while the rules load: a large rule set loads on helpers this thread
+/// starts, which inherit its CPUs, and with either thread bound they ran side by side less
+/// (the ESCU corpus on 2 threads over `datasets/evtx`, medians of 11 runs: 23.7 ms so, 24.8
+/// with the other worker bound as it starts; nothing to scan: 28 ms with this thread bound,
+/// 17.4 unbound). This thread takes its CPU before the others wake: binding itself after
+/// took up to 1.8 ms in half the runs, the woken worker having been queued on its CPU.
+fn threaded<'w, W: Write + Send>(shared: &Shared<'_, 'w, W>, load: &Load<'_>) -> Collector<'w, W> {
+    let threads = shared.options.threads;
+    let binding = (shared.options.bind)
+        .then(|| Binding::plan(threads))
+        .flatten();
+    let binding = binding.as_ref();
     std::thread::scope(|scope| {
-        for _ in 1..shared.options.threads {
-            scope.spawn(|| worker(shared));
+        for n in 1..threads {
+            scope.spawn(move || {
+                let ready = shared.rules.wait();
+                binding.iter().for_each(|b| b.bind(n));
+                worker(shared, ready);
+            });
         }
-        worker(shared);
+        let ready = load();
+        binding.iter().for_each(|b| b.bind(0));
+        worker(shared, shared.rules.get_or_init(|| ready));
     });
+    binding.iter().for_each(|b| b.release());
     let collector = lock(&shared.order).collector.take();
     // No job at all: the collector is made here, as one thread makes it.
     collector.unwrap_or_else(|| (shared.begin)(shared.rules.wait()))
@@ -271,9 +301,8 @@ fn wait_while<'s, 'w, W: Write>(
     order
 }
 
-/// Waits for the rules, then takes jobs and runs them until there are none.
-fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>) {
-    let ready = shared.rules.wait();
+/// Takes jobs and runs them with the rules `ready` until there are none.
+fn worker<W: Write + Send>(shared: &Shared<'_, '_, W>, ready: &Ready) {
     let mut detector = ready.fork();
     let mut matching = Matching {
         detector: &mut *detector,
@@ -408,6 +437,7 @@ mod tests {
             all: true,
             show_progress: false,
             threads,
+            bind: true,
         }
     }
 
@@ -463,19 +493,19 @@ mod tests {
     /// What one thread writes over `files`: the output, the records and errors counted.
     fn one_thread(files: &[PathBuf]) -> (Vec<u8>, (u64, u64)) {
         let ready = OnceLock::new();
-        let _ = ready.set(Ready::load(&[], OutputFormat::Ndjson, 1));
+        let load = || Ready::load(&[], OutputFormat::Ndjson, 1);
         let one = Mutex::new(Vec::new());
         let progress = ProgressBar::hidden();
         let begin = |r: &Ready| collector(r, files, &one);
-        let run = run(files, &options(1), &ready, &progress, &begin);
+        let run = run(files, &options(1), &ready, &load, &progress, &begin);
         let counts = output(run.finish(&**ready.wait().detector(), None));
         let written = lock(&one).clone();
         (written, counts)
     }
 
-    /// Runs `files` on `threads` workers, the rules coming after `rules_after` (the workers
-    /// wait for them), with jobs ahead of the head holding at most `held` found things;
-    /// returns the output and the counts.
+    /// Runs `files` on `threads` workers, the rules loading for `rules_after` and more (the
+    /// workers wait for them), with jobs ahead of the head holding at most `held` found
+    /// things; returns the output and the counts.
     fn threads(
         files: &[PathBuf],
         threads: usize,
@@ -489,13 +519,11 @@ mod tests {
         let begin = |r: &Ready| collector(r, files, &many);
         let mut shared = Shared::new(files, &options, &rules, &progress, &begin);
         shared.held = held;
-        let collector = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                std::thread::sleep(rules_after);
-                let _ = rules.set(Ready::load(&[], OutputFormat::Ndjson, threads));
-            });
-            threaded(&shared)
-        });
+        let load = || {
+            std::thread::sleep(rules_after);
+            Ready::load(&[], OutputFormat::Ndjson, threads)
+        };
+        let collector = threaded(&shared, &load);
         let counts = output(collector.finish(&**rules.wait().detector(), None));
         drop(shared);
         let written = lock(&many).clone();
