@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use indicatif::ProgressBar;
 
@@ -119,6 +119,10 @@ struct Shared<'a, 'w, W: Write> {
     rules: &'a OnceLock<Ready>,
     progress: &'a ProgressBar,
     begin: &'a Begin<'a, 'w, W>,
+    /// The files, opened by whoever needs them first ([`open_ahead`]).
+    opened: Arc<[work::Opened]>,
+    /// The next file to open ahead.
+    next_open: AtomicUsize,
     queue: Mutex<Queue<'w>>,
     order: Mutex<Order<'w, W>>,
     /// Signalled when the head advances.
@@ -171,7 +175,7 @@ fn inline<'w, W: Write>(
         render: &ready.render,
         scratch: RowScratch::default(),
     };
-    for (index, job) in work::jobs(files, options.format) {
+    for (index, job) in work::jobs(files, options.format, work::openings(files.len())) {
         collector.job_start(index, matches!(job, Job::EvtxPiece(_)));
         let found = &mut |found| collector.found(found);
         let tally = work::run(job, &files[index], options, &mut matching, progress, found);
@@ -188,14 +192,17 @@ impl<'a, 'w, W: Write + Send> Shared<'a, 'w, W> {
         progress: &'a ProgressBar,
         begin: &'a Begin<'a, 'w, W>,
     ) -> Self {
+        let opened = work::openings(files.len());
         Shared {
             files,
             options,
             rules,
             progress,
             begin,
+            opened: Arc::clone(&opened),
+            next_open: AtomicUsize::new(0),
             queue: Mutex::new(Queue {
-                jobs: Box::new(work::jobs(files, options.format)),
+                jobs: Box::new(work::jobs(files, options.format, Arc::clone(&opened))),
                 taken: 0,
                 slots: 0,
             }),
@@ -235,6 +242,7 @@ fn threaded<'w, W: Write + Send>(shared: &Shared<'_, 'w, W>, load: &Load<'_>) ->
     std::thread::scope(|scope| {
         for n in 1..threads {
             scope.spawn(move || {
+                open_ahead(shared);
                 let ready = shared.rules.wait();
                 binding.iter().for_each(|b| b.bind(n));
                 worker(shared, ready);
@@ -299,6 +307,19 @@ fn wait_while<'s, 'w, W: Write>(
         order.waiting -= 1;
     }
     order
+}
+
+/// Opens the files in order, ahead of their jobs, until the rules are loaded: the list of
+/// jobs opens the next file under its lock when it comes to it, and a worker that needs a
+/// job meanwhile waits for it.
+fn open_ahead<W: Write>(shared: &Shared<'_, '_, W>) {
+    while shared.rules.get().is_none() {
+        let at = shared.next_open.fetch_add(1, Ordering::Relaxed);
+        let (Some(path), Some(opened)) = (shared.files.get(at), shared.opened.get(at)) else {
+            return;
+        };
+        work::open(path, shared.options.format, opened);
+    }
 }
 
 /// Takes jobs and runs them with the rules `ready` until there are none.

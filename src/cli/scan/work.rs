@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use indicatif::ProgressBar;
 
@@ -72,18 +73,40 @@ pub(super) struct Tally {
 pub(super) fn jobs(
     files: &[PathBuf],
     format: Option<Format>,
+    opened: Arc<[Opened]>,
 ) -> impl Iterator<Item = (usize, Job)> + Send + '_ {
     files.iter().enumerate().flat_map(move |(index, path)| {
-        let evtx = match format {
-            Some(f) => f == Format::Evtx,
-            None => detect_format(path).is_ok_and(|f| f == Format::Evtx),
-        };
-        let pieces = evtx.then(|| EvtxPieces::open(path).ok()).flatten();
+        let pieces = open(path, format, &opened[index]).clone();
         let jobs: Box<dyn Iterator<Item = Job> + Send> = match pieces {
             Some(pieces) => Box::new(pieces.map(Job::EvtxPiece)),
             None => Box::new(std::iter::once(Job::File)),
         };
         jobs.map(move |job| (index, job))
+    })
+}
+
+/// A file once opened: its EVTX pieces, or `None` (one job: not EVTX, or an EVTX file whose
+/// header cannot be read). Whoever needs it first opens it: [`jobs`], or a worker opening
+/// files ahead while the rules load.
+pub(super) type Opened = OnceLock<Option<EvtxPieces>>;
+
+/// A not yet opened [`Opened`] for each of `count` files.
+pub(super) fn openings(count: usize) -> Arc<[Opened]> {
+    (0..count).map(|_| OnceLock::new()).collect()
+}
+
+/// `path` opened, once (`opened` keeps it).
+pub(super) fn open<'o>(
+    path: &Path,
+    format: Option<Format>,
+    opened: &'o Opened,
+) -> &'o Option<EvtxPieces> {
+    opened.get_or_init(|| {
+        let evtx = match format {
+            Some(f) => f == Format::Evtx,
+            None => detect_format(path).is_ok_and(|f| f == Format::Evtx),
+        };
+        evtx.then(|| EvtxPieces::open(path).ok()).flatten()
     })
 }
 
