@@ -156,3 +156,25 @@ fn waiting_for_the_sigma_rules_writes_what_one_thread_writes() {
         assert!(String::from_utf8_lossy(&out.stdout).lines().count() > 100);
     }
 }
+
+/// `--no-bind` (each thread's CPUs left to the scheduler) writes what the bound threads
+/// write, and what one thread writes.
+#[test]
+fn unbound_threads_write_what_bound_threads_write() {
+    let Some(evtx) = support::shared("datasets/evtx") else {
+        return;
+    };
+    let evtx = evtx.to_string_lossy().into_owned();
+    let bound = scan(&[evtx.as_str(), "--output", "csv"], 2, None);
+    let unbound = scan(&[evtx.as_str(), "--output", "csv", "--no-bind"], 2, None);
+    let one = scan(&[evtx.as_str(), "--output", "csv", "--no-bind"], 1, None);
+    for other in [&unbound, &one] {
+        assert_eq!(bound.status.code(), other.status.code());
+        assert!(bound.stdout == other.stdout);
+        assert_eq!(
+            String::from_utf8_lossy(&bound.stderr),
+            String::from_utf8_lossy(&other.stderr)
+        );
+    }
+    assert_eq!(bound.status.code(), Some(1), "datasets/evtx has matches");
+}
