@@ -5,10 +5,11 @@
 //! virtual machines' schedulers go further and gather runnable threads onto as few virtual
 //! CPUs as they can. On the 2-vCPU Firecracker guest the benchmarks run on
 //! (`kernel.sched_vcpu_pack`), two workers released from their binding after their first job
-//! were gathered onto one CPU for the rest of the scan (`datasets/evtx`: 13.1 ms, one
-//! thread's time); bound, the same scan took 7.9 ms (docs/scan.md). Threads are bound only
-//! when each can have a CPU of its own among those the process may use; with more threads
-//! than CPUs the scheduler shares them out, and `scan --no-bind` leaves them all to it.
+//! were gathered onto one CPU for the rest of the scan (`datasets/evtx`, 2 rules: 13.05 ms,
+//! one thread's time); bound throughout, 7.92 ms (medians of 61 runs of a prototype that
+//! decoded 4 chunks per worker while the rules loaded; docs/scan.md). Threads are bound only when each can have a
+//! CPU of its own among those the process may use; with more threads than CPUs the scheduler
+//! shares them out, and `scan --no-bind` leaves them all to it.
 
 /// The CPUs the workers are bound to, the first for the calling thread (the CPU it is on),
 /// and the calling thread's CPUs before, to restore.
@@ -39,15 +40,26 @@ impl Binding {
     }
 }
 
-/// `workers` CPUs out of `allowed`, `current` first when it is one of them, the others in
-/// order; `None` for one worker, or for more workers than CPUs.
+/// `workers` CPUs out of `allowed` (in order): `current` and the ones after it, round, when
+/// it is one of them (scans started on different CPUs of a large machine take different
+/// ones, not all the first), else the first; `None` for one worker, or for more workers
+/// than CPUs.
 fn plan(allowed: &[usize], current: Option<usize>, workers: usize) -> Option<Vec<usize>> {
     if workers < 2 || workers > allowed.len() {
         return None;
     }
-    let first = current.filter(|c| allowed.contains(c));
-    let rest = allowed.iter().copied().filter(|&c| Some(c) != first);
-    Some(first.into_iter().chain(rest).take(workers).collect())
+    let start = current
+        .and_then(|c| allowed.iter().position(|&a| a == c))
+        .unwrap_or(0);
+    Some(
+        allowed
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(workers)
+            .copied()
+            .collect(),
+    )
 }
 
 #[cfg(target_os = "linux")]
@@ -112,7 +124,8 @@ mod tests {
 
     #[test]
     fn the_planning_thread_keeps_its_cpu_and_the_others_follow_in_order() {
-        assert_eq!(plan(&[0, 1, 2, 3], Some(2), 3), Some(vec![2, 0, 1]));
+        assert_eq!(plan(&[0, 1, 2, 3], Some(2), 3), Some(vec![2, 3, 0]));
+        assert_eq!(plan(&[0, 1, 2, 3], Some(1), 2), Some(vec![1, 2]));
         assert_eq!(plan(&[4, 6], Some(6), 2), Some(vec![6, 4]));
         // A CPU the thread may not use (it was just moved) is not planned.
         assert_eq!(plan(&[4, 6], Some(1), 2), Some(vec![4, 6]));
