@@ -321,7 +321,6 @@ impl Iterator for EvtxRecords {
 /// read on several threads at once, outside `scan`'s job queue) and decodes it. The pieces
 /// come in the order the `evtx` crate's chunk iterator reads them ([`EvtxRecords`]), which
 /// [`ChunkWalk`] follows.
-#[derive(Clone)]
 pub struct EvtxPieces {
     walk: ChunkWalk,
     settings: Arc<ParserSettings>,
@@ -471,7 +470,6 @@ impl PiecePlace {
 /// numbered chunk comes after them. Logs are made with their unused chunks at the end, zeros
 /// (`datasets/evtx`: 13 of one file's 17 chunks), and reading them here held every other
 /// worker of a scan waiting for its next piece (0.24 ms for that file).
-#[derive(Clone)]
 struct ChunkWalk {
     file: Arc<File>,
     /// The chunks to hand out, by index in the file, in order.

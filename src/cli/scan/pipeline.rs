@@ -59,6 +59,10 @@ const FILE_SLOTS: usize = 16;
 /// with 4 chunks per worker the other worker soon found no room, and waited idle for the slow
 /// head.
 const IN_FLIGHT: usize = 4 * FILE_SLOTS;
+/// Files opened ahead at most ([`open_ahead`]): an EVTX file opened holds a descriptor until
+/// its jobs are taken, and the SigmaHQ rules load for as long as a thousand files take to
+/// open.
+const OPEN_AHEAD: usize = 32;
 /// Loads the rules (on the calling thread, which may start helpers).
 pub(super) type Load<'l> = dyn Fn() -> Ready + Sync + 'l;
 /// Makes the collector once the rules are there (it prints what loading reported first).
@@ -119,7 +123,7 @@ struct Shared<'a, 'w, W: Write> {
     rules: &'a OnceLock<Ready>,
     progress: &'a ProgressBar,
     begin: &'a Begin<'a, 'w, W>,
-    /// The files, opened by whoever needs them first ([`open_ahead`]).
+    /// The files, opened ahead ([`open_ahead`]) or by the list of jobs when it comes to them.
     opened: Arc<[work::Opened]>,
     /// The next file to open ahead.
     next_open: AtomicUsize,
@@ -309,16 +313,19 @@ fn wait_while<'s, 'w, W: Write>(
     order
 }
 
-/// Opens the files in order, ahead of their jobs, until the rules are loaded: the list of
-/// jobs opens the next file under its lock when it comes to it, and a worker that needs a
-/// job meanwhile waits for it.
+/// Opens the first [`OPEN_AHEAD`] files in order, ahead of their jobs, until the rules are
+/// loaded: the list of jobs opens the next file under its lock when it comes to it, and a
+/// worker that needs a job meanwhile waits for it.
 fn open_ahead<W: Write>(shared: &Shared<'_, '_, W>) {
     while shared.rules.get().is_none() {
         let at = shared.next_open.fetch_add(1, Ordering::Relaxed);
         let (Some(path), Some(opened)) = (shared.files.get(at), shared.opened.get(at)) else {
             return;
         };
-        work::open(path, shared.options.format, opened);
+        if at >= OPEN_AHEAD {
+            return;
+        }
+        work::open_ahead(path, shared.options.format, opened);
     }
 }
 
@@ -558,6 +565,38 @@ mod tests {
             String::from_utf8_lossy(one),
             String::from_utf8_lossy(many)
         );
+    }
+
+    /// While the rules load, the files are opened ahead in order, the first [`OPEN_AHEAD`]
+    /// of them only; the list of jobs takes what was opened (and keeps nothing of it).
+    #[test]
+    fn files_are_opened_ahead_up_to_the_bound_and_taken_by_the_jobs() {
+        let files = files(OPEN_AHEAD);
+        assert!(files.len() > OPEN_AHEAD + 10);
+        let rules = OnceLock::new();
+        let options = options(2);
+        let progress = ProgressBar::hidden();
+        let out = Mutex::new(Vec::new());
+        let begin = |r: &Ready| collector(r, &files, &out);
+        let shared = Shared::new(&files, &options, &rules, &progress, &begin);
+        open_ahead(&shared);
+        let open = |opened: &[work::Opened]| -> Vec<bool> {
+            opened
+                .iter()
+                .map(|o| matches!(*lock(o), work::Opening::Open(_)))
+                .collect()
+        };
+        let expected: Vec<bool> = (0..files.len()).map(|at| at < OPEN_AHEAD).collect();
+        assert_eq!(open(&shared.opened), expected);
+        let first_jobs: Vec<usize> = (0..3)
+            .map(|_| match take(&shared) {
+                Take::Job(place, _) => place.file,
+                _ => panic!("a job"),
+            })
+            .collect();
+        assert_eq!(first_jobs, [0, 1, 2]);
+        assert!(!open(&shared.opened)[..3].iter().any(|&o| o));
+        assert!(matches!(*lock(&shared.opened[0]), work::Opening::Taken));
     }
 
     /// Workers started before the rules are loaded wait for them, then write what one

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use indicatif::ProgressBar;
 
@@ -76,7 +76,10 @@ pub(super) fn jobs(
     opened: Arc<[Opened]>,
 ) -> impl Iterator<Item = (usize, Job)> + Send + '_ {
     files.iter().enumerate().flat_map(move |(index, path)| {
-        let pieces = open(path, format, &opened[index]).clone();
+        let pieces = match opened.get(index) {
+            Some(opened) => take(path, format, opened),
+            None => open(path, format),
+        };
         let jobs: Box<dyn Iterator<Item = Job> + Send> = match pieces {
             Some(pieces) => Box::new(pieces.map(Job::EvtxPiece)),
             None => Box::new(std::iter::once(Job::File)),
@@ -85,29 +88,50 @@ pub(super) fn jobs(
     })
 }
 
-/// A file once opened: its EVTX pieces, or `None` (one job: not EVTX, or an EVTX file whose
-/// header cannot be read). Whoever needs it first opens it: [`jobs`], or a worker opening
-/// files ahead while the rules load.
-pub(super) type Opened = OnceLock<Option<EvtxPieces>>;
-
-/// A not yet opened [`Opened`] for each of `count` files.
-pub(super) fn openings(count: usize) -> Arc<[Opened]> {
-    (0..count).map(|_| OnceLock::new()).collect()
+/// A file as [`jobs`] comes to it: not opened yet, opened ahead (by a worker while the rules
+/// load), or taken (its jobs made). Taken, nothing of it is kept: an opened EVTX file holds a
+/// descriptor.
+#[derive(Default)]
+pub(super) enum Opening {
+    #[default]
+    Closed,
+    /// Its EVTX pieces, or `None`: one job (not EVTX, or an EVTX file whose header cannot
+    /// be read).
+    Open(Option<EvtxPieces>),
+    Taken,
 }
 
-/// `path` opened, once (`opened` keeps it).
-pub(super) fn open<'o>(
-    path: &Path,
-    format: Option<Format>,
-    opened: &'o Opened,
-) -> &'o Option<EvtxPieces> {
-    opened.get_or_init(|| {
-        let evtx = match format {
-            Some(f) => f == Format::Evtx,
-            None => detect_format(path).is_ok_and(|f| f == Format::Evtx),
-        };
-        evtx.then(|| EvtxPieces::open(path).ok()).flatten()
-    })
+/// One file's [`Opening`], shared by the job list and the workers that open ahead.
+pub(super) type Opened = Mutex<Opening>;
+
+/// A closed [`Opened`] for each of `count` files.
+pub(super) fn openings(count: usize) -> Arc<[Opened]> {
+    (0..count).map(|_| Mutex::default()).collect()
+}
+
+/// Opens `path` ahead of its jobs, unless it is already.
+pub(super) fn open_ahead(path: &Path, format: Option<Format>, opened: &Opened) {
+    let mut opening = opened.lock().unwrap_or_else(PoisonError::into_inner);
+    if matches!(*opening, Opening::Closed) {
+        *opening = Opening::Open(open(path, format));
+    }
+}
+
+/// `path`'s EVTX pieces (see [`Opening::Open`]): those opened ahead, or opened now.
+fn take(path: &Path, format: Option<Format>, opened: &Opened) -> Option<EvtxPieces> {
+    let mut opening = opened.lock().unwrap_or_else(PoisonError::into_inner);
+    match std::mem::replace(&mut *opening, Opening::Taken) {
+        Opening::Open(pieces) => pieces,
+        Opening::Closed | Opening::Taken => open(path, format),
+    }
+}
+
+fn open(path: &Path, format: Option<Format>) -> Option<EvtxPieces> {
+    let evtx = match format {
+        Some(f) => f == Format::Evtx,
+        None => detect_format(path).is_ok_and(|f| f == Format::Evtx),
+    };
+    evtx.then(|| EvtxPieces::open(path).ok()).flatten()
 }
 
 /// What a job needs to match and render its rows: a detector of its own, the shared
