@@ -7,9 +7,9 @@
 //! (`kernel.sched_vcpu_pack`), two workers released from their binding after their first job
 //! were gathered onto one CPU for the rest of the scan (`datasets/evtx`, 2 rules: 13.05 ms,
 //! one thread's time); bound throughout, 7.92 ms (medians of 61 runs of a prototype that
-//! decoded 4 chunks per worker while the rules loaded; docs/scan.md). Threads are bound only when each can have a
-//! CPU of its own among those the process may use; with more threads than CPUs the scheduler
-//! shares them out, and `scan --no-bind` leaves them all to it.
+//! decoded 4 chunks per worker while the rules loaded; docs/scan.md). Threads are bound only
+//! when each can have a CPU of its own among those the process may use; with more threads
+//! than CPUs the scheduler shares them out, and `scan --no-bind` leaves them all to it.
 
 /// The CPUs the workers are bound to, the first for the calling thread (the CPU it is on),
 /// and the calling thread's CPUs before, to restore.

@@ -179,7 +179,8 @@ fn inline<'w, W: Write>(
         render: &ready.render,
         scratch: RowScratch::default(),
     };
-    for (index, job) in work::jobs(files, options.format, work::openings(files.len())) {
+    // Nothing is opened ahead on one thread: every file is opened as the list comes to it.
+    for (index, job) in work::jobs(files, options.format, Arc::new([])) {
         collector.job_start(index, matches!(job, Job::EvtxPiece(_)));
         let found = &mut |found| collector.found(found);
         let tally = work::run(job, &files[index], options, &mut matching, progress, found);

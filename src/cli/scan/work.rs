@@ -70,7 +70,8 @@ pub(super) struct Tally {
 /// The jobs for `files`, in order: each EVTX file (by `--format evtx` or by content) as its
 /// pieces, every other file (and an EVTX file whose header cannot be read, which the
 /// reader then reports) as one job. A file opened ahead (its entry in `opened`) is taken from
-/// there, any other opened when the list comes to it.
+/// there; any other, and every file past the end of `opened`, is opened when the list comes
+/// to it.
 pub(super) fn jobs(
     files: &[PathBuf],
     format: Option<Format>,
