@@ -7,7 +7,11 @@
 //! parallel speedup, each set's time against the 2 rules' (issue 14: >= 1.7x on 2 cores; the
 //! corpus within 1.3x), and the Sigma figure against Chainsaw's 2,390 events/s with the same
 //! rules (issue 16: >= 20x). Best of `SCAN_BENCH_ROUNDS` (default 5) wall times;
-//! `SCAN_BENCH_INPUTS` (default `bulk,evtx`) picks the inputs.
+//! `SCAN_BENCH_INPUTS` (default `bulk,evtx`) picks the inputs. It runs this build's
+//! `netdiscover` (dynamically linked, as `cargo` builds for this machine), or the one
+//! `NETDISCOVER_TEST_BIN` names: the shipped, statically linked build is
+//! `target/x86_64-unknown-linux-gnu/release/netdiscover` after `cargo xtask package`, and
+//! starts ~0.5 ms sooner (docs/packaging.md, "Portability").
 //!
 //! Not a test: it prints numbers and never fails on them.
 
@@ -120,7 +124,10 @@ fn main() {
             extra: vec![&sigma],
         },
     ];
-    println!("netdiscover scan, best of {rounds} wall times, {cores} cores");
+    println!(
+        "netdiscover scan, best of {rounds} wall times, {cores} cores, {}",
+        support::netdiscover_exe().display()
+    );
     report_loading(&sets, rounds, cores);
     for name in inputs.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         report(name, &datasets.join(name), &sets, rounds, cores);

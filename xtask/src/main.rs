@@ -3,13 +3,13 @@
 //! - `render [--check]`: writes the rendered app files (confs, manifest, icons) from the YAML
 //!   and Cargo's version; `--check` only reports drift and fails on it.
 //! - `package [--bin-dir DIR] [--out DIR]`: builds the release binaries for x86_64 and aarch64,
-//!   linked for glibc 2.17 ([`build`]), renders, checks each binary's architecture and GLIBC
-//!   needs, and writes the Splunk Enterprise and Splunk Cloud packages,
+//!   statically linked ([`build`]), renders, checks each binary's architecture and that it
+//!   needs no dynamic loader, and writes the Splunk Enterprise and Splunk Cloud packages,
 //!   `dist/netdiscover-<version>.tgz` and `dist/netdiscover-<version>-cloud.tgz`
 //!   ([`netdiscover_app::edition`]). `--bin-dir` skips the builds and packages
 //!   `DIR/<program>-x86_64` and `DIR/<program>-aarch64` (an unpacked Enterprise package's `bin/`).
-//! - `check-glibc FILE...`: prints each ELF file's CPU, PIE-ness and newest GLIBC need; fails
-//!   if it needs a GLIBC newer than 2.17.
+//! - `check-binary FILE...`: prints each ELF file's CPU, PIE-ness, dynamic loader and newest
+//!   GLIBC need; fails unless it is statically linked.
 
 use anyhow::{bail, Context, Result};
 mod build;
@@ -40,22 +40,22 @@ fn main() {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(task) = args.first() else {
-        bail!("usage: cargo xtask <render [--check] | package [--bin-dir DIR] [--out DIR] | check-glibc FILE...>");
+        bail!("usage: cargo xtask <render [--check] | package [--bin-dir DIR] [--out DIR] | check-binary FILE...>");
     };
     let rest = &args[1..];
     match task.as_str() {
         "render" => render_task(rest),
         "package" => package_task(rest),
-        "check-glibc" => {
+        "check-binary" => {
             if rest.is_empty() {
-                bail!("check-glibc needs at least one file");
+                bail!("check-binary needs at least one file");
             }
             for file in rest {
                 check_binary(Path::new(file), None)?;
             }
             Ok(())
         }
-        other => bail!("unknown task {other:?}; available: render, package, check-glibc"),
+        other => bail!("unknown task {other:?}; available: render, package, check-binary"),
     }
 }
 
@@ -108,8 +108,8 @@ fn option(args: &[String], name: &str) -> Result<Option<PathBuf>> {
     Ok(value)
 }
 
-/// Reads `path` and fails unless it is an ELF file for `machine` that needs at most GLIBC
-/// 2.17; prints what the ELF reader found.
+/// Reads `path` and fails unless it is a statically linked ELF file for `machine`; prints what
+/// the ELF reader found.
 fn check_binary(path: &Path, machine: Option<Machine>) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let report = elf::Report::of(&bytes).with_context(|| path.display().to_string())?;
@@ -121,17 +121,14 @@ fn check_binary(path: &Path, machine: Option<Machine>) -> Result<Vec<u8>> {
             machine.name()
         );
     }
-    let too_new = elf::glibc_too_new(&bytes).with_context(|| path.display().to_string())?;
-    if !too_new.is_empty() {
+    if let Some(loader) = &report.interpreter {
         bail!(
-            "{} needs {} (newer than GLIBC_{}.{}); build with cargo zigbuild --target <triple>.2.17",
-            path.display(),
-            too_new.join(", "),
-            elf::MAX_GLIBC.0,
-            elf::MAX_GLIBC.1
+            "{} is dynamically linked (it needs {loader} and the host's C library); the shipped \
+             builds are static: build with `cargo xtask package`",
+            path.display()
         );
     }
-    println!("{}: {report} (limit GLIBC_2.17)", path.display());
+    println!("{}: {report}", path.display());
     Ok(bytes)
 }
 

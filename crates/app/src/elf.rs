@@ -1,15 +1,14 @@
 //! Reads what packaging checks in an ELF64 little-endian executable: the CPU it is built for
-//! (`e_machine`), whether it is position-independent (`e_type`), and the symbol versions it
-//! needs from each shared library (the `.gnu.version_r` / SHT_GNU_verneed section), so
-//! packaging can refuse a binary for the wrong architecture or one that needs a GLIBC newer
-//! than the oldest Linux Splunk supports (RHEL 7: glibc 2.17).
+//! (`e_machine`), whether it is position-independent (`e_type`), the dynamic loader it asks
+//! for (`PT_INTERP`; none when statically linked) and the symbol versions it needs from each
+//! shared library (the `.gnu.version_r` / SHT_GNU_verneed section), so packaging can refuse a
+//! binary for the wrong architecture or one that depends on the host's C library: the shipped
+//! builds are static, to run on every Linux Splunk runs on whatever its glibc.
 
 use crate::AppError;
 
 const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
-
-/// The newest GLIBC the shipped binaries may need.
-pub const MAX_GLIBC: (u32, u32) = (2, 17);
+const PT_INTERP: u32 = 3;
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
@@ -83,8 +82,10 @@ impl Machine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     pub machine: Machine,
-    /// `ET_DYN`: a position-independent executable (Rust's default on Linux).
+    /// `ET_DYN`: a position-independent executable (Rust's default on Linux, static or not).
     pub pie: bool,
+    /// The dynamic loader it needs (`/lib64/ld-linux-x86-64.so.2`); `None`: statically linked.
+    pub interpreter: Option<String>,
     /// The newest `GLIBC_x.y` version needed, if any.
     pub newest_glibc: Option<String>,
 }
@@ -101,6 +102,7 @@ impl Report {
         Ok(Report {
             machine,
             pie,
+            interpreter: interpreter(bytes)?,
             newest_glibc,
         })
     }
@@ -110,12 +112,40 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}, {}, newest GLIBC needed: {}",
+            "{}, {}, {}, newest GLIBC needed: {}",
             self.machine.name(),
             if self.pie { "PIE" } else { "not PIE" },
+            match &self.interpreter {
+                None => "statically linked".to_string(),
+                Some(loader) => format!("dynamically linked ({loader})"),
+            },
             self.newest_glibc.as_deref().unwrap_or("none")
         )
     }
+}
+
+/// The dynamic loader `bytes` asks for (its `PT_INTERP` program header), `None` when it asks
+/// for none: a statically linked executable, which runs without the host's C library.
+pub fn interpreter(bytes: &[u8]) -> Result<Option<String>, AppError> {
+    check_header(bytes)?;
+    let phoff = u64_at(bytes, 0x20).ok_or_else(|| bad("truncated header"))? as usize;
+    let phentsize = u16_at(bytes, 0x36).ok_or_else(|| bad("truncated header"))? as usize;
+    let phnum = u16_at(bytes, 0x38).ok_or_else(|| bad("truncated header"))? as usize;
+    for i in 0..phnum {
+        let base = i
+            .checked_mul(phentsize)
+            .and_then(|o| o.checked_add(phoff))
+            .ok_or_else(|| bad("program header table out of range"))?;
+        let kind = u32_at(bytes, base).ok_or_else(|| bad("truncated program header table"))?;
+        if kind != PT_INTERP {
+            continue;
+        }
+        let offset = u64_at(bytes, base.saturating_add(8))
+            .ok_or_else(|| bad("truncated program header table"))?;
+        let path = cstr(bytes, offset as usize).ok_or_else(|| bad("bad interpreter path"))?;
+        return Ok(Some(path));
+    }
+    Ok(None)
 }
 
 /// `(library, version)` pairs, e.g. `("libc.so.6", "GLIBC_2.17")`, in file order.
@@ -184,18 +214,6 @@ pub fn glibc_version(name: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// The GLIBC versions in `bytes` newer than [`MAX_GLIBC`], sorted and deduplicated.
-pub fn glibc_too_new(bytes: &[u8]) -> Result<Vec<String>, AppError> {
-    let mut out: Vec<String> = version_needs(bytes)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .filter(|v| glibc_version(v).is_some_and(|g| g > MAX_GLIBC))
-        .collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +223,7 @@ mod tests {
         assert_eq!(glibc_version("GLIBC_2.17"), Some((2, 17)));
         assert_eq!(glibc_version("GLIBC_2.2.5"), Some((2, 2)));
         assert_eq!(glibc_version("GLIBC_PRIVATE"), None);
-        assert!(glibc_version("GLIBC_2.34").unwrap() > MAX_GLIBC);
+        assert!(glibc_version("GLIBC_2.34").unwrap() > (2, 17));
     }
 
     #[test]
@@ -214,5 +232,34 @@ mod tests {
         let mut fake = b"\x7fELF\x02\x01".to_vec();
         fake.resize(64, 0xff);
         assert!(version_needs(&fake).is_err());
+        assert!(interpreter(b"MZ").is_err());
+        assert!(interpreter(&fake).is_err());
+    }
+
+    /// An ELF header with one program header of type `kind` whose content is `/lib/ld.so`.
+    fn with_program_header(kind: u32) -> Vec<u8> {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(64, 0);
+        elf[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let mut header = vec![0u8; 56];
+        header[..4].copy_from_slice(&kind.to_le_bytes());
+        header[8..16].copy_from_slice(&120u64.to_le_bytes()); // p_offset
+        elf.extend_from_slice(&header);
+        elf.extend_from_slice(b"/lib/ld.so\0");
+        elf
+    }
+
+    #[test]
+    fn reads_the_loader_a_program_header_asks_for_and_none_without_one() {
+        assert_eq!(
+            interpreter(&with_program_header(PT_INTERP))
+                .unwrap()
+                .as_deref(),
+            Some("/lib/ld.so")
+        );
+        // PT_LOAD only, as in a statically linked executable.
+        assert_eq!(interpreter(&with_program_header(1)).unwrap(), None);
     }
 }

@@ -14,7 +14,7 @@
 //! - [`icon`]: the app icons, drawn by our own code;
 //! - [`render`]: every rendered file of the repository, in one place, for `xtask` and the drift test;
 //! - [`package`], [`tar`], [`elf`]: the tarball's layout, a deterministic ustar+gzip writer,
-//!   and the architecture and GLIBC symbol-version check of the shipped binaries;
+//!   and the architecture and static-linking check of the shipped binaries;
 //! - [`edition`]: the Splunk Enterprise and Splunk Cloud packages, and where each puts the
 //!   x86_64 and aarch64 builds.
 

@@ -1,6 +1,6 @@
 //! The Splunk app's build tooling (`netdiscover_app`): the rendered confs against contentctl's
 //! and contentctl-ng's own output and the YAML, the package (file list, modes, reproducibility, CPU
-//! and GLIBC checks) and its launcher.
+//! and static-linking checks) and its launcher.
 //! One module per concern.
 
 #[path = "../../../../tests/support/shared.rs"]
