@@ -215,15 +215,7 @@ fn scan(
     load: &Load<'_>,
 ) -> (Outcome, Writer<Stdout>) {
     let (files, problems) = paths::expand(args);
-    let total_bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = progress_bar(
-        options.show_progress && total_bytes > PROGRESS_THRESHOLD,
-        total_bytes,
-    );
+    let progress = progress_bar(options.show_progress, &files);
     let begin = |ready: &Ready| {
         let errors = report_loading(ready, &problems);
         let stdout = std::io::BufWriter::new(std::io::stdout());
@@ -254,8 +246,18 @@ fn report_loading(ready: &Ready, path_problems: &[String]) -> u64 {
     errors
 }
 
-fn progress_bar(visible: bool, total: u64) -> ProgressBar {
-    if !visible {
+/// A progress bar over `files`' bytes, drawn when `wanted` and they are many; the files'
+/// sizes are only asked for then.
+fn progress_bar(wanted: bool, files: &[PathBuf]) -> ProgressBar {
+    if !wanted {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if total <= PROGRESS_THRESHOLD {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
