@@ -11,7 +11,7 @@
 //! `netdiscover` (dynamically linked, as `cargo` builds for this machine), or the one
 //! `NETDISCOVER_TEST_BIN` names: the shipped, statically linked build is
 //! `target/x86_64-unknown-linux-gnu/release/netdiscover` after `cargo xtask package`, and
-//! starts ~0.5 ms sooner (docs/packaging.md, "Portability").
+//! starts 0.35–0.5 ms sooner (docs/packaging.md, "Portability").
 //!
 //! Not a test: it prints numbers and never fails on them.
 

@@ -82,7 +82,8 @@ impl Machine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     pub machine: Machine,
-    /// `ET_DYN`: a position-independent executable (Rust's default on Linux, static or not).
+    /// `ET_DYN`: a position-independent executable (Rust's default on Linux; the static
+    /// aarch64 builds are not).
     pub pie: bool,
     /// The dynamic loader it needs (`/lib64/ld-linux-x86-64.so.2`); `None`: statically linked.
     pub interpreter: Option<String>,
