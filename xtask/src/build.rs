@@ -10,8 +10,10 @@
 //! build scripts and procedural macros stay dynamic, as they must. The Rust toolchain is the
 //! first one whose sysroot holds the target's standard library: the default (`rustc` on PATH,
 //! e.g. rustup's, after `rustup target add`), else Debian's `/usr/bin/cargo` + `/usr/bin/rustc`
-//! (packages `rustc-web`, `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64; the cross
-//! C toolchain `gcc-aarch64-linux-gnu` and `libc6-dev-arm64-cross` link it).
+//! (packages `rustc-web`, `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64). The other
+//! CPU's build is linked, and its C compiled, by Debian's cross toolchain: on x86_64
+//! `gcc-aarch64-linux-gnu` and `libc6-dev-arm64-cross`, on aarch64 `gcc-x86-64-linux-gnu` and
+//! `libc6-dev-amd64-cross`.
 
 use anyhow::{bail, Context, Result};
 use netdiscover_app::elf::Machine;
@@ -90,6 +92,15 @@ fn static_rustflags() -> String {
         .to_string()
 }
 
+/// Debian's cross gcc for `target` when it is not this machine's CPU.
+fn cross_gcc(target: Target) -> Option<&'static str> {
+    match target.machine {
+        Machine::Aarch64 if cfg!(target_arch = "x86_64") => Some("aarch64-linux-gnu-gcc"),
+        Machine::X86_64 if cfg!(target_arch = "aarch64") => Some("x86_64-linux-gnu-gcc"),
+        _ => None,
+    }
+}
+
 /// Builds `programs` for `target` in release mode, statically linked; returns the directory
 /// holding them.
 pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf> {
@@ -110,13 +121,12 @@ pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf
     // Cargo prefers this to RUSTFLAGS when both are set.
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
     .env("RUSTFLAGS", static_rustflags());
-    if target.machine == Machine::Aarch64 && cfg!(target_arch = "x86_64") {
-        // Debian's cross compiler (gcc-aarch64-linux-gnu) links and compiles C for it.
-        cmd.env(
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
-            "aarch64-linux-gnu-gcc",
-        )
-        .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc");
+    if let Some(gcc) = cross_gcc(target) {
+        // Debian's cross compiler (gcc-aarch64-linux-gnu, gcc-x86-64-linux-gnu) links and
+        // compiles C for a CPU other than this machine's.
+        let upper = target.triple.to_uppercase().replace('-', "_");
+        cmd.env(format!("CARGO_TARGET_{upper}_LINKER"), gcc)
+            .env(format!("CC_{}", target.triple.replace('-', "_")), gcc);
     }
     for program in programs {
         cmd.args(["--bin", program]);
@@ -127,4 +137,33 @@ pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf
         bail!("release build for {} failed ({status})", target.triple);
     }
     Ok(root.join("target").join(target.triple).join("release"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_other_cpu_gets_a_cross_compiler() {
+        let [x86_64, aarch64] = TARGETS;
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(cross_gcc(x86_64), None);
+            assert_eq!(cross_gcc(aarch64), Some("aarch64-linux-gnu-gcc"));
+        } else if cfg!(target_arch = "aarch64") {
+            assert_eq!(cross_gcc(aarch64), None);
+            assert_eq!(cross_gcc(x86_64), Some("x86_64-linux-gnu-gcc"));
+        }
+    }
+
+    #[test]
+    fn shipped_rustflags_keep_the_callers_and_link_statically() {
+        let flags = static_rustflags();
+        assert!(
+            flags.ends_with("-C target-feature=+crt-static -C strip=symbols"),
+            "{flags}"
+        );
+        if let Ok(theirs) = std::env::var("RUSTFLAGS") {
+            assert!(flags.starts_with(theirs.trim()), "{flags}");
+        }
+    }
 }
