@@ -15,12 +15,16 @@
 //!                                   the helpers that load its rules)
 //! ```
 //!
+//! `heap` is the `netdiscover` program's allocator (mimalloc for the offline front ends, glibc's
+//! malloc for the chunked command); only that binary installs it.
+//!
 //! The Splunk app's build-time tooling (conf renderers, icons, the package) is not here: it is
 //! the `netdiscover-app` crate in `crates/app`, run by `cargo xtask`.
 
 pub mod cli;
 pub mod cpus;
 pub mod detect;
+pub mod heap;
 pub mod ingest;
 pub mod literals;
 pub mod modinput;

@@ -123,7 +123,6 @@ pub fn run(args: &[OsString]) -> i32 {
             .map_or_else(crate::rules::cores, |n| n as usize),
         bind: !args.no_bind,
     };
-    keep_freed_memory();
     // The process ends after the scan: what loading the rules parsed and no longer needs is
     // left to the process's end instead of freed on the workers' cores meanwhile.
     crate::rules::never_free_loading();
@@ -146,30 +145,6 @@ pub fn run(args: &[OsString]) -> i32 {
         EXIT_MATCH
     } else {
         EXIT_NO_MATCH
-    }
-}
-
-/// Keeps the memory a scan frees for its next allocations instead of giving it back to the
-/// system at once, and grows the heaps in large steps: every record's rows and XML are freed
-/// and allocated again, and with glibc's defaults the top of the heap went back and was
-/// faulted in again over and over
-/// (`datasets/evtx` on one thread: about 900 page faults, 380 with this). A scan's memory is
-/// bounded by its pipeline, so keeping it costs no more than its peak.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets glibc's tuning parameters; it takes no pointer of ours.
-    unsafe {
-        // Freed memory at the top of a heap goes back to the system above 64 MiB only.
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-        // Setting the above fixes the threshold for mmap'd blocks too (glibc otherwise raises
-        // it as large blocks are freed): keep large blocks in the heap, as it would end up.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        // A heap grows by this much beyond what it needs, untouched until used: the arenas
-        // of the threads other than the main one (workers, rule loading) otherwise grew a
-        // page or so at a time, one mprotect each (2 threads over `datasets/evtx`: 201
-        // with the 2 shipped rules, 3,913 with the Sigma rules, against 16 and 24 with this),
-        // each taking the address space's lock the other threads' page faults wait on.
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
     }
 }
 

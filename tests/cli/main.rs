@@ -10,6 +10,7 @@ mod command_identity;
 mod command_load;
 mod command_rules;
 mod command_threads;
+mod heap;
 mod lint;
 mod navigator;
 mod scan;
