@@ -1,8 +1,8 @@
 //! Release builds of the shipped programs for each CPU the app ships, statically linked.
 //!
 //! Each target is built with `cargo build --release --target <triple>` and
-//! `-C target-feature=+crt-static` (glibc, libgcc's unwinder and PCRE2 linked into the
-//! executable; position-independent on x86_64, not on aarch64, whose stable Rust target has no
+//! `-C target-feature=+crt-static` (glibc, libgcc's unwinder, PCRE2 and mimalloc linked into
+//! the executable; position-independent on x86_64, not on aarch64, whose stable Rust target has no
 //! static-pie): the programs then need nothing of the host's C library, so they run on every
 //! Linux Splunk runs on (RHEL 7's glibc 2.17 included), and they start faster, as the dynamic
 //! loader has no libraries to load, relocate and bind (`scan` of an empty directory: ~0.5 ms
