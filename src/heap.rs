@@ -78,7 +78,10 @@ pub fn on_mimalloc() -> bool {
 
 // SAFETY: every call goes to the one allocator chosen before the first allocation (see the
 // module's doc), which then serves every allocation and free of the program.
+// (Not inlined: the choice and both allocators' calls at every allocation site made the program
+// 450 KB larger, and its code resident in the command 0.3 MiB larger.)
 unsafe impl GlobalAlloc for Allocator {
+    #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if on_mimalloc() {
             // SAFETY: forwarded unchanged.
@@ -89,6 +92,7 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 
+    #[inline(never)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if on_mimalloc() {
             // SAFETY: forwarded unchanged.
@@ -99,6 +103,7 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 
+    #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if on_mimalloc() {
             // SAFETY: the block was made by mimalloc: the choice never changes.
@@ -109,6 +114,7 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 
+    #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if on_mimalloc() {
             // SAFETY: as in `dealloc`.
