@@ -70,8 +70,9 @@ pub fn on_mimalloc() -> bool {
         MIMALLOC => true,
         GLIBC => false,
         _ => {
-            let _ = CHOSEN.compare_exchange(UNDECIDED, GLIBC, Ordering::Relaxed, Ordering::Relaxed);
-            CHOSEN.load(Ordering::Relaxed) == MIMALLOC
+            let fixed =
+                CHOSEN.compare_exchange(UNDECIDED, GLIBC, Ordering::Relaxed, Ordering::Relaxed);
+            fixed == Err(MIMALLOC)
         }
     }
 }
