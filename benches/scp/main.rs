@@ -267,6 +267,45 @@ fn count_detections(body: &[u8]) -> (Option<usize>, (u64, u64), u64) {
     (Some(col), (a, b), any)
 }
 
+/// The value after `name` in `args`.
+fn option_value(args: &[String], name: &str) -> Option<String> {
+    args.windows(2)
+        .find(|pair| pair[0] == name)
+        .map(|pair| pair[1].clone())
+}
+
+/// `--only NAME,NAME [--command-args "threads=1 ..."]`: the named contenders alone (`corpus`,
+/// `netdiscover`, `copy limit`, ...), each run printed, for profiling and A/B runs; the
+/// command arguments go into every contender's getinfo.
+fn only_contenders(
+    only: &str,
+    contenders: &[(Cmd<'_>, &str)],
+    stream: &Stream,
+    config: &Config,
+    rows: u64,
+    in_bytes: u64,
+    args: &[String],
+) {
+    let command_args = option_value(args, "--command-args").unwrap_or_default();
+    let command_args: Vec<&str> = command_args.split_whitespace().collect();
+    let getinfo = support::getinfo(&command_args);
+    let (requests, _, _) = stream.requests_for(rows);
+    let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+    for repeat in 0..config.repeats.max(1) {
+        for (command, name) in contenders.iter().filter(|(_, n)| wanted.contains(n)) {
+            match drive(command, &getinfo, &requests, rows, in_bytes, false) {
+                Ok(run) => println!(
+                    "{repeat} {name:<20} {:>9.0} rows/s  CPU {:>5} ns/row  peak RSS {} KiB",
+                    run.rows_per_s(),
+                    run.cpu_ns.map_or("?".into(), |ns| (ns / rows).to_string()),
+                    run.peak_rss_kib
+                ),
+                Err(e) => println!("{repeat} {name}: {e}"),
+            }
+        }
+    }
+}
+
 /// Median process start → getinfo reply latency.
 fn startup_median(
     exe: &Path,
@@ -382,6 +421,10 @@ fn main() {
     }
     if let Some(other) = &compare {
         contenders.push((cmd(other, &[], no_env), "compared build"));
+    }
+    if let Some(only) = option_value(&args, "--only") {
+        only_contenders(&only, &contenders, &stream, &config, rows, in_bytes, &args);
+        return;
     }
     let mut best: Vec<Option<Run>> = (0..contenders.len()).map(|_| None).collect();
     for _ in 0..config.repeats.max(1) {

@@ -260,7 +260,7 @@ fn cpu_clock(clock: libc::clockid_t) -> f64 {
 ///
 /// With `corpus`, the same product with the ESCU corpus loaded is timed too, and each round
 /// prints both CPU figures per row. `CORPUS_ONLY=1` runs the corpus product alone (for a
-/// profile), as `PRODUCT_ONLY=1` runs the 2-rule product alone.
+/// profile; `CORPUS_THREADS=n` on n threads), as `PRODUCT_ONLY=1` runs the 2-rule product alone.
 pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
     use netdiscover::protocol::{BodyProcessor, Passthrough};
     let rows = body.iter().filter(|&&b| b == b'\n').count() as f64;
@@ -312,6 +312,12 @@ pub fn in_process(body: &[u8], corpus: Option<&std::path::Path>) {
         let product = corpus_product
             .as_mut()
             .expect("CORPUS_ONLY needs ../shared/escu/corpus");
+        if let Some(n) = std::env::var("CORPUS_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            product.set_threads(netdiscover::protocol::Threads::Fixed(n));
+        }
         for _ in 0..rounds {
             let _ = bodies.process(body, product, &mut out, &mut messages);
         }
