@@ -14,10 +14,13 @@
 //! (packages `rustc-web`, `cargo-web`, and `libstd-rust-web-dev:arm64` for aarch64). The other
 //! CPU's build is linked, and its C compiled, by Debian's cross toolchain: on x86_64
 //! `gcc-aarch64-linux-gnu` and `libc6-dev-arm64-cross`, on aarch64 `gcc-x86-64-linux-gnu` and
-//! `libc6-dev-amd64-cross`.
+//! `libc6-dev-amd64-cross`. This CPU's `netdiscover` is built with a profile of real work when
+//! one can be made ([`crate::pgo`]).
 
 use anyhow::{bail, Context, Result};
 use netdiscover_app::elf::Machine;
+
+use crate::pgo::Pgo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,8 +65,13 @@ fn has_std(rustc: &Path, triple: &str) -> bool {
     })
 }
 
+/// `RUSTC`, else `rustc` on PATH.
+fn default_rustc() -> PathBuf {
+    std::env::var_os("RUSTC").map_or_else(|| "rustc".into(), PathBuf::from)
+}
+
 fn toolchain_for(triple: &str) -> Result<Toolchain> {
-    let default_rustc = std::env::var_os("RUSTC").map_or_else(|| "rustc".into(), PathBuf::from);
+    let default_rustc = default_rustc();
     if has_std(&default_rustc, triple) {
         return Ok(Toolchain {
             cargo: std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from),
@@ -102,10 +110,43 @@ fn cross_gcc(target: Target) -> Option<&'static str> {
     }
 }
 
-/// Builds `programs` for `target` in release mode, statically linked; returns the directory
-/// holding them.
+/// Builds `programs` for `target` in release mode, statically linked, with a profile of
+/// `netdiscover` when one can be made ([`Pgo`]); returns the directory holding them.
 pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf> {
     let toolchain = toolchain_for(target.triple)?;
+    let native = cross_gcc(target).is_none();
+    let rustc = toolchain.rustc.clone().unwrap_or_else(default_rustc);
+    let mut flags = static_rustflags();
+    if let Some(pgo) = Pgo::plan(root, target.triple, native, &rustc) {
+        let dir = root.join("target/pgo");
+        let raw = dir.join(target.triple).join("raw");
+        // Counts from an earlier build would not match this one's code.
+        let _ = std::fs::remove_dir_all(&raw);
+        let instrumented = format!("{flags} -Cprofile-generate={}", raw.display());
+        let built = cargo_build(
+            root,
+            target,
+            &toolchain,
+            &instrumented,
+            Some(&dir),
+            &["netdiscover"],
+        )?;
+        let profile = pgo.train(root, &built, &raw)?;
+        flags = format!("{flags} -Cprofile-use={}", profile.display());
+    }
+    cargo_build(root, target, &toolchain, &flags, None, programs)
+}
+
+/// `cargo build --release` of `programs` for `target` with `rustflags`, in `target_dir`
+/// (default: the workspace's); returns the directory holding them.
+fn cargo_build(
+    root: &Path,
+    target: Target,
+    toolchain: &Toolchain,
+    rustflags: &str,
+    target_dir: Option<&Path>,
+    programs: &[&str],
+) -> Result<PathBuf> {
     let mut cmd = Command::new(&toolchain.cargo);
     cmd.current_dir(root);
     if let Some(rustc) = &toolchain.rustc {
@@ -121,7 +162,9 @@ pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf
     ])
     // Cargo prefers this to RUSTFLAGS when both are set.
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
-    .env("RUSTFLAGS", static_rustflags());
+    .env("RUSTFLAGS", rustflags);
+    let target_dir = target_dir.map_or_else(|| root.join("target"), Path::to_path_buf);
+    cmd.env("CARGO_TARGET_DIR", &target_dir);
     if let Some(gcc) = cross_gcc(target) {
         // Debian's cross compiler (gcc-aarch64-linux-gnu, gcc-x86-64-linux-gnu) links and
         // compiles C for a CPU other than this machine's.
@@ -137,7 +180,7 @@ pub fn release(root: &Path, target: Target, programs: &[&str]) -> Result<PathBuf
     if !status.success() {
         bail!("release build for {} failed ({status})", target.triple);
     }
-    Ok(root.join("target").join(target.triple).join("release"))
+    Ok(target_dir.join(target.triple).join("release"))
 }
 
 #[cfg(test)]

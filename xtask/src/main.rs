@@ -3,7 +3,8 @@
 //! - `render [--check]`: writes the rendered app files (confs, manifest, icons) from the YAML
 //!   and Cargo's version; `--check` only reports drift and fails on it.
 //! - `package [--bin-dir DIR] [--out DIR]`: builds the release binaries for x86_64 and aarch64,
-//!   statically linked ([`build`]), renders, checks each binary's architecture and that it
+//!   statically linked ([`build`]; the x86_64 ones profile-guided when they can be, [`pgo`]),
+//!   renders, checks each binary's architecture and that it
 //!   needs no dynamic loader, and writes the Splunk Enterprise and Splunk Cloud packages,
 //!   `dist/netdiscover-<version>.tgz` and `dist/netdiscover-<version>-cloud.tgz`
 //!   ([`netdiscover_app::edition`]). `--bin-dir` skips the builds and packages
@@ -13,6 +14,7 @@
 
 use anyhow::{bail, Context, Result};
 mod build;
+mod pgo;
 
 use build::TARGETS;
 use netdiscover_app::edition::{Edition, Program};
