@@ -19,10 +19,10 @@
 
 use anyhow::{bail, Context, Result};
 use netdiscover_app::elf::Machine;
-
-use crate::pgo::Pgo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::pgo::Pgo;
 
 /// A CPU the app ships builds for.
 #[derive(Debug, Clone, Copy)]
