@@ -281,18 +281,8 @@ fn process_rows(exe: &Path, inputs: &[PathBuf]) -> Result<(Vec<u8>, Vec<Vec<u8>>
 
 /// One `| netdiscover` session over `rows`: getinfo, then the rows in `execute` requests,
 /// the last one `finished`; the replies are read as they come and dropped.
-fn session(exe: &Path, (head, rows): &(Vec<u8>, Vec<Vec<u8>>), rules: Option<&Path>) -> Result<()> {
-    let mut requests = chunk(GETINFO, b"");
-    let chunks: Vec<&[Vec<u8>]> = rows.chunks(ROWS_PER_CHUNK).collect();
-    for (n, part) in chunks.iter().enumerate() {
-        let mut body = head.clone();
-        part.iter().for_each(|row| body.extend_from_slice(row));
-        let meta = match n + 1 == chunks.len() {
-            true => r#"{"action":"execute","finished":true}"#,
-            false => r#"{"action":"execute","finished":false}"#,
-        };
-        requests.extend(chunk(meta, &body));
-    }
+fn session(exe: &Path, rows: &(Vec<u8>, Vec<Vec<u8>>), rules: Option<&Path>) -> Result<()> {
+    let requests = requests(rows);
     let mut cmd = Command::new(exe);
     training_env(&mut cmd, rules);
     let mut child = cmd
@@ -321,8 +311,32 @@ fn session(exe: &Path, (head, rows): &(Vec<u8>, Vec<Vec<u8>>), rules: Option<&Pa
     Ok(())
 }
 
+/// What splunkd sends a session over `rows` (a CSV header and records): getinfo, then the rows
+/// in `execute` requests of [`ROWS_PER_CHUNK`], each with the header, the last `finished`.
+fn requests((head, rows): &(Vec<u8>, Vec<Vec<u8>>)) -> Vec<u8> {
+    let mut requests = chunk(GETINFO, b"");
+    let chunks: Vec<&[Vec<u8>]> = rows.chunks(ROWS_PER_CHUNK).collect();
+    for (n, part) in chunks.iter().enumerate() {
+        let mut body = head.clone();
+        part.iter().for_each(|row| body.extend_from_slice(row));
+        let meta = match n + 1 == chunks.len() {
+            true => r#"{"action":"execute","finished":true}"#,
+            false => r#"{"action":"execute","finished":false}"#,
+        };
+        requests.extend(chunk(meta, &body));
+    }
+    requests
+}
+
 /// A getinfo request as splunkd sends one for `| netdiscover` (no arguments).
-const GETINFO: &str = r#"{"action":"getinfo","preview":false,"streaming_command_will_restart":false,"searchinfo":{"args":[],"raw_args":[],"dispatch_dir":"/tmp","sid":"1.1","app":"search","owner":"admin","username":"admin","session_key":"training","splunkd_uri":"https://127.0.0.1:8089","splunk_version":"9.0.0","search":"%7C%20netdiscover","command":"netdiscover","maxresultrows":50000,"earliest_time":"0","latest_time":"0"}}"#;
+const GETINFO: &str = concat!(
+    r#"{"action":"getinfo","preview":false,"streaming_command_will_restart":false,"#,
+    r#""searchinfo":{"args":[],"raw_args":[],"dispatch_dir":"/tmp","sid":"1.1","app":"search","#,
+    r#""owner":"admin","username":"admin","session_key":"training","#,
+    r#""splunkd_uri":"https://127.0.0.1:8089","splunk_version":"9.0.0","#,
+    r#""search":"%7C%20netdiscover","command":"netdiscover","maxresultrows":50000,"#,
+    r#""earliest_time":"0","latest_time":"0"}}"#,
+);
 
 /// One SCP v2 message: `chunked 1.0,<metadata length>,<body length>\n`, metadata, body.
 fn chunk(meta: &str, body: &[u8]) -> Vec<u8> {
@@ -335,14 +349,49 @@ fn chunk(meta: &str, body: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The framing netdiscover's protocol reader expects (docs/scp-v2.md): a header line with
-    /// the two lengths in bytes, then the metadata and the body.
+    /// The framing of docs/scp-v2.md: a header line with the two lengths in bytes, then the
+    /// metadata and the body.
     #[test]
     fn a_training_request_is_framed_as_splunkd_frames_it() {
         assert_eq!(chunk("{}", b"a,b\n"), b"chunked 1.0,2,4\n{}a,b\n");
-        let getinfo = chunk(GETINFO, b"");
-        let header = format!("chunked 1.0,{},0\n", GETINFO.len());
-        assert!(getinfo.starts_with(header.as_bytes()));
-        assert!(GETINFO.starts_with(r#"{"action":"getinfo""#) && GETINFO.ends_with("}}"));
+    }
+
+    /// The training session's requests, read back by netdiscover's own frame reader: a getinfo
+    /// whose metadata is JSON, then every row in execute requests, only the last finished.
+    #[test]
+    fn a_training_session_is_what_the_command_reads() {
+        let head = b"process_name,process\n".to_vec();
+        let rows: Vec<Vec<u8>> = (0..ROWS_PER_CHUNK * 2 + 7)
+            .map(|n| format!("cmd.exe,\"cmd.exe /c echo {n}\"\n").into_bytes())
+            .collect();
+        let stream = requests(&(head.clone(), rows.clone()));
+        let (mut input, mut meta, mut body) = (&stream[..], Vec::new(), Vec::new());
+        let mut chunks = Vec::new();
+        while netdiscover::protocol::read_chunk(&mut input, &mut meta, &mut body)
+            .expect("a well-framed request")
+            .is_some()
+        {
+            let meta: serde_json::Value = serde_json::from_slice(&meta).expect("JSON metadata");
+            chunks.push((meta, body.clone()));
+        }
+        assert_eq!(chunks[0].0["action"], "getinfo");
+        assert_eq!(chunks[0].0["searchinfo"]["command"], "netdiscover");
+        assert!(chunks[0].1.is_empty());
+        let executes = &chunks[1..];
+        assert_eq!(executes.len(), 3);
+        let finished: Vec<bool> = executes
+            .iter()
+            .map(|(meta, _)| meta["finished"].as_bool().expect("finished"))
+            .collect();
+        assert_eq!(finished, [false, false, true]);
+        let mut sent = Vec::new();
+        for (meta, body) in executes {
+            assert_eq!(meta["action"], "execute");
+            let rest = body
+                .strip_prefix(&head[..])
+                .expect("each body starts with the header");
+            sent.extend_from_slice(rest);
+        }
+        assert_eq!(sent, rows.concat());
     }
 }
