@@ -17,10 +17,7 @@ pub const ABSENT: &str = "../shared/escu/corpus is absent (or pass --corpus DIR)
 
 /// `--corpus DIR`, else `../shared/escu/corpus` beside the repository; `None` when absent.
 pub fn dir(args: &[String]) -> Option<PathBuf> {
-    let explicit = args
-        .windows(2)
-        .find(|pair| pair[0] == "--corpus")
-        .map(|pair| PathBuf::from(&pair[1]));
+    let explicit = super::option_value(args, "--corpus").map(PathBuf::from);
     let dir = explicit.unwrap_or_else(|| {
         PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -22,6 +22,7 @@
 //! without a profile, as before, and xtask says why.
 
 use anyhow::{bail, Context, Result};
+use netdiscover::protocol::encode_chunk;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -314,7 +315,7 @@ fn session(exe: &Path, rows: &(Vec<u8>, Vec<Vec<u8>>), rules: Option<&Path>) -> 
 /// What splunkd sends a session over `rows` (a CSV header and records): getinfo, then the rows
 /// in `execute` requests of [`ROWS_PER_CHUNK`], each with the header, the last `finished`.
 fn requests((head, rows): &(Vec<u8>, Vec<Vec<u8>>)) -> Vec<u8> {
-    let mut requests = chunk(GETINFO, b"");
+    let mut requests = encode_chunk(GETINFO.as_bytes(), b"");
     let chunks: Vec<&[Vec<u8>]> = rows.chunks(ROWS_PER_CHUNK).collect();
     for (n, part) in chunks.iter().enumerate() {
         let mut body = head.clone();
@@ -323,7 +324,7 @@ fn requests((head, rows): &(Vec<u8>, Vec<Vec<u8>>)) -> Vec<u8> {
             true => r#"{"action":"execute","finished":true}"#,
             false => r#"{"action":"execute","finished":false}"#,
         };
-        requests.extend(chunk(meta, &body));
+        requests.extend(encode_chunk(meta.as_bytes(), &body));
     }
     requests
 }
@@ -338,13 +339,6 @@ const GETINFO: &str = concat!(
     r#""earliest_time":"0","latest_time":"0"}}"#,
 );
 
-/// One SCP v2 message: `chunked 1.0,<metadata length>,<body length>\n`, metadata, body.
-fn chunk(meta: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("chunked 1.0,{},{}\n{meta}", meta.len(), body.len()).into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +347,7 @@ mod tests {
     /// metadata and the body.
     #[test]
     fn a_training_request_is_framed_as_splunkd_frames_it() {
-        assert_eq!(chunk("{}", b"a,b\n"), b"chunked 1.0,2,4\n{}a,b\n");
+        assert_eq!(encode_chunk(b"{}", b"a,b\n"), b"chunked 1.0,2,4\n{}a,b\n");
     }
 
     /// The training session's requests, read back by netdiscover's own frame reader: a getinfo
